@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth: the broker's ZAP handler. Every CURVE handshake on a broker socket is
+ * decided here: a public key maps to exactly one principal ("site:ID",
+ * "user:NAME", "admin:NAME"), and that principal string becomes the
+ * connection's User-Id, which the broker reads from every message. Unknown
+ * keys are refused during the handshake; they never reach a handler. The
+ * "agent" domain admits only sites and the "client" domain only users and
+ * admins, so a site key cannot call user operations and vice versa.
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include "af_error.h"
+#include "af_ids.h"
+#include "af_keys.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define AUTH_DOMAIN_AGENT "agent"
+#define AUTH_DOMAIN_CLIENT "client"
+
+enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };
+
+struct auth_principal {
+    enum auth_kind kind;
+    char id[AF_ID_MAX + 8]; /* "user:alice" */
+    const char *name;       /* points into id, after the colon */
+    char public_z85[AF_KEY_Z85_LEN + 1];
+    char **projects; /* users: the projects they may act for */
+    size_t n_projects;
+};
+
+struct auth;
+
+/* Bind the ZAP endpoint in zctx (before any CURVE server socket binds). */
+struct auth *auth_create(void *zctx, struct af_error *err);
+void auth_destroy(struct auth *a);
+
+/* Register a principal; projects are copied. -1/EEXIST for a key or id
+ * already registered, ENOMEM. */
+int auth_add(struct auth *a, enum auth_kind kind, const char *name,
+             const char *public_z85, char *const *projects, size_t n_projects);
+
+/* The ZAP socket, to watch for requests; auth_handle answers one. */
+void *auth_socket(struct auth *a);
+void auth_handle(struct auth *a);
+
+/* The principal with this id ("user:alice"), or NULL. Borrowed. */
+const struct auth_principal *auth_find(const struct auth *a, const char *id);
+
+/* Admins may act for any project; users for their own. */
+bool auth_may_use_project(const struct auth_principal *p, const char *project);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bconf: broker.conf, an INI file. [broker] holds the daemon's settings;
+ * each [site:ID], [user:NAME] and [admin:NAME] section registers one
+ * principal by its CURVE public key. Errors name the file and line.
+ * bconf_print() writes the configuration as understood, normalized (every
+ * setting, defaults included), for `aifed-broker -n -v` and golden tests.
+ */
+#ifndef BCONF_H
+#define BCONF_H
+
+#include "af_conf.h"
+#include "af_ids.h"
+#include "af_keys.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum bconf_kind { BCONF_SITE, BCONF_USER, BCONF_ADMIN };
+
+struct bconf_principal {
+    enum bconf_kind kind;
+    char name[AF_ID_MAX + 1];
+    char *public_key;                         /* file, as written */
+    char public_z85[AF_KEY_Z85_LEN + 1];      /* loaded from it */
+    struct af_strv projects;                  /* users only */
+};
+
+struct bconf {
+    char *path;
+    char *agent_listen;
+    char *client_listen;
+    char *state_dir;  /* as written */
+    char *secret_key; /* as written */
+    uint64_t advertise_interval_ms;
+    uint64_t down_after; /* intervals */
+    uint64_t hold_timeout_ms;
+    uint64_t hold_attempts;
+    uint64_t max_message;
+    uint64_t map_size_mb;
+    struct bconf_principal *principals;
+    size_t n_principals;
+};
+
+/* Parse path and load every public key it names. NULL with err set. */
+struct bconf *bconf_load(const char *path, struct af_error *err);
+void bconf_destroy(struct bconf *c);
+
+/* "site", "user" or "admin". */
+const char *bconf_kind_name(enum bconf_kind kind);
+
+/* A path from the file, resolved against its directory; the caller frees. */
+char *bconf_path(const struct bconf *c, const char *path);
+
+/* The normalized configuration (no key material beyond public keys). */
+void bconf_print(const struct bconf *c, FILE *out);
+
+#endif

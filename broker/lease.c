@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lease: the transition table. Anything not in it is refused. */
+#include "lease.h"
+
+#include <errno.h>
+#include <strings.h>
+
+static const struct {
+    int from;
+    enum lease_event ev;
+    int to;
+} transitions[] = {
+    {LEASE_PENDING, LEASE_EV_HELD, LEASE_ACTIVE},
+    {LEASE_PENDING, LEASE_EV_RELEASE, LEASE_RELEASED},
+    {LEASE_PENDING, LEASE_EV_FAIL, LEASE_FAILED},
+    {LEASE_PENDING, LEASE_EV_EXPIRE, LEASE_EXPIRED},
+    {LEASE_ACTIVE, LEASE_EV_RELEASE, LEASE_RELEASED},
+    {LEASE_ACTIVE, LEASE_EV_ENDED, LEASE_RELEASED},
+    {LEASE_ACTIVE, LEASE_EV_EXPIRE, LEASE_EXPIRED},
+};
+
+int lease_next(int state, enum lease_event ev)
+{
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
+        if (transitions[i].from == state && transitions[i].ev == ev)
+            return transitions[i].to;
+    errno = EINVAL;
+    return -1;
+}
+
+bool lease_is_open(int state)
+{
+    return state == LEASE_PENDING || state == LEASE_ACTIVE;
+}
+
+static const char *const names[] = {
+    [LEASE_PENDING] = "PENDING", [LEASE_ACTIVE] = "ACTIVE",   [LEASE_RELEASED] = "RELEASED",
+    [LEASE_EXPIRED] = "EXPIRED", [LEASE_FAILED] = "FAILED",
+};
+
+const char *lease_state_name(int state)
+{
+    if (state < LEASE_PENDING || state > LEASE_FAILED)
+        return "UNKNOWN";
+    return names[state];
+}
+
+int lease_state_parse(const char *name)
+{
+    for (int s = LEASE_PENDING; s <= LEASE_FAILED; s++)
+        if (!strcasecmp(name, names[s]))
+            return s;
+    return -1;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lease: the lease state machine, pure. It says which events move a lease
+ * from which state to which; the server applies the answer to the store.
+ *
+ *   PENDING --held--> ACTIVE --release/ended--> RELEASED
+ *      |                 \--expire-----------> EXPIRED
+ *      |--refused/timeout (no other site)--> FAILED
+ *      \--release-----------------------------> RELEASED (hold withdrawn)
+ *
+ * States are the wire's LeaseState numbers, so no translation table exists.
+ */
+#ifndef LEASE_H
+#define LEASE_H
+
+#include <stdbool.h>
+
+/* The wire's LeaseState values (test_lease checks they stay equal). Plain
+ * constants, so they compare with the generated enum without casts. */
+#define LEASE_PENDING 1
+#define LEASE_ACTIVE 2
+#define LEASE_RELEASED 3
+#define LEASE_EXPIRED 4
+#define LEASE_FAILED 5
+
+enum lease_event {
+    LEASE_EV_HELD,     /* the site confirmed the hold */
+    LEASE_EV_RELEASE,  /* the user released it */
+    LEASE_EV_ENDED,    /* the site reports the work ended */
+    LEASE_EV_EXPIRE,   /* walltime passed */
+    LEASE_EV_FAIL,     /* no site would hold it */
+};
+
+/* The state event ev leads to from state, or -1 with errno EINVAL when ev is
+ * not allowed in that state. */
+int lease_next(int state, enum lease_event ev);
+
+/* PENDING and ACTIVE leases hold (or are about to hold) capacity. */
+bool lease_is_open(int state);
+
+/* "PENDING", "ACTIVE", ...; "UNKNOWN" for anything else. */
+const char *lease_state_name(int state);
+
+/* Parse a state name (any case); -1 when unknown. */
+int lease_state_parse(const char *name);
+
+#endif

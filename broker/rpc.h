@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc: what the broker's message handlers share with the server (internal to
+ * broker/). Handlers never send: they queue into the outbox with rpc_reply(),
+ * rpc_error() and rpc_to_site(), and the server commits the batch's writes
+ * before any of it leaves, so no reply ever promises what is not on disk.
+ */
+#ifndef RPC_H
+#define RPC_H
+
+#include "af_zsock.h"
+#include "auth.h"
+
+#include "aifed.pb-c.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+struct bconf;
+struct store;
+struct sites;
+struct af_zloop;
+struct match_site;
+struct match_result;
+
+struct outmsg {
+    void *sock;
+    uint8_t rid[AF_ZSOCK_RID_MAX];
+    size_t rid_len;
+    void *buf;
+    size_t len;
+    uint64_t corr_id;
+    bool client_reply; /* turned into an error if the commit fails */
+};
+
+/* A client waiting for its PENDING lease to be decided. */
+struct waiter {
+    char lease_id[AF_ID_MAX + 1];
+    uint8_t rid[AF_ZSOCK_RID_MAX];
+    size_t rid_len;
+    uint64_t corr_id;
+    int64_t since_ms;
+};
+
+#define RPC_MAX_WAITERS 4096
+#define RPC_DEFAULT_PAGE 100
+
+struct server {
+    const struct bconf *conf;
+    struct store *store;
+    struct sites *sites;
+    struct auth *auth;
+    void *zctx;
+    void *agent_sock;
+    void *client_sock;
+    struct af_zloop *zl_agent, *zl_client, *zl_zap;
+    uv_loop_t loop;
+    uv_timer_t tick;
+    uv_signal_t sigterm, sigint;
+    struct outmsg *out;
+    size_t n_out, cap_out;
+    struct waiter *waiters;
+    size_t n_waiters;
+    int64_t waiter_ttl_ms;
+    bool batch_failed; /* a write failed: the batch must not commit */
+};
+
+/* The message being handled, with the principal ZAP gave its sender. */
+struct rpc_msg {
+    struct af_zmsg *z;
+    const Aifed__Envelope *env;
+    const struct auth_principal *who;
+};
+
+typedef void (*rpc_fn)(struct server *srv, const struct rpc_msg *m);
+
+struct rpc_spec {
+    Aifed__Envelope__BodyCase body;
+    rpc_fn fn;
+};
+
+/* Handler tables, ended by a { 0, NULL } row. */
+extern const struct rpc_spec rpc_agent_specs[];
+extern const struct rpc_spec rpc_client_specs[];
+
+/* Queue body (of the given case) as the reply to m. */
+void rpc_reply(struct server *srv, const struct rpc_msg *m, Aifed__Envelope *reply);
+/* Queue an Error reply to m. */
+void rpc_error(struct server *srv, const struct rpc_msg *m, Aifed__ErrorCode code,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Queue env to a site's agent; dropped (with a debug line) when the site
+ * has no route yet: the hold then times out, which is the same recovery. */
+void rpc_to_site(struct server *srv, const char *site, Aifed__Envelope *env);
+/* Queue a LeaseReply with lease to whoever waits for it, and forget them. */
+void rpc_wake_waiters(struct server *srv, const Aifed__Lease *lease);
+/* Queue a LeaseRelease for lease_id to site. */
+void rpc_release_at_site(struct server *srv, const char *site, const char *lease_id);
+
+/* A PENDING lease whose hold failed at its site (refused or timed out):
+ * try the next-best site, or mark it FAILED and wake its waiters. Writes
+ * the lease to the batch. lease is modified. */
+void rpc_hold_failed(struct server *srv, const Aifed__Lease *lease, const char *why);
+
+/* Match the workload, excluding sites in lease->tried_sites if lease is not
+ * NULL. Returns 0 with ret filled (caller frees), -1/ENOMEM. */
+int rpc_match(struct server *srv, const Aifed__Workload *w, const Aifed__Lease *lease,
+              struct match_result *ret, const struct match_site **ret_views);
+
+/* Store a lease (into the batch); logs and returns -1 on failure, after
+ * which the batch is aborted at flush and requesters get ERROR_INTERNAL. */
+int rpc_put(struct server *srv, const Aifed__Lease *lease, const char *idem_principal);
+
+/* Send a hold request for lease to its site and promise the capacity. */
+int rpc_ask_hold(struct server *srv, const Aifed__Lease *lease);
+
+#endif

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sites: the registry is a small array sorted by id (sites are registered in
+ * the configuration, tens of them, not millions). Promises are a list per
+ * site; whether the site's advertisement already counts a promise is decided
+ * once per advertisement, so building the matching views is linear.
+ */
+#include "sites.h"
+#include "af_ids.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct promise {
+    char lease_id[AF_ID_MAX + 1];
+    char pool[AF_ID_MAX + 1];
+    uint32_t gpus;
+    int64_t asked_ms;
+    bool confirmed; /* the site said it holds it */
+    bool reported;  /* the site's advertised free figure already counts it */
+    struct promise *next;
+};
+
+struct site {
+    char id[AF_ID_MAX + 1];
+    Aifed__Advertisement *adv;
+    int64_t last_seen_ms;
+    bool up;
+    uint8_t rid[256];
+    size_t rid_len;
+    struct promise *promises;
+    struct match_pool *pools; /* views, rebuilt by sites_views */
+};
+
+struct sites {
+    int64_t down_after_ms;
+    struct site *v;
+    size_t n;
+    struct match_site *views;
+};
+
+struct sites *sites_create(int64_t down_after_ms)
+{
+    struct sites *s = calloc(1, sizeof(*s));
+
+    if (s)
+        s->down_after_ms = down_after_ms;
+    return s;
+}
+
+static void promises_free(struct site *st)
+{
+    while (st->promises) {
+        struct promise *p = st->promises;
+        st->promises = p->next;
+        free(p);
+    }
+}
+
+void sites_destroy(struct sites *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].adv)
+            aifed__advertisement__free_unpacked(s->v[i].adv, NULL);
+        promises_free(&s->v[i]);
+        free(s->v[i].pools);
+    }
+    free(s->v);
+    free(s->views);
+    free(s);
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct site *)a)->id, ((const struct site *)b)->id);
+}
+
+static struct site *find(const struct sites *s, const char *id)
+{
+    struct site key;
+
+    if (strlen(id) > AF_ID_MAX || s->n == 0)
+        return NULL;
+    strcpy(key.id, id);
+    return bsearch(&key, s->v, s->n, sizeof(*s->v), site_cmp);
+}
+
+int sites_add(struct sites *s, const char *id)
+{
+    struct site *grown;
+
+    if (!af_id_valid(id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (find(s, id)) {
+        errno = EEXIST;
+        return -1;
+    }
+    grown = realloc(s->v, (s->n + 1) * sizeof(*s->v));
+    if (!grown)
+        return -1;
+    s->v = grown;
+    memset(&s->v[s->n], 0, sizeof(s->v[0]));
+    strcpy(s->v[s->n].id, id);
+    s->n++;
+    qsort(s->v, s->n, sizeof(*s->v), site_cmp);
+    return 0;
+}
+
+bool sites_known(const struct sites *s, const char *id)
+{
+    return find(s, id) != NULL;
+}
+
+bool sites_is_up(const struct sites *s, const char *id)
+{
+    struct site *st = find(s, id);
+
+    return st && st->up;
+}
+
+void sites_route_set(struct sites *s, const char *id, const uint8_t *rid, size_t len)
+{
+    struct site *st = find(s, id);
+
+    if (!st || len > sizeof(st->rid))
+        return;
+    memcpy(st->rid, rid, len);
+    st->rid_len = len;
+}
+
+const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_len)
+{
+    struct site *st = find(s, id);
+
+    if (!st || st->rid_len == 0)
+        return NULL;
+    *ret_len = st->rid_len;
+    return st->rid;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Decide once per advertisement which promises it already counts. */
+static void mark_reported(struct site *st)
+{
+    Aifed__Advertisement *a = st->adv;
+
+    qsort(a->held_lease_ids, a->n_held_lease_ids, sizeof(char *), str_cmp);
+    for (struct promise *p = st->promises; p; p = p->next) {
+        const char *key = p->lease_id;
+        p->reported = bsearch(&key, a->held_lease_ids, a->n_held_lease_ids,
+                              sizeof(char *), str_cmp) != NULL;
+    }
+}
+
+void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv,
+                     int64_t now_ms)
+{
+    struct site *st = find(s, id);
+
+    if (!st)
+        return;
+    if (st->adv)
+        aifed__advertisement__free_unpacked(st->adv, NULL);
+    st->adv = *adv;
+    *adv = NULL;
+    st->last_seen_ms = now_ms;
+    st->up = true;
+    mark_reported(st);
+}
+
+int sites_promise(struct sites *s, const char *site, const char *pool,
+                  const char *lease_id, uint32_t gpus, int64_t now_ms)
+{
+    struct site *st = find(s, site);
+    struct promise *p;
+
+    if (!st) {
+        errno = ENOENT;
+        return -1;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return -1;
+    snprintf(p->lease_id, sizeof(p->lease_id), "%s", lease_id);
+    snprintf(p->pool, sizeof(p->pool), "%s", pool);
+    p->gpus = gpus;
+    p->asked_ms = now_ms;
+    p->next = st->promises;
+    st->promises = p;
+    return 0;
+}
+
+static struct promise **promise_find(struct site *st, const char *lease_id)
+{
+    for (struct promise **pp = &st->promises; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->lease_id, lease_id))
+            return pp;
+    return NULL;
+}
+
+void sites_promise_confirm(struct sites *s, const char *site, const char *lease_id)
+{
+    struct site *st = find(s, site);
+    struct promise **pp = st ? promise_find(st, lease_id) : NULL;
+
+    if (pp)
+        (*pp)->confirmed = true;
+}
+
+void sites_unpromise(struct sites *s, const char *site, const char *lease_id)
+{
+    struct site *st = find(s, site);
+    struct promise **pp = st ? promise_find(st, lease_id) : NULL;
+
+    if (pp) {
+        struct promise *p = *pp;
+        *pp = p->next;
+        free(p);
+    }
+}
+
+void sites_unpromise_all(struct sites *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        promises_free(&s->v[i]);
+}
+
+void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void *arg)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct promise *p = s->v[i].promises, *next;
+        for (; p; p = next) {
+            next = p->next; /* fn may free p */
+            if (!p->confirmed && p->asked_ms <= cutoff_ms)
+                fn(s->v[i].id, p->lease_id, arg);
+        }
+    }
+}
+
+void sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct site *st = &s->v[i];
+        if (st->up && now_ms - st->last_seen_ms > s->down_after_ms) {
+            st->up = false;
+            if (fn)
+                fn(st->id, false, arg);
+        }
+    }
+}
+
+/* GPUs promised at pool that the site's advertisement does not yet count. */
+static uint32_t promised(const struct site *st, const char *pool)
+{
+    uint64_t sum = 0;
+
+    for (const struct promise *p = st->promises; p; p = p->next)
+        if (!p->reported && !strcmp(p->pool, pool))
+            sum += p->gpus;
+    return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+}
+
+static int build_pools(struct site *st)
+{
+    const Aifed__Advertisement *a = st->adv;
+    struct match_pool *mp = realloc(st->pools, (a->n_pools ? a->n_pools : 1) * sizeof(*mp));
+
+    if (!mp)
+        return -1;
+    st->pools = mp;
+    for (size_t j = 0; j < a->n_pools; j++) {
+        const Aifed__Pool *p = a->pools[j];
+        uint32_t held = promised(st, p->name);
+
+        mp[j] = (struct match_pool){
+            .name = p->name,
+            .accelerator = p->accelerator,
+            .gpu_memory_gb = p->gpu_memory_gb,
+            .gpus_per_node = p->gpus_per_node,
+            .nodes_total = p->nodes_total,
+            .gpus_total = p->gpus_total,
+            .gpus_available = p->gpus_free > held ? p->gpus_free - held : 0,
+            .max_walltime_s = p->max_walltime_s,
+            .queue_wait_s = p->queue_wait_s,
+        };
+    }
+    return 0;
+}
+
+int sites_views(struct sites *s, const struct match_site **ret, size_t *ret_n)
+{
+    struct match_site *v = realloc(s->views, (s->n ? s->n : 1) * sizeof(*v));
+
+    if (!v)
+        return -1;
+    s->views = v;
+    for (size_t i = 0; i < s->n; i++) {
+        struct site *st = &s->v[i];
+
+        v[i] = (struct match_site){.id = st->id, .up = st->up && st->adv};
+        if (!st->adv)
+            continue;
+        if (build_pools(st) < 0)
+            return -1;
+        v[i].country = st->adv->site->country;
+        v[i].pools = st->pools;
+        v[i].n_pools = st->adv->n_pools;
+    }
+    *ret = v;
+    *ret_n = s->n;
+    return 0;
+}
+
+/*
+ * The list borrows strings and sub-messages from the advertisements; what it
+ * allocates itself lives in one block per site so that sites_list_free is a
+ * short walk.
+ */
+struct site_block {
+    Aifed__SiteStatus status;
+    Aifed__Site bare; /* for a site never heard from */
+    Aifed__PoolStatus *pools;
+    Aifed__PoolStatus **pool_ptrs;
+};
+
+int sites_list(struct sites *s, Aifed__SiteList **ret)
+{
+    const struct match_site *views;
+    size_t n;
+    Aifed__SiteList *list = calloc(1, sizeof(*list));
+
+    if (!list || sites_views(s, &views, &n) < 0)
+        goto fail;
+    aifed__site_list__init(list);
+    list->sites = calloc(n ? n : 1, sizeof(*list->sites));
+    if (!list->sites)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        struct site *st = &s->v[i];
+        struct site_block *b = calloc(1, sizeof(*b));
+        size_t np = st->adv ? st->adv->n_pools : 0;
+
+        if (!b)
+            goto fail;
+        list->sites[list->n_sites++] = &b->status;
+        aifed__site_status__init(&b->status);
+        aifed__site__init(&b->bare);
+        b->bare.id = st->id;
+        b->status.site = st->adv ? st->adv->site : &b->bare;
+        b->status.state = st->up ? AIFED__SITE_STATE__SITE_UP : AIFED__SITE_STATE__SITE_DOWN;
+        b->status.last_seen_ms = st->last_seen_ms;
+        for (const struct promise *p = st->promises; p; p = p->next)
+            b->status.leases_open++;
+        b->pools = calloc(np ? np : 1, sizeof(*b->pools));
+        b->pool_ptrs = calloc(np ? np : 1, sizeof(*b->pool_ptrs));
+        if (!b->pools || !b->pool_ptrs)
+            goto fail;
+        for (size_t j = 0; j < np; j++) {
+            Aifed__PoolStatus *ps = &b->pools[j];
+            aifed__pool_status__init(ps);
+            ps->pool = st->adv->pools[j];
+            ps->gpus_available = views[i].pools[j].gpus_available;
+            ps->gpus_promised = promised(st, ps->pool->name);
+            b->pool_ptrs[j] = ps;
+        }
+        b->status.pools = b->pool_ptrs;
+        b->status.n_pools = np;
+    }
+    *ret = list;
+    return 0;
+fail:
+    sites_list_free(list);
+    errno = ENOMEM;
+    return -1;
+}
+
+void sites_list_free(Aifed__SiteList *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n_sites; i++) {
+        struct site_block *b = (struct site_block *)list->sites[i];
+        free(b->pools);
+        free(b->pool_ptrs);
+        free(b);
+    }
+    free(list->sites);
+    free(list);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sites: the broker's live view of every registered site. It keeps each
+ * site's latest advertisement, the route to its agent, whether it is UP, and
+ * the capacity the broker has promised to open leases there.
+ *
+ * No over-commit: a promise counts against the site's advertised free GPUs
+ * until an advertisement lists the lease among the holds it has already
+ * subtracted; from then on the site's own figure accounts for it. A site is
+ * DOWN when it has not advertised for down_after; a DOWN site gets no new
+ * leases, and its leases stay as they are.
+ *
+ * Ownership: advertisements passed in are taken (the pointer is cleared);
+ * views and lists returned are borrowed until the next call that changes
+ * the registry, except sites_list(), whose result the caller frees.
+ */
+#ifndef SITES_H
+#define SITES_H
+
+#include "match.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sites;
+struct Aifed__Advertisement;
+struct Aifed__SiteList;
+
+struct sites *sites_create(int64_t down_after_ms);
+void sites_destroy(struct sites *s);
+
+/* Register a site id (from the configuration). -1/EEXIST or ENOMEM. */
+int sites_add(struct sites *s, const char *id);
+bool sites_known(const struct sites *s, const char *id);
+/* UP: advertised within down_after. */
+bool sites_is_up(const struct sites *s, const char *id);
+
+/* Remember how to reach the site's agent (its last ROUTER routing id). */
+void sites_route_set(struct sites *s, const char *id, const uint8_t *rid, size_t len);
+/* The routing id, or NULL when the agent was never heard from. */
+const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_len);
+
+/* Take a new advertisement (which must be for a known site) seen at now.
+ * *adv is left alone for an unknown site. */
+void sites_advertise(struct sites *s, const char *id, struct Aifed__Advertisement **adv,
+                    int64_t now_ms);
+
+/* Promise gpus of pool at site to lease_id (asked at now_ms). -1/ENOENT for
+ * an unknown site, ENOMEM. */
+int sites_promise(struct sites *s, const char *site, const char *pool,
+                  const char *lease_id, uint32_t gpus, int64_t now_ms);
+/* The site confirmed the hold: it no longer counts as overdue. */
+void sites_promise_confirm(struct sites *s, const char *site, const char *lease_id);
+void sites_unpromise(struct sites *s, const char *site, const char *lease_id);
+void sites_unpromise_all(struct sites *s);
+
+/* Unconfirmed promises asked at or before cutoff_ms; fn may unpromise. */
+typedef void (*sites_overdue_fn)(const char *site, const char *lease_id, void *arg);
+void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void *arg);
+
+/* Mark sites silent since before now - down_after as DOWN. fn (may be NULL)
+ * is told of each site that changed. */
+typedef void (*sites_change_fn)(const char *site, bool up, void *arg);
+void sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg);
+
+/* The sites as the matching engine sees them, sorted by id. Borrowed. */
+int sites_views(struct sites *s, const struct match_site **ret, size_t *ret_n);
+
+/* A SiteList for ListSites; the caller frees it with sites_list_free(). */
+int sites_list(struct sites *s, struct Aifed__SiteList **ret);
+void sites_list_free(struct Aifed__SiteList *list);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store: the broker's durable state in one LMDB environment (state_dir).
+ * Named databases: leases (id -> Lease, protobuf), by_site, by_project and
+ * by_state (key -> lease ids, sorted duplicates), by_expiry (be64 expiry ms ||
+ * id, for the sweep), idem (principal "\n" request id -> lease id) and meta
+ * (schema version). A lease and its index entries change in one transaction.
+ *
+ * Writes are batched: store_lease_put() joins the open write transaction (or
+ * opens one), and nothing is durable until store_commit() returns 0. Reads
+ * made while a batch is open see the batch, so two submits with the same
+ * request id in one batch still find each other. This is how the broker does
+ * group commit: many requests, one fsync, then all the replies.
+ *
+ * Ownership: a struct Aifed__Lease returned here is the caller's and is freed
+ * with store_lease_free().
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include "af_error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct Aifed__Lease;
+
+#define STORE_SCHEMA 1
+
+/* Open (creating if needed unless readonly) the environment in dir.
+ * map_mb bounds the database size. NULL with err set on failure. */
+struct store *store_open(const char *dir, size_t map_mb, bool readonly,
+                         struct af_error *err);
+void store_close(struct store *st);
+
+/* Write lease (and its indexes, replacing those of the stored version) into
+ * the open batch. idem_principal, if not NULL, records the lease's request id
+ * for that principal. -1 with errno (ENOMEM, ENOSPC, EIO) on failure; the
+ * batch is then unusable and must be aborted. */
+int store_lease_put(struct store *st, const struct Aifed__Lease *lease,
+                    const char *idem_principal);
+
+/* Make the batch durable. -1 with errno on failure: the whole batch is lost. */
+int store_commit(struct store *st);
+void store_abort(struct store *st);
+bool store_in_batch(const struct store *st);
+
+/* Look a lease up by id. -1 with errno ENOENT when there is none. */
+int store_lease_get(struct store *st, const char *id, struct Aifed__Lease **ret);
+
+/* The lease id a principal's request id made, into buf (AF_ID_MAX + 1).
+ * -1/ENOENT when that request id is new. */
+int store_idem_get(struct store *st, const char *principal, const char *request_id,
+                   char *buf, size_t size);
+
+void store_lease_free(struct store *st, struct Aifed__Lease *lease);
+
+/* Which leases store_lease_list visits. Empty strings and state 0 match all. */
+struct store_filter {
+    const char *site;
+    const char *project;
+    int state;
+};
+
+/* Called per lease in id order. Return 0 to go on, 1 to stop, -1 to fail.
+ * lease is borrowed for the call. */
+typedef int (*store_lease_fn)(const struct Aifed__Lease *lease, void *arg);
+
+/* Visit leases matching f with id > after (NULL: from the start), using the
+ * most selective index. -1 with errno on failure or when fn fails. */
+int store_lease_list(struct store *st, const struct store_filter *f, const char *after,
+                     store_lease_fn fn, void *arg);
+
+/* Visit open leases whose expiry is at or before now_ms, oldest first.
+ * Opens the batch (fn may write); the caller commits. */
+int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, void *arg);
+
+/* Number of leases stored. */
+size_t store_lease_count(struct store *st);
+
+#endif

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_conf: INI parsing over inih. inih reports only the number of the first
+ * line a handler refused, so the handler's reason is kept in the context and
+ * joined with that number at the end: the first error wins and is the one
+ * shown, with its line.
+ */
+#include "af_conf.h"
+#include "af_ids.h"
+#include "af_time.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conf_ctx {
+    af_conf_fn fn;
+    void *arg;
+    struct af_error first;
+    bool failed;
+};
+
+static int conf_handler(void *user, const char *section, const char *key,
+                        const char *value)
+{
+    struct conf_ctx *ctx = user;
+    struct af_error err = {{0}};
+
+    if (ctx->fn(ctx->arg, section, key, value, &err) == 0)
+        return 1;
+    if (!ctx->failed) {
+        ctx->first = err;
+        ctx->failed = true;
+    }
+    return 0;
+}
+
+int af_conf_parse(const char *path, af_conf_fn fn, void *arg, struct af_error *err)
+{
+    struct conf_ctx ctx = {.fn = fn, .arg = arg};
+    FILE *f = fopen(path, "r");
+    int line;
+
+    if (!f)
+        return af_error_set(err, "%s: %s", path, strerror(errno));
+    line = ini_parse_file(f, conf_handler, &ctx);
+    fclose(f);
+    if (line == 0)
+        return 0;
+    if (line > 0 && ctx.failed)
+        return af_error_set(err, "%s:%d: %s", path, line, ctx.first.text);
+    if (line > 0)
+        return af_error_set(err, "%s:%d: syntax error (expected [section] or key = value)",
+                            path, line);
+    return af_error_set(err, "%s: cannot parse (out of memory)", path);
+}
+
+int af_conf_uint(const char *key, const char *value, uint64_t max, uint64_t *ret,
+                 struct af_error *err)
+{
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    if (*value < '0' || *value > '9')
+        return af_error_set(err, "%s: '%s' is not a whole number", key, value);
+    n = strtoull(value, &end, 10);
+    if (*end != '\0')
+        return af_error_set(err, "%s: '%s' is not a whole number", key, value);
+    if (errno == ERANGE || n > max)
+        return af_error_set(err, "%s: %s is larger than %llu", key, value,
+                            (unsigned long long)max);
+    *ret = n;
+    return 0;
+}
+
+int af_conf_duration(const char *key, const char *value, uint64_t *ret_ms,
+                     struct af_error *err)
+{
+    if (af_duration_parse(value, ret_ms) < 0)
+        return af_error_set(err, "%s: '%s' is not a duration (e.g. 500ms, 30s, 5m, 48h)",
+                            key, value);
+    return 0;
+}
+
+int af_conf_bool(const char *key, const char *value, bool *ret, struct af_error *err)
+{
+    if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1")) {
+        *ret = true;
+        return 0;
+    }
+    if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0")) {
+        *ret = false;
+        return 0;
+    }
+    return af_error_set(err, "%s: '%s' is not yes or no", key, value);
+}
+
+int af_conf_id(const char *key, const char *value, char *buf, size_t size,
+               struct af_error *err)
+{
+    if (!af_id_valid(value) || strlen(value) >= size)
+        return af_error_set(err, "%s: '%s' is not a valid name (1-64 of A-Z a-z 0-9 . _ -)",
+                            key, value);
+    strcpy(buf, value);
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
+    return s;
+}
+
+int af_strv_add(struct af_strv *sv, const char *key, const char *value, bool check_id,
+                size_t max, struct af_error *err)
+{
+    char *copy = strdup(value);
+    char *save = NULL;
+    int rc = -1;
+
+    if (!copy)
+        return af_error_set(err, "%s: out of memory", key);
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *item = trim(tok);
+        char **grown;
+
+        if (*item == '\0')
+            continue;
+        if (check_id && !af_id_valid(item)) {
+            af_error_set(err, "%s: '%s' is not a valid name", key, item);
+            goto out;
+        }
+        if (sv->n >= max) {
+            af_error_set(err, "%s: more than %zu items", key, max);
+            goto out;
+        }
+        grown = realloc(sv->v, (sv->n + 1) * sizeof(*sv->v));
+        if (!grown || !(grown[sv->n] = strdup(item))) {
+            if (grown)
+                sv->v = grown;
+            af_error_set(err, "%s: out of memory", key);
+            goto out;
+        }
+        sv->v = grown;
+        sv->n++;
+    }
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
+bool af_strv_has(const struct af_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (!strcmp(sv->v[i], s))
+            return true;
+    return false;
+}
+
+void af_strv_free(struct af_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+int af_conf_strdup(char **slot, const char *s)
+{
+    char *copy = strdup(s);
+
+    if (!copy)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+char *af_conf_path(const char *base_file, const char *path)
+{
+    const char *slash = strrchr(base_file, '/');
+    size_t dirlen;
+    char *out;
+
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    dirlen = (size_t)(slash - base_file);
+    out = malloc(dirlen + 1 + strlen(path) + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, base_file, dirlen);
+    out[dirlen] = '/';
+    strcpy(out + dirlen + 1, path);
+    return out;
+}

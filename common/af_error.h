@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_error: an error a person must read (config lines, decoding, ctl replies).
+ * Filled and returned in one step, so a failing call reads
+ *     return af_error_set(err, "%s:%d: unknown key '%s'", file, line, key);
+ */
+#ifndef AF_ERROR_H
+#define AF_ERROR_H
+
+struct af_error {
+    char text[160];
+};
+
+/* Format into err (if not NULL) and return -1. errno is preserved. */
+int af_error_set(struct af_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

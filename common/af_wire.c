@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_wire: Envelope decode and validation. The validators are a table indexed
+ * by body case, so adding a message means adding its row; a body with no row
+ * is refused as unsupported rather than passed through unchecked.
+ */
+#include "af_wire.h"
+#include "af_ids.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef Aifed__Envelope Env;
+
+static int bad(struct af_error *err, const char *fmt, const char *what)
+{
+    af_error_set(err, fmt, what);
+    errno = EBADMSG;
+    return -1;
+}
+
+/* An id field: required ids must be valid; optional ones valid when set. */
+static int check_id(const char *s, bool required, const char *what, struct af_error *err)
+{
+    if ((!s || !*s) && !required)
+        return 0;
+    if (!s || !*s)
+        return bad(err, "%s is required", what);
+    if (!af_id_valid(s))
+        return bad(err, "%s is not a valid id", what);
+    return 0;
+}
+
+static int check_text(const char *s, const char *what, struct af_error *err)
+{
+    if (s && strlen(s) > AF_WIRE_MAX_TEXT)
+        return bad(err, "%s is too long", what);
+    return 0;
+}
+
+static int check_list(size_t n, char **v, bool ids, const char *what, struct af_error *err)
+{
+    if (n > AF_WIRE_MAX_LIST)
+        return bad(err, "%s has too many items", what);
+    for (size_t i = 0; i < n; i++) {
+        if (ids ? check_id(v[i], true, what, err) : check_text(v[i], what, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int check_workload(const Aifed__Workload *w, struct af_error *err)
+{
+    if (!w)
+        return bad(err, "%s is required", "workload");
+    if (check_id(w->project, true, "workload.project", err) ||
+        check_text(w->accelerator, "workload.accelerator", err))
+        return -1;
+    if (w->accelerator && *w->accelerator && !af_id_valid(w->accelerator))
+        return bad(err, "%s is not a valid name", "workload.accelerator");
+    if (w->gpus == 0)
+        return bad(err, "%s must be at least 1", "workload.gpus");
+    if (w->walltime_s == 0)
+        return bad(err, "%s must be at least 1 second", "workload.walltime");
+    if (w->n_countries > AF_WIRE_MAX_LIST)
+        return bad(err, "%s has too many items", "workload.countries");
+    for (size_t i = 0; i < w->n_countries; i++) {
+        const char *c = w->countries[i];
+        if (strlen(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z')
+            return bad(err, "%s must be ISO 3166 codes like LU or DE",
+                       "workload.countries");
+    }
+    return 0;
+}
+
+static int check_lease_state(int s, bool allow_unspecified, struct af_error *err)
+{
+    if ((s == AIFED__LEASE_STATE__LEASE_STATE_UNSPECIFIED && allow_unspecified) ||
+        (s >= AIFED__LEASE_STATE__LEASE_PENDING && s <= AIFED__LEASE_STATE__LEASE_FAILED))
+        return 0;
+    return bad(err, "%s is not a known lease state", "state");
+}
+
+static int check_lease(const Aifed__Lease *l, struct af_error *err)
+{
+    if (!l)
+        return bad(err, "%s is required", "lease");
+    if (check_id(l->id, true, "lease.id", err) ||
+        check_id(l->request_id, false, "lease.request_id", err) ||
+        check_text(l->principal, "lease.principal", err) ||
+        check_workload(l->workload, err) || check_lease_state(l->state, false, err) ||
+        check_id(l->site, false, "lease.site", err) ||
+        check_id(l->pool, false, "lease.pool", err) ||
+        check_text(l->reason, "lease.reason", err) ||
+        check_list(l->n_tried_sites, l->tried_sites, true, "lease.tried_sites", err))
+        return -1;
+    return 0;
+}
+
+static int check_site(const Aifed__Site *s, struct af_error *err)
+{
+    if (!s)
+        return bad(err, "%s is required", "site");
+    if (check_id(s->id, true, "site.id", err) || check_text(s->name, "site.name", err) ||
+        check_list(s->n_certifications, s->certifications, true, "site.certifications",
+                   err) ||
+        check_list(s->n_datasets, s->datasets, true, "site.datasets", err))
+        return -1;
+    if (s->country && strlen(s->country) != 2)
+        return bad(err, "%s must be an ISO 3166 code", "site.country");
+    return 0;
+}
+
+static int check_pool(const Aifed__Pool *p, struct af_error *err)
+{
+    if (!p)
+        return bad(err, "%s is required", "pool");
+    if (check_id(p->name, true, "pool.name", err) ||
+        check_id(p->accelerator, true, "pool.accelerator", err))
+        return -1;
+    if (p->gpus_free > p->gpus_total)
+        return bad(err, "%s: gpus_free exceeds gpus_total", p->name);
+    if ((uint64_t)p->gpus_per_node * p->nodes_total < p->gpus_total)
+        return bad(err, "%s: gpus_total exceeds nodes_total x gpus_per_node", p->name);
+    return 0;
+}
+
+/* One validator per body case. */
+
+static int v_error(const Env *e, struct af_error *err)
+{
+    if (!e->error)
+        return bad(err, "%s is required", "error");
+    if (e->error->code < AIFED__ERROR_CODE__ERROR_BAD_REQUEST ||
+        e->error->code > AIFED__ERROR_CODE__ERROR_TIMEOUT)
+        return bad(err, "%s is not a known error code", "error.code");
+    return check_text(e->error->message, "error.message", err);
+}
+
+static int v_hello(const Env *e, struct af_error *err)
+{
+    return e->hello ? check_text(e->hello->agent_version, "hello.agent_version", err)
+                    : bad(err, "%s is required", "hello");
+}
+
+static int v_welcome(const Env *e, struct af_error *err)
+{
+    return e->welcome ? check_text(e->welcome->principal, "welcome.principal", err)
+                      : bad(err, "%s is required", "welcome");
+}
+
+static int v_advertisement(const Env *e, struct af_error *err)
+{
+    const Aifed__Advertisement *a = e->advertisement;
+
+    if (!a)
+        return bad(err, "%s is required", "advertisement");
+    if (check_site(a->site, err) ||
+        check_list(a->n_held_lease_ids, a->held_lease_ids, true, "held_lease_ids", err))
+        return -1;
+    if (a->n_pools > AF_WIRE_MAX_POOLS)
+        return bad(err, "%s has too many pools", "advertisement");
+    for (size_t i = 0; i < a->n_pools; i++) {
+        if (check_pool(a->pools[i], err))
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(a->pools[i]->name, a->pools[j]->name))
+                return bad(err, "pool %s appears twice", a->pools[i]->name);
+    }
+    return 0;
+}
+
+static int v_lease_hold(const Env *e, struct af_error *err)
+{
+    return e->lease_hold ? check_lease(e->lease_hold->lease, err)
+                         : bad(err, "%s is required", "lease_hold");
+}
+
+static int v_lease_held(const Env *e, struct af_error *err)
+{
+    return e->lease_held ? check_id(e->lease_held->lease_id, true, "lease_id", err)
+                         : bad(err, "%s is required", "lease_held");
+}
+
+static int v_lease_refused(const Env *e, struct af_error *err)
+{
+    if (!e->lease_refused)
+        return bad(err, "%s is required", "lease_refused");
+    return check_id(e->lease_refused->lease_id, true, "lease_id", err) ||
+                   check_text(e->lease_refused->reason, "reason", err)
+               ? -1
+               : 0;
+}
+
+static int v_lease_release(const Env *e, struct af_error *err)
+{
+    return e->lease_release ? check_id(e->lease_release->lease_id, true, "lease_id", err)
+                            : bad(err, "%s is required", "lease_release");
+}
+
+static int v_lease_ended(const Env *e, struct af_error *err)
+{
+    return e->lease_ended ? check_id(e->lease_ended->lease_id, true, "lease_id", err)
+                          : bad(err, "%s is required", "lease_ended");
+}
+
+static int v_submit(const Env *e, struct af_error *err)
+{
+    if (!e->submit)
+        return bad(err, "%s is required", "submit");
+    return check_id(e->submit->request_id, true, "request_id", err) ||
+                   check_workload(e->submit->workload, err)
+               ? -1
+               : 0;
+}
+
+static int v_explain(const Env *e, struct af_error *err)
+{
+    return e->explain ? check_workload(e->explain->workload, err)
+                      : bad(err, "%s is required", "explain");
+}
+
+static int v_explain_reply(const Env *e, struct af_error *err)
+{
+    const Aifed__ExplainReply *r = e->explain_reply;
+
+    if (!r)
+        return bad(err, "%s is required", "explain_reply");
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const Aifed__Candidate *c = r->candidates[i];
+        if (check_id(c->site, true, "candidate.site", err) ||
+            check_id(c->pool, false, "candidate.pool", err) ||
+            check_text(c->reason, "candidate.reason", err))
+            return -1;
+        if (c->verdict < AIFED__VERDICT__VERDICT_CHOSEN ||
+            c->verdict > AIFED__VERDICT__VERDICT_REJECTED)
+            return bad(err, "%s is not a known verdict", "candidate.verdict");
+    }
+    return 0;
+}
+
+static int v_get_lease(const Env *e, struct af_error *err)
+{
+    return e->get_lease ? check_id(e->get_lease->lease_id, true, "lease_id", err)
+                        : bad(err, "%s is required", "get_lease");
+}
+
+static int v_list_leases(const Env *e, struct af_error *err)
+{
+    const Aifed__ListLeases *l = e->list_leases;
+
+    if (!l)
+        return bad(err, "%s is required", "list_leases");
+    if (check_id(l->site, false, "site", err) || check_id(l->project, false, "project", err) ||
+        check_id(l->after, false, "after", err) || check_lease_state(l->state, true, err))
+        return -1;
+    if (l->limit > AF_WIRE_MAX_PAGE)
+        return bad(err, "%s is larger than 1000", "limit");
+    return 0;
+}
+
+static int v_lease_list(const Env *e, struct af_error *err)
+{
+    if (!e->lease_list)
+        return bad(err, "%s is required", "lease_list");
+    for (size_t i = 0; i < e->lease_list->n_leases; i++)
+        if (check_lease(e->lease_list->leases[i], err))
+            return -1;
+    return 0;
+}
+
+static int v_lease_reply(const Env *e, struct af_error *err)
+{
+    return e->lease_reply ? check_lease(e->lease_reply->lease, err)
+                          : bad(err, "%s is required", "lease_reply");
+}
+
+static int v_release(const Env *e, struct af_error *err)
+{
+    return e->release ? check_id(e->release->lease_id, true, "lease_id", err)
+                      : bad(err, "%s is required", "release");
+}
+
+static int v_list_sites(const Env *e, struct af_error *err)
+{
+    return e->list_sites ? 0 : bad(err, "%s is required", "list_sites");
+}
+
+static int v_site_list(const Env *e, struct af_error *err)
+{
+    if (!e->site_list)
+        return bad(err, "%s is required", "site_list");
+    for (size_t i = 0; i < e->site_list->n_sites; i++) {
+        const Aifed__SiteStatus *s = e->site_list->sites[i];
+        if (check_site(s->site, err))
+            return -1;
+        for (size_t j = 0; j < s->n_pools; j++)
+            if (check_pool(s->pools[j]->pool, err))
+                return -1;
+    }
+    return 0;
+}
+
+typedef int (*validator_fn)(const Env *, struct af_error *);
+
+static const struct {
+    Aifed__Envelope__BodyCase body;
+    const char *name;
+    validator_fn check;
+} bodies[] = {
+    {AIFED__ENVELOPE__BODY_ERROR, "error", v_error},
+    {AIFED__ENVELOPE__BODY_HELLO, "hello", v_hello},
+    {AIFED__ENVELOPE__BODY_WELCOME, "welcome", v_welcome},
+    {AIFED__ENVELOPE__BODY_ADVERTISEMENT, "advertisement", v_advertisement},
+    {AIFED__ENVELOPE__BODY_LEASE_HOLD, "lease_hold", v_lease_hold},
+    {AIFED__ENVELOPE__BODY_LEASE_HELD, "lease_held", v_lease_held},
+    {AIFED__ENVELOPE__BODY_LEASE_REFUSED, "lease_refused", v_lease_refused},
+    {AIFED__ENVELOPE__BODY_LEASE_RELEASE, "lease_release", v_lease_release},
+    {AIFED__ENVELOPE__BODY_LEASE_ENDED, "lease_ended", v_lease_ended},
+    {AIFED__ENVELOPE__BODY_SUBMIT, "submit", v_submit},
+    {AIFED__ENVELOPE__BODY_EXPLAIN, "explain", v_explain},
+    {AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, "explain_reply", v_explain_reply},
+    {AIFED__ENVELOPE__BODY_GET_LEASE, "get_lease", v_get_lease},
+    {AIFED__ENVELOPE__BODY_LIST_LEASES, "list_leases", v_list_leases},
+    {AIFED__ENVELOPE__BODY_LEASE_LIST, "lease_list", v_lease_list},
+    {AIFED__ENVELOPE__BODY_LEASE_REPLY, "lease_reply", v_lease_reply},
+    {AIFED__ENVELOPE__BODY_RELEASE, "release", v_release},
+    {AIFED__ENVELOPE__BODY_LIST_SITES, "list_sites", v_list_sites},
+    {AIFED__ENVELOPE__BODY_SITE_LIST, "site_list", v_site_list},
+};
+
+const char *af_wire_body_name(int body_case)
+{
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+        if ((int)bodies[i].body == body_case)
+            return bodies[i].name;
+    return "unknown";
+}
+
+int af_wire_unpack(const void *buf, size_t len, size_t max, Env **ret,
+                   struct af_error *err)
+{
+    Env *env;
+
+    if (len > max) {
+        af_error_set(err, "message of %zu bytes exceeds the limit of %zu", len, max);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    env = aifed__envelope__unpack(NULL, len, buf);
+    if (!env)
+        return bad(err, "%s", "not a valid aifed Envelope (truncated or corrupt)");
+    if (env->version != AF_WIRE_VERSION) {
+        af_error_set(err, "protocol version %u is not supported (this is %d)",
+                     env->version, AF_WIRE_VERSION);
+        aifed__envelope__free_unpacked(env, NULL);
+        errno = EPROTONOSUPPORT;
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        if (bodies[i].body != env->body_case)
+            continue;
+        if (bodies[i].check(env, err) < 0) {
+            aifed__envelope__free_unpacked(env, NULL);
+            errno = EBADMSG;
+            return -1;
+        }
+        *ret = env;
+        return 0;
+    }
+    af_error_set(err, "message body %d is not supported", (int)env->body_case);
+    aifed__envelope__free_unpacked(env, NULL);
+    errno = EPROTONOSUPPORT;
+    return -1;
+}
+
+void af_wire_free(Env *env)
+{
+    if (env)
+        aifed__envelope__free_unpacked(env, NULL);
+}
+
+int af_wire_pack(const Env *env, void **ret_buf, size_t *ret_len)
+{
+    size_t len = aifed__envelope__get_packed_size(env);
+    uint8_t *buf = malloc(len ? len : 1);
+
+    if (!buf)
+        return -1;
+    aifed__envelope__pack(env, buf);
+    *ret_buf = buf;
+    *ret_len = len;
+    return 0;
+}

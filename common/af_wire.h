@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_wire: the Envelope on the wire. Unpacking is strict and is the only door
+ * through which a message reaches a handler: the size is bounded, the version
+ * checked, the body must be set, every id must be a valid id, every required
+ * field present and every enum value known to this version. A handler can
+ * therefore trust what it is given; it never re-checks shape, only meaning.
+ *
+ * The generated protobuf-c types stay out of other modules' headers: this
+ * header names the Envelope only as an incomplete struct. A .c file that reads
+ * message fields includes "aifed.pb-c.h" itself.
+ */
+#ifndef AF_WIRE_H
+#define AF_WIRE_H
+
+#include "af_error.h"
+
+#include <stddef.h>
+
+#define AF_WIRE_VERSION 1
+#define AF_WIRE_MAX_DEFAULT (1024 * 1024) /* bytes; also the sockets' ZMQ_MAXMSGSIZE */
+
+/* Limits on what one peer can make a daemon hold (see docs/protocol.md). */
+#define AF_WIRE_MAX_POOLS 64
+#define AF_WIRE_MAX_LIST 1024 /* datasets, certifications, countries, held ids */
+#define AF_WIRE_MAX_TEXT 512  /* free text: reasons, names, messages */
+#define AF_WIRE_MAX_PAGE 1000 /* leases in one ListLeases page */
+
+struct Aifed__Envelope;
+
+/* Decode and validate len bytes (at most max). On success *ret is the
+ * caller's, freed with af_wire_free(). On failure err says why and errno is
+ * EMSGSIZE (too large), EPROTONOSUPPORT (version or body unknown) or EBADMSG. */
+int af_wire_unpack(const void *buf, size_t len, size_t max, struct Aifed__Envelope **ret,
+                   struct af_error *err);
+
+void af_wire_free(struct Aifed__Envelope *env);
+
+/* Encode env into a malloc'd buffer the caller frees. -1/ENOMEM. */
+int af_wire_pack(const struct Aifed__Envelope *env, void **ret_buf, size_t *ret_len);
+
+/* Name of a body case for logs ("submit", "lease_hold"); never NULL. */
+const char *af_wire_body_name(int body_case);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_zsock: CURVE sockets and the Envelope on them. Every aifed socket is
+ * CURVE-encrypted; this module offers no other kind. A received message comes
+ * with the principal that ZAP authenticated for its sender (the "User-Id"
+ * metadata), which is the only identity the broker ever trusts.
+ */
+#ifndef AF_ZSOCK_H
+#define AF_ZSOCK_H
+
+#include "af_error.h"
+#include "af_keys.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct Aifed__Envelope;
+
+#define AF_ZSOCK_RID_MAX 256
+#define AF_ZSOCK_PRINCIPAL_MAX 128
+
+/* One received message. */
+struct af_zmsg {
+    uint8_t rid[AF_ZSOCK_RID_MAX]; /* ROUTER routing id; rid_len 0 otherwise */
+    size_t rid_len;
+    char principal[AF_ZSOCK_PRINCIPAL_MAX]; /* ZAP User-Id; "" if none */
+    struct Aifed__Envelope *env;            /* owned; NULL if it did not decode */
+    struct af_error why;                    /* why env is NULL */
+    int why_errno;                          /* EBADMSG, EMSGSIZE, EPROTONOSUPPORT */
+};
+
+/* A CURVE server ROUTER bound to endpoint ("tcp://127.0.0.1:*" picks a port).
+ * ZAP requests go out with zap_domain. The bound endpoint is written to
+ * ret_endpoint. Returns the socket, or NULL with err set. */
+void *af_zsock_server(void *zctx, const char *endpoint, const struct af_keypair *kp,
+                      const char *zap_domain, size_t maxmsg, char *ret_endpoint,
+                      size_t size, struct af_error *err);
+
+/* A CURVE client DEALER connected to endpoint, trusting server_pub. */
+void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,
+                      const struct af_keypair *kp, size_t maxmsg, struct af_error *err);
+
+/* Receive one message without blocking (router: first frame is the routing
+ * id). Returns 0 with *ret filled (ret->env may be NULL: see ret->why),
+ * or -1 with errno EAGAIN when nothing is waiting. */
+int af_zsock_recv(void *sock, bool router, size_t max, struct af_zmsg *ret);
+
+/* Free what af_zsock_recv put in m. */
+void af_zmsg_clear(struct af_zmsg *m);
+
+/* Send env, prefixed by a routing id when rid_len > 0. Never blocks:
+ * -1/EAGAIN when the peer's queue is full (the message is dropped). */
+int af_zsock_send(void *sock, const uint8_t *rid, size_t rid_len,
+                  const struct Aifed__Envelope *env);
+
+/* Send an already packed envelope (as af_wire_pack made it). */
+int af_zsock_send_raw(void *sock, const uint8_t *rid, size_t rid_len, const void *buf,
+                      size_t len);
+
+/* Close with no linger. NULL is ignored. */
+void af_zsock_close(void *sock);
+
+#endif
