@@ -8,6 +8,7 @@
  * miss, not the first pool's first failure.
  */
 #include "match.h"
+#include "af_time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -75,8 +76,12 @@ static bool check_walltime(const struct match_workload *w, const struct match_po
 {
     if (!p->max_walltime_s || w->walltime_s <= p->max_walltime_s)
         return true;
-    snprintf(e->reason, sizeof(e->reason), "walltime %us exceeds pool %s limit of %us",
-             w->walltime_s, p->name, p->max_walltime_s);
+    char want[24], limit[24];
+
+    af_duration_format((uint64_t)w->walltime_s * 1000, want, sizeof(want));
+    af_duration_format((uint64_t)p->max_walltime_s * 1000, limit, sizeof(limit));
+    snprintf(e->reason, sizeof(e->reason), "walltime %s exceeds pool %s limit of %s", want,
+             p->name, limit);
     return false;
 }
 
@@ -182,9 +187,13 @@ static void eval_site(const struct match_workload *w, const struct match_site *s
     }
     if (c->verdict == MATCH_RANKED) {
         const struct match_pool *p = &s->pools[c->pool];
+        char wait[24];
+
+        af_duration_format((uint64_t)p->queue_wait_s * 1000, wait, sizeof(wait));
         snprintf(c->reason, sizeof(c->reason),
-                 "expected wait %us; %u of %u %s available in pool %s", p->queue_wait_s,
-                 p->gpus_available, p->gpus_total, p->accelerator, p->name);
+                 "expected wait %s; %u of %u %s available in pool %s",
+                 p->queue_wait_s ? wait : "none", p->gpus_available, p->gpus_total,
+                 p->accelerator, p->name);
     }
 }
 

@@ -58,7 +58,8 @@ fail:
 }
 
 void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,
-                      const struct af_keypair *kp, size_t maxmsg, struct af_error *err)
+                      const struct af_keypair *kp, size_t maxmsg, const char *monitor,
+                      struct af_error *err)
 {
     void *s = zmq_socket(zctx, ZMQ_DEALER);
 
@@ -71,6 +72,10 @@ void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, kp->public_z85, AF_KEY_Z85_LEN) ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp->secret_z85, AF_KEY_Z85_LEN)) {
         af_error_set(err, "socket options: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (monitor && zmq_socket_monitor(s, monitor, ZMQ_EVENT_ALL) != 0) {
+        af_error_set(err, "monitor: %s", zmq_strerror(errno));
         goto fail;
     }
     if (zmq_connect(s, endpoint) != 0) {

@@ -37,9 +37,12 @@ void *af_zsock_server(void *zctx, const char *endpoint, const struct af_keypair 
                       const char *zap_domain, size_t maxmsg, char *ret_endpoint,
                       size_t size, struct af_error *err);
 
-/* A CURVE client DEALER connected to endpoint, trusting server_pub. */
+/* A CURVE client DEALER connected to endpoint, trusting server_pub. With
+ * monitor (an inproc endpoint) not NULL, connection events are published
+ * there from before the connect, so a caller can tell why nothing answers. */
 void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,
-                      const struct af_keypair *kp, size_t maxmsg, struct af_error *err);
+                      const struct af_keypair *kp, size_t maxmsg, const char *monitor,
+                      struct af_error *err);
 
 /* Receive one message without blocking (router: first frame is the routing
  * id). Returns 0 with *ret filled (ret->env may be NULL: see ret->why),

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* aconf: agent.conf parsing; every setting but the site has a default. */
+#include "aconf.h"
+#include "af_time.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int set_str(char **slot, const char *key, const char *value, struct af_error *err)
+{
+    if (!*value)
+        return af_error_set(err, "%s: empty value", key);
+    return af_conf_strdup(slot, value) < 0 ? af_error_set(err, "out of memory") : 0;
+}
+
+static int on_line(void *arg, const char *section, const char *key, const char *value,
+                   struct af_error *err)
+{
+    struct aconf *c = arg;
+
+    if (strcmp(section, "agent"))
+        return af_error_set(err, "unknown section [%s] (want [agent])", section);
+    if (!strcmp(key, "site"))
+        return af_conf_id(key, value, c->site, sizeof(c->site), err);
+    if (!strcmp(key, "broker"))
+        return set_str(&c->broker, key, value, err);
+    if (!strcmp(key, "broker_public_key"))
+        return set_str(&c->broker_public_key, key, value, err);
+    if (!strcmp(key, "secret_key"))
+        return set_str(&c->secret_key, key, value, err);
+    if (!strcmp(key, "site_file"))
+        return set_str(&c->site_file, key, value, err);
+    if (!strcmp(key, "backend")) {
+        if (strcmp(value, "static"))
+            return af_error_set(err, "backend: '%s' is not known (this build has: static)",
+                                value);
+        return set_str(&c->backend, key, value, err);
+    }
+    if (!strcmp(key, "advertise_interval")) {
+        if (af_conf_duration(key, value, &c->advertise_interval_ms, err) < 0)
+            return -1;
+        if (c->advertise_interval_ms < 100 || c->advertise_interval_ms > 3600000)
+            return af_error_set(err, "%s: must be between 100ms and 1h", key);
+        return 0;
+    }
+    if (!strcmp(key, "max_message"))
+        return af_conf_uint(key, value, 64 * 1024 * 1024, &c->max_message, err);
+    return af_error_set(err, "unknown setting '%s' in [agent]", key);
+}
+
+struct aconf *aconf_load(const char *path, struct af_error *err)
+{
+    struct aconf *c = calloc(1, sizeof(*c));
+
+    if (!c || !(c->path = strdup(path)) || !(c->backend = strdup("static")) ||
+        !(c->broker = strdup("tcp://127.0.0.1:7700")) ||
+        !(c->broker_public_key = strdup("/etc/aifed/broker.pub")) ||
+        !(c->secret_key = strdup("/etc/aifed/agent.key"))) {
+        af_error_set(err, "out of memory");
+        aconf_destroy(c);
+        return NULL;
+    }
+    c->advertise_interval_ms = 5000;
+    c->max_message = 1024 * 1024;
+    if (af_conf_parse(path, on_line, c, err) < 0)
+        goto fail;
+    if (!c->site[0]) {
+        af_error_set(err, "%s: [agent] needs site = ID (this site's id at the broker)", path);
+        goto fail;
+    }
+    if (!c->site_file) {
+        af_error_set(err, "%s: the static backend needs site_file = FILE", path);
+        goto fail;
+    }
+    return c;
+fail:
+    aconf_destroy(c);
+    return NULL;
+}
+
+void aconf_destroy(struct aconf *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->broker);
+    free(c->broker_public_key);
+    free(c->secret_key);
+    free(c->backend);
+    free(c->site_file);
+    free(c);
+}
+
+char *aconf_path(const struct aconf *c, const char *path)
+{
+    return af_conf_path(c->path, path);
+}
+
+void aconf_print(const struct aconf *c, FILE *out)
+{
+    char ivl[32];
+
+    af_duration_format(c->advertise_interval_ms, ivl, sizeof(ivl));
+    fprintf(out,
+            "[agent]\nsite = %s\nbroker = %s\nbroker_public_key = %s\nsecret_key = %s\n"
+            "backend = %s\nsite_file = %s\nadvertise_interval = %s\nmax_message = %llu\n",
+            c->site, c->broker, c->broker_public_key, c->secret_key, c->backend,
+            c->site_file, ivl, (unsigned long long)c->max_message);
+}

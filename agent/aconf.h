@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * aconf: agent.conf, the [agent] section of an INI file: which site this
+ * agent speaks for, how to reach the broker, its keys and its backend.
+ */
+#ifndef ACONF_H
+#define ACONF_H
+
+#include "af_conf.h"
+#include "af_ids.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct aconf {
+    char *path;
+    char site[AF_ID_MAX + 1];
+    char *broker;            /* endpoint */
+    char *broker_public_key; /* file, as written */
+    char *secret_key;        /* file, as written */
+    char *backend;           /* "static" */
+    char *site_file;         /* file, as written (static backend) */
+    uint64_t advertise_interval_ms;
+    uint64_t max_message;
+};
+
+struct aconf *aconf_load(const char *path, struct af_error *err);
+void aconf_destroy(struct aconf *c);
+
+/* A path from the file, resolved against its directory; the caller frees. */
+char *aconf_path(const struct aconf *c, const char *path);
+
+/* The normalized configuration, for `aifed-agent -n -v`. */
+void aconf_print(const struct aconf *c, FILE *out);
+
+#endif

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent: the loop. Until the broker welcomes it, the agent repeats its hello
+ * every interval and, after a few unanswered ones, says what to check (a
+ * broker that is down, a wrong broker key, or a site key the broker does not
+ * know all look the same from here: silence).
+ */
+#include "agent.h"
+#include "aconf.h"
+#include "af_keys.h"
+#include "af_log.h"
+#include "af_wire.h"
+#include "af_zloop.h"
+#include "af_zsock.h"
+#include "backend.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define HELLO_WARN_AFTER 3
+
+struct agent {
+    const struct aconf *conf;
+    const struct backend_ops *ops;
+    struct backend *b;
+    void *zctx;
+    void *sock;
+    struct af_zloop *zl;
+    uv_loop_t loop;
+    uv_timer_t timer;
+    uv_signal_t sigterm, sigint;
+    bool welcomed;
+    unsigned hellos;
+    uint64_t next_corr;
+    uint64_t interval_ms;
+};
+
+static void send_env(struct agent *a, Aifed__Envelope *env)
+{
+    env->version = AF_WIRE_VERSION;
+    if (!env->corr_id)
+        env->corr_id = ++a->next_corr;
+    if (af_zsock_send(a->sock, NULL, 0, env) < 0)
+        log_debug("send %s: %s", af_wire_body_name(env->body_case), zmq_strerror(errno));
+}
+
+static void send_hello(struct agent *a)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Hello h = AIFED__HELLO__INIT;
+
+    h.agent_version = AIFED_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    send_env(a, &env);
+    if (++a->hellos == HELLO_WARN_AFTER)
+        log_warnx("no answer from the broker at %s yet: check that it runs, that "
+                  "broker_public_key is its key, and that site %s's public key is "
+                  "registered there",
+                  a->conf->broker, a->conf->site);
+}
+
+static void advertise(struct agent *a)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    struct af_error err;
+    const Aifed__Advertisement *adv = a->ops->advertisement(a->b, &err);
+
+    if (!adv) {
+        log_errx("cannot read the site: %s", err.text);
+        return;
+    }
+    env.body_case = AIFED__ENVELOPE__BODY_ADVERTISEMENT;
+    env.advertisement = (Aifed__Advertisement *)adv;
+    send_env(a, &env);
+}
+
+static void on_hold(struct agent *a, const Aifed__Envelope *in)
+{
+    const Aifed__Lease *l = in->lease_hold->lease;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
+    Aifed__LeaseRefused refused = AIFED__LEASE_REFUSED__INIT;
+    struct af_error why;
+    int rc;
+
+    if (strcmp(l->site, a->conf->site))
+        rc = af_error_set(&why, "lease is for site %s, this is %s", l->site, a->conf->site);
+    else
+        rc = a->ops->hold(a->b, l, &why);
+    env.corr_id = in->corr_id;
+    if (rc == 0) {
+        log_info("holding lease %s: %u GPUs in pool %s for %s", l->id, l->gpus, l->pool,
+                 l->workload->project);
+        held.lease_id = l->id;
+        env.body_case = AIFED__ENVELOPE__BODY_LEASE_HELD;
+        env.lease_held = &held;
+    } else {
+        log_info("refusing lease %s: %s", l->id, why.text);
+        refused.lease_id = l->id;
+        refused.reason = why.text;
+        env.body_case = AIFED__ENVELOPE__BODY_LEASE_REFUSED;
+        env.lease_refused = &refused;
+    }
+    send_env(a, &env);
+    if (rc == 0)
+        advertise(a);
+}
+
+static void on_release(struct agent *a, const Aifed__Envelope *in)
+{
+    const char *id = in->lease_release->lease_id;
+
+    if (a->ops->release(a->b, id) == 0) {
+        log_info("released lease %s", id);
+        advertise(a);
+    } else {
+        log_debug("release of lease %s: not held here", id);
+    }
+}
+
+static void on_welcome(struct agent *a, const Aifed__Envelope *in)
+{
+    const Aifed__Welcome *w = in->welcome;
+
+    log_info("connected to the broker as %s", w->principal);
+    a->welcomed = true;
+    /* The broker decides when a silent site is DOWN: keep to its pace. */
+    if (w->advertise_interval_ms && w->advertise_interval_ms < a->interval_ms) {
+        a->interval_ms = w->advertise_interval_ms;
+        uv_timer_set_repeat(&a->timer, a->interval_ms);
+    }
+    advertise(a);
+}
+
+static void on_message(void *sock, void *arg)
+{
+    struct agent *a = arg;
+    struct af_zmsg z;
+
+    if (af_zsock_recv(sock, false, a->conf->max_message, &z) < 0)
+        return;
+    if (!z.env) {
+        log_warnx("undecodable message from the broker: %s", z.why.text);
+        return;
+    }
+    switch (z.env->body_case) {
+    case AIFED__ENVELOPE__BODY_WELCOME:
+        on_welcome(a, z.env);
+        break;
+    case AIFED__ENVELOPE__BODY_LEASE_HOLD:
+        on_hold(a, z.env);
+        break;
+    case AIFED__ENVELOPE__BODY_LEASE_RELEASE:
+        on_release(a, z.env);
+        break;
+    case AIFED__ENVELOPE__BODY_ERROR:
+        log_warnx("broker error: %s", z.env->error->message);
+        break;
+    default:
+        log_warnx("unexpected %s from the broker", af_wire_body_name(z.env->body_case));
+    }
+    af_zmsg_clear(&z);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+
+    if (a->welcomed)
+        advertise(a);
+    else
+        send_hello(a);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct agent *a = h->data;
+
+    log_info("%s: stopping", strsignal(signum));
+    uv_stop(&a->loop);
+}
+
+static int connect_broker(struct agent *a, struct af_error *err)
+{
+    struct af_keypair kp;
+    char broker_pub[AF_KEY_Z85_LEN + 1];
+    char *keyfile = aconf_path(a->conf, a->conf->secret_key);
+    char *pubfile = aconf_path(a->conf, a->conf->broker_public_key);
+    struct af_error kerr;
+    int rc = -1;
+
+    if (!keyfile || !pubfile) {
+        af_error_set(err, "out of memory");
+        goto out;
+    }
+    if (af_keys_load_secret(keyfile, &kp, &kerr) < 0) {
+        af_error_set(err, "site key: %s", kerr.text);
+        goto out;
+    }
+    if (af_keys_load_public(pubfile, broker_pub, &kerr) < 0) {
+        af_error_set(err, "broker key: %s", kerr.text);
+        goto out;
+    }
+    a->sock = af_zsock_client(a->zctx, a->conf->broker, broker_pub, &kp,
+                              a->conf->max_message, NULL, &kerr);
+    memset(&kp, 0, sizeof(kp));
+    if (!a->sock)
+        af_error_set(err, "%s", kerr.text);
+    else
+        rc = 0;
+out:
+    free(keyfile);
+    free(pubfile);
+    return rc;
+}
+
+struct agent *agent_create(const struct aconf *conf, const struct backend_ops *ops,
+                           struct backend *b, struct af_error *err)
+{
+    struct agent *a = calloc(1, sizeof(*a));
+
+    if (!a) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    a->conf = conf;
+    a->ops = ops;
+    a->b = b;
+    a->interval_ms = conf->advertise_interval_ms;
+    if (uv_loop_init(&a->loop) != 0) {
+        free(a);
+        af_error_set(err, "event loop: cannot initialise");
+        return NULL;
+    }
+    if (!(a->zctx = zmq_ctx_new())) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
+    if (connect_broker(a, err) < 0)
+        goto fail;
+    if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a))) {
+        af_error_set(err, "event loop: cannot watch the socket");
+        goto fail;
+    }
+    uv_timer_init(&a->loop, &a->timer);
+    uv_signal_init(&a->loop, &a->sigterm);
+    uv_signal_init(&a->loop, &a->sigint);
+    a->timer.data = a->sigterm.data = a->sigint.data = a;
+    return a;
+fail:
+    agent_destroy(a);
+    return NULL;
+}
+
+int agent_run(struct agent *a)
+{
+    log_info("site %s: connecting to the broker at %s", a->conf->site, a->conf->broker);
+    send_hello(a);
+    uv_timer_start(&a->timer, on_timer, a->interval_ms, a->interval_ms);
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void agent_destroy(struct agent *a)
+{
+    if (!a)
+        return;
+    af_zloop_destroy(a->zl);
+    if (a->timer.data) { /* the handles were initialised */
+        uv_close((uv_handle_t *)&a->timer, close_cb);
+        uv_close((uv_handle_t *)&a->sigterm, close_cb);
+        uv_close((uv_handle_t *)&a->sigint, close_cb);
+    }
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&a->loop) != 0)
+        log_warnx("event loop closed with handles still open");
+    af_zsock_close(a->sock);
+    if (a->zctx)
+        zmq_ctx_term(a->zctx);
+    free(a);
+}

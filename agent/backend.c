@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* backend: the table of backends this build has. */
+#include "backend.h"
+
+#include <string.h>
+
+const struct backend_ops *backend_find(const char *name)
+{
+    static const struct backend_ops *const all[] = {&backend_static_ops};
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (!strcmp(all[i]->name, name))
+            return all[i];
+    return NULL;
+}

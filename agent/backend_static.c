@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * backend_static: a site described by a file, for demos and tests. It holds
+ * capacity by subtracting it from the pool's free GPUs and gives it back on
+ * release; nothing runs anywhere. Holds live in memory: an agent restart
+ * forgets them, and the broker's reconcile on reconnect sets that right.
+ *
+ * Site file:
+ *     [site]                      [pool:NAME]
+ *     id = meluxina               accelerator = A100
+ *     name = MeluXina-AI          gpu_memory_gb = 40
+ *     country = LU                gpus_per_node = 4
+ *     certifications = iso27001   nodes = 200
+ *     datasets = eurollm-corpus   gpus_free = 160       (default: all)
+ *     illustrative = yes          cpus_per_node = 128
+ *                                 memory_per_node_gb = 512
+ *                                 max_walltime = 48h
+ *                                 queue_wait = 10m
+ */
+#include "aconf.h"
+#include "af_conf.h"
+#include "af_ids.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "backend.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hold {
+    char lease_id[AF_ID_MAX + 1];
+    size_t pool;
+    uint32_t gpus;
+};
+
+struct backend {
+    char id[AF_ID_MAX + 1];
+    char *name;
+    char country[3];
+    bool illustrative;
+    struct af_strv certifications, datasets;
+    Aifed__Pool pools[AF_WIRE_MAX_POOLS];
+    Aifed__Pool *pool_ptrs[AF_WIRE_MAX_POOLS];
+    char pool_names[AF_WIRE_MAX_POOLS][AF_ID_MAX + 1];
+    char pool_accels[AF_WIRE_MAX_POOLS][AF_ID_MAX + 1];
+    bool free_given[AF_WIRE_MAX_POOLS];
+    size_t n_pools;
+    struct hold *holds;
+    size_t n_holds;
+    /* The advertisement handed out, rebuilt on each call. */
+    Aifed__Site site;
+    Aifed__Advertisement adv;
+    char **held_ids;
+    uint64_t seq;
+};
+
+static int site_key(struct backend *b, const char *key, const char *value,
+                    struct af_error *err)
+{
+    if (!strcmp(key, "id"))
+        return af_conf_id(key, value, b->id, sizeof(b->id), err);
+    if (!strcmp(key, "name")) {
+        if (strlen(value) > 128)
+            return af_error_set(err, "name: longer than 128 characters");
+        return af_conf_strdup(&b->name, value) < 0 ? af_error_set(err, "out of memory") : 0;
+    }
+    if (!strcmp(key, "country")) {
+        if (strlen(value) != 2 || value[0] < 'A' || value[0] > 'Z' || value[1] < 'A' ||
+            value[1] > 'Z')
+            return af_error_set(err, "country: '%s' is not an ISO 3166 code like LU", value);
+        memcpy(b->country, value, 3);
+        return 0;
+    }
+    if (!strcmp(key, "certifications"))
+        return af_strv_add(&b->certifications, key, value, true, AF_WIRE_MAX_LIST, err);
+    if (!strcmp(key, "datasets"))
+        return af_strv_add(&b->datasets, key, value, true, AF_WIRE_MAX_LIST, err);
+    if (!strcmp(key, "illustrative"))
+        return af_conf_bool(key, value, &b->illustrative, err);
+    return af_error_set(err, "unknown setting '%s' in [site]", key);
+}
+
+static Aifed__Pool *pool_for(struct backend *b, const char *name, struct af_error *err)
+{
+    Aifed__Pool *p;
+
+    for (size_t i = 0; i < b->n_pools; i++)
+        if (!strcmp(b->pool_names[i], name))
+            return &b->pools[i];
+    if (!af_id_valid(name)) {
+        af_error_set(err, "[pool:%s]: not a valid pool name", name);
+        return NULL;
+    }
+    if (b->n_pools == AF_WIRE_MAX_POOLS) {
+        af_error_set(err, "more than %d pools", AF_WIRE_MAX_POOLS);
+        return NULL;
+    }
+    p = &b->pools[b->n_pools];
+    aifed__pool__init(p);
+    strcpy(b->pool_names[b->n_pools], name);
+    p->name = b->pool_names[b->n_pools];
+    p->accelerator = b->pool_accels[b->n_pools];
+    b->pool_ptrs[b->n_pools] = p;
+    b->n_pools++;
+    return p;
+}
+
+static int u32(const char *key, const char *value, uint32_t *ret, struct af_error *err)
+{
+    uint64_t v;
+
+    if (af_conf_uint(key, value, UINT32_MAX, &v, err) < 0)
+        return -1;
+    *ret = (uint32_t)v;
+    return 0;
+}
+
+static int seconds(const char *key, const char *value, uint32_t *ret, struct af_error *err)
+{
+    uint64_t ms;
+
+    if (af_conf_duration(key, value, &ms, err) < 0)
+        return -1;
+    if (ms / 1000 > UINT32_MAX)
+        return af_error_set(err, "%s: too long", key);
+    *ret = (uint32_t)(ms / 1000);
+    return 0;
+}
+
+static int pool_key(struct backend *b, const char *section, const char *key,
+                    const char *value, struct af_error *err)
+{
+    Aifed__Pool *p = pool_for(b, section + 5, err);
+    size_t i;
+
+    if (!p)
+        return -1;
+    i = (size_t)(p - b->pools);
+    if (!strcmp(key, "accelerator"))
+        return af_conf_id(key, value, b->pool_accels[i], sizeof(b->pool_accels[i]), err);
+    if (!strcmp(key, "gpu_memory_gb"))
+        return u32(key, value, &p->gpu_memory_gb, err);
+    if (!strcmp(key, "gpus_per_node"))
+        return u32(key, value, &p->gpus_per_node, err);
+    if (!strcmp(key, "nodes"))
+        return u32(key, value, &p->nodes_total, err);
+    if (!strcmp(key, "gpus_free")) {
+        b->free_given[i] = true;
+        return u32(key, value, &p->gpus_free, err);
+    }
+    if (!strcmp(key, "cpus_per_node"))
+        return u32(key, value, &p->cpus_per_node, err);
+    if (!strcmp(key, "memory_per_node_gb"))
+        return u32(key, value, &p->memory_per_node_gb, err);
+    if (!strcmp(key, "max_walltime"))
+        return seconds(key, value, &p->max_walltime_s, err);
+    if (!strcmp(key, "queue_wait"))
+        return seconds(key, value, &p->queue_wait_s, err);
+    return af_error_set(err, "unknown setting '%s' in [%s]", key, section);
+}
+
+static int on_line(void *arg, const char *section, const char *key, const char *value,
+                   struct af_error *err)
+{
+    if (!strcmp(section, "site"))
+        return site_key(arg, key, value, err);
+    if (!strncmp(section, "pool:", 5))
+        return pool_key(arg, section, key, value, err);
+    return af_error_set(err, "unknown section [%s] (want [site] or [pool:NAME])", section);
+}
+
+/* What only the whole file can tell. */
+static int finish(struct backend *b, const char *path, const char *want_id,
+                  struct af_error *err)
+{
+    if (!b->id[0])
+        return af_error_set(err, "%s: [site] needs id", path);
+    if (strcmp(b->id, want_id))
+        return af_error_set(err, "%s: site id %s does not match the agent's site %s", path,
+                            b->id, want_id);
+    if (!b->country[0])
+        return af_error_set(err, "%s: [site] needs country", path);
+    if (b->n_pools == 0)
+        return af_error_set(err, "%s: no [pool:NAME] sections", path);
+    for (size_t i = 0; i < b->n_pools; i++) {
+        Aifed__Pool *p = &b->pools[i];
+        if (!b->pool_accels[i][0] || !p->gpus_per_node || !p->nodes_total)
+            return af_error_set(err,
+                                "%s: [pool:%s] needs accelerator, gpus_per_node and nodes",
+                                path, p->name);
+        p->gpus_total = p->gpus_per_node * p->nodes_total;
+        if (!b->free_given[i])
+            p->gpus_free = p->gpus_total;
+        if (p->gpus_free > p->gpus_total)
+            return af_error_set(err, "%s: [pool:%s] gpus_free %u exceeds the %u GPUs it has",
+                                path, p->name, p->gpus_free, p->gpus_total);
+    }
+    return 0;
+}
+
+static void static_destroy(struct backend *b)
+{
+    if (!b)
+        return;
+    free(b->name);
+    af_strv_free(&b->certifications);
+    af_strv_free(&b->datasets);
+    free(b->holds);
+    free(b->held_ids);
+    free(b);
+}
+
+static struct backend *static_create(const struct aconf *conf, struct af_error *err)
+{
+    struct backend *b = calloc(1, sizeof(*b));
+    char *path = aconf_path(conf, conf->site_file);
+
+    if (!b || !path) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
+    if (af_conf_parse(path, on_line, b, err) < 0 || finish(b, path, conf->site, err) < 0)
+        goto fail;
+    free(path);
+    return b;
+fail:
+    free(path);
+    static_destroy(b);
+    return NULL;
+}
+
+static const Aifed__Advertisement *static_advertisement(struct backend *b,
+                                                       struct af_error *err)
+{
+    char **ids = realloc(b->held_ids, (b->n_holds ? b->n_holds : 1) * sizeof(*ids));
+
+    if (!ids) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    b->held_ids = ids;
+    for (size_t i = 0; i < b->n_holds; i++)
+        ids[i] = b->holds[i].lease_id;
+    aifed__site__init(&b->site);
+    b->site.id = b->id;
+    b->site.name = b->name ? b->name : b->id;
+    b->site.country = b->country;
+    b->site.certifications = b->certifications.v;
+    b->site.n_certifications = b->certifications.n;
+    b->site.datasets = b->datasets.v;
+    b->site.n_datasets = b->datasets.n;
+    b->site.illustrative = b->illustrative;
+    aifed__advertisement__init(&b->adv);
+    b->adv.site = &b->site;
+    b->adv.pools = b->pool_ptrs;
+    b->adv.n_pools = b->n_pools;
+    b->adv.held_lease_ids = ids;
+    b->adv.n_held_lease_ids = b->n_holds;
+    b->adv.seq = ++b->seq;
+    return &b->adv;
+}
+
+static struct hold *find_hold(struct backend *b, const char *lease_id)
+{
+    for (size_t i = 0; i < b->n_holds; i++)
+        if (!strcmp(b->holds[i].lease_id, lease_id))
+            return &b->holds[i];
+    return NULL;
+}
+
+static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
+{
+    struct hold *h;
+    size_t i;
+
+    if (find_hold(b, l->id))
+        return 0; /* the broker asked again: the hold stands */
+    for (i = 0; i < b->n_pools; i++)
+        if (!strcmp(b->pool_names[i], l->pool))
+            break;
+    if (i == b->n_pools)
+        return af_error_set(why, "no pool %s here", l->pool);
+    if (b->pools[i].gpus_free < l->gpus)
+        return af_error_set(why, "pool %s has %u GPUs free, the lease needs %u", l->pool,
+                            b->pools[i].gpus_free, l->gpus);
+    h = realloc(b->holds, (b->n_holds + 1) * sizeof(*h));
+    if (!h)
+        return af_error_set(why, "out of memory");
+    b->holds = h;
+    h = &b->holds[b->n_holds++];
+    snprintf(h->lease_id, sizeof(h->lease_id), "%s", l->id);
+    h->pool = i;
+    h->gpus = l->gpus;
+    b->pools[i].gpus_free -= l->gpus;
+    return 0;
+}
+
+static int static_release(struct backend *b, const char *lease_id)
+{
+    struct hold *h = find_hold(b, lease_id);
+
+    if (!h) {
+        errno = ENOENT;
+        return -1;
+    }
+    b->pools[h->pool].gpus_free += h->gpus;
+    *h = b->holds[--b->n_holds];
+    return 0;
+}
+
+static void static_print(struct backend *b, FILE *out)
+{
+    char d[32];
+
+    fprintf(out, "\n# site file, as understood\n[site]\nid = %s\nname = %s\ncountry = %s\n",
+            b->id, b->name ? b->name : b->id, b->country);
+    for (size_t i = 0; i < b->n_pools; i++) {
+        const Aifed__Pool *p = &b->pools[i];
+        fprintf(out,
+                "\n[pool:%s]\naccelerator = %s\ngpu_memory_gb = %u\ngpus_per_node = %u\n"
+                "nodes = %u\ngpus_total = %u\ngpus_free = %u\n",
+                p->name, p->accelerator, p->gpu_memory_gb, p->gpus_per_node,
+                p->nodes_total, p->gpus_total, p->gpus_free);
+        af_duration_format((uint64_t)p->max_walltime_s * 1000, d, sizeof(d));
+        fprintf(out, "max_walltime = %s\n", d);
+        af_duration_format((uint64_t)p->queue_wait_s * 1000, d, sizeof(d));
+        fprintf(out, "queue_wait = %s\n", d);
+    }
+}
+
+const struct backend_ops backend_static_ops = {
+    .name = "static",
+    .create = static_create,
+    .destroy = static_destroy,
+    .advertisement = static_advertisement,
+    .hold = static_hold,
+    .release = static_release,
+    .print = static_print,
+};

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * aifedctl: the command line for users and admins. Commands are a table
+ * (name, handler, usage), as bgpctl's are; each parses its own options with
+ * getopt_long. Exit status: 0 done, 1 the broker refused or failed, 2 bad
+ * usage, 3 the broker could not be reached.
+ */
+#include "af_ids.h"
+#include "af_keys.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "ctl_client.h"
+#include "ctl_show.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define EXIT_USAGE 2
+
+struct ctl {
+    const char *broker;
+    const char *broker_key;
+    const char *key;
+    uint64_t timeout_ms;
+    bool timeout_set;
+    bool json;
+};
+
+struct command {
+    const char *name;
+    int (*run)(struct ctl *ctl, int argc, char **argv);
+    const char *usage;
+    const char *help;
+};
+
+static const struct command *find_command(const char *name);
+
+static int usage_error(const struct command *cmd, const char *fmt, const char *arg)
+{
+    if (fmt) {
+        fprintf(stderr, "aifedctl %s: ", cmd->name);
+        fprintf(stderr, fmt, arg);
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "usage: aifedctl %s\n", cmd->usage);
+    return EXIT_USAGE;
+}
+
+static void command_help(const struct command *cmd)
+{
+    printf("usage: aifedctl %s\n\n%s", cmd->usage, cmd->help);
+}
+
+/* Connect using the global options; prints why not and returns NULL. */
+static struct ctl_client *connect_broker(const struct ctl *ctl)
+{
+    struct af_error err;
+    struct ctl_client *c;
+
+    if (!ctl->broker || !ctl->broker_key || !ctl->key) {
+        fprintf(stderr, "aifedctl: say where the broker is and who you are: --broker "
+                        "ENDPOINT --broker-key FILE --key FILE, or set AIFED_BROKER, "
+                        "AIFED_BROKER_KEY and AIFED_KEY\n");
+        return NULL;
+    }
+    if (!(c = ctl_client_create(ctl->broker, ctl->broker_key, ctl->key, &err)))
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+    return c;
+}
+
+/* One request, one reply. Prints what went wrong and sets *ret_exit. */
+static Aifed__Envelope *call(const struct ctl *ctl, Aifed__Envelope *req,
+                             Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
+                             int *ret_exit)
+{
+    struct ctl_client *c = connect_broker(ctl);
+    struct af_error err;
+    Aifed__Envelope *rep;
+
+    *ret_exit = CTL_EXIT_UNREACHABLE;
+    if (!c)
+        return NULL;
+    rep = ctl_call(c, req, ctl->timeout_set ? ctl->timeout_ms : timeout_ms, &err);
+    ctl_client_destroy(c);
+    if (!rep) {
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+        if (errno == EBADMSG)
+            *ret_exit = 1;
+        return NULL;
+    }
+    *ret_exit = 1;
+    if (rep->body_case == AIFED__ENVELOPE__BODY_ERROR) {
+        fprintf(stderr, "aifedctl: %s\n", rep->error->message);
+        af_wire_free(rep);
+        return NULL;
+    }
+    if (rep->body_case != want) {
+        fprintf(stderr, "aifedctl: the broker answered with %s\n",
+                af_wire_body_name(rep->body_case));
+        af_wire_free(rep);
+        return NULL;
+    }
+    *ret_exit = 0;
+    return rep;
+}
+
+static int parse_u32(const char *s, uint32_t *ret)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || errno || v > UINT32_MAX)
+        return -1;
+    *ret = (uint32_t)v;
+    return 0;
+}
+
+/* -------------------------------------------------------------- keygen */
+
+static int cmd_keygen(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option o[] = {{"dir", required_argument, NULL, 'd'},
+                                      {"help", no_argument, NULL, 'h'},
+                                      {NULL, 0, NULL, 0}};
+    const struct command *cmd = find_command("keygen");
+    const char *dir = ".";
+    struct af_keypair kp;
+    struct af_error err;
+    int opt;
+
+    (void)ctl;
+    while ((opt = getopt_long(argc, argv, "d:h", o, NULL)) != -1) {
+        if (opt == 'd')
+            dir = optarg;
+        else if (opt == 'h')
+            return command_help(cmd), 0;
+        else
+            return usage_error(cmd, NULL, NULL);
+    }
+    if (optind + 1 != argc)
+        return usage_error(cmd, "give one NAME", NULL);
+    if (!af_id_valid(argv[optind]))
+        return usage_error(cmd, "'%s' is not a valid name (1-64 of A-Z a-z 0-9 . _ -)",
+                           argv[optind]);
+    if (af_keys_generate(&kp) < 0) {
+        fprintf(stderr, "aifedctl: cannot make a key: %s\n", strerror(errno));
+        return 1;
+    }
+    if (af_keys_write(dir, argv[optind], &kp, &err) < 0) {
+        sodium_memzero(&kp, sizeof(kp));
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+        return 1;
+    }
+    sodium_memzero(&kp, sizeof(kp));
+    printf("wrote %s/%s.key (secret, mode 0600) and %s/%s.pub (public)\n", dir,
+           argv[optind], dir, argv[optind]);
+    return 0;
+}
+
+/* --------------------------------------------------------------- sites */
+
+static int cmd_sites(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option o[] = {{"json", no_argument, NULL, 'j'},
+                                      {"help", no_argument, NULL, 'h'},
+                                      {NULL, 0, NULL, 0}};
+    const struct command *cmd = find_command("sites");
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__ListSites ls = AIFED__LIST_SITES__INIT;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "jh", o, NULL)) != -1) {
+        if (opt == 'j')
+            ctl->json = true;
+        else if (opt == 'h')
+            return command_help(cmd), 0;
+        else
+            return usage_error(cmd, NULL, NULL);
+    }
+    if (optind != argc)
+        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    req.body_case = AIFED__ENVELOPE__BODY_LIST_SITES;
+    req.list_sites = &ls;
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_SITE_LIST, 10000, &rc))) {
+        ctl_show_sites(rep->site_list, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------ submit, explain */
+
+static const char *const eu27[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI",
+                                   "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
+                                   "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"};
+
+struct workload_args {
+    Aifed__Workload w;
+    char *countries[64];
+    char country_buf[64][3];
+    const char *request_id;
+};
+
+static int add_countries(struct workload_args *a, const char *list)
+{
+    const char *p = list;
+
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n != 2 || a->w.n_countries == 64)
+            return -1;
+        a->country_buf[a->w.n_countries][0] = (char)(p[0] & ~0x20);
+        a->country_buf[a->w.n_countries][1] = (char)(p[1] & ~0x20);
+        a->country_buf[a->w.n_countries][2] = '\0';
+        a->countries[a->w.n_countries] = a->country_buf[a->w.n_countries];
+        a->w.n_countries++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Options shared by submit and explain. Returns 0, or an exit status. */
+static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
+                          char **argv, bool submit, struct workload_args *a)
+{
+    static const struct option o[] = {
+        {"project", required_argument, NULL, 'p'},  {"gpus", required_argument, NULL, 'g'},
+        {"accelerator", required_argument, NULL, 'a'},
+        {"gpu-memory", required_argument, NULL, 'm'}, {"nodes", required_argument, NULL, 'n'},
+        {"walltime", required_argument, NULL, 'w'}, {"country", required_argument, NULL, 'c'},
+        {"eu", no_argument, NULL, 'e'},             {"request-id", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    uint64_t ms;
+    int opt;
+
+    aifed__workload__init(&a->w);
+    a->w.countries = a->countries;
+    a->w.accelerator = "";
+    a->w.walltime_s = 3600;
+    while ((opt = getopt_long(argc, argv, "p:g:a:m:n:w:c:er:jh", o, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            if (!af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not a valid project name", optarg);
+            a->w.project = optarg;
+            break;
+        case 'g':
+            if (parse_u32(optarg, &a->w.gpus) < 0 || a->w.gpus == 0)
+                return usage_error(cmd, "--gpus: '%s' is not a count of 1 or more", optarg);
+            break;
+        case 'a':
+            if (!af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not an accelerator model", optarg);
+            a->w.accelerator = strcasecmp(optarg, "any") ? optarg : "";
+            break;
+        case 'm':
+            if (parse_u32(optarg, &a->w.gpu_memory_gb) < 0)
+                return usage_error(cmd, "--gpu-memory: '%s' is not a number of GB", optarg);
+            break;
+        case 'n':
+            if (parse_u32(optarg, &a->w.nodes) < 0)
+                return usage_error(cmd, "--nodes: '%s' is not a count", optarg);
+            break;
+        case 'w':
+            if (af_duration_parse(optarg, &ms) < 0 || ms < 1000 || ms / 1000 > UINT32_MAX)
+                return usage_error(cmd, "--walltime: '%s' is not a duration like 4h", optarg);
+            a->w.walltime_s = (uint32_t)(ms / 1000);
+            break;
+        case 'c':
+            if (add_countries(a, optarg) < 0)
+                return usage_error(cmd, "--country: '%s' is not a list like LU,DE", optarg);
+            break;
+        case 'e':
+            for (size_t i = 0; i < sizeof(eu27) / sizeof(eu27[0]); i++)
+                add_countries(a, eu27[i]);
+            break;
+        case 'r':
+            if (!submit || !af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not a valid request id", optarg);
+            a->request_id = optarg;
+            break;
+        case 'j':
+            ctl->json = true;
+            break;
+        case 'h':
+            command_help(cmd);
+            return -1;
+        default:
+            return usage_error(cmd, NULL, NULL);
+        }
+    }
+    if (optind != argc)
+        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!a->w.project)
+        return usage_error(cmd, "--project is required", NULL);
+    if (!a->w.gpus)
+        return usage_error(cmd, "--gpus is required", NULL);
+    return 0;
+}
+
+static int cmd_submit(struct ctl *ctl, int argc, char **argv)
+{
+    const struct command *cmd = find_command("submit");
+    struct workload_args a = {0};
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__Submit s = AIFED__SUBMIT__INIT;
+    char rid[AF_ID_MAX + 1];
+    int rc = parse_workload(cmd, ctl, argc, argv, true, &a);
+
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    /* One id per invocation: the broker makes one lease per id, however
+     * often the same request arrives. */
+    if (!a.request_id)
+        af_id_new("req", rid, sizeof(rid));
+    s.request_id = a.request_id ? (char *)a.request_id : rid;
+    s.workload = &a.w;
+    req.body_case = AIFED__ENVELOPE__BODY_SUBMIT;
+    req.submit = &s;
+    if (!ctl->json)
+        fprintf(stderr, "submitting %s: waiting for a site to hold %u GPUs...\n",
+                s.request_id, a.w.gpus);
+    rep = call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 60000, &rc);
+    if (!rep)
+        return rc;
+    ctl_show_lease(rep->lease_reply->lease, ctl->json);
+    rc = rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
+                 rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_PENDING
+             ? 0
+             : 1;
+    af_wire_free(rep);
+    return rc;
+}
+
+static int cmd_explain(struct ctl *ctl, int argc, char **argv)
+{
+    const struct command *cmd = find_command("explain");
+    struct workload_args a = {0};
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__Explain e = AIFED__EXPLAIN__INIT;
+    int rc = parse_workload(cmd, ctl, argc, argv, false, &a);
+
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    e.workload = &a.w;
+    req.body_case = AIFED__ENVELOPE__BODY_EXPLAIN;
+    req.explain = &e;
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, 10000, &rc))) {
+        ctl_show_explain(rep->explain_reply, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
+/* -------------------------------------------------------------- leases */
+
+static int cmd_leases(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"site", required_argument, NULL, 's'}, {"project", required_argument, NULL, 'p'},
+        {"state", required_argument, NULL, 't'}, {"limit", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const states[] = {"pending", "active", "released", "expired",
+                                         "failed"};
+    const struct command *cmd = find_command("leases");
+    Aifed__ListLeases q = AIFED__LIST_LEASES__INIT;
+    uint32_t limit = 0; /* 0: every page */
+    size_t shown = 0;
+    int opt, rc = 0;
+    bool first = true;
+    char after[AF_ID_MAX + 1] = "";
+
+    while ((opt = getopt_long(argc, argv, "s:p:t:l:jh", o, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            if (!af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not a site id", optarg);
+            q.site = optarg;
+            break;
+        case 'p':
+            if (!af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not a project name", optarg);
+            q.project = optarg;
+            break;
+        case 't':
+            q.state = 0;
+            for (int s = 0; s < 5; s++)
+                if (!strcasecmp(optarg, states[s]))
+                    q.state = (Aifed__LeaseState)(s + 1);
+            if (!q.state)
+                return usage_error(
+                    cmd, "--state: '%s' is not pending, active, released, expired or failed",
+                    optarg);
+            break;
+        case 'l':
+            if (parse_u32(optarg, &limit) < 0 || limit == 0)
+                return usage_error(cmd, "--limit: '%s' is not a count of 1 or more", optarg);
+            break;
+        case 'j':
+            ctl->json = true;
+            break;
+        case 'h':
+            return command_help(cmd), 0;
+        default:
+            return usage_error(cmd, NULL, NULL);
+        }
+    }
+    if (optind != argc)
+        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    /* Page through. Tables print page by page; --json gathers the pages
+     * into one array (pages are kept until then: the leases live in them). */
+    Aifed__Lease **all = NULL;
+    size_t n_all = 0;
+    Aifed__Envelope *pages[1024];
+    size_t n_pages = 0;
+    do {
+        Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+
+        q.after = after;
+        q.limit = limit && limit - shown < 1000 ? (uint32_t)(limit - shown) : 1000;
+        req.body_case = AIFED__ENVELOPE__BODY_LIST_LEASES;
+        req.list_leases = &q;
+        if (!(rep = call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_LIST, 10000, &rc)))
+            break;
+        Aifed__LeaseList *l = rep->lease_list;
+        shown += l->n_leases;
+        snprintf(after, sizeof(after), "%s", l->next);
+        if (ctl->json) {
+            Aifed__Lease **grown = realloc(all, (n_all + l->n_leases + 1) * sizeof(*all));
+            if (!grown) {
+                af_wire_free(rep);
+                rc = 1;
+                break;
+            }
+            all = grown;
+            memcpy(all + n_all, l->leases, l->n_leases * sizeof(*all));
+            n_all += l->n_leases;
+            pages[n_pages++] = rep;
+        } else {
+            ctl_show_leases(l->leases, l->n_leases, false, first);
+            first = false;
+            af_wire_free(rep);
+        }
+    } while (after[0] && (!limit || shown < limit) && n_pages < 1024);
+    if (ctl->json && rc == 0)
+        ctl_show_leases(all, n_all, true, true);
+    else if (!ctl->json && rc == 0 && shown == 0)
+        printf("no leases\n");
+    for (size_t i = 0; i < n_pages; i++)
+        af_wire_free(pages[i]);
+    free(all);
+    return rc;
+}
+
+/* --------------------------------------------------- lease show|release */
+
+static int cmd_lease(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option o[] = {{"json", no_argument, NULL, 'j'},
+                                      {"help", no_argument, NULL, 'h'},
+                                      {NULL, 0, NULL, 0}};
+    const struct command *cmd = find_command("lease");
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__GetLease get = AIFED__GET_LEASE__INIT;
+    Aifed__Release rel = AIFED__RELEASE__INIT;
+    const char *verb, *id;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "jh", o, NULL)) != -1) {
+        if (opt == 'j')
+            ctl->json = true;
+        else if (opt == 'h')
+            return command_help(cmd), 0;
+        else
+            return usage_error(cmd, NULL, NULL);
+    }
+    if (optind + 2 != argc)
+        return usage_error(cmd, "give show or release, and a lease id", NULL);
+    verb = argv[optind];
+    id = argv[optind + 1];
+    if (!af_id_valid(id))
+        return usage_error(cmd, "'%s' is not a lease id", id);
+    if (!strcmp(verb, "show")) {
+        get.lease_id = (char *)id;
+        req.body_case = AIFED__ENVELOPE__BODY_GET_LEASE;
+        req.get_lease = &get;
+    } else if (!strcmp(verb, "release")) {
+        rel.lease_id = (char *)id;
+        req.body_case = AIFED__ENVELOPE__BODY_RELEASE;
+        req.release = &rel;
+    } else {
+        return usage_error(cmd, "'%s' is not show or release", verb);
+    }
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 10000, &rc))) {
+        ctl_show_lease(rep->lease_reply->lease, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
+static int cmd_help(struct ctl *ctl, int argc, char **argv);
+
+static const struct command commands[] = {
+    {"keygen", cmd_keygen, "keygen [--dir DIR] NAME",
+     "Write a new CURVE key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub\n"
+     "(public; give it to the broker's administrator). Never overwrites a key.\n"},
+    {"sites", cmd_sites, "sites [--json]",
+     "List every site the broker knows: state, pools, free and available GPUs (free\n"
+     "minus what the broker has promised to leases the site has not counted yet).\n"},
+    {"submit", cmd_submit,
+     "submit --project P --gpus N [--accelerator MODEL] [--gpu-memory GB] [--nodes N]\n"
+     "       [--walltime DURATION] [--country CC,CC | --eu] [--request-id ID] [--json]",
+     "Ask for capacity. The broker picks the best site, asks it to hold the GPUs, and\n"
+     "answers once the site holds them (ACTIVE) or no site would (FAILED). The\n"
+     "walltime defaults to 1h. A retry with the same --request-id returns the same\n"
+     "lease, never a second one.\n"},
+    {"explain", cmd_explain,
+     "explain --project P --gpus N [workload options as for submit] [--json]",
+     "Show how the broker would place a workload: every site, chosen, ranked or\n"
+     "rejected, and why (the first constraint that failed, with the numbers).\n"},
+    {"leases", cmd_leases,
+     "leases [--site S] [--project P] [--state STATE] [--limit N] [--json]",
+     "List the leases you may see (your projects' leases; an admin sees all).\n"},
+    {"lease", cmd_lease, "lease show|release ID [--json]",
+     "show: one lease in full. release: give its capacity back now.\n"},
+    {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: aifedctl [--broker ENDPOINT] [--broker-key FILE] [--key FILE]\n"
+                 "                [--timeout DURATION] [--json] COMMAND [ARGS]\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %s\n", commands[i].usage);
+    fprintf(out, "\nThe broker and keys come from the options or from AIFED_BROKER,\n"
+                 "AIFED_BROKER_KEY (the broker's .pub) and AIFED_KEY (your .key).\n"
+                 "`aifedctl COMMAND --help` describes a command. Exit status: 0 done,\n"
+                 "1 refused or failed, 2 bad usage, 3 broker unreachable.\n");
+}
+
+static int cmd_help(struct ctl *ctl, int argc, char **argv)
+{
+    const struct command *cmd;
+
+    (void)ctl;
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    if (!(cmd = find_command(argv[1]))) {
+        fprintf(stderr, "aifedctl: no command '%s'\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    command_help(cmd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"broker", required_argument, NULL, 'b'}, {"broker-key", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},    {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    };
+    struct ctl ctl = {
+        .broker = getenv("AIFED_BROKER"),
+        .broker_key = getenv("AIFED_BROKER_KEY"),
+        .key = getenv("AIFED_KEY"),
+    };
+    const struct command *cmd;
+    int opt;
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "aifedctl: libsodium failed to initialise\n");
+        return 1;
+    }
+    /* "+": stop at the command; its options are its own. */
+    while ((opt = getopt_long(argc, argv, "+b:B:k:t:jhV", o, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            ctl.broker = optarg;
+            break;
+        case 'B':
+            ctl.broker_key = optarg;
+            break;
+        case 'k':
+            ctl.key = optarg;
+            break;
+        case 't':
+            if (af_duration_parse(optarg, &ctl.timeout_ms) < 0 || ctl.timeout_ms == 0) {
+                fprintf(stderr, "aifedctl: --timeout: '%s' is not a duration like 10s\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            ctl.timeout_set = true;
+            break;
+        case 'j':
+            ctl.json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("aifedctl %s\n", AIFED_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!(cmd = find_command(argv[optind]))) {
+        fprintf(stderr, "aifedctl: no command '%s'\n\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    argc -= optind;
+    argv += optind;
+    optind = 1; /* the command parses from its own first argument */
+    return cmd->run(&ctl, argc, argv);
+}

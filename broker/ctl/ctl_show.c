@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_show: tables and JSON. Each object has one *_json builder; the tables
+ * read the same protobuf fields, so a field added to the protocol is added in
+ * both places in this file and nowhere else.
+ */
+#include "ctl_show.h"
+#include "af_time.h"
+
+#include "aifed.pb-c.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *lease_state(int s)
+{
+    static const char *const names[] = {"UNKNOWN", "PENDING", "ACTIVE",
+                                        "RELEASED", "EXPIRED", "FAILED"};
+    return s >= 0 && s <= 5 ? names[s] : "UNKNOWN";
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[32];
+
+    if (ms <= 0)
+        return json_null();
+    af_time_format(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static void print_json(json_t *j)
+{
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(j);
+}
+
+static json_t *lease_json(const Aifed__Lease *l)
+{
+    const Aifed__Workload *w = l->workload;
+
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
+                     "s:o, s:o, s:s, s:o}",
+                     "id", l->id, "state", lease_state(l->state), "project", w->project,
+                     "site", l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
+                     (json_int_t)l->nodes, "accelerator",
+                     *w->accelerator ? w->accelerator : "any", "walltime_s",
+                     (json_int_t)w->walltime_s, "countries",
+                     strv_json(w->countries, w->n_countries), "principal", l->principal,
+                     "request_id", l->request_id, "created", time_json(l->created_ms),
+                     "updated", time_json(l->updated_ms), "expires",
+                     time_json(l->expires_ms), "reason", l->reason, "tried_sites",
+                     strv_json(l->tried_sites, l->n_tried_sites));
+}
+
+void ctl_show_lease(const Aifed__Lease *l, bool json)
+{
+    char created[32], expires[32], wall[24];
+
+    if (json) {
+        print_json(lease_json(l));
+        return;
+    }
+    af_duration_format((uint64_t)l->workload->walltime_s * 1000, wall, sizeof(wall));
+    af_time_format(l->created_ms, created, sizeof(created));
+    af_time_format(l->expires_ms, expires, sizeof(expires));
+    printf("lease:       %s\n"
+           "state:       %s\n"
+           "project:     %s\n"
+           "site/pool:   %s/%s\n"
+           "resources:   %u x %s GPUs on %u node%s, walltime %s\n"
+           "created:     %s\n"
+           "expires:     %s\n",
+           l->id, lease_state(l->state), l->workload->project, l->site, l->pool, l->gpus,
+           *l->workload->accelerator ? l->workload->accelerator : "any", l->nodes,
+           l->nodes == 1 ? "" : "s", wall, created, expires);
+    if (*l->reason)
+        printf("reason:      %s\n", l->reason);
+    if (l->n_tried_sites) {
+        printf("tried:      ");
+        for (size_t i = 0; i < l->n_tried_sites; i++)
+            printf(" %s", l->tried_sites[i]);
+        printf("\n");
+    }
+    printf("requested:   %s by %s\n", l->request_id, l->principal);
+}
+
+void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, lease_json(v[i]));
+        print_json(a);
+        return;
+    }
+    if (first)
+        printf("%-24s %-9s %-14s %-12s %-10s %5s  %s\n", "LEASE", "STATE", "PROJECT",
+               "SITE", "POOL", "GPUS", "EXPIRES");
+    for (size_t i = 0; i < n; i++) {
+        char expires[32];
+        af_time_format(v[i]->expires_ms, expires, sizeof(expires));
+        printf("%-24s %-9s %-14s %-12s %-10s %5u  %s\n", v[i]->id, lease_state(v[i]->state),
+               v[i]->workload->project, v[i]->site, v[i]->pool, v[i]->gpus, expires);
+    }
+}
+
+static json_t *pool_json(const Aifed__PoolStatus *ps)
+{
+    const Aifed__Pool *p = ps->pool;
+
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "name",
+                     p->name, "accelerator", p->accelerator, "gpu_memory_gb",
+                     (json_int_t)p->gpu_memory_gb, "gpus_per_node",
+                     (json_int_t)p->gpus_per_node, "nodes", (json_int_t)p->nodes_total,
+                     "gpus_total", (json_int_t)p->gpus_total, "gpus_free",
+                     (json_int_t)p->gpus_free, "gpus_promised", (json_int_t)ps->gpus_promised,
+                     "gpus_available", (json_int_t)ps->gpus_available, "max_walltime_s",
+                     (json_int_t)p->max_walltime_s, "queue_wait_s",
+                     (json_int_t)p->queue_wait_s);
+}
+
+static json_t *site_json(const Aifed__SiteStatus *s)
+{
+    json_t *pools = json_array();
+
+    for (size_t j = 0; j < s->n_pools; j++)
+        json_array_append_new(pools, pool_json(s->pools[j]));
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id", s->site->id,
+                     "name", *s->site->name ? s->site->name : s->site->id, "country",
+                     s->site->country, "state", s->state == AIFED__SITE_STATE__SITE_UP ? "UP"
+                                                                                      : "DOWN",
+                     "illustrative", s->site->illustrative, "certifications",
+                     strv_json(s->site->certifications, s->site->n_certifications),
+                     "datasets", strv_json(s->site->datasets, s->site->n_datasets),
+                     "last_seen", time_json(s->last_seen_ms), "leases_open",
+                     (json_int_t)s->leases_open, "pools", pools);
+}
+
+static void duration(uint32_t s, char *buf, size_t size)
+{
+    af_duration_format((uint64_t)s * 1000, buf, size);
+    if (!s)
+        snprintf(buf, size, "0");
+}
+
+void ctl_show_sites(const Aifed__SiteList *list, bool json)
+{
+    bool illustrative = false;
+
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < list->n_sites; i++)
+            json_array_append_new(a, site_json(list->sites[i]));
+        print_json(a);
+        return;
+    }
+    printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s\n", "SITE", "NAME",
+           "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT", "MAXWALL");
+    for (size_t i = 0; i < list->n_sites; i++) {
+        const Aifed__SiteStatus *s = list->sites[i];
+        const char *state = s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN";
+        const char *name = *s->site->name ? s->site->name : s->site->id;
+
+        illustrative |= s->site->illustrative;
+        if (s->n_pools == 0)
+            printf("%-12s %-14s %-3s %-5s %s\n", s->site->id, name,
+                   *s->site->country ? s->site->country : "-", state,
+                   "(not heard from yet)");
+        for (size_t j = 0; j < s->n_pools; j++) {
+            const Aifed__Pool *p = s->pools[j]->pool;
+            char wait[16], wall[16];
+
+            duration(p->queue_wait_s, wait, sizeof(wait));
+            duration(p->max_walltime_s, wall, sizeof(wall));
+            printf("%-12s %-14s %-3s %-5s %-10s %-8s %3uG %6u %6u %6u %6s %7s\n",
+                   j ? "" : s->site->id, j ? "" : name, j ? "" : s->site->country,
+                   j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb, p->gpus_total,
+                   p->gpus_free, s->pools[j]->gpus_available, wait, wall);
+        }
+    }
+    if (illustrative)
+        printf("(capacities marked illustrative by their sites are demo figures)\n");
+}
+
+static const char *verdict(int v)
+{
+    return v == AIFED__VERDICT__VERDICT_CHOSEN   ? "chosen"
+           : v == AIFED__VERDICT__VERDICT_RANKED ? "ranked"
+                                                 : "rejected";
+}
+
+void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < r->n_candidates; i++) {
+            const Aifed__Candidate *c = r->candidates[i];
+            json_array_append_new(
+                a, json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site", c->site, "pool",
+                             c->pool, "verdict", verdict(c->verdict), "rank",
+                             (json_int_t)c->rank, "score", c->score, "reason", c->reason));
+        }
+        print_json(a);
+        return;
+    }
+    printf("%-4s %-12s %-10s %-9s %s\n", "RANK", "SITE", "POOL", "VERDICT", "WHY");
+    /* Ranked sites first, in rank order, then the rejected ones. */
+    for (unsigned rank = 1; rank <= r->n_candidates; rank++)
+        for (size_t i = 0; i < r->n_candidates; i++)
+            if (r->candidates[i]->rank == rank)
+                printf("%-4u %-12s %-10s %-9s %s\n", rank, r->candidates[i]->site,
+                       r->candidates[i]->pool, verdict(r->candidates[i]->verdict),
+                       r->candidates[i]->reason);
+    for (size_t i = 0; i < r->n_candidates; i++)
+        if (r->candidates[i]->rank == 0)
+            printf("%-4s %-12s %-10s %-9s %s\n", "-", r->candidates[i]->site,
+                   *r->candidates[i]->pool ? r->candidates[i]->pool : "-", "rejected",
+                   r->candidates[i]->reason);
+}

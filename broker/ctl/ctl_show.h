@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_show: how aifedctl prints what the broker said: aligned tables for
+ * people, JSON (jansson) for scripts. The JSON field names are part of the
+ * command line interface and documented in docs/protocol.md.
+ */
+#ifndef CTL_SHOW_H
+#define CTL_SHOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct Aifed__Lease;
+struct Aifed__SiteList;
+struct Aifed__ExplainReply;
+
+void ctl_show_lease(const struct Aifed__Lease *l, bool json);
+/* A page of leases; header printed when first. */
+void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json, bool first);
+void ctl_show_sites(const struct Aifed__SiteList *list, bool json);
+void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
+
+#endif
