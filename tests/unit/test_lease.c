@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lease: the state machine allows exactly the transitions of the design. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lease.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+
+static void states_match_the_wire(void **state)
+{
+    (void)state;
+    assert_int_equal(LEASE_PENDING, AIFED__LEASE_STATE__LEASE_PENDING);
+    assert_int_equal(LEASE_ACTIVE, AIFED__LEASE_STATE__LEASE_ACTIVE);
+    assert_int_equal(LEASE_RELEASED, AIFED__LEASE_STATE__LEASE_RELEASED);
+    assert_int_equal(LEASE_EXPIRED, AIFED__LEASE_STATE__LEASE_EXPIRED);
+    assert_int_equal(LEASE_FAILED, AIFED__LEASE_STATE__LEASE_FAILED);
+}
+
+static void transitions(void **state)
+{
+    (void)state;
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_HELD), LEASE_ACTIVE);
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_RELEASE), LEASE_RELEASED);
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_FAIL), LEASE_FAILED);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_RELEASE), LEASE_RELEASED);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_ENDED), LEASE_RELEASED);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_EXPIRE), LEASE_EXPIRED);
+    /* Nothing leaves a final state, and an ACTIVE lease cannot fail. */
+    for (int s = LEASE_RELEASED; s <= LEASE_FAILED; s++)
+        for (int ev = LEASE_EV_HELD; ev <= LEASE_EV_FAIL; ev++) {
+            errno = 0;
+            assert_int_equal(lease_next(s, (enum lease_event)ev), -1);
+            assert_int_equal(errno, EINVAL);
+        }
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_HELD), -1);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_FAIL), -1);
+    assert_int_equal(lease_next(0, LEASE_EV_HELD), -1);
+}
+
+static void names(void **state)
+{
+    (void)state;
+    assert_true(lease_is_open(LEASE_PENDING));
+    assert_true(lease_is_open(LEASE_ACTIVE));
+    assert_false(lease_is_open(LEASE_RELEASED));
+    assert_string_equal(lease_state_name(LEASE_EXPIRED), "EXPIRED");
+    assert_string_equal(lease_state_name(42), "UNKNOWN");
+    assert_int_equal(lease_state_parse("active"), LEASE_ACTIVE);
+    assert_int_equal(lease_state_parse("nope"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(states_match_the_wire),
+        cmocka_unit_test(transitions),
+        cmocka_unit_test(names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sites: promises count until the site reports them; silence means DOWN. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "sites.h"
+
+#include "aifed.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* An unpacked-style advertisement (sites_advertise frees it as one). */
+static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
+    Aifed__Site s = AIFED__SITE__INIT;
+    Aifed__Pool p = AIFED__POOL__INIT, *pp = &p;
+    char *ids[1] = {(char *)held};
+    uint8_t buf[1024];
+    size_t len;
+
+    (void)env;
+    s.id = "mimer";
+    s.country = "SE";
+    p.name = "gpu";
+    p.accelerator = "H100";
+    p.gpus_per_node = 8;
+    p.nodes_total = 8;
+    p.gpus_total = 64;
+    p.gpus_free = free_gpus;
+    a.site = &s;
+    a.pools = &pp;
+    a.n_pools = 1;
+    a.held_lease_ids = ids;
+    a.n_held_lease_ids = held ? 1 : 0;
+    len = aifed__advertisement__pack(&a, buf);
+    return aifed__advertisement__unpack(NULL, len, buf);
+}
+
+static uint32_t available(struct sites *s)
+{
+    const struct match_site *v;
+    size_t n;
+
+    assert_int_equal(sites_views(s, &v, &n), 0);
+    assert_int_equal(n, 1);
+    return v[0].n_pools ? v[0].pools[0].gpus_available : 0;
+}
+
+static void promises_count_until_reported(void **state)
+{
+    struct sites *s = sites_create(3000);
+    Aifed__Advertisement *a = adv(64, NULL);
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    assert_int_equal(sites_add(s, "mimer"), -1);
+    assert_false(sites_is_up(s, "mimer"));
+    sites_advertise(s, "mimer", &a, 1000);
+    assert_null(a);
+    assert_true(sites_is_up(s, "mimer"));
+    assert_int_equal(available(s), 64);
+    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-1", 16, 1000), 0);
+    assert_int_equal(available(s), 48);
+    /* The site holds it but its report does not list it yet: still counted. */
+    a = adv(48, NULL);
+    sites_advertise(s, "mimer", &a, 1100);
+    assert_int_equal(available(s), 32);
+    /* Now it lists the hold: its own figure accounts for it. */
+    a = adv(48, "lease-1");
+    sites_advertise(s, "mimer", &a, 1200);
+    assert_int_equal(available(s), 48);
+    sites_unpromise(s, "mimer", "lease-1");
+    assert_int_equal(available(s), 48);
+    assert_int_equal(sites_promise(s, "nowhere", "gpu", "lease-2", 1, 0), -1);
+    sites_destroy(s);
+}
+
+static void overcommit_floor_is_zero(void **state)
+{
+    struct sites *s = sites_create(3000);
+    Aifed__Advertisement *a = adv(8, NULL);
+
+    (void)state;
+    sites_add(s, "mimer");
+    sites_advertise(s, "mimer", &a, 0);
+    sites_promise(s, "mimer", "gpu", "lease-1", 16, 0);
+    assert_int_equal(available(s), 0);
+    sites_destroy(s);
+}
+
+static int downs;
+
+static void count_down(const char *site, bool up, void *arg)
+{
+    (void)arg;
+    assert_string_equal(site, "mimer");
+    assert_false(up);
+    downs++;
+}
+
+static void silence_means_down(void **state)
+{
+    struct sites *s = sites_create(3000);
+    Aifed__Advertisement *a = adv(64, NULL);
+    const struct match_site *v;
+    size_t n;
+
+    (void)state;
+    sites_add(s, "mimer");
+    sites_advertise(s, "mimer", &a, 10000);
+    sites_sweep(s, 13000, count_down, NULL);
+    assert_int_equal(downs, 0);
+    sites_sweep(s, 13001, count_down, NULL);
+    assert_int_equal(downs, 1);
+    sites_sweep(s, 20000, count_down, NULL);
+    assert_int_equal(downs, 1); /* told once */
+    assert_int_equal(sites_views(s, &v, &n), 0);
+    assert_false(v[0].up);
+    a = adv(64, NULL);
+    sites_advertise(s, "mimer", &a, 21000);
+    assert_true(sites_is_up(s, "mimer"));
+    sites_destroy(s);
+}
+
+static int overdue;
+
+static void on_overdue(const char *site, const char *lease_id, void *arg)
+{
+    struct sites *s = arg;
+
+    overdue++;
+    sites_unpromise(s, site, lease_id);
+}
+
+static void unconfirmed_holds_become_overdue(void **state)
+{
+    struct sites *s = sites_create(3000);
+
+    (void)state;
+    sites_add(s, "mimer");
+    sites_promise(s, "mimer", "gpu", "lease-1", 1, 1000);
+    sites_promise(s, "mimer", "gpu", "lease-2", 1, 1000);
+    sites_promise(s, "mimer", "gpu", "lease-3", 1, 5000);
+    sites_promise_confirm(s, "mimer", "lease-2");
+    sites_overdue(s, 2000, on_overdue, s);
+    assert_int_equal(overdue, 1);
+    sites_overdue(s, 2000, on_overdue, s);
+    assert_int_equal(overdue, 1); /* lease-1 was taken back */
+    sites_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(promises_count_until_reported),
+        cmocka_unit_test(overcommit_floor_is_zero),
+        cmocka_unit_test(silence_means_down),
+        cmocka_unit_test(unconfirmed_holds_become_overdue),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store: durability across reopen, indexes, batches, paging, expiry. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lease.h"
+#include "store.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fixture {
+    char dir[64];
+    struct store *st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct af_error err;
+
+    strcpy(f->dir, "/tmp/aifed-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->st = store_open(f->dir, 64, false, &err);
+    *state = f;
+    return f->st ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+
+    store_close(f->st);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* A lease for tests; strings are borrowed from the arguments. */
+static void make(Aifed__Lease *l, Aifed__Workload *w, const char *id, const char *site,
+                 const char *project, int state, int64_t expires)
+{
+    aifed__workload__init(w);
+    w->project = (char *)project;
+    w->gpus = 4;
+    w->walltime_s = 60;
+    aifed__lease__init(l);
+    l->id = (char *)id;
+    l->site = (char *)site;
+    l->pool = "gpu";
+    l->workload = w;
+    l->state = state;
+    l->gpus = 4;
+    l->expires_ms = expires;
+    l->request_id = (char *)id;
+}
+
+static void put(struct store *st, const char *id, const char *site, const char *project,
+                int state, int64_t expires)
+{
+    Aifed__Lease l;
+    Aifed__Workload w;
+
+    make(&l, &w, id, site, project, state, expires);
+    assert_int_equal(store_lease_put(st, &l, "user:alice"), 0);
+}
+
+struct collect {
+    char ids[64][70];
+    size_t n;
+    size_t stop_at;
+};
+
+static int collect(const Aifed__Lease *l, void *arg)
+{
+    struct collect *c = arg;
+
+    snprintf(c->ids[c->n++], sizeof(c->ids[0]), "%s", l->id);
+    return c->stop_at && c->n == c->stop_at ? 1 : 0;
+}
+
+static void put_get_survives_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct af_error err;
+    Aifed__Lease *l;
+    char id[80];
+
+    put(f->st, "lease-a", "meluxina", "llm-eu", LEASE_ACTIVE, 1000);
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    f->st = store_open(f->dir, 64, false, &err);
+    assert_non_null(f->st);
+    assert_int_equal(store_lease_get(f->st, "lease-a", &l), 0);
+    assert_string_equal(l->site, "meluxina");
+    assert_int_equal(l->state, LEASE_ACTIVE);
+    store_lease_free(f->st, l);
+    assert_int_equal(store_idem_get(f->st, "user:alice", "lease-a", id, sizeof(id)), 0);
+    assert_string_equal(id, "lease-a");
+    assert_int_equal(store_idem_get(f->st, "user:bob", "lease-a", id, sizeof(id)), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(store_lease_get(f->st, "lease-zz", &l), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(store_lease_count(f->st), 1);
+}
+
+static void batch_is_visible_then_aborted(void **state)
+{
+    struct fixture *f = *state;
+    Aifed__Lease *l;
+    char id[80];
+
+    put(f->st, "lease-b", "bsc", "bio-x", LEASE_PENDING, 0);
+    assert_true(store_in_batch(f->st));
+    /* Reads inside the batch see its writes (same request id in one batch). */
+    assert_int_equal(store_lease_get(f->st, "lease-b", &l), 0);
+    store_lease_free(f->st, l);
+    assert_int_equal(store_idem_get(f->st, "user:alice", "lease-b", id, sizeof(id)), 0);
+    store_abort(f->st);
+    assert_false(store_in_batch(f->st));
+    assert_int_equal(store_lease_get(f->st, "lease-b", &l), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+static void indexes_follow_updates(void **state)
+{
+    struct fixture *f = *state;
+    struct store_filter by_site = {.site = "mimer"}, pending = {.state = LEASE_PENDING},
+                        active = {.state = LEASE_ACTIVE}, proj = {.project = "vision-sme"},
+                        both = {.site = "mimer", .project = "llm-eu"};
+    struct collect c = {0};
+
+    put(f->st, "lease-1", "mimer", "llm-eu", LEASE_PENDING, 0);
+    put(f->st, "lease-2", "mimer", "vision-sme", LEASE_PENDING, 0);
+    put(f->st, "lease-3", "pharos", "vision-sme", LEASE_PENDING, 0);
+    assert_int_equal(store_commit(f->st), 0);
+
+    assert_int_equal(store_lease_list(f->st, &by_site, NULL, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.ids[0], "lease-1");
+    assert_string_equal(c.ids[1], "lease-2");
+    c.n = 0;
+    assert_int_equal(store_lease_list(f->st, &proj, NULL, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    c.n = 0;
+    assert_int_equal(store_lease_list(f->st, &both, NULL, collect, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], "lease-1");
+
+    /* lease-2 becomes ACTIVE: it leaves the PENDING index, joins ACTIVE. */
+    put(f->st, "lease-2", "mimer", "vision-sme", LEASE_ACTIVE, 5000);
+    assert_int_equal(store_commit(f->st), 0);
+    c.n = 0;
+    assert_int_equal(store_lease_list(f->st, &pending, NULL, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.ids[0], "lease-1");
+    assert_string_equal(c.ids[1], "lease-3");
+    c.n = 0;
+    assert_int_equal(store_lease_list(f->st, &active, NULL, collect, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], "lease-2");
+}
+
+static void paging_resumes_after_the_last_id(void **state)
+{
+    struct fixture *f = *state;
+    struct store_filter all = {0}, site = {.site = "lumi-ai"};
+    struct collect c = {.stop_at = 3};
+    char id[32];
+
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "lease-%02d", i);
+        put(f->st, id, "lumi-ai", "llm-eu", LEASE_ACTIVE, 0);
+    }
+    assert_int_equal(store_commit(f->st), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        const struct store_filter *flt = pass ? &site : &all;
+        char after[70] = "";
+        size_t seen = 0;
+
+        for (int page = 0; page < 5; page++) {
+            c.n = 0;
+            assert_int_equal(
+                store_lease_list(f->st, flt, after[0] ? after : NULL, collect, &c), 0);
+            for (size_t i = 0; i < c.n; i++) {
+                snprintf(id, sizeof(id), "lease-%02zu", seen + i);
+                assert_string_equal(c.ids[i], id);
+            }
+            seen += c.n;
+            if (c.n == 0)
+                break;
+            strcpy(after, c.ids[c.n - 1]);
+        }
+        assert_int_equal(seen, 10);
+    }
+}
+
+static int expire_fn(const Aifed__Lease *l, void *arg)
+{
+    struct fixture *f = arg;
+    Aifed__Lease copy = *l;
+
+    copy.state = LEASE_EXPIRED;
+    return store_lease_put(f->st, &copy, NULL);
+}
+
+static void expiry_visits_only_due_open_leases(void **state)
+{
+    struct fixture *f = *state;
+    struct collect c = {0};
+
+    put(f->st, "lease-early", "bsc", "llm-eu", LEASE_ACTIVE, 1000);
+    put(f->st, "lease-late", "bsc", "llm-eu", LEASE_ACTIVE, 9000);
+    put(f->st, "lease-done", "bsc", "llm-eu", LEASE_RELEASED, 500);
+    put(f->st, "lease-mid", "bsc", "llm-eu", LEASE_ACTIVE, 5000);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_lease_expired(f->st, 5000, collect, &c), 0);
+    store_abort(f->st);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.ids[0], "lease-early");
+    assert_string_equal(c.ids[1], "lease-mid");
+    /* Expiring them removes them from the expiry index. */
+    assert_int_equal(store_lease_expired(f->st, 5000, expire_fn, f), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    c.n = 0;
+    assert_int_equal(store_lease_expired(f->st, 10000, collect, &c), 0);
+    store_abort(f->st);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], "lease-late");
+}
+
+static void readonly_cannot_write(void **state)
+{
+    struct fixture *f = *state;
+    struct af_error err;
+    struct store *ro;
+    Aifed__Lease l;
+    Aifed__Workload w;
+    Aifed__Lease *got;
+
+    put(f->st, "lease-ro", "pharos", "llm-eu", LEASE_ACTIVE, 0);
+    assert_int_equal(store_commit(f->st), 0);
+    ro = store_open(f->dir, 64, true, &err);
+    assert_non_null(ro);
+    assert_int_equal(store_lease_get(ro, "lease-ro", &got), 0);
+    store_lease_free(ro, got);
+    make(&l, &w, "lease-x", "pharos", "llm-eu", LEASE_ACTIVE, 0);
+    assert_int_equal(store_lease_put(ro, &l, NULL), -1);
+    assert_int_equal(errno, EROFS);
+    store_close(ro);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(put_get_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_is_visible_then_aborted, setup, teardown),
+        cmocka_unit_test_setup_teardown(indexes_follow_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(paging_resumes_after_the_last_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(expiry_visits_only_due_open_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(readonly_cannot_write, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Envelope decoding: what a daemon accepts and what it refuses, and why. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "af_wire.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *countries[] = {"LU", "DE"};
+
+static void fill_submit(Aifed__Envelope *env, Aifed__Submit *s, Aifed__Workload *w)
+{
+    aifed__workload__init(w);
+    w->project = "llm-eu";
+    w->accelerator = "H100";
+    w->gpus = 8;
+    w->walltime_s = 3600;
+    w->countries = countries;
+    w->n_countries = 2;
+    aifed__submit__init(s);
+    s->request_id = "req-1";
+    s->workload = w;
+    aifed__envelope__init(env);
+    env->version = AF_WIRE_VERSION;
+    env->corr_id = 42;
+    env->body_case = AIFED__ENVELOPE__BODY_SUBMIT;
+    env->submit = s;
+}
+
+/* Pack env; returns the buffer (caller frees). */
+static uint8_t *pack(const Aifed__Envelope *env, size_t *len)
+{
+    void *buf;
+
+    assert_int_equal(af_wire_pack(env, &buf, len), 0);
+    return buf;
+}
+
+static int unpack(const void *buf, size_t len, struct af_error *err)
+{
+    Aifed__Envelope *out = NULL;
+    int rc = af_wire_unpack(buf, len, AF_WIRE_MAX_DEFAULT, &out, err);
+
+    if (rc == 0)
+        af_wire_free(out);
+    return rc;
+}
+
+static void round_trip(void **state)
+{
+    Aifed__Envelope env, *out = NULL;
+    Aifed__Submit s;
+    Aifed__Workload w;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    fill_submit(&env, &s, &w);
+    buf = pack(&env, &len);
+    assert_int_equal(af_wire_unpack(buf, len, AF_WIRE_MAX_DEFAULT, &out, &err), 0);
+    assert_int_equal(out->corr_id, 42);
+    assert_int_equal(out->body_case, AIFED__ENVELOPE__BODY_SUBMIT);
+    assert_string_equal(out->submit->request_id, "req-1");
+    assert_string_equal(out->submit->workload->project, "llm-eu");
+    assert_int_equal(out->submit->workload->gpus, 8);
+    assert_int_equal(out->submit->workload->n_countries, 2);
+    assert_string_equal(out->submit->workload->countries[1], "DE");
+    af_wire_free(out);
+    free(buf);
+}
+
+static void truncated_is_refused(void **state)
+{
+    Aifed__Envelope env;
+    Aifed__Submit s;
+    Aifed__Workload w;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    fill_submit(&env, &s, &w);
+    buf = pack(&env, &len);
+    /* Every proper prefix either fails to decode or fails validation. */
+    for (size_t cut = 0; cut < len; cut++) {
+        errno = 0;
+        assert_int_equal(unpack(buf, cut, &err), -1);
+        assert_true(errno == EBADMSG || errno == EPROTONOSUPPORT);
+    }
+    free(buf);
+}
+
+static void oversized_is_refused(void **state)
+{
+    Aifed__Envelope env, *out = NULL;
+    Aifed__Submit s;
+    Aifed__Workload w;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    fill_submit(&env, &s, &w);
+    buf = pack(&env, &len);
+    assert_int_equal(af_wire_unpack(buf, len, len - 1, &out, &err), -1);
+    assert_int_equal(errno, EMSGSIZE);
+    assert_non_null(strstr(err.text, "exceeds the limit"));
+    free(buf);
+}
+
+static void garbage_is_refused(void **state)
+{
+    struct af_error err;
+    uint8_t junk[256];
+
+    (void)state;
+    srand(7);
+    for (int round = 0; round < 500; round++) {
+        size_t n = (size_t)(rand() % (int)sizeof(junk));
+        for (size_t i = 0; i < n; i++)
+            junk[i] = (uint8_t)rand();
+        /* Must not crash; if it decodes at all it was validated. */
+        (void)unpack(junk, n, &err);
+    }
+}
+
+static void wrong_version_is_unsupported(void **state)
+{
+    Aifed__Envelope env;
+    Aifed__Submit s;
+    Aifed__Workload w;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    fill_submit(&env, &s, &w);
+    env.version = 99;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_int_equal(errno, EPROTONOSUPPORT);
+    assert_non_null(strstr(err.text, "version 99"));
+    free(buf);
+}
+
+static void empty_body_is_refused(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_int_equal(errno, EPROTONOSUPPORT);
+    free(buf);
+}
+
+static void missing_and_bad_fields(void **state)
+{
+    Aifed__Envelope env;
+    Aifed__Submit s;
+    Aifed__Workload w;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+    (void)state;
+
+    fill_submit(&env, &s, &w);
+    s.request_id = "";
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "request_id is required"));
+    free(buf);
+
+    fill_submit(&env, &s, &w);
+    w.project = "../etc/passwd";
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "workload.project is not a valid id"));
+    free(buf);
+
+    fill_submit(&env, &s, &w);
+    w.gpus = 0;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "gpus must be at least 1"));
+    free(buf);
+
+    fill_submit(&env, &s, &w);
+    countries[1] = "Germany";
+    buf = pack(&env, &len);
+    countries[1] = "DE";
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "ISO 3166"));
+    free(buf);
+}
+
+static void unknown_enum_is_refused(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__ListLeases q = AIFED__LIST_LEASES__INIT;
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_LIST_LEASES;
+    env.list_leases = &q;
+    q.state = (Aifed__LeaseState)77;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "not a known lease state"));
+    free(buf);
+
+    q.state = AIFED__LEASE_STATE__LEASE_ACTIVE;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), 0);
+    free(buf);
+}
+
+static void too_many_pools_is_refused(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
+    Aifed__Site site = AIFED__SITE__INIT;
+    Aifed__Pool pools[AF_WIRE_MAX_POOLS + 1];
+    Aifed__Pool *ptrs[AF_WIRE_MAX_POOLS + 1];
+    char names[AF_WIRE_MAX_POOLS + 1][16];
+    struct af_error err;
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    site.id = "meluxina";
+    site.country = "LU";
+    for (int i = 0; i <= AF_WIRE_MAX_POOLS; i++) {
+        aifed__pool__init(&pools[i]);
+        snprintf(names[i], sizeof(names[i]), "p%d", i);
+        pools[i].name = names[i];
+        pools[i].accelerator = "A100";
+        ptrs[i] = &pools[i];
+    }
+    a.site = &site;
+    a.pools = ptrs;
+    env.version = AF_WIRE_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_ADVERTISEMENT;
+    env.advertisement = &a;
+
+    a.n_pools = AF_WIRE_MAX_POOLS;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), 0);
+    free(buf);
+
+    a.n_pools = AF_WIRE_MAX_POOLS + 1;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "too many pools"));
+    free(buf);
+
+    /* A pool claiming more free GPUs than it has is refused too. */
+    a.n_pools = 1;
+    pools[0].gpus_total = 4;
+    pools[0].gpus_per_node = 4;
+    pools[0].nodes_total = 1;
+    pools[0].gpus_free = 5;
+    buf = pack(&env, &len);
+    assert_int_equal(unpack(buf, len, &err), -1);
+    assert_non_null(strstr(err.text, "gpus_free exceeds gpus_total"));
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(truncated_is_refused),
+        cmocka_unit_test(oversized_is_refused),
+        cmocka_unit_test(garbage_is_refused),
+        cmocka_unit_test(wrong_version_is_unsupported),
+        cmocka_unit_test(empty_body_is_refused),
+        cmocka_unit_test(missing_and_bad_fields),
+        cmocka_unit_test(unknown_enum_is_refused),
+        cmocka_unit_test(too_many_pools_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
