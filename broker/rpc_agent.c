@@ -122,7 +122,6 @@ static void on_lease_held(struct server *srv, const struct rpc_msg *m)
         l.state = LEASE_ACTIVE;
         l.updated_ms = now;
         l.expires_ms = now + (int64_t)stored->workload->walltime_s * 1000;
-        l.reason = "";
         if (rpc_put(srv, &l, NULL) == 0) {
             sites_promise_confirm(srv->sites, l.site, l.id);
             log_info("lease %s ACTIVE at %s/%s (%u GPUs)", l.id, l.site, l.pool, l.gpus);

@@ -110,7 +110,8 @@ static int check_site(const Aifed__Site *s, struct af_error *err)
                    err) ||
         check_list(s->n_datasets, s->datasets, true, "site.datasets", err))
         return -1;
-    if (s->country && strlen(s->country) != 2)
+    /* Empty: not known yet (a site never heard from); no allow-list matches it. */
+    if (s->country && *s->country && strlen(s->country) != 2)
         return bad(err, "%s must be an ISO 3166 code", "site.country");
     return 0;
 }

@@ -305,7 +305,7 @@ static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
     }
     if (optind != argc)
         return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!a->w.project)
+    if (!*a->w.project) /* protobuf-c's init sets strings to "" */
         return usage_error(cmd, "--project is required", NULL);
     if (!a->w.gpus)
         return usage_error(cmd, "--gpus is required", NULL);
@@ -569,7 +569,7 @@ static int cmd_help(struct ctl *ctl, int argc, char **argv)
     const struct command *cmd;
 
     (void)ctl;
-    if (argc < 2) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
