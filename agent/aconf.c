@@ -32,8 +32,8 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return set_str(&c->site_file, key, value, err);
     if (!strcmp(key, "backend")) {
         if (strcmp(value, "static"))
-            return af_error_set(err, "backend: '%s' is not known (this build has: static)",
-                                value);
+            return af_error_set(
+                err, "backend: '%s' is not known (this build has: static)", value);
         return set_str(&c->backend, key, value, err);
     }
     if (!strcmp(key, "advertise_interval")) {
@@ -65,7 +65,8 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
     if (af_conf_parse(path, on_line, c, err) < 0)
         goto fail;
     if (!c->site[0]) {
-        af_error_set(err, "%s: [agent] needs site = ID (this site's id at the broker)", path);
+        af_error_set(err, "%s: [agent] needs site = ID (this site's id at the broker)",
+                     path);
         goto fail;
     }
     if (!c->site_file) {

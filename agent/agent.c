@@ -89,7 +89,8 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     int rc;
 
     if (strcmp(l->site, a->conf->site))
-        rc = af_error_set(&why, "lease is for site %s, this is %s", l->site, a->conf->site);
+        rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
+                          a->conf->site);
     else
         rc = a->ops->hold(a->b, l, &why);
     env.corr_id = in->corr_id;

@@ -30,7 +30,8 @@ struct backend_ops {
     const struct Aifed__Advertisement *(*advertisement)(struct backend *b,
                                                         struct af_error *err);
     /* Hold capacity for lease. -1 with the reason in why when it cannot. */
-    int (*hold)(struct backend *b, const struct Aifed__Lease *lease, struct af_error *why);
+    int (*hold)(struct backend *b, const struct Aifed__Lease *lease,
+                struct af_error *why);
     /* Let go of a hold. -1/ENOENT when there is none by that id. */
     int (*release)(struct backend *b, const char *lease_id);
     /* Print the site as understood (for -n -v). */

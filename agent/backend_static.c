@@ -65,12 +65,14 @@ static int site_key(struct backend *b, const char *key, const char *value,
     if (!strcmp(key, "name")) {
         if (strlen(value) > 128)
             return af_error_set(err, "name: longer than 128 characters");
-        return af_conf_strdup(&b->name, value) < 0 ? af_error_set(err, "out of memory") : 0;
+        return af_conf_strdup(&b->name, value) < 0 ? af_error_set(err, "out of memory")
+                                                   : 0;
     }
     if (!strcmp(key, "country")) {
         if (strlen(value) != 2 || value[0] < 'A' || value[0] > 'Z' || value[1] < 'A' ||
             value[1] > 'Z')
-            return af_error_set(err, "country: '%s' is not an ISO 3166 code like LU", value);
+            return af_error_set(err, "country: '%s' is not an ISO 3166 code like LU",
+                                value);
         memcpy(b->country, value, 3);
         return 0;
     }
@@ -118,7 +120,8 @@ static int u32(const char *key, const char *value, uint32_t *ret, struct af_erro
     return 0;
 }
 
-static int seconds(const char *key, const char *value, uint32_t *ret, struct af_error *err)
+static int seconds(const char *key, const char *value, uint32_t *ret,
+                   struct af_error *err)
 {
     uint64_t ms;
 
@@ -169,7 +172,8 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return site_key(arg, key, value, err);
     if (!strncmp(section, "pool:", 5))
         return pool_key(arg, section, key, value, err);
-    return af_error_set(err, "unknown section [%s] (want [site] or [pool:NAME])", section);
+    return af_error_set(err, "unknown section [%s] (want [site] or [pool:NAME])",
+                        section);
 }
 
 /* What only the whole file can tell. */
@@ -179,8 +183,8 @@ static int finish(struct backend *b, const char *path, const char *want_id,
     if (!b->id[0])
         return af_error_set(err, "%s: [site] needs id", path);
     if (strcmp(b->id, want_id))
-        return af_error_set(err, "%s: site id %s does not match the agent's site %s", path,
-                            b->id, want_id);
+        return af_error_set(err, "%s: site id %s does not match the agent's site %s",
+                            path, b->id, want_id);
     if (!b->country[0])
         return af_error_set(err, "%s: [site] needs country", path);
     if (b->n_pools == 0)
@@ -188,14 +192,15 @@ static int finish(struct backend *b, const char *path, const char *want_id,
     for (size_t i = 0; i < b->n_pools; i++) {
         Aifed__Pool *p = &b->pools[i];
         if (!b->pool_accels[i][0] || !p->gpus_per_node || !p->nodes_total)
-            return af_error_set(err,
-                                "%s: [pool:%s] needs accelerator, gpus_per_node and nodes",
-                                path, p->name);
+            return af_error_set(
+                err, "%s: [pool:%s] needs accelerator, gpus_per_node and nodes", path,
+                p->name);
         p->gpus_total = p->gpus_per_node * p->nodes_total;
         if (!b->free_given[i])
             p->gpus_free = p->gpus_total;
         if (p->gpus_free > p->gpus_total)
-            return af_error_set(err, "%s: [pool:%s] gpus_free %u exceeds the %u GPUs it has",
+            return af_error_set(err,
+                                "%s: [pool:%s] gpus_free %u exceeds the %u GPUs it has",
                                 path, p->name, p->gpus_free, p->gpus_total);
     }
     return 0;
@@ -233,7 +238,7 @@ fail:
 }
 
 static const Aifed__Advertisement *static_advertisement(struct backend *b,
-                                                       struct af_error *err)
+                                                        struct af_error *err)
 {
     char **ids = realloc(b->held_ids, (b->n_holds ? b->n_holds : 1) * sizeof(*ids));
 
@@ -315,7 +320,8 @@ static void static_print(struct backend *b, FILE *out)
 {
     char d[32];
 
-    fprintf(out, "\n# site file, as understood\n[site]\nid = %s\nname = %s\ncountry = %s\n",
+    fprintf(out,
+            "\n# site file, as understood\n[site]\nid = %s\nname = %s\ncountry = %s\n",
             b->id, b->name ? b->name : b->id, b->country);
     for (size_t i = 0; i < b->n_pools; i++) {
         const Aifed__Pool *p = &b->pools[i];

@@ -14,7 +14,8 @@
 #include <zmq.h>
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define ZAP_FRAMES 7 /* version, request id, domain, address, identity, mechanism, key */
+/* version, request id, domain, address, identity, mechanism, key */
+#define ZAP_FRAMES 7
 
 struct auth {
     void *sock;
@@ -215,8 +216,9 @@ void auth_handle(struct auth *a)
         log_debug("ZAP: %s from %s on %s accepted", p->id, address, domain);
         reply(a->sock, &f[0], &f[1], "200", "OK", p->id);
     } else {
-        log_info("refused a connection from %s on the %s socket: key not registered there",
-                 address, domain);
+        log_info(
+            "refused a connection from %s on the %s socket: key not registered there",
+            address, domain);
         reply(a->sock, &f[0], &f[1], "400", "key not registered", "");
     }
 out:

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUTH_DOMAIN_AGENT "agent"
+#define AUTH_DOMAIN_AGENT  "agent"
 #define AUTH_DOMAIN_CLIENT "client"
 
 enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };

@@ -21,15 +21,18 @@ static const struct opt {
     uint64_t max;
     const char *def;
 } opts[] = {
-    {"agent_listen", OPT_STR, offsetof(struct bconf, agent_listen), 0, "tcp://127.0.0.1:7700"},
+    {"agent_listen", OPT_STR, offsetof(struct bconf, agent_listen), 0,
+     "tcp://127.0.0.1:7700"},
     {"client_listen", OPT_STR, offsetof(struct bconf, client_listen), 0,
      "tcp://127.0.0.1:7701"},
     {"state_dir", OPT_STR, offsetof(struct bconf, state_dir), 0, "/var/lib/aifed"},
-    {"secret_key", OPT_STR, offsetof(struct bconf, secret_key), 0, "/etc/aifed/broker.key"},
+    {"secret_key", OPT_STR, offsetof(struct bconf, secret_key), 0,
+     "/etc/aifed/broker.key"},
     {"advertise_interval", OPT_DURATION, offsetof(struct bconf, advertise_interval_ms),
      3600000, "5s"},
     {"down_after", OPT_UINT, offsetof(struct bconf, down_after), 1000, "3"},
-    {"hold_timeout", OPT_DURATION, offsetof(struct bconf, hold_timeout_ms), 3600000, "10s"},
+    {"hold_timeout", OPT_DURATION, offsetof(struct bconf, hold_timeout_ms), 3600000,
+     "10s"},
     {"hold_attempts", OPT_UINT, offsetof(struct bconf, hold_attempts), 16, "3"},
     {"max_message", OPT_UINT, offsetof(struct bconf, max_message), 64 * 1024 * 1024,
      "1048576"},
@@ -115,7 +118,8 @@ static struct bconf_principal *principal_for(struct bconf *c, const char *sectio
     strcpy(p->name, colon + 1);
     return p;
 unknown:
-    af_error_set(err, "unknown section [%s] (want broker, site:ID, user:NAME, admin:NAME)",
+    af_error_set(err,
+                 "unknown section [%s] (want broker, site:ID, user:NAME, admin:NAME)",
                  section);
     return NULL;
 }
@@ -181,8 +185,8 @@ static int finish(struct bconf *c, struct af_error *err)
         sites += p->kind == BCONF_SITE;
     }
     if (sites == 0)
-        return af_error_set(err, "%s: no [site:ID] sections: the broker would have no sites",
-                            c->path);
+        return af_error_set(
+            err, "%s: no [site:ID] sections: the broker would have no sites", c->path);
     return 0;
 }
 

@@ -21,9 +21,9 @@ enum bconf_kind { BCONF_SITE, BCONF_USER, BCONF_ADMIN };
 struct bconf_principal {
     enum bconf_kind kind;
     char name[AF_ID_MAX + 1];
-    char *public_key;                         /* file, as written */
-    char public_z85[AF_KEY_Z85_LEN + 1];      /* loaded from it */
-    struct af_strv projects;                  /* users only */
+    char *public_key;                    /* file, as written */
+    char public_z85[AF_KEY_Z85_LEN + 1]; /* loaded from it */
+    struct af_strv projects;             /* users only */
 };
 
 struct bconf {

@@ -34,7 +34,7 @@ bool lease_is_open(int state)
 }
 
 static const char *const names[] = {
-    [LEASE_PENDING] = "PENDING", [LEASE_ACTIVE] = "ACTIVE",   [LEASE_RELEASED] = "RELEASED",
+    [LEASE_PENDING] = "PENDING", [LEASE_ACTIVE] = "ACTIVE", [LEASE_RELEASED] = "RELEASED",
     [LEASE_EXPIRED] = "EXPIRED", [LEASE_FAILED] = "FAILED",
 };
 

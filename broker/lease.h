@@ -17,18 +17,18 @@
 
 /* The wire's LeaseState values (test_lease checks they stay equal). Plain
  * constants, so they compare with the generated enum without casts. */
-#define LEASE_PENDING 1
-#define LEASE_ACTIVE 2
+#define LEASE_PENDING  1
+#define LEASE_ACTIVE   2
 #define LEASE_RELEASED 3
-#define LEASE_EXPIRED 4
-#define LEASE_FAILED 5
+#define LEASE_EXPIRED  4
+#define LEASE_FAILED   5
 
 enum lease_event {
-    LEASE_EV_HELD,     /* the site confirmed the hold */
-    LEASE_EV_RELEASE,  /* the user released it */
-    LEASE_EV_ENDED,    /* the site reports the work ended */
-    LEASE_EV_EXPIRE,   /* walltime passed */
-    LEASE_EV_FAIL,     /* no site would hold it */
+    LEASE_EV_HELD,    /* the site confirmed the hold */
+    LEASE_EV_RELEASE, /* the user released it */
+    LEASE_EV_ENDED,   /* the site reports the work ended */
+    LEASE_EV_EXPIRE,  /* walltime passed */
+    LEASE_EV_FAIL,    /* no site would hold it */
 };
 
 /* The state event ev leads to from state, or -1 with errno EINVAL when ev is

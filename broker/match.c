@@ -37,7 +37,8 @@ static bool need_nodes(const struct match_workload *w, const struct match_pool *
 static bool check_accelerator(const struct match_workload *w, const struct match_pool *p,
                               struct pool_eval *e)
 {
-    if (!w->accelerator || !*w->accelerator || !strcasecmp(w->accelerator, p->accelerator))
+    if (!w->accelerator || !*w->accelerator ||
+        !strcasecmp(w->accelerator, p->accelerator))
         return true;
     snprintf(e->reason, sizeof(e->reason), "pool %s has %s, needs %s", p->name,
              p->accelerator, w->accelerator);
@@ -64,8 +65,8 @@ static bool check_shape(const struct match_workload *w, const struct match_pool 
     }
     if ((uint64_t)e->nodes * p->gpus_per_node < w->gpus) {
         snprintf(e->reason, sizeof(e->reason),
-                 "%u GPUs do not fit on %u nodes of %u GPUs in pool %s", w->gpus, e->nodes,
-                 p->gpus_per_node, p->name);
+                 "%u GPUs do not fit on %u nodes of %u GPUs in pool %s", w->gpus,
+                 e->nodes, p->gpus_per_node, p->name);
         return false;
     }
     return true;
@@ -80,8 +81,8 @@ static bool check_walltime(const struct match_workload *w, const struct match_po
 
     af_duration_format((uint64_t)w->walltime_s * 1000, want, sizeof(want));
     af_duration_format((uint64_t)p->max_walltime_s * 1000, limit, sizeof(limit));
-    snprintf(e->reason, sizeof(e->reason), "walltime %s exceeds pool %s limit of %s", want,
-             p->name, limit);
+    snprintf(e->reason, sizeof(e->reason), "walltime %s exceeds pool %s limit of %s",
+             want, p->name, limit);
     return false;
 }
 
@@ -96,8 +97,8 @@ static bool check_capacity(const struct match_workload *w, const struct match_po
 }
 
 static const pool_check_fn pool_checks[] = {
-    need_nodes, check_accelerator, check_memory, check_shape, check_walltime,
-    check_capacity,
+    need_nodes,  check_accelerator, check_memory,
+    check_shape, check_walltime,    check_capacity,
 };
 #define N_POOL_CHECKS (sizeof(pool_checks) / sizeof(pool_checks[0]))
 

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define MATCH_REASON_MAX 160
-#define MATCH_NONE ((size_t)-1)
+#define MATCH_NONE       ((size_t)-1)
 
 struct match_pool {
     const char *name;

@@ -42,7 +42,7 @@ struct waiter {
     int64_t since_ms;
 };
 
-#define RPC_MAX_WAITERS 4096
+#define RPC_MAX_WAITERS  4096
 #define RPC_DEFAULT_PAGE 100
 
 struct server {

@@ -48,8 +48,8 @@ static void reconcile(struct server *srv, const char *site, char **held, size_t 
             store_lease_free(srv->store, l);
         }
         if (!keep) {
-            log_info("site %s holds lease %s, which is not open there: releasing it", site,
-                     held[i]);
+            log_info("site %s holds lease %s, which is not open there: releasing it",
+                     site, held[i]);
             rpc_release_at_site(srv, site, held[i]);
         }
     }
@@ -64,7 +64,8 @@ static void on_advertisement(struct server *srv, const struct rpc_msg *m)
 
     if (strcmp(adv->site->id, site)) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
-                  "you are site %s and cannot advertise for site %s", site, adv->site->id);
+                  "you are site %s and cannot advertise for site %s", site,
+                  adv->site->id);
         return;
     }
     was_up = sites_is_up(srv->sites, site);

@@ -29,7 +29,8 @@ static bool may_see(const struct rpc_msg *m, const Aifed__Lease *l)
     return auth_may_use_project(m->who, l->workload->project);
 }
 
-static void reply_lease(struct server *srv, const struct rpc_msg *m, const Aifed__Lease *l)
+static void reply_lease(struct server *srv, const struct rpc_msg *m,
+                        const Aifed__Lease *l)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseReply r = AIFED__LEASE_REPLY__INIT;
@@ -59,7 +60,8 @@ static bool add_waiter(struct server *srv, const struct rpc_msg *m, const char *
     return true;
 }
 
-static void reply_or_wait(struct server *srv, const struct rpc_msg *m, const Aifed__Lease *l)
+static void reply_or_wait(struct server *srv, const struct rpc_msg *m,
+                          const Aifed__Lease *l)
 {
     if (l->state != LEASE_PENDING || !add_waiter(srv, m, l->id))
         reply_lease(srv, m, l);
@@ -72,7 +74,8 @@ static const char *nearest_miss(const struct match_result *r)
 }
 
 /* A retried submit (same principal and request id) is the same lease. */
-static bool submit_retry(struct server *srv, const struct rpc_msg *m, const char *request_id)
+static bool submit_retry(struct server *srv, const struct rpc_msg *m,
+                         const char *request_id)
 {
     char id[AF_ID_MAX + 1];
     Aifed__Lease *l;
@@ -111,9 +114,10 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     if (r.chosen == MATCH_NONE) {
         /* Report the nearest miss: the first site is as good as any when all
          * are rejected, and `aifedctl explain` shows every one. */
-        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
-                  "no site can take this workload now (%s%s%s); run explain for every site",
-                  r.n ? views[0].id : "", r.n ? ": " : "", nearest_miss(&r));
+        rpc_error(
+            srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+            "no site can take this workload now (%s%s%s); run explain for every site",
+            r.n ? views[0].id : "", r.n ? ": " : "", nearest_miss(&r));
         goto out;
     }
     c = &r.candidates[r.chosen];
@@ -129,7 +133,8 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     l.nodes = c->nodes;
     l.created_ms = l.updated_ms = now;
     if (rpc_put(srv, &l, m->who->id) < 0 || rpc_ask_hold(srv, &l) < 0) {
-        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the lease");
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                  "could not record the lease");
         goto out;
     }
     log_info("lease %s for %s (%s): %u GPUs asked of %s/%s", l.id, m->who->id,
@@ -301,7 +306,8 @@ static void on_release(struct server *srv, const struct rpc_msg *m)
         rpc_wake_waiters(srv, &l);
         reply_lease(srv, m, &l);
     } else {
-        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the release");
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                  "could not record the release");
     }
     store_lease_free(srv->store, stored);
 }

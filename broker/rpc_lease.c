@@ -130,7 +130,8 @@ void rpc_hold_failed(struct server *srv, const Aifed__Lease *lease, const char *
         log_err("lease %s", lease->id);
         return; /* the promise stays overdue; the next tick tries again */
     }
-    memcpy(tried, lease->tried_sites, lease->n_tried_sites * sizeof(*tried));
+    if (lease->n_tried_sites) /* NULL when empty */
+        memcpy(tried, lease->tried_sites, lease->n_tried_sites * sizeof(*tried));
     tried[lease->n_tried_sites] = lease->site;
     l.tried_sites = tried;
     l.n_tried_sites = lease->n_tried_sites + 1;
@@ -144,7 +145,7 @@ void rpc_hold_failed(struct server *srv, const Aifed__Lease *lease, const char *
     l.updated_ms = af_now_ms();
     snprintf(reason, sizeof(reason), "%s; %s", why,
              l.n_tried_sites < srv->conf->hold_attempts ? "no other site can take it"
-                                                       : "no more sites tried");
+                                                        : "no more sites tried");
     l.reason = reason;
     if (rpc_put(srv, &l, NULL) == 0) {
         log_info("lease %s FAILED: %s", l.id, reason);

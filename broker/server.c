@@ -60,7 +60,8 @@ void rpc_reply(struct server *srv, const struct rpc_msg *m, Aifed__Envelope *rep
     void *sock = m->who && m->who->kind == AUTH_SITE ? srv->agent_sock : srv->client_sock;
 
     reply->corr_id = m->env ? m->env->corr_id : 0;
-    if (out_push(srv, sock, m->z->rid, m->z->rid_len, reply, sock == srv->client_sock) < 0)
+    if (out_push(srv, sock, m->z->rid, m->z->rid_len, reply, sock == srv->client_sock) <
+        0)
         log_err("reply to %s dropped", m->who ? m->who->id : "peer");
 }
 
@@ -90,7 +91,8 @@ void rpc_error(struct server *srv, const struct rpc_msg *m, Aifed__ErrorCode cod
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    error_to(srv, sock, m->z->rid, m->z->rid_len, m->env ? m->env->corr_id : 0, code, text);
+    error_to(srv, sock, m->z->rid, m->z->rid_len, m->env ? m->env->corr_id : 0, code,
+             text);
 }
 
 void rpc_to_site(struct server *srv, const char *site, Aifed__Envelope *env)
@@ -138,7 +140,8 @@ static int load_promise(const Aifed__Lease *l, void *arg)
 /* Rebuild promised capacity from the open leases on disk. */
 static int load_promises(struct server *srv)
 {
-    struct store_filter pending = {.state = LEASE_PENDING}, active = {.state = LEASE_ACTIVE};
+    struct store_filter pending = {.state = LEASE_PENDING},
+                        active = {.state = LEASE_ACTIVE};
 
     sites_unpromise_all(srv->sites);
     if (store_lease_list(srv->store, &pending, NULL, load_promise, srv) < 0 ||
@@ -257,8 +260,9 @@ static void on_site_change(const char *site, bool up, void *arg)
 {
     (void)arg;
     if (!up)
-        log_warnx("site %s is DOWN: no advertisement received in time; no new leases go there",
-                  site);
+        log_warnx(
+            "site %s is DOWN: no advertisement received in time; no new leases go there",
+            site);
 }
 
 static void on_overdue(const char *site, const char *lease_id, void *arg)
@@ -334,7 +338,8 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 /* Tell tests, the demo and admins which ports "*" picked. Written atomically. */
-static int write_endpoints(const struct server *srv, const char *agent, const char *client)
+static int write_endpoints(const struct server *srv, const char *agent,
+                           const char *client)
 {
     char *dir = bconf_path(srv->conf, srv->conf->state_dir);
     char path[4096], tmp[4200];
@@ -385,13 +390,13 @@ static int open_sockets(struct server *srv, struct af_error *err)
     free(keyfile);
     if (rc < 0)
         return af_error_set(err, "broker key: %s", kerr.text);
-    srv->agent_sock = af_zsock_server(srv->zctx, srv->conf->agent_listen, &kp,
-                                      AUTH_DOMAIN_AGENT, srv->conf->max_message, agent_ep,
-                                      sizeof(agent_ep), &kerr);
+    srv->agent_sock =
+        af_zsock_server(srv->zctx, srv->conf->agent_listen, &kp, AUTH_DOMAIN_AGENT,
+                        srv->conf->max_message, agent_ep, sizeof(agent_ep), &kerr);
     if (srv->agent_sock)
-        srv->client_sock = af_zsock_server(srv->zctx, srv->conf->client_listen, &kp,
-                                           AUTH_DOMAIN_CLIENT, srv->conf->max_message,
-                                           client_ep, sizeof(client_ep), &kerr);
+        srv->client_sock =
+            af_zsock_server(srv->zctx, srv->conf->client_listen, &kp, AUTH_DOMAIN_CLIENT,
+                            srv->conf->max_message, client_ep, sizeof(client_ep), &kerr);
     memset(&kp, 0, sizeof(kp));
     if (!srv->agent_sock || !srv->client_sock)
         return af_error_set(err, "%s", kerr.text);
@@ -433,7 +438,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         goto fail;
     }
     srv->zl_zap = af_zloop_create(&srv->loop, auth_socket(srv->auth), on_zap, NULL, srv);
-    srv->zl_agent = af_zloop_create(&srv->loop, srv->agent_sock, on_agent, on_batch_end, srv);
+    srv->zl_agent =
+        af_zloop_create(&srv->loop, srv->agent_sock, on_agent, on_batch_end, srv);
     srv->zl_client =
         af_zloop_create(&srv->loop, srv->client_sock, on_client, on_batch_end, srv);
     if (!srv->zl_zap || !srv->zl_agent || !srv->zl_client) {

@@ -156,11 +156,13 @@ static void mark_reported(struct site *st)
 {
     Aifed__Advertisement *a = st->adv;
 
-    qsort(a->held_lease_ids, a->n_held_lease_ids, sizeof(char *), str_cmp);
+    if (a->n_held_lease_ids) /* the array is NULL when empty */
+        qsort(a->held_lease_ids, a->n_held_lease_ids, sizeof(char *), str_cmp);
     for (struct promise *p = st->promises; p; p = p->next) {
         const char *key = p->lease_id;
-        p->reported = bsearch(&key, a->held_lease_ids, a->n_held_lease_ids,
-                              sizeof(char *), str_cmp) != NULL;
+        p->reported =
+            a->n_held_lease_ids && bsearch(&key, a->held_lease_ids, a->n_held_lease_ids,
+                                           sizeof(char *), str_cmp) != NULL;
     }
 }
 
@@ -275,7 +277,8 @@ static uint32_t promised(const struct site *st, const char *pool)
 static int build_pools(struct site *st)
 {
     const Aifed__Advertisement *a = st->adv;
-    struct match_pool *mp = realloc(st->pools, (a->n_pools ? a->n_pools : 1) * sizeof(*mp));
+    struct match_pool *mp =
+        realloc(st->pools, (a->n_pools ? a->n_pools : 1) * sizeof(*mp));
 
     if (!mp)
         return -1;
@@ -359,7 +362,8 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
         aifed__site__init(&b->bare);
         b->bare.id = st->id;
         b->status.site = st->adv ? st->adv->site : &b->bare;
-        b->status.state = st->up ? AIFED__SITE_STATE__SITE_UP : AIFED__SITE_STATE__SITE_DOWN;
+        b->status.state =
+            st->up ? AIFED__SITE_STATE__SITE_UP : AIFED__SITE_STATE__SITE_DOWN;
         b->status.last_seen_ms = st->last_seen_ms;
         for (const struct promise *p = st->promises; p; p = p->next)
             b->status.leases_open++;

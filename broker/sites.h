@@ -44,7 +44,7 @@ const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_le
 /* Take a new advertisement (which must be for a known site) seen at now.
  * *adv is left alone for an unknown site. */
 void sites_advertise(struct sites *s, const char *id, struct Aifed__Advertisement **adv,
-                    int64_t now_ms);
+                     int64_t now_ms);
 
 /* Promise gpus of pool at site to lease_id (asked at now_ms). -1/ENOENT for
  * an unknown site, ENOMEM. */

@@ -18,7 +18,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { DB_LEASES, DB_BY_SITE, DB_BY_PROJECT, DB_BY_STATE, DB_BY_EXPIRY, DB_IDEM, DB_META, DB_N };
+enum {
+    DB_LEASES,
+    DB_BY_SITE,
+    DB_BY_PROJECT,
+    DB_BY_STATE,
+    DB_BY_EXPIRY,
+    DB_IDEM,
+    DB_META,
+    DB_N
+};
 
 static const struct {
     const char *name;
@@ -82,7 +91,8 @@ static int open_dbs(struct store *st, struct af_error *err)
         rc = mdb_dbi_open(txn, db_spec[i].name, flags, &st->dbi[i]);
         if (rc) {
             mdb_txn_abort(txn);
-            return af_error_set(err, "database %s: %s", db_spec[i].name, mdb_strerror(rc));
+            return af_error_set(err, "database %s: %s", db_spec[i].name,
+                                mdb_strerror(rc));
         }
     }
     if (!st->readonly) {
@@ -126,7 +136,8 @@ struct store *store_open(const char *dir, size_t map_mb, bool readonly,
     }
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, DB_N)) ||
         (rc = mdb_env_set_mapsize(st->env, map_mb * 1024 * 1024)) ||
-        (rc = mdb_env_open(st->env, dir, (readonly ? MDB_RDONLY : 0) | MDB_NOTLS, 0600))) {
+        (rc =
+             mdb_env_open(st->env, dir, (readonly ? MDB_RDONLY : 0) | MDB_NOTLS, 0600))) {
         af_error_set(err, "%s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
@@ -279,7 +290,8 @@ static int lease_decode(const MDB_val *v, Aifed__Lease **ret)
     return 0;
 }
 
-int store_lease_put(struct store *st, const Aifed__Lease *lease, const char *idem_principal)
+int store_lease_put(struct store *st, const Aifed__Lease *lease,
+                    const char *idem_principal)
 {
     MDB_val k = val_str(lease->id), v, old;
     size_t len = aifed__lease__get_packed_size(lease);
@@ -398,8 +410,9 @@ static int visit_id(MDB_txn *txn, struct store *st, const MDB_val *id,
 
 /* Walk an index's duplicates for key (or the leases table when db is
  * DB_LEASES), starting after id `after`. */
-static int walk(MDB_txn *txn, struct store *st, int db, const char *key, const char *after,
-                const struct store_filter *f, store_lease_fn fn, void *arg)
+static int walk(MDB_txn *txn, struct store *st, int db, const char *key,
+                const char *after, const struct store_filter *f, store_lease_fn fn,
+                void *arg)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -478,7 +491,7 @@ int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, voi
         return mdb_errno(rc);
     }
     /* Collect first: fn may write to the same index through the batch. */
-    char (*ids)[AF_ID_MAX + 1] = NULL;
+    char(*ids)[AF_ID_MAX + 1] = NULL;
     size_t n = 0, cap = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {

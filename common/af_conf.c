@@ -52,8 +52,8 @@ int af_conf_parse(const char *path, af_conf_fn fn, void *arg, struct af_error *e
     if (line > 0 && ctx.failed)
         return af_error_set(err, "%s:%d: %s", path, line, ctx.first.text);
     if (line > 0)
-        return af_error_set(err, "%s:%d: syntax error (expected [section] or key = value)",
-                            path, line);
+        return af_error_set(
+            err, "%s:%d: syntax error (expected [section] or key = value)", path, line);
     return af_error_set(err, "%s: cannot parse (out of memory)", path);
 }
 
@@ -102,8 +102,8 @@ int af_conf_id(const char *key, const char *value, char *buf, size_t size,
                struct af_error *err)
 {
     if (!af_id_valid(value) || strlen(value) >= size)
-        return af_error_set(err, "%s: '%s' is not a valid name (1-64 of A-Z a-z 0-9 . _ -)",
-                            key, value);
+        return af_error_set(
+            err, "%s: '%s' is not a valid name (1-64 of A-Z a-z 0-9 . _ -)", key, value);
     strcpy(buf, value);
     return 0;
 }

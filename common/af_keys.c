@@ -33,7 +33,8 @@ int af_keys_generate(struct af_keypair *ret)
     return 0;
 }
 
-static int write_file(const char *path, mode_t mode, const char *text, struct af_error *err)
+static int write_file(const char *path, mode_t mode, const char *text,
+                      struct af_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     size_t len = strlen(text);
@@ -63,8 +64,10 @@ int af_keys_write(const char *dir, const char *name, const struct af_keypair *kp
 
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (snprintf(keypath, sizeof(keypath), "%s/%s.key", dir, name) >= (int)sizeof(keypath) ||
-        snprintf(pubpath, sizeof(pubpath), "%s/%s.pub", dir, name) >= (int)sizeof(pubpath))
+    if (snprintf(keypath, sizeof(keypath), "%s/%s.key", dir, name) >=
+            (int)sizeof(keypath) ||
+        snprintf(pubpath, sizeof(pubpath), "%s/%s.pub", dir, name) >=
+            (int)sizeof(pubpath))
         return af_error_set(err, "%s: path too long", dir);
 
     snprintf(text, sizeof(text),
@@ -158,7 +161,8 @@ int af_keys_load_secret(const char *path, struct af_keypair *ret, struct af_erro
         return -1;
     if (find_key(text, "public-key", kp.public_z85) < 0 ||
         find_key(text, "secret-key", kp.secret_z85) < 0) {
-        af_error_set(err, "%s: not a CURVE secret key file (want public-key and secret-key)",
+        af_error_set(err,
+                     "%s: not a CURVE secret key file (want public-key and secret-key)",
                      path);
         goto out;
     }

@@ -35,7 +35,7 @@ static void log_vwrite(int pri, int errnum, const char *fmt, va_list ap)
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (log_foreground) {
-        static const char *names[] = {"emerg", "alert", "crit", "error",
+        static const char *names[] = {"emerg",   "alert",  "crit", "error",
                                       "warning", "notice", "info", "debug"};
         struct timespec ts;
         struct tm tm;

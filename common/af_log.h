@@ -15,8 +15,8 @@
 /* verbose: 0 = info and above, 1 = debug too. */
 void af_log_init(const char *ident, bool foreground, int verbose);
 
-void log_err(const char *fmt, ...) AF_PRINTF(1, 2);   /* appends strerror(errno) */
-void log_errx(const char *fmt, ...) AF_PRINTF(1, 2);  /* no errno */
+void log_err(const char *fmt, ...) AF_PRINTF(1, 2);  /* appends strerror(errno) */
+void log_errx(const char *fmt, ...) AF_PRINTF(1, 2); /* no errno */
 void log_warnx(const char *fmt, ...) AF_PRINTF(1, 2);
 void log_info(const char *fmt, ...) AF_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) AF_PRINTF(1, 2);

@@ -42,7 +42,8 @@ static int check_text(const char *s, const char *what, struct af_error *err)
     return 0;
 }
 
-static int check_list(size_t n, char **v, bool ids, const char *what, struct af_error *err)
+static int check_list(size_t n, char **v, bool ids, const char *what,
+                      struct af_error *err)
 {
     if (n > AF_WIRE_MAX_LIST)
         return bad(err, "%s has too many items", what);
@@ -256,7 +257,8 @@ static int v_list_leases(const Env *e, struct af_error *err)
 
     if (!l)
         return bad(err, "%s is required", "list_leases");
-    if (check_id(l->site, false, "site", err) || check_id(l->project, false, "project", err) ||
+    if (check_id(l->site, false, "site", err) ||
+        check_id(l->project, false, "project", err) ||
         check_id(l->after, false, "after", err) || check_lease_state(l->state, true, err))
         return -1;
     if (l->limit > AF_WIRE_MAX_PAGE)

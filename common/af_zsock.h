@@ -17,7 +17,7 @@
 
 struct Aifed__Envelope;
 
-#define AF_ZSOCK_RID_MAX 256
+#define AF_ZSOCK_RID_MAX       256
 #define AF_ZSOCK_PRINCIPAL_MAX 128
 
 /* One received message. */

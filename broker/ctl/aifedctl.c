@@ -236,13 +236,18 @@ static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
                           char **argv, bool submit, struct workload_args *a)
 {
     static const struct option o[] = {
-        {"project", required_argument, NULL, 'p'},  {"gpus", required_argument, NULL, 'g'},
+        {"project", required_argument, NULL, 'p'},
+        {"gpus", required_argument, NULL, 'g'},
         {"accelerator", required_argument, NULL, 'a'},
-        {"gpu-memory", required_argument, NULL, 'm'}, {"nodes", required_argument, NULL, 'n'},
-        {"walltime", required_argument, NULL, 'w'}, {"country", required_argument, NULL, 'c'},
-        {"eu", no_argument, NULL, 'e'},             {"request-id", required_argument, NULL, 'r'},
+        {"gpu-memory", required_argument, NULL, 'm'},
+        {"nodes", required_argument, NULL, 'n'},
+        {"walltime", required_argument, NULL, 'w'},
+        {"country", required_argument, NULL, 'c'},
+        {"eu", no_argument, NULL, 'e'},
+        {"request-id", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     uint64_t ms;
     int opt;
@@ -260,7 +265,8 @@ static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
             break;
         case 'g':
             if (parse_u32(optarg, &a->w.gpus) < 0 || a->w.gpus == 0)
-                return usage_error(cmd, "--gpus: '%s' is not a count of 1 or more", optarg);
+                return usage_error(cmd, "--gpus: '%s' is not a count of 1 or more",
+                                   optarg);
             break;
         case 'a':
             if (!af_id_valid(optarg))
@@ -269,7 +275,8 @@ static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
             break;
         case 'm':
             if (parse_u32(optarg, &a->w.gpu_memory_gb) < 0)
-                return usage_error(cmd, "--gpu-memory: '%s' is not a number of GB", optarg);
+                return usage_error(cmd, "--gpu-memory: '%s' is not a number of GB",
+                                   optarg);
             break;
         case 'n':
             if (parse_u32(optarg, &a->w.nodes) < 0)
@@ -277,12 +284,14 @@ static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
             break;
         case 'w':
             if (af_duration_parse(optarg, &ms) < 0 || ms < 1000 || ms / 1000 > UINT32_MAX)
-                return usage_error(cmd, "--walltime: '%s' is not a duration like 4h", optarg);
+                return usage_error(cmd, "--walltime: '%s' is not a duration like 4h",
+                                   optarg);
             a->w.walltime_s = (uint32_t)(ms / 1000);
             break;
         case 'c':
             if (add_countries(a, optarg) < 0)
-                return usage_error(cmd, "--country: '%s' is not a list like LU,DE", optarg);
+                return usage_error(cmd, "--country: '%s' is not a list like LU,DE",
+                                   optarg);
             break;
         case 'e':
             for (size_t i = 0; i < sizeof(eu27) / sizeof(eu27[0]); i++)
@@ -371,9 +380,12 @@ static int cmd_explain(struct ctl *ctl, int argc, char **argv)
 static int cmd_leases(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option o[] = {
-        {"site", required_argument, NULL, 's'}, {"project", required_argument, NULL, 'p'},
-        {"state", required_argument, NULL, 't'}, {"limit", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
+        {"site", required_argument, NULL, 's'},
+        {"project", required_argument, NULL, 'p'},
+        {"state", required_argument, NULL, 't'},
+        {"limit", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const char *const states[] = {"pending", "active", "released", "expired",
@@ -405,12 +417,14 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
                     q.state = (Aifed__LeaseState)(s + 1);
             if (!q.state)
                 return usage_error(
-                    cmd, "--state: '%s' is not pending, active, released, expired or failed",
+                    cmd,
+                    "--state: '%s' is not pending, active, released, expired or failed",
                     optarg);
             break;
         case 'l':
             if (parse_u32(optarg, &limit) < 0 || limit == 0)
-                return usage_error(cmd, "--limit: '%s' is not a count of 1 or more", optarg);
+                return usage_error(cmd, "--limit: '%s' is not a count of 1 or more",
+                                   optarg);
             break;
         case 'j':
             ctl->json = true;
@@ -449,7 +463,8 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
                 break;
             }
             all = grown;
-            memcpy(all + n_all, l->leases, l->n_leases * sizeof(*all));
+            if (l->n_leases) /* NULL when empty */
+                memcpy(all + n_all, l->leases, l->n_leases * sizeof(*all));
             n_all += l->n_leases;
             pages[n_pages++] = rep;
         } else {
@@ -584,10 +599,14 @@ static int cmd_help(struct ctl *ctl, int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option o[] = {
-        {"broker", required_argument, NULL, 'b'}, {"broker-key", required_argument, NULL, 'B'},
-        {"key", required_argument, NULL, 'k'},    {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"broker", required_argument, NULL, 'b'},
+        {"broker-key", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     struct ctl ctl = {
         .broker = getenv("AIFED_BROKER"),

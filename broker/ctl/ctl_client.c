@@ -68,8 +68,8 @@ struct ctl_client *ctl_client_create(const char *endpoint, const char *broker_pu
         goto fail;
     }
     snprintf(mon_ep, sizeof(mon_ep), "inproc://ctl-monitor-%p", (void *)c);
-    c->sock = af_zsock_client(c->zctx, endpoint, pub, &kp, AF_WIRE_MAX_DEFAULT * 64, mon_ep,
-                              &kerr);
+    c->sock = af_zsock_client(c->zctx, endpoint, pub, &kp, AF_WIRE_MAX_DEFAULT * 64,
+                              mon_ep, &kerr);
     sodium_memzero(&kp, sizeof(kp));
     if (!c->sock) {
         af_error_set(err, "%s", kerr.text);
@@ -186,7 +186,8 @@ struct Aifed__Envelope *ctl_call(struct ctl_client *c, struct Aifed__Envelope *r
         return NULL;
     }
     for (; now - start < timeout_ms; now = mono_ms()) {
-        zmq_pollitem_t items[] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[] = {{c->sock, 0, ZMQ_POLLIN, 0},
+                                  {c->mon, 0, ZMQ_POLLIN, 0}};
         struct af_zmsg z;
 
         if (c->auth_failed ||

@@ -15,7 +15,7 @@
 
 static const char *lease_state(int s)
 {
-    static const char *const names[] = {"UNKNOWN", "PENDING", "ACTIVE",
+    static const char *const names[] = {"UNKNOWN",  "PENDING", "ACTIVE",
                                         "RELEASED", "EXPIRED", "FAILED"};
     return s >= 0 && s <= 5 ? names[s] : "UNKNOWN";
 }
@@ -50,18 +50,17 @@ static json_t *lease_json(const Aifed__Lease *l)
 {
     const Aifed__Workload *w = l->workload;
 
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
-                     "s:o, s:o, s:s, s:o}",
-                     "id", l->id, "state", lease_state(l->state), "project", w->project,
-                     "site", l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
-                     (json_int_t)l->nodes, "accelerator",
-                     *w->accelerator ? w->accelerator : "any", "walltime_s",
-                     (json_int_t)w->walltime_s, "countries",
-                     strv_json(w->countries, w->n_countries), "principal", l->principal,
-                     "request_id", l->request_id, "created", time_json(l->created_ms),
-                     "updated", time_json(l->updated_ms), "expires",
-                     time_json(l->expires_ms), "reason", l->reason, "tried_sites",
-                     strv_json(l->tried_sites, l->n_tried_sites));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
+        "s:o, s:o, s:s, s:o}",
+        "id", l->id, "state", lease_state(l->state), "project", w->project, "site",
+        l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
+        (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
+        "walltime_s", (json_int_t)w->walltime_s, "countries",
+        strv_json(w->countries, w->n_countries), "principal", l->principal, "request_id",
+        l->request_id, "created", time_json(l->created_ms), "updated",
+        time_json(l->updated_ms), "expires", time_json(l->expires_ms), "reason",
+        l->reason, "tried_sites", strv_json(l->tried_sites, l->n_tried_sites));
 }
 
 void ctl_show_lease(const Aifed__Lease *l, bool json)
@@ -111,8 +110,9 @@ void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
     for (size_t i = 0; i < n; i++) {
         char expires[32];
         af_time_format(v[i]->expires_ms, expires, sizeof(expires));
-        printf("%-24s %-9s %-14s %-12s %-10s %5u  %s\n", v[i]->id, lease_state(v[i]->state),
-               v[i]->workload->project, v[i]->site, v[i]->pool, v[i]->gpus, expires);
+        printf("%-24s %-9s %-14s %-12s %-10s %5u  %s\n", v[i]->id,
+               lease_state(v[i]->state), v[i]->workload->project, v[i]->site, v[i]->pool,
+               v[i]->gpus, expires);
     }
 }
 
@@ -120,15 +120,14 @@ static json_t *pool_json(const Aifed__PoolStatus *ps)
 {
     const Aifed__Pool *p = ps->pool;
 
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "name",
-                     p->name, "accelerator", p->accelerator, "gpu_memory_gb",
-                     (json_int_t)p->gpu_memory_gb, "gpus_per_node",
-                     (json_int_t)p->gpus_per_node, "nodes", (json_int_t)p->nodes_total,
-                     "gpus_total", (json_int_t)p->gpus_total, "gpus_free",
-                     (json_int_t)p->gpus_free, "gpus_promised", (json_int_t)ps->gpus_promised,
-                     "gpus_available", (json_int_t)ps->gpus_available, "max_walltime_s",
-                     (json_int_t)p->max_walltime_s, "queue_wait_s",
-                     (json_int_t)p->queue_wait_s);
+    return json_pack(
+        "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "name", p->name,
+        "accelerator", p->accelerator, "gpu_memory_gb", (json_int_t)p->gpu_memory_gb,
+        "gpus_per_node", (json_int_t)p->gpus_per_node, "nodes",
+        (json_int_t)p->nodes_total, "gpus_total", (json_int_t)p->gpus_total, "gpus_free",
+        (json_int_t)p->gpus_free, "gpus_promised", (json_int_t)ps->gpus_promised,
+        "gpus_available", (json_int_t)ps->gpus_available, "max_walltime_s",
+        (json_int_t)p->max_walltime_s, "queue_wait_s", (json_int_t)p->queue_wait_s);
 }
 
 static json_t *site_json(const Aifed__SiteStatus *s)
@@ -137,10 +136,10 @@ static json_t *site_json(const Aifed__SiteStatus *s)
 
     for (size_t j = 0; j < s->n_pools; j++)
         json_array_append_new(pools, pool_json(s->pools[j]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id", s->site->id,
-                     "name", *s->site->name ? s->site->name : s->site->id, "country",
-                     s->site->country, "state", s->state == AIFED__SITE_STATE__SITE_UP ? "UP"
-                                                                                      : "DOWN",
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id",
+                     s->site->id, "name", *s->site->name ? s->site->name : s->site->id,
+                     "country", s->site->country, "state",
+                     s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN",
                      "illustrative", s->site->illustrative, "certifications",
                      strv_json(s->site->certifications, s->site->n_certifications),
                      "datasets", strv_json(s->site->datasets, s->site->n_datasets),
@@ -167,7 +166,8 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
         return;
     }
     printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s\n", "SITE", "NAME",
-           "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT", "MAXWALL");
+           "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT",
+           "MAXWALL");
     for (size_t i = 0; i < list->n_sites; i++) {
         const Aifed__SiteStatus *s = list->sites[i];
         const char *state = s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN";
@@ -186,8 +186,8 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
             duration(p->max_walltime_s, wall, sizeof(wall));
             printf("%-12s %-14s %-3s %-5s %-10s %-8s %3uG %6u %6u %6u %6s %7s\n",
                    j ? "" : s->site->id, j ? "" : name, j ? "" : s->site->country,
-                   j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb, p->gpus_total,
-                   p->gpus_free, s->pools[j]->gpus_available, wait, wall);
+                   j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb,
+                   p->gpus_total, p->gpus_free, s->pools[j]->gpus_available, wait, wall);
         }
     }
     if (illustrative)
@@ -207,10 +207,11 @@ void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
         json_t *a = json_array();
         for (size_t i = 0; i < r->n_candidates; i++) {
             const Aifed__Candidate *c = r->candidates[i];
-            json_array_append_new(
-                a, json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site", c->site, "pool",
-                             c->pool, "verdict", verdict(c->verdict), "rank",
-                             (json_int_t)c->rank, "score", c->score, "reason", c->reason));
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site",
+                                               c->site, "pool", c->pool, "verdict",
+                                               verdict(c->verdict), "rank",
+                                               (json_int_t)c->rank, "score", c->score,
+                                               "reason", c->reason));
         }
         print_json(a);
         return;

@@ -10,6 +10,10 @@
 # Usage: tests/integration/NAME.sh BUILD_DIR SOURCE_DIR
 
 set -uo pipefail
+# In a sanitizer build every program here stops at the first report, so a
+# report from aifedctl fails its check just as one from a daemon does.
+export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
 export AIFED_BUILD=${1:?build dir}
 SRC=${2:?source dir}
 # shellcheck source=../../deploy/fedlib.sh

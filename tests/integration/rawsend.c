@@ -61,7 +61,8 @@ int main(int argc, char **argv)
         return 2;
     }
     kind = argv[4];
-    if (af_keys_load_public(argv[2], pub, &err) < 0 || af_keys_load_secret(argv[3], &kp, &err) < 0) {
+    if (af_keys_load_public(argv[2], pub, &err) < 0 ||
+        af_keys_load_secret(argv[3], &kp, &err) < 0) {
         fprintf(stderr, "rawsend: %s\n", err.text);
         return 2;
     }

@@ -23,11 +23,11 @@ static const struct match_pool h100 = {.name = "gpu",
                                        .max_walltime_s = 86400,
                                        .queue_wait_s = 600};
 
-static struct match_result run1(const struct match_workload *w, const struct match_pool *p,
-                                const char *country, bool up)
+static struct match_result run1(const struct match_workload *w,
+                                const struct match_pool *p, const char *country, bool up)
 {
-    struct match_site s = {.id = "site", .country = country, .up = up, .pools = p,
-                           .n_pools = 1};
+    struct match_site s = {
+        .id = "site", .country = country, .up = up, .pools = p, .n_pools = 1};
     struct match_result r;
 
     assert_int_equal(match_run(w, &s, 1, &r), 0);
@@ -68,7 +68,8 @@ static void each_constraint_says_why(void **state)
     w.nodes = 11;
     expect_reject(&w, &h100, "DE", true, "needs 11 nodes, pool gpu has 10");
     w.nodes = 1;
-    expect_reject(&w, &h100, "DE", true, "8 GPUs do not fit on 1 nodes of 4 GPUs in pool gpu");
+    expect_reject(&w, &h100, "DE", true,
+                  "8 GPUs do not fit on 1 nodes of 4 GPUs in pool gpu");
     w.nodes = 0;
     w.walltime_s = 2 * 86400;
     expect_reject(&w, &h100, "DE", true, "walltime 2d exceeds pool gpu limit of 1d");
@@ -100,8 +101,8 @@ static void nearest_miss_is_reported(void **state)
 {
     /* Pool a fails on the model, pool b only on capacity: b is the reason. */
     struct match_pool pools[2] = {h100, h100};
-    struct match_site s = {.id = "s", .country = "FI", .up = true, .pools = pools,
-                           .n_pools = 2};
+    struct match_site s = {
+        .id = "s", .country = "FI", .up = true, .pools = pools, .n_pools = 2};
     struct match_workload w = {.gpus = 20, .walltime_s = 60, .accelerator = "H100"};
     struct match_result r;
 
@@ -111,7 +112,8 @@ static void nearest_miss_is_reported(void **state)
     pools[1].name = "b";
     assert_int_equal(match_run(&w, &s, 1, &r), 0);
     assert_int_equal(r.candidates[0].pool, 1);
-    assert_string_equal(r.candidates[0].reason, "needs 20 x H100, pool b has 16 available");
+    assert_string_equal(r.candidates[0].reason,
+                        "needs 20 x H100, pool b has 16 available");
     match_result_free(&r);
 }
 
@@ -147,7 +149,8 @@ static void ranking_prefers_short_wait_then_fit_then_order(void **state)
 static void excluded_sites_are_skipped(void **state)
 {
     const char *tried[] = {"site"};
-    struct match_workload w = {.gpus = 1, .walltime_s = 60, .exclude = tried, .n_exclude = 1};
+    struct match_workload w = {
+        .gpus = 1, .walltime_s = 60, .exclude = tried, .n_exclude = 1};
 
     (void)state;
     expect_reject(&w, &h100, "DE", true, "site already refused this lease");
@@ -160,7 +163,8 @@ static bool feasible(const struct match_workload *w, const struct match_site *s,
 
     for (size_t i = 0; i < w->n_countries; i++)
         country |= !strcmp(w->countries[i], s->country);
-    return s->up && country && (!w->accelerator || !strcmp(w->accelerator, p->accelerator)) &&
+    return s->up && country &&
+           (!w->accelerator || !strcmp(w->accelerator, p->accelerator)) &&
            p->gpu_memory_gb >= w->gpu_memory_gb && nodes <= p->nodes_total &&
            (uint64_t)nodes * p->gpus_per_node >= w->gpus &&
            w->walltime_s <= p->max_walltime_s && p->gpus_available >= w->gpus;

@@ -138,7 +138,8 @@ static void indexes_follow_updates(void **state)
 {
     struct fixture *f = *state;
     struct store_filter by_site = {.site = "mimer"}, pending = {.state = LEASE_PENDING},
-                        active = {.state = LEASE_ACTIVE}, proj = {.project = "vision-sme"},
+                        active = {.state = LEASE_ACTIVE},
+                        proj = {.project = "vision-sme"},
                         both = {.site = "mimer", .project = "llm-eu"};
     struct collect c = {0};
 
@@ -268,8 +269,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(put_get_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_is_visible_then_aborted, setup, teardown),
         cmocka_unit_test_setup_teardown(indexes_follow_updates, setup, teardown),
-        cmocka_unit_test_setup_teardown(paging_resumes_after_the_last_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(expiry_visits_only_due_open_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(paging_resumes_after_the_last_id, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(expiry_visits_only_due_open_leases, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(readonly_cannot_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

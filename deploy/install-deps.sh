@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install the Debian 12 packages aifed builds, tests and runs with, and only
+# those that are missing. Safe to run again; needs root (or sudo) only when
+# something is missing.
+set -euo pipefail
+
+pkgs=(
+    gcc meson ninja-build pkg-config      # build
+    protobuf-c-compiler libprotobuf-c-dev # wire protocol
+    libzmq3-dev libsodium-dev             # CURVE sockets, keys
+    liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
+    libuv1-dev libinih-dev libjansson-dev # loop, config files, JSON output
+    libcmocka-dev jq clang-format         # tests and checks
+)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "run as root to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
