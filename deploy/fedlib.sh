@@ -110,11 +110,13 @@ fed_stop_pid() {
     rm -f "$pidfile"
     kill -TERM "$pid" 2>/dev/null || return 0
     for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        # wait fails for a daemon this shell did not start (demo --stop);
+        # under set -e that must not end the caller.
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     return 1
 }
 
@@ -122,7 +124,8 @@ fed_stop_pid() {
 fed_stop() {
     local dir=$1 f
     for f in "$dir"/agents/*.pid; do
-        [[ -e $f ]] && fed_stop_pid "$f"
+        [[ -e $f ]] || continue
+        fed_stop_pid "$f" || fed_log "$(basename "$f" .pid) needed SIGKILL"
     done
-    fed_stop_pid "$dir/broker.pid"
+    fed_stop_pid "$dir/broker.pid" || fed_log "the broker needed SIGKILL"
 }
