@@ -38,12 +38,20 @@ l3=$(ctlj alice submit --project vision-sme --gpus 32 --accelerator MI250X --wal
 check "MI250X workload is ACTIVE at lumi-ai" test "$(jq -r '.state + " " + .site' <<<"$l3")" = "ACTIVE lumi-ai"
 check "lease expires after its walltime" test "$(jq -r '.walltime_s' <<<"$l3")" -eq 7200
 
+# A retry with the same request id is the same lease, never a second one.
+r1=$(ctlj alice submit --project vision-sme --gpus 2 --country GR --request-id retry-1 | jq -r .id)
+r2=$(ctlj alice submit --project vision-sme --gpus 2 --country GR --request-id retry-1 | jq -r .id)
+check "a retried submit returns the same lease" test "$r1" = "$r2"
+check "and made only one" test "$(ctlj alice leases --site pharos | jq length)" -eq 1
+ctlj alice lease release "$r1" >/dev/null
+
 # Listing, filters, paging.
-check "leases lists all three" test "$(ctlj alice leases | jq length)" -eq 3
-check "leases --project filters" test "$(ctlj alice leases --project vision-sme | jq -r '.[].site')" = lumi-ai
+check "leases lists all four" test "$(ctlj alice leases | jq length)" -eq 4
+check "leases --project filters" test "$(ctlj alice leases --project vision-sme --state active | jq -r '.[].site')" = lumi-ai
 check "leases --site filters" test "$(ctlj alice leases --site mimer | jq -r '.[].id')" = "$id1"
-check "leases --state filters" test "$(ctlj alice leases --state released | jq length)" -eq 0
-check "leases pages with --limit" test "$(ctlj alice leases --limit 2 | jq length)" -eq 2
+check "leases --state filters" test "$(ctlj alice leases --state released | jq -r '.[].id')" = "$r1"
+check "leases --limit stops there" test "$(ctlj alice leases --limit 2 | jq length)" -eq 2
+check "pages join up in id order" test "$(ctlj alice leases | jq -c 'map(.id)')" = "$(ctlj alice leases | jq -c 'map(.id) | sort')"
 check "lease show returns the lease" test "$(ctlj alice lease show "$id1" | jq -r .state)" = ACTIVE
 
 # Release returns the capacity.
