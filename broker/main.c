@@ -3,91 +3,43 @@
  * aifed-broker: the central EuroHPC brokering service. Parse, configure, open
  * the store, serve, tear down in reverse order.
  */
+#include "af_daemon.h"
 #include "af_log.h"
 #include "bconf.h"
 #include "server.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: aifed-broker [-fnv] [-c FILE]\n"
-            "\n"
-            "The aifed federation broker: matches workloads to AI Factory sites and\n"
-            "records every lease in LMDB before it answers.\n"
-            "\n"
-            "  -c, --config FILE  configuration (default /etc/aifed/broker.conf)\n"
-            "  -f, --foreground   log to stderr instead of syslog\n"
-            "  -n, --check        check the configuration and exit (with -v, print it)\n"
-            "  -v, --verbose      more detail (debug logs; with -n, the configuration)\n"
-            "  -h, --help         this text\n"
-            "  -V, --version      print the version\n");
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"foreground", no_argument, NULL, 'f'},
-        {"check", no_argument, NULL, 'n'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *path = "/etc/aifed/broker.conf";
-    bool foreground = false, check = false;
-    int verbose = 0, opt, rc = 1;
+    struct af_daemon_opts o;
+    int rc;
     struct bconf *conf = NULL;
     struct store *st = NULL;
     struct server *srv = NULL;
     struct af_error err;
     char *state_dir = NULL;
 
-    while ((opt = getopt_long(argc, argv, "c:fnvhV", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'f':
-            foreground = true;
-            break;
-        case 'n':
-            check = true;
-            break;
-        case 'v':
-            verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'V':
-            printf("aifed-broker %s\n", AIFED_VERSION);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    af_log_init("aifed-broker", foreground || check, verbose);
+    rc = af_daemon_parse(argc, argv, "aifed-broker",
+                         "The aifed federation broker: matches workloads to AI Factory "
+                         "sites and\nrecords every lease in LMDB before it answers.",
+                         "/etc/aifed/broker.conf", &o);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    af_log_init("aifed-broker", o.foreground || o.check, o.verbose);
     if (sodium_init() < 0)
         fatalx("libsodium failed to initialise");
-    if (!(conf = bconf_load(path, &err))) {
+    if (!(conf = bconf_load(o.config, &err))) {
         log_errx("%s", err.text);
         goto cleanup;
     }
-    if (check) {
-        if (verbose)
+    if (o.check) {
+        if (o.verbose)
             bconf_print(conf, stdout);
         else
             fprintf(stderr, "configuration OK\n");

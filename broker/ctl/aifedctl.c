@@ -125,6 +125,27 @@ static int parse_u32(const char *s, uint32_t *ret)
     return 0;
 }
 
+/* For commands whose only options are --json and --help: -1 to go on, or
+ * the exit status. */
+static int parse_json_only(const struct command *cmd, struct ctl *ctl, int argc,
+                           char **argv)
+{
+    static const struct option o[] = {{"json", no_argument, NULL, 'j'},
+                                      {"help", no_argument, NULL, 'h'},
+                                      {NULL, 0, NULL, 0}};
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "jh", o, NULL)) != -1) {
+        if (opt == 'j')
+            ctl->json = true;
+        else if (opt == 'h')
+            return command_help(cmd), 0;
+        else
+            return usage_error(cmd, NULL, NULL);
+    }
+    return -1;
+}
+
 /* -------------------------------------------------------------- keygen */
 
 static int cmd_keygen(struct ctl *ctl, int argc, char **argv)
@@ -171,22 +192,13 @@ static int cmd_keygen(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_sites(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option o[] = {{"json", no_argument, NULL, 'j'},
-                                      {"help", no_argument, NULL, 'h'},
-                                      {NULL, 0, NULL, 0}};
     const struct command *cmd = find_command("sites");
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__ListSites ls = AIFED__LIST_SITES__INIT;
-    int opt, rc;
+    int rc = parse_json_only(cmd, ctl, argc, argv);
 
-    while ((opt = getopt_long(argc, argv, "jh", o, NULL)) != -1) {
-        if (opt == 'j')
-            ctl->json = true;
-        else if (opt == 'h')
-            return command_help(cmd), 0;
-        else
-            return usage_error(cmd, NULL, NULL);
-    }
+    if (rc >= 0)
+        return rc;
     if (optind != argc)
         return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     req.body_case = AIFED__ENVELOPE__BODY_LIST_SITES;
@@ -487,24 +499,15 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_lease(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option o[] = {{"json", no_argument, NULL, 'j'},
-                                      {"help", no_argument, NULL, 'h'},
-                                      {NULL, 0, NULL, 0}};
     const struct command *cmd = find_command("lease");
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__GetLease get = AIFED__GET_LEASE__INIT;
     Aifed__Release rel = AIFED__RELEASE__INIT;
     const char *verb, *id;
-    int opt, rc;
+    int rc = parse_json_only(cmd, ctl, argc, argv);
 
-    while ((opt = getopt_long(argc, argv, "jh", o, NULL)) != -1) {
-        if (opt == 'j')
-            ctl->json = true;
-        else if (opt == 'h')
-            return command_help(cmd), 0;
-        else
-            return usage_error(cmd, NULL, NULL);
-    }
+    if (rc >= 0)
+        return rc;
     if (optind + 2 != argc)
         return usage_error(cmd, "give show or release, and a lease id", NULL);
     verb = argv[optind];
