@@ -6,16 +6,21 @@
  * forgets them, and the broker's reconcile on reconnect sets that right.
  *
  * Site file:
- *     [site]                      [pool:NAME]
- *     id = meluxina               accelerator = A100
- *     name = MeluXina-AI          gpu_memory_gb = 40
- *     country = LU                gpus_per_node = 4
- *     certifications = iso27001   nodes = 200
- *     datasets = eurollm-corpus   gpus_free = 160       (default: all)
- *     illustrative = yes          cpus_per_node = 128
- *                                 memory_per_node_gb = 512
- *                                 max_walltime = 48h
- *                                 queue_wait = 10m
+ *     [site]                               [pool:NAME]
+ *     id = meluxina                        accelerator = A100
+ *     name = MeluXina-AI                   gpu_memory_gb = 40
+ *     country = LU                         gpus_per_node = 4
+ *     jurisdictions = eu                   nodes = 200
+ *     certifications = iso27001            gpus_free = 160   (default: all)
+ *     price_per_gpu_hour = 2.5   (EUR)     cpus_per_node = 128
+ *     carbon_g_per_kwh = 150               memory_per_node_gb = 512
+ *     datasets = eurlex:120GB, ...         max_walltime = 48h
+ *     models = llama3-70b:140GB            queue_wait = 10m
+ *     images = pytorch-24.05:20GB          start_estimates = 8:5m, 64:2h
+ *     maintenance = 2026-12-01T06:00Z/2026-12-01T18:00Z
+ *     drained = no
+ *     illustrative = yes
+ * List keys may repeat; each line adds to the list.
  */
 #include "aconf.h"
 #include "af_conf.h"
@@ -30,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_STARTS 16
+
 struct hold {
     char lease_id[AF_ID_MAX + 1];
     size_t pool;
@@ -41,7 +48,18 @@ struct backend {
     char *name;
     char country[3];
     bool illustrative;
-    struct af_strv certifications, datasets;
+    struct af_strv certifications, jurisdictions;
+    double price;
+    uint32_t carbon;
+    bool drained;
+    Aifed__DataItem *data;
+    Aifed__DataItem **data_ptrs;
+    size_t n_data;
+    Aifed__Window windows[AF_WIRE_MAX_POOLS];
+    Aifed__Window *window_ptrs[AF_WIRE_MAX_POOLS];
+    size_t n_windows;
+    Aifed__StartEstimate starts[AF_WIRE_MAX_POOLS][MAX_STARTS];
+    Aifed__StartEstimate *start_ptrs[AF_WIRE_MAX_POOLS][MAX_STARTS];
     Aifed__Pool pools[AF_WIRE_MAX_POOLS];
     Aifed__Pool *pool_ptrs[AF_WIRE_MAX_POOLS];
     char pool_names[AF_WIRE_MAX_POOLS][AF_ID_MAX + 1];
@@ -56,6 +74,80 @@ struct backend {
     char **held_ids;
     uint64_t seq;
 };
+
+/* "name[:size], ..." into the site's data items of kind. */
+static int add_data(struct backend *b, int kind, const char *key, const char *value,
+                    struct af_error *err)
+{
+    struct af_strv items = {0};
+    int rc = -1;
+
+    if (af_strv_add(&items, key, value, false, AF_WIRE_MAX_LIST, err) < 0)
+        goto out;
+    for (size_t i = 0; i < items.n; i++) {
+        char *colon = strchr(items.v[i], ':');
+        uint64_t size = 0;
+        Aifed__DataItem *grown;
+
+        if (colon) {
+            *colon = '\0';
+            if (af_conf_bytes(key, colon + 1, &size, err) < 0)
+                goto out;
+        }
+        if (!af_id_valid(items.v[i])) {
+            af_error_set(err, "%s: '%s' is not a valid name", key, items.v[i]);
+            goto out;
+        }
+        if (b->n_data == AF_WIRE_MAX_LIST) {
+            af_error_set(err, "%s: more than %d data items", key, AF_WIRE_MAX_LIST);
+            goto out;
+        }
+        grown = realloc(b->data, (b->n_data + 1) * sizeof(*grown));
+        if (!grown) {
+            af_error_set(err, "out of memory");
+            goto out;
+        }
+        b->data = grown;
+        aifed__data_item__init(&b->data[b->n_data]);
+        b->data[b->n_data].kind = (Aifed__DataKind)kind;
+        b->data[b->n_data].size_bytes = size;
+        /* The name moves out of items: it is freed with the backend. */
+        b->data[b->n_data].name = items.v[i];
+        items.v[i] = NULL;
+        b->n_data++;
+    }
+    rc = 0;
+out:
+    af_strv_free(&items);
+    return rc;
+}
+
+/* "START/END", both UTC times. */
+static int add_window(struct backend *b, const char *key, const char *value,
+                      struct af_error *err)
+{
+    char start[64];
+    const char *slash = strchr(value, '/');
+    int64_t s_ms, e_ms;
+
+    if (!slash || (size_t)(slash - value) >= sizeof(start))
+        return af_error_set(err, "%s: '%s' is not START/END", key, value);
+    memcpy(start, value, (size_t)(slash - value));
+    start[slash - value] = '\0';
+    if (af_time_parse(start, &s_ms) < 0 || af_time_parse(slash + 1, &e_ms) < 0)
+        return af_error_set(err, "%s: '%s': times look like 2026-12-01T06:00Z", key,
+                            value);
+    if (e_ms <= s_ms)
+        return af_error_set(err, "%s: '%s' ends before it starts", key, value);
+    if (b->n_windows == AF_WIRE_MAX_POOLS)
+        return af_error_set(err, "%s: more than %d windows", key, AF_WIRE_MAX_POOLS);
+    aifed__window__init(&b->windows[b->n_windows]);
+    b->windows[b->n_windows].start_ms = s_ms;
+    b->windows[b->n_windows].end_ms = e_ms;
+    b->window_ptrs[b->n_windows] = &b->windows[b->n_windows];
+    b->n_windows++;
+    return 0;
+}
 
 static int site_key(struct backend *b, const char *key, const char *value,
                     struct af_error *err)
@@ -78,8 +170,27 @@ static int site_key(struct backend *b, const char *key, const char *value,
     }
     if (!strcmp(key, "certifications"))
         return af_strv_add(&b->certifications, key, value, true, AF_WIRE_MAX_LIST, err);
+    if (!strcmp(key, "jurisdictions"))
+        return af_strv_add(&b->jurisdictions, key, value, true, AF_WIRE_MAX_LIST, err);
     if (!strcmp(key, "datasets"))
-        return af_strv_add(&b->datasets, key, value, true, AF_WIRE_MAX_LIST, err);
+        return add_data(b, AIFED__DATA_KIND__DATA_DATASET, key, value, err);
+    if (!strcmp(key, "models"))
+        return add_data(b, AIFED__DATA_KIND__DATA_MODEL, key, value, err);
+    if (!strcmp(key, "images"))
+        return add_data(b, AIFED__DATA_KIND__DATA_IMAGE, key, value, err);
+    if (!strcmp(key, "price_per_gpu_hour"))
+        return af_conf_number(key, value, 10000, &b->price, err);
+    if (!strcmp(key, "carbon_g_per_kwh")) {
+        uint64_t v;
+        if (af_conf_uint(key, value, 5000, &v, err) < 0)
+            return -1;
+        b->carbon = (uint32_t)v;
+        return 0;
+    }
+    if (!strcmp(key, "drained"))
+        return af_conf_bool(key, value, &b->drained, err);
+    if (!strcmp(key, "maintenance"))
+        return add_window(b, key, value, err);
     if (!strcmp(key, "illustrative"))
         return af_conf_bool(key, value, &b->illustrative, err);
     return af_error_set(err, "unknown setting '%s' in [site]", key);
@@ -133,6 +244,43 @@ static int seconds(const char *key, const char *value, uint32_t *ret,
     return 0;
 }
 
+/* "GPUS:WAIT, ..." for pool i. */
+static int add_starts(struct backend *b, size_t i, const char *key, const char *value,
+                      struct af_error *err)
+{
+    struct af_strv items = {0};
+    Aifed__Pool *p = &b->pools[i];
+    int rc = -1;
+
+    if (af_strv_add(&items, key, value, false, MAX_STARTS, err) < 0)
+        goto out;
+    for (size_t k = 0; k < items.n; k++) {
+        char *colon = strchr(items.v[k], ':');
+        Aifed__StartEstimate *e;
+
+        if (!colon) {
+            af_error_set(err, "%s: '%s' is not GPUS:WAIT like 8:5m", key, items.v[k]);
+            goto out;
+        }
+        *colon = '\0';
+        if (p->n_starts == MAX_STARTS) {
+            af_error_set(err, "%s: more than %d estimates", key, MAX_STARTS);
+            goto out;
+        }
+        e = &b->starts[i][p->n_starts];
+        aifed__start_estimate__init(e);
+        if (u32(key, items.v[k], &e->gpus, err) < 0 ||
+            seconds(key, colon + 1, &e->wait_s, err) < 0)
+            goto out;
+        b->start_ptrs[i][p->n_starts++] = e;
+    }
+    p->starts = b->start_ptrs[i];
+    rc = 0;
+out:
+    af_strv_free(&items);
+    return rc;
+}
+
 static int pool_key(struct backend *b, const char *section, const char *key,
                     const char *value, struct af_error *err)
 {
@@ -162,6 +310,8 @@ static int pool_key(struct backend *b, const char *section, const char *key,
         return seconds(key, value, &p->max_walltime_s, err);
     if (!strcmp(key, "queue_wait"))
         return seconds(key, value, &p->queue_wait_s, err);
+    if (!strcmp(key, "start_estimates"))
+        return add_starts(b, i, key, value, err);
     return af_error_set(err, "unknown setting '%s' in [%s]", key, section);
 }
 
@@ -212,7 +362,11 @@ static void static_destroy(struct backend *b)
         return;
     free(b->name);
     af_strv_free(&b->certifications);
-    af_strv_free(&b->datasets);
+    af_strv_free(&b->jurisdictions);
+    for (size_t i = 0; i < b->n_data; i++)
+        free(b->data[i].name);
+    free(b->data);
+    free(b->data_ptrs);
     free(b->holds);
     free(b->held_ids);
     free(b);
@@ -249,14 +403,29 @@ static const Aifed__Advertisement *static_advertisement(struct backend *b,
     b->held_ids = ids;
     for (size_t i = 0; i < b->n_holds; i++)
         ids[i] = b->holds[i].lease_id;
+    if (!b->data_ptrs && b->n_data) {
+        if (!(b->data_ptrs = calloc(b->n_data, sizeof(*b->data_ptrs)))) {
+            af_error_set(err, "out of memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < b->n_data; i++)
+            b->data_ptrs[i] = &b->data[i];
+    }
     aifed__site__init(&b->site);
     b->site.id = b->id;
     b->site.name = b->name ? b->name : b->id;
     b->site.country = b->country;
     b->site.certifications = b->certifications.v;
     b->site.n_certifications = b->certifications.n;
-    b->site.datasets = b->datasets.v;
-    b->site.n_datasets = b->datasets.n;
+    b->site.jurisdictions = b->jurisdictions.v;
+    b->site.n_jurisdictions = b->jurisdictions.n;
+    b->site.price_per_gpu_hour = b->price;
+    b->site.carbon_g_per_kwh = b->carbon;
+    b->site.drained = b->drained;
+    b->site.data = b->data_ptrs;
+    b->site.n_data = b->n_data;
+    b->site.maintenance = b->window_ptrs;
+    b->site.n_maintenance = b->n_windows;
     b->site.illustrative = b->illustrative;
     aifed__advertisement__init(&b->adv);
     b->adv.site = &b->site;
@@ -316,13 +485,30 @@ static int static_release(struct backend *b, const char *lease_id)
     return 0;
 }
 
+static const char *data_key(int kind)
+{
+    return kind == AIFED__DATA_KIND__DATA_MODEL   ? "models"
+           : kind == AIFED__DATA_KIND__DATA_IMAGE ? "images"
+                                                  : "datasets";
+}
+
 static void static_print(struct backend *b, FILE *out)
 {
-    char d[32];
+    char d[32], e[32];
 
     fprintf(out,
             "\n# site file, as understood\n[site]\nid = %s\nname = %s\ncountry = %s\n",
             b->id, b->name ? b->name : b->id, b->country);
+    fprintf(out, "price_per_gpu_hour = %.2f\ncarbon_g_per_kwh = %u\ndrained = %s\n",
+            b->price, b->carbon, b->drained ? "yes" : "no");
+    for (size_t i = 0; i < b->n_data; i++)
+        fprintf(out, "%s = %s:%lluB\n", data_key(b->data[i].kind), b->data[i].name,
+                (unsigned long long)b->data[i].size_bytes);
+    for (size_t i = 0; i < b->n_windows; i++) {
+        af_time_format(b->windows[i].start_ms, d, sizeof(d));
+        af_time_format(b->windows[i].end_ms, e, sizeof(e));
+        fprintf(out, "maintenance = %s/%s\n", d, e);
+    }
     for (size_t i = 0; i < b->n_pools; i++) {
         const Aifed__Pool *p = &b->pools[i];
         fprintf(out,
@@ -334,6 +520,10 @@ static void static_print(struct backend *b, FILE *out)
         fprintf(out, "max_walltime = %s\n", d);
         af_duration_format((uint64_t)p->queue_wait_s * 1000, d, sizeof(d));
         fprintf(out, "queue_wait = %s\n", d);
+        for (size_t k = 0; k < p->n_starts; k++) {
+            af_duration_format((uint64_t)p->starts[k]->wait_s * 1000, d, sizeof(d));
+            fprintf(out, "start_estimates = %u:%s\n", p->starts[k]->gpus, d);
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_STR, OPT_UINT, OPT_DURATION };
+enum opt_kind { OPT_STR, OPT_UINT, OPT_DURATION, OPT_BOOL };
 
 static const struct opt {
     const char *key;
@@ -37,6 +37,9 @@ static const struct opt {
     {"max_message", OPT_UINT, offsetof(struct bconf, max_message), 64 * 1024 * 1024,
      "1048576"},
     {"map_size_mb", OPT_UINT, offsetof(struct bconf, map_size_mb), 1024 * 1024, "4096"},
+    {"require_allocation", OPT_BOOL, offsetof(struct bconf, require_allocation), 0,
+     "yes"},
+    {"fair_share_floor", OPT_UINT, offsetof(struct bconf, fair_share_floor), 100, "25"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -61,6 +64,8 @@ static int set_opt(struct bconf *c, const struct opt *o, const char *value,
                    : 0;
     case OPT_UINT:
         return af_conf_uint(o->key, value, o->max, (uint64_t *)base, err);
+    case OPT_BOOL:
+        return af_conf_bool(o->key, value, (bool *)base, err);
     case OPT_DURATION:
         if (af_conf_duration(o->key, value, (uint64_t *)base, err) < 0)
             return -1;
@@ -244,6 +249,9 @@ void bconf_print(const struct bconf *c, FILE *out)
         case OPT_DURATION:
             af_duration_format(*(const uint64_t *)base, buf, sizeof(buf));
             fprintf(out, "%s = %s\n", opts[i].key, buf);
+            break;
+        case OPT_BOOL:
+            fprintf(out, "%s = %s\n", opts[i].key, *(const bool *)base ? "yes" : "no");
             break;
         }
     }

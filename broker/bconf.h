@@ -13,6 +13,7 @@
 #include "af_ids.h"
 #include "af_keys.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,6 +39,9 @@ struct bconf {
     uint64_t hold_attempts;
     uint64_t max_message;
     uint64_t map_size_mb;
+    bool require_allocation; /* a site needs the project's allocation */
+    uint64_t
+        fair_share_floor; /* percent of a site's GPUs free below which it is contended */
     struct bconf_principal *principals;
     size_t n_principals;
 };

@@ -28,6 +28,19 @@ int lease_next(int state, enum lease_event ev)
     return -1;
 }
 
+uint64_t lease_usage(uint32_t gpus, uint32_t walltime_s, int64_t activated_ms,
+                     int64_t end_ms)
+{
+    int64_t s;
+
+    if (activated_ms <= 0 || end_ms <= activated_ms)
+        return 0;
+    s = (end_ms - activated_ms) / 1000;
+    if (s > walltime_s)
+        s = walltime_s;
+    return (uint64_t)gpus * (uint64_t)s;
+}
+
 bool lease_is_open(int state)
 {
     return state == LEASE_PENDING || state == LEASE_ACTIVE;

@@ -14,6 +14,7 @@
 #define LEASE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* The wire's LeaseState values (test_lease checks they stay equal). Plain
  * constants, so they compare with the generated enum without casts. */
@@ -34,6 +35,11 @@ enum lease_event {
 /* The state event ev leads to from state, or -1 with errno EINVAL when ev is
  * not allowed in that state. */
 int lease_next(int state, enum lease_event ev);
+
+/* GPU-seconds a lease used: from activation to end, at most its walltime;
+ * 0 if it never became ACTIVE (activated_ms 0). */
+uint64_t lease_usage(uint32_t gpus, uint32_t walltime_s, int64_t activated_ms,
+                     int64_t end_ms);
 
 /* PENDING and ACTIVE leases hold (or are about to hold) capacity. */
 bool lease_is_open(int state);

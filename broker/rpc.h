@@ -10,6 +10,7 @@
 
 #include "af_zsock.h"
 #include "auth.h"
+#include "match.h"
 
 #include "aifed.pb-c.h"
 
@@ -20,8 +21,7 @@ struct bconf;
 struct store;
 struct sites;
 struct af_zloop;
-struct match_site;
-struct match_result;
+struct allocs;
 
 struct outmsg {
     void *sock;
@@ -49,6 +49,7 @@ struct server {
     const struct bconf *conf;
     struct store *store;
     struct sites *sites;
+    struct allocs *allocs;
     struct auth *auth;
     void *zctx;
     void *agent_sock;
@@ -101,10 +102,38 @@ void rpc_release_at_site(struct server *srv, const char *site, const char *lease
  * the lease to the batch. lease is modified. */
 void rpc_hold_failed(struct server *srv, const Aifed__Lease *lease, const char *why);
 
-/* Match the workload, excluding sites in lease->tried_sites if lease is not
- * NULL. Returns 0 with ret filled (caller frees), -1/ENOMEM. */
+/* One match and what it needs to be explained: the engine's workload (with
+ * the buffers it points into), the site views and the result. */
+struct rpc_matching {
+    struct match_workload w;
+    struct match_site *views;
+    size_t n;
+    struct match_result r;
+    uint16_t *countries;
+    struct match_data *data;
+    struct match_alloc *allocs;
+};
+
+/* Match w, excluding the sites lease (if not NULL) already tried. 0 with
+ * ret filled (free with rpc_matching_free), or -1/ENOMEM. */
 int rpc_match(struct server *srv, const Aifed__Workload *w, const Aifed__Lease *lease,
-              struct match_result *ret, const struct match_site **ret_views);
+              struct rpc_matching *ret);
+void rpc_matching_free(struct rpc_matching *m);
+
+/* The candidates of m as protobuf, with their reasons in words, in one
+ * block the caller frees with free(*ret_ptrs) (strings included). */
+int rpc_candidates(const struct rpc_matching *m, Aifed__Candidate ***ret_ptrs);
+
+/* Allocation accounting for lease at its site, written into the batch:
+ * reserve gpus x walltime when granted; release the reservation and add
+ * what was used when it ends (or moves away: used 0). No allocation there:
+ * nothing to do. */
+void rpc_alloc_reserve(struct server *srv, const Aifed__Lease *lease);
+void rpc_alloc_settle(struct server *srv, const Aifed__Lease *lease, uint64_t used_gpu_s);
+
+/* A lease reached a final state (l as stored): take back the promise, settle
+ * the allocation, tell the site to let go, and wake its waiters. */
+void rpc_lease_closed(struct server *srv, const Aifed__Lease *l);
 
 /* Store a lease (into the batch); logs and returns -1 on failure, after
  * which the batch is aborted at flush and requesters get ERROR_INTERNAL. */

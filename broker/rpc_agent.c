@@ -122,6 +122,7 @@ static void on_lease_held(struct server *srv, const struct rpc_msg *m)
 
         l.state = LEASE_ACTIVE;
         l.updated_ms = now;
+        l.activated_ms = now;
         l.expires_ms = now + (int64_t)stored->workload->walltime_s * 1000;
         if (rpc_put(srv, &l, NULL) == 0) {
             sites_promise_confirm(srv->sites, l.site, l.id);
@@ -167,12 +168,16 @@ static void on_lease_ended(struct server *srv, const struct rpc_msg *m)
         l = *stored;
         l.state = next;
         l.updated_ms = af_now_ms();
+        /* The site's own figure, but never more than the lease allowed. */
+        l.gpu_seconds_used = e->gpu_seconds_used;
+        if (l.gpu_seconds_used > (uint64_t)l.gpus * l.workload->walltime_s)
+            l.gpu_seconds_used = (uint64_t)l.gpus * l.workload->walltime_s;
         snprintf(reason, sizeof(reason), "ended at the site after %llu GPU-seconds",
-                 (unsigned long long)e->gpu_seconds_used);
+                 (unsigned long long)l.gpu_seconds_used);
         l.reason = reason;
         if (rpc_put(srv, &l, NULL) == 0) {
-            sites_unpromise(srv->sites, l.site, l.id);
             log_info("lease %s %s", l.id, reason);
+            rpc_lease_closed(srv, &l);
         }
     }
     store_lease_free(srv->store, stored);

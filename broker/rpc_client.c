@@ -13,6 +13,7 @@
 #include "af_log.h"
 #include "af_time.h"
 #include "af_wire.h"
+#include "alloc.h"
 #include "bconf.h"
 #include "lease.h"
 #include "match.h"
@@ -67,12 +68,6 @@ static void reply_or_wait(struct server *srv, const struct rpc_msg *m,
         reply_lease(srv, m, l);
 }
 
-/* The best reason any site gave, for a refusal that names one. */
-static const char *nearest_miss(const struct match_result *r)
-{
-    return r->n ? r->candidates[0].reason : "no sites are configured";
-}
-
 /* A retried submit (same principal and request id) is the same lease. */
 static bool submit_retry(struct server *srv, const struct rpc_msg *m,
                          const char *request_id)
@@ -90,15 +85,65 @@ static bool submit_retry(struct server *srv, const struct rpc_msg *m,
     return true;
 }
 
+/* The refusal in one line: the site that got furthest speaks for all. A
+ * pool-level miss (the site had the right kind of pool) beats a site-level. */
+static void refusal(const struct rpc_matching *m, const char *request_id, char *buf,
+                    size_t size)
+{
+    const struct match_candidate *best = NULL;
+    char why[AF_WIRE_MAX_TEXT];
+
+    for (size_t i = 0; i < m->r.n; i++) {
+        const struct match_candidate *c = &m->r.candidates[i];
+        if (!best || c->failed > best->failed)
+            best = c;
+    }
+    if (!best) {
+        snprintf(buf, size, "no sites are configured");
+        return;
+    }
+    match_reason(&m->w, m->views, best, why, sizeof(why));
+    snprintf(buf, size,
+             "no site can take this workload now (nearest: %s, %.300s); "
+             "`aifedctl request show %s` explains every site",
+             m->views[best->site].id, why, request_id);
+}
+
+/* Keep what was decided, and why, with the request (into the batch). */
+static void record_request(struct server *srv, const struct rpc_msg *m,
+                           const struct rpc_matching *mt, const char *lease_id,
+                           const char *refused)
+{
+    const Aifed__Submit *s = m->env->submit;
+    Aifed__RequestRecord r = AIFED__REQUEST_RECORD__INIT;
+    Aifed__Candidate **c = NULL;
+
+    if (rpc_candidates(mt, &c) < 0) {
+        log_err("explaining request %s", s->request_id);
+        return; /* the lease stands; only its explanation is missing */
+    }
+    r.request_id = s->request_id;
+    r.principal = (char *)m->who->id;
+    r.workload = s->workload;
+    r.created_ms = af_now_ms();
+    r.lease_id = (char *)(lease_id ? lease_id : "");
+    r.refusal = (char *)(refused ? refused : "");
+    r.candidates = c;
+    r.n_candidates = mt->r.n;
+    if (store_request_put(srv->store, &r) < 0) {
+        log_err("storing request %s", s->request_id);
+        srv->batch_failed = true;
+    }
+    free(c);
+}
+
 static void on_submit(struct server *srv, const struct rpc_msg *m)
 {
     const Aifed__Submit *s = m->env->submit;
     Aifed__Lease l = AIFED__LEASE__INIT;
-    struct match_result r = {0};
-    const struct match_site *views;
+    struct rpc_matching mt;
     const struct match_candidate *c;
-    char id[AF_ID_MAX + 1];
-    int64_t now = af_now_ms();
+    char id[AF_ID_MAX + 1], why[AF_WIRE_MAX_TEXT];
 
     if (!auth_may_use_project(m->who, s->workload->project)) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
@@ -107,31 +152,30 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     }
     if (submit_retry(srv, m, s->request_id))
         return;
-    if (rpc_match(srv, s->workload, NULL, &r, &views) < 0) {
+    if (rpc_match(srv, s->workload, NULL, &mt) < 0) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
-    if (r.chosen == MATCH_NONE) {
-        /* Report the nearest miss: the first site is as good as any when all
-         * are rejected, and `aifedctl explain` shows every one. */
-        rpc_error(
-            srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
-            "no site can take this workload now (%s%s%s); run explain for every site",
-            r.n ? views[0].id : "", r.n ? ": " : "", nearest_miss(&r));
+    if (mt.r.chosen == MATCH_NONE) {
+        refusal(&mt, s->request_id, why, sizeof(why));
+        record_request(srv, m, &mt, NULL, why);
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
         goto out;
     }
-    c = &r.candidates[r.chosen];
+    c = &mt.r.candidates[mt.r.chosen];
     af_id_new("lease", id, sizeof(id));
     l.id = id;
     l.request_id = s->request_id;
     l.principal = (char *)m->who->id;
     l.workload = s->workload;
     l.state = LEASE_PENDING;
-    l.site = (char *)views[c->site].id;
-    l.pool = (char *)views[c->site].pools[c->pool].name;
+    l.site = (char *)mt.views[c->site].id;
+    l.pool = (char *)mt.views[c->site].pools[c->pool].name;
     l.gpus = s->workload->gpus;
     l.nodes = c->nodes;
-    l.created_ms = l.updated_ms = now;
+    l.created_ms = l.updated_ms = mt.w.now_ms;
+    rpc_alloc_reserve(srv, &l);
+    record_request(srv, m, &mt, l.id, NULL);
     if (rpc_put(srv, &l, m->who->id) < 0 || rpc_ask_hold(srv, &l) < 0) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
                   "could not record the lease");
@@ -141,7 +185,7 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
              s->workload->project, l.gpus, l.site, l.pool);
     reply_or_wait(srv, m, &l);
 out:
-    match_result_free(&r);
+    rpc_matching_free(&mt);
 }
 
 static void on_explain(struct server *srv, const struct rpc_msg *m)
@@ -149,44 +193,29 @@ static void on_explain(struct server *srv, const struct rpc_msg *m)
     const Aifed__Workload *w = m->env->explain->workload;
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__ExplainReply er = AIFED__EXPLAIN_REPLY__INIT;
-    struct match_result r = {0};
-    const struct match_site *views;
-    Aifed__Candidate *cands = NULL;
-    Aifed__Candidate **ptrs = NULL;
+    struct rpc_matching mt;
+    Aifed__Candidate **c = NULL;
 
     if (!auth_may_use_project(m->who, w->project)) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
                   "%s is not a member of project %s", m->who->id, w->project);
         return;
     }
-    if (rpc_match(srv, w, NULL, &r, &views) < 0 ||
-        !(cands = calloc(r.n ? r.n : 1, sizeof(*cands))) ||
-        !(ptrs = calloc(r.n ? r.n : 1, sizeof(*ptrs)))) {
+    if (rpc_match(srv, w, NULL, &mt) < 0) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
-        goto out;
+        return;
     }
-    for (size_t i = 0; i < r.n; i++) {
-        const struct match_candidate *c = &r.candidates[i];
-        Aifed__Candidate *x = &cands[i];
-
-        aifed__candidate__init(x);
-        x->site = (char *)views[c->site].id;
-        x->pool = c->pool == MATCH_NONE ? "" : (char *)views[c->site].pools[c->pool].name;
-        x->verdict = (Aifed__Verdict)c->verdict;
-        x->rank = c->rank;
-        x->score = c->score;
-        x->reason = (char *)c->reason;
-        ptrs[i] = x;
+    if (rpc_candidates(&mt, &c) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        er.candidates = c;
+        er.n_candidates = mt.r.n;
+        env.body_case = AIFED__ENVELOPE__BODY_EXPLAIN_REPLY;
+        env.explain_reply = &er;
+        rpc_reply(srv, m, &env);
     }
-    er.candidates = ptrs;
-    er.n_candidates = r.n;
-    env.body_case = AIFED__ENVELOPE__BODY_EXPLAIN_REPLY;
-    env.explain_reply = &er;
-    rpc_reply(srv, m, &env);
-out:
-    free(cands);
-    free(ptrs);
-    match_result_free(&r);
+    free(c);
+    rpc_matching_free(&mt);
 }
 
 static void on_get_lease(struct server *srv, const struct rpc_msg *m)
@@ -299,11 +328,11 @@ static void on_release(struct server *srv, const struct rpc_msg *m)
     l.state = next;
     l.updated_ms = af_now_ms();
     l.reason = "released by the user";
+    l.gpu_seconds_used =
+        lease_usage(l.gpus, l.workload->walltime_s, l.activated_ms, l.updated_ms);
     if (rpc_put(srv, &l, NULL) == 0) {
-        sites_unpromise(srv->sites, l.site, l.id);
-        rpc_release_at_site(srv, l.site, l.id);
         log_info("lease %s released by %s", l.id, m->who->id);
-        rpc_wake_waiters(srv, &l);
+        rpc_lease_closed(srv, &l);
         reply_lease(srv, m, &l);
     } else {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
@@ -327,7 +356,137 @@ static void on_list_sites(struct server *srv, const struct rpc_msg *m)
     sites_list_free(list);
 }
 
+/* A request's record, by request id (the caller's own) or by lease id (any
+ * lease the caller may see). */
+static void on_get_request(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__GetRequest *g = m->env->get_request;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__RequestReply rr = AIFED__REQUEST_REPLY__INIT;
+    Aifed__RequestRecord *r = NULL;
+    Aifed__Lease *l = NULL;
+    int rc;
+
+    if (*g->lease_id) {
+        if (store_lease_get(srv->store, g->lease_id, &l) < 0 || !may_see(m, l)) {
+            rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s",
+                      g->lease_id);
+            goto out;
+        }
+        rc = store_request_get(srv->store, l->principal, l->request_id, &r);
+    } else {
+        rc = store_request_get(srv->store, m->who->id, g->request_id, &r);
+    }
+    if (rc < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no request %s",
+                  *g->request_id ? g->request_id : l->request_id);
+        goto out;
+    }
+    rr.request = r;
+    env.body_case = AIFED__ENVELOPE__BODY_REQUEST_REPLY;
+    env.request_reply = &rr;
+    rpc_reply(srv, m, &env);
+out:
+    store_request_free(r);
+    store_lease_free(srv->store, l);
+}
+
+struct alloc_page {
+    Aifed__Allocation *v;
+    Aifed__Allocation **ptrs;
+    size_t n, cap;
+    const struct rpc_msg *m;
+};
+
+static void alloc_add(const struct alloc_entry *e, void *arg)
+{
+    struct alloc_page *p = arg;
+    Aifed__Allocation *a;
+
+    if (p->n == p->cap || !auth_may_use_project(p->m->who, e->project))
+        return;
+    a = &p->v[p->n];
+    aifed__allocation__init(a);
+    a->project = (char *)e->project;
+    a->site = (char *)e->site;
+    a->granted_gpu_s = e->granted_gpu_s;
+    a->used_gpu_s = e->used_gpu_s;
+    a->reserved_gpu_s = e->reserved_gpu_s;
+    a->end_ms = e->end_ms;
+    p->ptrs[p->n++] = a;
+}
+
+static void reply_allocations(struct server *srv, const struct rpc_msg *m,
+                              const char *project, const char *site)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__AllocationList list = AIFED__ALLOCATION_LIST__INIT;
+    struct alloc_page p = {.cap = AF_WIRE_MAX_PAGE, .m = m};
+
+    p.v = calloc(p.cap, sizeof(*p.v));
+    p.ptrs = calloc(p.cap, sizeof(*p.ptrs));
+    if (!p.v || !p.ptrs) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        alloc_each(srv->allocs, project, site, alloc_add, &p);
+        list.allocations = p.ptrs;
+        list.n_allocations = p.n;
+        env.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_LIST;
+        env.allocation_list = &list;
+        rpc_reply(srv, m, &env);
+    }
+    free(p.v);
+    free(p.ptrs);
+}
+
+static void on_allocation_set(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__Allocation *a = m->env->allocation_set->allocation;
+    struct alloc_entry *e;
+    Aifed__Allocation out = AIFED__ALLOCATION__INIT;
+
+    if (m->who->kind != AUTH_ADMIN) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "only admins set allocations");
+        return;
+    }
+    if (!sites_known(srv->sites, a->site)) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no site %s", a->site);
+        return;
+    }
+    if (!(e = alloc_get(srv->allocs, a->project, a->site))) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    e->granted_gpu_s = a->granted_gpu_s;
+    e->end_ms = a->end_ms;
+    out.project = e->project;
+    out.site = e->site;
+    out.granted_gpu_s = e->granted_gpu_s;
+    out.used_gpu_s = e->used_gpu_s;
+    out.reserved_gpu_s = e->reserved_gpu_s;
+    out.end_ms = e->end_ms;
+    if (store_alloc_put(srv->store, &out) < 0) {
+        srv->batch_failed = true;
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not store it");
+        return;
+    }
+    log_info("%s set the allocation of %s at %s to %.1f GPU-hours", m->who->id,
+             e->project, e->site, (double)e->granted_gpu_s / 3600.0);
+    reply_allocations(srv, m, e->project, e->site);
+}
+
+static void on_list_allocations(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__ListAllocations *q = m->env->list_allocations;
+
+    reply_allocations(srv, m, q->project, q->site);
+}
+
 const struct rpc_spec rpc_client_specs[] = {
+    {AIFED__ENVELOPE__BODY_GET_REQUEST, on_get_request},
+    {AIFED__ENVELOPE__BODY_ALLOCATION_SET, on_allocation_set},
+    {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, on_list_allocations},
     {AIFED__ENVELOPE__BODY_SUBMIT, on_submit},
     {AIFED__ENVELOPE__BODY_EXPLAIN, on_explain},
     {AIFED__ENVELOPE__BODY_GET_LEASE, on_get_lease},

@@ -12,6 +12,7 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "af_zloop.h"
+#include "alloc.h"
 #include "bconf.h"
 #include "lease.h"
 #include "rpc.h"
@@ -127,13 +128,42 @@ static int load_promise(const Aifed__Lease *l, void *arg)
 {
     struct server *srv = arg;
 
-    if (sites_promise(srv->sites, l->site, l->pool, l->id, l->gpus, af_now_ms()) < 0) {
+    if (sites_promise(srv->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
+                      af_now_ms()) < 0) {
         /* A site no longer in the configuration: its leases stay stored. */
         log_warnx("lease %s is at site %s, which is not configured", l->id, l->site);
         return 0;
     }
     if (l->state == LEASE_ACTIVE)
         sites_promise_confirm(srv->sites, l->site, l->id);
+    return 0;
+}
+
+static int load_alloc(const Aifed__Allocation *a, void *arg)
+{
+    struct alloc_entry *e = alloc_get(arg, a->project, a->site);
+
+    if (!e)
+        return -1;
+    e->granted_gpu_s = a->granted_gpu_s;
+    e->used_gpu_s = a->used_gpu_s;
+    e->reserved_gpu_s = a->reserved_gpu_s;
+    e->end_ms = a->end_ms;
+    return 0;
+}
+
+/* Rebuild the allocation table from disk (at start, and after a failed
+ * commit, when memory may be ahead of it). */
+static int load_allocations(struct server *srv)
+{
+    struct allocs *fresh = alloc_create();
+
+    if (!fresh || store_alloc_list(srv->store, load_alloc, fresh) < 0) {
+        alloc_destroy(fresh);
+        return -1;
+    }
+    alloc_destroy(srv->allocs);
+    srv->allocs = fresh;
     return 0;
 }
 
@@ -175,8 +205,8 @@ static void server_flush(struct server *srv)
             if (srv->out[i].sock)
                 srv->out[keep++] = srv->out[i];
         srv->n_out = keep;
-        if (load_promises(srv) < 0)
-            log_err("reloading open leases after a failed commit");
+        if (load_promises(srv) < 0 || load_allocations(srv) < 0)
+            log_err("reloading open leases and allocations after a failed commit");
     }
     send_all(srv);
 }
@@ -295,12 +325,12 @@ static int on_expired(const Aifed__Lease *stored, void *arg)
         return 0;
     l.updated_ms = af_now_ms();
     l.reason = "walltime passed";
+    l.gpu_seconds_used =
+        lease_usage(l.gpus, l.workload->walltime_s, l.activated_ms, l.updated_ms);
     if (rpc_put(srv, &l, NULL) < 0)
         return -1;
     log_info("lease %s expired at site %s", l.id, l.site);
-    sites_unpromise(srv->sites, l.site, l.id);
-    rpc_release_at_site(srv, l.site, l.id);
-    rpc_wake_waiters(srv, &l);
+    rpc_lease_closed(srv, &l);
     return 0;
 }
 
@@ -433,8 +463,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
     if (!(srv->auth = auth_create(srv->zctx, err)) || register_principals(srv, err) < 0 ||
         open_sockets(srv, err) < 0)
         goto fail;
-    if (load_promises(srv) < 0) {
-        af_error_set(err, "loading open leases: %s", strerror(errno));
+    if (load_promises(srv) < 0 || load_allocations(srv) < 0) {
+        af_error_set(err, "loading open leases and allocations: %s", strerror(errno));
         goto fail;
     }
     srv->zl_zap = af_zloop_create(&srv->loop, auth_socket(srv->auth), on_zap, NULL, srv);
@@ -496,5 +526,6 @@ void server_destroy(struct server *srv)
     if (srv->zctx)
         zmq_ctx_term(srv->zctx);
     sites_destroy(srv->sites);
+    alloc_destroy(srv->allocs);
     free(srv);
 }

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct promise {
     char lease_id[AF_ID_MAX + 1];
     char pool[AF_ID_MAX + 1];
+    char project[AF_ID_MAX + 1];
     uint32_t gpus;
     int64_t asked_ms;
     bool confirmed; /* the site said it holds it */
@@ -33,7 +35,12 @@ struct site {
     uint8_t rid[256];
     size_t rid_len;
     struct promise *promises;
-    struct match_pool *pools; /* views, rebuilt by sites_views */
+    /* The matching view, built once per advertisement (build_view); only
+     * availability and the per-request fields change between matches. */
+    struct match_pool *pools;
+    struct match_start *starts;
+    struct match_data *data;
+    struct match_window *windows;
 };
 
 struct sites {
@@ -41,6 +48,8 @@ struct sites {
     struct site *v;
     size_t n;
     struct match_site *views;
+    char **accels; /* interned accelerator models, id = index + 1 */
+    size_t n_accels;
 };
 
 struct sites *sites_create(int64_t down_after_ms)
@@ -50,6 +59,18 @@ struct sites *sites_create(int64_t down_after_ms)
     if (s)
         s->down_after_ms = down_after_ms;
     return s;
+}
+
+static void view_free(struct site *st)
+{
+    free(st->pools);
+    free(st->starts);
+    free(st->data);
+    free(st->windows);
+    st->pools = NULL;
+    st->starts = NULL;
+    st->data = NULL;
+    st->windows = NULL;
 }
 
 static void promises_free(struct site *st)
@@ -69,8 +90,11 @@ void sites_destroy(struct sites *s)
         if (s->v[i].adv)
             aifed__advertisement__free_unpacked(s->v[i].adv, NULL);
         promises_free(&s->v[i]);
-        free(s->v[i].pools);
+        view_free(&s->v[i]);
     }
+    for (size_t i = 0; i < s->n_accels; i++)
+        free(s->accels[i]);
+    free(s->accels);
     free(s->v);
     free(s->views);
     free(s);
@@ -146,6 +170,8 @@ const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_le
     return st->rid;
 }
 
+static int build_view(struct sites *s, struct site *st);
+
 static int str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -180,10 +206,16 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
     st->last_seen_ms = now_ms;
     st->up = true;
     mark_reported(st);
+    if (build_view(s, st) < 0) {
+        /* Without a view the site cannot be matched: treat it as silent. */
+        view_free(st);
+        st->up = false;
+    }
 }
 
 int sites_promise(struct sites *s, const char *site, const char *pool,
-                  const char *lease_id, uint32_t gpus, int64_t now_ms)
+                  const char *lease_id, const char *project, uint32_t gpus,
+                  int64_t now_ms)
 {
     struct site *st = find(s, site);
     struct promise *p;
@@ -197,6 +229,7 @@ int sites_promise(struct sites *s, const char *site, const char *pool,
         return -1;
     snprintf(p->lease_id, sizeof(p->lease_id), "%s", lease_id);
     snprintf(p->pool, sizeof(p->pool), "%s", pool);
+    snprintf(p->project, sizeof(p->project), "%s", project);
     p->gpus = gpus;
     p->asked_ms = now_ms;
     p->next = st->promises;
@@ -274,35 +307,105 @@ static uint32_t promised(const struct site *st, const char *pool)
     return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
-static int build_pools(struct site *st)
+static uint32_t intern(struct sites *s, const char *model)
+{
+    char **grown;
+
+    for (size_t i = 0; i < s->n_accels; i++)
+        if (!strcasecmp(s->accels[i], model))
+            return (uint32_t)i + 1;
+    grown = realloc(s->accels, (s->n_accels + 1) * sizeof(*grown));
+    if (!grown || !(grown[s->n_accels] = strdup(model))) {
+        if (grown)
+            s->accels = grown;
+        return 0;
+    }
+    s->accels = grown;
+    return (uint32_t)++s->n_accels;
+}
+
+uint32_t sites_accel_id(const struct sites *s, const char *model)
+{
+    if (!model || !*model)
+        return 0;
+    for (size_t i = 0; i < s->n_accels; i++)
+        if (!strcasecmp(s->accels[i], model))
+            return (uint32_t)i + 1;
+    return UINT32_MAX; /* no pool has it */
+}
+
+static int start_cmp(const void *a, const void *b)
+{
+    const struct match_start *x = a, *y = b;
+
+    return (x->gpus > y->gpus) - (x->gpus < y->gpus);
+}
+
+/* The matching view of st's advertisement: what does not change until the
+ * next one. Strings are borrowed from the advertisement. */
+static int build_view(struct sites *s, struct site *st)
 {
     const Aifed__Advertisement *a = st->adv;
-    struct match_pool *mp =
-        realloc(st->pools, (a->n_pools ? a->n_pools : 1) * sizeof(*mp));
+    const Aifed__Site *site = a->site;
+    size_t n_starts = 0, k = 0;
 
-    if (!mp)
+    view_free(st);
+    for (size_t j = 0; j < a->n_pools; j++)
+        n_starts += a->pools[j]->n_starts;
+    st->pools = calloc(a->n_pools ? a->n_pools : 1, sizeof(*st->pools));
+    st->starts = calloc(n_starts ? n_starts : 1, sizeof(*st->starts));
+    st->data = calloc(site->n_data ? site->n_data : 1, sizeof(*st->data));
+    st->windows =
+        calloc(site->n_maintenance ? site->n_maintenance : 1, sizeof(*st->windows));
+    if (!st->pools || !st->starts || !st->data || !st->windows)
         return -1;
-    st->pools = mp;
     for (size_t j = 0; j < a->n_pools; j++) {
         const Aifed__Pool *p = a->pools[j];
-        uint32_t held = promised(st, p->name);
+        struct match_start *starts = &st->starts[k];
 
-        mp[j] = (struct match_pool){
+        for (size_t e = 0; e < p->n_starts; e++)
+            st->starts[k++] =
+                (struct match_start){p->starts[e]->gpus, p->starts[e]->wait_s};
+        qsort(starts, p->n_starts, sizeof(*starts), start_cmp);
+        st->pools[j] = (struct match_pool){
             .name = p->name,
             .accelerator = p->accelerator,
+            .accel_id = intern(s, p->accelerator),
             .gpu_memory_gb = p->gpu_memory_gb,
             .gpus_per_node = p->gpus_per_node,
             .nodes_total = p->nodes_total,
             .gpus_total = p->gpus_total,
-            .gpus_available = p->gpus_free > held ? p->gpus_free - held : 0,
+            .cpus_per_node = p->cpus_per_node,
+            .memory_per_node_gb = p->memory_per_node_gb,
             .max_walltime_s = p->max_walltime_s,
             .queue_wait_s = p->queue_wait_s,
+            .starts = starts,
+            .n_starts = p->n_starts,
         };
+        if (!st->pools[j].accel_id)
+            return -1;
     }
+    for (size_t d = 0; d < site->n_data; d++)
+        st->data[d] = (struct match_data){site->data[d]->kind, site->data[d]->name,
+                                          site->data[d]->size_bytes};
+    for (size_t m = 0; m < site->n_maintenance; m++)
+        st->windows[m] = (struct match_window){site->maintenance[m]->start_ms,
+                                               site->maintenance[m]->end_ms};
     return 0;
 }
 
-int sites_views(struct sites *s, const struct match_site **ret, size_t *ret_n)
+static uint32_t project_gpus(const struct site *st, const char *project)
+{
+    uint64_t sum = 0;
+
+    for (const struct promise *p = st->promises; p && project; p = p->next)
+        if (!strcmp(p->project, project))
+            sum += p->gpus;
+    return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+}
+
+int sites_views(struct sites *s, const char *project, struct match_site **ret,
+                size_t *ret_n)
 {
     struct match_site *v = realloc(s->views, (s->n ? s->n : 1) * sizeof(*v));
 
@@ -311,15 +414,31 @@ int sites_views(struct sites *s, const struct match_site **ret, size_t *ret_n)
     s->views = v;
     for (size_t i = 0; i < s->n; i++) {
         struct site *st = &s->v[i];
+        const Aifed__Site *site;
 
-        v[i] = (struct match_site){.id = st->id, .up = st->up && st->adv};
-        if (!st->adv)
+        v[i] = (struct match_site){.id = st->id, .up = st->up && st->pools};
+        if (!v[i].up)
             continue;
-        if (build_pools(st) < 0)
-            return -1;
-        v[i].country = st->adv->site->country;
+        site = st->adv->site;
+        for (size_t j = 0; j < st->adv->n_pools; j++) {
+            uint32_t held = promised(st, st->pools[j].name);
+            uint32_t adv_free = st->adv->pools[j]->gpus_free;
+            st->pools[j].gpus_available = adv_free > held ? adv_free - held : 0;
+        }
+        v[i].country = match_country(site->country);
+        v[i].drained = site->drained;
+        v[i].certifications = site->certifications;
+        v[i].n_certifications = site->n_certifications;
+        v[i].price_per_gpu_hour = site->price_per_gpu_hour;
+        v[i].carbon_g_per_kwh = site->carbon_g_per_kwh;
+        v[i].data = st->data;
+        v[i].n_data = site->n_data;
+        v[i].maintenance = st->windows;
+        v[i].n_maintenance = site->n_maintenance;
         v[i].pools = st->pools;
         v[i].n_pools = st->adv->n_pools;
+        v[i].project_gpus_open = project_gpus(st, project);
+        v[i].project_share = 1.0;
     }
     *ret = v;
     *ret_n = s->n;
@@ -340,11 +459,11 @@ struct site_block {
 
 int sites_list(struct sites *s, Aifed__SiteList **ret)
 {
-    const struct match_site *views;
+    struct match_site *views;
     size_t n;
     Aifed__SiteList *list = calloc(1, sizeof(*list));
 
-    if (!list || sites_views(s, &views, &n) < 0)
+    if (!list || sites_views(s, NULL, &views, &n) < 0)
         goto fail;
     aifed__site_list__init(list);
     list->sites = calloc(n ? n : 1, sizeof(*list->sites));
@@ -375,7 +494,8 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
             Aifed__PoolStatus *ps = &b->pools[j];
             aifed__pool_status__init(ps);
             ps->pool = st->adv->pools[j];
-            ps->gpus_available = views[i].pools[j].gpus_available;
+            /* A DOWN site shows its last figures but has nothing to grant. */
+            ps->gpus_available = views[i].up ? views[i].pools[j].gpus_available : 0;
             ps->gpus_promised = promised(st, ps->pool->name);
             b->pool_ptrs[j] = ps;
         }

@@ -46,10 +46,11 @@ const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_le
 void sites_advertise(struct sites *s, const char *id, struct Aifed__Advertisement **adv,
                      int64_t now_ms);
 
-/* Promise gpus of pool at site to lease_id (asked at now_ms). -1/ENOENT for
- * an unknown site, ENOMEM. */
+/* Promise gpus of pool at site to lease_id of project (asked at now_ms).
+ * -1/ENOENT for an unknown site, ENOMEM. */
 int sites_promise(struct sites *s, const char *site, const char *pool,
-                  const char *lease_id, uint32_t gpus, int64_t now_ms);
+                  const char *lease_id, const char *project, uint32_t gpus,
+                  int64_t now_ms);
 /* The site confirmed the hold: it no longer counts as overdue. */
 void sites_promise_confirm(struct sites *s, const char *site, const char *lease_id);
 void sites_unpromise(struct sites *s, const char *site, const char *lease_id);
@@ -64,8 +65,16 @@ void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void
 typedef void (*sites_change_fn)(const char *site, bool up, void *arg);
 void sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg);
 
-/* The sites as the matching engine sees them, sorted by id. Borrowed. */
-int sites_views(struct sites *s, const struct match_site **ret, size_t *ret_n);
+/* The sites as the matching engine sees them, sorted by id, for a workload
+ * of project (NULL: none). Each view's project_gpus_open is filled; the
+ * other per-request fields (alloc, project_share, shared) are the caller's
+ * to fill. Borrowed until the next call. */
+int sites_views(struct sites *s, const char *project, struct match_site **ret,
+                size_t *ret_n);
+
+/* The id the views use for an accelerator model (any case); a model no site
+ * advertises gets an id no pool has. NULL or "" gives 0 (any). */
+uint32_t sites_accel_id(const struct sites *s, const char *model);
 
 /* A SiteList for ListSites; the caller frees it with sites_list_free(). */
 int sites_list(struct sites *s, struct Aifed__SiteList **ret);

@@ -26,6 +26,8 @@ enum {
     DB_BY_EXPIRY,
     DB_IDEM,
     DB_META,
+    DB_REQUESTS,
+    DB_ALLOCATIONS,
     DB_N
 };
 
@@ -40,6 +42,8 @@ static const struct {
     [DB_BY_EXPIRY] = {"by_expiry", 0},
     [DB_IDEM] = {"idem", 0},
     [DB_META] = {"meta", 0},
+    [DB_REQUESTS] = {"requests", 0},
+    [DB_ALLOCATIONS] = {"allocations", 0},
 };
 
 struct store {
@@ -544,4 +548,102 @@ size_t store_lease_count(struct store *st)
         n = s.ms_entries;
     read_done(txn, own);
     return n;
+}
+
+/* Put a packed protobuf message under "a\nb" in db, into the batch. */
+static int put_pair(struct store *st, int db, const char *a, const char *b,
+                    const ProtobufCMessage *msg)
+{
+    char key[AF_ID_MAX * 3];
+    MDB_val k, v;
+    int rc;
+
+    if (batch_txn(st) < 0)
+        return -1;
+    snprintf(key, sizeof(key), "%s\n%s", a, b);
+    k = val_str(key);
+    v.mv_size = protobuf_c_message_get_packed_size(msg);
+    if ((rc = mdb_put(st->batch, st->dbi[db], &k, &v, MDB_RESERVE)))
+        return mdb_errno(rc);
+    protobuf_c_message_pack(msg, v.mv_data);
+    return 0;
+}
+
+int store_request_put(struct store *st, const Aifed__RequestRecord *r)
+{
+    return put_pair(st, DB_REQUESTS, r->principal, r->request_id, &r->base);
+}
+
+int store_request_get(struct store *st, const char *principal, const char *request_id,
+                      Aifed__RequestRecord **ret)
+{
+    char key[AF_ID_MAX * 3];
+    MDB_txn *txn;
+    MDB_val k, v;
+    bool own;
+    int rc;
+
+    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
+    k = val_str(key);
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    rc = mdb_get(txn, st->dbi[DB_REQUESTS], &k, &v);
+    if (rc == 0) {
+        *ret = aifed__request_record__unpack(NULL, v.mv_size, v.mv_data);
+        if (!*ret || !(*ret)->workload) {
+            if (*ret)
+                aifed__request_record__free_unpacked(*ret, NULL);
+            rc = MDB_CORRUPTED;
+        }
+    }
+    read_done(txn, own);
+    return mdb_errno(rc);
+}
+
+void store_request_free(Aifed__RequestRecord *r)
+{
+    if (r)
+        aifed__request_record__free_unpacked(r, NULL);
+}
+
+int store_alloc_put(struct store *st, const Aifed__Allocation *a)
+{
+    return put_pair(st, DB_ALLOCATIONS, a->project, a->site, &a->base);
+}
+
+int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    bool own;
+    int rc;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->dbi[DB_ALLOCATIONS], &cur))) {
+        read_done(txn, own);
+        return mdb_errno(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Aifed__Allocation *a = aifed__allocation__unpack(NULL, v.mv_size, v.mv_data);
+        int r;
+
+        if (!a) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        r = fn(a, arg);
+        aifed__allocation__free_unpacked(a, NULL);
+        if (r != 0) {
+            rc = r < 0 ? -1 : MDB_NOTFOUND;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    read_done(txn, own);
+    if (rc == -1)
+        return -1;
+    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
 }

@@ -4,7 +4,9 @@
  * Named databases: leases (id -> Lease, protobuf), by_site, by_project and
  * by_state (key -> lease ids, sorted duplicates), by_expiry (be64 expiry ms ||
  * id, for the sweep), idem (principal "\n" request id -> lease id) and meta
- * (schema version). A lease and its index entries change in one transaction.
+ * (schema version), requests (principal "\n" request id -> RequestRecord: the
+ * explanation kept with every submit) and allocations (project "\n" site ->
+ * Allocation). A lease and its index entries change in one transaction.
  *
  * Writes are batched: store_lease_put() joins the open write transaction (or
  * opens one), and nothing is durable until store_commit() returns 0. Reads
@@ -26,6 +28,8 @@
 
 struct store;
 struct Aifed__Lease;
+struct Aifed__RequestRecord;
+struct Aifed__Allocation;
 
 #define STORE_SCHEMA 1
 
@@ -79,5 +83,19 @@ int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, voi
 
 /* Number of leases stored. */
 size_t store_lease_count(struct store *st);
+
+/* What the broker decided for a request, by (principal, request id); a
+ * later put for the same request replaces it. Into the batch. */
+int store_request_put(struct store *st, const struct Aifed__RequestRecord *r);
+/* -1/ENOENT when there is none. Free with store_request_free(). */
+int store_request_get(struct store *st, const char *principal, const char *request_id,
+                      struct Aifed__RequestRecord **ret);
+void store_request_free(struct Aifed__RequestRecord *r);
+
+/* Allocations, by (project, site). Into the batch. */
+int store_alloc_put(struct store *st, const struct Aifed__Allocation *a);
+/* Visit every allocation; a is borrowed for the call. */
+typedef int (*store_alloc_fn)(const struct Aifed__Allocation *a, void *arg);
+int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg);
 
 #endif

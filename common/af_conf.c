@@ -108,6 +108,50 @@ int af_conf_id(const char *key, const char *value, char *buf, size_t size,
     return 0;
 }
 
+int af_conf_bytes(const char *key, const char *value, uint64_t *ret, struct af_error *err)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"KB", 1000},
+                 {"MB", 1000000},
+                 {"GB", 1000000000ULL},
+                 {"TB", 1000000000000ULL}};
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    if (*value < '0' || *value > '9')
+        return af_error_set(err, "%s: '%s' is not a size like 120GB", key, value);
+    n = strtoull(value, &end, 10);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit))
+            continue;
+        if (errno == ERANGE || n > UINT64_MAX / units[i].mult)
+            return af_error_set(err, "%s: '%s' is too large", key, value);
+        *ret = n * units[i].mult;
+        return 0;
+    }
+    return af_error_set(err, "%s: '%s' is not a size like 120GB", key, value);
+}
+
+int af_conf_number(const char *key, const char *value, double max, double *ret,
+                   struct af_error *err)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(value, &end);
+    if (end == value || *end || errno || !(v >= 0 && v <= max))
+        return af_error_set(err, "%s: '%s' is not a number from 0 to %g", key, value,
+                            max);
+    *ret = v;
+    return 0;
+}
+
 static char *trim(char *s)
 {
     char *e;

@@ -32,6 +32,12 @@ int af_conf_duration(const char *key, const char *value, uint64_t *ret_ms,
 int af_conf_bool(const char *key, const char *value, bool *ret, struct af_error *err);
 int af_conf_id(const char *key, const char *value, char *buf, size_t size,
                struct af_error *err);
+/* "120GB", "500MB", "2TB", "4096" (bytes); decimal units. */
+int af_conf_bytes(const char *key, const char *value, uint64_t *ret,
+                  struct af_error *err);
+/* A decimal number between 0 and max. */
+int af_conf_number(const char *key, const char *value, double max, double *ret,
+                   struct af_error *err);
 
 /* A string list: a comma-separated value is split and trimmed, and repeated
  * keys add to it (inih lines are limited to 200 characters). */

@@ -84,3 +84,26 @@ void af_time_format(int64_t ms, char *buf, size_t size)
     }
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int af_time_parse(const char *s, int64_t *ret_ms)
+{
+    static const char *const formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ",
+                                          "%Y-%m-%d"};
+
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        struct tm tm;
+        const char *end;
+
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(s, formats[i], &tm);
+        if (end && *end == '\0') {
+            time_t t = timegm(&tm);
+            if (t < 0)
+                break;
+            *ret_ms = (int64_t)t * 1000;
+            return 0;
+        }
+    }
+    errno = EINVAL;
+    return -1;
+}

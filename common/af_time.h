@@ -19,6 +19,10 @@ int af_duration_parse(const char *s, uint64_t *ret_ms);
 /* Format ms as the shortest exact form ("90s" -> "90s", "2h", "1500ms"). */
 void af_duration_format(uint64_t ms, char *buf, size_t size);
 
+/* Parse a UTC time "2026-12-01T06:00:00Z", "2026-12-01T06:00Z" or
+ * "2026-12-01" into epoch ms. -1/EINVAL otherwise. */
+int af_time_parse(const char *s, int64_t *ret_ms);
+
 /* Format epoch ms as "2026-11-24T13:05:00Z"; 0 gives "-". */
 void af_time_format(int64_t ms, char *buf, size_t size);
 

@@ -10,6 +10,7 @@
 #include "aifed.pb-c.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,34 @@ static int check_list(size_t n, char **v, bool ids, const char *what,
     return 0;
 }
 
+static int check_data(size_t n, Aifed__DataItem **v, const char *what,
+                      struct af_error *err)
+{
+    if (n > AF_WIRE_MAX_LIST)
+        return bad(err, "%s has too many items", what);
+    for (size_t i = 0; i < n; i++) {
+        if (check_id(v[i]->name, true, what, err))
+            return -1;
+        if (v[i]->kind < AIFED__DATA_KIND__DATA_DATASET ||
+            v[i]->kind > AIFED__DATA_KIND__DATA_IMAGE)
+            return bad(err, "%s: unknown data kind", what);
+    }
+    return 0;
+}
+
+static bool weight_ok(double w)
+{
+    return isfinite(w) && w >= 0 && w <= 1000;
+}
+
+static int check_weights(const Aifed__Weights *w, struct af_error *err)
+{
+    if (w && !(weight_ok(w->time) && weight_ok(w->cost) && weight_ok(w->carbon) &&
+               weight_ok(w->data) && weight_ok(w->fit)))
+        return bad(err, "%s must be between 0 and 1000", "workload.weights");
+    return 0;
+}
+
 static int check_workload(const Aifed__Workload *w, struct af_error *err)
 {
     if (!w)
@@ -75,6 +104,17 @@ static int check_workload(const Aifed__Workload *w, struct af_error *err)
             return bad(err, "%s must be ISO 3166 codes like LU or DE",
                        "workload.countries");
     }
+    if (check_list(w->n_certifications, w->certifications, true,
+                   "workload.certifications", err) ||
+        check_data(w->n_data, w->data, "workload.data", err) ||
+        check_weights(w->weights, err))
+        return -1;
+    if (w->prefer < AIFED__PREFERENCE__PREFER_BALANCED ||
+        w->prefer > AIFED__PREFERENCE__PREFER_LOCAL)
+        return bad(err, "%s is not a known preference", "workload.prefer");
+    if (w->not_before_ms < 0 || w->start_by_ms < 0 ||
+        (w->start_by_ms && w->not_before_ms > w->start_by_ms))
+        return bad(err, "%s", "workload: not_before must come before start_by");
     return 0;
 }
 
@@ -108,12 +148,22 @@ static int check_site(const Aifed__Site *s, struct af_error *err)
         return bad(err, "%s is required", "site");
     if (check_id(s->id, true, "site.id", err) || check_text(s->name, "site.name", err) ||
         check_list(s->n_certifications, s->certifications, true, "site.certifications",
-                   err) ||
-        check_list(s->n_datasets, s->datasets, true, "site.datasets", err))
+                   err))
         return -1;
     /* Empty: not known yet (a site never heard from); no allow-list matches it. */
     if (s->country && *s->country && strlen(s->country) != 2)
         return bad(err, "%s must be an ISO 3166 code", "site.country");
+    if (check_list(s->n_jurisdictions, s->jurisdictions, true, "site.jurisdictions",
+                   err) ||
+        check_data(s->n_data, s->data, "site.data", err))
+        return -1;
+    if (!isfinite(s->price_per_gpu_hour) || s->price_per_gpu_hour < 0)
+        return bad(err, "%s must be a price of 0 or more", "site.price_per_gpu_hour");
+    if (s->n_maintenance > AF_WIRE_MAX_POOLS)
+        return bad(err, "%s has too many windows", "site.maintenance");
+    for (size_t i = 0; i < s->n_maintenance; i++)
+        if (s->maintenance[i]->end_ms <= s->maintenance[i]->start_ms)
+            return bad(err, "%s: a window must end after it starts", "site.maintenance");
     return 0;
 }
 
@@ -128,6 +178,8 @@ static int check_pool(const Aifed__Pool *p, struct af_error *err)
         return bad(err, "%s: gpus_free exceeds gpus_total", p->name);
     if ((uint64_t)p->gpus_per_node * p->nodes_total < p->gpus_total)
         return bad(err, "%s: gpus_total exceeds nodes_total x gpus_per_node", p->name);
+    if (p->n_starts > AF_WIRE_MAX_POOLS)
+        return bad(err, "%s: too many start estimates", p->name);
     return 0;
 }
 
@@ -308,6 +360,72 @@ static int v_site_list(const Env *e, struct af_error *err)
     return 0;
 }
 
+static int check_allocation(const Aifed__Allocation *a, struct af_error *err)
+{
+    if (!a)
+        return bad(err, "%s is required", "allocation");
+    if (check_id(a->project, true, "allocation.project", err) ||
+        check_id(a->site, true, "allocation.site", err))
+        return -1;
+    if (a->end_ms < 0)
+        return bad(err, "%s must be a date", "allocation.end");
+    return 0;
+}
+
+static int v_get_request(const Env *e, struct af_error *err)
+{
+    const Aifed__GetRequest *g = e->get_request;
+
+    if (!g)
+        return bad(err, "%s is required", "get_request");
+    if (!*g->request_id && !*g->lease_id)
+        return bad(err, "%s", "give a request id or a lease id");
+    return check_id(g->request_id, false, "request_id", err) ||
+                   check_id(g->lease_id, false, "lease_id", err)
+               ? -1
+               : 0;
+}
+
+static int v_request_reply(const Env *e, struct af_error *err)
+{
+    const Aifed__RequestReply *r = e->request_reply;
+
+    if (!r || !r->request)
+        return bad(err, "%s is required", "request");
+    return check_id(r->request->request_id, true, "request_id", err) ||
+                   check_workload(r->request->workload, err)
+               ? -1
+               : 0;
+}
+
+static int v_allocation_set(const Env *e, struct af_error *err)
+{
+    return e->allocation_set ? check_allocation(e->allocation_set->allocation, err)
+                             : bad(err, "%s is required", "allocation_set");
+}
+
+static int v_list_allocations(const Env *e, struct af_error *err)
+{
+    const Aifed__ListAllocations *l = e->list_allocations;
+
+    if (!l)
+        return bad(err, "%s is required", "list_allocations");
+    return check_id(l->project, false, "project", err) ||
+                   check_id(l->site, false, "site", err)
+               ? -1
+               : 0;
+}
+
+static int v_allocation_list(const Env *e, struct af_error *err)
+{
+    if (!e->allocation_list)
+        return bad(err, "%s is required", "allocation_list");
+    for (size_t i = 0; i < e->allocation_list->n_allocations; i++)
+        if (check_allocation(e->allocation_list->allocations[i], err))
+            return -1;
+    return 0;
+}
+
 typedef int (*validator_fn)(const Env *, struct af_error *);
 
 static const struct {
@@ -334,6 +452,11 @@ static const struct {
     {AIFED__ENVELOPE__BODY_RELEASE, "release", v_release},
     {AIFED__ENVELOPE__BODY_LIST_SITES, "list_sites", v_list_sites},
     {AIFED__ENVELOPE__BODY_SITE_LIST, "site_list", v_site_list},
+    {AIFED__ENVELOPE__BODY_GET_REQUEST, "get_request", v_get_request},
+    {AIFED__ENVELOPE__BODY_REQUEST_REPLY, "request_reply", v_request_reply},
+    {AIFED__ENVELOPE__BODY_ALLOCATION_SET, "allocation_set", v_allocation_set},
+    {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, "list_allocations", v_list_allocations},
+    {AIFED__ENVELOPE__BODY_ALLOCATION_LIST, "allocation_list", v_allocation_list},
 };
 
 const char *af_wire_body_name(int body_case)

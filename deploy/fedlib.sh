@@ -37,6 +37,9 @@ fed_init() {
         echo "advertise_interval = $FED_INTERVAL"
         echo "down_after = ${FED_DOWN_AFTER:-4}"
         echo "hold_timeout = ${FED_HOLD_TIMEOUT:-3s}"
+        # Allocations are checked where an admin set one; elsewhere any
+        # project may use a site (production brokers require them).
+        echo "require_allocation = ${FED_REQUIRE_ALLOCATION:-no}"
         for name in "$@"; do
             printf '\n[site:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"
         done

@@ -6,6 +6,7 @@
  * usage, 3 the broker could not be reached.
  */
 #include "af_ids.h"
+#include "af_conf.h"
 #include "af_keys.h"
 #include "af_time.h"
 #include "af_wire.h"
@@ -216,12 +217,87 @@ static const char *const eu27[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE
                                    "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
                                    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"};
 
+#define MAX_ITEMS 64
+
 struct workload_args {
     Aifed__Workload w;
-    char *countries[64];
-    char country_buf[64][3];
+    char *countries[MAX_ITEMS];
+    char country_buf[MAX_ITEMS][3];
+    char *certs[MAX_ITEMS];
+    Aifed__DataItem data[MAX_ITEMS];
+    Aifed__DataItem *data_ptrs[MAX_ITEMS];
+    char data_names[MAX_ITEMS][AF_ID_MAX + 1];
+    Aifed__Weights weights;
     const char *request_id;
 };
+
+/* "NAME[:SIZE]" as a data item of kind. */
+static int add_data(struct workload_args *a, int kind, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+    Aifed__DataItem *d;
+    struct af_error err;
+
+    if (a->w.n_data == MAX_ITEMS || n > AF_ID_MAX)
+        return -1;
+    d = &a->data[a->w.n_data];
+    aifed__data_item__init(d);
+    memcpy(a->data_names[a->w.n_data], arg, n);
+    a->data_names[a->w.n_data][n] = '\0';
+    if (!af_id_valid(a->data_names[a->w.n_data]))
+        return -1;
+    if (colon && af_conf_bytes("size", colon + 1, &d->size_bytes, &err) < 0)
+        return -1;
+    d->kind = (Aifed__DataKind)kind;
+    d->name = a->data_names[a->w.n_data];
+    a->data_ptrs[a->w.n_data++] = d;
+    return 0;
+}
+
+/* A UTC time ("2026-12-01T06:00Z") or a duration from now ("2h"). */
+static int parse_when(const char *s, int64_t *ret_ms)
+{
+    uint64_t ms;
+
+    if (af_time_parse(s, ret_ms) == 0)
+        return 0;
+    if (af_duration_parse(s, &ms) < 0)
+        return -1;
+    *ret_ms = af_now_ms() + (int64_t)ms;
+    return 0;
+}
+
+/* "time=1,cost=4,..." over the preference's weights. */
+static int parse_weights(struct workload_args *a, const char *arg)
+{
+    static const char *const names[] = {"time", "cost", "carbon", "data", "fit"};
+    double *slots[] = {&a->weights.time, &a->weights.cost, &a->weights.carbon,
+                       &a->weights.data, &a->weights.fit};
+    char buf[256], *save = NULL;
+
+    if (strlen(arg) >= sizeof(buf))
+        return -1;
+    strcpy(buf, arg);
+    aifed__weights__init(&a->weights);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '='), *end;
+        size_t k;
+
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        for (k = 0; k < 5 && strcmp(t, names[k]); k++)
+            ;
+        if (k == 5)
+            return -1;
+        *slots[k] = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end || *slots[k] < 0 || *slots[k] > 1000)
+            return -1;
+    }
+    a->w.weights = &a->weights;
+    return 0;
+}
 
 static int add_countries(struct workload_args *a, const char *list)
 {
@@ -253,23 +329,86 @@ static int parse_workload(const struct command *cmd, struct ctl *ctl, int argc,
         {"accelerator", required_argument, NULL, 'a'},
         {"gpu-memory", required_argument, NULL, 'm'},
         {"nodes", required_argument, NULL, 'n'},
+        {"cpus-per-node", required_argument, NULL, 'C'},
+        {"memory-per-node", required_argument, NULL, 'M'},
         {"walltime", required_argument, NULL, 'w'},
+        {"not-before", required_argument, NULL, 'B'},
+        {"start-by", required_argument, NULL, 'D'},
         {"country", required_argument, NULL, 'c'},
         {"eu", no_argument, NULL, 'e'},
+        {"cert", required_argument, NULL, 'T'},
+        {"dataset", required_argument, NULL, '1'},
+        {"model", required_argument, NULL, '2'},
+        {"image", required_argument, NULL, '3'},
+        {"prefer", required_argument, NULL, 'P'},
+        {"weights", required_argument, NULL, 'W'},
         {"request-id", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const char *const prefs[] = {"balanced", "time", "cost", "green", "local"};
     uint64_t ms;
     int opt;
 
     aifed__workload__init(&a->w);
     a->w.countries = a->countries;
+    a->w.certifications = a->certs;
+    a->w.data = a->data_ptrs;
     a->w.accelerator = "";
     a->w.walltime_s = 3600;
-    while ((opt = getopt_long(argc, argv, "p:g:a:m:n:w:c:er:jh", o, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:g:a:m:n:C:M:w:B:D:c:eT:1:2:3:P:W:r:jh", o,
+                              NULL)) != -1) {
         switch (opt) {
+        case 'C':
+            if (parse_u32(optarg, &a->w.cpus_per_node) < 0)
+                return usage_error(cmd, "--cpus-per-node: '%s' is not a count", optarg);
+            break;
+        case 'M':
+            if (parse_u32(optarg, &a->w.memory_per_node_gb) < 0)
+                return usage_error(cmd, "--memory-per-node: '%s' is not a number of GB",
+                                   optarg);
+            break;
+        case 'B':
+            if (parse_when(optarg, &a->w.not_before_ms) < 0)
+                return usage_error(cmd, "--not-before: '%s' is not a time or duration",
+                                   optarg);
+            break;
+        case 'D':
+            if (parse_when(optarg, &a->w.start_by_ms) < 0)
+                return usage_error(cmd, "--start-by: '%s' is not a time or duration",
+                                   optarg);
+            break;
+        case 'T':
+            if (!af_id_valid(optarg) || a->w.n_certifications == MAX_ITEMS)
+                return usage_error(cmd, "--cert: '%s' is not a certification name",
+                                   optarg);
+            a->certs[a->w.n_certifications++] = optarg;
+            break;
+        case '1':
+        case '2':
+        case '3':
+            if (add_data(a, opt - '1', optarg) < 0)
+                return usage_error(cmd, "'%s' is not NAME or NAME:SIZE (like 120GB)",
+                                   optarg);
+            break;
+        case 'P':
+            a->w.prefer = AIFED__PREFERENCE__PREFER_BALANCED;
+            for (int k = 0; k < 5; k++)
+                if (!strcmp(optarg, prefs[k]))
+                    a->w.prefer = (Aifed__Preference)k;
+            if (a->w.prefer == AIFED__PREFERENCE__PREFER_BALANCED &&
+                strcmp(optarg, "balanced"))
+                return usage_error(cmd,
+                                   "--prefer: '%s' is not time, cost, green, local or "
+                                   "balanced",
+                                   optarg);
+            break;
+        case 'W':
+            if (parse_weights(a, optarg) < 0)
+                return usage_error(
+                    cmd, "--weights: '%s' is not like time=4,cost=1,fit=0.1", optarg);
+            break;
         case 'p':
             if (!af_id_valid(optarg))
                 return usage_error(cmd, "'%s' is not a valid project name", optarg);
@@ -503,13 +642,14 @@ static int cmd_lease(struct ctl *ctl, int argc, char **argv)
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__GetLease get = AIFED__GET_LEASE__INIT;
     Aifed__Release rel = AIFED__RELEASE__INIT;
+    Aifed__GetRequest why = AIFED__GET_REQUEST__INIT;
     const char *verb, *id;
     int rc = parse_json_only(cmd, ctl, argc, argv);
 
     if (rc >= 0)
         return rc;
     if (optind + 2 != argc)
-        return usage_error(cmd, "give show or release, and a lease id", NULL);
+        return usage_error(cmd, "give show, why or release, and a lease id", NULL);
     verb = argv[optind];
     id = argv[optind + 1];
     if (!af_id_valid(id))
@@ -522,11 +662,122 @@ static int cmd_lease(struct ctl *ctl, int argc, char **argv)
         rel.lease_id = (char *)id;
         req.body_case = AIFED__ENVELOPE__BODY_RELEASE;
         req.release = &rel;
+    } else if (!strcmp(verb, "why")) {
+        why.lease_id = (char *)id;
+        req.body_case = AIFED__ENVELOPE__BODY_GET_REQUEST;
+        req.get_request = &why;
+        if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_REQUEST_REPLY, 10000, &rc))) {
+            ctl_show_request(rep->request_reply->request, ctl->json);
+            af_wire_free(rep);
+        }
+        return rc;
     } else {
-        return usage_error(cmd, "'%s' is not show or release", verb);
+        return usage_error(cmd, "'%s' is not show, why or release", verb);
     }
     if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 10000, &rc))) {
         ctl_show_lease(rep->lease_reply->lease, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------- request show */
+
+static int cmd_request(struct ctl *ctl, int argc, char **argv)
+{
+    const struct command *cmd = find_command("request");
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__GetRequest g = AIFED__GET_REQUEST__INIT;
+    int rc = parse_json_only(cmd, ctl, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (optind + 2 != argc || strcmp(argv[optind], "show"))
+        return usage_error(cmd, "give show and a request id", NULL);
+    if (!af_id_valid(argv[optind + 1]))
+        return usage_error(cmd, "'%s' is not a request id", argv[optind + 1]);
+    g.request_id = argv[optind + 1];
+    req.body_case = AIFED__ENVELOPE__BODY_GET_REQUEST;
+    req.get_request = &g;
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_REQUEST_REPLY, 10000, &rc))) {
+        ctl_show_request(rep->request_reply->request, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
+/* ------------------------------------------- admin allocation set|show */
+
+static int cmd_admin(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"project", required_argument, NULL, 'p'},
+        {"site", required_argument, NULL, 's'},
+        {"gpu-hours", required_argument, NULL, 'g'},
+        {"until", required_argument, NULL, 'u'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const struct command *cmd = find_command("admin");
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__AllocationSet set = AIFED__ALLOCATION_SET__INIT;
+    Aifed__ListAllocations list = AIFED__LIST_ALLOCATIONS__INIT;
+    Aifed__Allocation a = AIFED__ALLOCATION__INIT;
+    double hours = -1;
+    char *end;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "p:s:g:u:jh", o, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            if (!af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not a project name", optarg);
+            a.project = list.project = optarg;
+            break;
+        case 's':
+            if (!af_id_valid(optarg))
+                return usage_error(cmd, "'%s' is not a site id", optarg);
+            a.site = list.site = optarg;
+            break;
+        case 'g':
+            hours = strtod(optarg, &end);
+            if (end == optarg || *end || !(hours >= 0 && hours < 1e12))
+                return usage_error(cmd, "--gpu-hours: '%s' is not a number of hours",
+                                   optarg);
+            break;
+        case 'u':
+            if (af_time_parse(optarg, &a.end_ms) < 0)
+                return usage_error(cmd, "--until: '%s' is not a date like 2027-06-30",
+                                   optarg);
+            break;
+        case 'j':
+            ctl->json = true;
+            break;
+        case 'h':
+            return command_help(cmd), 0;
+        default:
+            return usage_error(cmd, NULL, NULL);
+        }
+    }
+    if (optind + 2 != argc || strcmp(argv[optind], "allocation"))
+        return usage_error(cmd, "give allocation set or allocation show", NULL);
+    if (!strcmp(argv[optind + 1], "set")) {
+        if (!*a.project || !*a.site || hours < 0)
+            return usage_error(
+                cmd, "allocation set needs --project, --site and --gpu-hours", NULL);
+        a.granted_gpu_s = (uint64_t)(hours * 3600.0);
+        set.allocation = &a;
+        req.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_SET;
+        req.allocation_set = &set;
+    } else if (!strcmp(argv[optind + 1], "show")) {
+        req.body_case = AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS;
+        req.list_allocations = &list;
+    } else {
+        return usage_error(cmd, "'%s' is not set or show", argv[optind + 1]);
+    }
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 10000, &rc))) {
+        ctl_show_allocations(rep->allocation_list, ctl->json);
         af_wire_free(rep);
     }
     return rc;
@@ -543,20 +794,39 @@ static const struct command commands[] = {
      "minus what the broker has promised to leases the site has not counted yet).\n"},
     {"submit", cmd_submit,
      "submit --project P --gpus N [--accelerator MODEL] [--gpu-memory GB] [--nodes N]\n"
-     "       [--walltime DURATION] [--country CC,CC | --eu] [--request-id ID] [--json]",
+     "       [--cpus-per-node N] [--memory-per-node GB] [--walltime DURATION]\n"
+     "       [--not-before WHEN] [--start-by WHEN] [--country CC,CC | --eu]\n"
+     "       [--cert NAME]... [--dataset|--model|--image NAME[:SIZE]]...\n"
+     "       [--prefer time|cost|green|local|balanced] [--weights time=W,cost=W,...]\n"
+     "       [--request-id ID] [--json]",
      "Ask for capacity. The broker picks the best site, asks it to hold the GPUs, and\n"
      "answers once the site holds them (ACTIVE) or no site would (FAILED). The\n"
-     "walltime defaults to 1h. A retry with the same --request-id returns the same\n"
-     "lease, never a second one.\n"},
+     "walltime defaults to 1h. WHEN is a UTC time (2026-12-01T06:00Z) or a duration\n"
+     "from now (2h). --cert names a certification the site must hold (repeat for\n"
+     "several); data the site already holds need not be moved, which --prefer local\n"
+     "weighs most. --weights sets the score weights of time, cost, carbon, data and\n"
+     "fit directly. A retry with the same --request-id returns the same lease,\n"
+     "never a second one; `aifedctl request show ID` explains any request later.\n"},
     {"explain", cmd_explain,
      "explain --project P --gpus N [workload options as for submit] [--json]",
-     "Show how the broker would place a workload: every site, chosen, ranked or\n"
-     "rejected, and why (the first constraint that failed, with the numbers).\n"},
+     "Show how the broker would place a workload: every site, chosen, ranked (with the\n"
+     "start, cost, carbon and data figures behind its score) or rejected (the first\n"
+     "constraint that failed, with the numbers).\n"},
     {"leases", cmd_leases,
      "leases [--site S] [--project P] [--state STATE] [--limit N] [--json]",
      "List the leases you may see (your projects' leases; an admin sees all).\n"},
-    {"lease", cmd_lease, "lease show|release ID [--json]",
-     "show: one lease in full. release: give its capacity back now.\n"},
+    {"lease", cmd_lease, "lease show|why|release ID [--json]",
+     "show: one lease in full. why: the explanation kept from its submit.\n"
+     "release: give its capacity back now.\n"},
+    {"request", cmd_request, "request show REQUEST-ID [--json]",
+     "What the broker decided for one of your submits, granted or refused, and why,\n"
+     "site by site.\n"},
+    {"admin", cmd_admin,
+     "admin allocation set --project P --site S --gpu-hours H [--until DATE]\n"
+     "       admin allocation show [--project P] [--site S] [--json]",
+     "Project allocations: GPU-hours a project may use at a site, and until when.\n"
+     "set is for admins; show lists what you may see (users: their projects).\n"
+     "A site where a project's balance cannot cover gpus x walltime is rejected.\n"},
     {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -130,21 +130,41 @@ static json_t *pool_json(const Aifed__PoolStatus *ps)
         (json_int_t)p->max_walltime_s, "queue_wait_s", (json_int_t)p->queue_wait_s);
 }
 
+static const char *data_kind(int k)
+{
+    return k == AIFED__DATA_KIND__DATA_MODEL   ? "model"
+           : k == AIFED__DATA_KIND__DATA_IMAGE ? "image"
+                                               : "dataset";
+}
+
 static json_t *site_json(const Aifed__SiteStatus *s)
 {
-    json_t *pools = json_array();
+    const Aifed__Site *site = s->site;
+    json_t *pools = json_array(), *data = json_array(), *maint = json_array();
 
     for (size_t j = 0; j < s->n_pools; j++)
         json_array_append_new(pools, pool_json(s->pools[j]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id",
-                     s->site->id, "name", *s->site->name ? s->site->name : s->site->id,
-                     "country", s->site->country, "state",
-                     s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN",
-                     "illustrative", s->site->illustrative, "certifications",
-                     strv_json(s->site->certifications, s->site->n_certifications),
-                     "datasets", strv_json(s->site->datasets, s->site->n_datasets),
-                     "last_seen", time_json(s->last_seen_ms), "leases_open",
-                     (json_int_t)s->leases_open, "pools", pools);
+    for (size_t j = 0; j < site->n_data; j++)
+        json_array_append_new(data, json_pack("{s:s, s:s, s:I}", "kind",
+                                              data_kind(site->data[j]->kind), "name",
+                                              site->data[j]->name, "size_bytes",
+                                              (json_int_t)site->data[j]->size_bytes));
+    for (size_t j = 0; j < site->n_maintenance; j++)
+        json_array_append_new(maint,
+                              json_pack("{s:o, s:o}", "start",
+                                        time_json(site->maintenance[j]->start_ms), "end",
+                                        time_json(site->maintenance[j]->end_ms)));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:f, s:i, s:o, s:o, s:o, s:i, "
+        "s:o}",
+        "id", site->id, "name", *site->name ? site->name : site->id, "country",
+        site->country, "state", s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN",
+        "illustrative", site->illustrative, "drained", site->drained, "jurisdictions",
+        strv_json(site->jurisdictions, site->n_jurisdictions), "certifications",
+        strv_json(site->certifications, site->n_certifications), "price_per_gpu_hour",
+        site->price_per_gpu_hour, "carbon_g_per_kwh", (json_int_t)site->carbon_g_per_kwh,
+        "data", data, "maintenance", maint, "last_seen", time_json(s->last_seen_ms),
+        "leases_open", (json_int_t)s->leases_open, "pools", pools);
 }
 
 static void duration(uint32_t s, char *buf, size_t size)
@@ -170,7 +190,9 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
            "MAXWALL");
     for (size_t i = 0; i < list->n_sites; i++) {
         const Aifed__SiteStatus *s = list->sites[i];
-        const char *state = s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN";
+        const char *state = s->site->drained                         ? "DRAIN"
+                            : s->state == AIFED__SITE_STATE__SITE_UP ? "UP"
+                                                                     : "DOWN";
         const char *name = *s->site->name ? s->site->name : s->site->id;
 
         illustrative |= s->site->illustrative;
@@ -207,11 +229,19 @@ void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
         json_t *a = json_array();
         for (size_t i = 0; i < r->n_candidates; i++) {
             const Aifed__Candidate *c = r->candidates[i];
-            json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site",
-                                               c->site, "pool", c->pool, "verdict",
-                                               verdict(c->verdict), "rank",
-                                               (json_int_t)c->rank, "score", c->score,
-                                               "reason", c->reason));
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site", c->site, "pool",
+                          c->pool, "verdict", verdict(c->verdict), "rank",
+                          (json_int_t)c->rank, "score", c->score, "reason", c->reason);
+            if (c->parts)
+                json_object_set_new(o, "parts",
+                                    json_pack("{s:i, s:f, s:f, s:I, s:f}", "start_in_s",
+                                              (json_int_t)c->parts->start_in_s,
+                                              "cost_eur", c->parts->cost_eur, "carbon_kg",
+                                              c->parts->carbon_kg, "bytes_to_move",
+                                              (json_int_t)c->parts->bytes_to_move,
+                                              "stranded", c->parts->stranded));
+            json_array_append_new(a, o);
         }
         print_json(a);
         return;
@@ -229,4 +259,79 @@ void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
             printf("%-4s %-12s %-10s %-9s %s\n", "-", r->candidates[i]->site,
                    *r->candidates[i]->pool ? r->candidates[i]->pool : "-", "rejected",
                    r->candidates[i]->reason);
+}
+
+void ctl_show_request(const Aifed__RequestRecord *r, bool json)
+{
+    Aifed__ExplainReply er = AIFED__EXPLAIN_REPLY__INIT;
+    char when[32];
+
+    er.candidates = r->candidates;
+    er.n_candidates = r->n_candidates;
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "request_id",
+                              r->request_id, "principal", r->principal, "project",
+                              r->workload->project, "created", time_json(r->created_ms),
+                              "lease_id", r->lease_id, "refusal", r->refusal);
+        json_t *c = json_array();
+        for (size_t i = 0; i < r->n_candidates; i++)
+            json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:i, s:s}", "site",
+                                               r->candidates[i]->site, "pool",
+                                               r->candidates[i]->pool, "verdict",
+                                               verdict(r->candidates[i]->verdict), "rank",
+                                               (json_int_t)r->candidates[i]->rank,
+                                               "reason", r->candidates[i]->reason));
+        json_object_set_new(o, "candidates", c);
+        print_json(o);
+        return;
+    }
+    af_time_format(r->created_ms, when, sizeof(when));
+    printf("request:  %s by %s for %s, %s\n", r->request_id, r->principal,
+           r->workload->project, when);
+    if (*r->lease_id)
+        printf("lease:    %s\n", r->lease_id);
+    else
+        printf("refused:  %s\n", r->refusal);
+    printf("\n");
+    ctl_show_explain(&er, false);
+}
+
+static json_t *alloc_json(const Aifed__Allocation *a)
+{
+    uint64_t spent = a->used_gpu_s + a->reserved_gpu_s;
+    uint64_t left = a->granted_gpu_s > spent ? a->granted_gpu_s - spent : 0;
+
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:o}", "project", a->project, "site",
+                     a->site, "granted_gpu_hours", a->granted_gpu_s / 3600.0,
+                     "used_gpu_hours", a->used_gpu_s / 3600.0, "reserved_gpu_hours",
+                     a->reserved_gpu_s / 3600.0, "remaining_gpu_hours", left / 3600.0,
+                     "ends", time_json(a->end_ms));
+}
+
+void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l->n_allocations; i++)
+            json_array_append_new(a, alloc_json(l->allocations[i]));
+        print_json(a);
+        return;
+    }
+    if (l->n_allocations == 0) {
+        printf("no allocations\n");
+        return;
+    }
+    printf("%-14s %-12s %10s %10s %10s %10s  %s\n", "PROJECT", "SITE", "GRANTED", "USED",
+           "RESERVED", "LEFT", "ENDS   (GPU-hours)");
+    for (size_t i = 0; i < l->n_allocations; i++) {
+        const Aifed__Allocation *a = l->allocations[i];
+        uint64_t spent = a->used_gpu_s + a->reserved_gpu_s;
+        uint64_t left = a->granted_gpu_s > spent ? a->granted_gpu_s - spent : 0;
+        char ends[32];
+
+        af_time_format(a->end_ms, ends, sizeof(ends));
+        printf("%-14s %-12s %10.1f %10.1f %10.1f %10.1f  %s\n", a->project, a->site,
+               a->granted_gpu_s / 3600.0, a->used_gpu_s / 3600.0,
+               a->reserved_gpu_s / 3600.0, left / 3600.0, ends);
+    }
 }

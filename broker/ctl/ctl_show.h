@@ -13,11 +13,16 @@
 struct Aifed__Lease;
 struct Aifed__SiteList;
 struct Aifed__ExplainReply;
+struct Aifed__RequestRecord;
+struct Aifed__AllocationList;
 
 void ctl_show_lease(const struct Aifed__Lease *l, bool json);
 /* A page of leases; header printed when first. */
 void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json, bool first);
 void ctl_show_sites(const struct Aifed__SiteList *list, bool json);
 void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
+/* A request, what was decided and the explanation kept with it. */
+void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
+void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
 
 #endif

@@ -44,10 +44,10 @@ static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
 
 static uint32_t available(struct sites *s)
 {
-    const struct match_site *v;
+    struct match_site *v;
     size_t n;
 
-    assert_int_equal(sites_views(s, &v, &n), 0);
+    assert_int_equal(sites_views(s, "llm-eu", &v, &n), 0);
     assert_int_equal(n, 1);
     return v[0].n_pools ? v[0].pools[0].gpus_available : 0;
 }
@@ -65,7 +65,7 @@ static void promises_count_until_reported(void **state)
     assert_null(a);
     assert_true(sites_is_up(s, "mimer"));
     assert_int_equal(available(s), 64);
-    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-1", 16, 1000), 0);
+    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 16, 1000), 0);
     assert_int_equal(available(s), 48);
     /* The site holds it but its report does not list it yet: still counted. */
     a = adv(48, NULL);
@@ -77,7 +77,33 @@ static void promises_count_until_reported(void **state)
     assert_int_equal(available(s), 48);
     sites_unpromise(s, "mimer", "lease-1");
     assert_int_equal(available(s), 48);
-    assert_int_equal(sites_promise(s, "nowhere", "gpu", "lease-2", 1, 0), -1);
+    assert_int_equal(sites_promise(s, "nowhere", "gpu", "lease-2", "llm-eu", 1, 0), -1);
+    sites_destroy(s);
+}
+
+static void project_gpus_are_counted_per_project(void **state)
+{
+    struct sites *s = sites_create(3000);
+    Aifed__Advertisement *a = adv(64, NULL);
+    struct match_site *v;
+    size_t n;
+
+    (void)state;
+    sites_add(s, "mimer");
+    sites_advertise(s, "mimer", &a, 0);
+    sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 8, 0);
+    sites_promise(s, "mimer", "gpu", "lease-2", "bio-x", 4, 0);
+    sites_promise(s, "mimer", "gpu", "lease-3", "llm-eu", 2, 0);
+    assert_int_equal(sites_views(s, "llm-eu", &v, &n), 0);
+    assert_int_equal(v[0].project_gpus_open, 10);
+    assert_int_equal(sites_views(s, "bio-x", &v, &n), 0);
+    assert_int_equal(v[0].project_gpus_open, 4);
+    assert_int_equal(v[0].pools[0].gpus_available, 64 - 14);
+    /* Models are interned without case; an unknown one matches no pool. */
+    assert_int_equal(sites_accel_id(s, "h100"), v[0].pools[0].accel_id);
+    assert_int_equal(sites_accel_id(s, ""), 0);
+    assert_int_not_equal(sites_accel_id(s, "B200"), v[0].pools[0].accel_id);
+    assert_int_not_equal(sites_accel_id(s, "B200"), 0);
     sites_destroy(s);
 }
 
@@ -89,7 +115,7 @@ static void overcommit_floor_is_zero(void **state)
     (void)state;
     sites_add(s, "mimer");
     sites_advertise(s, "mimer", &a, 0);
-    sites_promise(s, "mimer", "gpu", "lease-1", 16, 0);
+    sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 16, 0);
     assert_int_equal(available(s), 0);
     sites_destroy(s);
 }
@@ -108,7 +134,7 @@ static void silence_means_down(void **state)
 {
     struct sites *s = sites_create(3000);
     Aifed__Advertisement *a = adv(64, NULL);
-    const struct match_site *v;
+    struct match_site *v;
     size_t n;
 
     (void)state;
@@ -120,7 +146,7 @@ static void silence_means_down(void **state)
     assert_int_equal(downs, 1);
     sites_sweep(s, 20000, count_down, NULL);
     assert_int_equal(downs, 1); /* told once */
-    assert_int_equal(sites_views(s, &v, &n), 0);
+    assert_int_equal(sites_views(s, NULL, &v, &n), 0);
     assert_false(v[0].up);
     a = adv(64, NULL);
     sites_advertise(s, "mimer", &a, 21000);
@@ -144,9 +170,9 @@ static void unconfirmed_holds_become_overdue(void **state)
 
     (void)state;
     sites_add(s, "mimer");
-    sites_promise(s, "mimer", "gpu", "lease-1", 1, 1000);
-    sites_promise(s, "mimer", "gpu", "lease-2", 1, 1000);
-    sites_promise(s, "mimer", "gpu", "lease-3", 1, 5000);
+    sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 1, 1000);
+    sites_promise(s, "mimer", "gpu", "lease-2", "llm-eu", 1, 1000);
+    sites_promise(s, "mimer", "gpu", "lease-3", "llm-eu", 1, 5000);
     sites_promise_confirm(s, "mimer", "lease-2");
     sites_overdue(s, 2000, on_overdue, s);
     assert_int_equal(overdue, 1);
@@ -160,6 +186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(promises_count_until_reported),
         cmocka_unit_test(overcommit_floor_is_zero),
+        cmocka_unit_test(project_gpus_are_counted_per_project),
         cmocka_unit_test(silence_means_down),
         cmocka_unit_test(unconfirmed_holds_become_overdue),
     };
