@@ -24,17 +24,25 @@ struct eval {
     int64_t have, need;
     size_t detail;
     int passed;
-    uint32_t nodes;
-    int64_t start_ms;
+    int64_t start_s; /* from now */
 };
 
-/* A feasible pool and its raw score parts. */
-struct feasible {
-    size_t site, pool;
-    uint32_t nodes;
-    struct match_parts parts;
-    double score;
+/* The workload's times in seconds from now, worked out once per match. */
+struct when {
+    int64_t not_before_s;
+    int64_t start_by_s; /* INT64_MAX: no deadline */
 };
+
+static struct when when_of(const struct match_workload *w)
+{
+    struct when t = {0, INT64_MAX};
+
+    if (w->not_before_ms > w->now_ms)
+        t.not_before_s = (w->not_before_ms - w->now_ms + 999) / 1000;
+    if (w->start_by_ms)
+        t.start_by_s = (w->start_by_ms - w->now_ms) / 1000;
+    return t;
+}
 
 struct match_weights match_weights_for(int prefer)
 {
@@ -128,14 +136,22 @@ static uint32_t wait_for(const struct match_pool *p, uint32_t gpus)
     return p->queue_wait_s;
 }
 
-/* The pool's constraints; e->passed counts how far it got. */
-static bool check_pool(const struct match_workload *w, const struct match_site *s,
-                       const struct match_pool *p, struct eval *e)
+/* Nodes the workload takes in p: as asked, or the fewest that hold it. */
+static uint32_t nodes_in(const struct match_workload *w, const struct match_pool *p)
 {
     uint32_t per = p->gpus_per_node ? p->gpus_per_node : 1;
-    int64_t end;
 
-    e->nodes = w->nodes ? w->nodes : (w->gpus + per - 1) / per;
+    return w->nodes ? w->nodes : (w->gpus + per - 1) / per;
+}
+
+/* The pool's constraints; e->passed counts how far it got. Division-free on
+ * the way through (a thousand-site match runs this eight thousand times). */
+static bool check_pool(const struct match_workload *w, const struct when *t,
+                       const struct match_site *s, const struct match_pool *p,
+                       struct eval *e)
+{
+    int64_t end_s;
+
     if (w->accel_id && p->accel_id != w->accel_id)
         return fail(e, MATCH_ACCELERATOR, 0, 0);
     e->passed++;
@@ -148,11 +164,14 @@ static bool check_pool(const struct match_workload *w, const struct match_site *
     if (p->memory_per_node_gb < w->memory_per_node_gb)
         return fail(e, MATCH_NODE_MEMORY, p->memory_per_node_gb, w->memory_per_node_gb);
     e->passed++;
-    if (e->nodes > p->nodes_total)
-        return fail(e, MATCH_NODES, p->nodes_total, e->nodes);
+    /* With nodes left to us the fewest nodes hold it by construction, and
+     * they exist exactly when the pool's nodes hold that many GPUs. */
+    if (w->nodes ? w->nodes > p->nodes_total
+                 : (uint64_t)p->nodes_total * p->gpus_per_node < w->gpus)
+        return fail(e, MATCH_NODES, p->nodes_total, nodes_in(w, p));
     e->passed++;
-    if ((uint64_t)e->nodes * p->gpus_per_node < w->gpus)
-        return fail(e, MATCH_SHAPE, (int64_t)e->nodes * p->gpus_per_node, w->gpus);
+    if (w->nodes && (uint64_t)w->nodes * p->gpus_per_node < w->gpus)
+        return fail(e, MATCH_SHAPE, (int64_t)w->nodes * p->gpus_per_node, w->gpus);
     e->passed++;
     if (p->max_walltime_s && w->walltime_s > p->max_walltime_s)
         return fail(e, MATCH_WALLTIME, p->max_walltime_s, w->walltime_s);
@@ -160,22 +179,23 @@ static bool check_pool(const struct match_workload *w, const struct match_site *
     if (p->gpus_available < w->gpus)
         return fail(e, MATCH_CAPACITY, p->gpus_available, w->gpus);
     e->passed++;
-    e->start_ms = w->now_ms + (int64_t)wait_for(p, w->gpus) * 1000;
-    if (e->start_ms < w->not_before_ms)
-        e->start_ms = w->not_before_ms;
-    if (w->start_by_ms && e->start_ms > w->start_by_ms)
-        return fail(e, MATCH_DEADLINE, (e->start_ms - w->now_ms) / 1000,
-                    (w->start_by_ms - w->now_ms) / 1000);
+    /* Times in seconds from now (see struct when): no 64-bit ms per pool. */
+    e->start_s = wait_for(p, w->gpus);
+    if (e->start_s < t->not_before_s)
+        e->start_s = t->not_before_s;
+    if (e->start_s > t->start_by_s)
+        return fail(e, MATCH_DEADLINE, e->start_s, t->start_by_s);
     e->passed++;
-    end = e->start_ms + (int64_t)w->walltime_s * 1000;
+    end_s = e->start_s + (int64_t)w->walltime_s;
     for (size_t i = 0; i < s->n_maintenance; i++)
-        if (s->maintenance[i].start_ms < end && s->maintenance[i].end_ms > e->start_ms) {
+        if (s->maintenance[i].start_ms < w->now_ms + end_s * 1000 &&
+            s->maintenance[i].end_ms > w->now_ms + e->start_s * 1000) {
             e->detail = i;
             return fail(e, MATCH_MAINTENANCE, 0, 0);
         }
     e->passed++;
-    if (s->alloc && s->alloc->end_ms && end > s->alloc->end_ms)
-        return fail(e, MATCH_ALLOCATION_ENDS, s->alloc->end_ms, end);
+    if (s->alloc && s->alloc->end_ms && w->now_ms + end_s * 1000 > s->alloc->end_ms)
+        return fail(e, MATCH_ALLOCATION_ENDS, s->alloc->end_ms, w->now_ms + end_s * 1000);
     return true;
 }
 
@@ -210,89 +230,60 @@ static uint64_t bytes_to_move(const struct match_workload *w, const struct match
     return sum;
 }
 
-static void parts_of(const struct match_workload *w, const struct match_site *s,
-                     const struct match_pool *p, const struct eval *e, uint64_t moved,
-                     struct match_parts *ret)
-{
-    double hours = (double)w->walltime_s / 3600.0;
-
-    ret->start_in_s = (uint32_t)((e->start_ms - w->now_ms) / 1000);
-    ret->cost_eur = s->price_per_gpu_hour * w->gpus * hours;
-    ret->carbon_kg = s->carbon_g_per_kwh * w->gpus * MATCH_GPU_KW * hours / 1000.0;
-    ret->bytes_to_move = moved;
-    ret->stranded = (double)(p->gpus_available - w->gpus) / (double)p->gpus_available;
-}
-
-/* (x - lo) / (hi - lo), or 0 when every candidate has the same x. */
-static double norm(double x, double lo, double hi)
-{
-    return hi > lo ? (x - lo) / (hi - lo) : 0.0;
-}
-
-static void score_all(const struct match_workload *w, struct feasible *f, size_t n)
-{
-    struct match_parts lo, hi;
-
-    if (n == 0)
-        return;
-    lo = hi = f[0].parts;
-    for (size_t i = 1; i < n; i++) {
-        const struct match_parts *p = &f[i].parts;
-#define RANGE(field)                                                                     \
-    do {                                                                                 \
-        if (p->field < lo.field)                                                         \
-            lo.field = p->field;                                                         \
-        if (p->field > hi.field)                                                         \
-            hi.field = p->field;                                                         \
-    } while (0)
-        RANGE(start_in_s);
-        RANGE(cost_eur);
-        RANGE(carbon_kg);
-        RANGE(bytes_to_move);
-        RANGE(stranded);
-#undef RANGE
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct match_parts *p = &f[i].parts;
-        f[i].score =
-            w->weights.time * norm(p->start_in_s, lo.start_in_s, hi.start_in_s) +
-            w->weights.cost * norm(p->cost_eur, lo.cost_eur, hi.cost_eur) +
-            w->weights.carbon * norm(p->carbon_kg, lo.carbon_kg, hi.carbon_kg) +
-            w->weights.data * norm((double)p->bytes_to_move, (double)lo.bytes_to_move,
-                                   (double)hi.bytes_to_move) +
-            w->weights.fit * norm(p->stranded, lo.stranded, hi.stranded);
-    }
-}
-
-struct ranked {
-    double score;
-    size_t site;
+/* The score's parts normalised by their range across the feasible pools:
+ * part(x) = (x - lo) * scale, scale = weight / (hi - lo), or 0 when every
+ * candidate has the same x. */
+struct ranges {
+    double lo[5], hi[5], scale[5];
 };
 
-/* Score, then input order: a total order, so qsort's instability is moot. */
-static int ranked_cmp(const void *a, const void *b)
-{
-    const struct ranked *x = a, *y = b;
+enum { P_START, P_COST, P_CARBON, P_DATA, P_FIT };
 
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    return x->site < y->site ? -1 : x->site > y->site;
+static void range_add(struct ranges *r, int k, double x)
+{
+    if (x < r->lo[k])
+        r->lo[k] = x;
+    if (x > r->hi[k])
+        r->hi[k] = x;
 }
 
-/* First pass for one site: reject it, or add its feasible pools to f. */
-static void eval_site(const struct match_workload *w, const struct match_site *sites,
-                      size_t i, const uint64_t *sizes, struct match_candidate *c,
-                      struct feasible *f, size_t *n_f)
+static void range_scale(const struct match_workload *w, struct ranges *r)
+{
+    const double weight[5] = {w->weights.time, w->weights.cost, w->weights.carbon,
+                              w->weights.data, w->weights.fit};
+
+    for (int k = 0; k < 5; k++)
+        r->scale[k] = r->hi[k] > r->lo[k] ? weight[k] / (r->hi[k] - r->lo[k]) : 0.0;
+}
+
+static double part(const struct ranges *r, int k, double x)
+{
+    return (x - r->lo[k]) * r->scale[k];
+}
+
+/* A feasible pool: the per-pool parts; the per-site ones are in the site's
+ * candidate. Kept small: a thousand-site match makes thousands. */
+struct feasible {
+    uint32_t site, pool;
+    uint32_t start_in_s;
+    float stranded;
+};
+
+/* First pass for one site: reject it (c says why), or append its feasible
+ * pools to f and put its per-site parts in c. */
+static void eval_site(const struct match_workload *w, const struct when *t,
+                      const struct match_site *sites, size_t i, const uint64_t *sizes,
+                      struct match_candidate *c, struct feasible *f, size_t *n_f,
+                      struct ranges *r)
 {
     const struct match_site *s = &sites[i];
     struct eval e = {0};
     int best = -1;
+    size_t first = *n_f;
     bool any = false;
-    uint64_t moved = 0;
 
-    c->site = i;
-    c->pool = MATCH_NONE;
-    c->verdict = MATCH_REJECTED;
+    *c = (struct match_candidate){
+        .site = i, .pool = MATCH_NONE, .verdict = MATCH_REJECTED};
     if (!check_site(w, s, &e)) {
         c->failed = e.failed;
         c->have = e.have;
@@ -301,27 +292,111 @@ static void eval_site(const struct match_workload *w, const struct match_site *s
         return;
     }
     for (size_t j = 0; j < s->n_pools; j++) {
+        const struct match_pool *p = &s->pools[j];
         struct eval pe = {0};
 
-        if (check_pool(w, s, &s->pools[j], &pe)) {
-            if (!any && w->n_data)
-                moved = bytes_to_move(w, s, sizes);
+        if (check_pool(w, t, s, p, &pe)) {
+            struct feasible *x = &f[(*n_f)++];
+
+            *x = (struct feasible){(uint32_t)i, (uint32_t)j, (uint32_t)pe.start_s,
+                                   (float)(p->gpus_available - w->gpus) /
+                                       (float)p->gpus_available};
+            range_add(r, P_START, x->start_in_s);
+            range_add(r, P_FIT, x->stranded);
             any = true;
-            f[*n_f] = (struct feasible){.site = i, .pool = j, .nodes = pe.nodes};
-            parts_of(w, s, &s->pools[j], &pe, moved, &f[*n_f].parts);
-            (*n_f)++;
         } else if (!any && pe.passed > best) {
             best = pe.passed;
             c->pool = j;
-            c->nodes = pe.nodes;
             c->failed = pe.failed;
             c->have = pe.have;
             c->need = pe.need;
             c->detail = pe.detail;
         }
     }
-    if (any)
-        c->failed = MATCH_OK;
+    if (*n_f == first)
+        return;
+    /* Cost, carbon and data depend on the site, not the pool. */
+    c->failed = MATCH_OK;
+    c->verdict = MATCH_RANKED;
+    c->parts.cost_eur = s->price_per_gpu_hour * w->gpus * w->walltime_s / 3600.0;
+    c->parts.carbon_kg =
+        s->carbon_g_per_kwh * w->gpus * MATCH_GPU_KW * w->walltime_s / 3600.0 / 1000.0;
+    c->parts.bytes_to_move = w->n_data ? bytes_to_move(w, s, sizes) : 0;
+    range_add(r, P_COST, c->parts.cost_eur);
+    range_add(r, P_CARBON, c->parts.carbon_kg);
+    range_add(r, P_DATA, (double)c->parts.bytes_to_move);
+}
+
+/* Second pass: score every feasible pool; each site keeps its best. */
+static void score(const struct match_workload *w, const struct match_site *sites,
+                  const struct feasible *f, size_t n_f, const struct ranges *r,
+                  struct match_candidate *c)
+{
+    size_t k = 0;
+
+    while (k < n_f) {
+        struct match_candidate *x = &c[f[k].site];
+        double site_part = part(r, P_COST, x->parts.cost_eur) +
+                           part(r, P_CARBON, x->parts.carbon_kg) +
+                           part(r, P_DATA, (double)x->parts.bytes_to_move);
+        bool first = true;
+
+        for (; k < n_f && &c[f[k].site] == x; k++) {
+            double sc = site_part + part(r, P_START, f[k].start_in_s) +
+                        part(r, P_FIT, f[k].stranded);
+            if (first || sc < x->score) {
+                first = false;
+                x->score = sc;
+                x->pool = f[k].pool;
+                x->parts.start_in_s = f[k].start_in_s;
+                x->parts.stranded = f[k].stranded;
+            }
+        }
+        x->nodes = nodes_in(w, &sites[x->site].pools[x->pool]);
+    }
+}
+
+/*
+ * Rank by score, ties in input order: a stable LSD radix sort on the
+ * score's bits (scores are >= 0, and non-negative doubles order as their
+ * bit patterns do). Linear in the number of ranked sites, where a
+ * comparison sort through a function pointer cost more than the match.
+ */
+struct ranked {
+    uint64_t key;
+    uint32_t site;
+};
+
+/* Returns the buffer (v or tmp) that holds the sorted keys. */
+static struct ranked *rank_sort(struct ranked *v, struct ranked *tmp, size_t n)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        struct ranked *swap;
+
+        for (size_t i = 0; i < n; i++)
+            count[((v[i].key >> shift) & 0xff) + 1]++;
+        if (count[((v[0].key >> shift) & 0xff) + 1] == n)
+            continue; /* every key has the same byte here */
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i].key >> shift) & 0xff]++] = v[i];
+        swap = v;
+        v = tmp;
+        tmp = swap;
+    }
+    return v;
+}
+
+static uint64_t score_key(double score)
+{
+    uint64_t bits;
+
+    if (!(score > 0)) /* 0, -0 and (never expected) NaN sort first */
+        return 0;
+    memcpy(&bits, &score, sizeof(bits));
+    return bits;
 }
 
 int match_run(const struct match_workload *w, const struct match_site *sites,
@@ -329,53 +404,53 @@ int match_run(const struct match_workload *w, const struct match_site *sites,
 {
     struct match_candidate *c = NULL;
     struct feasible *f = NULL;
-    struct ranked *order = NULL;
+    struct ranked *order = NULL, *tmp = NULL, *sorted;
     uint64_t *sizes = NULL;
+    struct ranges r;
+    struct when t;
     size_t total_pools = 0, n_f = 0, n_ranked = 0;
 
+    for (int k = 0; k < 5; k++) {
+        r.lo[k] = __builtin_inf();
+        r.hi[k] = -__builtin_inf();
+    }
     for (size_t i = 0; i < n_sites; i++)
         total_pools += sites[i].n_pools;
-    c = calloc(n_sites ? n_sites : 1, sizeof(*c));
+    c = malloc((n_sites ? n_sites : 1) * sizeof(*c));
     f = malloc((total_pools ? total_pools : 1) * sizeof(*f));
     order = malloc((n_sites ? n_sites : 1) * sizeof(*order));
+    tmp = malloc((n_sites ? n_sites : 1) * sizeof(*tmp));
     sizes = calloc(w->n_data ? w->n_data : 1, sizeof(*sizes));
-    if (!c || !f || !order || !sizes)
+    if (!c || !f || !order || !tmp || !sizes)
         goto nomem;
     for (size_t i = 0; i < w->n_data; i++)
         sizes[i] = known_size(w, sites, n_sites, i);
+    t = when_of(w);
     for (size_t i = 0; i < n_sites; i++)
-        eval_site(w, sites, i, sizes, &c[i], f, &n_f);
-    score_all(w, f, n_f);
-    /* Each site's best pool stands for it; f is in site order. */
-    for (size_t k = 0; k < n_f; k++) {
-        struct match_candidate *x = &c[f[k].site];
-        if (x->verdict == MATCH_REJECTED || f[k].score < x->score) {
-            x->verdict = MATCH_RANKED;
-            x->pool = f[k].pool;
-            x->score = f[k].score;
-            x->nodes = f[k].nodes;
-            x->parts = f[k].parts;
-        }
-    }
+        eval_site(w, &t, sites, i, sizes, &c[i], f, &n_f, &r);
+    range_scale(w, &r);
+    score(w, sites, f, n_f, &r, c);
     for (size_t i = 0; i < n_sites; i++)
         if (c[i].verdict == MATCH_RANKED)
-            order[n_ranked++] = (struct ranked){c[i].score, i};
-    qsort(order, n_ranked, sizeof(*order), ranked_cmp);
-    for (size_t r = 0; r < n_ranked; r++)
-        c[order[r].site].rank = (unsigned)r + 1;
-    ret->chosen = n_ranked ? order[0].site : MATCH_NONE;
+            order[n_ranked++] = (struct ranked){score_key(c[i].score), (uint32_t)i};
+    sorted = n_ranked ? rank_sort(order, tmp, n_ranked) : order;
+    for (size_t k = 0; k < n_ranked; k++)
+        c[sorted[k].site].rank = (unsigned)k + 1;
+    ret->chosen = n_ranked ? sorted[0].site : MATCH_NONE;
     if (n_ranked)
-        c[order[0].site].verdict = MATCH_CHOSEN;
+        c[sorted[0].site].verdict = MATCH_CHOSEN;
     ret->candidates = c;
     ret->n = n_sites;
     free(f);
     free(order);
+    free(tmp);
     free(sizes);
     return 0;
 nomem:
     free(c);
     free(f);
     free(order);
+    free(tmp);
     free(sizes);
     errno = ENOMEM;
     return -1;
@@ -496,7 +571,7 @@ void match_reason(const struct match_workload *w, const struct match_site *sites
         break;
     case MATCH_SHAPE:
         snprintf(buf, size, "%lld GPUs do not fit on %u nodes of pool %s (%lld GPUs)",
-                 (long long)c->need, c->nodes, pn, (long long)c->have);
+                 (long long)c->need, w->nodes, pn, (long long)c->have);
         break;
     case MATCH_WALLTIME:
         dur(c->need, a, sizeof(a));

@@ -938,6 +938,9 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
-    optind = 1; /* the command parses from its own first argument */
+    /* 0, not 1: glibc then re-initialises getopt, forgetting the "+" (stop at
+     * the first word) of the global parse, so a command's options may also
+     * follow its words ("lease show ID --json"). */
+    optind = 0;
     return cmd->run(&ctl, argc, argv);
 }
