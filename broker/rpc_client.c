@@ -87,8 +87,7 @@ static bool submit_retry(struct server *srv, const struct rpc_msg *m,
 
 /* The refusal in one line: the site that got furthest speaks for all. A
  * pool-level miss (the site had the right kind of pool) beats a site-level. */
-static void refusal(const struct rpc_matching *m, const char *request_id, char *buf,
-                    size_t size)
+static void refusal(const struct rpc_matching *m, char *buf, size_t size)
 {
     const struct match_candidate *best = NULL;
     char why[AF_WIRE_MAX_TEXT];
@@ -103,10 +102,8 @@ static void refusal(const struct rpc_matching *m, const char *request_id, char *
         return;
     }
     match_reason(&m->w, m->views, best, why, sizeof(why));
-    snprintf(buf, size,
-             "no site can take this workload now (nearest: %s, %.300s); "
-             "`aifedctl request show %s` explains every site",
-             m->views[best->site].id, why, request_id);
+    snprintf(buf, size, "no site can take this workload now (nearest: %s, %.300s)",
+             m->views[best->site].id, why);
 }
 
 /* Keep what was decided, and why, with the request (into the batch). */
@@ -157,9 +154,11 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
         return;
     }
     if (mt.r.chosen == MATCH_NONE) {
-        refusal(&mt, s->request_id, why, sizeof(why));
+        refusal(&mt, why, sizeof(why));
         record_request(srv, m, &mt, NULL, why);
-        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+                  "%s; `aifedctl request show %s` explains every site", why,
+                  s->request_id);
         goto out;
     }
     c = &mt.r.candidates[mt.r.chosen];

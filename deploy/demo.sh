@@ -3,7 +3,7 @@
 #
 # The aifed demo: a federation of the first seven EuroHPC AI Factories on this
 # machine (loopback only, throwaway keys). Installs what is missing, builds,
-# starts the broker and seven agents, places four workloads that land on four
+# starts the broker and seven agents, places five workloads that land on five
 # different sites for visible reasons, shows the sites and leases, and stops
 # everything cleanly. Capacities are illustrative, not the sites' real ones.
 #
@@ -79,10 +79,20 @@ place "A Finnish NLP lab wants 32 AMD MI250X GPUs: only LUMI-AI has that model" 
     --project llm-eu --gpus 32 --accelerator MI250X --walltime 2h
 place "A Luxembourg fintech's data must stay in Luxembourg" \
     --project vision-sme --gpus 8 --country LU --walltime 4h
-place "An SME fine-tunes on 16 H100 80GB for 12h: of three H100 sites, MIMER starts soonest" \
+place "An SME fine-tunes on 16 H100 80GB for 12h: MIMER starts soonest and emits least" \
     --project llm-eu --gpus 16 --accelerator H100 --gpu-memory 80 --walltime 12h
+place "The same job on a tight budget (--prefer cost): Pharos is cheapest per GPU-hour" \
+    --project vision-sme --gpus 16 --accelerator H100 --gpu-memory 80 --walltime 12h \
+    --prefer cost
 place "A research group needs A100s with 64 GB each: MeluXina-AI's have 40 GB" \
     --project vision-sme --gpus 16 --accelerator A100 --gpu-memory 64 --walltime 8h
+
+step "Nobody has B200s: the refusal says why, and the explanation is kept"
+echo "\$ aifedctl submit --project llm-eu --gpus 8 --accelerator B200 --request-id want-b200"
+ctl submit --project llm-eu --gpus 8 --accelerator B200 --request-id want-b200 2>&1 |
+    tail -n 1 || true
+echo "\$ aifedctl request show want-b200"
+ctl request show want-b200 | head -n 6
 
 step "The federation now"
 ctl sites

@@ -185,9 +185,9 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
         print_json(a);
         return;
     }
-    printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s\n", "SITE", "NAME",
-           "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT",
-           "MAXWALL");
+    printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s %6s %5s\n", "SITE",
+           "NAME", "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT",
+           "MAXWALL", "EUR/h", "gCO2");
     for (size_t i = 0; i < list->n_sites; i++) {
         const Aifed__SiteStatus *s = list->sites[i];
         const char *state = s->site->drained                         ? "DRAIN"
@@ -206,10 +206,12 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
 
             duration(p->queue_wait_s, wait, sizeof(wait));
             duration(p->max_walltime_s, wall, sizeof(wall));
-            printf("%-12s %-14s %-3s %-5s %-10s %-8s %3uG %6u %6u %6u %6s %7s\n",
-                   j ? "" : s->site->id, j ? "" : name, j ? "" : s->site->country,
-                   j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb,
-                   p->gpus_total, p->gpus_free, s->pools[j]->gpus_available, wait, wall);
+            printf(
+                "%-12s %-14s %-3s %-5s %-10s %-8s %3uG %6u %6u %6u %6s %7s %6.2f %5u\n",
+                j ? "" : s->site->id, j ? "" : name, j ? "" : s->site->country,
+                j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb, p->gpus_total,
+                p->gpus_free, s->pools[j]->gpus_available, wait, wall,
+                s->site->price_per_gpu_hour, s->site->carbon_g_per_kwh);
         }
     }
     if (illustrative)

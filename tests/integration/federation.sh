@@ -15,7 +15,7 @@ check "sites shows each site-file capacity" test "$(ctlj alice sites |
 # The human table too: one line per pool, the site's name and country.
 table=$(ctl alice sites)
 check "sites table: one line per pool, with name and country" \
-    grep -qE '^meluxina +MeluXina-AI +LU +UP +accel +A100 +40G +800 +96 +96 +20m +2d$' <<<"$table"
+    grep -qE '^meluxina +MeluXina-AI +LU +UP +accel +A100 +40G +800 +96 +96 +20m +2d +2.50 +150$' <<<"$table"
 check "sites table says the figures are illustrative" grep -q illustrative <<<"$table"
 
 # Why: explain ranks the H100 sites by expected wait and says why others fail.
