@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The whole test suite on a fresh Debian 12 machine: install what is missing,
 # build, run the unit and integration suites, then build again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and run the same suites.
+# AddressSanitizer + UndefinedBehaviorSanitizer and run the same suites, then
+# build the libFuzzer targets with clang and run each for a bounded time.
 # Ends with "N passed, N failed"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -29,8 +30,28 @@ build_and_test build || rc=1
 build_and_test build-asan -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debug || rc=1
 
+# Fuzzing needs clang's libFuzzer; without it, say so and go on.
+logs=("$top"/build/meson-logs/testlog.json "$top"/build-asan/meson-logs/testlog.json)
+if echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' |
+    clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
+    echo "=== build-fuzz: build"
+    if [[ ! -f build-fuzz/build.ninja ]]; then
+        CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+            -Db_lundef=false >build-fuzz.setup.log 2>&1 || { cat build-fuzz.setup.log; rc=1; }
+    fi
+    if ninja -C build-fuzz; then
+        echo "=== build-fuzz: fuzz"
+        meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || rc=1
+        logs+=("$top"/build-fuzz/meson-logs/testlog.json)
+    else
+        rc=1
+    fi
+else
+    echo "=== fuzzing skipped: clang cannot build a libFuzzer target here"
+fi
+
 passed=0 failed=0
-for log in "$top"/build/meson-logs/testlog.json "$top"/build-asan/meson-logs/testlog.json; do
+for log in "${logs[@]}"; do
     [[ -f $log ]] || { failed=$((failed + 1)); continue; }
     passed=$((passed + $(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")))
     failed=$((failed + $(jq -s '[.[] | select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP")] | length' "$log")))
