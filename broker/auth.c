@@ -83,6 +83,7 @@ int auth_add(struct auth *a, enum auth_kind kind, const char *name,
         a->v[i].name = strchr(a->v[i].id, ':') + 1;
     p = &a->v[a->n];
     memset(p, 0, sizeof(*p));
+    p->index = a->n;
     p->kind = kind;
     strcpy(p->id, id);
     p->name = strchr(p->id, ':') + 1;
@@ -104,6 +105,11 @@ int auth_add(struct auth *a, enum auth_kind kind, const char *name,
     }
     a->n++;
     return 0;
+}
+
+size_t auth_count(const struct auth *a)
+{
+    return a->n;
 }
 
 void *auth_socket(struct auth *a)

@@ -24,6 +24,7 @@
 enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };
 
 struct auth_principal {
+    size_t index; /* 0..auth_count()-1, for per-principal state elsewhere */
     enum auth_kind kind;
     char id[AF_ID_MAX + 8]; /* "user:alice" */
     const char *name;       /* points into id, after the colon */
@@ -42,6 +43,9 @@ void auth_destroy(struct auth *a);
  * already registered, ENOMEM. */
 int auth_add(struct auth *a, enum auth_kind kind, const char *name,
              const char *public_z85, char *const *projects, size_t n_projects);
+
+/* How many principals are registered (indexes run below this). */
+size_t auth_count(const struct auth *a);
 
 /* The ZAP socket, to watch for requests; auth_handle answers one. */
 void *auth_socket(struct auth *a);

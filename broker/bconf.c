@@ -40,6 +40,9 @@ static const struct opt {
     {"require_allocation", OPT_BOOL, offsetof(struct bconf, require_allocation), 0,
      "yes"},
     {"fair_share_floor", OPT_UINT, offsetof(struct bconf, fair_share_floor), 100, "25"},
+    {"rate_limit", OPT_UINT, offsetof(struct bconf, rate_limit), 1000000, "50"},
+    {"rate_burst", OPT_UINT, offsetof(struct bconf, rate_burst), 1000000, "100"},
+    {"max_waiting", OPT_UINT, offsetof(struct bconf, max_waiting), 4096, "64"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -22,6 +22,7 @@ struct store;
 struct sites;
 struct af_zloop;
 struct allocs;
+struct limit_bucket;
 
 struct outmsg {
     void *sock;
@@ -36,6 +37,7 @@ struct outmsg {
 /* A client waiting for its PENDING lease to be decided. */
 struct waiter {
     char lease_id[AF_ID_MAX + 1];
+    size_t principal; /* auth_principal index */
     uint8_t rid[AF_ZSOCK_RID_MAX];
     size_t rid_len;
     uint64_t corr_id;
@@ -63,7 +65,8 @@ struct server {
     struct waiter *waiters;
     size_t n_waiters;
     int64_t waiter_ttl_ms;
-    bool batch_failed; /* a write failed: the batch must not commit */
+    struct limit_bucket *buckets; /* one per principal (auth index) */
+    bool batch_failed;            /* a write failed: the batch must not commit */
 };
 
 /* The message being handled, with the principal ZAP gave its sender. */

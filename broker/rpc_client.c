@@ -54,6 +54,7 @@ static bool add_waiter(struct server *srv, const struct rpc_msg *m, const char *
         return false;
     w = &srv->waiters[srv->n_waiters++];
     snprintf(w->lease_id, sizeof(w->lease_id), "%s", lease_id);
+    w->principal = m->who->index;
     memcpy(w->rid, m->z->rid, m->z->rid_len);
     w->rid_len = m->z->rid_len;
     w->corr_id = m->env->corr_id;
@@ -66,6 +67,16 @@ static void reply_or_wait(struct server *srv, const struct rpc_msg *m,
 {
     if (l->state != LEASE_PENDING || !add_waiter(srv, m, l->id))
         reply_lease(srv, m, l);
+}
+
+/* Submits of who still waiting for a site's answer. */
+static size_t waiting(const struct server *srv, const struct auth_principal *who)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < srv->n_waiters; i++)
+        n += srv->waiters[i].principal == who->index;
+    return n;
 }
 
 /* A retried submit (same principal and request id) is the same lease. */
@@ -149,6 +160,12 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     }
     if (submit_retry(srv, m, s->request_id))
         return;
+    if (waiting(srv, m->who) >= srv->conf->max_waiting) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_LIMITED,
+                  "you have %llu submits waiting for a site; wait for them first",
+                  (unsigned long long)srv->conf->max_waiting);
+        return;
+    }
     if (rpc_match(srv, s->workload, NULL, &mt) < 0) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;

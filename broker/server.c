@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "bconf.h"
 #include "lease.h"
+#include "limit.h"
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
@@ -250,7 +251,13 @@ static void handle(struct server *srv, void *sock, const struct rpc_spec *table)
         af_zmsg_clear(&z);
         return;
     }
-    if (!z.env) {
+    if (!limit_take(&srv->buckets[m.who->index], (int64_t)uv_now(&srv->loop),
+                    (double)srv->conf->rate_limit, (double)srv->conf->rate_burst)) {
+        /* Refused before anything else: a flood costs the broker little. */
+        rpc_error(srv, &m, AIFED__ERROR_CODE__ERROR_LIMITED,
+                  "over the rate limit of %llu requests a second; slow down",
+                  (unsigned long long)srv->conf->rate_limit);
+    } else if (!z.env) {
         log_info("bad message from %s: %s", m.who->id, z.why.text);
         rpc_error(srv, &m, decode_code(z.why_errno), "%s", z.why.text);
     } else if (!(spec = spec_for(table, z.env->body_case))) {
@@ -463,6 +470,11 @@ struct server *server_create(const struct bconf *conf, struct store *st,
     if (!(srv->auth = auth_create(srv->zctx, err)) || register_principals(srv, err) < 0 ||
         open_sockets(srv, err) < 0)
         goto fail;
+    srv->buckets = calloc(auth_count(srv->auth) + 1, sizeof(*srv->buckets));
+    if (!srv->buckets) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
     if (load_promises(srv) < 0 || load_allocations(srv) < 0) {
         af_error_set(err, "loading open leases and allocations: %s", strerror(errno));
         goto fail;
@@ -520,6 +532,7 @@ void server_destroy(struct server *srv)
         free(srv->out[i].buf);
     free(srv->out);
     free(srv->waiters);
+    free(srv->buckets);
     af_zsock_close(srv->agent_sock);
     af_zsock_close(srv->client_sock);
     auth_destroy(srv->auth);

@@ -40,6 +40,7 @@ fed_init() {
         # Allocations are checked where an admin set one; elsewhere any
         # project may use a site (production brokers require them).
         echo "require_allocation = ${FED_REQUIRE_ALLOCATION:-no}"
+        echo "max_waiting = ${FED_MAX_WAITING:-64}"
         for name in "$@"; do
             printf '\n[site:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"
         done

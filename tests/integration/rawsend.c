@@ -6,7 +6,10 @@
  * came back, 1 otherwise.
  *
  *   rawsend ENDPOINT BROKER_PUB KEY garbage|truncated|oversized|version|
- *                                   wrongtype|multipart|emptybody
+ *                                   wrongtype|multipart|emptybody|advert-other
+ *   rawsend ENDPOINT BROKER_PUB KEY held-other LEASE_ID
+ *   rawsend ENDPOINT BROKER_PUB KEY flood N     (prints "ok=N limited=N")
+ *   rawsend ENDPOINT - - plaintext              (a peer without CURVE)
  */
 #include "af_keys.h"
 #include "af_wire.h"
@@ -44,6 +47,93 @@ static size_t valid_submit(uint8_t *buf, uint32_t version, int body)
     return aifed__envelope__pack(&env, buf);
 }
 
+static size_t advert_for(uint8_t *buf, const char *site_id)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
+    Aifed__Site site = AIFED__SITE__INIT;
+
+    site.id = (char *)site_id;
+    site.country = "GR";
+    a.site = &site;
+    env.version = AF_WIRE_VERSION;
+    env.corr_id = 8;
+    env.body_case = AIFED__ENVELOPE__BODY_ADVERTISEMENT;
+    env.advertisement = &a;
+    return aifed__envelope__pack(&env, buf);
+}
+
+static size_t held_for(uint8_t *buf, const char *lease_id)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
+
+    held.lease_id = (char *)lease_id;
+    env.version = AF_WIRE_VERSION;
+    env.corr_id = 9;
+    env.body_case = AIFED__ENVELOPE__BODY_LEASE_HELD;
+    env.lease_held = &held;
+    return aifed__envelope__pack(&env, buf);
+}
+
+/* n ListSites at once; count the answers: served, or refused by the limit. */
+static int flood(void *s, int n)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__ListSites ls = AIFED__LIST_SITES__INIT;
+    uint8_t buf[1 << 16];
+    int ok = 0, limited = 0, other = 0;
+
+    env.version = AF_WIRE_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_LIST_SITES;
+    env.list_sites = &ls;
+    for (int i = 0; i < n; i++) {
+        size_t len = aifed__envelope__pack(&env, buf);
+        zmq_send(s, buf, len, 0);
+    }
+    for (int i = 0; i < n; i++) {
+        Aifed__Envelope *r = NULL;
+        struct af_error err;
+        int got = zmq_recv(s, buf, sizeof(buf), 0);
+
+        if (got < 0)
+            break; /* the 5 s receive timeout bounds the wait */
+        if (af_wire_unpack(buf, (size_t)got, sizeof(buf), &r, &err) < 0) {
+            other++;
+            continue;
+        }
+        if (r->body_case == AIFED__ENVELOPE__BODY_SITE_LIST)
+            ok++;
+        else if (r->body_case == AIFED__ENVELOPE__BODY_ERROR &&
+                 r->error->code == AIFED__ERROR_CODE__ERROR_LIMITED)
+            limited++;
+        else
+            other++;
+        af_wire_free(r);
+    }
+    printf("ok=%d limited=%d other=%d\n", ok, limited, other);
+    return ok + limited == n ? 0 : 1;
+}
+
+/* A peer that does not speak CURVE: it must get nothing at all. */
+static int plaintext(const char *endpoint)
+{
+    void *zctx = zmq_ctx_new(), *s = zmq_socket(zctx, ZMQ_DEALER);
+    int timeout = 2000, linger = 0, n;
+    uint8_t buf[256];
+    size_t len = valid_submit(buf, AF_WIRE_VERSION, AIFED__ENVELOPE__BODY_SUBMIT);
+
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_connect(s, endpoint);
+    zmq_send(s, buf, len, 0);
+    n = zmq_recv(s, buf, sizeof(buf), 0);
+    printf("%s\n", n < 0 ? "no reply" : "unexpected reply");
+    zmq_close(s);
+    zmq_ctx_term(zctx);
+    return n < 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t big[2 * 1024 * 1024];
@@ -56,11 +146,13 @@ int main(int argc, char **argv)
     const char *kind;
     int rc = 1, timeout = 5000;
 
-    if (argc != 5) {
-        fprintf(stderr, "usage: rawsend ENDPOINT BROKER_PUB KEY KIND\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: rawsend ENDPOINT BROKER_PUB KEY KIND [ARG]\n");
         return 2;
     }
     kind = argv[4];
+    if (!strcmp(kind, "plaintext"))
+        return plaintext(argv[1]);
     if (af_keys_load_public(argv[2], pub, &err) < 0 ||
         af_keys_load_secret(argv[3], &kp, &err) < 0) {
         fprintf(stderr, "rawsend: %s\n", err.text);
@@ -97,6 +189,17 @@ int main(int argc, char **argv)
     } else if (!strcmp(kind, "emptybody")) {
         len = valid_submit(buf, AF_WIRE_VERSION, 0);
         zmq_send(s, buf, len, 0);
+    } else if (!strcmp(kind, "advert-other")) {
+        len = advert_for(buf, "pharos");
+        zmq_send(s, buf, len, 0);
+    } else if (!strcmp(kind, "held-other") && argc == 6) {
+        len = held_for(buf, argv[5]);
+        zmq_send(s, buf, len, 0);
+    } else if (!strcmp(kind, "flood") && argc == 6) {
+        rc = flood(s, (int)strtol(argv[5], NULL, 10));
+        af_zsock_close(s);
+        zmq_ctx_term(zctx);
+        return rc;
     } else {
         fprintf(stderr, "rawsend: unknown kind %s\n", kind);
         return 2;

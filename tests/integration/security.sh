@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A principal may say what it should and nothing else: a site cannot speak
+# for another site or another site's lease; a peer without CURVE gets
+# nothing; a flood is limited per principal while everyone else is served;
+# the waiting submits of one principal are bounded. Each refusal leaves the
+# broker up and the store unchanged.
+. "$(dirname "$0")/lib.sh"
+
+FED_MAX_WAITING=2 start_federation mimer pharos || exit 1
+raw() { "$RAWSEND" "$@"; }
+
+lease=$(ctlj alice submit --project llm-eu --gpus 4 --country GR | jq -r .id)
+check "a lease at pharos to aim at" test "$(ctlj alice lease show "$lease" | jq -r .site)" = pharos
+before=$(ctlj ops leases | jq -c .)
+sites_before=$(ctlj ops sites | jq -c '[.[] | {id, pools: [.pools[] | .gpus_free]}]')
+
+out=$(raw "$FED_AGENT_EP" "$T/keys/broker.pub" "$T/keys/mimer.key" advert-other)
+check "site mimer cannot advertise for pharos (ERROR_FORBIDDEN)" \
+    test "$out" = "3 you are site mimer and cannot advertise for site pharos"
+out=$(raw "$FED_AGENT_EP" "$T/keys/broker.pub" "$T/keys/mimer.key" held-other "$lease")
+check "site mimer cannot answer a hold for pharos's lease" \
+    test "$out" = "3 lease $lease is not at your site"
+out=$(raw "$FED_CLIENT_EP" - - plaintext)
+check "a plaintext peer on the client socket gets nothing" test "$out" = "no reply"
+out=$(raw "$FED_AGENT_EP" - - plaintext)
+check "a plaintext peer on the agent socket gets nothing" test "$out" = "no reply"
+check "the store is unchanged" test "$(ctlj ops leases | jq -c .)" = "$before"
+check "the sites are unchanged" \
+    test "$(ctlj ops sites | jq -c '[.[] | {id, pools: [.pools[] | .gpus_free]}]')" = "$sites_before"
+
+# A flood from alice: the burst is served, the rest refused, others unaffected.
+out=$(raw "$FED_CLIENT_EP" "$T/keys/broker.pub" "$T/keys/alice.key" flood 400)
+ok_n=$(sed -n 's/^ok=\([0-9]*\) .*/\1/p' <<<"$out")
+lim_n=$(sed -n 's/.*limited=\([0-9]*\) .*/\1/p' <<<"$out")
+check "a flood of 400 is answered in full ($out)" test "$((ok_n + lim_n))" -eq 400
+check "the burst of 100 is served" test "$ok_n" -ge 100
+check "the rest is refused with ERROR_LIMITED" test "$lim_n" -ge 200
+check "bob is served meanwhile" quiet test "$(ctlj bob sites | jq length)" -eq 2
+
+# max_waiting = 2: with pharos silent, two submits wait for it; a third is
+# refused at once.
+kill -STOP "$(cat "$T/agents/pharos.pid")"
+ctl alice submit --project llm-eu --gpus 1 --country GR >/dev/null 2>&1 &
+w1=$!
+ctl alice submit --project llm-eu --gpus 1 --country GR >/dev/null 2>&1 &
+w2=$!
+wait_for "two submits are waiting" 10 'test "$(ctlj ops leases --state pending | jq length)" -eq 2'
+out=$(ctl alice submit --project llm-eu --gpus 1 --country GR 2>&1 | tail -n 1)
+check "a third waiting submit is refused" test "$out" = \
+    "aifedctl: you have 2 submits waiting for a site; wait for them first"
+kill -CONT "$(cat "$T/agents/pharos.pid")"
+wait "$w1" "$w2"
+check "the broker still serves" test "$(ctlj alice lease show "$lease" | jq -r .state)" = ACTIVE
