@@ -23,14 +23,19 @@
 
 enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };
 
+#define AUTH_MAX_KEYS 2 /* two during a key change-over */
+
 struct auth_principal {
     size_t index; /* 0..auth_count()-1, for per-principal state elsewhere */
     enum auth_kind kind;
     char id[AF_ID_MAX + 8]; /* "user:alice" */
     const char *name;       /* points into id, after the colon */
-    char public_z85[AF_KEY_Z85_LEN + 1];
+    char keys[AUTH_MAX_KEYS][AF_KEY_Z85_LEN + 1];
+    size_t n_keys;
     char **projects; /* users: the projects they may act for */
     size_t n_projects;
+    bool revoked;     /* every key refused, also on open connections */
+    bool from_config; /* registered by broker.conf */
 };
 
 struct auth;
@@ -44,6 +49,25 @@ void auth_destroy(struct auth *a);
 int auth_add(struct auth *a, enum auth_kind kind, const char *name,
              const char *public_z85, char *const *projects, size_t n_projects);
 
+/* Registry changes (admin calls and the principals stored in LMDB). They
+ * keep indexes stable: a revoked principal stays, refused.
+ *
+ * auth_key_add: register id ("kind:name") with key, or give it a second key;
+ * a revoked principal comes back with this key only. projects, when
+ * set_projects, replace a user's. -1 with errno EINVAL (bad id), EEXIST (the
+ * key belongs to another principal, or this one has it already), E2BIG (two
+ * keys already), ENOMEM. */
+int auth_key_add(struct auth *a, const char *id, const char *public_z85,
+                 char *const *projects, size_t n_projects, bool set_projects);
+/* -1/ENOENT (no such principal or key), EMLINK (its only key: revoke it). */
+int auth_key_remove(struct auth *a, const char *id, const char *public_z85);
+/* -1/ENOENT. */
+int auth_revoke(struct auth *a, const char *id);
+
+/* Visit every principal. */
+typedef void (*auth_fn)(const struct auth_principal *p, void *arg);
+void auth_each(const struct auth *a, auth_fn fn, void *arg);
+
 /* How many principals are registered (indexes run below this). */
 size_t auth_count(const struct auth *a);
 
@@ -53,6 +77,10 @@ void auth_handle(struct auth *a);
 
 /* The principal with this id ("user:alice"), or NULL. Borrowed. */
 const struct auth_principal *auth_find(const struct auth *a, const char *id);
+
+/* The principal a ZAP User-Id ("id/key") names, if that key is still valid
+ * for it (not revoked, not removed); NULL otherwise. Borrowed. */
+const struct auth_principal *auth_check(const struct auth *a, const char *user_id);
 
 /* Admins may act for any project; users for their own. */
 bool auth_may_use_project(const struct auth_principal *p, const char *project);

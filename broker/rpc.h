@@ -71,6 +71,7 @@ struct server {
 
 /* The message being handled, with the principal ZAP gave its sender. */
 struct rpc_msg {
+    void *sock; /* the socket it came in on; NULL: the client socket */
     struct af_zmsg *z;
     const Aifed__Envelope *env;
     const struct auth_principal *who;

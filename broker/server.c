@@ -59,7 +59,7 @@ static int out_push(struct server *srv, void *sock, const uint8_t *rid, size_t r
 
 void rpc_reply(struct server *srv, const struct rpc_msg *m, Aifed__Envelope *reply)
 {
-    void *sock = m->who && m->who->kind == AUTH_SITE ? srv->agent_sock : srv->client_sock;
+    void *sock = m->sock ? m->sock : srv->client_sock;
 
     reply->corr_id = m->env ? m->env->corr_id : 0;
     if (out_push(srv, sock, m->z->rid, m->z->rid_len, reply, sock == srv->client_sock) <
@@ -88,7 +88,7 @@ void rpc_error(struct server *srv, const struct rpc_msg *m, Aifed__ErrorCode cod
 {
     char text[AF_WIRE_MAX_TEXT];
     va_list ap;
-    void *sock = m->who && m->who->kind == AUTH_SITE ? srv->agent_sock : srv->client_sock;
+    void *sock = m->sock ? m->sock : srv->client_sock;
 
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
@@ -240,14 +240,18 @@ static Aifed__ErrorCode decode_code(int why)
 static void handle(struct server *srv, void *sock, const struct rpc_spec *table)
 {
     struct af_zmsg z;
-    struct rpc_msg m = {.z = &z};
+    struct rpc_msg m = {.sock = sock, .z = &z};
     const struct rpc_spec *spec;
 
     if (af_zsock_recv(sock, true, srv->conf->max_message, &z) < 0)
         return;
     m.env = z.env;
-    m.who = auth_find(srv->auth, z.principal);
-    if (!m.who) { /* ZAP admitted it, so this cannot happen; refuse anyway */
+    m.who = auth_check(srv->auth, z.principal);
+    if (!m.who) {
+        /* Admitted at the handshake, but the key has since been revoked or
+         * removed: refuse every message on the open connection. */
+        rpc_error(srv, &m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "this key is no longer valid here (revoked or replaced)");
         af_zmsg_clear(&z);
         return;
     }

@@ -426,6 +426,71 @@ static int v_allocation_list(const Env *e, struct af_error *err)
     return 0;
 }
 
+/* "kind:name" with a known kind and a valid name. */
+static int check_principal_id(const char *id, struct af_error *err)
+{
+    static const char *const kinds[] = {"site:", "user:", "admin:"};
+
+    for (size_t i = 0; i < 3; i++)
+        if (!strncmp(id, kinds[i], strlen(kinds[i])))
+            return check_id(id + strlen(kinds[i]), true, "principal name", err);
+    return bad(err, "%s must be site:ID, user:NAME or admin:NAME", "principal");
+}
+
+static int check_z85_key(const char *k, struct af_error *err)
+{
+    if (strlen(k) != 40)
+        return bad(err, "%s must be 40 Z85 characters", "public_key");
+    return 0;
+}
+
+static int v_principal_add(const Env *e, struct af_error *err)
+{
+    const Aifed__PrincipalAdd *a = e->principal_add;
+
+    if (!a)
+        return bad(err, "%s is required", "principal_add");
+    return check_principal_id(a->id, err) || check_z85_key(a->public_key, err) ||
+                   check_list(a->n_projects, a->projects, true, "projects", err)
+               ? -1
+               : 0;
+}
+
+static int v_principal_remove_key(const Env *e, struct af_error *err)
+{
+    const Aifed__PrincipalRemoveKey *r = e->principal_remove_key;
+
+    if (!r)
+        return bad(err, "%s is required", "principal_remove_key");
+    return check_principal_id(r->id, err) || check_z85_key(r->public_key, err) ? -1 : 0;
+}
+
+static int v_principal_revoke(const Env *e, struct af_error *err)
+{
+    return e->principal_revoke ? check_principal_id(e->principal_revoke->id, err)
+                               : bad(err, "%s is required", "principal_revoke");
+}
+
+static int v_list_principals(const Env *e, struct af_error *err)
+{
+    return e->list_principals ? 0 : bad(err, "%s is required", "list_principals");
+}
+
+static int v_principal_list(const Env *e, struct af_error *err)
+{
+    if (!e->principal_list)
+        return bad(err, "%s is required", "principal_list");
+    for (size_t i = 0; i < e->principal_list->n_principals; i++) {
+        const Aifed__Principal *p = e->principal_list->principals[i];
+        if (check_principal_id(p->id, err) ||
+            check_list(p->n_projects, p->projects, true, "projects", err))
+            return -1;
+        if (p->n_public_keys > 2)
+            return bad(err, "%s has more than two keys", p->id);
+    }
+    return 0;
+}
+
 typedef int (*validator_fn)(const Env *, struct af_error *);
 
 static const struct {
@@ -457,6 +522,12 @@ static const struct {
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, "allocation_set", v_allocation_set},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, "list_allocations", v_list_allocations},
     {AIFED__ENVELOPE__BODY_ALLOCATION_LIST, "allocation_list", v_allocation_list},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_ADD, "principal_add", v_principal_add},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY, "principal_remove_key",
+     v_principal_remove_key},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, "principal_revoke", v_principal_revoke},
+    {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, "list_principals", v_list_principals},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_LIST, "principal_list", v_principal_list},
 };
 
 const char *af_wire_body_name(int body_case)

@@ -50,6 +50,11 @@ finish() {
         grep -h -A20 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/logs/*.log |
             head -80 | sed 's/^/# /'
     fi
+    # A test that ran no check (the federation did not start) has failed:
+    # TAP's "1..0" would otherwise read as skipped.
+    if ((CHECKS == 0)); then
+        fail "no check ran"
+    fi
     if ((FAILED)); then
         echo "# logs of $T:"
         tail -n 30 "$T"/logs/*.log | sed 's/^/# /'

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* auth: keys per principal, change-over, revocation, and the per-message
+ * check of "id/key" (Z85 keys may contain '/'). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+/* Two valid-looking Z85 keys, one with '/' in it. */
+static const char *k1 = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+static const char *k2 = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+static const char *k3 = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+
+static const char *user_id(const char *id, const char *key)
+{
+    static char buf[160];
+
+    snprintf(buf, sizeof(buf), "%s/%s", id, key);
+    return buf;
+}
+
+static void keys_and_revocation(void **state)
+{
+    void *zctx = zmq_ctx_new();
+    struct auth *a = auth_create(zctx, NULL);
+    char *projects[] = {"llm-eu"};
+    const struct auth_principal *p;
+
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(auth_add(a, AUTH_USER, "alice", k1, projects, 1), 0);
+    p = auth_check(a, user_id("user:alice", k1));
+    assert_non_null(p);
+    assert_string_equal(p->id, "user:alice");
+    assert_true(p->from_config);
+    assert_null(auth_check(a, user_id("user:alice", k2)));
+    assert_null(auth_check(a, "user:alice"));
+    /* Change-over: a second key, then the first removed. */
+    assert_int_equal(auth_key_add(a, "user:alice", k2, NULL, 0, false), 0);
+    assert_non_null(auth_check(a, user_id("user:alice", k1)));
+    assert_non_null(auth_check(a, user_id("user:alice", k2)));
+    assert_int_equal(auth_key_add(a, "user:alice", k3, NULL, 0, false), -1);
+    assert_int_equal(errno, E2BIG);
+    assert_int_equal(auth_key_remove(a, "user:alice", k1), 0);
+    assert_null(auth_check(a, user_id("user:alice", k1)));
+    assert_non_null(auth_check(a, user_id("user:alice", k2)));
+    assert_int_equal(auth_key_remove(a, "user:alice", k2), -1);
+    assert_int_equal(errno, EMLINK);
+    /* A key belongs to one principal only. */
+    assert_int_equal(auth_key_add(a, "site:mimer", k2, NULL, 0, false), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(auth_key_add(a, "site:mimer", k3, NULL, 0, false), 0);
+    assert_non_null(auth_check(a, user_id("site:mimer", k3)));
+    /* Revoked: refused at once; back only with a new key. */
+    assert_int_equal(auth_revoke(a, "user:alice"), 0);
+    assert_null(auth_check(a, user_id("user:alice", k2)));
+    assert_int_equal(auth_key_add(a, "user:alice", k1, NULL, 0, false), 0);
+    assert_non_null(auth_check(a, user_id("user:alice", k1)));
+    assert_null(auth_check(a, user_id("user:alice", k2)));
+    assert_int_equal(auth_key_add(a, "bogus:x", k3, NULL, 0, false), -1);
+    assert_int_equal(errno, EINVAL);
+    auth_destroy(a);
+    zmq_ctx_term(zctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keys_and_revocation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
