@@ -37,6 +37,7 @@ struct agent {
     unsigned hellos;
     uint64_t next_corr;
     uint64_t interval_ms;
+    char last_error[256]; /* said once, not at every advertisement */
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -130,12 +131,25 @@ static void on_welcome(struct agent *a, const Aifed__Envelope *in)
 
     log_info("connected to the broker as %s", w->principal);
     a->welcomed = true;
+    a->last_error[0] = '\0';
     /* The broker decides when a silent site is DOWN: keep to its pace. */
     if (w->advertise_interval_ms && w->advertise_interval_ms < a->interval_ms) {
         a->interval_ms = w->advertise_interval_ms;
         uv_timer_set_repeat(&a->timer, a->interval_ms);
     }
     advertise(a);
+}
+
+/* A revoked key or a broker-side limit answers every advertisement with the
+ * same error: log it when it starts or changes, not every interval. */
+static void on_error(struct agent *a, const char *message)
+{
+    if (!strncmp(a->last_error, message, sizeof(a->last_error) - 1)) {
+        log_debug("broker error (again): %s", message);
+        return;
+    }
+    log_warnx("broker error: %s", message);
+    snprintf(a->last_error, sizeof(a->last_error), "%s", message);
 }
 
 static void on_message(void *sock, void *arg)
@@ -160,7 +174,7 @@ static void on_message(void *sock, void *arg)
         on_release(a, z.env);
         break;
     case AIFED__ENVELOPE__BODY_ERROR:
-        log_warnx("broker error: %s", z.env->error->message);
+        on_error(a, z.env->error->message);
         break;
     default:
         log_warnx("unexpected %s from the broker", af_wire_body_name(z.env->body_case));

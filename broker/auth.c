@@ -19,7 +19,7 @@
 
 struct auth {
     void *sock;
-    struct auth_principal *v;
+    struct auth_principal **v; /* each allocated apart: handlers keep pointers */
     size_t n;
 };
 
@@ -51,9 +51,10 @@ void auth_destroy(struct auth *a)
     if (a->sock)
         zmq_close(a->sock);
     for (size_t i = 0; i < a->n; i++) {
-        for (size_t j = 0; j < a->v[i].n_projects; j++)
-            free(a->v[i].projects[j]);
-        free(a->v[i].projects);
+        for (size_t j = 0; j < a->v[i]->n_projects; j++)
+            free(a->v[i]->projects[j]);
+        free(a->v[i]->projects);
+        free(a->v[i]);
     }
     free(a->v);
     free(a);
@@ -95,12 +96,12 @@ static int set_projects(struct auth_principal *p, char *const *projects, size_t 
 int auth_add(struct auth *a, enum auth_kind kind, const char *name,
              const char *public_z85, char *const *projects, size_t n_projects)
 {
-    struct auth_principal *p, *grown;
+    struct auth_principal *p, **grown;
     char id[sizeof(p->id)];
 
     snprintf(id, sizeof(id), "%s:%s", kind_prefix[kind], name);
     for (size_t i = 0; i < a->n; i++)
-        if (!strcmp(a->v[i].id, id) || owns_key(&a->v[i], public_z85)) {
+        if (!strcmp(a->v[i]->id, id) || owns_key(a->v[i], public_z85)) {
             errno = EEXIST;
             return -1;
         }
@@ -108,11 +109,8 @@ int auth_add(struct auth *a, enum auth_kind kind, const char *name,
     if (!grown)
         return -1;
     a->v = grown;
-    /* name points into id: fix up every entry, realloc may have moved them. */
-    for (size_t i = 0; i < a->n; i++)
-        a->v[i].name = strchr(a->v[i].id, ':') + 1;
-    p = &a->v[a->n];
-    memset(p, 0, sizeof(*p));
+    if (!(p = calloc(1, sizeof(*p))))
+        return -1;
     p->index = a->n;
     p->kind = kind;
     strcpy(p->id, id);
@@ -120,17 +118,19 @@ int auth_add(struct auth *a, enum auth_kind kind, const char *name,
     snprintf(p->keys[0], sizeof(p->keys[0]), "%s", public_z85);
     p->n_keys = 1;
     p->from_config = true;
-    if (n_projects && set_projects(p, projects, n_projects) < 0)
+    if (n_projects && set_projects(p, projects, n_projects) < 0) {
+        free(p);
         return -1;
-    a->n++;
+    }
+    a->v[a->n++] = p;
     return 0;
 }
 
 static struct auth_principal *find_mut(struct auth *a, const char *id)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (!strcmp(a->v[i].id, id))
-            return &a->v[i];
+        if (!strcmp(a->v[i]->id, id))
+            return a->v[i];
     return NULL;
 }
 
@@ -158,14 +158,14 @@ int auth_key_add(struct auth *a, const char *id, const char *public_z85,
     if (parse_id(id, &kind, &name) < 0)
         return -1;
     for (size_t i = 0; i < a->n; i++)
-        if (&a->v[i] != p && owns_key(&a->v[i], public_z85)) {
+        if (a->v[i] != p && owns_key(a->v[i], public_z85)) {
             errno = EEXIST;
             return -1;
         }
     if (!p) {
         if (auth_add(a, kind, name, public_z85, projects, n_projects) < 0)
             return -1;
-        a->v[a->n - 1].from_config = false;
+        a->v[a->n - 1]->from_config = false;
         return 0;
     }
     if (p->revoked) { /* back, with the new key only */
@@ -222,7 +222,7 @@ int auth_revoke(struct auth *a, const char *id)
 void auth_each(const struct auth *a, auth_fn fn, void *arg)
 {
     for (size_t i = 0; i < a->n; i++)
-        fn(&a->v[i], arg);
+        fn(a->v[i], arg);
 }
 
 size_t auth_count(const struct auth *a)
@@ -238,8 +238,8 @@ void *auth_socket(struct auth *a)
 const struct auth_principal *auth_find(const struct auth *a, const char *id)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (!strcmp(a->v[i].id, id))
-            return &a->v[i];
+        if (!strcmp(a->v[i]->id, id))
+            return a->v[i];
     return NULL;
 }
 
@@ -283,10 +283,10 @@ static const struct auth_principal *decide(const struct auth *a, const char *dom
     if (!agent && strcmp(domain, AUTH_DOMAIN_CLIENT))
         return NULL;
     for (size_t i = 0; i < a->n; i++) {
-        if (a->v[i].revoked || !owns_key(&a->v[i], z85))
+        if (a->v[i]->revoked || !owns_key(a->v[i], z85))
             continue;
-        if (agent == (a->v[i].kind == AUTH_SITE))
-            return &a->v[i];
+        if (agent == (a->v[i]->kind == AUTH_SITE))
+            return a->v[i];
         return NULL;
     }
     return NULL;

@@ -75,7 +75,8 @@ size_t auth_count(const struct auth *a);
 void *auth_socket(struct auth *a);
 void auth_handle(struct auth *a);
 
-/* The principal with this id ("user:alice"), or NULL. Borrowed. */
+/* The principal with this id ("user:alice"), or NULL. Borrowed, and stable
+ * for the auth's lifetime: registry changes never move a principal. */
 const struct auth_principal *auth_find(const struct auth *a, const char *id);
 
 /* The principal a ZAP User-Id ("id/key") names, if that key is still valid

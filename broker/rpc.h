@@ -66,7 +66,8 @@ struct server {
     size_t n_waiters;
     int64_t waiter_ttl_ms;
     struct limit_bucket *buckets; /* one per principal (auth index) */
-    bool batch_failed;            /* a write failed: the batch must not commit */
+    size_t n_buckets;
+    bool batch_failed; /* a write failed: the batch must not commit */
 };
 
 /* The message being handled, with the principal ZAP gave its sender. */
@@ -83,6 +84,14 @@ struct rpc_spec {
     Aifed__Envelope__BodyCase body;
     rpc_fn fn;
 };
+
+/* The principal registry (rpc_admin.c). */
+void rpc_principal_add(struct server *srv, const struct rpc_msg *m);
+void rpc_principal_remove_key(struct server *srv, const struct rpc_msg *m);
+void rpc_principal_revoke(struct server *srv, const struct rpc_msg *m);
+void rpc_list_principals(struct server *srv, const struct rpc_msg *m);
+/* Apply the stored registry over broker.conf's principals (at start). */
+int rpc_load_principals(struct server *srv);
 
 /* Handler tables, ended by a { 0, NULL } row. */
 extern const struct rpc_spec rpc_agent_specs[];

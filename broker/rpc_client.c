@@ -500,6 +500,10 @@ static void on_list_allocations(struct server *srv, const struct rpc_msg *m)
 }
 
 const struct rpc_spec rpc_client_specs[] = {
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_ADD, rpc_principal_add},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY, rpc_principal_remove_key},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, rpc_principal_revoke},
+    {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, rpc_list_principals},
     {AIFED__ENVELOPE__BODY_GET_REQUEST, on_get_request},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, on_allocation_set},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, on_list_allocations},

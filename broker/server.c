@@ -474,9 +474,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
     if (!(srv->auth = auth_create(srv->zctx, err)) || register_principals(srv, err) < 0 ||
         open_sockets(srv, err) < 0)
         goto fail;
-    srv->buckets = calloc(auth_count(srv->auth) + 1, sizeof(*srv->buckets));
-    if (!srv->buckets) {
-        af_error_set(err, "out of memory");
+    if (rpc_load_principals(srv) < 0) {
+        af_error_set(err, "loading the principal registry: %s", strerror(errno));
         goto fail;
     }
     if (load_promises(srv) < 0 || load_allocations(srv) < 0) {

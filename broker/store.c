@@ -28,6 +28,7 @@ enum {
     DB_META,
     DB_REQUESTS,
     DB_ALLOCATIONS,
+    DB_PRINCIPALS,
     DB_N
 };
 
@@ -44,6 +45,7 @@ static const struct {
     [DB_META] = {"meta", 0},
     [DB_REQUESTS] = {"requests", 0},
     [DB_ALLOCATIONS] = {"allocations", 0},
+    [DB_PRINCIPALS] = {"principals", 0},
 };
 
 struct store {
@@ -611,7 +613,12 @@ int store_alloc_put(struct store *st, const Aifed__Allocation *a)
     return put_pair(st, DB_ALLOCATIONS, a->project, a->site, &a->base);
 }
 
-int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
+/* Visit every message of a database in key order; fn's non-zero ends the
+ * walk (-1: as an error). */
+typedef int (*scan_fn)(const ProtobufCMessage *m, void *ctx);
+
+static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *desc,
+                   scan_fn fn, void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -621,21 +628,21 @@ int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
 
     if (read_txn(st, &txn, &own) < 0)
         return -1;
-    if ((rc = mdb_cursor_open(txn, st->dbi[DB_ALLOCATIONS], &cur))) {
+    if ((rc = mdb_cursor_open(txn, st->dbi[db], &cur))) {
         read_done(txn, own);
         return mdb_errno(rc);
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Aifed__Allocation *a = aifed__allocation__unpack(NULL, v.mv_size, v.mv_data);
+        ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
         int r;
 
-        if (!a) {
+        if (!m) {
             rc = MDB_CORRUPTED;
             break;
         }
-        r = fn(a, arg);
-        aifed__allocation__free_unpacked(a, NULL);
+        r = fn(m, ctx);
+        protobuf_c_message_free_unpacked(m, NULL);
         if (r != 0) {
             rc = r < 0 ? -1 : MDB_NOTFOUND;
             break;
@@ -646,4 +653,56 @@ int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
     if (rc == -1)
         return -1;
     return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+}
+
+struct alloc_visit {
+    store_alloc_fn fn;
+    void *arg;
+};
+
+static int alloc_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct alloc_visit *v = ctx;
+
+    return v->fn((const Aifed__Allocation *)m, v->arg);
+}
+
+int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
+{
+    struct alloc_visit v = {fn, arg};
+
+    return scan_db(st, DB_ALLOCATIONS, &aifed__allocation__descriptor, alloc_visit, &v);
+}
+
+int store_principal_put(struct store *st, const Aifed__Principal *p)
+{
+    MDB_val k = val_str(p->id), v;
+    int rc;
+
+    if (batch_txn(st) < 0)
+        return -1;
+    v.mv_size = aifed__principal__get_packed_size(p);
+    if ((rc = mdb_put(st->batch, st->dbi[DB_PRINCIPALS], &k, &v, MDB_RESERVE)))
+        return mdb_errno(rc);
+    aifed__principal__pack(p, v.mv_data);
+    return 0;
+}
+
+struct principal_visit {
+    store_principal_fn fn;
+    void *arg;
+};
+
+static int principal_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct principal_visit *v = ctx;
+
+    return v->fn((const Aifed__Principal *)m, v->arg);
+}
+
+int store_principal_list(struct store *st, store_principal_fn fn, void *arg)
+{
+    struct principal_visit v = {fn, arg};
+
+    return scan_db(st, DB_PRINCIPALS, &aifed__principal__descriptor, principal_visit, &v);
 }

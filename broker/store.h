@@ -6,7 +6,8 @@
  * id, for the sweep), idem (principal "\n" request id -> lease id) and meta
  * (schema version), requests (principal "\n" request id -> RequestRecord: the
  * explanation kept with every submit) and allocations (project "\n" site ->
- * Allocation). A lease and its index entries change in one transaction.
+ * Allocation) and principals (id -> Principal: keys, projects, revoked). A
+ * lease and its index entries change in one transaction.
  *
  * Writes are batched: store_lease_put() joins the open write transaction (or
  * opens one), and nothing is durable until store_commit() returns 0. Reads
@@ -30,6 +31,7 @@ struct store;
 struct Aifed__Lease;
 struct Aifed__RequestRecord;
 struct Aifed__Allocation;
+struct Aifed__Principal;
 
 #define STORE_SCHEMA 1
 
@@ -97,5 +99,11 @@ int store_alloc_put(struct store *st, const struct Aifed__Allocation *a);
 /* Visit every allocation; a is borrowed for the call. */
 typedef int (*store_alloc_fn)(const struct Aifed__Allocation *a, void *arg);
 int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg);
+
+/* Principals registered at run time (aifedctl admin principal), by id.
+ * Into the batch; the list visits each, borrowed for the call. */
+int store_principal_put(struct store *st, const struct Aifed__Principal *p);
+typedef int (*store_principal_fn)(const struct Aifed__Principal *p, void *arg);
+int store_principal_list(struct store *st, store_principal_fn fn, void *arg);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 typedef Aifed__Envelope Env;
 
@@ -439,7 +440,9 @@ static int check_principal_id(const char *id, struct af_error *err)
 
 static int check_z85_key(const char *k, struct af_error *err)
 {
-    if (strlen(k) != 40)
+    uint8_t raw[32];
+
+    if (strlen(k) != 40 || !zmq_z85_decode(raw, k))
         return bad(err, "%s must be 40 Z85 characters", "public_key");
     return 0;
 }

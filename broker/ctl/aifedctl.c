@@ -706,49 +706,197 @@ static int cmd_request(struct ctl *ctl, int argc, char **argv)
     return rc;
 }
 
-/* ------------------------------------------- admin allocation set|show */
+/* ------------------------------- admin allocation ... | admin principal ... */
+
+#define MAX_PROJECTS 32
+
+struct admin_opts {
+    Aifed__Allocation a;
+    Aifed__ListAllocations list;
+    double hours;
+    const char *pub; /* --pub FILE: a principal's public key */
+    char *projects[MAX_PROJECTS];
+    size_t n_projects;
+    char project_buf[MAX_PROJECTS][AF_ID_MAX + 1];
+};
+
+/* "a,b,c" into o->projects; -1 on a bad name or too many. */
+static int split_projects(struct admin_opts *o, const char *s)
+{
+    const char *p = s;
+
+    o->n_projects = 0;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+
+        if (o->n_projects == MAX_PROJECTS || n == 0 || n > AF_ID_MAX)
+            return -1;
+        memcpy(o->project_buf[o->n_projects], p, n);
+        o->project_buf[o->n_projects][n] = '\0';
+        if (!af_id_valid(o->project_buf[o->n_projects]))
+            return -1;
+        o->projects[o->n_projects] = o->project_buf[o->n_projects];
+        o->n_projects++;
+        p += n + (p[n] == ',');
+    }
+    return o->n_projects ? 0 : -1;
+}
+
+static int admin_allocation(struct ctl *ctl, const struct command *cmd,
+                            struct admin_opts *o, const char *verb)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__AllocationSet set = AIFED__ALLOCATION_SET__INIT;
+    int rc;
+
+    if (!strcmp(verb, "set")) {
+        if (!*o->a.project || !*o->a.site || o->hours < 0)
+            return usage_error(
+                cmd, "allocation set needs --project, --site and --gpu-hours", NULL);
+        o->a.granted_gpu_s = (uint64_t)(o->hours * 3600.0);
+        set.allocation = &o->a;
+        req.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_SET;
+        req.allocation_set = &set;
+    } else if (!strcmp(verb, "show")) {
+        req.body_case = AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS;
+        req.list_allocations = &o->list;
+    } else {
+        return usage_error(cmd, "'%s' is not allocation set or show", verb);
+    }
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 10000, &rc))) {
+        ctl_show_allocations(rep->allocation_list, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
+/* The bodies a principal request may carry, and the key it names. */
+struct principal_req {
+    Aifed__PrincipalAdd add;
+    Aifed__PrincipalRemoveKey rm;
+    Aifed__PrincipalRevoke revoke;
+    Aifed__ListPrincipals list;
+    char key[AF_KEY_Z85_LEN + 1];
+};
+
+/* Build the request of "principal VERB [ID]"; exit status when it cannot. */
+static int principal_request(const struct command *cmd, struct admin_opts *o,
+                             char **words, int n_words, Aifed__Envelope *req,
+                             struct principal_req *b)
+{
+    const char *verb = words[0], *id = n_words > 1 ? words[1] : NULL;
+    struct af_error err;
+    bool takes_key = !strcmp(verb, "add") || !strcmp(verb, "remove-key");
+
+    if (!strcmp(verb, "list")) {
+        if (n_words != 1)
+            return usage_error(cmd, "principal list takes no id", NULL);
+        req->body_case = AIFED__ENVELOPE__BODY_LIST_PRINCIPALS;
+        req->list_principals = &b->list;
+        return 0;
+    }
+    if (!takes_key && strcmp(verb, "revoke"))
+        return usage_error(cmd, "'%s' is not principal add, remove-key, revoke or list",
+                           verb);
+    if (n_words != 2)
+        return usage_error(cmd, "principal %s needs one principal id", verb);
+    if (strncmp(id, "site:", 5) && strncmp(id, "user:", 5) && strncmp(id, "admin:", 6))
+        return usage_error(cmd, "'%s' is not site:ID, user:NAME or admin:NAME", id);
+    if (takes_key) {
+        if (!o->pub)
+            return usage_error(cmd, "principal %s needs --pub FILE (the .pub key)", verb);
+        if (af_keys_load_public(o->pub, b->key, &err) < 0) {
+            fprintf(stderr, "aifedctl: %s\n", err.text);
+            return EXIT_USAGE;
+        }
+    }
+    if (!strcmp(verb, "add")) {
+        b->add.id = (char *)id;
+        b->add.public_key = b->key;
+        b->add.projects = o->projects;
+        b->add.n_projects = o->n_projects;
+        req->body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_ADD;
+        req->principal_add = &b->add;
+    } else if (!strcmp(verb, "remove-key")) {
+        b->rm.id = (char *)id;
+        b->rm.public_key = b->key;
+        req->body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY;
+        req->principal_remove_key = &b->rm;
+    } else {
+        b->revoke.id = (char *)id;
+        req->body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE;
+        req->principal_revoke = &b->revoke;
+    }
+    return 0;
+}
+
+static int admin_principal(struct ctl *ctl, const struct command *cmd,
+                           struct admin_opts *o, char **words, int n_words)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    struct principal_req b = {.add = AIFED__PRINCIPAL_ADD__INIT,
+                              .rm = AIFED__PRINCIPAL_REMOVE_KEY__INIT,
+                              .revoke = AIFED__PRINCIPAL_REVOKE__INIT,
+                              .list = AIFED__LIST_PRINCIPALS__INIT};
+    int rc = principal_request(cmd, o, words, n_words, &req, &b);
+
+    if (rc != 0)
+        return rc;
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_PRINCIPAL_LIST, 10000, &rc))) {
+        ctl_show_principals(rep->principal_list, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
 
 static int cmd_admin(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option o[] = {
+    static const struct option opts[] = {
         {"project", required_argument, NULL, 'p'},
         {"site", required_argument, NULL, 's'},
         {"gpu-hours", required_argument, NULL, 'g'},
         {"until", required_argument, NULL, 'u'},
+        {"pub", required_argument, NULL, 'k'},
+        {"projects", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const struct command *cmd = find_command("admin");
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
-    Aifed__AllocationSet set = AIFED__ALLOCATION_SET__INIT;
-    Aifed__ListAllocations list = AIFED__LIST_ALLOCATIONS__INIT;
-    Aifed__Allocation a = AIFED__ALLOCATION__INIT;
-    double hours = -1;
+    struct admin_opts o = {
+        .a = AIFED__ALLOCATION__INIT, .list = AIFED__LIST_ALLOCATIONS__INIT, .hours = -1};
     char *end;
-    int opt, rc;
+    int opt;
 
-    while ((opt = getopt_long(argc, argv, "p:s:g:u:jh", o, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:s:g:u:k:P:jh", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             if (!af_id_valid(optarg))
                 return usage_error(cmd, "'%s' is not a project name", optarg);
-            a.project = list.project = optarg;
+            o.a.project = o.list.project = optarg;
             break;
         case 's':
             if (!af_id_valid(optarg))
                 return usage_error(cmd, "'%s' is not a site id", optarg);
-            a.site = list.site = optarg;
+            o.a.site = o.list.site = optarg;
             break;
         case 'g':
-            hours = strtod(optarg, &end);
-            if (end == optarg || *end || !(hours >= 0 && hours < 1e12))
+            o.hours = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.hours >= 0 && o.hours < 1e12))
                 return usage_error(cmd, "--gpu-hours: '%s' is not a number of hours",
                                    optarg);
             break;
         case 'u':
-            if (af_time_parse(optarg, &a.end_ms) < 0)
+            if (af_time_parse(optarg, &o.a.end_ms) < 0)
                 return usage_error(cmd, "--until: '%s' is not a date like 2027-06-30",
+                                   optarg);
+            break;
+        case 'k':
+            o.pub = optarg;
+            break;
+        case 'P':
+            if (split_projects(&o, optarg) < 0)
+                return usage_error(cmd, "--projects: '%s' is not a list like ai-lux,bio",
                                    optarg);
             break;
         case 'j':
@@ -760,27 +908,12 @@ static int cmd_admin(struct ctl *ctl, int argc, char **argv)
             return usage_error(cmd, NULL, NULL);
         }
     }
-    if (optind + 2 != argc || strcmp(argv[optind], "allocation"))
-        return usage_error(cmd, "give allocation set or allocation show", NULL);
-    if (!strcmp(argv[optind + 1], "set")) {
-        if (!*a.project || !*a.site || hours < 0)
-            return usage_error(
-                cmd, "allocation set needs --project, --site and --gpu-hours", NULL);
-        a.granted_gpu_s = (uint64_t)(hours * 3600.0);
-        set.allocation = &a;
-        req.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_SET;
-        req.allocation_set = &set;
-    } else if (!strcmp(argv[optind + 1], "show")) {
-        req.body_case = AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS;
-        req.list_allocations = &list;
-    } else {
-        return usage_error(cmd, "'%s' is not set or show", argv[optind + 1]);
-    }
-    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 10000, &rc))) {
-        ctl_show_allocations(rep->allocation_list, ctl->json);
-        af_wire_free(rep);
-    }
-    return rc;
+    if (optind + 2 == argc && !strcmp(argv[optind], "allocation"))
+        return admin_allocation(ctl, cmd, &o, argv[optind + 1]);
+    if (optind + 2 <= argc && !strcmp(argv[optind], "principal"))
+        return admin_principal(ctl, cmd, &o, argv + optind + 1, argc - optind - 1);
+    return usage_error(
+        cmd, "give allocation set|show or principal add|remove-key|revoke|list", NULL);
 }
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv);
@@ -823,10 +956,22 @@ static const struct command commands[] = {
      "site by site.\n"},
     {"admin", cmd_admin,
      "admin allocation set --project P --site S --gpu-hours H [--until DATE]\n"
-     "       admin allocation show [--project P] [--site S] [--json]",
-     "Project allocations: GPU-hours a project may use at a site, and until when.\n"
-     "set is for admins; show lists what you may see (users: their projects).\n"
-     "A site where a project's balance cannot cover gpus x walltime is rejected.\n"},
+     "       admin allocation show [--project P] [--site S] [--json]\n"
+     "       admin principal add ID --pub FILE [--projects P,P]\n"
+     "       admin principal remove-key ID --pub FILE\n"
+     "       admin principal revoke ID\n"
+     "       admin principal list [--json]",
+     "allocation: GPU-hours a project may use at a site, and until when. set is for\n"
+     "admins; show lists what you may see (users: their projects). A site where a\n"
+     "project's balance cannot cover gpus x walltime is rejected.\n"
+     "\n"
+     "principal (admins only): who may talk to the broker. ID is site:NAME,\n"
+     "user:NAME or admin:NAME; FILE is the principal's .pub (aifedctl keygen). add\n"
+     "registers a principal, or gives it a second key for a change-over (a user's\n"
+     "--projects replace its projects); remove-key ends the change-over; revoke\n"
+     "refuses every key at once, also on connections already open. Changes are\n"
+     "stored by the broker and survive its restart. A site added here may connect\n"
+     "its agent straight away.\n"},
     {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

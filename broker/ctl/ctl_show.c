@@ -337,3 +337,34 @@ void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
                a->reserved_gpu_s / 3600.0, left / 3600.0, ends);
     }
 }
+
+static json_t *principal_json(const Aifed__Principal *p)
+{
+    return json_pack("{s:s, s:o, s:o, s:b, s:b}", "id", p->id, "public_keys",
+                     strv_json(p->public_keys, p->n_public_keys), "projects",
+                     strv_json(p->projects, p->n_projects), "revoked", p->revoked,
+                     "from_config", p->from_config);
+}
+
+void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l->n_principals; i++)
+            json_array_append_new(a, principal_json(l->principals[i]));
+        print_json(a);
+        return;
+    }
+    printf("%-24s %-8s %-5s %-11s %s\n", "PRINCIPAL", "STATE", "KEYS", "SOURCE",
+           "PROJECTS");
+    for (size_t i = 0; i < l->n_principals; i++) {
+        const Aifed__Principal *p = l->principals[i];
+
+        printf("%-24s %-8s %-5zu %-11s ", p->id, p->revoked ? "revoked" : "active",
+               p->revoked ? 0 : p->n_public_keys,
+               p->from_config ? "broker.conf" : "registry");
+        for (size_t j = 0; j < p->n_projects; j++)
+            printf("%s%s", j ? "," : "", p->projects[j]);
+        printf("%s\n", p->n_projects ? "" : "-");
+    }
+}

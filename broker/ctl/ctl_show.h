@@ -15,6 +15,7 @@ struct Aifed__SiteList;
 struct Aifed__ExplainReply;
 struct Aifed__RequestRecord;
 struct Aifed__AllocationList;
+struct Aifed__PrincipalList;
 
 void ctl_show_lease(const struct Aifed__Lease *l, bool json);
 /* A page of leases; header printed when first. */
@@ -24,5 +25,6 @@ void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
 /* A request, what was decided and the explanation kept with it. */
 void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
 void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
+void ctl_show_principals(const struct Aifed__PrincipalList *l, bool json);
 
 #endif

@@ -9,6 +9,8 @@
  *                                   wrongtype|multipart|emptybody|advert-other
  *   rawsend ENDPOINT BROKER_PUB KEY held-other LEASE_ID
  *   rawsend ENDPOINT BROKER_PUB KEY flood N     (prints "ok=N limited=N")
+ *   rawsend ENDPOINT BROKER_PUB KEY twice FILE  (ListSites on one connection,
+ *           again once FILE exists: prints each answer, "ok" or "CODE message")
  *   rawsend ENDPOINT - - plaintext              (a peer without CURVE)
  */
 #include "af_keys.h"
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static size_t valid_submit(uint8_t *buf, uint32_t version, int body)
@@ -115,6 +119,47 @@ static int flood(void *s, int n)
     return ok + limited == n ? 0 : 1;
 }
 
+/* One ListSites on s; prints "ok", "CODE message" or "no reply". */
+static int ask_sites(void *s)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT, *r = NULL;
+    Aifed__ListSites ls = AIFED__LIST_SITES__INIT;
+    uint8_t buf[1 << 16];
+    struct af_error err;
+    int got;
+
+    env.version = AF_WIRE_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_LIST_SITES;
+    env.list_sites = &ls;
+    zmq_send(s, buf, aifed__envelope__pack(&env, buf), 0);
+    if ((got = zmq_recv(s, buf, sizeof(buf), 0)) < 0) {
+        printf("no reply\n");
+    } else if (af_wire_unpack(buf, (size_t)got, sizeof(buf), &r, &err) < 0) {
+        printf("unexpected reply\n");
+    } else if (r->body_case == AIFED__ENVELOPE__BODY_ERROR) {
+        printf("%d %s\n", r->error->code, r->error->message);
+    } else {
+        printf("%s\n", r->body_case == AIFED__ENVELOPE__BODY_SITE_LIST
+                           ? "ok"
+                           : "unexpected reply");
+    }
+    fflush(stdout);
+    af_wire_free(r);
+    return 0;
+}
+
+/* Ask, wait (at most 20 s) until the test creates FILE, ask again on the
+ * same connection: what changed in between must reach an open connection. */
+static int twice(void *s, const char *file)
+{
+    const struct timespec tick = {0, 50 * 1000 * 1000};
+
+    ask_sites(s);
+    for (int i = 0; i < 400 && access(file, F_OK) != 0; i++)
+        nanosleep(&tick, NULL);
+    return ask_sites(s);
+}
+
 /* A peer that does not speak CURVE: it must get nothing at all. */
 static int plaintext(const char *endpoint)
 {
@@ -195,8 +240,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(kind, "held-other") && argc == 6) {
         len = held_for(buf, argv[5]);
         zmq_send(s, buf, len, 0);
-    } else if (!strcmp(kind, "flood") && argc == 6) {
-        rc = flood(s, (int)strtol(argv[5], NULL, 10));
+    } else if ((!strcmp(kind, "flood") || !strcmp(kind, "twice")) && argc == 6) {
+        rc =
+            kind[0] == 'f' ? flood(s, (int)strtol(argv[5], NULL, 10)) : twice(s, argv[5]);
         af_zsock_close(s);
         zmq_ctx_term(zctx);
         return rc;

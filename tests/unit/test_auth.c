@@ -71,10 +71,41 @@ static void keys_and_revocation(void **state)
     zmq_ctx_term(zctx);
 }
 
+/* Handlers keep the principal of the message they serve while an admin call
+ * registers others: a principal never moves. */
+static void principals_stay_put(void **state)
+{
+    void *zctx = zmq_ctx_new();
+    struct auth *a = auth_create(zctx, NULL);
+    const struct auth_principal *first;
+    unsigned char raw[32];
+    char key[41], id[32];
+
+    (void)state;
+    assert_int_equal(auth_add(a, AUTH_ADMIN, "ops", k1, NULL, 0), 0);
+    first = auth_find(a, "admin:ops");
+    for (int i = 0; i < 200; i++) {
+        memset(raw, 0, sizeof(raw));
+        raw[0] = (unsigned char)i;
+        raw[1] = 0x5a;
+        assert_non_null(zmq_z85_encode(key, raw, sizeof(raw)));
+        snprintf(id, sizeof(id), "site:s%d", i);
+        assert_int_equal(auth_key_add(a, id, key, NULL, 0, false), 0);
+    }
+    assert_int_equal(auth_count(a), 201);
+    assert_ptr_equal(auth_find(a, "admin:ops"), first);
+    assert_string_equal(first->id, "admin:ops");
+    assert_string_equal(first->name, "ops");
+    assert_false(auth_find(a, "site:s7")->from_config);
+    auth_destroy(a);
+    zmq_ctx_term(zctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_and_revocation),
+        cmocka_unit_test(principals_stay_put),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,6 +206,33 @@ static void missing_and_bad_fields(void **state)
     expect_refused(&env, EBADMSG, "ISO 3166");
 }
 
+/* Registry calls: the id names its kind, the key is real Z85. */
+static void principal_add_is_checked(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__PrincipalAdd a = AIFED__PRINCIPAL_ADD__INIT;
+    char *projects[] = {"bio-x"};
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_ADD;
+    env.principal_add = &a;
+    a.id = "user:carol";
+    a.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    a.projects = projects;
+    a.n_projects = 1;
+    expect_accepted(&env);
+    a.id = "carol";
+    expect_refused(&env, EBADMSG, "site:ID, user:NAME or admin:NAME");
+    a.id = "user:../carol";
+    expect_refused(&env, EBADMSG, "principal name");
+    a.id = "user:carol";
+    a.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf"; /* 39 */
+    expect_refused(&env, EBADMSG, "40 Z85 characters");
+    a.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf\""; /* '"' is not Z85 */
+    expect_refused(&env, EBADMSG, "40 Z85 characters");
+}
+
 static void unknown_enum_is_refused(void **state)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
@@ -271,6 +298,7 @@ int main(void)
         cmocka_unit_test(empty_body_is_refused),
         cmocka_unit_test(missing_and_bad_fields),
         cmocka_unit_test(unknown_enum_is_refused),
+        cmocka_unit_test(principal_add_is_checked),
         cmocka_unit_test(too_many_pools_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc_admin: the principal registry. Admins add principals (or a second key
+ * for a change-over), remove a key, revoke, and list. broker.conf's
+ * principals are the bootstrap set; what admins change here is stored in
+ * LMDB and applied over it at every start. A change reaches open connections
+ * at once: every message is checked against its key's current state.
+ */
+#include "af_log.h"
+#include "af_time.h"
+#include "limit.h"
+#include "rpc.h"
+#include "sites.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The registry entry as stored and listed; strings borrowed from p. */
+static void to_msg(const struct auth_principal *p, Aifed__Principal *out, char **keys)
+{
+    aifed__principal__init(out);
+    out->id = (char *)p->id;
+    for (size_t k = 0; k < p->n_keys; k++)
+        keys[k] = (char *)p->keys[k];
+    out->public_keys = keys;
+    out->n_public_keys = p->n_keys;
+    out->projects = p->projects;
+    out->n_projects = p->n_projects;
+    out->revoked = p->revoked;
+    out->from_config = p->from_config;
+    out->updated_ms = af_now_ms();
+}
+
+static int save(struct server *srv, const struct auth_principal *p)
+{
+    Aifed__Principal msg;
+    char *keys[AUTH_MAX_KEYS];
+
+    to_msg(p, &msg, keys);
+    if (store_principal_put(srv->store, &msg) < 0) {
+        log_err("storing principal %s", p->id);
+        srv->batch_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Per-principal state (rate buckets) follows the registry's growth. */
+static int grow_buckets(struct server *srv)
+{
+    size_t n = auth_count(srv->auth) + 1;
+    struct limit_bucket *b = realloc(srv->buckets, n * sizeof(*b));
+
+    if (!b)
+        return -1;
+    memset(b + srv->n_buckets, 0, (n - srv->n_buckets) * sizeof(*b));
+    srv->buckets = b;
+    srv->n_buckets = n;
+    return 0;
+}
+
+struct plist {
+    Aifed__Principal *v;
+    Aifed__Principal **ptrs;
+    char *(*keys)[AUTH_MAX_KEYS];
+    size_t n;
+    const char *only;
+};
+
+static void plist_add(const struct auth_principal *p, void *arg)
+{
+    struct plist *l = arg;
+
+    if (l->only && strcmp(l->only, p->id))
+        return;
+    to_msg(p, &l->v[l->n], l->keys[l->n]);
+    l->ptrs[l->n] = &l->v[l->n];
+    l->n++;
+}
+
+static void reply_principals(struct server *srv, const struct rpc_msg *m,
+                             const char *only)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__PrincipalList list = AIFED__PRINCIPAL_LIST__INIT;
+    size_t n = auth_count(srv->auth);
+    struct plist l = {.only = only};
+
+    l.v = calloc(n ? n : 1, sizeof(*l.v));
+    l.ptrs = calloc(n ? n : 1, sizeof(*l.ptrs));
+    l.keys = calloc(n ? n : 1, sizeof(*l.keys));
+    if (!l.v || !l.ptrs || !l.keys) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        auth_each(srv->auth, plist_add, &l);
+        list.principals = l.ptrs;
+        list.n_principals = l.n;
+        env.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_LIST;
+        env.principal_list = &list;
+        rpc_reply(srv, m, &env);
+    }
+    free(l.v);
+    free(l.ptrs);
+    free(l.keys);
+}
+
+static bool admin_only(struct server *srv, const struct rpc_msg *m)
+{
+    if (m->who->kind == AUTH_ADMIN)
+        return true;
+    rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+              "only admins manage principals");
+    return false;
+}
+
+/* Apply an add to auth (and sites); 0, or -1 with the error sent. */
+static int apply_add(struct server *srv, const struct rpc_msg *m, const char *id,
+                     const char *key, char *const *projects, size_t n_projects)
+{
+    const struct auth_principal *before = auth_find(srv->auth, id);
+
+    if (!strncmp(id, "user:", 5) && n_projects == 0 && (!before || before->revoked)) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_BAD_REQUEST,
+                  "a user needs the projects it may act for");
+        return -1;
+    }
+    if (auth_key_add(srv->auth, id, key, projects, n_projects, n_projects > 0) < 0) {
+        rpc_error(srv, m,
+                  errno == EEXIST || errno == E2BIG
+                      ? AIFED__ERROR_CODE__ERROR_CONFLICT
+                      : AIFED__ERROR_CODE__ERROR_BAD_REQUEST,
+                  "%s",
+                  errno == EEXIST  ? "that key is already registered"
+                  : errno == E2BIG ? "it has two keys already: remove one first"
+                                   : "cannot register it");
+        return -1;
+    }
+    if (!strncmp(id, "site:", 5) && sites_add(srv->sites, id + 5) < 0 &&
+        errno != EEXIST) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return -1;
+    }
+    return grow_buckets(srv);
+}
+
+void rpc_principal_add(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__PrincipalAdd *a = m->env->principal_add;
+
+    if (!admin_only(srv, m) ||
+        apply_add(srv, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
+        return;
+    if (save(srv, auth_find(srv->auth, a->id)) == 0) {
+        log_info("%s registered a key for %s", m->who->id, a->id);
+        reply_principals(srv, m, a->id);
+    }
+}
+
+void rpc_principal_remove_key(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__PrincipalRemoveKey *r = m->env->principal_remove_key;
+
+    if (!admin_only(srv, m))
+        return;
+    if (auth_key_remove(srv->auth, r->id, r->public_key) < 0) {
+        if (errno == EMLINK)
+            rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                      "that is the only key of %s: revoke it instead", r->id);
+        else
+            rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "%s has no such key",
+                      r->id);
+        return;
+    }
+    if (save(srv, auth_find(srv->auth, r->id)) == 0) {
+        log_info("%s removed a key of %s", m->who->id, r->id);
+        reply_principals(srv, m, r->id);
+    }
+}
+
+void rpc_principal_revoke(struct server *srv, const struct rpc_msg *m)
+{
+    const char *id = m->env->principal_revoke->id;
+
+    if (!admin_only(srv, m))
+        return;
+    if (!strcmp(id, m->who->id)) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                  "admins cannot revoke themselves (ask another admin)");
+        return;
+    }
+    if (auth_revoke(srv->auth, id) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no principal %s", id);
+        return;
+    }
+    if (save(srv, auth_find(srv->auth, id)) == 0) {
+        log_warnx("%s revoked %s: its keys are refused from now on", m->who->id, id);
+        reply_principals(srv, m, id);
+    }
+}
+
+void rpc_list_principals(struct server *srv, const struct rpc_msg *m)
+{
+    if (admin_only(srv, m))
+        reply_principals(srv, m, NULL);
+}
+
+/* At start: what admins changed, over broker.conf's bootstrap set. */
+static int load_one(const Aifed__Principal *p, void *arg)
+{
+    struct server *srv = arg;
+
+    if (p->n_public_keys == 0)
+        return 0;
+    /* Revoke first: auth_key_add then starts from the stored keys only. */
+    auth_revoke(srv->auth, p->id);
+    for (size_t k = 0; k < p->n_public_keys; k++)
+        if (auth_key_add(srv->auth, p->id, p->public_keys[k], p->projects, p->n_projects,
+                         true) < 0)
+            log_warnx("stored principal %s: key %zu not applied: %s", p->id, k,
+                      strerror(errno));
+    if (p->revoked)
+        auth_revoke(srv->auth, p->id);
+    if (!strncmp(p->id, "site:", 5) && sites_add(srv->sites, p->id + 5) < 0 &&
+        errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int rpc_load_principals(struct server *srv)
+{
+    if (store_principal_list(srv->store, load_one, srv) < 0)
+        return -1;
+    return grow_buckets(srv);
+}
