@@ -30,6 +30,8 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return set_str(&c->secret_key, key, value, err);
     if (!strcmp(key, "site_file"))
         return set_str(&c->site_file, key, value, err);
+    if (!strcmp(key, "signing_key"))
+        return set_str(&c->signing_key, key, value, err);
     if (!strcmp(key, "backend")) {
         if (strcmp(value, "static"))
             return af_error_set(
@@ -89,6 +91,7 @@ void aconf_destroy(struct aconf *c)
     free(c->secret_key);
     free(c->backend);
     free(c->site_file);
+    free(c->signing_key);
     free(c);
 }
 
@@ -107,4 +110,8 @@ void aconf_print(const struct aconf *c, FILE *out)
             "backend = %s\nsite_file = %s\nadvertise_interval = %s\nmax_message = %llu\n",
             c->site, c->broker, c->broker_public_key, c->secret_key, c->backend,
             c->site_file, ivl, (unsigned long long)c->max_message);
+    if (c->signing_key)
+        fprintf(out, "signing_key = %s\n", c->signing_key);
+    else
+        fprintf(out, "# signing_key: none, a new key at every start\n");
 }

@@ -20,6 +20,7 @@ struct aconf {
     char *secret_key;        /* file, as written */
     char *backend;           /* "static" */
     char *site_file;         /* file, as written (static backend) */
+    char *signing_key;       /* Ed25519 file, or NULL: a new key at every start */
     uint64_t advertise_interval_ms;
     uint64_t max_message;
 };

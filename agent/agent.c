@@ -9,6 +9,7 @@
 #include "aconf.h"
 #include "af_keys.h"
 #include "af_log.h"
+#include "af_token.h"
 #include "af_wire.h"
 #include "af_zloop.h"
 #include "af_zsock.h"
@@ -37,7 +38,11 @@ struct agent {
     unsigned hellos;
     uint64_t next_corr;
     uint64_t interval_ms;
-    char last_error[256]; /* said once, not at every advertisement */
+    char last_error[256];    /* said once, not at every advertisement */
+    struct af_signer signer; /* countersigns lease tokens */
+    char signing_pub[AF_SIGN_PK_B64];
+    uint8_t broker_sign_pk[32]; /* from the Welcome, over CURVE */
+    bool have_broker_key;
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -55,6 +60,7 @@ static void send_hello(struct agent *a)
     Aifed__Hello h = AIFED__HELLO__INIT;
 
     h.agent_version = AIFED_VERSION;
+    h.signing_key = a->signing_pub;
     env.body_case = AIFED__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_env(a, &env);
@@ -70,14 +76,38 @@ static void advertise(struct agent *a)
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     struct af_error err;
     const Aifed__Advertisement *adv = a->ops->advertisement(a->b, &err);
+    Aifed__Advertisement out;
 
     if (!adv) {
         log_errx("cannot read the site: %s", err.text);
         return;
     }
+    /* A shallow copy: the backend's message stays its own. */
+    out = *adv;
+    out.signing_key = a->signing_pub;
     env.body_case = AIFED__ENVELOPE__BODY_ADVERTISEMENT;
-    env.advertisement = (Aifed__Advertisement *)adv;
+    env.advertisement = &out;
     send_env(a, &env);
+}
+
+/* The lease must carry the broker's token, and the token must say what the
+ * lease says: a hold is made for what the broker signed, nothing else. */
+static int check_token(struct agent *a, const Aifed__Lease *l, struct af_error *why)
+{
+    struct af_token_claims c;
+    struct af_error err;
+
+    if (!a->have_broker_key)
+        return af_error_set(why, "the broker gave no signing key");
+    if (af_token_verify(l->token, a->broker_sign_pk, &c, &err) < 0) {
+        /* Perhaps the broker has a new key: ask for it with the next Hello. */
+        a->welcomed = false;
+        return af_error_set(why, "token: %s", err.text);
+    }
+    if (strcmp(c.id, l->id) || strcmp(c.site, l->site) || strcmp(c.pool, l->pool) ||
+        c.gpus != l->gpus || c.not_after_ms != l->expires_ms)
+        return af_error_set(why, "the token is for other resources than the lease");
+    return 0;
 }
 
 static void on_hold(struct agent *a, const Aifed__Envelope *in)
@@ -86,12 +116,17 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
     Aifed__LeaseRefused refused = AIFED__LEASE_REFUSED__INIT;
+    char sig[AF_SIGN_SIG_B64];
     struct af_error why;
     int rc;
 
     if (strcmp(l->site, a->conf->site))
         rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
                           a->conf->site);
+    else if (check_token(a, l, &why) < 0)
+        rc = -1;
+    else if (af_token_countersign(l->token, &a->signer, sig, sizeof(sig)) < 0)
+        rc = af_error_set(&why, "cannot sign the token");
     else
         rc = a->ops->hold(a->b, l, &why);
     env.corr_id = in->corr_id;
@@ -99,6 +134,7 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
         log_info("holding lease %s: %u GPUs in pool %s for %s", l->id, l->gpus, l->pool,
                  l->workload->project);
         held.lease_id = l->id;
+        held.signature = sig;
         env.body_case = AIFED__ENVELOPE__BODY_LEASE_HELD;
         env.lease_held = &held;
     } else {
@@ -131,6 +167,9 @@ static void on_welcome(struct agent *a, const Aifed__Envelope *in)
 
     log_info("connected to the broker as %s", w->principal);
     a->welcomed = true;
+    a->have_broker_key = af_sign_pub_decode(w->signing_key, a->broker_sign_pk) == 0;
+    if (!a->have_broker_key)
+        log_warnx("the broker sent no valid signing key: every hold will be refused");
     a->last_error[0] = '\0';
     /* The broker decides when a silent site is DOWN: keep to its pace. */
     if (w->advertise_interval_ms && w->advertise_interval_ms < a->interval_ms) {
@@ -234,6 +273,27 @@ out:
     return rc;
 }
 
+/* The key the agent countersigns tokens with: signing_key (made on first
+ * start), or a fresh one per start; the broker learns it from the Hello. */
+static int load_signer(struct agent *a, struct af_error *err)
+{
+    char *path;
+    int rc;
+
+    if (!a->conf->signing_key)
+        af_signer_generate(&a->signer);
+    else if (!(path = aconf_path(a->conf, a->conf->signing_key)))
+        return af_error_set(err, "out of memory");
+    else {
+        rc = af_signer_load_or_create(path, &a->signer, err);
+        free(path);
+        if (rc < 0)
+            return -1;
+    }
+    af_sign_pub_encode(a->signer.pk, a->signing_pub);
+    return 0;
+}
+
 struct agent *agent_create(const struct aconf *conf, const struct backend_ops *ops,
                            struct backend *b, struct af_error *err)
 {
@@ -256,7 +316,7 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         af_error_set(err, "out of memory");
         goto fail;
     }
-    if (connect_broker(a, err) < 0)
+    if (load_signer(a, err) < 0 || connect_broker(a, err) < 0)
         goto fail;
     if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a))) {
         af_error_set(err, "event loop: cannot watch the socket");
@@ -304,5 +364,6 @@ void agent_destroy(struct agent *a)
     af_zsock_close(a->sock);
     if (a->zctx)
         zmq_ctx_term(a->zctx);
+    af_signer_wipe(&a->signer);
     free(a);
 }

@@ -31,10 +31,12 @@ struct bconf {
     char *path;
     char *agent_listen;
     char *client_listen;
-    char *state_dir;  /* as written */
-    char *secret_key; /* as written */
+    char *state_dir;   /* as written */
+    char *secret_key;  /* as written */
+    char *signing_key; /* Ed25519, for lease tokens; relative to state_dir */
     uint64_t advertise_interval_ms;
     uint64_t down_after; /* intervals */
+    uint64_t up_after;   /* advertisements in a row before a DOWN site is UP */
     uint64_t hold_timeout_ms;
     uint64_t hold_attempts;
     uint64_t max_message;

@@ -14,9 +14,13 @@ static const struct {
     {LEASE_PENDING, LEASE_EV_RELEASE, LEASE_RELEASED},
     {LEASE_PENDING, LEASE_EV_FAIL, LEASE_FAILED},
     {LEASE_PENDING, LEASE_EV_EXPIRE, LEASE_EXPIRED},
+    {LEASE_PENDING, LEASE_EV_REVOKE, LEASE_REVOKED},
     {LEASE_ACTIVE, LEASE_EV_RELEASE, LEASE_RELEASED},
     {LEASE_ACTIVE, LEASE_EV_ENDED, LEASE_RELEASED},
     {LEASE_ACTIVE, LEASE_EV_EXPIRE, LEASE_EXPIRED},
+    {LEASE_ACTIVE, LEASE_EV_RENEW, LEASE_ACTIVE},
+    {LEASE_ACTIVE, LEASE_EV_REVOKE, LEASE_REVOKED},
+    {LEASE_ACTIVE, LEASE_EV_LOST, LEASE_LOST},
 };
 
 int lease_next(int state, enum lease_event ev)
@@ -48,19 +52,20 @@ bool lease_is_open(int state)
 
 static const char *const names[] = {
     [LEASE_PENDING] = "PENDING", [LEASE_ACTIVE] = "ACTIVE", [LEASE_RELEASED] = "RELEASED",
-    [LEASE_EXPIRED] = "EXPIRED", [LEASE_FAILED] = "FAILED",
+    [LEASE_EXPIRED] = "EXPIRED", [LEASE_FAILED] = "FAILED", [LEASE_REVOKED] = "REVOKED",
+    [LEASE_LOST] = "LOST",
 };
 
 const char *lease_state_name(int state)
 {
-    if (state < LEASE_PENDING || state > LEASE_FAILED)
+    if (state < LEASE_PENDING || state > LEASE_STATE_MAX)
         return "UNKNOWN";
     return names[state];
 }
 
 int lease_state_parse(const char *name)
 {
-    for (int s = LEASE_PENDING; s <= LEASE_FAILED; s++)
+    for (int s = LEASE_PENDING; s <= LEASE_STATE_MAX; s++)
         if (!strcasecmp(name, names[s]))
             return s;
     return -1;

@@ -4,8 +4,11 @@
  * from which state to which; the server applies the answer to the store.
  *
  *   PENDING --held--> ACTIVE --release/ended--> RELEASED
- *      |                 \--expire-----------> EXPIRED
+ *      |              | ^ \--expire-----------> EXPIRED
+ *      |              | | \--revoke (admin)---> REVOKED
+ *      |              \-/ renew  \--lost-----> LOST (the site no longer holds it)
  *      |--refused/timeout (no other site)--> FAILED
+ *      |--revoke (admin)--------------------> REVOKED
  *      \--release-----------------------------> RELEASED (hold withdrawn)
  *
  * States are the wire's LeaseState numbers, so no translation table exists.
@@ -18,11 +21,14 @@
 
 /* The wire's LeaseState values (test_lease checks they stay equal). Plain
  * constants, so they compare with the generated enum without casts. */
-#define LEASE_PENDING  1
-#define LEASE_ACTIVE   2
-#define LEASE_RELEASED 3
-#define LEASE_EXPIRED  4
-#define LEASE_FAILED   5
+#define LEASE_PENDING   1
+#define LEASE_ACTIVE    2
+#define LEASE_RELEASED  3
+#define LEASE_EXPIRED   4
+#define LEASE_FAILED    5
+#define LEASE_REVOKED   6
+#define LEASE_LOST      7
+#define LEASE_STATE_MAX LEASE_LOST
 
 enum lease_event {
     LEASE_EV_HELD,    /* the site confirmed the hold */
@@ -30,6 +36,9 @@ enum lease_event {
     LEASE_EV_ENDED,   /* the site reports the work ended */
     LEASE_EV_EXPIRE,  /* walltime passed */
     LEASE_EV_FAIL,    /* no site would hold it */
+    LEASE_EV_RENEW,   /* the user extended it */
+    LEASE_EV_REVOKE,  /* an admin took it back */
+    LEASE_EV_LOST,    /* the site reports it no longer holds it */
 };
 
 /* The state event ev leads to from state, or -1 with errno EINVAL when ev is

@@ -8,6 +8,7 @@
 #ifndef RPC_H
 #define RPC_H
 
+#include "af_token.h"
 #include "af_zsock.h"
 #include "auth.h"
 #include "match.h"
@@ -67,7 +68,10 @@ struct server {
     int64_t waiter_ttl_ms;
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
-    bool batch_failed; /* a write failed: the batch must not commit */
+    bool batch_failed;       /* a write failed: the batch must not commit */
+    bool isolated;           /* every site silent at once: grant nothing */
+    struct af_signer signer; /* signs lease tokens */
+    char signing_pub[AF_SIGN_PK_B64];
 };
 
 /* The message being handled, with the principal ZAP gave its sender. */
@@ -99,6 +103,9 @@ extern const struct rpc_spec rpc_client_specs[];
 
 /* Queue body (of the given case) as the reply to m. */
 void rpc_reply(struct server *srv, const struct rpc_msg *m, Aifed__Envelope *reply);
+/* Queue a LeaseReply with l, or the SiteList, as the reply to m. */
+void rpc_reply_lease(struct server *srv, const struct rpc_msg *m, const Aifed__Lease *l);
+void rpc_reply_sites(struct server *srv, const struct rpc_msg *m);
 /* Queue an Error reply to m. */
 void rpc_error(struct server *srv, const struct rpc_msg *m, Aifed__ErrorCode code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -143,6 +150,9 @@ int rpc_candidates(const struct rpc_matching *m, Aifed__Candidate ***ret_ptrs);
  * nothing to do. */
 void rpc_alloc_reserve(struct server *srv, const Aifed__Lease *lease);
 void rpc_alloc_settle(struct server *srv, const Aifed__Lease *lease, uint64_t used_gpu_s);
+/* Write an allocation entry changed in memory into the batch. */
+struct alloc_entry;
+void rpc_alloc_save(struct server *srv, const struct alloc_entry *e);
 
 /* A lease reached a final state (l as stored): take back the promise, settle
  * the allocation, tell the site to let go, and wake its waiters. */
@@ -154,5 +164,15 @@ int rpc_put(struct server *srv, const Aifed__Lease *lease, const char *idem_prin
 
 /* Send a hold request for lease to its site and promise the capacity. */
 int rpc_ask_hold(struct server *srv, const Aifed__Lease *lease);
+/* Send lease to its site again (a renewal: the same hold, a new token). */
+void rpc_to_site_hold(struct server *srv, const Aifed__Lease *lease);
+
+/* Sign lease's token over its current fields (valid from created_ms to
+ * expires_ms) into buf, and point lease->token at it. */
+int rpc_sign(struct server *srv, Aifed__Lease *lease, char *buf, size_t size);
+
+/* Site and lease administration (rpc_admin.c). */
+void rpc_site_admin(struct server *srv, const struct rpc_msg *m);
+void rpc_revoke(struct server *srv, const struct rpc_msg *m);
 
 #endif

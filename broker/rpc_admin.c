@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rpc_admin: the principal registry. Admins add principals (or a second key
- * for a change-over), remove a key, revoke, and list. broker.conf's
+ * rpc_admin: what only admins do. Revoke a lease; drain a site or confirm
+ * that silent sites are DOWN (the isolation guard); and the principal
+ * registry: add principals (or a second key for a change-over), remove a
+ * key, revoke, and list. broker.conf's
  * principals are the bootstrap set; what admins change here is stored in
  * LMDB and applied over it at every start. A change reaches open connections
  * at once: every message is checked against its key's current state.
  */
 #include "af_log.h"
 #include "af_time.h"
+#include "af_wire.h"
+#include "lease.h"
 #include "limit.h"
 #include "rpc.h"
 #include "sites.h"
@@ -106,13 +110,75 @@ static void reply_principals(struct server *srv, const struct rpc_msg *m,
     free(l.keys);
 }
 
-static bool admin_only(struct server *srv, const struct rpc_msg *m)
+static bool admin_only(struct server *srv, const struct rpc_msg *m, const char *what)
 {
     if (m->who->kind == AUTH_ADMIN)
         return true;
-    rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
-              "only admins manage principals");
+    rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN, "only admins %s", what);
     return false;
+}
+
+#define PRINCIPALS "manage principals"
+
+void rpc_revoke(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__Revoke *r = m->env->revoke;
+    Aifed__Lease *stored, l;
+    char reason[AF_WIRE_MAX_TEXT];
+
+    if (!admin_only(srv, m, "revoke leases"))
+        return;
+    if (store_lease_get(srv->store, r->lease_id, &stored) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", r->lease_id);
+        return;
+    }
+    l = *stored;
+    l.state = lease_next(stored->state, LEASE_EV_REVOKE);
+    if ((int)l.state < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s",
+                  l.id, lease_state_name(stored->state));
+    } else {
+        l.updated_ms = af_now_ms();
+        l.gpu_seconds_used =
+            lease_usage(l.gpus, l.workload->walltime_s, l.activated_ms, l.updated_ms);
+        snprintf(reason, sizeof(reason), "revoked by %s%s%.400s", m->who->id,
+                 *r->reason ? ": " : "", r->reason);
+        l.reason = reason;
+        if (rpc_put(srv, &l, NULL) == 0) {
+            log_warnx("lease %s %s; site %s told to drop the hold", l.id, reason, l.site);
+            rpc_lease_closed(srv, &l); /* sends the site its LeaseRelease */
+            rpc_reply_lease(srv, m, &l);
+        }
+    }
+    store_lease_free(srv->store, stored);
+}
+
+static void on_site_down(const char *site, bool up, void *arg)
+{
+    (void)up;
+    (void)arg;
+    log_warnx("site %s is DOWN: an admin confirmed its silence", site);
+}
+
+void rpc_site_admin(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__SiteAdmin *a = m->env->site_admin;
+
+    if (!admin_only(srv, m, "act on sites"))
+        return;
+    if (a->action == AIFED__SITE_ACTION__SITE_CONFIRM_DOWN) {
+        sites_confirm_down(srv->sites, af_now_ms(), on_site_down, srv);
+        srv->isolated = false;
+    } else if (sites_drain(srv->sites, a->site,
+                           a->action == AIFED__SITE_ACTION__SITE_DRAIN) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no site %s", a->site);
+        return;
+    } else {
+        log_info("%s %s site %s", m->who->id,
+                 a->action == AIFED__SITE_ACTION__SITE_DRAIN ? "drained" : "undrained",
+                 a->site);
+    }
+    rpc_reply_sites(srv, m);
 }
 
 /* Apply an add to auth (and sites); 0, or -1 with the error sent. */
@@ -149,7 +215,7 @@ void rpc_principal_add(struct server *srv, const struct rpc_msg *m)
 {
     const Aifed__PrincipalAdd *a = m->env->principal_add;
 
-    if (!admin_only(srv, m) ||
+    if (!admin_only(srv, m, PRINCIPALS) ||
         apply_add(srv, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
         return;
     if (save(srv, auth_find(srv->auth, a->id)) == 0) {
@@ -162,7 +228,7 @@ void rpc_principal_remove_key(struct server *srv, const struct rpc_msg *m)
 {
     const Aifed__PrincipalRemoveKey *r = m->env->principal_remove_key;
 
-    if (!admin_only(srv, m))
+    if (!admin_only(srv, m, PRINCIPALS))
         return;
     if (auth_key_remove(srv->auth, r->id, r->public_key) < 0) {
         if (errno == EMLINK)
@@ -183,7 +249,7 @@ void rpc_principal_revoke(struct server *srv, const struct rpc_msg *m)
 {
     const char *id = m->env->principal_revoke->id;
 
-    if (!admin_only(srv, m))
+    if (!admin_only(srv, m, PRINCIPALS))
         return;
     if (!strcmp(id, m->who->id)) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
@@ -202,7 +268,7 @@ void rpc_principal_revoke(struct server *srv, const struct rpc_msg *m)
 
 void rpc_list_principals(struct server *srv, const struct rpc_msg *m)
 {
-    if (admin_only(srv, m))
+    if (admin_only(srv, m, PRINCIPALS))
         reply_principals(srv, m, NULL);
 }
 

@@ -6,6 +6,7 @@
  * message naming another site, or another site's lease, is refused.
  */
 #include "af_log.h"
+#include "af_token.h"
 #include "af_time.h"
 #include "af_wire.h"
 #include "bconf.h"
@@ -27,32 +28,56 @@ static void on_hello(struct server *srv, const struct rpc_msg *m)
     Aifed__Welcome w = AIFED__WELCOME__INIT;
 
     sites_route_set(srv->sites, site_of(m), m->z->rid, m->z->rid_len);
+    sites_set_signing_key(srv->sites, site_of(m), m->env->hello->signing_key);
     log_info("site %s connected (agent %s)", site_of(m), m->env->hello->agent_version);
     w.advertise_interval_ms = (uint32_t)srv->conf->advertise_interval_ms;
     w.principal = (char *)m->who->id;
+    w.signing_key = srv->signing_pub;
     env.body_case = AIFED__ENVELOPE__BODY_WELCOME;
     env.welcome = &w;
     rpc_reply(srv, m, &env);
 }
 
-/* A site back from silence lists the holds it has: drop those the broker
- * does not know as open at that site (released or moved while it was away). */
-static void reconcile(struct server *srv, const char *site, char **held, size_t n)
+/* The site no longer holds a lease it had confirmed (its agent restarted,
+ * or the hold was dropped at the site): the lease is LOST, and its user
+ * sees why. Used capacity is settled up to now. */
+static void on_lost(const char *site, const char *lease_id, void *arg)
 {
-    for (size_t i = 0; i < n; i++) {
-        Aifed__Lease *l;
-        bool keep = false;
+    struct server *srv = arg;
+    Aifed__Lease *stored, l;
+    char reason[AF_WIRE_MAX_TEXT];
 
-        if (store_lease_get(srv->store, held[i], &l) == 0) {
-            keep = lease_is_open(l->state) && !strcmp(l->site, site);
-            store_lease_free(srv->store, l);
-        }
-        if (!keep) {
-            log_info("site %s holds lease %s, which is not open there: releasing it",
-                     site, held[i]);
-            rpc_release_at_site(srv, site, held[i]);
-        }
+    if (store_lease_get(srv->store, lease_id, &stored) < 0) {
+        sites_unpromise(srv->sites, site, lease_id);
+        return;
     }
+    l = *stored;
+    l.state = lease_next(stored->state, LEASE_EV_LOST);
+    if ((int)l.state > 0) {
+        l.updated_ms = af_now_ms();
+        l.gpu_seconds_used =
+            lease_usage(l.gpus, l.workload->walltime_s, l.activated_ms, l.updated_ms);
+        snprintf(reason, sizeof(reason),
+                 "site %s no longer holds it (its agent restarted or dropped the hold)",
+                 site);
+        l.reason = reason;
+        if (rpc_put(srv, &l, NULL) == 0) {
+            log_warnx("lease %s LOST: %s", l.id, reason);
+            rpc_lease_closed(srv, &l);
+        }
+    } else {
+        sites_unpromise(srv->sites, site, lease_id);
+    }
+    store_lease_free(srv->store, stored);
+}
+
+/* The site holds a lease the broker has no open lease for there (released,
+ * expired or moved while the site was away): it must let go. */
+static void on_unknown_hold(const char *site, const char *lease_id, void *arg)
+{
+    log_info("site %s holds lease %s, which is not open there: releasing it", site,
+             lease_id);
+    rpc_release_at_site(arg, site, lease_id);
 }
 
 static void on_advertisement(struct server *srv, const struct rpc_msg *m)
@@ -70,15 +95,16 @@ static void on_advertisement(struct server *srv, const struct rpc_msg *m)
     }
     was_up = sites_is_up(srv->sites, site);
     sites_route_set(srv->sites, site, m->z->rid, m->z->rid_len);
-    if (!was_up)
-        reconcile(srv, site, adv->held_lease_ids, adv->n_held_lease_ids);
+    if (*adv->signing_key)
+        sites_set_signing_key(srv->sites, site, adv->signing_key);
     /* Take the advertisement out of the envelope: the registry keeps it. */
     env->advertisement = NULL;
     env->body_case = AIFED__ENVELOPE__BODY__NOT_SET;
     sites_advertise(srv->sites, site, &adv, af_now_ms());
     if (adv) /* not taken: cannot happen for a registered site */
         aifed__advertisement__free_unpacked(adv, NULL);
-    if (!was_up)
+    sites_reconcile(srv->sites, site, on_lost, on_unknown_hold, srv);
+    if (!was_up && sites_is_up(srv->sites, site))
         log_info("site %s is UP", site);
 }
 
@@ -111,25 +137,45 @@ static Aifed__Lease *own_lease(struct server *srv, const struct rpc_msg *m,
 
 static void on_lease_held(struct server *srv, const struct rpc_msg *m)
 {
-    Aifed__Lease *stored = own_lease(srv, m, m->env->lease_held->lease_id);
+    const Aifed__LeaseHeld *h = m->env->lease_held;
+    Aifed__Lease *stored = own_lease(srv, m, h->lease_id);
+    const char *site_key;
     Aifed__Lease l;
 
     if (!stored)
         return;
     l = *stored;
-    if (stored->state == LEASE_PENDING) {
+    site_key = sites_signing_key(srv->sites, site_of(m));
+    if (lease_is_open(stored->state) &&
+        af_token_check_countersign(stored->token, h->signature, site_key) < 0) {
+        /* The site's word on the hold is its signature over the token: an
+         * answer without a valid one does not make the lease ACTIVE. */
+        log_warnx("lease %s: site %s answered without a valid signature over the token",
+                  l.id, site_of(m));
+        if (stored->state == LEASE_PENDING)
+            rpc_hold_failed(srv, stored,
+                            "the site's signature over the token did not verify");
+    } else if (stored->state == LEASE_PENDING) {
         int64_t now = af_now_ms();
 
         l.state = LEASE_ACTIVE;
         l.updated_ms = now;
         l.activated_ms = now;
-        l.expires_ms = now + (int64_t)stored->workload->walltime_s * 1000;
+        l.site_signature = h->signature;
+        l.site_signing_key = (char *)site_key;
         if (rpc_put(srv, &l, NULL) == 0) {
             sites_promise_confirm(srv->sites, l.site, l.id);
             log_info("lease %s ACTIVE at %s/%s (%u GPUs)", l.id, l.site, l.pool, l.gpus);
             rpc_wake_waiters(srv, &l);
         }
-    } else if (stored->state != LEASE_ACTIVE) {
+    } else if (stored->state == LEASE_ACTIVE) {
+        /* A renewal's hold: keep the site's signature over the new token. */
+        if (strcmp(stored->site_signature, h->signature)) {
+            l.site_signature = h->signature;
+            l.site_signing_key = (char *)site_key;
+            rpc_put(srv, &l, NULL);
+        }
+    } else {
         /* Released, expired or failed before the site answered. */
         rpc_release_at_site(srv, l.site, l.id);
     }

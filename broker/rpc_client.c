@@ -30,8 +30,7 @@ static bool may_see(const struct rpc_msg *m, const Aifed__Lease *l)
     return auth_may_use_project(m->who, l->workload->project);
 }
 
-static void reply_lease(struct server *srv, const struct rpc_msg *m,
-                        const Aifed__Lease *l)
+void rpc_reply_lease(struct server *srv, const struct rpc_msg *m, const Aifed__Lease *l)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseReply r = AIFED__LEASE_REPLY__INIT;
@@ -66,7 +65,7 @@ static void reply_or_wait(struct server *srv, const struct rpc_msg *m,
                           const Aifed__Lease *l)
 {
     if (l->state != LEASE_PENDING || !add_waiter(srv, m, l->id))
-        reply_lease(srv, m, l);
+        rpc_reply_lease(srv, m, l);
 }
 
 /* Submits of who still waiting for a site's answer. */
@@ -151,7 +150,7 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     Aifed__Lease l = AIFED__LEASE__INIT;
     struct rpc_matching mt;
     const struct match_candidate *c;
-    char id[AF_ID_MAX + 1], why[AF_WIRE_MAX_TEXT];
+    char id[AF_ID_MAX + 1], why[AF_WIRE_MAX_TEXT], token[AF_TOKEN_MAX];
 
     if (!auth_may_use_project(m->who, s->workload->project)) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
@@ -160,6 +159,12 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     }
     if (submit_retry(srv, m, s->request_id))
         return;
+    if (srv->isolated) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+                  "the broker hears no site at the moment (all went silent at once); "
+                  "nothing is granted until they are heard again");
+        return;
+    }
     if (waiting(srv, m->who) >= srv->conf->max_waiting) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_LIMITED,
                   "you have %llu submits waiting for a site; wait for them first",
@@ -190,9 +195,12 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     l.gpus = s->workload->gpus;
     l.nodes = c->nodes;
     l.created_ms = l.updated_ms = mt.w.now_ms;
+    /* The walltime runs from the grant; the token says until when. */
+    l.expires_ms = l.created_ms + (int64_t)s->workload->walltime_s * 1000;
     rpc_alloc_reserve(srv, &l);
     record_request(srv, m, &mt, l.id, NULL);
-    if (rpc_put(srv, &l, m->who->id) < 0 || rpc_ask_hold(srv, &l) < 0) {
+    if (rpc_sign(srv, &l, token, sizeof(token)) < 0 || rpc_put(srv, &l, m->who->id) < 0 ||
+        rpc_ask_hold(srv, &l) < 0) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
                   "could not record the lease");
         goto out;
@@ -247,7 +255,7 @@ static void on_get_lease(struct server *srv, const struct rpc_msg *m)
         return;
     }
     if (may_see(m, l))
-        reply_lease(srv, m, l);
+        rpc_reply_lease(srv, m, l);
     else
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", id);
     store_lease_free(srv->store, l);
@@ -349,7 +357,7 @@ static void on_release(struct server *srv, const struct rpc_msg *m)
     if (rpc_put(srv, &l, NULL) == 0) {
         log_info("lease %s released by %s", l.id, m->who->id);
         rpc_lease_closed(srv, &l);
-        reply_lease(srv, m, &l);
+        rpc_reply_lease(srv, m, &l);
     } else {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
                   "could not record the release");
@@ -357,7 +365,79 @@ static void on_release(struct server *srv, const struct rpc_msg *m)
     store_lease_free(srv->store, stored);
 }
 
-static void on_list_sites(struct server *srv, const struct rpc_msg *m)
+/* Why lease l cannot grow by extend_s, or NULL: the pool's maximum
+ * walltime and the project's allocation there bound it. */
+static const char *renew_refusal(struct server *srv, const Aifed__Lease *l,
+                                 uint32_t extend_s, char *buf, size_t size)
+{
+    uint32_t max = sites_pool_max_walltime(srv->sites, l->site, l->pool);
+    uint64_t total = (uint64_t)l->workload->walltime_s + extend_s;
+    const struct alloc_entry *e = alloc_find(srv->allocs, l->workload->project, l->site);
+    uint64_t need = (uint64_t)l->gpus * extend_s;
+
+    if (max && total > max) {
+        snprintf(buf, size, "%s/%s allows at most %us of walltime; the lease has %us",
+                 l->site, l->pool, max, l->workload->walltime_s);
+        return buf;
+    }
+    if (total > UINT32_MAX / 2) {
+        snprintf(buf, size, "that walltime is too long");
+        return buf;
+    }
+    if (e && alloc_remaining(e) < need) {
+        snprintf(buf, size, "project %s has %.1f GPU-hours left at %s; %.1f are needed",
+                 l->workload->project, alloc_remaining(e) / 3600.0, l->site,
+                 need / 3600.0);
+        return buf;
+    }
+    return NULL;
+}
+
+static void on_renew(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__Renew *r = m->env->renew;
+    Aifed__Lease *stored, l;
+    struct alloc_entry *e;
+    char why[AF_WIRE_MAX_TEXT], token[AF_TOKEN_MAX];
+
+    if (store_lease_get(srv->store, r->lease_id, &stored) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", r->lease_id);
+        return;
+    }
+    if (!may_see(m, stored)) {
+        store_lease_free(srv->store, stored);
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", r->lease_id);
+        return;
+    }
+    if (lease_next(stored->state, LEASE_EV_RENEW) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                  "lease %s is %s: only an ACTIVE lease can be renewed", r->lease_id,
+                  lease_state_name(stored->state));
+    } else if (renew_refusal(srv, stored, r->extend_s, why, sizeof(why))) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
+    } else {
+        l = *stored;
+        if ((e = alloc_find(srv->allocs, l.workload->project, l.site))) {
+            e->reserved_gpu_s += (uint64_t)l.gpus * r->extend_s;
+            rpc_alloc_save(srv, e);
+        }
+        l.workload->walltime_s += r->extend_s; /* settled against at the end */
+        l.expires_ms += (int64_t)r->extend_s * 1000;
+        l.updated_ms = af_now_ms();
+        /* The site learns the new end from a fresh hold with the new token. */
+        if (rpc_sign(srv, &l, token, sizeof(token)) == 0 && rpc_put(srv, &l, NULL) == 0) {
+            rpc_to_site_hold(srv, &l);
+            log_info("lease %s renewed by %s: %us more, until %lld", l.id, m->who->id,
+                     r->extend_s, (long long)l.expires_ms);
+            rpc_reply_lease(srv, m, &l);
+        } else {
+            rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not renew");
+        }
+    }
+    store_lease_free(srv->store, stored);
+}
+
+void rpc_reply_sites(struct server *srv, const struct rpc_msg *m)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__SiteList *list;
@@ -366,6 +446,7 @@ static void on_list_sites(struct server *srv, const struct rpc_msg *m)
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
+    list->isolated = srv->isolated;
     env.body_case = AIFED__ENVELOPE__BODY_SITE_LIST;
     env.site_list = list;
     rpc_reply(srv, m, &env);
@@ -505,6 +586,9 @@ const struct rpc_spec rpc_client_specs[] = {
     {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, rpc_principal_revoke},
     {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, rpc_list_principals},
     {AIFED__ENVELOPE__BODY_GET_REQUEST, on_get_request},
+    {AIFED__ENVELOPE__BODY_RENEW, on_renew},
+    {AIFED__ENVELOPE__BODY_REVOKE, rpc_revoke},
+    {AIFED__ENVELOPE__BODY_SITE_ADMIN, rpc_site_admin},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, on_allocation_set},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, on_list_allocations},
     {AIFED__ENVELOPE__BODY_SUBMIT, on_submit},
@@ -512,6 +596,6 @@ const struct rpc_spec rpc_client_specs[] = {
     {AIFED__ENVELOPE__BODY_GET_LEASE, on_get_lease},
     {AIFED__ENVELOPE__BODY_LIST_LEASES, on_list_leases},
     {AIFED__ENVELOPE__BODY_RELEASE, on_release},
-    {AIFED__ENVELOPE__BODY_LIST_SITES, on_list_sites},
+    {AIFED__ENVELOPE__BODY_LIST_SITES, rpc_reply_sites},
     {0, NULL},
 };

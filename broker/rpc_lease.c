@@ -159,7 +159,7 @@ int rpc_candidates(const struct rpc_matching *m, Aifed__Candidate ***ret_ptrs)
     return 0;
 }
 
-static void alloc_save(struct server *srv, const struct alloc_entry *e)
+void rpc_alloc_save(struct server *srv, const struct alloc_entry *e)
 {
     Aifed__Allocation a = AIFED__ALLOCATION__INIT;
 
@@ -182,7 +182,7 @@ void rpc_alloc_reserve(struct server *srv, const Aifed__Lease *l)
     if (!e)
         return;
     e->reserved_gpu_s += (uint64_t)l->gpus * l->workload->walltime_s;
-    alloc_save(srv, e);
+    rpc_alloc_save(srv, e);
 }
 
 void rpc_alloc_settle(struct server *srv, const Aifed__Lease *l, uint64_t used_gpu_s)
@@ -194,7 +194,7 @@ void rpc_alloc_settle(struct server *srv, const Aifed__Lease *l, uint64_t used_g
         return;
     e->reserved_gpu_s = e->reserved_gpu_s > held ? e->reserved_gpu_s - held : 0;
     e->used_gpu_s += used_gpu_s;
-    alloc_save(srv, e);
+    rpc_alloc_save(srv, e);
 }
 
 void rpc_lease_closed(struct server *srv, const Aifed__Lease *l)
@@ -205,18 +205,47 @@ void rpc_lease_closed(struct server *srv, const Aifed__Lease *l)
     rpc_wake_waiters(srv, l);
 }
 
-int rpc_ask_hold(struct server *srv, const Aifed__Lease *lease)
+int rpc_sign(struct server *srv, Aifed__Lease *l, char *buf, size_t size)
+{
+    struct af_token_claims c = {
+        .gpus = l->gpus,
+        .nodes = l->nodes,
+        .not_before_ms = l->created_ms,
+        .not_after_ms = l->expires_ms,
+    };
+
+    snprintf(c.id, sizeof(c.id), "%s", l->id);
+    snprintf(c.site, sizeof(c.site), "%s", l->site);
+    snprintf(c.pool, sizeof(c.pool), "%s", l->pool);
+    snprintf(c.project, sizeof(c.project), "%s", l->workload->project);
+    snprintf(c.principal, sizeof(c.principal), "%s", l->principal);
+    snprintf(c.accelerator, sizeof(c.accelerator), "%s", l->workload->accelerator);
+    if (af_token_make(&c, &srv->signer, buf, size) < 0) {
+        log_err("signing lease %s", l->id);
+        return -1;
+    }
+    l->token = buf;
+    l->site_signature = l->site_signing_key = "";
+    return 0;
+}
+
+void rpc_to_site_hold(struct server *srv, const Aifed__Lease *lease)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseHold hold = AIFED__LEASE_HOLD__INIT;
 
-    if (sites_promise(srv->sites, lease->site, lease->pool, lease->id,
-                      lease->workload->project, lease->gpus, af_now_ms()) < 0)
-        return -1;
     hold.lease = (Aifed__Lease *)lease;
     env.body_case = AIFED__ENVELOPE__BODY_LEASE_HOLD;
     env.lease_hold = &hold;
     rpc_to_site(srv, lease->site, &env);
+}
+
+int rpc_ask_hold(struct server *srv, const Aifed__Lease *lease)
+{
+    if (sites_promise(srv->sites, lease->site, lease->pool, lease->id,
+                      lease->workload->project, lease->gpus, af_now_ms()) < 0)
+        return -1;
+    rpc_to_site_hold(srv, lease);
     return 0;
 }
 
@@ -261,7 +290,7 @@ void rpc_wake_waiters(struct server *srv, const Aifed__Lease *lease)
 /* The lease, moved to the chosen candidate, asked to hold there. The old
  * site's reservation is released (nothing used) and the new one's made. */
 static int move_lease(struct server *srv, Aifed__Lease *l, const struct rpc_matching *m,
-                      const char *why)
+                      const char *why, char token[AF_TOKEN_MAX])
 {
     const struct match_candidate *c = &m->r.candidates[m->r.chosen];
     char reason[AF_WIRE_MAX_TEXT];
@@ -272,9 +301,11 @@ static int move_lease(struct server *srv, Aifed__Lease *l, const struct rpc_matc
     l->pool = (char *)m->views[c->site].pools[c->pool].name;
     l->nodes = c->nodes;
     l->updated_ms = af_now_ms();
+    l->expires_ms = l->updated_ms + (int64_t)l->workload->walltime_s * 1000;
     l->reason = reason;
     rpc_alloc_reserve(srv, l);
-    if (rpc_put(srv, l, NULL) < 0 || rpc_ask_hold(srv, l) < 0)
+    if (rpc_sign(srv, l, token, AF_TOKEN_MAX) < 0 || rpc_put(srv, l, NULL) < 0 ||
+        rpc_ask_hold(srv, l) < 0)
         return -1;
     log_info("lease %s: %s; asking %s/%s instead", l->id, why, l->site, l->pool);
     return 0;
@@ -284,7 +315,7 @@ void rpc_hold_failed(struct server *srv, const Aifed__Lease *lease, const char *
 {
     Aifed__Lease l = *lease;
     char **tried = malloc((lease->n_tried_sites + 1) * sizeof(*tried));
-    char reason[AF_WIRE_MAX_TEXT];
+    char reason[AF_WIRE_MAX_TEXT], token[AF_TOKEN_MAX];
     struct rpc_matching m = {0};
 
     if (!tried) {
@@ -299,7 +330,7 @@ void rpc_hold_failed(struct server *srv, const Aifed__Lease *lease, const char *
     sites_unpromise(srv->sites, lease->site, lease->id);
     if (l.n_tried_sites < srv->conf->hold_attempts &&
         rpc_match(srv, l.workload, &l, &m) == 0) {
-        if (m.r.chosen != MATCH_NONE && move_lease(srv, &l, &m, why) == 0)
+        if (m.r.chosen != MATCH_NONE && move_lease(srv, &l, &m, why, token) == 0)
             goto out;
         l.site = lease->site; /* move_lease may have failed half-way */
         l.pool = lease->pool;

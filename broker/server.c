@@ -361,8 +361,21 @@ static void on_tick(uv_timer_t *t)
     struct server *srv = t->data;
     int64_t now = af_now_ms();
 
-    sites_sweep(srv->sites, now, on_site_change, srv);
-    sites_overdue(srv->sites, now - (int64_t)srv->conf->hold_timeout_ms, on_overdue, srv);
+    bool isolated = sites_sweep(srv->sites, now, on_site_change, srv);
+
+    if (isolated != srv->isolated) {
+        if (isolated)
+            log_warnx("every site went silent at once: this broker is likely the one cut "
+                      "off, so no site is marked DOWN and nothing is granted until one "
+                      "returns (or an admin runs `aifedctl admin site confirm-down`)");
+        else
+            log_info("sites are heard again: the isolation guard is lifted");
+        srv->isolated = isolated;
+    }
+    /* Cut off, a silent hold says nothing about the site: keep waiting. */
+    if (!isolated)
+        sites_overdue(srv->sites, now - (int64_t)srv->conf->hold_timeout_ms, on_overdue,
+                      srv);
     if (store_lease_expired(srv->store, now, on_expired, srv) < 0)
         log_err("expiry sweep");
     expire_waiters(srv, now);
@@ -397,6 +410,28 @@ static int write_endpoints(const struct server *srv, const char *agent,
     fprintf(f, "agent %s\nclient %s\n", agent, client);
     if (fclose(f) == 0 && rename(tmp, path) == 0)
         rc = 0;
+    return rc;
+}
+
+/* The token signing key: signing_key, relative to state_dir; made on first
+ * start, with its .pub beside it for whoever checks tokens offline. */
+static int load_signer(struct server *srv, struct af_error *err)
+{
+    char *dir = bconf_path(srv->conf, srv->conf->state_dir);
+    char path[4096];
+    const char *k = srv->conf->signing_key;
+    int rc;
+
+    if (!dir)
+        return af_error_set(err, "out of memory");
+    if (snprintf(path, sizeof(path), "%s%s%s", k[0] == '/' ? "" : dir,
+                 k[0] == '/' ? "" : "/", k) >= (int)sizeof(path)) {
+        free(dir);
+        return af_error_set(err, "signing_key: path too long");
+    }
+    free(dir);
+    if ((rc = af_signer_load_or_create(path, &srv->signer, err)) == 0)
+        af_sign_pub_encode(srv->signer.pk, srv->signing_pub);
     return rc;
 }
 
@@ -465,14 +500,15 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         af_error_set(err, "event loop: cannot initialise");
         return NULL;
     }
-    srv->sites = sites_create((int64_t)(conf->advertise_interval_ms * conf->down_after));
+    srv->sites = sites_create((int64_t)(conf->advertise_interval_ms * conf->down_after),
+                              (unsigned)conf->up_after);
     srv->zctx = zmq_ctx_new();
     if (!srv->sites || !srv->zctx) {
         af_error_set(err, "out of memory");
         goto fail;
     }
-    if (!(srv->auth = auth_create(srv->zctx, err)) || register_principals(srv, err) < 0 ||
-        open_sockets(srv, err) < 0)
+    if (load_signer(srv, err) < 0 || !(srv->auth = auth_create(srv->zctx, err)) ||
+        register_principals(srv, err) < 0 || open_sockets(srv, err) < 0)
         goto fail;
     if (rpc_load_principals(srv) < 0) {
         af_error_set(err, "loading the principal registry: %s", strerror(errno));
@@ -543,5 +579,6 @@ void server_destroy(struct server *srv)
         zmq_ctx_term(srv->zctx);
     sites_destroy(srv->sites);
     alloc_destroy(srv->allocs);
+    af_signer_wipe(&srv->signer);
     free(srv);
 }

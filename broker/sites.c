@@ -6,6 +6,7 @@
  * once per advertisement, so building the matching views is linear.
  */
 #include "sites.h"
+#include "af_token.h"
 #include "af_ids.h"
 
 #include "aifed.pb-c.h"
@@ -32,6 +33,10 @@ struct site {
     Aifed__Advertisement *adv;
     int64_t last_seen_ms;
     bool up;
+    bool went_down;  /* was DOWN after being UP: hysteresis applies */
+    unsigned streak; /* advertisements in a row since then */
+    bool admin_drained;
+    char signing_key[AF_SIGN_PK_B64]; /* from its Hello */
     uint8_t rid[256];
     size_t rid_len;
     struct promise *promises;
@@ -45,6 +50,7 @@ struct site {
 
 struct sites {
     int64_t down_after_ms;
+    unsigned up_after;
     struct site *v;
     size_t n;
     struct match_site *views;
@@ -52,12 +58,14 @@ struct sites {
     size_t n_accels;
 };
 
-struct sites *sites_create(int64_t down_after_ms)
+struct sites *sites_create(int64_t down_after_ms, unsigned up_after)
 {
     struct sites *s = calloc(1, sizeof(*s));
 
-    if (s)
+    if (s) {
         s->down_after_ms = down_after_ms;
+        s->up_after = up_after ? up_after : 1;
+    }
     return s;
 }
 
@@ -150,6 +158,21 @@ bool sites_is_up(const struct sites *s, const char *id)
     return st && st->up;
 }
 
+void sites_set_signing_key(struct sites *s, const char *id, const char *b64)
+{
+    struct site *st = find(s, id);
+
+    if (st)
+        snprintf(st->signing_key, sizeof(st->signing_key), "%s", b64);
+}
+
+const char *sites_signing_key(const struct sites *s, const char *id)
+{
+    const struct site *st = find(s, id);
+
+    return st ? st->signing_key : "";
+}
+
 void sites_route_set(struct sites *s, const char *id, const uint8_t *rid, size_t len)
 {
     struct site *st = find(s, id);
@@ -177,6 +200,13 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool holds_listed(const Aifed__Advertisement *a, const char *lease_id)
+{
+    return a->n_held_lease_ids &&
+           bsearch(&lease_id, a->held_lease_ids, a->n_held_lease_ids, sizeof(char *),
+                   str_cmp) != NULL;
+}
+
 /* Decide once per advertisement which promises it already counts. */
 static void mark_reported(struct site *st)
 {
@@ -184,12 +214,8 @@ static void mark_reported(struct site *st)
 
     if (a->n_held_lease_ids) /* the array is NULL when empty */
         qsort(a->held_lease_ids, a->n_held_lease_ids, sizeof(char *), str_cmp);
-    for (struct promise *p = st->promises; p; p = p->next) {
-        const char *key = p->lease_id;
-        p->reported =
-            a->n_held_lease_ids && bsearch(&key, a->held_lease_ids, a->n_held_lease_ids,
-                                           sizeof(char *), str_cmp) != NULL;
-    }
+    for (struct promise *p = st->promises; p; p = p->next)
+        p->reported = holds_listed(a, p->lease_id);
 }
 
 void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv,
@@ -203,8 +229,13 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
         aifed__advertisement__free_unpacked(st->adv, NULL);
     st->adv = *adv;
     *adv = NULL;
+    if (st->went_down && now_ms - st->last_seen_ms > s->down_after_ms)
+        st->streak = 0; /* silent again in between: start over */
     st->last_seen_ms = now_ms;
-    st->up = true;
+    if (!st->up && (!st->went_down || ++st->streak >= s->up_after)) {
+        st->up = true;
+        st->streak = 0;
+    }
     mark_reported(st);
     if (build_view(s, st) < 0) {
         /* Without a view the site cannot be matched: treat it as silent. */
@@ -284,16 +315,88 @@ void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void
     }
 }
 
-void sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg)
+static bool silent(const struct sites *s, const struct site *st, int64_t now_ms)
+{
+    return now_ms - st->last_seen_ms > s->down_after_ms;
+}
+
+void sites_confirm_down(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct site *st = &s->v[i];
-        if (st->up && now_ms - st->last_seen_ms > s->down_after_ms) {
+        if (st->up && silent(s, st, now_ms)) {
             st->up = false;
+            st->went_down = true;
+            st->streak = 0;
             if (fn)
                 fn(st->id, false, arg);
         }
     }
+}
+
+bool sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg)
+{
+    size_t up = 0, quiet = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].up) {
+            up++;
+            quiet += silent(s, &s->v[i], now_ms);
+        }
+    if (up >= 2 && quiet == up)
+        return true;
+    sites_confirm_down(s, now_ms, fn, arg);
+    return false;
+}
+
+int sites_drain(struct sites *s, const char *id, bool drained)
+{
+    struct site *st = find(s, id);
+
+    if (!st) {
+        errno = ENOENT;
+        return -1;
+    }
+    st->admin_drained = drained;
+    return 0;
+}
+
+void sites_reconcile(struct sites *s, const char *id, sites_lease_fn lost_fn,
+                     sites_lease_fn unknown_fn, void *arg)
+{
+    struct site *st = find(s, id);
+    struct promise *p, *next;
+    size_t listed = 0;
+
+    if (!st || !st->adv)
+        return;
+    /* A confirmed hold was announced (LeaseHeld) before this advertisement
+     * on the same ordered connection, so it must be listed here. */
+    for (p = st->promises; p; p = next) {
+        next = p->next; /* lost_fn may unpromise p */
+        if (p->reported)
+            listed++;
+        else if (p->confirmed)
+            lost_fn(st->id, p->lease_id, arg);
+    }
+    if (listed == st->adv->n_held_lease_ids)
+        return; /* every hold it lists is a lease open here: the usual case */
+    for (size_t i = 0; i < st->adv->n_held_lease_ids; i++) {
+        const char *h = st->adv->held_lease_ids[i];
+        if (!promise_find(st, h))
+            unknown_fn(st->id, h, arg);
+    }
+}
+
+uint32_t sites_pool_max_walltime(const struct sites *s, const char *site,
+                                 const char *pool)
+{
+    const struct site *st = find(s, site);
+
+    for (size_t j = 0; st && st->adv && j < st->adv->n_pools; j++)
+        if (!strcmp(st->adv->pools[j]->name, pool))
+            return st->adv->pools[j]->max_walltime_s;
+    return 0;
 }
 
 /* GPUs promised at pool that the site's advertisement does not yet count. */
@@ -426,7 +529,7 @@ int sites_views(struct sites *s, const char *project, struct match_site **ret,
             st->pools[j].gpus_available = adv_free > held ? adv_free - held : 0;
         }
         v[i].country = match_country(site->country);
-        v[i].drained = site->drained;
+        v[i].drained = site->drained || st->admin_drained;
         v[i].certifications = site->certifications;
         v[i].n_certifications = site->n_certifications;
         v[i].price_per_gpu_hour = site->price_per_gpu_hour;
@@ -484,6 +587,7 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
         b->status.state =
             st->up ? AIFED__SITE_STATE__SITE_UP : AIFED__SITE_STATE__SITE_DOWN;
         b->status.last_seen_ms = st->last_seen_ms;
+        b->status.admin_drained = st->admin_drained;
         for (const struct promise *p = st->promises; p; p = p->next)
             b->status.leases_open++;
         b->pools = calloc(np ? np : 1, sizeof(*b->pools));

@@ -8,7 +8,11 @@
  * until an advertisement lists the lease among the holds it has already
  * subtracted; from then on the site's own figure accounts for it. A site is
  * DOWN when it has not advertised for down_after; a DOWN site gets no new
- * leases, and its leases stay as they are.
+ * leases, and its leases stay as they are. A site that was DOWN is UP again
+ * only after up_after advertisements in a row (hysteresis: a flapping site
+ * does not take new leases at every blink). When every UP site goes silent
+ * at once, the broker is the likelier one cut off (isolation guard): the
+ * sweep marks none of them DOWN until one returns or an admin confirms.
  *
  * Ownership: advertisements passed in are taken (the pointer is cleared);
  * views and lists returned are borrowed until the next call that changes
@@ -27,7 +31,7 @@ struct sites;
 struct Aifed__Advertisement;
 struct Aifed__SiteList;
 
-struct sites *sites_create(int64_t down_after_ms);
+struct sites *sites_create(int64_t down_after_ms, unsigned up_after);
 void sites_destroy(struct sites *s);
 
 /* Register a site id (from the configuration). -1/EEXIST or ENOMEM. */
@@ -35,6 +39,10 @@ int sites_add(struct sites *s, const char *id);
 bool sites_known(const struct sites *s, const char *id);
 /* UP: advertised within down_after. */
 bool sites_is_up(const struct sites *s, const char *id);
+
+/* The site's Ed25519 public key (base64) from its Hello; "" when unknown. */
+void sites_set_signing_key(struct sites *s, const char *id, const char *b64);
+const char *sites_signing_key(const struct sites *s, const char *id);
 
 /* Remember how to reach the site's agent (its last ROUTER routing id). */
 void sites_route_set(struct sites *s, const char *id, const uint8_t *rid, size_t len);
@@ -61,9 +69,27 @@ typedef void (*sites_overdue_fn)(const char *site, const char *lease_id, void *a
 void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void *arg);
 
 /* Mark sites silent since before now - down_after as DOWN. fn (may be NULL)
- * is told of each site that changed. */
+ * is told of each site that changed. Returns true while the isolation guard
+ * holds (two or more sites UP, all silent): then nothing is marked. */
 typedef void (*sites_change_fn)(const char *site, bool up, void *arg);
-void sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg);
+bool sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg);
+/* The admin says the silence is real: mark every silent site DOWN now. */
+void sites_confirm_down(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg);
+
+/* Drained by an admin: no new leases there; its leases stay. -1/ENOENT. */
+int sites_drain(struct sites *s, const char *id, bool drained);
+
+/* After an advertisement: lost_fn for each lease the site had confirmed
+ * but no longer lists; unknown_fn for each hold it lists that the broker
+ * has no open lease for at that site. Either may change the promises. */
+typedef void (*sites_lease_fn)(const char *site, const char *lease_id, void *arg);
+void sites_reconcile(struct sites *s, const char *id, sites_lease_fn lost_fn,
+                     sites_lease_fn unknown_fn, void *arg);
+
+/* The pool's maximum walltime in seconds as last advertised; 0 when not
+ * known or not limited. */
+uint32_t sites_pool_max_walltime(const struct sites *s, const char *site,
+                                 const char *pool);
 
 /* The sites as the matching engine sees them, sorted by id, for a workload
  * of project (NULL: none). Each view's project_gpus_open is filled; the

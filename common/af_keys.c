@@ -33,8 +33,8 @@ int af_keys_generate(struct af_keypair *ret)
     return 0;
 }
 
-static int write_file(const char *path, mode_t mode, const char *text,
-                      struct af_error *err)
+int af_keys_write_file(const char *path, mode_t mode, const char *text,
+                       struct af_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     size_t len = strlen(text);
@@ -76,7 +76,7 @@ int af_keys_write(const char *dir, const char *name, const struct af_keypair *kp
              "metadata\n    name = \"%s\"\ncurve\n"
              "    public-key = \"%s\"\n    secret-key = \"%s\"\n",
              name, when, name, name, kp->public_z85, kp->secret_z85);
-    rc = write_file(keypath, 0600, text, err);
+    rc = af_keys_write_file(keypath, 0600, text, err);
     sodium_memzero(text, sizeof(text));
     if (rc < 0)
         return -1;
@@ -84,7 +84,7 @@ int af_keys_write(const char *dir, const char *name, const struct af_keypair *kp
              "#   ****  aifed CURVE public key for %s, made %s  ****\n"
              "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n",
              name, when, name, kp->public_z85);
-    if (write_file(pubpath, 0644, text, err) < 0) {
+    if (af_keys_write_file(pubpath, 0644, text, err) < 0) {
         unlink(keypath);
         return -1;
     }
@@ -123,7 +123,7 @@ static int find_key(const char *text, const char *field, char *out)
     return -1;
 }
 
-static int read_small(const char *path, bool secret, char *buf, size_t size,
+int af_keys_read_file(const char *path, bool secret, char *buf, size_t size,
                       struct af_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -157,7 +157,7 @@ int af_keys_load_secret(const char *path, struct af_keypair *ret, struct af_erro
     struct af_keypair kp;
     int rc = -1;
 
-    if (read_small(path, true, text, sizeof(text), err) < 0)
+    if (af_keys_read_file(path, true, text, sizeof(text), err) < 0)
         return -1;
     if (find_key(text, "public-key", kp.public_z85) < 0 ||
         find_key(text, "secret-key", kp.secret_z85) < 0) {
@@ -180,7 +180,7 @@ int af_keys_load_public(const char *path, char *ret, struct af_error *err)
     char key[AF_KEY_Z85_LEN + 1];
     int rc = -1;
 
-    if (read_small(path, false, text, sizeof(text), err) < 0)
+    if (af_keys_read_file(path, false, text, sizeof(text), err) < 0)
         return -1;
     if (find_key(text, "public-key", key) < 0) {
         af_error_set(err, "%s: no valid public-key line", path);

@@ -11,6 +11,10 @@
 
 #include "af_error.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
 #define AF_KEY_Z85_LEN 40
 
 struct af_keypair {
@@ -30,5 +34,13 @@ int af_keys_load_secret(const char *path, struct af_keypair *ret, struct af_erro
 
 /* Read the public key of a .pub or .key file into ret (41 bytes). */
 int af_keys_load_public(const char *path, char *ret, struct af_error *err);
+
+/* Key files of any kind (also af_token's signing keys). write: create with
+ * mode, never overwrite, fsync. read: at most size - 1 bytes, NUL-ended; a
+ * secret file that group or others may read is refused, saying so. */
+int af_keys_write_file(const char *path, mode_t mode, const char *text,
+                       struct af_error *err);
+int af_keys_read_file(const char *path, bool secret, char *buf, size_t size,
+                      struct af_error *err);
 
 #endif

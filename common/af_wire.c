@@ -6,6 +6,7 @@
  */
 #include "af_wire.h"
 #include "af_ids.h"
+#include "af_token.h"
 
 #include "aifed.pb-c.h"
 
@@ -41,6 +42,19 @@ static int check_text(const char *s, const char *what, struct af_error *err)
 {
     if (s && strlen(s) > AF_WIRE_MAX_TEXT)
         return bad(err, "%s is too long", what);
+    return 0;
+}
+
+/* A token, signature or key: bounded and printable, never free text. */
+static int check_blob(const char *s, size_t max, const char *what, struct af_error *err)
+{
+    if (!s)
+        return 0;
+    if (strlen(s) >= max)
+        return bad(err, "%s is too long", what);
+    for (; *s; s++)
+        if (*s <= ' ' || *s > '~')
+            return bad(err, "%s holds a character it cannot", what);
     return 0;
 }
 
@@ -122,7 +136,7 @@ static int check_workload(const Aifed__Workload *w, struct af_error *err)
 static int check_lease_state(int s, bool allow_unspecified, struct af_error *err)
 {
     if ((s == AIFED__LEASE_STATE__LEASE_STATE_UNSPECIFIED && allow_unspecified) ||
-        (s >= AIFED__LEASE_STATE__LEASE_PENDING && s <= AIFED__LEASE_STATE__LEASE_FAILED))
+        (s >= AIFED__LEASE_STATE__LEASE_PENDING && s <= AIFED__LEASE_STATE__LEASE_LOST))
         return 0;
     return bad(err, "%s is not a known lease state", "state");
 }
@@ -138,7 +152,10 @@ static int check_lease(const Aifed__Lease *l, struct af_error *err)
         check_id(l->site, false, "lease.site", err) ||
         check_id(l->pool, false, "lease.pool", err) ||
         check_text(l->reason, "lease.reason", err) ||
-        check_list(l->n_tried_sites, l->tried_sites, true, "lease.tried_sites", err))
+        check_list(l->n_tried_sites, l->tried_sites, true, "lease.tried_sites", err) ||
+        check_blob(l->token, AF_TOKEN_MAX, "lease.token", err) ||
+        check_blob(l->site_signature, AF_SIGN_SIG_B64, "lease.site_signature", err) ||
+        check_blob(l->site_signing_key, AF_SIGN_PK_B64, "lease.site_signing_key", err))
         return -1;
     return 0;
 }
@@ -198,13 +215,17 @@ static int v_error(const Env *e, struct af_error *err)
 
 static int v_hello(const Env *e, struct af_error *err)
 {
-    return e->hello ? check_text(e->hello->agent_version, "hello.agent_version", err)
+    return e->hello ? check_text(e->hello->agent_version, "hello.agent_version", err) ||
+                          check_blob(e->hello->signing_key, AF_SIGN_PK_B64,
+                                     "hello.signing_key", err)
                     : bad(err, "%s is required", "hello");
 }
 
 static int v_welcome(const Env *e, struct af_error *err)
 {
-    return e->welcome ? check_text(e->welcome->principal, "welcome.principal", err)
+    return e->welcome ? check_text(e->welcome->principal, "welcome.principal", err) ||
+                            check_blob(e->welcome->signing_key, AF_SIGN_PK_B64,
+                                       "welcome.signing_key", err)
                       : bad(err, "%s is required", "welcome");
 }
 
@@ -215,7 +236,8 @@ static int v_advertisement(const Env *e, struct af_error *err)
     if (!a)
         return bad(err, "%s is required", "advertisement");
     if (check_site(a->site, err) ||
-        check_list(a->n_held_lease_ids, a->held_lease_ids, true, "held_lease_ids", err))
+        check_list(a->n_held_lease_ids, a->held_lease_ids, true, "held_lease_ids", err) ||
+        check_blob(a->signing_key, AF_SIGN_PK_B64, "signing_key", err))
         return -1;
     if (a->n_pools > AF_WIRE_MAX_POOLS)
         return bad(err, "%s has too many pools", "advertisement");
@@ -237,7 +259,9 @@ static int v_lease_hold(const Env *e, struct af_error *err)
 
 static int v_lease_held(const Env *e, struct af_error *err)
 {
-    return e->lease_held ? check_id(e->lease_held->lease_id, true, "lease_id", err)
+    return e->lease_held ? check_id(e->lease_held->lease_id, true, "lease_id", err) ||
+                               check_blob(e->lease_held->signature, AF_SIGN_SIG_B64,
+                                          "signature", err)
                          : bad(err, "%s is required", "lease_held");
 }
 
@@ -494,6 +518,62 @@ static int v_principal_list(const Env *e, struct af_error *err)
     return 0;
 }
 
+static int v_renew(const Env *e, struct af_error *err)
+{
+    if (!e->renew)
+        return bad(err, "%s is required", "renew");
+    if (check_id(e->renew->lease_id, true, "lease_id", err))
+        return -1;
+    return e->renew->extend_s ? 0 : bad(err, "%s must be at least 1", "extend_s");
+}
+
+static int v_revoke(const Env *e, struct af_error *err)
+{
+    return e->revoke ? check_id(e->revoke->lease_id, true, "lease_id", err) ||
+                           check_text(e->revoke->reason, "reason", err)
+                     : bad(err, "%s is required", "revoke");
+}
+
+static int v_list_audit(const Env *e, struct af_error *err)
+{
+    if (!e->list_audit)
+        return bad(err, "%s is required", "list_audit");
+    if (e->list_audit->limit > AF_WIRE_MAX_PAGE)
+        return bad(err, "%s is more than a page", "limit");
+    return 0;
+}
+
+static int v_audit_list(const Env *e, struct af_error *err)
+{
+    if (!e->audit_list)
+        return bad(err, "%s is required", "audit_list");
+    if (e->audit_list->n_entries > AF_WIRE_MAX_PAGE)
+        return bad(err, "%s is more than a page", "audit_list");
+    for (size_t i = 0; i < e->audit_list->n_entries; i++) {
+        const Aifed__AuditEntry *a = e->audit_list->entries[i];
+        if (check_text(a->subject, "subject", err) ||
+            check_text(a->principal, "principal", err) ||
+            check_text(a->change, "change", err) || check_text(a->text, "text", err) ||
+            check_blob(a->prev_hash, AF_SIGN_SIG_B64, "prev_hash", err) ||
+            check_blob(a->hash, AF_SIGN_SIG_B64, "hash", err))
+            return -1;
+    }
+    return 0;
+}
+
+static int v_site_admin(const Env *e, struct af_error *err)
+{
+    const Aifed__SiteAdmin *a = e->site_admin;
+
+    if (!a)
+        return bad(err, "%s is required", "site_admin");
+    if (a->action < AIFED__SITE_ACTION__SITE_DRAIN ||
+        a->action > AIFED__SITE_ACTION__SITE_CONFIRM_DOWN)
+        return bad(err, "%s is not a known site action", "action");
+    return check_id(a->site, a->action != AIFED__SITE_ACTION__SITE_CONFIRM_DOWN, "site",
+                    err);
+}
+
 typedef int (*validator_fn)(const Env *, struct af_error *);
 
 static const struct {
@@ -531,6 +611,11 @@ static const struct {
     {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, "principal_revoke", v_principal_revoke},
     {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, "list_principals", v_list_principals},
     {AIFED__ENVELOPE__BODY_PRINCIPAL_LIST, "principal_list", v_principal_list},
+    {AIFED__ENVELOPE__BODY_RENEW, "renew", v_renew},
+    {AIFED__ENVELOPE__BODY_REVOKE, "revoke", v_revoke},
+    {AIFED__ENVELOPE__BODY_LIST_AUDIT, "list_audit", v_list_audit},
+    {AIFED__ENVELOPE__BODY_AUDIT_LIST, "audit_list", v_audit_list},
+    {AIFED__ENVELOPE__BODY_SITE_ADMIN, "site_admin", v_site_admin},
 };
 
 const char *af_wire_body_name(int body_case)

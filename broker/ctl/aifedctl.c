@@ -9,6 +9,7 @@
 #include "af_conf.h"
 #include "af_keys.h"
 #include "af_time.h"
+#include "af_token.h"
 #include "af_wire.h"
 #include "ctl_client.h"
 #include "ctl_show.h"
@@ -539,8 +540,8 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const states[] = {"pending", "active", "released", "expired",
-                                         "failed"};
+    static const char *const states[] = {"pending", "active",  "released", "expired",
+                                         "failed",  "revoked", "lost"};
     const struct command *cmd = find_command("leases");
     Aifed__ListLeases q = AIFED__LIST_LEASES__INIT;
     uint32_t limit = 0; /* 0: every page */
@@ -563,13 +564,14 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
             break;
         case 't':
             q.state = 0;
-            for (int s = 0; s < 5; s++)
+            for (int s = 0; s < 7; s++)
                 if (!strcasecmp(optarg, states[s]))
                     q.state = (Aifed__LeaseState)(s + 1);
             if (!q.state)
                 return usage_error(
                     cmd,
-                    "--state: '%s' is not pending, active, released, expired or failed",
+                    "--state: '%s' is not pending, active, released, expired, failed, "
+                    "revoked or lost",
                     optarg);
             break;
         case 'l':
@@ -634,51 +636,184 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
     return rc;
 }
 
-/* --------------------------------------------------- lease show|release */
+/* ------------------------------- lease show|why|release|renew|revoke|token */
+
+struct lease_opts {
+    uint64_t by_ms; /* renew --by */
+    const char *reason;
+};
+
+/* The request a lease verb makes; 0, or the exit status of bad usage. */
+static int lease_request(const struct command *cmd, const char *verb, const char *id,
+                         const struct lease_opts *o, Aifed__Envelope *req,
+                         Aifed__Envelope__BodyCase *want, void *bodies[4])
+{
+    Aifed__GetLease *get = bodies[0];
+    Aifed__Release *rel = bodies[1];
+    Aifed__Renew *renew = bodies[2];
+    Aifed__Revoke *revoke = bodies[3];
+
+    *want = AIFED__ENVELOPE__BODY_LEASE_REPLY;
+    if (!strcmp(verb, "show") || !strcmp(verb, "token")) {
+        get->lease_id = (char *)id;
+        req->body_case = AIFED__ENVELOPE__BODY_GET_LEASE;
+        req->get_lease = get;
+    } else if (!strcmp(verb, "release")) {
+        rel->lease_id = (char *)id;
+        req->body_case = AIFED__ENVELOPE__BODY_RELEASE;
+        req->release = rel;
+    } else if (!strcmp(verb, "renew")) {
+        if (!o->by_ms)
+            return usage_error(cmd, "renew needs --by DURATION (e.g. --by 2h)", NULL);
+        renew->lease_id = (char *)id;
+        renew->extend_s = (uint32_t)((o->by_ms + 999) / 1000);
+        req->body_case = AIFED__ENVELOPE__BODY_RENEW;
+        req->renew = renew;
+    } else if (!strcmp(verb, "revoke")) {
+        revoke->lease_id = (char *)id;
+        revoke->reason = (char *)(o->reason ? o->reason : "");
+        req->body_case = AIFED__ENVELOPE__BODY_REVOKE;
+        req->revoke = revoke;
+    } else {
+        return usage_error(cmd, "'%s' is not show, why, release, renew, revoke or token",
+                           verb);
+    }
+    return 0;
+}
+
+static int lease_why(struct ctl *ctl, const char *id)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__GetRequest why = AIFED__GET_REQUEST__INIT;
+    int rc;
+
+    why.lease_id = (char *)id;
+    req.body_case = AIFED__ENVELOPE__BODY_GET_REQUEST;
+    req.get_request = &why;
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_REQUEST_REPLY, 10000, &rc))) {
+        ctl_show_request(rep->request_reply->request, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
 
 static int cmd_lease(struct ctl *ctl, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"by", required_argument, NULL, 'b'},
+        {"reason", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     const struct command *cmd = find_command("lease");
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__GetLease get = AIFED__GET_LEASE__INIT;
     Aifed__Release rel = AIFED__RELEASE__INIT;
-    Aifed__GetRequest why = AIFED__GET_REQUEST__INIT;
+    Aifed__Renew renew = AIFED__RENEW__INIT;
+    Aifed__Revoke revoke = AIFED__REVOKE__INIT;
+    void *bodies[4] = {&get, &rel, &renew, &revoke};
+    Aifed__Envelope__BodyCase want;
+    struct lease_opts o = {0};
     const char *verb, *id;
-    int rc = parse_json_only(cmd, ctl, argc, argv);
+    int opt, rc;
 
-    if (rc >= 0)
-        return rc;
+    while ((opt = getopt_long(argc, argv, "b:r:jh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            if (af_duration_parse(optarg, &o.by_ms) < 0 || o.by_ms == 0 ||
+                o.by_ms > 365ull * 86400 * 1000)
+                return usage_error(cmd, "--by: '%s' is not a duration like 2h", optarg);
+            break;
+        case 'r':
+            if (strlen(optarg) > 400)
+                return usage_error(cmd, "--reason: keep it under 400 characters", NULL);
+            o.reason = optarg;
+            break;
+        case 'j':
+            ctl->json = true;
+            break;
+        case 'h':
+            return command_help(cmd), 0;
+        default:
+            return usage_error(cmd, NULL, NULL);
+        }
+    }
     if (optind + 2 != argc)
-        return usage_error(cmd, "give show, why or release, and a lease id", NULL);
+        return usage_error(cmd, "give a verb and a lease id", NULL);
     verb = argv[optind];
     id = argv[optind + 1];
     if (!af_id_valid(id))
         return usage_error(cmd, "'%s' is not a lease id", id);
-    if (!strcmp(verb, "show")) {
-        get.lease_id = (char *)id;
-        req.body_case = AIFED__ENVELOPE__BODY_GET_LEASE;
-        req.get_lease = &get;
-    } else if (!strcmp(verb, "release")) {
-        rel.lease_id = (char *)id;
-        req.body_case = AIFED__ENVELOPE__BODY_RELEASE;
-        req.release = &rel;
-    } else if (!strcmp(verb, "why")) {
-        why.lease_id = (char *)id;
-        req.body_case = AIFED__ENVELOPE__BODY_GET_REQUEST;
-        req.get_request = &why;
-        if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_REQUEST_REPLY, 10000, &rc))) {
-            ctl_show_request(rep->request_reply->request, ctl->json);
-            af_wire_free(rep);
-        }
+    if (!strcmp(verb, "why"))
+        return lease_why(ctl, id);
+    if ((rc = lease_request(cmd, verb, id, &o, &req, &want, bodies)) != 0)
         return rc;
-    } else {
-        return usage_error(cmd, "'%s' is not show, why or release", verb);
-    }
-    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 10000, &rc))) {
-        ctl_show_lease(rep->lease_reply->lease, ctl->json);
+    if ((rep = call(ctl, &req, want, 10000, &rc))) {
+        const Aifed__Lease *l = rep->lease_reply->lease;
+        if (strcmp(verb, "token"))
+            ctl_show_lease(l, ctl->json);
+        else if (*l->token)
+            printf("%s\n", l->token);
+        else
+            rc = (fprintf(stderr, "aifedctl: lease %s has no token\n", id), 1);
         af_wire_free(rep);
     }
     return rc;
+}
+
+/* -------------------------------------------------------- verify-token */
+
+static int cmd_verify_token(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"broker-pub", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const struct command *cmd = find_command("verify-token");
+    const char *pub = NULL;
+    char token[AF_TOKEN_MAX + 2];
+    uint8_t pk[32];
+    struct af_token_claims c;
+    struct af_error err;
+    FILE *f;
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
+        if (opt == 'p')
+            pub = optarg;
+        else if (opt == 'j')
+            ctl->json = true;
+        else if (opt == 'h')
+            return command_help(cmd), 0;
+        else
+            return usage_error(cmd, NULL, NULL);
+    }
+    if (optind + 1 != argc || !pub)
+        return usage_error(cmd, "give a token FILE (- for stdin) and --broker-pub KEY",
+                           NULL);
+    if (af_sign_pub_load(pub, pk, &err) < 0) {
+        fprintf(stderr, "aifedctl: --broker-pub: %s\n", err.text);
+        return EXIT_USAGE;
+    }
+    f = strcmp(argv[optind], "-") ? fopen(argv[optind], "r") : stdin;
+    if (!f) {
+        fprintf(stderr, "aifedctl: %s: %s\n", argv[optind], strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (!fgets(token, sizeof(token), f))
+        token[0] = '\0';
+    if (f != stdin)
+        fclose(f);
+    token[strcspn(token, "\r\n")] = '\0';
+    if (af_token_verify(token, pk, &c, &err) < 0) {
+        fprintf(stderr, "aifedctl: INVALID token: %s\n", err.text);
+        return 1;
+    }
+    ctl_show_token(&c, ctl->json);
+    return 0;
 }
 
 /* ------------------------------------------------------- request show */
@@ -849,6 +984,35 @@ static int admin_principal(struct ctl *ctl, const struct command *cmd,
     return rc;
 }
 
+static int admin_site(struct ctl *ctl, const struct command *cmd, char **words,
+                      int n_words)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__SiteAdmin a = AIFED__SITE_ADMIN__INIT;
+    int rc;
+
+    if (n_words == 1 && !strcmp(words[0], "confirm-down")) {
+        a.action = AIFED__SITE_ACTION__SITE_CONFIRM_DOWN;
+    } else if (n_words == 2 &&
+               (!strcmp(words[0], "drain") || !strcmp(words[0], "undrain"))) {
+        if (!af_id_valid(words[1]))
+            return usage_error(cmd, "'%s' is not a site id", words[1]);
+        a.action = words[0][0] == 'd' ? AIFED__SITE_ACTION__SITE_DRAIN
+                                      : AIFED__SITE_ACTION__SITE_UNDRAIN;
+        a.site = words[1];
+    } else {
+        return usage_error(
+            cmd, "give site drain SITE, site undrain SITE or site confirm-down", NULL);
+    }
+    req.body_case = AIFED__ENVELOPE__BODY_SITE_ADMIN;
+    req.site_admin = &a;
+    if ((rep = call(ctl, &req, AIFED__ENVELOPE__BODY_SITE_LIST, 10000, &rc))) {
+        ctl_show_sites(rep->site_list, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}
+
 static int cmd_admin(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -912,8 +1076,13 @@ static int cmd_admin(struct ctl *ctl, int argc, char **argv)
         return admin_allocation(ctl, cmd, &o, argv[optind + 1]);
     if (optind + 2 <= argc && !strcmp(argv[optind], "principal"))
         return admin_principal(ctl, cmd, &o, argv + optind + 1, argc - optind - 1);
+    if (optind + 2 <= argc && !strcmp(argv[optind], "site"))
+        return admin_site(ctl, cmd, argv + optind + 1, argc - optind - 1);
     return usage_error(
-        cmd, "give allocation set|show or principal add|remove-key|revoke|list", NULL);
+        cmd,
+        "give allocation set|show, principal add|remove-key|revoke|list or site "
+        "drain|undrain|confirm-down",
+        NULL);
 }
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv);
@@ -948,9 +1117,19 @@ static const struct command commands[] = {
     {"leases", cmd_leases,
      "leases [--site S] [--project P] [--state STATE] [--limit N] [--json]",
      "List the leases you may see (your projects' leases; an admin sees all).\n"},
-    {"lease", cmd_lease, "lease show|why|release ID [--json]",
+    {"lease", cmd_lease,
+     "lease show|why|release|token ID [--json]\n"
+     "       lease renew ID --by DURATION [--json]\n"
+     "       lease revoke ID [--reason TEXT] [--json]",
      "show: one lease in full. why: the explanation kept from its submit.\n"
-     "release: give its capacity back now.\n"},
+     "release: give its capacity back now. renew: make an ACTIVE lease longer, within\n"
+     "the pool's maximum walltime and the project's allocation. revoke (admins): take\n"
+     "it back; the site is told to drop the hold. token: print the broker's signed\n"
+     "token for it, which `aifedctl verify-token` checks with no broker reachable.\n"},
+    {"verify-token", cmd_verify_token, "verify-token FILE|- --broker-pub KEY [--json]",
+     "Check a lease token offline: its signature against the broker's signing key\n"
+     "(KEY: the broker's signing.key.pub file, or its base64 text), and print what it\n"
+     "grants. Exit 0 when valid, 1 when not (altered, or not signed by that key).\n"},
     {"request", cmd_request, "request show REQUEST-ID [--json]",
      "What the broker decided for one of your submits, granted or refused, and why,\n"
      "site by site.\n"},
@@ -960,7 +1139,9 @@ static const struct command commands[] = {
      "       admin principal add ID --pub FILE [--projects P,P]\n"
      "       admin principal remove-key ID --pub FILE\n"
      "       admin principal revoke ID\n"
-     "       admin principal list [--json]",
+     "       admin principal list [--json]\n"
+     "       admin site drain|undrain SITE\n"
+     "       admin site confirm-down",
      "allocation: GPU-hours a project may use at a site, and until when. set is for\n"
      "admins; show lists what you may see (users: their projects). A site where a\n"
      "project's balance cannot cover gpus x walltime is rejected.\n"
@@ -971,7 +1152,12 @@ static const struct command commands[] = {
      "--projects replace its projects); remove-key ends the change-over; revoke\n"
      "refuses every key at once, also on connections already open. Changes are\n"
      "stored by the broker and survive its restart. A site added here may connect\n"
-     "its agent straight away.\n"},
+     "its agent straight away.\n"
+     "\n"
+     "site (admins only): drain gives a site no new leases (its leases stay);\n"
+     "undrain ends that. When every site goes silent at once the broker assumes it is\n"
+     "the one cut off and marks none DOWN (the isolation guard); confirm-down says the\n"
+     "silence is real and marks the silent sites DOWN now.\n"},
     {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

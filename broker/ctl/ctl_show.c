@@ -5,6 +5,7 @@
  * both places in this file and nowhere else.
  */
 #include "ctl_show.h"
+#include "af_token.h"
 #include "af_time.h"
 
 #include "aifed.pb-c.h"
@@ -15,9 +16,9 @@
 
 static const char *lease_state(int s)
 {
-    static const char *const names[] = {"UNKNOWN",  "PENDING", "ACTIVE",
-                                        "RELEASED", "EXPIRED", "FAILED"};
-    return s >= 0 && s <= 5 ? names[s] : "UNKNOWN";
+    static const char *const names[] = {"UNKNOWN", "PENDING", "ACTIVE",  "RELEASED",
+                                        "EXPIRED", "FAILED",  "REVOKED", "LOST"};
+    return s >= 0 && s <= 7 ? names[s] : "UNKNOWN";
 }
 
 static json_t *time_json(int64_t ms)
@@ -52,7 +53,7 @@ static json_t *lease_json(const Aifed__Lease *l)
 
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
-        "s:o, s:o, s:s, s:o}",
+        "s:o, s:o, s:s, s:o, s:s, s:s, s:s}",
         "id", l->id, "state", lease_state(l->state), "project", w->project, "site",
         l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
         (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
@@ -60,7 +61,9 @@ static json_t *lease_json(const Aifed__Lease *l)
         strv_json(w->countries, w->n_countries), "principal", l->principal, "request_id",
         l->request_id, "created", time_json(l->created_ms), "updated",
         time_json(l->updated_ms), "expires", time_json(l->expires_ms), "reason",
-        l->reason, "tried_sites", strv_json(l->tried_sites, l->n_tried_sites));
+        l->reason, "tried_sites", strv_json(l->tried_sites, l->n_tried_sites), "token",
+        l->token, "site_signature", l->site_signature, "site_signing_key",
+        l->site_signing_key);
 }
 
 void ctl_show_lease(const Aifed__Lease *l, bool json)
@@ -93,6 +96,9 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
         printf("\n");
     }
     printf("requested:   %s by %s\n", l->request_id, l->principal);
+    if (*l->site_signature)
+        printf("signed:      by the broker, and by site %s (`aifedctl lease token %s`)\n",
+               l->site, l->id);
 }
 
 void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
@@ -155,11 +161,12 @@ static json_t *site_json(const Aifed__SiteStatus *s)
                                         time_json(site->maintenance[j]->start_ms), "end",
                                         time_json(site->maintenance[j]->end_ms)));
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:f, s:i, s:o, s:o, s:o, s:i, "
+        "{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:f, s:i, s:o, s:o, s:o, s:i, "
         "s:o}",
         "id", site->id, "name", *site->name ? site->name : site->id, "country",
         site->country, "state", s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN",
-        "illustrative", site->illustrative, "drained", site->drained, "jurisdictions",
+        "illustrative", site->illustrative, "drained", site->drained, "admin_drained",
+        s->admin_drained, "jurisdictions",
         strv_json(site->jurisdictions, site->n_jurisdictions), "certifications",
         strv_json(site->certifications, site->n_certifications), "price_per_gpu_hour",
         site->price_per_gpu_hour, "carbon_g_per_kwh", (json_int_t)site->carbon_g_per_kwh,
@@ -190,7 +197,7 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
            "MAXWALL", "EUR/h", "gCO2");
     for (size_t i = 0; i < list->n_sites; i++) {
         const Aifed__SiteStatus *s = list->sites[i];
-        const char *state = s->site->drained                         ? "DRAIN"
+        const char *state = s->site->drained || s->admin_drained     ? "DRAIN"
                             : s->state == AIFED__SITE_STATE__SITE_UP ? "UP"
                                                                      : "DOWN";
         const char *name = *s->site->name ? s->site->name : s->site->id;
@@ -216,6 +223,11 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
     }
     if (illustrative)
         printf("(capacities marked illustrative by their sites are demo figures)\n");
+    if (list->isolated)
+        printf(
+            "WARNING: every site went silent at once; the broker assumes it is cut off "
+            "and grants nothing until they return\n(`aifedctl admin site confirm-down` "
+            "if they are really down)\n");
 }
 
 static const char *verdict(int v)
@@ -367,4 +379,30 @@ void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
             printf("%s%s", j ? "," : "", p->projects[j]);
         printf("%s\n", p->n_projects ? "" : "-");
     }
+}
+
+void ctl_show_token(const struct af_token_claims *c, bool json)
+{
+    char from[32], until[32];
+
+    if (json) {
+        print_json(json_pack(
+            "{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "valid", 1,
+            "lease", c->id, "site", c->site, "pool", c->pool, "project", c->project,
+            "principal", c->principal, "accelerator", c->accelerator, "gpus",
+            (json_int_t)c->gpus, "nodes", (json_int_t)c->nodes, "not_before",
+            time_json(c->not_before_ms), "not_after", time_json(c->not_after_ms)));
+        return;
+    }
+    af_time_format(c->not_before_ms, from, sizeof(from));
+    af_time_format(c->not_after_ms, until, sizeof(until));
+    printf("valid token, signed by the broker\n"
+           "lease:       %s\n"
+           "site/pool:   %s/%s\n"
+           "project:     %s (for %s)\n"
+           "resources:   %u x %s GPUs on %u node%s\n"
+           "valid:       %s to %s\n",
+           c->id, c->site, c->pool, c->project, c->principal, c->gpus,
+           *c->accelerator ? c->accelerator : "any", c->nodes, c->nodes == 1 ? "" : "s",
+           from, until);
 }

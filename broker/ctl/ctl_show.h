@@ -26,5 +26,7 @@ void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
 void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
 void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
 void ctl_show_principals(const struct Aifed__PrincipalList *l, bool json);
+struct af_token_claims;
+void ctl_show_token(const struct af_token_claims *c, bool json);
 
 #endif

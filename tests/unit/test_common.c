@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* common/: durations, ids, key files. */
+/* common/: durations, ids, key files, lease tokens. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include "af_ids.h"
 #include "af_keys.h"
 #include "af_time.h"
+#include "af_token.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -112,12 +113,99 @@ static void keys(void **state)
     rmdir(dir);
 }
 
+static void token_claims(struct af_token_claims *c)
+{
+    memset(c, 0, sizeof(*c));
+    strcpy(c->id, "lease-0123456789abcdef");
+    strcpy(c->site, "mimer");
+    strcpy(c->pool, "gpu");
+    strcpy(c->project, "llm-eu");
+    strcpy(c->principal, "user:alice");
+    strcpy(c->accelerator, "H100");
+    c->gpus = 8;
+    c->nodes = 1;
+    c->not_before_ms = 1795000000000;
+    c->not_after_ms = 1795003600000;
+}
+
+/* A token verifies with the broker's key only, says what was signed, and
+ * any change to it is caught. */
+static void tokens(void **state)
+{
+    struct af_signer broker, site, other;
+    struct af_token_claims c, back;
+    struct af_error err;
+    char token[AF_TOKEN_MAX], sig[AF_SIGN_SIG_B64], pub[AF_SIGN_PK_B64];
+
+    (void)state;
+    af_signer_generate(&broker);
+    af_signer_generate(&site);
+    af_signer_generate(&other);
+    token_claims(&c);
+    assert_int_equal(af_token_make(&c, &broker, token, sizeof(token)), 0);
+    memset(&back, 0, sizeof(back)); /* compared whole, padding included */
+    assert_int_equal(af_token_verify(token, broker.pk, &back, &err), 0);
+    assert_memory_equal(&back, &c, sizeof(c));
+    assert_int_equal(af_token_verify(token, other.pk, &back, &err), -1);
+    assert_non_null(strstr(err.text, "does not match"));
+    /* Flip one character in the body, then in the signature. */
+    for (size_t at = 10; at < strlen(token); at += 37) {
+        char t[AF_TOKEN_MAX];
+        strcpy(t, token);
+        t[at] = t[at] == 'A' ? 'B' : 'A';
+        assert_int_equal(af_token_verify(t, broker.pk, &back, &err), -1);
+    }
+    assert_int_equal(af_token_verify("aifed1.nonsense", broker.pk, &back, &err), -1);
+    assert_int_equal(af_token_verify("", broker.pk, &back, &err), -1);
+    /* A value with a newline could smuggle a field in: refused. */
+    strcpy(c.accelerator, "H100\ngpus=999");
+    assert_int_equal(af_token_make(&c, &broker, token, sizeof(token)), -1);
+    token_claims(&c);
+    assert_int_equal(af_token_make(&c, &broker, token, 64), -1); /* too small */
+    /* The site's countersignature checks against the site's key only. */
+    assert_int_equal(af_token_make(&c, &broker, token, sizeof(token)), 0);
+    assert_int_equal(af_token_countersign(token, &site, sig, sizeof(sig)), 0);
+    af_sign_pub_encode(site.pk, pub);
+    assert_int_equal(af_token_check_countersign(token, sig, pub), 0);
+    af_sign_pub_encode(other.pk, pub);
+    assert_int_equal(af_token_check_countersign(token, sig, pub), -1);
+    assert_int_equal(af_token_check_countersign(token, "", pub), -1);
+}
+
+/* Signing keys: made on first use (0600, with .pub), the same on reload. */
+static void signing_keys(void **state)
+{
+    char dir[] = "/tmp/aifed-test-XXXXXX", path[256], pubpath[300];
+    struct af_signer a, b;
+    struct af_error err;
+    uint8_t pk[32];
+    struct stat st;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/signing.key", dir);
+    snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+    assert_int_equal(af_signer_load_or_create(path, &a, &err), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(af_signer_load_or_create(path, &b, &err), 0);
+    assert_memory_equal(a.pk, b.pk, 32);
+    assert_int_equal(af_sign_pub_load(pubpath, pk, &err), 0);
+    assert_memory_equal(pk, a.pk, 32);
+    chmod(path, 0640);
+    assert_int_equal(af_signer_load_or_create(path, &b, &err), -1);
+    assert_non_null(strstr(err.text, "chmod 600"));
+    unlink(path);
+    unlink(pubpath);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(durations),
-        cmocka_unit_test(ids),
-        cmocka_unit_test(keys),
+        cmocka_unit_test(durations),    cmocka_unit_test(ids),
+        cmocka_unit_test(keys),         cmocka_unit_test(tokens),
+        cmocka_unit_test(signing_keys),
     };
     if (sodium_init() < 0)
         return 1;

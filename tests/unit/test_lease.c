@@ -20,6 +20,8 @@ static void states_match_the_wire(void **state)
     assert_int_equal(LEASE_RELEASED, AIFED__LEASE_STATE__LEASE_RELEASED);
     assert_int_equal(LEASE_EXPIRED, AIFED__LEASE_STATE__LEASE_EXPIRED);
     assert_int_equal(LEASE_FAILED, AIFED__LEASE_STATE__LEASE_FAILED);
+    assert_int_equal(LEASE_REVOKED, AIFED__LEASE_STATE__LEASE_REVOKED);
+    assert_int_equal(LEASE_LOST, AIFED__LEASE_STATE__LEASE_LOST);
 }
 
 static void transitions(void **state)
@@ -31,9 +33,17 @@ static void transitions(void **state)
     assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_RELEASE), LEASE_RELEASED);
     assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_ENDED), LEASE_RELEASED);
     assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_EXPIRE), LEASE_EXPIRED);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_RENEW), LEASE_ACTIVE);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_REVOKE), LEASE_REVOKED);
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_REVOKE), LEASE_REVOKED);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_LOST), LEASE_LOST);
+    /* A hold not yet confirmed cannot be lost or renewed: the hold timeout
+     * decides it. */
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_LOST), -1);
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_RENEW), -1);
     /* Nothing leaves a final state, and an ACTIVE lease cannot fail. */
-    for (int s = LEASE_RELEASED; s <= LEASE_FAILED; s++)
-        for (int ev = LEASE_EV_HELD; ev <= LEASE_EV_FAIL; ev++) {
+    for (int s = LEASE_RELEASED; s <= LEASE_STATE_MAX; s++)
+        for (int ev = LEASE_EV_HELD; ev <= LEASE_EV_LOST; ev++) {
             errno = 0;
             assert_int_equal(lease_next(s, (enum lease_event)ev), -1);
             assert_int_equal(errno, EINVAL);
@@ -52,6 +62,8 @@ static void names(void **state)
     assert_string_equal(lease_state_name(LEASE_EXPIRED), "EXPIRED");
     assert_string_equal(lease_state_name(42), "UNKNOWN");
     assert_int_equal(lease_state_parse("active"), LEASE_ACTIVE);
+    assert_int_equal(lease_state_parse("LOST"), LEASE_LOST);
+    assert_string_equal(lease_state_name(LEASE_REVOKED), "REVOKED");
     assert_int_equal(lease_state_parse("nope"), -1);
 }
 

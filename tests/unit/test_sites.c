@@ -10,11 +10,13 @@
 
 #include "aifed.pb-c.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* An unpacked-style advertisement (sites_advertise frees it as one). */
-static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
+static Aifed__Advertisement *adv_at(const char *site, uint32_t free_gpus,
+                                    const char *held)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
@@ -25,7 +27,7 @@ static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
     size_t len;
 
     (void)env;
-    s.id = "mimer";
+    s.id = (char *)site;
     s.country = "SE";
     p.name = "gpu";
     p.accelerator = "H100";
@@ -42,6 +44,11 @@ static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
     return aifed__advertisement__unpack(NULL, len, buf);
 }
 
+static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
+{
+    return adv_at("mimer", free_gpus, held);
+}
+
 static uint32_t available(struct sites *s)
 {
     struct match_site *v;
@@ -54,7 +61,7 @@ static uint32_t available(struct sites *s)
 
 static void promises_count_until_reported(void **state)
 {
-    struct sites *s = sites_create(3000);
+    struct sites *s = sites_create(3000, 1);
     Aifed__Advertisement *a = adv(64, NULL);
 
     (void)state;
@@ -83,7 +90,7 @@ static void promises_count_until_reported(void **state)
 
 static void project_gpus_are_counted_per_project(void **state)
 {
-    struct sites *s = sites_create(3000);
+    struct sites *s = sites_create(3000, 1);
     Aifed__Advertisement *a = adv(64, NULL);
     struct match_site *v;
     size_t n;
@@ -109,7 +116,7 @@ static void project_gpus_are_counted_per_project(void **state)
 
 static void overcommit_floor_is_zero(void **state)
 {
-    struct sites *s = sites_create(3000);
+    struct sites *s = sites_create(3000, 1);
     Aifed__Advertisement *a = adv(8, NULL);
 
     (void)state;
@@ -132,7 +139,7 @@ static void count_down(const char *site, bool up, void *arg)
 
 static void silence_means_down(void **state)
 {
-    struct sites *s = sites_create(3000);
+    struct sites *s = sites_create(3000, 1);
     Aifed__Advertisement *a = adv(64, NULL);
     struct match_site *v;
     size_t n;
@@ -166,7 +173,7 @@ static void on_overdue(const char *site, const char *lease_id, void *arg)
 
 static void unconfirmed_holds_become_overdue(void **state)
 {
-    struct sites *s = sites_create(3000);
+    struct sites *s = sites_create(3000, 1);
 
     (void)state;
     sites_add(s, "mimer");
@@ -181,6 +188,119 @@ static void unconfirmed_holds_become_overdue(void **state)
     sites_destroy(s);
 }
 
+static void advertise(struct sites *s, const char *site, const char *held, int64_t now)
+{
+    Aifed__Advertisement *a = adv_at(site, 64, held);
+
+    sites_advertise(s, site, &a, now);
+    assert_null(a);
+}
+
+/* A site that went DOWN needs up_after advertisements in a row to be UP. */
+static void flapping_site_comes_back_slowly(void **state)
+{
+    struct sites *s = sites_create(3000, 3);
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    advertise(s, "mimer", NULL, 1000); /* never DOWN before: UP at once */
+    assert_true(sites_is_up(s, "mimer"));
+    assert_false(sites_sweep(s, 5000, NULL, NULL));
+    assert_false(sites_is_up(s, "mimer"));
+    advertise(s, "mimer", NULL, 5100);
+    assert_false(sites_is_up(s, "mimer"));
+    advertise(s, "mimer", NULL, 6100);
+    assert_false(sites_is_up(s, "mimer"));
+    /* Silent again in between: the count starts over. */
+    advertise(s, "mimer", NULL, 10000);
+    advertise(s, "mimer", NULL, 11000);
+    assert_false(sites_is_up(s, "mimer"));
+    advertise(s, "mimer", NULL, 12000);
+    assert_true(sites_is_up(s, "mimer"));
+    sites_destroy(s);
+}
+
+static int changes;
+
+static void count_change(const char *site, bool up, void *arg)
+{
+    (void)site;
+    (void)up;
+    (void)arg;
+    changes++;
+}
+
+/* All UP sites silent at once: the broker is the one cut off. */
+static void isolation_guard(void **state)
+{
+    struct sites *s = sites_create(3000, 1);
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    assert_int_equal(sites_add(s, "pharos"), 0);
+    advertise(s, "mimer", NULL, 1000);
+    advertise(s, "pharos", NULL, 1000);
+    changes = 0;
+    assert_true(sites_sweep(s, 9000, count_change, NULL));
+    assert_int_equal(changes, 0);
+    assert_true(sites_is_up(s, "mimer"));
+    assert_true(sites_is_up(s, "pharos"));
+    /* One returns: the other's silence is real now. */
+    advertise(s, "mimer", NULL, 9500);
+    assert_false(sites_sweep(s, 9600, count_change, NULL));
+    assert_int_equal(changes, 1);
+    assert_false(sites_is_up(s, "pharos"));
+    /* Or an admin confirms. */
+    advertise(s, "pharos", NULL, 9700);
+    assert_true(sites_sweep(s, 20000, count_change, NULL));
+    sites_confirm_down(s, 20000, count_change, NULL);
+    assert_false(sites_is_up(s, "mimer"));
+    assert_false(sites_is_up(s, "pharos"));
+    assert_false(sites_sweep(s, 20001, count_change, NULL));
+    sites_destroy(s);
+}
+
+static char lost[64], unknown[64];
+
+static void on_lost(const char *site, const char *lease_id, void *arg)
+{
+    struct sites *s = arg;
+
+    snprintf(lost, sizeof(lost), "%s", lease_id);
+    sites_unpromise(s, site, lease_id);
+}
+
+static void on_unknown(const char *site, const char *lease_id, void *arg)
+{
+    (void)site;
+    (void)arg;
+    snprintf(unknown, sizeof(unknown), "%s", lease_id);
+}
+
+/* Confirmed but no longer listed: lost. Listed but not open here: unknown.
+ * Asked but not yet confirmed: neither (the hold timeout decides). */
+static void reconcile(void **state)
+{
+    struct sites *s = sites_create(3000, 1);
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    advertise(s, "mimer", NULL, 1000);
+    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-a", "p", 1, 1000), 0);
+    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-b", "p", 1, 1000), 0);
+    sites_promise_confirm(s, "mimer", "lease-a");
+    advertise(s, "mimer", "lease-a", 1100);
+    lost[0] = unknown[0] = '\0';
+    sites_reconcile(s, "mimer", on_lost, on_unknown, s);
+    assert_string_equal(lost, "");
+    assert_string_equal(unknown, "");
+    advertise(s, "mimer", "lease-x", 1200);
+    sites_reconcile(s, "mimer", on_lost, on_unknown, s);
+    assert_string_equal(lost, "lease-a");
+    assert_string_equal(unknown, "lease-x");
+    sites_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +309,9 @@ int main(void)
         cmocka_unit_test(project_gpus_are_counted_per_project),
         cmocka_unit_test(silence_means_down),
         cmocka_unit_test(unconfirmed_holds_become_overdue),
+        cmocka_unit_test(flapping_site_comes_back_slowly),
+        cmocka_unit_test(isolation_guard),
+        cmocka_unit_test(reconcile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
