@@ -174,5 +174,6 @@ int rpc_sign(struct server *srv, Aifed__Lease *lease, char *buf, size_t size);
 /* Site and lease administration (rpc_admin.c). */
 void rpc_site_admin(struct server *srv, const struct rpc_msg *m);
 void rpc_revoke(struct server *srv, const struct rpc_msg *m);
+void rpc_list_audit(struct server *srv, const struct rpc_msg *m);
 
 #endif

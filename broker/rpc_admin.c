@@ -37,13 +37,19 @@ static void to_msg(const struct auth_principal *p, Aifed__Principal *out, char *
     out->updated_ms = af_now_ms();
 }
 
-static int save(struct server *srv, const struct auth_principal *p)
+/* Store p as changed by m, and say so in the audit log. */
+static int save(struct server *srv, const struct rpc_msg *m,
+                const struct auth_principal *p, const char *change)
 {
     Aifed__Principal msg;
     char *keys[AUTH_MAX_KEYS];
+    char text[128];
 
     to_msg(p, &msg, keys);
-    if (store_principal_put(srv->store, &msg) < 0) {
+    snprintf(text, sizeof(text), "by %s: %zu key%s", m->who->id, p->n_keys,
+             p->n_keys == 1 ? "" : "s");
+    if (store_principal_put(srv->store, &msg) < 0 ||
+        store_audit_append(srv->store, p->id, p->id, change, text) < 0) {
         log_err("storing principal %s", p->id);
         srv->batch_failed = true;
         return -1;
@@ -153,6 +159,66 @@ void rpc_revoke(struct server *srv, const struct rpc_msg *m)
     store_lease_free(srv->store, stored);
 }
 
+struct audit_page {
+    Aifed__AuditEntry **v;
+    size_t n, limit;
+    int64_t since_ms;
+    uint64_t last_seq;
+    bool more;
+};
+
+static int audit_add(const Aifed__AuditEntry *e, void *arg)
+{
+    struct audit_page *p = arg;
+    size_t len = aifed__audit_entry__get_packed_size(e);
+    uint8_t *buf;
+
+    p->last_seq = e->seq;
+    if (e->time_ms < p->since_ms)
+        return 0;
+    if (p->n == p->limit) {
+        p->more = true;
+        return 1;
+    }
+    /* Borrowed for this call only: keep a copy for the reply. */
+    if (!(buf = malloc(len ? len : 1)))
+        return -1;
+    aifed__audit_entry__pack(e, buf);
+    p->v[p->n] = aifed__audit_entry__unpack(NULL, len, buf);
+    free(buf);
+    return p->v[p->n] ? (p->n++, 0) : -1;
+}
+
+void rpc_list_audit(struct server *srv, const struct rpc_msg *m)
+{
+    const Aifed__ListAudit *q = m->env->list_audit;
+    struct audit_page p = {.limit = q->limit ? q->limit : 100, .since_ms = q->since_ms};
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__AuditList list = AIFED__AUDIT_LIST__INIT;
+
+    if (!admin_only(srv, m, "read the audit log"))
+        return;
+    if (!(p.v = calloc(p.limit, sizeof(*p.v)))) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    if (store_audit_list(srv->store, q->after_seq, audit_add, &p) < 0) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                  "reading the audit log failed");
+    } else {
+        list.entries = p.v;
+        list.n_entries = p.n;
+        /* Where the next page starts: after the last entry returned. */
+        list.next_seq = p.more && p.n ? p.v[p.n - 1]->seq : 0;
+        env.body_case = AIFED__ENVELOPE__BODY_AUDIT_LIST;
+        env.audit_list = &list;
+        rpc_reply(srv, m, &env);
+    }
+    for (size_t i = 0; i < p.n; i++)
+        aifed__audit_entry__free_unpacked(p.v[i], NULL);
+    free(p.v);
+}
+
 static void on_site_down(const char *site, bool up, void *arg)
 {
     (void)up;
@@ -218,7 +284,7 @@ void rpc_principal_add(struct server *srv, const struct rpc_msg *m)
     if (!admin_only(srv, m, PRINCIPALS) ||
         apply_add(srv, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
         return;
-    if (save(srv, auth_find(srv->auth, a->id)) == 0) {
+    if (save(srv, m, auth_find(srv->auth, a->id), "principal key added") == 0) {
         log_info("%s registered a key for %s", m->who->id, a->id);
         reply_principals(srv, m, a->id);
     }
@@ -239,7 +305,7 @@ void rpc_principal_remove_key(struct server *srv, const struct rpc_msg *m)
                       r->id);
         return;
     }
-    if (save(srv, auth_find(srv->auth, r->id)) == 0) {
+    if (save(srv, m, auth_find(srv->auth, r->id), "principal key removed") == 0) {
         log_info("%s removed a key of %s", m->who->id, r->id);
         reply_principals(srv, m, r->id);
     }
@@ -260,7 +326,7 @@ void rpc_principal_revoke(struct server *srv, const struct rpc_msg *m)
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no principal %s", id);
         return;
     }
-    if (save(srv, auth_find(srv->auth, id)) == 0) {
+    if (save(srv, m, auth_find(srv->auth, id), "principal revoked") == 0) {
         log_warnx("%s revoked %s: its keys are refused from now on", m->who->id, id);
         reply_principals(srv, m, id);
     }

@@ -541,6 +541,7 @@ static void on_allocation_set(struct server *srv, const struct rpc_msg *m)
     const Aifed__Allocation *a = m->env->allocation_set->allocation;
     struct alloc_entry *e;
     Aifed__Allocation out = AIFED__ALLOCATION__INIT;
+    char subject[2 * AF_ID_MAX + 2], text[128];
 
     if (m->who->kind != AUTH_ADMIN) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
@@ -563,7 +564,11 @@ static void on_allocation_set(struct server *srv, const struct rpc_msg *m)
     out.used_gpu_s = e->used_gpu_s;
     out.reserved_gpu_s = e->reserved_gpu_s;
     out.end_ms = e->end_ms;
-    if (store_alloc_put(srv->store, &out) < 0) {
+    snprintf(subject, sizeof(subject), "%s@%s", e->project, e->site);
+    snprintf(text, sizeof(text), "by %s: %.1f GPU-hours", m->who->id,
+             (double)e->granted_gpu_s / 3600.0);
+    if (store_alloc_put(srv->store, &out) < 0 ||
+        store_audit_append(srv->store, subject, "", "allocation set", text) < 0) {
         srv->batch_failed = true;
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not store it");
         return;
@@ -589,6 +594,7 @@ const struct rpc_spec rpc_client_specs[] = {
     {AIFED__ENVELOPE__BODY_RENEW, on_renew},
     {AIFED__ENVELOPE__BODY_REVOKE, rpc_revoke},
     {AIFED__ENVELOPE__BODY_SITE_ADMIN, rpc_site_admin},
+    {AIFED__ENVELOPE__BODY_LIST_AUDIT, rpc_list_audit},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, on_allocation_set},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, on_list_allocations},
     {AIFED__ENVELOPE__BODY_SUBMIT, on_submit},

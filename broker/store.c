@@ -7,7 +7,9 @@
  * the old version's index entries and adds the new ones in the same batch.
  */
 #include "store.h"
+#include "af_audit.h"
 #include "af_ids.h"
+#include "af_time.h"
 
 #include "aifed.pb-c.h"
 
@@ -17,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+static const char *const state_names[] = {"NEW",     "PENDING", "ACTIVE",  "RELEASED",
+                                          "EXPIRED", "FAILED",  "REVOKED", "LOST"};
 
 enum {
     DB_LEASES,
@@ -29,6 +34,7 @@ enum {
     DB_REQUESTS,
     DB_ALLOCATIONS,
     DB_PRINCIPALS,
+    DB_AUDIT,
     DB_N
 };
 
@@ -46,6 +52,7 @@ static const struct {
     [DB_REQUESTS] = {"requests", 0},
     [DB_ALLOCATIONS] = {"allocations", 0},
     [DB_PRINCIPALS] = {"principals", 0},
+    [DB_AUDIT] = {"audit", 0},
 };
 
 struct store {
@@ -296,6 +303,92 @@ static int lease_decode(const MDB_val *v, Aifed__Lease **ret)
     return 0;
 }
 
+/* The last entry's seq and hash (0 and "" for an empty log), from txn. */
+static int audit_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *seq,
+                      char hash[AF_AUDIT_HASH_HEX])
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    Aifed__AuditEntry *e;
+    int rc;
+
+    *seq = 0;
+    hash[0] = '\0';
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)))
+        return mdb_errno(rc);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return mdb_errno(rc);
+    if (!(e = aifed__audit_entry__unpack(NULL, v.mv_size, v.mv_data)))
+        return mdb_errno(MDB_CORRUPTED);
+    *seq = e->seq;
+    snprintf(hash, AF_AUDIT_HASH_HEX, "%s", e->hash);
+    aifed__audit_entry__free_unpacked(e, NULL);
+    return 0;
+}
+
+static void seq_key(uint64_t seq, unsigned char buf[8])
+{
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(seq >> (56 - 8 * i));
+}
+
+int store_audit_append(struct store *st, const char *subject, const char *principal,
+                       const char *change, const char *text)
+{
+    Aifed__AuditEntry e = AIFED__AUDIT_ENTRY__INIT;
+    char prev[AF_AUDIT_HASH_HEX], hash[AF_AUDIT_HASH_HEX];
+    unsigned char key[8];
+    MDB_val k = {sizeof(key), key}, v;
+    int rc;
+
+    if (batch_txn(st) < 0 || audit_last(st->batch, st->dbi[DB_AUDIT], &e.seq, prev) < 0)
+        return -1;
+    e.seq++;
+    e.time_ms = af_now_ms();
+    e.subject = (char *)subject;
+    e.principal = (char *)principal;
+    e.change = (char *)change;
+    e.text = (char *)(text ? text : "");
+    e.prev_hash = prev;
+    af_audit_hash(&e, hash);
+    e.hash = hash;
+    seq_key(e.seq, key);
+    v.mv_size = aifed__audit_entry__get_packed_size(&e);
+    if ((rc = mdb_put(st->batch, st->dbi[DB_AUDIT], &k, &v, MDB_RESERVE | MDB_APPEND)))
+        return mdb_errno(rc);
+    aifed__audit_entry__pack(&e, v.mv_data);
+    return 0;
+}
+
+static const char *state_name(int s)
+{
+    return s >= 0 && s < (int)(sizeof(state_names) / sizeof(state_names[0]))
+               ? state_names[s]
+               : "UNKNOWN";
+}
+
+/* A lease's change, into the audit log: new state, a move, a renewal. */
+static int audit_lease(struct store *st, const Aifed__Lease *prev, const Aifed__Lease *l)
+{
+    char change[96];
+    int from = prev ? prev->state : 0;
+
+    if (prev && prev->state == l->state && !strcmp(prev->site, l->site) &&
+        prev->expires_ms == l->expires_ms)
+        return 0; /* the same lease, restated (a signature stored) */
+    if (from == (int)l->state)
+        snprintf(change, sizeof(change), "%s %s", state_name(from),
+                 strcmp(prev->site, l->site) ? "moved" : "renewed");
+    else
+        snprintf(change, sizeof(change), "%s->%s", state_name(from),
+                 state_name(l->state));
+    return store_audit_append(st, l->id, l->principal, change, l->reason);
+}
+
 int store_lease_put(struct store *st, const Aifed__Lease *lease,
                     const char *idem_principal)
 {
@@ -311,11 +404,15 @@ int store_lease_put(struct store *st, const Aifed__Lease *lease,
         if (lease_decode(&old, &prev) < 0)
             return -1;
         rc = index_update(st, prev, false);
+        if (rc == 0)
+            rc = audit_lease(st, prev, lease);
         aifed__lease__free_unpacked(prev, NULL);
         if (rc < 0)
             return -1;
     } else if (rc != MDB_NOTFOUND) {
         return mdb_errno(rc);
+    } else if (audit_lease(st, NULL, lease) < 0) {
+        return -1;
     }
     /* MDB_RESERVE: encode straight into the page, no extra copy. */
     v.mv_size = len;
@@ -705,4 +802,43 @@ int store_principal_list(struct store *st, store_principal_fn fn, void *arg)
     struct principal_visit v = {fn, arg};
 
     return scan_db(st, DB_PRINCIPALS, &aifed__principal__descriptor, principal_visit, &v);
+}
+
+int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    unsigned char key[8];
+    MDB_val k = {sizeof(key), key}, v;
+    bool own;
+    int rc;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->dbi[DB_AUDIT], &cur))) {
+        read_done(txn, own);
+        return mdb_errno(rc);
+    }
+    seq_key(after_seq + 1, key);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Aifed__AuditEntry *e = aifed__audit_entry__unpack(NULL, v.mv_size, v.mv_data);
+        int r;
+
+        if (!e) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        r = fn(e, arg);
+        aifed__audit_entry__free_unpacked(e, NULL);
+        if (r != 0) {
+            rc = r < 0 ? -1 : MDB_NOTFOUND;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    read_done(txn, own);
+    if (rc == -1)
+        return -1;
+    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
 }

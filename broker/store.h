@@ -6,8 +6,9 @@
  * id, for the sweep), idem (principal "\n" request id -> lease id) and meta
  * (schema version), requests (principal "\n" request id -> RequestRecord: the
  * explanation kept with every submit) and allocations (project "\n" site ->
- * Allocation) and principals (id -> Principal: keys, projects, revoked). A
- * lease and its index entries change in one transaction.
+ * Allocation), principals (id -> Principal: keys, projects, revoked) and
+ * audit (big-endian seq -> AuditEntry, a hash chain: af_audit.h). A lease,
+ * its index entries and its audit entry change in one transaction.
  *
  * Writes are batched: store_lease_put() joins the open write transaction (or
  * opens one), and nothing is durable until store_commit() returns 0. Reads
@@ -32,6 +33,7 @@ struct Aifed__Lease;
 struct Aifed__RequestRecord;
 struct Aifed__Allocation;
 struct Aifed__Principal;
+struct Aifed__AuditEntry;
 
 #define STORE_SCHEMA 1
 
@@ -105,5 +107,14 @@ int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg);
 int store_principal_put(struct store *st, const struct Aifed__Principal *p);
 typedef int (*store_principal_fn)(const struct Aifed__Principal *p, void *arg);
 int store_principal_list(struct store *st, store_principal_fn fn, void *arg);
+
+/* Append to the audit log (into the batch), chained to the last entry.
+ * store_lease_put() does this itself for every change of state, site or
+ * expiry; others (the principal registry, allocations) call it. */
+int store_audit_append(struct store *st, const char *subject, const char *principal,
+                       const char *change, const char *text);
+/* Visit entries after after_seq in order; fn's 1 stops, -1 fails. */
+typedef int (*store_audit_fn)(const struct Aifed__AuditEntry *e, void *arg);
+int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, void *arg);
 
 #endif

@@ -11,7 +11,9 @@
 #include "af_time.h"
 #include "af_token.h"
 #include "af_wire.h"
+#include "af_audit.h"
 #include "ctl_client.h"
+#include "ctl_db.h"
 #include "ctl_show.h"
 
 #include "aifed.pb-c.h"
@@ -28,6 +30,7 @@
 #define EXIT_USAGE 2
 
 struct ctl {
+    const char *db; /* --db STATE_DIR: read LMDB directly */
     const char *broker;
     const char *broker_key;
     const char *key;
@@ -590,6 +593,8 @@ static int cmd_leases(struct ctl *ctl, int argc, char **argv)
     }
     if (optind != argc)
         return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (ctl->db)
+        return ctl_db_leases(ctl->db, q.site, q.project, q.state, limit, ctl->json);
     /* Page through. Tables print page by page; --json gathers the pages
      * into one array (pages are kept until then: the leases live in them). */
     Aifed__Lease **all = NULL;
@@ -745,6 +750,10 @@ static int cmd_lease(struct ctl *ctl, int argc, char **argv)
     id = argv[optind + 1];
     if (!af_id_valid(id))
         return usage_error(cmd, "'%s' is not a lease id", id);
+    if (ctl->db && strcmp(verb, "show"))
+        return usage_error(cmd, "with --db only lease show works", NULL);
+    if (ctl->db)
+        return ctl_db_lease_show(ctl->db, id, ctl->json);
     if (!strcmp(verb, "why"))
         return lease_why(ctl, id);
     if ((rc = lease_request(cmd, verb, id, &o, &req, &want, bodies)) != 0)
@@ -1013,6 +1022,88 @@ static int admin_site(struct ctl *ctl, const struct command *cmd, char **words,
     return rc;
 }
 
+/* admin audit: list the log, and with --verify check its whole chain. */
+struct audit_walk {
+    int64_t since_ms;
+    bool verify, json, broken;
+    struct af_audit_check chain;
+    size_t shown, total;
+    json_t *all;
+};
+
+static int audit_entry(const Aifed__AuditEntry *e, void *arg)
+{
+    struct audit_walk *w = arg;
+
+    w->total++;
+    if (w->verify && !w->broken && !af_audit_follows(&w->chain, e)) {
+        w->broken = true;
+        fprintf(stderr,
+                "aifedctl: the audit chain is BROKEN at entry %llu (after entry %llu "
+                "it does not follow): the log was altered\n",
+                (unsigned long long)e->seq, (unsigned long long)w->chain.seq);
+    }
+    if (e->time_ms < w->since_ms)
+        return 0;
+    w->shown++;
+    if (w->json)
+        json_array_append_new(w->all, ctl_audit_json(e));
+    else
+        ctl_show_audit_entry(e, w->shown == 1);
+    return 0;
+}
+
+/* The whole log from the broker, page by page (or from --db). */
+static int audit_fetch(struct ctl *ctl, struct audit_walk *w)
+{
+    uint64_t after = 0;
+    int rc = 0;
+
+    if (ctl->db)
+        return ctl_db_audit(ctl->db, audit_entry, w) < 0 ? 1 : 0;
+    do {
+        Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+        Aifed__ListAudit q = AIFED__LIST_AUDIT__INIT;
+
+        q.after_seq = after;
+        q.limit = 1000;
+        /* --verify needs every entry; otherwise the broker may skip old ones. */
+        q.since_ms = w->verify ? 0 : w->since_ms;
+        req.body_case = AIFED__ENVELOPE__BODY_LIST_AUDIT;
+        req.list_audit = &q;
+        if (!(rep = call(ctl, &req, AIFED__ENVELOPE__BODY_AUDIT_LIST, 20000, &rc)))
+            return rc;
+        for (size_t i = 0; i < rep->audit_list->n_entries; i++)
+            audit_entry(rep->audit_list->entries[i], w);
+        after = rep->audit_list->next_seq;
+        af_wire_free(rep);
+    } while (after);
+    return 0;
+}
+
+static int admin_audit(struct ctl *ctl, int64_t since_ms, bool verify)
+{
+    struct audit_walk w = {.since_ms = since_ms, .verify = verify, .json = ctl->json};
+    int rc;
+
+    if (w.json)
+        w.all = json_array();
+    rc = audit_fetch(ctl, &w);
+    if (rc == 0 && w.json)
+        ctl_print_json(w.all);
+    else
+        json_decref(w.all);
+    if (rc == 0 && !w.json && w.shown == 0)
+        printf("no audit entries%s\n", since_ms ? " since then" : "");
+    if (rc == 0 && verify && !w.broken)
+        fprintf(
+            w.json ? stderr : stdout,
+            "audit chain intact: %zu entries, each following the one before; last hash "
+            "%.16s...\n",
+            w.total, w.chain.hash);
+    return rc ? rc : w.broken ? 1 : 0;
+}
+
 static int cmd_admin(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1022,6 +1113,8 @@ static int cmd_admin(struct ctl *ctl, int argc, char **argv)
         {"until", required_argument, NULL, 'u'},
         {"pub", required_argument, NULL, 'k'},
         {"projects", required_argument, NULL, 'P'},
+        {"since", required_argument, NULL, 'S'},
+        {"verify", no_argument, NULL, 'v'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1030,9 +1123,11 @@ static int cmd_admin(struct ctl *ctl, int argc, char **argv)
     struct admin_opts o = {
         .a = AIFED__ALLOCATION__INIT, .list = AIFED__LIST_ALLOCATIONS__INIT, .hours = -1};
     char *end;
+    int64_t since_ms = 0;
+    bool verify = false;
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "p:s:g:u:k:P:jh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:s:g:u:k:P:S:vjh", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             if (!af_id_valid(optarg))
@@ -1058,6 +1153,14 @@ static int cmd_admin(struct ctl *ctl, int argc, char **argv)
         case 'k':
             o.pub = optarg;
             break;
+        case 'S':
+            if (af_time_parse(optarg, &since_ms) < 0)
+                return usage_error(
+                    cmd, "--since: '%s' is not a time like 2026-11-24T06:00Z", optarg);
+            break;
+        case 'v':
+            verify = true;
+            break;
         case 'P':
             if (split_projects(&o, optarg) < 0)
                 return usage_error(cmd, "--projects: '%s' is not a list like ai-lux,bio",
@@ -1072,6 +1175,10 @@ static int cmd_admin(struct ctl *ctl, int argc, char **argv)
             return usage_error(cmd, NULL, NULL);
         }
     }
+    if (optind + 1 == argc && !strcmp(argv[optind], "audit"))
+        return admin_audit(ctl, since_ms, verify);
+    if (ctl->db)
+        return usage_error(cmd, "with --db only admin audit works", NULL);
     if (optind + 2 == argc && !strcmp(argv[optind], "allocation"))
         return admin_allocation(ctl, cmd, &o, argv[optind + 1]);
     if (optind + 2 <= argc && !strcmp(argv[optind], "principal"))
@@ -1141,7 +1248,8 @@ static const struct command commands[] = {
      "       admin principal revoke ID\n"
      "       admin principal list [--json]\n"
      "       admin site drain|undrain SITE\n"
-     "       admin site confirm-down",
+     "       admin site confirm-down\n"
+     "       admin audit [--since WHEN] [--verify] [--json]",
      "allocation: GPU-hours a project may use at a site, and until when. set is for\n"
      "admins; show lists what you may see (users: their projects). A site where a\n"
      "project's balance cannot cover gpus x walltime is rejected.\n"
@@ -1157,7 +1265,13 @@ static const struct command commands[] = {
      "site (admins only): drain gives a site no new leases (its leases stay);\n"
      "undrain ends that. When every site goes silent at once the broker assumes it is\n"
      "the one cut off and marks none DOWN (the isolation guard); confirm-down says the\n"
-     "silence is real and marks the silent sites DOWN now.\n"},
+     "silence is real and marks the silent sites DOWN now.\n"
+     "\n"
+     "audit (admins only): every change of a lease, principal or allocation, each\n"
+     "entry hashing the one before. --since shows the entries from WHEN on; --verify\n"
+     "recomputes the whole chain and exits 1 if any entry was altered or dropped.\n"
+     "With the global --db STATE_DIR it reads the broker's store directly (on the\n"
+     "broker host; works while the broker runs and while it is down).\n"},
     {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -1173,7 +1287,8 @@ static const struct command *find_command(const char *name)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: aifedctl [--broker ENDPOINT] [--broker-key FILE] [--key FILE]\n"
-                 "                [--timeout DURATION] [--json] COMMAND [ARGS]\n\n"
+                 "                [--timeout DURATION] [--json] COMMAND [ARGS]\n"
+                 "       aifedctl --db STATE_DIR leases|lease show|admin audit ...\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %s\n", commands[i].usage);
@@ -1205,6 +1320,7 @@ int main(int argc, char **argv)
     static const struct option o[] = {
         {"broker", required_argument, NULL, 'b'},
         {"broker-key", required_argument, NULL, 'B'},
+        {"db", required_argument, NULL, 'D'},
         {"key", required_argument, NULL, 'k'},
         {"timeout", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
@@ -1225,8 +1341,11 @@ int main(int argc, char **argv)
         return 1;
     }
     /* "+": stop at the command; its options are its own. */
-    while ((opt = getopt_long(argc, argv, "+b:B:k:t:jhV", o, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+b:B:D:k:t:jhV", o, NULL)) != -1) {
         switch (opt) {
+        case 'D':
+            ctl.db = optarg;
+            break;
         case 'b':
             ctl.broker = optarg;
             break;
@@ -1265,6 +1384,11 @@ int main(int argc, char **argv)
     if (!(cmd = find_command(argv[optind]))) {
         fprintf(stderr, "aifedctl: no command '%s'\n\n", argv[optind]);
         usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (ctl.db && strcmp(cmd->name, "leases") && strcmp(cmd->name, "lease") &&
+        strcmp(cmd->name, "admin")) {
+        fprintf(stderr, "aifedctl: --db works with leases, lease show and admin audit\n");
         return EXIT_USAGE;
     }
     argc -= optind;

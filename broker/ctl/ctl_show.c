@@ -40,7 +40,7 @@ static json_t *strv_json(char **v, size_t n)
     return a;
 }
 
-static void print_json(json_t *j)
+void ctl_print_json(json_t *j)
 {
     json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
@@ -71,7 +71,7 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
     char created[32], expires[32], wall[24];
 
     if (json) {
-        print_json(lease_json(l));
+        ctl_print_json(lease_json(l));
         return;
     }
     af_duration_format((uint64_t)l->workload->walltime_s * 1000, wall, sizeof(wall));
@@ -107,7 +107,7 @@ void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, lease_json(v[i]));
-        print_json(a);
+        ctl_print_json(a);
         return;
     }
     if (first)
@@ -189,7 +189,7 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
         json_t *a = json_array();
         for (size_t i = 0; i < list->n_sites; i++)
             json_array_append_new(a, site_json(list->sites[i]));
-        print_json(a);
+        ctl_print_json(a);
         return;
     }
     printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s %6s %5s\n", "SITE",
@@ -257,7 +257,7 @@ void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
                                               "stranded", c->parts->stranded));
             json_array_append_new(a, o);
         }
-        print_json(a);
+        ctl_print_json(a);
         return;
     }
     printf("%-4s %-12s %-10s %-9s %s\n", "RANK", "SITE", "POOL", "VERDICT", "WHY");
@@ -296,7 +296,7 @@ void ctl_show_request(const Aifed__RequestRecord *r, bool json)
                                                (json_int_t)r->candidates[i]->rank,
                                                "reason", r->candidates[i]->reason));
         json_object_set_new(o, "candidates", c);
-        print_json(o);
+        ctl_print_json(o);
         return;
     }
     af_time_format(r->created_ms, when, sizeof(when));
@@ -328,7 +328,7 @@ void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
         json_t *a = json_array();
         for (size_t i = 0; i < l->n_allocations; i++)
             json_array_append_new(a, alloc_json(l->allocations[i]));
-        print_json(a);
+        ctl_print_json(a);
         return;
     }
     if (l->n_allocations == 0) {
@@ -364,7 +364,7 @@ void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
         json_t *a = json_array();
         for (size_t i = 0; i < l->n_principals; i++)
             json_array_append_new(a, principal_json(l->principals[i]));
-        print_json(a);
+        ctl_print_json(a);
         return;
     }
     printf("%-24s %-8s %-5s %-11s %s\n", "PRINCIPAL", "STATE", "KEYS", "SOURCE",
@@ -386,7 +386,7 @@ void ctl_show_token(const struct af_token_claims *c, bool json)
     char from[32], until[32];
 
     if (json) {
-        print_json(json_pack(
+        ctl_print_json(json_pack(
             "{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "valid", 1,
             "lease", c->id, "site", c->site, "pool", c->pool, "project", c->project,
             "principal", c->principal, "accelerator", c->accelerator, "gpus",
@@ -405,4 +405,24 @@ void ctl_show_token(const struct af_token_claims *c, bool json)
            c->id, c->site, c->pool, c->project, c->principal, c->gpus,
            *c->accelerator ? c->accelerator : "any", c->nodes, c->nodes == 1 ? "" : "s",
            from, until);
+}
+
+json_t *ctl_audit_json(const Aifed__AuditEntry *e)
+{
+    return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
+                     (json_int_t)e->seq, "time", time_json(e->time_ms), "subject",
+                     e->subject, "principal", e->principal, "change", e->change, "text",
+                     e->text, "prev_hash", e->prev_hash, "hash", e->hash);
+}
+
+void ctl_show_audit_entry(const Aifed__AuditEntry *e, bool first)
+{
+    char when[32];
+
+    if (first)
+        printf("%-6s %-24s %-24s %-20s %s\n", "SEQ", "TIME", "SUBJECT", "CHANGE",
+               "DETAIL");
+    af_time_format(e->time_ms, when, sizeof(when));
+    printf("%-6llu %-24s %-24s %-20s %s\n", (unsigned long long)e->seq, when, e->subject,
+           e->change, e->text);
 }

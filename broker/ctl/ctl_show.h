@@ -7,6 +7,7 @@
 #ifndef CTL_SHOW_H
 #define CTL_SHOW_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,12 @@ void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
 void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
 void ctl_show_principals(const struct Aifed__PrincipalList *l, bool json);
 struct af_token_claims;
+struct Aifed__AuditEntry;
+/* One audit entry as a table row (header first when first), or as JSON. */
+void ctl_show_audit_entry(const struct Aifed__AuditEntry *e, bool first);
+json_t *ctl_audit_json(const struct Aifed__AuditEntry *e);
+/* Print j (and release it). */
+void ctl_print_json(json_t *j);
 void ctl_show_token(const struct af_token_claims *c, bool json);
 
 #endif

@@ -113,3 +113,5 @@ wait_for "it4lia goes DOWN" 15 \
 check "the others stay UP" \
     test "$(ctlj ops sites | jq '[.[] | select(.state == "UP")] | length')" -eq 2
 fed_stop_pid "$T/agents/it4lia.pid"
+check "the audit log records the revocation" test "$(ctlj ops admin audit | jq -r \
+    '[.[] | select(.subject == "site:it4lia" and .change == "principal revoked")] | length')" -eq 1
