@@ -80,6 +80,24 @@ static void on_unknown_hold(const char *site, const char *lease_id, void *arg)
     rpc_release_at_site(arg, site, lease_id);
 }
 
+/* The site holds a PENDING lease it never confirmed to this broker (the
+ * LeaseHeld went to a broker that then stopped): send the hold again; the
+ * agent answers LeaseHeld for a hold it has. */
+static void on_unconfirmed(const char *site, const char *lease_id, void *arg)
+{
+    struct server *srv = arg;
+    Aifed__Lease *l;
+
+    if (store_lease_get(srv->store, lease_id, &l) < 0)
+        return;
+    if (l->state == LEASE_PENDING && !strcmp(l->site, site)) {
+        log_info("site %s holds PENDING lease %s without having said so: asking again",
+                 site, lease_id);
+        rpc_to_site_hold(srv, l);
+    }
+    store_lease_free(srv->store, l);
+}
+
 static void on_advertisement(struct server *srv, const struct rpc_msg *m)
 {
     Aifed__Envelope *env = (Aifed__Envelope *)m->env;
@@ -103,7 +121,7 @@ static void on_advertisement(struct server *srv, const struct rpc_msg *m)
     sites_advertise(srv->sites, site, &adv, af_now_ms());
     if (adv) /* not taken: cannot happen for a registered site */
         aifed__advertisement__free_unpacked(adv, NULL);
-    sites_reconcile(srv->sites, site, on_lost, on_unknown_hold, srv);
+    sites_reconcile(srv->sites, site, on_lost, on_unknown_hold, on_unconfirmed, srv);
     if (!was_up && sites_is_up(srv->sites, site))
         log_info("site %s is UP", site);
 }

@@ -25,6 +25,7 @@ struct promise {
     int64_t asked_ms;
     bool confirmed; /* the site said it holds it */
     bool reported;  /* the site's advertised free figure already counts it */
+    bool reasked;   /* held but unconfirmed (the answer was lost): asked again */
     struct promise *next;
 };
 
@@ -362,7 +363,7 @@ int sites_drain(struct sites *s, const char *id, bool drained)
 }
 
 void sites_reconcile(struct sites *s, const char *id, sites_lease_fn lost_fn,
-                     sites_lease_fn unknown_fn, void *arg)
+                     sites_lease_fn unknown_fn, sites_lease_fn reask_fn, void *arg)
 {
     struct site *st = find(s, id);
     struct promise *p, *next;
@@ -374,6 +375,12 @@ void sites_reconcile(struct sites *s, const char *id, sites_lease_fn lost_fn,
      * on the same ordered connection, so it must be listed here. */
     for (p = st->promises; p; p = next) {
         next = p->next; /* lost_fn may unpromise p */
+        if (p->reported && !p->confirmed && !p->reasked) {
+            /* The site holds it but its LeaseHeld never arrived (the broker
+             * restarted in between): ask once more; the answer repeats. */
+            p->reasked = true;
+            reask_fn(st->id, p->lease_id, arg);
+        }
         if (p->reported)
             listed++;
         else if (p->confirmed)

@@ -81,10 +81,11 @@ int sites_drain(struct sites *s, const char *id, bool drained);
 
 /* After an advertisement: lost_fn for each lease the site had confirmed
  * but no longer lists; unknown_fn for each hold it lists that the broker
- * has no open lease for at that site. Either may change the promises. */
+ * has no open lease for at that site; reask_fn (once per lease) for a hold
+ * it lists that it never confirmed. lost_fn may change the promises. */
 typedef void (*sites_lease_fn)(const char *site, const char *lease_id, void *arg);
 void sites_reconcile(struct sites *s, const char *id, sites_lease_fn lost_fn,
-                     sites_lease_fn unknown_fn, void *arg);
+                     sites_lease_fn unknown_fn, sites_lease_fn reask_fn, void *arg);
 
 /* The pool's maximum walltime in seconds as last advertised; 0 when not
  * known or not limited. */

@@ -81,6 +81,29 @@ static struct ctl_client *connect_broker(const struct ctl *ctl)
     return c;
 }
 
+/* Sent again when no answer came in this time (a broker restarting). */
+#define RESEND_MS 3000
+
+/* Reads change nothing, and a submit's request id makes its repeats one
+ * lease. Release, renew and the admin calls are sent once. */
+static bool safe_to_repeat(Aifed__Envelope__BodyCase body)
+{
+    switch (body) {
+    case AIFED__ENVELOPE__BODY_SUBMIT:
+    case AIFED__ENVELOPE__BODY_EXPLAIN:
+    case AIFED__ENVELOPE__BODY_GET_LEASE:
+    case AIFED__ENVELOPE__BODY_LIST_LEASES:
+    case AIFED__ENVELOPE__BODY_LIST_SITES:
+    case AIFED__ENVELOPE__BODY_GET_REQUEST:
+    case AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS:
+    case AIFED__ENVELOPE__BODY_LIST_PRINCIPALS:
+    case AIFED__ENVELOPE__BODY_LIST_AUDIT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* One request, one reply. Prints what went wrong and sets *ret_exit. */
 static Aifed__Envelope *call(const struct ctl *ctl, Aifed__Envelope *req,
                              Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
@@ -93,7 +116,8 @@ static Aifed__Envelope *call(const struct ctl *ctl, Aifed__Envelope *req,
     *ret_exit = CTL_EXIT_UNREACHABLE;
     if (!c)
         return NULL;
-    rep = ctl_call(c, req, ctl->timeout_set ? ctl->timeout_ms : timeout_ms, &err);
+    rep = ctl_call(c, req, ctl->timeout_set ? ctl->timeout_ms : timeout_ms,
+                   safe_to_repeat(req->body_case) ? RESEND_MS : 0, &err);
     ctl_client_destroy(c);
     if (!rep) {
         fprintf(stderr, "aifedctl: %s\n", err.text);

@@ -175,9 +175,10 @@ static struct Aifed__Envelope *diagnose(struct ctl_client *c, uint64_t waited_ms
 }
 
 struct Aifed__Envelope *ctl_call(struct ctl_client *c, struct Aifed__Envelope *req,
-                                 uint64_t timeout_ms, struct af_error *err)
+                                 uint64_t timeout_ms, uint64_t resend_ms,
+                                 struct af_error *err)
 {
-    uint64_t start = mono_ms(), now = start;
+    uint64_t start = mono_ms(), now = start, sent = start;
 
     req->version = AF_WIRE_VERSION;
     req->corr_id = ++c->next_corr;
@@ -188,12 +189,21 @@ struct Aifed__Envelope *ctl_call(struct ctl_client *c, struct Aifed__Envelope *r
     for (; now - start < timeout_ms; now = mono_ms()) {
         zmq_pollitem_t items[] = {{c->sock, 0, ZMQ_POLLIN, 0},
                                   {c->mon, 0, ZMQ_POLLIN, 0}};
+        uint64_t wait = timeout_ms - (now - start);
         struct af_zmsg z;
 
         if (c->auth_failed ||
             (!c->connected && c->retried && now - start >= REFUSED_GIVE_UP_MS))
             break;
-        if (zmq_poll(items, 2, (long)(timeout_ms - (now - start))) < 0 && errno != EINTR)
+        /* A request lost with a broker that stopped before answering is sent
+         * again, the same (same corr id); only safe requests ask for this. */
+        if (resend_ms && now - sent >= resend_ms) {
+            af_zsock_send(c->sock, NULL, 0, req);
+            sent = now;
+        }
+        if (resend_ms && wait > resend_ms - (now - sent))
+            wait = resend_ms - (now - sent);
+        if (zmq_poll(items, 2, (long)wait) < 0 && errno != EINTR)
             break;
         if (items[1].revents & ZMQ_POLLIN)
             read_event(c);

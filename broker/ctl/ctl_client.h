@@ -24,10 +24,14 @@ struct ctl_client *ctl_client_create(const char *endpoint, const char *broker_pu
 void ctl_client_destroy(struct ctl_client *c);
 
 /* Send req (version and corr id are filled in) and wait up to timeout_ms for
- * its reply, which the caller frees with af_wire_free(). NULL with err set
- * when no valid reply came; errno is ETIMEDOUT, ECONNREFUSED or EACCES
- * (key refused) for the connection failures. */
+ * its reply, which the caller frees with af_wire_free(). With resend_ms, the
+ * request is sent again every resend_ms until answered: only for requests
+ * that are safe to repeat (reads, and a submit, which its request id makes
+ * idempotent). NULL with err set when no valid reply came; errno is
+ * ETIMEDOUT, ECONNREFUSED or EACCES (key refused) for the connection
+ * failures. */
 struct Aifed__Envelope *ctl_call(struct ctl_client *c, struct Aifed__Envelope *req,
-                                 uint64_t timeout_ms, struct af_error *err);
+                                 uint64_t timeout_ms, uint64_t resend_ms,
+                                 struct af_error *err);
 
 #endif

@@ -277,6 +277,15 @@ static void on_unknown(const char *site, const char *lease_id, void *arg)
     snprintf(unknown, sizeof(unknown), "%s", lease_id);
 }
 
+static char reasked[64];
+
+static void on_reask(const char *site, const char *lease_id, void *arg)
+{
+    (void)site;
+    (void)arg;
+    snprintf(reasked, sizeof(reasked), "%s", lease_id);
+}
+
 /* Confirmed but no longer listed: lost. Listed but not open here: unknown.
  * Asked but not yet confirmed: neither (the hold timeout decides). */
 static void reconcile(void **state)
@@ -290,14 +299,25 @@ static void reconcile(void **state)
     assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-b", "p", 1, 1000), 0);
     sites_promise_confirm(s, "mimer", "lease-a");
     advertise(s, "mimer", "lease-a", 1100);
-    lost[0] = unknown[0] = '\0';
-    sites_reconcile(s, "mimer", on_lost, on_unknown, s);
+    lost[0] = unknown[0] = reasked[0] = '\0';
+    sites_reconcile(s, "mimer", on_lost, on_unknown, on_reask, s);
     assert_string_equal(lost, "");
     assert_string_equal(unknown, "");
-    advertise(s, "mimer", "lease-x", 1200);
-    sites_reconcile(s, "mimer", on_lost, on_unknown, s);
+    assert_string_equal(reasked, "");
+    /* Listed but never confirmed: asked again, once. The confirmed one it
+     * no longer lists is lost. */
+    advertise(s, "mimer", "lease-b", 1150);
+    sites_reconcile(s, "mimer", on_lost, on_unknown, on_reask, s);
+    assert_string_equal(reasked, "lease-b");
     assert_string_equal(lost, "lease-a");
+    reasked[0] = lost[0] = '\0';
+    sites_reconcile(s, "mimer", on_lost, on_unknown, on_reask, s);
+    assert_string_equal(reasked, "");
+    /* A hold the broker has no lease for; the unconfirmed one is not lost. */
+    advertise(s, "mimer", "lease-x", 1200);
+    sites_reconcile(s, "mimer", on_lost, on_unknown, on_reask, s);
     assert_string_equal(unknown, "lease-x");
+    assert_string_equal(lost, "");
     sites_destroy(s);
 }
 
