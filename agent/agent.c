@@ -33,6 +33,7 @@ struct agent {
     struct af_zloop *zl;
     uv_loop_t loop;
     uv_timer_t timer;
+    uv_timer_t soon; /* one advertisement for a burst of holds and releases */
     uv_signal_t sigterm, sigint;
     bool welcomed;
     unsigned hellos;
@@ -71,23 +72,53 @@ static void send_hello(struct agent *a)
                   a->conf->broker, a->conf->site);
 }
 
+static int id_cmp(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
 static void advertise(struct agent *a)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     struct af_error err;
     const Aifed__Advertisement *adv = a->ops->advertisement(a->b, &err);
     Aifed__Advertisement out;
+    char **held;
 
     if (!adv) {
         log_errx("cannot read the site: %s", err.text);
         return;
     }
-    /* A shallow copy: the backend's message stays its own. */
+    /* A shallow copy: the backend's message stays its own. The holds go
+     * sorted, which spares the broker a sort per advertisement. */
     out = *adv;
     out.signing_key = a->signing_pub;
+    held = adv->n_held_lease_ids ? malloc(adv->n_held_lease_ids * sizeof(*held)) : NULL;
+    if (held) {
+        memcpy(held, adv->held_lease_ids, adv->n_held_lease_ids * sizeof(*held));
+        qsort(held, adv->n_held_lease_ids, sizeof(*held), id_cmp);
+        out.held_lease_ids = held;
+    }
     env.body_case = AIFED__ENVELOPE__BODY_ADVERTISEMENT;
     env.advertisement = &out;
     send_env(a, &env);
+    free(held);
+}
+
+static void on_soon(uv_timer_t *t)
+{
+    advertise(t->data);
+}
+
+/* After a hold or release the broker should soon see the site as it is, but
+ * a burst of them needs one advertisement, not one each (each lists every
+ * hold): wait a little and send one. */
+#define SOON_MS 50
+
+static void advertise_soon(struct agent *a)
+{
+    if (!uv_is_active((uv_handle_t *)&a->soon))
+        uv_timer_start(&a->soon, on_soon, SOON_MS, 0);
 }
 
 /* The lease must carry the broker's token, and the token must say what the
@@ -146,7 +177,7 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     }
     send_env(a, &env);
     if (rc == 0)
-        advertise(a);
+        advertise_soon(a);
 }
 
 static void on_release(struct agent *a, const Aifed__Envelope *in)
@@ -155,7 +186,7 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
 
     if (a->ops->release(a->b, id) == 0) {
         log_info("released lease %s", id);
-        advertise(a);
+        advertise_soon(a);
     } else {
         log_debug("release of lease %s: not held here", id);
     }
@@ -323,9 +354,10 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         goto fail;
     }
     uv_timer_init(&a->loop, &a->timer);
+    uv_timer_init(&a->loop, &a->soon);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
-    a->timer.data = a->sigterm.data = a->sigint.data = a;
+    a->timer.data = a->soon.data = a->sigterm.data = a->sigint.data = a;
     return a;
 fail:
     agent_destroy(a);
@@ -355,6 +387,7 @@ void agent_destroy(struct agent *a)
     af_zloop_destroy(a->zl);
     if (a->timer.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&a->timer, close_cb);
+        uv_close((uv_handle_t *)&a->soon, close_cb);
         uv_close((uv_handle_t *)&a->sigterm, close_cb);
         uv_close((uv_handle_t *)&a->sigint, close_cb);
     }

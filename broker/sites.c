@@ -26,7 +26,15 @@ struct promise {
     bool confirmed; /* the site said it holds it */
     bool reported;  /* the site's advertised free figure already counts it */
     bool reasked;   /* held but unconfirmed (the answer was lost): asked again */
-    struct promise *next;
+    struct promise *next, *prev; /* the site's list, for walks */
+    struct promise *hnext;       /* the site's hash chain, for lookups by id */
+};
+
+/* GPUs a project has open at a site (for fair share), kept as promises come
+ * and go so a match does not walk every promise. */
+struct project_sum {
+    char project[AF_ID_MAX + 1];
+    uint64_t gpus;
 };
 
 struct site {
@@ -41,6 +49,12 @@ struct site {
     uint8_t rid[256];
     size_t rid_len;
     struct promise *promises;
+    size_t n_promises;
+    struct promise **buckets; /* by lease id; n_buckets a power of two */
+    size_t n_buckets;
+    uint64_t *unreported; /* per pool of adv: promised GPUs it does not count */
+    struct project_sum *projects;
+    size_t n_projects;
     /* The matching view, built once per advertisement (build_view); only
      * availability and the per-request fields change between matches. */
     struct match_pool *pools;
@@ -89,6 +103,13 @@ static void promises_free(struct site *st)
         st->promises = p->next;
         free(p);
     }
+    st->n_promises = 0;
+    free(st->buckets);
+    st->buckets = NULL;
+    st->n_buckets = 0;
+    free(st->projects);
+    st->projects = NULL;
+    st->n_projects = 0;
 }
 
 void sites_destroy(struct sites *s)
@@ -100,6 +121,7 @@ void sites_destroy(struct sites *s)
             aifed__advertisement__free_unpacked(s->v[i].adv, NULL);
         promises_free(&s->v[i]);
         view_free(&s->v[i]);
+        free(s->v[i].unreported);
     }
     for (size_t i = 0; i < s->n_accels; i++)
         free(s->accels[i]);
@@ -208,15 +230,44 @@ static bool holds_listed(const Aifed__Advertisement *a, const char *lease_id)
                    str_cmp) != NULL;
 }
 
-/* Decide once per advertisement which promises it already counts. */
-static void mark_reported(struct site *st)
+static int pool_index(const struct site *st, const char *pool)
+{
+    for (size_t j = 0; st->adv && j < st->adv->n_pools; j++)
+        if (!strcmp(st->adv->pools[j]->name, pool))
+            return (int)j;
+    return -1;
+}
+
+static bool sorted(char **v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(v[i - 1], v[i]) > 0)
+            return false;
+    return true;
+}
+
+/* Decide once per advertisement which promises it already counts, and sum
+ * per pool what it does not. */
+static int mark_reported(struct site *st)
 {
     Aifed__Advertisement *a = st->adv;
+    uint64_t *sums =
+        realloc(st->unreported, (a->n_pools ? a->n_pools : 1) * sizeof(*sums));
 
-    if (a->n_held_lease_ids) /* the array is NULL when empty */
+    if (!sums)
+        return -1;
+    st->unreported = sums;
+    memset(sums, 0, (a->n_pools ? a->n_pools : 1) * sizeof(*sums));
+    /* The array is NULL when empty; agents send it sorted, so mostly no sort. */
+    if (a->n_held_lease_ids && !sorted(a->held_lease_ids, a->n_held_lease_ids))
         qsort(a->held_lease_ids, a->n_held_lease_ids, sizeof(char *), str_cmp);
-    for (struct promise *p = st->promises; p; p = p->next)
+    for (struct promise *p = st->promises; p; p = p->next) {
+        int j;
         p->reported = holds_listed(a, p->lease_id);
+        if (!p->reported && (j = pool_index(st, p->pool)) >= 0)
+            sums[j] += p->gpus;
+    }
+    return 0;
 }
 
 void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv,
@@ -237,12 +288,66 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
         st->up = true;
         st->streak = 0;
     }
-    mark_reported(st);
-    if (build_view(s, st) < 0) {
+    if (mark_reported(st) < 0 || build_view(s, st) < 0) {
         /* Without a view the site cannot be matched: treat it as silent. */
         view_free(st);
         st->up = false;
     }
+}
+
+/* FNV-1a: lease ids are random already; this only spreads them. */
+static uint64_t hash_id(const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 1099511628211ull;
+    return h;
+}
+
+/* Put p in the hash index, doubling it past two promises a bucket. */
+static int index_promise(struct site *st, struct promise *p)
+{
+    if (st->n_promises + 1 > 2 * st->n_buckets) {
+        size_t nb = st->n_buckets ? st->n_buckets * 2 : 64;
+        struct promise **b = calloc(nb, sizeof(*b));
+
+        if (!b)
+            return -1;
+        for (struct promise *q = st->promises; q; q = q->next) {
+            size_t i = hash_id(q->lease_id) & (nb - 1);
+            q->hnext = b[i];
+            b[i] = q;
+        }
+        free(st->buckets);
+        st->buckets = b;
+        st->n_buckets = nb;
+    }
+    size_t i = hash_id(p->lease_id) & (st->n_buckets - 1);
+    p->hnext = st->buckets[i];
+    st->buckets[i] = p;
+    return 0;
+}
+
+/* Add (or with a negative delta, take) GPUs to a project's sum at st. */
+static int project_add(struct site *st, const char *project, int64_t delta)
+{
+    struct project_sum *grown;
+
+    for (size_t i = 0; i < st->n_projects; i++)
+        if (!strcmp(st->projects[i].project, project)) {
+            st->projects[i].gpus += (uint64_t)delta;
+            return 0;
+        }
+    if (delta <= 0)
+        return 0;
+    grown = realloc(st->projects, (st->n_projects + 1) * sizeof(*grown));
+    if (!grown)
+        return -1;
+    st->projects = grown;
+    snprintf(grown[st->n_projects].project, sizeof(grown->project), "%s", project);
+    grown[st->n_projects++].gpus = (uint64_t)delta;
+    return 0;
 }
 
 int sites_promise(struct sites *s, const char *site, const char *pool,
@@ -251,6 +356,7 @@ int sites_promise(struct sites *s, const char *site, const char *pool,
 {
     struct site *st = find(s, site);
     struct promise *p;
+    int j;
 
     if (!st) {
         errno = ENOENT;
@@ -264,44 +370,74 @@ int sites_promise(struct sites *s, const char *site, const char *pool,
     snprintf(p->project, sizeof(p->project), "%s", project);
     p->gpus = gpus;
     p->asked_ms = now_ms;
+    if (index_promise(st, p) < 0 || project_add(st, project, gpus) < 0) {
+        free(p);
+        return -1;
+    }
     p->next = st->promises;
+    if (p->next)
+        p->next->prev = p;
     st->promises = p;
+    st->n_promises++;
+    if ((j = pool_index(st, pool)) >= 0 && st->unreported)
+        st->unreported[j] += gpus;
     return 0;
 }
 
-static struct promise **promise_find(struct site *st, const char *lease_id)
+static struct promise *promise_find(const struct site *st, const char *lease_id)
 {
-    for (struct promise **pp = &st->promises; *pp; pp = &(*pp)->next)
-        if (!strcmp((*pp)->lease_id, lease_id))
-            return pp;
+    if (!st->n_buckets)
+        return NULL;
+    for (struct promise *p = st->buckets[hash_id(lease_id) & (st->n_buckets - 1)]; p;
+         p = p->hnext)
+        if (!strcmp(p->lease_id, lease_id))
+            return p;
     return NULL;
 }
 
 void sites_promise_confirm(struct sites *s, const char *site, const char *lease_id)
 {
     struct site *st = find(s, site);
-    struct promise **pp = st ? promise_find(st, lease_id) : NULL;
+    struct promise *p = st ? promise_find(st, lease_id) : NULL;
 
-    if (pp)
-        (*pp)->confirmed = true;
+    if (p)
+        p->confirmed = true;
 }
 
 void sites_unpromise(struct sites *s, const char *site, const char *lease_id)
 {
     struct site *st = find(s, site);
-    struct promise **pp = st ? promise_find(st, lease_id) : NULL;
+    struct promise *p = st ? promise_find(st, lease_id) : NULL;
+    struct promise **pp;
+    int j;
 
-    if (pp) {
-        struct promise *p = *pp;
-        *pp = p->next;
-        free(p);
-    }
+    if (!p)
+        return;
+    for (pp = &st->buckets[hash_id(lease_id) & (st->n_buckets - 1)]; *pp != p;
+         pp = &(*pp)->hnext)
+        ;
+    *pp = p->hnext;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        st->promises = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    st->n_promises--;
+    if (!p->reported && (j = pool_index(st, p->pool)) >= 0 && st->unreported)
+        st->unreported[j] -= p->gpus;
+    project_add(st, p->project, -(int64_t)p->gpus);
+    free(p);
 }
 
 void sites_unpromise_all(struct sites *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        promises_free(&s->v[i]);
+    for (size_t i = 0; i < s->n; i++) {
+        struct site *st = &s->v[i];
+        promises_free(st);
+        if (st->unreported && st->adv)
+            memset(st->unreported, 0, st->adv->n_pools * sizeof(*st->unreported));
+    }
 }
 
 void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void *arg)
@@ -406,14 +542,11 @@ uint32_t sites_pool_max_walltime(const struct sites *s, const char *site,
     return 0;
 }
 
-/* GPUs promised at pool that the site's advertisement does not yet count. */
-static uint32_t promised(const struct site *st, const char *pool)
+/* GPUs promised at pool j that the site's advertisement does not yet count. */
+static uint32_t promised(const struct site *st, size_t j)
 {
-    uint64_t sum = 0;
+    uint64_t sum = st->unreported ? st->unreported[j] : 0;
 
-    for (const struct promise *p = st->promises; p; p = p->next)
-        if (!p->reported && !strcmp(p->pool, pool))
-            sum += p->gpus;
     return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
@@ -508,9 +641,9 @@ static uint32_t project_gpus(const struct site *st, const char *project)
 {
     uint64_t sum = 0;
 
-    for (const struct promise *p = st->promises; p && project; p = p->next)
-        if (!strcmp(p->project, project))
-            sum += p->gpus;
+    for (size_t i = 0; project && i < st->n_projects; i++)
+        if (!strcmp(st->projects[i].project, project))
+            sum = st->projects[i].gpus;
     return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
@@ -531,7 +664,7 @@ int sites_views(struct sites *s, const char *project, struct match_site **ret,
             continue;
         site = st->adv->site;
         for (size_t j = 0; j < st->adv->n_pools; j++) {
-            uint32_t held = promised(st, st->pools[j].name);
+            uint32_t held = promised(st, j);
             uint32_t adv_free = st->adv->pools[j]->gpus_free;
             st->pools[j].gpus_available = adv_free > held ? adv_free - held : 0;
         }
@@ -595,8 +728,7 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
             st->up ? AIFED__SITE_STATE__SITE_UP : AIFED__SITE_STATE__SITE_DOWN;
         b->status.last_seen_ms = st->last_seen_ms;
         b->status.admin_drained = st->admin_drained;
-        for (const struct promise *p = st->promises; p; p = p->next)
-            b->status.leases_open++;
+        b->status.leases_open = (uint32_t)st->n_promises;
         b->pools = calloc(np ? np : 1, sizeof(*b->pools));
         b->pool_ptrs = calloc(np ? np : 1, sizeof(*b->pool_ptrs));
         if (!b->pools || !b->pool_ptrs)
@@ -607,7 +739,7 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
             ps->pool = st->adv->pools[j];
             /* A DOWN site shows its last figures but has nothing to grant. */
             ps->gpus_available = views[i].up ? views[i].pools[j].gpus_available : 0;
-            ps->gpus_promised = promised(st, ps->pool->name);
+            ps->gpus_promised = promised(st, j);
             b->pool_ptrs[j] = ps;
         }
         b->status.pools = b->pool_ptrs;

@@ -58,16 +58,22 @@ static int check_blob(const char *s, size_t max, const char *what, struct af_err
     return 0;
 }
 
-static int check_list(size_t n, char **v, bool ids, const char *what,
-                      struct af_error *err)
+static int check_list_max(size_t n, char **v, bool ids, size_t max, const char *what,
+                          struct af_error *err)
 {
-    if (n > AF_WIRE_MAX_LIST)
+    if (n > max)
         return bad(err, "%s has too many items", what);
     for (size_t i = 0; i < n; i++) {
         if (ids ? check_id(v[i], true, what, err) : check_text(v[i], what, err))
             return -1;
     }
     return 0;
+}
+
+static int check_list(size_t n, char **v, bool ids, const char *what,
+                      struct af_error *err)
+{
+    return check_list_max(n, v, ids, AF_WIRE_MAX_LIST, what, err);
 }
 
 static int check_data(size_t n, Aifed__DataItem **v, const char *what,
@@ -236,7 +242,8 @@ static int v_advertisement(const Env *e, struct af_error *err)
     if (!a)
         return bad(err, "%s is required", "advertisement");
     if (check_site(a->site, err) ||
-        check_list(a->n_held_lease_ids, a->held_lease_ids, true, "held_lease_ids", err) ||
+        check_list_max(a->n_held_lease_ids, a->held_lease_ids, true, AF_WIRE_MAX_HELD,
+                       "held_lease_ids", err) ||
         check_blob(a->signing_key, AF_SIGN_PK_B64, "signing_key", err))
         return -1;
     if (a->n_pools > AF_WIRE_MAX_POOLS)

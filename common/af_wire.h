@@ -22,9 +22,10 @@
 
 /* Limits on what one peer can make a daemon hold (see docs/protocol.md). */
 #define AF_WIRE_MAX_POOLS 64
-#define AF_WIRE_MAX_LIST  1024 /* datasets, certifications, countries, held ids */
-#define AF_WIRE_MAX_TEXT  512  /* free text: reasons, names, messages */
-#define AF_WIRE_MAX_PAGE  1000 /* leases in one ListLeases page */
+#define AF_WIRE_MAX_LIST  1024  /* datasets, certifications, countries */
+#define AF_WIRE_MAX_HELD  32768 /* holds one advertisement lists (~24 bytes each) */
+#define AF_WIRE_MAX_TEXT  512   /* free text: reasons, names, messages */
+#define AF_WIRE_MAX_PAGE  1000  /* leases in one ListLeases page */
 
 struct Aifed__Envelope;
 
