@@ -710,12 +710,12 @@ int store_alloc_put(struct store *st, const Aifed__Allocation *a)
     return put_pair(st, DB_ALLOCATIONS, a->project, a->site, &a->base);
 }
 
-/* Visit every message of a database in key order; fn's non-zero ends the
- * walk (-1: as an error). */
+/* Visit every message of a database in key order (from the first key at or
+ * after *from, when given); fn's non-zero ends the walk (-1: as an error). */
 typedef int (*scan_fn)(const ProtobufCMessage *m, void *ctx);
 
 static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *desc,
-                   scan_fn fn, void *ctx)
+                   MDB_val *from, scan_fn fn, void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -729,7 +729,9 @@ static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *d
         read_done(txn, own);
         return mdb_errno(rc);
     }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+    if (from)
+        k = *from;
+    for (rc = mdb_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
         int r;
@@ -768,7 +770,8 @@ int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
 {
     struct alloc_visit v = {fn, arg};
 
-    return scan_db(st, DB_ALLOCATIONS, &aifed__allocation__descriptor, alloc_visit, &v);
+    return scan_db(st, DB_ALLOCATIONS, &aifed__allocation__descriptor, NULL, alloc_visit,
+                   &v);
 }
 
 int store_principal_put(struct store *st, const Aifed__Principal *p)
@@ -801,44 +804,28 @@ int store_principal_list(struct store *st, store_principal_fn fn, void *arg)
 {
     struct principal_visit v = {fn, arg};
 
-    return scan_db(st, DB_PRINCIPALS, &aifed__principal__descriptor, principal_visit, &v);
+    return scan_db(st, DB_PRINCIPALS, &aifed__principal__descriptor, NULL,
+                   principal_visit, &v);
+}
+
+struct audit_visit {
+    store_audit_fn fn;
+    void *arg;
+};
+
+static int audit_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct audit_visit *v = ctx;
+
+    return v->fn((const Aifed__AuditEntry *)m, v->arg);
 }
 
 int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, void *arg)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur;
+    struct audit_visit v = {fn, arg};
     unsigned char key[8];
-    MDB_val k = {sizeof(key), key}, v;
-    bool own;
-    int rc;
+    MDB_val from = {sizeof(key), key};
 
-    if (read_txn(st, &txn, &own) < 0)
-        return -1;
-    if ((rc = mdb_cursor_open(txn, st->dbi[DB_AUDIT], &cur))) {
-        read_done(txn, own);
-        return mdb_errno(rc);
-    }
     seq_key(after_seq + 1, key);
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Aifed__AuditEntry *e = aifed__audit_entry__unpack(NULL, v.mv_size, v.mv_data);
-        int r;
-
-        if (!e) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        r = fn(e, arg);
-        aifed__audit_entry__free_unpacked(e, NULL);
-        if (r != 0) {
-            rc = r < 0 ? -1 : MDB_NOTFOUND;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    read_done(txn, own);
-    if (rc == -1)
-        return -1;
-    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+    return scan_db(st, DB_AUDIT, &aifed__audit_entry__descriptor, &from, audit_visit, &v);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "af_audit.h"
 #include "lease.h"
 #include "store.h"
 
@@ -263,6 +264,54 @@ static void readonly_cannot_write(void **state)
     store_close(ro);
 }
 
+struct chain {
+    struct af_audit_check check;
+    char changes[8][32];
+    size_t n;
+    bool intact;
+};
+
+static int follow(const Aifed__AuditEntry *e, void *arg)
+{
+    struct chain *c = arg;
+
+    c->intact &= af_audit_follows(&c->check, e);
+    snprintf(c->changes[c->n++ % 8], sizeof(c->changes[0]), "%s", e->change);
+    return 0;
+}
+
+/* Every state change is in the audit log, in the lease's own transaction,
+ * chained; restating a lease unchanged adds nothing; an abort adds nothing. */
+static void audit_follows_every_change(void **state)
+{
+    struct fixture *f = *state;
+    struct chain c = {.intact = true};
+
+    put(f->st, "lease-a", "mimer", "llm-eu", LEASE_PENDING, 1000);
+    put(f->st, "lease-a", "mimer", "llm-eu", LEASE_ACTIVE, 1000);
+    put(f->st, "lease-a", "mimer", "llm-eu", LEASE_ACTIVE, 1000); /* no change */
+    put(f->st, "lease-a", "mimer", "llm-eu", LEASE_ACTIVE, 5000); /* renewed */
+    assert_int_equal(store_commit(f->st), 0);
+    put(f->st, "lease-a", "mimer", "llm-eu", LEASE_RELEASED, 0);
+    store_abort(f->st);
+    assert_int_equal(store_audit_append(f->st, "user:carol", "user:carol",
+                                        "principal revoked", "by admin:ops"),
+                     0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_audit_list(f->st, 0, follow, &c), 0);
+    assert_true(c.intact);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.changes[0], "NEW->PENDING");
+    assert_string_equal(c.changes[1], "PENDING->ACTIVE");
+    assert_string_equal(c.changes[2], "ACTIVE renewed");
+    assert_string_equal(c.changes[3], "principal revoked");
+    /* Paging resumes after a given entry. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_audit_list(f->st, 2, follow, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.changes[0], "ACTIVE renewed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(expiry_visits_only_due_open_leases, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(readonly_cannot_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_follows_every_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
