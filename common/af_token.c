@@ -121,7 +121,7 @@ static int has_newline(const struct af_token_claims *c)
     return 0;
 }
 
-static int body_of(const struct af_token_claims *c, char *buf, size_t size)
+int af_token_claims_format(const struct af_token_claims *c, char *buf, size_t size)
 {
     int n;
 
@@ -147,7 +147,7 @@ int af_token_make(const struct af_token_claims *c, const struct af_signer *s, ch
 {
     char body[BODY_MAX];
     uint8_t sig[crypto_sign_BYTES];
-    int n = body_of(c, body, sizeof(body));
+    int n = af_token_claims_format(c, body, sizeof(body));
     size_t used;
 
     if (n < 0)
@@ -191,10 +191,10 @@ static int split(const char *token, char *body, size_t size, size_t *body_len,
     return 0;
 }
 
-static int field(char **p, const char *key, char *out, size_t size)
+static int field(const char **p, const char *key, char *out, size_t size)
 {
     size_t klen = strlen(key);
-    char *nl;
+    const char *nl;
 
     if (strncmp(*p, key, klen) || (*p)[klen] != '=' || !(nl = strchr(*p, '\n')))
         return -1;
@@ -207,7 +207,7 @@ static int field(char **p, const char *key, char *out, size_t size)
     return 0;
 }
 
-static int number(char **p, const char *key, int64_t min, int64_t max, int64_t *ret)
+static int number(const char **p, const char *key, int64_t min, int64_t max, int64_t *ret)
 {
     char text[32], *end;
     long long v;
@@ -222,9 +222,9 @@ static int number(char **p, const char *key, int64_t min, int64_t max, int64_t *
     return 0;
 }
 
-static int parse_body(char *body, struct af_token_claims *c)
+int af_token_claims_parse(const char *body, struct af_token_claims *c)
 {
-    char *p = body;
+    const char *p = body;
     int64_t gpus, nodes;
 
     if (strncmp(p, BODY_VERSION "\n", strlen(BODY_VERSION) + 1))
@@ -258,7 +258,7 @@ int af_token_verify(const char *token, const uint8_t pk[32], struct af_token_cla
     if (crypto_sign_verify_detached(sig, (const uint8_t *)body, len, pk) != 0)
         return af_error_set(err, "the signature does not match: the token was altered or "
                                  "not made with this broker key");
-    if (parse_body(body, ret) < 0)
+    if (af_token_claims_parse(body, ret) < 0)
         return af_error_set(err, "the token's body is not a lease token body");
     return 0;
 }

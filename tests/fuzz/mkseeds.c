@@ -32,6 +32,64 @@ static void emit(const char *dir, Aifed__Envelope *env)
     free(buf);
 }
 
+#define EMIT_TO(dir, kase, field, value)                                                 \
+    do {                                                                                 \
+        aifed__envelope__init(&env);                                                     \
+        env.body_case = AIFED__ENVELOPE__BODY_##kase;                                    \
+        env.field = value;                                                               \
+        emit(dir, &env);                                                                 \
+    } while (0)
+
+/* The registry, lifecycle and audit bodies. */
+static void more_seeds(const char *dir)
+{
+    static char *projects[] = {"bio-x"};
+    static char *keys[] = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"};
+    Aifed__Envelope env;
+    Aifed__Principal pr = AIFED__PRINCIPAL__INIT, *prs[] = {&pr};
+    Aifed__PrincipalAdd padd = AIFED__PRINCIPAL_ADD__INIT;
+    Aifed__PrincipalRemoveKey prm = AIFED__PRINCIPAL_REMOVE_KEY__INIT;
+    Aifed__PrincipalRevoke prev = AIFED__PRINCIPAL_REVOKE__INIT;
+    Aifed__ListPrincipals lp = AIFED__LIST_PRINCIPALS__INIT;
+    Aifed__PrincipalList plist = AIFED__PRINCIPAL_LIST__INIT;
+    Aifed__Renew renew = AIFED__RENEW__INIT;
+    Aifed__Revoke revoke = AIFED__REVOKE__INIT;
+    Aifed__ListAudit la = AIFED__LIST_AUDIT__INIT;
+    Aifed__AuditEntry ae = AIFED__AUDIT_ENTRY__INIT, *aes[] = {&ae};
+    Aifed__AuditList alist = AIFED__AUDIT_LIST__INIT;
+    Aifed__SiteAdmin sa = AIFED__SITE_ADMIN__INIT;
+
+    padd.id = pr.id = prm.id = prev.id = "user:carol";
+    padd.public_key = prm.public_key = keys[0];
+    padd.projects = pr.projects = projects;
+    padd.n_projects = pr.n_projects = 1;
+    pr.public_keys = keys;
+    pr.n_public_keys = 1;
+    plist.principals = prs;
+    plist.n_principals = 1;
+    renew.lease_id = revoke.lease_id = ae.subject = "lease-1";
+    renew.extend_s = 3600;
+    revoke.reason = "incident";
+    la.limit = 10;
+    ae.seq = 1;
+    ae.change = "NEW->PENDING";
+    ae.hash = "00ff";
+    alist.entries = aes;
+    alist.n_entries = 1;
+    sa.site = "mimer";
+    sa.action = AIFED__SITE_ACTION__SITE_DRAIN;
+    EMIT_TO(dir, PRINCIPAL_ADD, principal_add, &padd);
+    EMIT_TO(dir, PRINCIPAL_REMOVE_KEY, principal_remove_key, &prm);
+    EMIT_TO(dir, PRINCIPAL_REVOKE, principal_revoke, &prev);
+    EMIT_TO(dir, LIST_PRINCIPALS, list_principals, &lp);
+    EMIT_TO(dir, PRINCIPAL_LIST, principal_list, &plist);
+    EMIT_TO(dir, RENEW, renew, &renew);
+    EMIT_TO(dir, REVOKE, revoke, &revoke);
+    EMIT_TO(dir, LIST_AUDIT, list_audit, &la);
+    EMIT_TO(dir, AUDIT_LIST, audit_list, &alist);
+    EMIT_TO(dir, SITE_ADMIN, site_admin, &sa);
+}
+
 int main(int argc, char **argv)
 {
     static char *countries[] = {"LU", "DE"}, *certs[] = {"iso27001"},
@@ -173,13 +231,7 @@ int main(int argc, char **argv)
     rr.candidates = cands;
     rr.n_candidates = 1;
 
-#define EMIT(kase, field, value)                                                         \
-    do {                                                                                 \
-        aifed__envelope__init(&env);                                                     \
-        env.body_case = AIFED__ENVELOPE__BODY_##kase;                                    \
-        env.field = value;                                                               \
-        emit(argv[1], &env);                                                             \
-    } while (0)
+#define EMIT(kase, field, value) EMIT_TO(argv[1], kase, field, value)
 
     e.code = AIFED__ERROR_CODE__ERROR_FORBIDDEN;
     e.message = "no";
@@ -242,5 +294,6 @@ int main(int argc, char **argv)
     alist.allocations = als;
     alist.n_allocations = 1;
     EMIT(ALLOCATION_LIST, allocation_list, &alist);
+    more_seeds(argv[1]);
     return 0;
 }
