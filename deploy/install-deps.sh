@@ -12,6 +12,7 @@ pkgs=(
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
     libuv1-dev libinih-dev libjansson-dev # loop, config files, JSON output
     libcmocka-dev jq clang-format         # tests and checks
+    systemd                               # systemd-analyze checks deploy/systemd units
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
 )
 missing=()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The systemd units under deploy/systemd are valid, run each daemon as its own
+# user with the hardening docs/security.md promises, and score as a low
+# exposure in systemd's own audit. (The machines that run this suite have no
+# systemd running, so the units are checked offline, not started.)
+set -uo pipefail
+BUILD=${1:?build dir}
+SRC=${2:?source dir}
+T=$(mktemp -d /tmp/aifed-units.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+fail() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+
+for d in broker agent; do
+    unit=$SRC/deploy/systemd/aifed-$d.service
+    bin=$(realpath "$BUILD/${d}/aifed-$d")
+    # The installed path, swapped for the built binary so verify can see it.
+    sed "s|/usr/sbin/aifed-$d|$bin|g" "$unit" >"$T/aifed-$d.service"
+    check "aifed-$d.service verifies" systemd-analyze verify "$T/aifed-$d.service"
+    for line in "User=aifed-$d" NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
+        "SystemCallFilter=@system-service" CapabilityBoundingSet= ; do
+        check "aifed-$d.service has $line" grep -qx "$line" "$unit"
+    done
+    rw=$(sed -n 's/^ReadWritePaths=//p' "$unit")
+    state=$(sed -n 's/^StateDirectory=//p' "$unit")
+    check "aifed-$d.service may write only its state directory ($rw)" \
+        test "$rw" = "/var/lib/$state"
+    score=$(systemd-analyze security --offline=yes "$T/aifed-$d.service" 2>/dev/null |
+        sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+    check "aifed-$d.service exposure $score is at most 2.0 (of 10)" \
+        awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'
+done
+echo "1..$n"
+exit $failed
