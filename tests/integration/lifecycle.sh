@@ -101,6 +101,8 @@ check "both come back" fed_wait_up "$T" 2
 check "the kept lease survived it all" test "$(state_of "$kept")" = ACTIVE
 
 # Drain: no new leases at the site, its leases stay.
+out=$(ctl alice admin site drain pharos 2>&1); rc=$?
+check "a user cannot drain a site" test "$rc:$out" = "1:aifedctl: only admins act on sites"
 check "ops drains pharos" quiet ctl ops admin site drain pharos
 out=$(ctl alice submit --project llm-eu --gpus 1 --country GR 2>&1); rc=$?
 check "a drained site takes no new lease" test "$rc" -eq 1
