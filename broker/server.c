@@ -6,6 +6,14 @@
  * sent (group commit). If the commit fails, every queued client reply becomes
  * ERROR_INTERNAL, messages to sites are dropped, and the promised capacity is
  * rebuilt from the store, so memory never runs ahead of disk.
+ *
+ * What promises nothing (holds asked of sites, error replies) is sent at
+ * once, not queued, and a batch that queued nothing is not committed yet:
+ * the write transaction stays open, so a lease's PENDING and ACTIVE share
+ * the one commit that precedes the client's answer, and the site starts on
+ * the hold while the broker is still busy. Losing an uncommitted PENDING in a crash is
+ * safe: no one was told of it, the client's retry makes it again, and a site that holds
+ * it is told to let go at its next advertisement. The tick commits anyway.
  */
 #include "server.h"
 #include "af_log.h"
@@ -31,11 +39,24 @@
 
 #define TICK_MS 1000
 
+/* Send now what promises nothing; queue the rest for after the commit. */
 static int out_push(struct server *srv, void *sock, const uint8_t *rid, size_t rid_len,
-                    Aifed__Envelope *env, bool client_reply)
+                    Aifed__Envelope *env, bool client_reply, bool durable)
 {
     struct outmsg *o;
 
+    if (!durable) {
+        void *buf;
+        size_t len;
+
+        env->version = AF_WIRE_VERSION;
+        if (af_wire_pack(env, &buf, &len) < 0)
+            return -1;
+        if (af_zsock_send_raw(sock, rid, rid_len, buf, len) < 0)
+            log_debug("send: %s", zmq_strerror(errno));
+        free(buf);
+        return 0;
+    }
     if (srv->n_out == srv->cap_out) {
         size_t cap = srv->cap_out ? srv->cap_out * 2 : 64;
         struct outmsg *grown = realloc(srv->out, cap * sizeof(*grown));
@@ -62,8 +83,8 @@ void rpc_reply(struct server *srv, const struct rpc_msg *m, Aifed__Envelope *rep
     void *sock = m->sock ? m->sock : srv->client_sock;
 
     reply->corr_id = m->env ? m->env->corr_id : 0;
-    if (out_push(srv, sock, m->z->rid, m->z->rid_len, reply, sock == srv->client_sock) <
-        0)
+    if (out_push(srv, sock, m->z->rid, m->z->rid_len, reply, sock == srv->client_sock,
+                 true) < 0)
         log_err("reply to %s dropped", m->who ? m->who->id : "peer");
 }
 
@@ -79,7 +100,7 @@ static void error_to(struct server *srv, void *sock, const uint8_t *rid, size_t 
     env.error = &e;
     env.corr_id = corr_id;
     /* An error promises nothing: it may leave even if the commit fails. */
-    if (out_push(srv, sock, rid, rid_len, &env, false) < 0)
+    if (out_push(srv, sock, rid, rid_len, &env, false, false) < 0)
         log_err("error reply dropped");
 }
 
@@ -107,7 +128,11 @@ void rpc_to_site(struct server *srv, const char *site, Aifed__Envelope *env)
                   af_wire_body_name(env->body_case));
         return;
     }
-    if (out_push(srv, srv->agent_sock, rid, len, env, false) < 0)
+    /* A hold may leave before its lease is committed (see the file comment);
+     * a release may not: the site must never let go of what disk still says
+     * it holds. */
+    if (out_push(srv, srv->agent_sock, rid, len, env, false,
+                 env->body_case != AIFED__ENVELOPE__BODY_LEASE_HOLD) < 0)
         log_err("message to site %s dropped", site);
 }
 
@@ -181,9 +206,12 @@ static int load_promises(struct server *srv)
     return 0;
 }
 
-/* Commit the batch, then send what it promised (see the file comment). */
-static void server_flush(struct server *srv)
+/* Commit the batch, then send what it promised (see the file comment).
+ * Unless force, a batch that promises nothing stays open. */
+static void server_flush(struct server *srv, bool force)
 {
+    if (!force && !srv->batch_failed && srv->n_out == 0)
+        return;
     if (srv->batch_failed || store_commit(srv->store) < 0) {
         if (!srv->batch_failed)
             log_err("commit failed; answering the batch with errors");
@@ -288,7 +316,7 @@ static void on_client(void *sock, void *arg)
 static void on_batch_end(void *sock, void *arg)
 {
     (void)sock;
-    server_flush(arg);
+    server_flush(arg, false);
 }
 
 static void on_zap(void *sock, void *arg)
@@ -379,7 +407,7 @@ static void on_tick(uv_timer_t *t)
     if (store_lease_expired(srv->store, now, on_expired, srv) < 0)
         log_err("expiry sweep");
     expire_waiters(srv, now);
-    server_flush(srv);
+    server_flush(srv, true);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -387,7 +415,7 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *srv = h->data;
 
     log_info("%s: stopping", strsignal(signum));
-    server_flush(srv);
+    server_flush(srv, true);
     uv_stop(&srv->loop);
 }
 

@@ -51,6 +51,8 @@ check "renew past the pool's maximum walltime is refused" \
     test "$rc:$out" = "1:aifedctl: mimer/gpu allows at most 259200s of walltime; the lease has 10800s"
 out=$(ctl alice lease renew "$lease" 2>&1); rc=$?
 check "renew without --by is bad usage" test "$rc" -eq 2
+out=$(ctl bob lease renew "$lease" --by 1h 2>&1); rc=$?
+check "bob cannot renew alice's lease (not found)" test "$rc:$out" = "1:aifedctl: no lease $lease"
 
 # Revoke: admins only; the site lets go.
 out=$(ctl alice lease revoke "$lease" 2>&1); rc=$?
