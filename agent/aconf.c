@@ -32,6 +32,11 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return set_str(&c->site_file, key, value, err);
     if (!strcmp(key, "signing_key"))
         return set_str(&c->signing_key, key, value, err);
+    if (!strcmp(key, "metrics_listen")) {
+        free(c->metrics_listen);
+        c->metrics_listen = NULL;
+        return set_str(&c->metrics_listen, key, value, err);
+    }
     if (!strcmp(key, "backend")) {
         if (strcmp(value, "static"))
             return af_error_set(
@@ -57,7 +62,8 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
     if (!c || !(c->path = strdup(path)) || !(c->backend = strdup("static")) ||
         !(c->broker = strdup("tcp://127.0.0.1:7700")) ||
         !(c->broker_public_key = strdup("/etc/aifed/broker.pub")) ||
-        !(c->secret_key = strdup("/etc/aifed/agent.key"))) {
+        !(c->secret_key = strdup("/etc/aifed/agent.key")) ||
+        !(c->metrics_listen = strdup("127.0.0.1:9465"))) {
         af_error_set(err, "out of memory");
         aconf_destroy(c);
         return NULL;
@@ -92,6 +98,7 @@ void aconf_destroy(struct aconf *c)
     free(c->backend);
     free(c->site_file);
     free(c->signing_key);
+    free(c->metrics_listen);
     free(c);
 }
 
@@ -110,6 +117,7 @@ void aconf_print(const struct aconf *c, FILE *out)
             "backend = %s\nsite_file = %s\nadvertise_interval = %s\nmax_message = %llu\n",
             c->site, c->broker, c->broker_public_key, c->secret_key, c->backend,
             c->site_file, ivl, (unsigned long long)c->max_message);
+    fprintf(out, "metrics_listen = %s\n", c->metrics_listen);
     if (c->signing_key)
         fprintf(out, "signing_key = %s\n", c->signing_key);
     else

@@ -21,6 +21,7 @@ struct aconf {
     char *backend;           /* "static" */
     char *site_file;         /* file, as written (static backend) */
     char *signing_key;       /* Ed25519 file, or NULL: a new key at every start */
+    char *metrics_listen;    /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t advertise_interval_ms;
     uint64_t max_message;
 };

@@ -9,6 +9,8 @@
 #include "aconf.h"
 #include "af_keys.h"
 #include "af_log.h"
+#include "af_time.h"
+#include "ametrics.h"
 #include "af_token.h"
 #include "af_wire.h"
 #include "af_zloop.h"
@@ -33,7 +35,9 @@ struct agent {
     struct af_zloop *zl;
     uv_loop_t loop;
     uv_timer_t timer;
-    uv_timer_t soon; /* one advertisement for a burst of holds and releases */
+    uv_timer_t soon;    /* one advertisement for a burst of holds and releases */
+    uv_timer_t metrics; /* renders the metrics once a second */
+    struct ametrics *m;
     uv_signal_t sigterm, sigint;
     bool welcomed;
     unsigned hellos;
@@ -81,10 +85,12 @@ static void advertise(struct agent *a)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     struct af_error err;
+    uint64_t t0 = uv_hrtime();
     const Aifed__Advertisement *adv = a->ops->advertisement(a->b, &err);
     Aifed__Advertisement out;
     char **held;
 
+    ametrics_backend(a->m, (double)(uv_hrtime() - t0) / 1e9, adv != NULL);
     if (!adv) {
         log_errx("cannot read the site: %s", err.text);
         return;
@@ -103,6 +109,14 @@ static void advertise(struct agent *a)
     env.advertisement = &out;
     send_env(a, &env);
     free(held);
+    ametrics_advertised(a->m, af_now_ms());
+}
+
+static void on_metrics(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+
+    ametrics_publish(a->m, a->conf->site, a->welcomed, af_now_ms());
 }
 
 static void on_soon(uv_timer_t *t)
@@ -176,6 +190,7 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
         env.lease_refused = &refused;
     }
     send_env(a, &env);
+    ametrics_hold(a->m, rc == 0);
     if (rc == 0)
         advertise_soon(a);
 }
@@ -329,6 +344,7 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
                            struct backend *b, struct af_error *err)
 {
     struct agent *a = calloc(1, sizeof(*a));
+    char url[128];
 
     if (!a) {
         af_error_set(err, "out of memory");
@@ -347,6 +363,10 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         af_error_set(err, "out of memory");
         goto fail;
     }
+    if (!(a->m = ametrics_create(conf->metrics_listen, url, sizeof(url), err)))
+        goto fail;
+    if (*url)
+        log_info("metrics on %s", url);
     if (load_signer(a, err) < 0 || connect_broker(a, err) < 0)
         goto fail;
     if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a))) {
@@ -355,9 +375,10 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
     }
     uv_timer_init(&a->loop, &a->timer);
     uv_timer_init(&a->loop, &a->soon);
+    uv_timer_init(&a->loop, &a->metrics);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
-    a->timer.data = a->soon.data = a->sigterm.data = a->sigint.data = a;
+    a->timer.data = a->soon.data = a->metrics.data = a->sigterm.data = a->sigint.data = a;
     return a;
 fail:
     agent_destroy(a);
@@ -369,6 +390,7 @@ int agent_run(struct agent *a)
     log_info("site %s: connecting to the broker at %s", a->conf->site, a->conf->broker);
     send_hello(a);
     uv_timer_start(&a->timer, on_timer, a->interval_ms, a->interval_ms);
+    uv_timer_start(&a->metrics, on_metrics, 0, 1000);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_run(&a->loop, UV_RUN_DEFAULT);
@@ -388,6 +410,7 @@ void agent_destroy(struct agent *a)
     if (a->timer.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);
+        uv_close((uv_handle_t *)&a->metrics, close_cb);
         uv_close((uv_handle_t *)&a->sigterm, close_cb);
         uv_close((uv_handle_t *)&a->sigint, close_cb);
     }
@@ -398,5 +421,6 @@ void agent_destroy(struct agent *a)
     if (a->zctx)
         zmq_ctx_term(a->zctx);
     af_signer_wipe(&a->signer);
+    ametrics_destroy(a->m);
     free(a);
 }

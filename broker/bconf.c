@@ -45,6 +45,8 @@ static const struct opt {
     {"rate_limit", OPT_UINT, offsetof(struct bconf, rate_limit), 1000000, "50"},
     {"rate_burst", OPT_UINT, offsetof(struct bconf, rate_burst), 1000000, "100"},
     {"max_waiting", OPT_UINT, offsetof(struct bconf, max_waiting), 4096, "64"},
+    {"metrics_listen", OPT_STR, offsetof(struct bconf, metrics_listen), 0,
+     "127.0.0.1:9464"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -45,6 +45,7 @@ struct bconf {
     uint64_t rate_limit;     /* requests a second per principal, on average */
     uint64_t rate_burst;     /* ... and at once */
     uint64_t max_waiting;    /* submits one principal may have waiting for a site */
+    char *metrics_listen;    /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t
         fair_share_floor; /* percent of a site's GPUs free below which it is contended */
     struct bconf_principal *principals;

@@ -24,6 +24,7 @@ struct sites;
 struct af_zloop;
 struct allocs;
 struct limit_bucket;
+struct bmetrics;
 
 struct outmsg {
     void *sock;
@@ -68,8 +69,10 @@ struct server {
     int64_t waiter_ttl_ms;
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
-    bool batch_failed;       /* a write failed: the batch must not commit */
-    bool isolated;           /* every site silent at once: grant nothing */
+    bool batch_failed; /* a write failed: the batch must not commit */
+    bool isolated;     /* every site silent at once: grant nothing */
+    struct bmetrics *metrics;
+    char metrics_url[128];   /* "" when metrics are off */
     struct af_signer signer; /* signs lease tokens */
     char signing_pub[AF_SIGN_PK_B64];
 };

@@ -10,6 +10,7 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "bconf.h"
+#include "bmetrics.h"
 #include "lease.h"
 #include "rpc.h"
 #include "sites.h"
@@ -183,6 +184,7 @@ static void on_lease_held(struct server *srv, const struct rpc_msg *m)
         l.site_signing_key = (char *)site_key;
         if (rpc_put(srv, &l, NULL) == 0) {
             sites_promise_confirm(srv->sites, l.site, l.id);
+            bmetrics_grant(srv->metrics, (double)(now - l.created_ms) / 1000.0);
             log_info("lease %s ACTIVE at %s/%s (%u GPUs)", l.id, l.site, l.pool, l.gpus);
             rpc_wake_waiters(srv, &l);
         }

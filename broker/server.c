@@ -22,6 +22,7 @@
 #include "af_zloop.h"
 #include "alloc.h"
 #include "bconf.h"
+#include "bmetrics.h"
 #include "lease.h"
 #include "limit.h"
 #include "rpc.h"
@@ -94,6 +95,7 @@ static void error_to(struct server *srv, void *sock, const uint8_t *rid, size_t 
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__Error e = AIFED__ERROR__INIT;
 
+    bmetrics_error(srv->metrics, code);
     e.code = code;
     e.message = (char *)text;
     env.body_case = AIFED__ENVELOPE__BODY_ERROR;
@@ -212,6 +214,7 @@ static void server_flush(struct server *srv, bool force)
 {
     if (!force && !srv->batch_failed && srv->n_out == 0)
         return;
+    bmetrics_commit(srv->metrics, srv->n_out);
     if (srv->batch_failed || store_commit(srv->store) < 0) {
         if (!srv->batch_failed)
             log_err("commit failed; answering the batch with errors");
@@ -298,6 +301,7 @@ static void handle(struct server *srv, void *sock, const struct rpc_spec *table)
                   af_wire_body_name(z.env->body_case));
     } else {
         log_debug("%s from %s", af_wire_body_name(z.env->body_case), m.who->id);
+        bmetrics_request(srv->metrics, z.env->body_case);
         spec->fn(srv, &m);
     }
     af_zmsg_clear(&z);
@@ -408,6 +412,7 @@ static void on_tick(uv_timer_t *t)
         log_err("expiry sweep");
     expire_waiters(srv, now);
     server_flush(srv, true);
+    bmetrics_publish(srv->metrics, srv);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -436,6 +441,8 @@ static int write_endpoints(const struct server *srv, const char *agent,
     if (!(f = fopen(tmp, "w")))
         return -1;
     fprintf(f, "agent %s\nclient %s\n", agent, client);
+    if (*srv->metrics_url)
+        fprintf(f, "metrics %s\n", srv->metrics_url);
     if (fclose(f) == 0 && rename(tmp, path) == 0)
         rc = 0;
     return rc;
@@ -535,6 +542,11 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         af_error_set(err, "out of memory");
         goto fail;
     }
+    if (!(srv->metrics = bmetrics_create(conf->metrics_listen, srv->metrics_url,
+                                         sizeof(srv->metrics_url), err)))
+        goto fail;
+    if (*srv->metrics_url)
+        log_info("metrics on %s", srv->metrics_url);
     if (load_signer(srv, err) < 0 || !(srv->auth = auth_create(srv->zctx, err)) ||
         register_principals(srv, err) < 0 || open_sockets(srv, err) < 0)
         goto fail;
@@ -608,5 +620,6 @@ void server_destroy(struct server *srv)
     sites_destroy(srv->sites);
     alloc_destroy(srv->allocs);
     af_signer_wipe(&srv->signer);
+    bmetrics_destroy(srv->metrics);
     free(srv);
 }

@@ -649,6 +649,28 @@ size_t store_lease_count(struct store *st)
     return n;
 }
 
+size_t store_lease_count_state(struct store *st, int state)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    char sk[4];
+    bool own;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return 0;
+    state_key(state, sk);
+    k = val_str(sk);
+    if (mdb_cursor_open(txn, st->dbi[DB_BY_STATE], &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
+            mdb_cursor_count(cur, &n);
+        mdb_cursor_close(cur);
+    }
+    read_done(txn, own);
+    return (size_t)n;
+}
+
 /* Put a packed protobuf message under "a\nb" in db, into the batch. */
 static int put_pair(struct store *st, int db, const char *a, const char *b,
                     const ProtobufCMessage *msg)

@@ -87,6 +87,8 @@ int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, voi
 
 /* Number of leases stored. */
 size_t store_lease_count(struct store *st);
+/* How many leases are in state (from the by_state index; no walk). */
+size_t store_lease_count_state(struct store *st, int state);
 
 /* What the broker decided for a request, by (principal, request id); a
  * later put for the same request replaces it. Into the batch. */

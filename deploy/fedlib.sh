@@ -41,6 +41,7 @@ fed_init() {
         # project may use a site (production brokers require them).
         echo "require_allocation = ${FED_REQUIRE_ALLOCATION:-no}"
         echo "max_waiting = ${FED_MAX_WAITING:-64}"
+        echo "metrics_listen = 127.0.0.1:0"
         for name in "$@"; do
             printf '\n[site:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"
         done
@@ -81,6 +82,7 @@ secret_key = ../keys/$site.key
 backend = static
 site_file = $(realpath "$sitefile")
 advertise_interval = $FED_INTERVAL
+metrics_listen = 127.0.0.1:0
 CONF
     "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
     echo $! > "$dir/agents/$site.pid"

@@ -11,6 +11,8 @@ pkgs=(
     libzmq3-dev libsodium-dev             # CURVE sockets, keys
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
     libuv1-dev libinih-dev libjansson-dev # loop, config files, JSON output
+    libmicrohttpd-dev                     # the Prometheus endpoint
+    prometheus curl                       # the metrics test scrapes with a real Prometheus
     libcmocka-dev jq clang-format         # tests and checks
     systemd                               # systemd-analyze checks deploy/systemd units
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
