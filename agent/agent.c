@@ -9,6 +9,7 @@
 #include "aconf.h"
 #include "af_keys.h"
 #include "af_log.h"
+#include "af_notify.h"
 #include "af_time.h"
 #include "ametrics.h"
 #include "af_token.h"
@@ -35,8 +36,9 @@ struct agent {
     struct af_zloop *zl;
     uv_loop_t loop;
     uv_timer_t timer;
-    uv_timer_t soon;    /* one advertisement for a burst of holds and releases */
-    uv_timer_t metrics; /* renders the metrics once a second */
+    uv_timer_t soon;     /* one advertisement for a burst of holds and releases */
+    uv_timer_t metrics;  /* renders the metrics once a second */
+    uv_timer_t watchdog; /* systemd's, when it asked for one */
     struct ametrics *m;
     uv_signal_t sigterm, sigint;
     bool welcomed;
@@ -282,6 +284,7 @@ static void on_signal(uv_signal_t *h, int signum)
     struct agent *a = h->data;
 
     log_info("%s: stopping", strsignal(signum));
+    af_notify_stopping();
     uv_stop(&a->loop);
 }
 
@@ -376,6 +379,7 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
     uv_timer_init(&a->loop, &a->timer);
     uv_timer_init(&a->loop, &a->soon);
     uv_timer_init(&a->loop, &a->metrics);
+    af_notify_watchdog_start(&a->loop, &a->watchdog);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
     a->timer.data = a->soon.data = a->metrics.data = a->sigterm.data = a->sigint.data = a;
@@ -393,6 +397,7 @@ int agent_run(struct agent *a)
     uv_timer_start(&a->metrics, on_metrics, 0, 1000);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
+    af_notify_ready("advertising");
     uv_run(&a->loop, UV_RUN_DEFAULT);
     return 0;
 }
@@ -411,6 +416,7 @@ void agent_destroy(struct agent *a)
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);
         uv_close((uv_handle_t *)&a->metrics, close_cb);
+        uv_close((uv_handle_t *)&a->watchdog, close_cb);
         uv_close((uv_handle_t *)&a->sigterm, close_cb);
         uv_close((uv_handle_t *)&a->sigint, close_cb);
     }

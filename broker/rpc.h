@@ -61,6 +61,7 @@ struct server {
     struct af_zloop *zl_agent, *zl_client, *zl_zap;
     uv_loop_t loop;
     uv_timer_t tick;
+    uv_timer_t watchdog; /* systemd's, when it asked for one */
     uv_signal_t sigterm, sigint;
     struct outmsg *out;
     size_t n_out, cap_out;

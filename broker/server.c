@@ -17,6 +17,7 @@
  */
 #include "server.h"
 #include "af_log.h"
+#include "af_notify.h"
 #include "af_time.h"
 #include "af_wire.h"
 #include "af_zloop.h"
@@ -420,6 +421,7 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *srv = h->data;
 
     log_info("%s: stopping", strsignal(signum));
+    af_notify_stopping();
     server_flush(srv, true);
     uv_stop(&srv->loop);
 }
@@ -522,6 +524,7 @@ struct server *server_create(const struct bconf *conf, struct store *st,
                              struct af_error *err)
 {
     struct server *srv = calloc(1, sizeof(*srv));
+    uint64_t wd;
 
     if (!srv) {
         af_error_set(err, "out of memory");
@@ -568,6 +571,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         goto fail;
     }
     uv_timer_init(&srv->loop, &srv->tick);
+    if ((wd = af_notify_watchdog_start(&srv->loop, &srv->watchdog)))
+        log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)wd / 2);
     uv_signal_init(&srv->loop, &srv->sigterm);
     uv_signal_init(&srv->loop, &srv->sigint);
     srv->tick.data = srv->sigterm.data = srv->sigint.data = srv;
@@ -583,6 +588,7 @@ int server_run(struct server *srv)
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
     log_info("broker ready: %zu leases stored", store_lease_count(srv->store));
+    af_notify_ready("serving");
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     return 0;
 }
@@ -601,6 +607,7 @@ void server_destroy(struct server *srv)
     af_zloop_destroy(srv->zl_client);
     if (srv->tick.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&srv->tick, close_cb);
+        uv_close((uv_handle_t *)&srv->watchdog, close_cb);
         uv_close((uv_handle_t *)&srv->sigterm, close_cb);
         uv_close((uv_handle_t *)&srv->sigint, close_cb);
     }

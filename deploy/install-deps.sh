@@ -12,6 +12,7 @@ pkgs=(
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
     libuv1-dev libinih-dev libjansson-dev # loop, config files, JSON output
     libmicrohttpd-dev                     # the Prometheus endpoint
+    libsystemd-dev                        # sd_notify: Type=notify and the watchdog
     prometheus curl                       # the metrics test scrapes with a real Prometheus
     libcmocka-dev jq clang-format         # tests and checks
     systemd                               # systemd-analyze checks deploy/systemd units

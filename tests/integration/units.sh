@@ -20,7 +20,8 @@ for d in broker agent; do
     # The installed path, swapped for the built binary so verify can see it.
     sed "s|/usr/sbin/aifed-$d|$bin|g" "$unit" >"$T/aifed-$d.service"
     check "aifed-$d.service verifies" systemd-analyze verify "$T/aifed-$d.service"
-    for line in "User=aifed-$d" NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
+    for line in "User=aifed-$d" Type=notify WatchdogSec=30s NoNewPrivileges=yes \
+        ProtectSystem=strict PrivateTmp=yes \
         "SystemCallFilter=@system-service" CapabilityBoundingSet= ; do
         check "aifed-$d.service has $line" grep -qx "$line" "$unit"
     done
