@@ -16,6 +16,7 @@ pkgs=(
     prometheus curl                       # the metrics test scrapes with a real Prometheus
     libcmocka-dev jq clang-format         # tests and checks
     systemd                               # systemd-analyze checks deploy/systemd units
+    scdoc bash-completion                 # man pages; the completion test
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
 )
 missing=()

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The man pages and the bash completion stay true to the programs: every
+# aifedctl command is in aifedctl(1) and completes; every setting the daemons
+# print with -n -v is in aifed.conf(5).
+set -uo pipefail
+BUILD=${1:?build dir}
+SRC=${2:?source dir}
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+fail() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+
+CTL=$BUILD/broker/ctl/aifedctl
+MAN=$BUILD/docs/man
+commands=$("$CTL" help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}')
+check "aifedctl help lists commands" test "$(wc -w <<<"$commands")" -ge 9
+for c in $commands; do
+    check "aifedctl(1) describes $c" grep -q "fB$c" "$MAN/aifedctl.1"
+done
+golden=$SRC/tests/unit/golden
+for key in $("$BUILD/broker/aifed-broker" -n -v -c "$golden/broker.conf" 2>/dev/null |
+    sed -n '/^\[broker\]/,/^\[/s/^\([a-z_]*\) = .*/\1/p'); do
+    check "aifed.conf(5) has broker setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
+done
+for key in $("$BUILD/agent/aifed-agent" -n -v -c "$golden/agent.conf" 2>/dev/null |
+    sed -n '/^\[agent\]/,/^\[/s/^\([a-z_]*\) = .*/\1/p'); do
+    check "aifed.conf(5) has agent setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
+done
+
+# Completion, as bash-completion runs it.
+complete_words() {
+    bash -c '. /usr/share/bash-completion/bash_completion
+        . "$1"; shift
+        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+        _aifedctl aifedctl "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$SRC/deploy/bash-completion/aifedctl" "$@"
+}
+got=$(complete_words aifedctl "")
+for c in $commands; do
+    check "completion offers $c" grep -qx "$c" <<<"$got"
+done
+check "completion offers lease verbs" \
+    test "$(complete_words aifedctl lease "" | sort | tr '\n' ' ')" = "release renew revoke show token why "
+check "completion offers admin principal verbs" \
+    grep -qx "remove-key" <<<"$(complete_words aifedctl admin principal "")"
+check "completion offers --prefer values" grep -qx "green" <<<"$(complete_words aifedctl submit --prefer "")"
+echo "1..$n"
+exit $failed
