@@ -40,7 +40,7 @@ struct agent {
     uv_timer_t metrics;  /* renders the metrics once a second */
     uv_timer_t watchdog; /* systemd's, when it asked for one */
     struct ametrics *m;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     bool welcomed;
     unsigned hellos;
     uint64_t next_corr;
@@ -288,6 +288,28 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(&a->loop);
 }
 
+/* SIGHUP: read the site again; holds carry over. A site file that no longer
+ * parses leaves the running one in place, and says why. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+    struct agent *a = h->data;
+    struct backend *b;
+    struct af_error err;
+
+    (void)signum;
+    af_notify_reloading();
+    if (!a->ops->reload || !(b = a->ops->reload(a->b, a->conf, &err))) {
+        log_errx("reload: %s; the site stays as it was",
+                 a->ops->reload ? err.text : "this backend cannot reload");
+    } else {
+        a->ops->destroy(a->b);
+        a->b = b;
+        log_info("reload: read the site again");
+        advertise(a);
+    }
+    af_notify_ready("advertising");
+}
+
 static int connect_broker(struct agent *a, struct af_error *err)
 {
     struct af_keypair kp;
@@ -382,11 +404,18 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
     af_notify_watchdog_start(&a->loop, &a->watchdog);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
-    a->timer.data = a->soon.data = a->metrics.data = a->sigterm.data = a->sigint.data = a;
+    uv_signal_init(&a->loop, &a->sighup);
+    a->timer.data = a->soon.data = a->metrics.data = a->sigterm.data = a->sigint.data =
+        a->sighup.data = a;
     return a;
 fail:
     agent_destroy(a);
     return NULL;
+}
+
+struct backend *agent_backend(const struct agent *a)
+{
+    return a->b;
 }
 
 int agent_run(struct agent *a)
@@ -397,6 +426,7 @@ int agent_run(struct agent *a)
     uv_timer_start(&a->metrics, on_metrics, 0, 1000);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_signal_start(&a->sighup, on_hup, SIGHUP);
     af_notify_ready("advertising");
     uv_run(&a->loop, UV_RUN_DEFAULT);
     return 0;
@@ -419,6 +449,7 @@ void agent_destroy(struct agent *a)
         uv_close((uv_handle_t *)&a->watchdog, close_cb);
         uv_close((uv_handle_t *)&a->sigterm, close_cb);
         uv_close((uv_handle_t *)&a->sigint, close_cb);
+        uv_close((uv_handle_t *)&a->sighup, close_cb);
     }
     uv_run(&a->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&a->loop) != 0)

@@ -24,5 +24,7 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
 int agent_run(struct agent *a);
 
 void agent_destroy(struct agent *a);
+/* The backend in use now (the caller's, or the one a reload made). */
+struct backend *agent_backend(const struct agent *a);
 
 #endif

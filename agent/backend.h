@@ -34,6 +34,11 @@ struct backend_ops {
                 struct af_error *why);
     /* Let go of a hold. -1/ENOENT when there is none by that id. */
     int (*release)(struct backend *b, const char *lease_id);
+    /* Read the site again (SIGHUP): a new backend with old's holds carried
+     * over, pool by pool name (a hold whose pool is gone is dropped, and the
+     * broker learns it is LOST), or NULL with err set and old unchanged. */
+    struct backend *(*reload)(struct backend *old, const struct aconf *conf,
+                              struct af_error *err);
     /* Print the site as understood (for -n -v). */
     void (*print)(struct backend *b, FILE *out);
 };

@@ -28,6 +28,7 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "backend.h"
+#include "af_log.h"
 
 #include "aifed.pb-c.h"
 
@@ -391,6 +392,41 @@ fail:
     return NULL;
 }
 
+static struct backend *static_reload(struct backend *old, const struct aconf *conf,
+                                     struct af_error *err)
+{
+    struct backend *b = static_create(conf, err);
+
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < old->n_holds; i++) {
+        const struct hold *h = &old->holds[i];
+        const char *pool = old->pool_names[h->pool];
+        size_t j;
+
+        for (j = 0; j < b->n_pools && strcmp(b->pool_names[j], pool); j++)
+            ;
+        if (j == b->n_pools) {
+            log_warnx("reload: pool %s is gone: lease %s is no longer held", pool,
+                      h->lease_id);
+            continue;
+        }
+        struct hold *grown = realloc(b->holds, (b->n_holds + 1) * sizeof(*grown));
+        if (!grown) {
+            af_error_set(err, "out of memory");
+            static_destroy(b);
+            return NULL;
+        }
+        b->holds = grown;
+        b->holds[b->n_holds] = *h;
+        b->holds[b->n_holds++].pool = j;
+        /* The file says what is free besides the holds; they still count. */
+        b->pools[j].gpus_free -=
+            b->pools[j].gpus_free < h->gpus ? b->pools[j].gpus_free : h->gpus;
+    }
+    return b;
+}
+
 static const Aifed__Advertisement *static_advertisement(struct backend *b,
                                                         struct af_error *err)
 {
@@ -534,5 +570,6 @@ const struct backend_ops backend_static_ops = {
     .advertisement = static_advertisement,
     .hold = static_hold,
     .release = static_release,
+    .reload = static_reload,
     .print = static_print,
 };

@@ -62,6 +62,8 @@ int main(int argc, char **argv)
     }
     rc = agent_run(a);
 cleanup:
+    if (a)
+        b = agent_backend(a); /* a reload (SIGHUP) may have replaced it */
     agent_destroy(a);
     if (ops)
         ops->destroy(b);

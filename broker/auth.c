@@ -219,6 +219,14 @@ int auth_revoke(struct auth *a, const char *id)
     return 0;
 }
 
+void auth_set_registry(struct auth *a, const char *id)
+{
+    struct auth_principal *p = find_mut(a, id);
+
+    if (p)
+        p->in_registry = true;
+}
+
 void auth_each(const struct auth *a, auth_fn fn, void *arg)
 {
     for (size_t i = 0; i < a->n; i++)

@@ -36,6 +36,7 @@ struct auth_principal {
     size_t n_projects;
     bool revoked;     /* every key refused, also on open connections */
     bool from_config; /* registered by broker.conf */
+    bool in_registry; /* changed by an admin: the registry, not the file, rules */
 };
 
 struct auth;
@@ -63,6 +64,8 @@ int auth_key_add(struct auth *a, const char *id, const char *public_z85,
 int auth_key_remove(struct auth *a, const char *id, const char *public_z85);
 /* -1/ENOENT. */
 int auth_revoke(struct auth *a, const char *id);
+/* Mark id as ruled by the registry from now on (no effect when unknown). */
+void auth_set_registry(struct auth *a, const char *id);
 
 /* Visit every principal. */
 typedef void (*auth_fn)(const struct auth_principal *p, void *arg);

@@ -51,6 +51,7 @@ struct waiter {
 
 struct server {
     const struct bconf *conf;
+    struct bconf *conf_owned; /* the latest reload's; main() owns the first */
     struct store *store;
     struct sites *sites;
     struct allocs *allocs;
@@ -62,7 +63,7 @@ struct server {
     uv_loop_t loop;
     uv_timer_t tick;
     uv_timer_t watchdog; /* systemd's, when it asked for one */
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     struct outmsg *out;
     size_t n_out, cap_out;
     struct waiter *waiters;
@@ -100,6 +101,11 @@ void rpc_principal_revoke(struct server *srv, const struct rpc_msg *m);
 void rpc_list_principals(struct server *srv, const struct rpc_msg *m);
 /* Apply the stored registry over broker.conf's principals (at start). */
 int rpc_load_principals(struct server *srv);
+/* SIGHUP: apply broker.conf's principals again (from old to c): new ones
+ * added, changed keys or projects taken, removed ones revoked; those an
+ * admin changed at run time follow the registry instead. */
+void rpc_reload_principals(struct server *srv, const struct bconf *old,
+                           const struct bconf *c);
 
 /* Handler tables, ended by a { 0, NULL } row. */
 extern const struct rpc_spec rpc_agent_specs[];

@@ -11,6 +11,7 @@
 #include "af_log.h"
 #include "af_time.h"
 #include "af_wire.h"
+#include "bconf.h"
 #include "lease.h"
 #include "limit.h"
 #include "rpc.h"
@@ -45,6 +46,7 @@ static int save(struct server *srv, const struct rpc_msg *m,
     char *keys[AUTH_MAX_KEYS];
     char text[128];
 
+    auth_set_registry(srv->auth, p->id);
     to_msg(p, &msg, keys);
     snprintf(text, sizeof(text), "by %s: %zu key%s", m->who->id, p->n_keys,
              p->n_keys == 1 ? "" : "s");
@@ -347,6 +349,7 @@ static int load_one(const Aifed__Principal *p, void *arg)
         return 0;
     /* Revoke first: auth_key_add then starts from the stored keys only. */
     auth_revoke(srv->auth, p->id);
+    auth_set_registry(srv->auth, p->id);
     for (size_t k = 0; k < p->n_public_keys; k++)
         if (auth_key_add(srv->auth, p->id, p->public_keys[k], p->projects, p->n_projects,
                          true) < 0)
@@ -365,4 +368,87 @@ int rpc_load_principals(struct server *srv)
     if (store_principal_list(srv->store, load_one, srv) < 0)
         return -1;
     return grow_buckets(srv);
+}
+
+/* ------------------------------------------------------ SIGHUP: principals */
+
+static bool same_projects(const struct auth_principal *p, const struct af_strv *v)
+{
+    if (p->n_projects != v->n)
+        return false;
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(p->projects[i], v->v[i]))
+            return false;
+    return true;
+}
+
+static void principal_id(const struct bconf_principal *p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%s", bconf_kind_name(p->kind), p->name);
+}
+
+/* Whether the file governs id (it came from the file and no admin changed it). */
+static const struct auth_principal *from_file(struct server *srv, const char *id)
+{
+    const struct auth_principal *p = auth_find(srv->auth, id);
+
+    return p && p->from_config && !p->in_registry ? p : NULL;
+}
+
+static bool listed(const struct bconf *c, const char *id)
+{
+    char other[AF_ID_MAX + 8];
+
+    for (size_t i = 0; i < c->n_principals; i++) {
+        principal_id(&c->principals[i], other, sizeof(other));
+        if (!strcmp(other, id))
+            return true;
+    }
+    return false;
+}
+
+void rpc_reload_principals(struct server *srv, const struct bconf *old,
+                           const struct bconf *c)
+{
+    static const enum auth_kind kinds[] = {AUTH_SITE, AUTH_USER, AUTH_ADMIN};
+    size_t added = 0, changed = 0, revoked = 0;
+    char id[AF_ID_MAX + 8];
+
+    for (size_t i = 0; i < c->n_principals; i++) {
+        const struct bconf_principal *p = &c->principals[i];
+        const struct auth_principal *cur;
+
+        principal_id(p, id, sizeof(id));
+        if (!(cur = auth_find(srv->auth, id))) {
+            if (auth_add(srv->auth, kinds[p->kind], p->name, p->public_z85, p->projects.v,
+                         p->projects.n) < 0 ||
+                (p->kind == BCONF_SITE && sites_add(srv->sites, p->name) < 0 &&
+                 errno != EEXIST))
+                log_warnx("reload: %s not added: %s", id, strerror(errno));
+            else
+                added++;
+        } else if ((cur = from_file(srv, id)) && (cur->revoked || cur->n_keys != 1 ||
+                                                  strcmp(cur->keys[0], p->public_z85) ||
+                                                  !same_projects(cur, &p->projects))) {
+            auth_revoke(srv->auth, id); /* then back with the file's key only */
+            if (auth_key_add(srv->auth, id, p->public_z85, p->projects.v, p->projects.n,
+                             true) < 0)
+                log_warnx("reload: %s not changed: %s", id, strerror(errno));
+            else
+                changed++;
+        }
+    }
+    for (size_t i = 0; i < old->n_principals; i++) {
+        const struct auth_principal *cur;
+
+        principal_id(&old->principals[i], id, sizeof(id));
+        if (!listed(c, id) && (cur = from_file(srv, id)) && !cur->revoked) {
+            auth_revoke(srv->auth, id);
+            revoked++;
+        }
+    }
+    if (grow_buckets(srv) < 0)
+        log_err("reload: growing the rate limits' table");
+    log_info("reload: principals from %s: %zu added, %zu changed, %zu revoked", c->path,
+             added, changed, revoked);
 }

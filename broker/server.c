@@ -426,6 +426,55 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(&srv->loop);
 }
 
+/* What a reload cannot change while sockets and the store are open. */
+static void warn_restart(const struct bconf *a, const struct bconf *b)
+{
+    const struct {
+        const char *key, *was, *is;
+    } strs[] = {
+        {"agent_listen", a->agent_listen, b->agent_listen},
+        {"client_listen", a->client_listen, b->client_listen},
+        {"state_dir", a->state_dir, b->state_dir},
+        {"secret_key", a->secret_key, b->secret_key},
+        {"signing_key", a->signing_key, b->signing_key},
+        {"metrics_listen", a->metrics_listen, b->metrics_listen},
+    };
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strcmp(strs[i].was, strs[i].is))
+            log_warnx("reload: %s changed; it takes effect at the next restart",
+                      strs[i].key);
+    if (a->max_message != b->max_message || a->map_size_mb != b->map_size_mb)
+        log_warnx("reload: max_message and map_size_mb take effect at the next restart");
+}
+
+/* SIGHUP: read broker.conf again. Principals and limits take effect now;
+ * leases, promises and connections are untouched. A file that no longer
+ * parses leaves the running configuration in place, and says why. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+    struct af_error err;
+    struct bconf *c;
+
+    (void)signum;
+    af_notify_reloading();
+    if (!(c = bconf_load(srv->conf->path, &err))) {
+        log_errx("reload: %s; the running configuration stays", err.text);
+    } else {
+        warn_restart(srv->conf, c);
+        rpc_reload_principals(srv, srv->conf, c);
+        srv->conf = c;
+        bconf_destroy(srv->conf_owned);
+        srv->conf_owned = c;
+        srv->waiter_ttl_ms = (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1));
+        sites_set_timing(srv->sites, (int64_t)(c->advertise_interval_ms * c->down_after),
+                         (unsigned)c->up_after);
+        log_info("reload: %s read again", c->path);
+    }
+    af_notify_ready("serving");
+}
+
 /* Tell tests, the demo and admins which ports "*" picked. Written atomically. */
 static int write_endpoints(const struct server *srv, const char *agent,
                            const char *client)
@@ -575,7 +624,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)wd / 2);
     uv_signal_init(&srv->loop, &srv->sigterm);
     uv_signal_init(&srv->loop, &srv->sigint);
-    srv->tick.data = srv->sigterm.data = srv->sigint.data = srv;
+    uv_signal_init(&srv->loop, &srv->sighup);
+    srv->tick.data = srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
     return srv;
 fail:
     server_destroy(srv);
@@ -587,6 +637,7 @@ int server_run(struct server *srv)
     uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sighup, on_hup, SIGHUP);
     log_info("broker ready: %zu leases stored", store_lease_count(srv->store));
     af_notify_ready("serving");
     uv_run(&srv->loop, UV_RUN_DEFAULT);
@@ -610,6 +661,7 @@ void server_destroy(struct server *srv)
         uv_close((uv_handle_t *)&srv->watchdog, close_cb);
         uv_close((uv_handle_t *)&srv->sigterm, close_cb);
         uv_close((uv_handle_t *)&srv->sigint, close_cb);
+        uv_close((uv_handle_t *)&srv->sighup, close_cb);
     }
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&srv->loop) != 0)
@@ -628,5 +680,6 @@ void server_destroy(struct server *srv)
     alloc_destroy(srv->allocs);
     af_signer_wipe(&srv->signer);
     bmetrics_destroy(srv->metrics);
+    bconf_destroy(srv->conf_owned);
     free(srv);
 }

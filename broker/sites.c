@@ -84,6 +84,12 @@ struct sites *sites_create(int64_t down_after_ms, unsigned up_after)
     return s;
 }
 
+void sites_set_timing(struct sites *s, int64_t down_after_ms, unsigned up_after)
+{
+    s->down_after_ms = down_after_ms;
+    s->up_after = up_after ? up_after : 1;
+}
+
 static void view_free(struct site *st)
 {
     free(st->pools);

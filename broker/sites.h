@@ -32,6 +32,8 @@ struct Aifed__Advertisement;
 struct Aifed__SiteList;
 
 struct sites *sites_create(int64_t down_after_ms, unsigned up_after);
+/* New timing (a reload of broker.conf). */
+void sites_set_timing(struct sites *s, int64_t down_after_ms, unsigned up_after);
 void sites_destroy(struct sites *s);
 
 /* Register a site id (from the configuration). -1/EEXIST or ENOMEM. */

@@ -15,6 +15,11 @@ void af_notify_stopping(void)
     sd_notify(0, "STOPPING=1");
 }
 
+void af_notify_reloading(void)
+{
+    sd_notify(0, "RELOADING=1");
+}
+
 static void ping(uv_timer_t *t)
 {
     (void)t;

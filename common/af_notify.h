@@ -14,6 +14,8 @@
 
 void af_notify_ready(const char *status);
 void af_notify_stopping(void);
+/* RELOADING=1; say af_notify_ready() when done. */
+void af_notify_reloading(void);
 
 /* Initialise t on loop (the caller closes it) and, when systemd asked for a
  * watchdog, ping it from t at half its interval. Returns that interval in
