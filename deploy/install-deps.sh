@@ -17,6 +17,7 @@ pkgs=(
     libcmocka-dev jq clang-format         # tests and checks
     systemd                               # systemd-analyze checks deploy/systemd units
     scdoc bash-completion                 # man pages; the completion test
+    debhelper dpkg-dev fakeroot adduser   # Debian packages (debian/) and their test
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
 )
 missing=()
