@@ -165,8 +165,13 @@ static void on_lease_held(struct server *srv, const struct rpc_msg *m)
         return;
     l = *stored;
     site_key = sites_signing_key(srv->sites, site_of(m));
-    if (lease_is_open(stored->state) &&
-        af_token_check_countersign(stored->token, h->signature, site_key) < 0) {
+    if (stored->state == LEASE_PENDING && !*site_key) {
+        /* A restarted broker has not heard the site's key yet (its next
+         * advertisement brings it, and the hold is asked for again then). */
+        log_info("lease %s: held at %s, whose key is not known yet: asking again later",
+                 l.id, site_of(m));
+    } else if (lease_is_open(stored->state) &&
+               af_token_check_countersign(stored->token, h->signature, site_key) < 0) {
         /* The site's word on the hold is its signature over the token: an
          * answer without a valid one does not make the lease ACTIVE. */
         log_warnx("lease %s: site %s answered without a valid signature over the token",

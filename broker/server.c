@@ -39,7 +39,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define TICK_MS 1000
+#define TICK_MS        1000
+#define STOP_LINGER_MS 2000 /* how long the last answers may take to leave */
 
 /* Send now what promises nothing; queue the rest for after the commit. */
 static int out_push(struct server *srv, void *sock, const uint8_t *rid, size_t rid_len,
@@ -416,12 +417,30 @@ static void on_tick(uv_timer_t *t)
     bmetrics_publish(srv->metrics, srv);
 }
 
+/* A clean stop answers every submit still waiting for its site with the
+ * lease as it stands (PENDING): the client has its lease id and can look
+ * again; the lease and its hold are on disk and resume with the broker. */
+static void answer_waiters(struct server *srv)
+{
+    while (srv->n_waiters) {
+        Aifed__Lease *l;
+
+        if (store_lease_get(srv->store, srv->waiters[0].lease_id, &l) < 0) {
+            srv->waiters[0] = srv->waiters[--srv->n_waiters];
+            continue;
+        }
+        rpc_wake_waiters(srv, l); /* answers and forgets all who wait for l */
+        store_lease_free(srv->store, l);
+    }
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server *srv = h->data;
 
     log_info("%s: stopping", strsignal(signum));
     af_notify_stopping();
+    answer_waiters(srv);
     server_flush(srv, true);
     uv_stop(&srv->loop);
 }
@@ -671,6 +690,11 @@ void server_destroy(struct server *srv)
     free(srv->out);
     free(srv->waiters);
     free(srv->buckets);
+    /* Let the last answers leave (bounded), then close. */
+    if (srv->client_sock)
+        zmq_setsockopt(srv->client_sock, ZMQ_LINGER, &(int){STOP_LINGER_MS}, sizeof(int));
+    if (srv->agent_sock)
+        zmq_setsockopt(srv->agent_sock, ZMQ_LINGER, &(int){STOP_LINGER_MS}, sizeof(int));
     af_zsock_close(srv->agent_sock);
     af_zsock_close(srv->client_sock);
     auth_destroy(srv->auth);

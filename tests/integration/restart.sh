@@ -33,3 +33,19 @@ check "mimer still counts lease $a" test "$(site_avail mimer)" -eq 56
 d=$(ctlj alice submit --project llm-eu --gpus 8 --accelerator H100 | jq -r '.state')
 check "a new submit after the restarts is ACTIVE" test "$d" = ACTIVE
 check "a lease from before the restart can be released" test "$(ctlj alice lease release "$a" | jq -r .state)" = RELEASED
+
+# A clean stop answers a submit still waiting for its site: the client gets
+# its PENDING lease; after the restart the site's hold makes it ACTIVE.
+kill -STOP "$(cat "$T/agents/pharos.pid")"
+ctlj alice submit --project llm-eu --gpus 2 --country GR >"$T/waiting.json" 2>"$T/waiting.err" &
+client=$!
+wait_for "a submit waits for silent pharos" 10 \
+    'test "$(ctlj ops leases --state pending | jq length)" -eq 1'
+check "the broker stops cleanly with a submit waiting" fed_stop_pid "$T/broker.pid"
+wait "$client"
+check "the waiting client was answered (exit 0)" test $? -eq 0
+check "with its lease, PENDING" test "$(jq -r .state "$T/waiting.json")" = PENDING
+fed_start_broker "$T" || exit 1
+kill -CONT "$(cat "$T/agents/pharos.pid")"
+wait_for "after the restart the lease becomes ACTIVE" 15 \
+    'test "$(ctlj ops lease show "$(jq -r .id "$T/waiting.json")" | jq -r .state)" = ACTIVE'
