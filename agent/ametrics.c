@@ -28,9 +28,7 @@ struct ametrics *ametrics_create(const char *listen, char *ret_url, size_t size,
     }
     m->backend = (struct af_hist){.bounds = backend_bounds,
                                   .n_bounds = sizeof(backend_bounds) / sizeof(double)};
-    ret_url[0] = '\0';
-    if (strcmp(listen, "off") &&
-        !(m->http = af_metrics_start(listen, ret_url, size, err))) {
+    if (af_metrics_open(listen, &m->http, ret_url, size, err) < 0) {
         free(m);
         return NULL;
     }

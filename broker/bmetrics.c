@@ -39,9 +39,7 @@ struct bmetrics *bmetrics_create(const char *listen, char *ret_url, size_t size,
                                 .n_bounds = sizeof(grant_bounds) / sizeof(double)};
     m->batch = (struct af_hist){.bounds = batch_bounds,
                                 .n_bounds = sizeof(batch_bounds) / sizeof(double)};
-    ret_url[0] = '\0';
-    if (strcmp(listen, "off") &&
-        !(m->http = af_metrics_start(listen, ret_url, size, err))) {
+    if (af_metrics_open(listen, &m->http, ret_url, size, err) < 0) {
         free(m);
         return NULL;
     }

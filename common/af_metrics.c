@@ -71,43 +71,43 @@ static int parse_listen(const char *listen, struct sockaddr_in *addr)
     return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
 }
 
-struct af_metrics *af_metrics_start(const char *listen, char *ret_url, size_t size,
-                                    struct af_error *err)
+int af_metrics_open(const char *listen, struct af_metrics **ret, char *ret_url,
+                    size_t size, struct af_error *err)
 {
     struct af_metrics *m;
     struct sockaddr_in addr;
     const union MHD_DaemonInfo *info;
     char host[INET_ADDRSTRLEN];
 
-    if (parse_listen(listen, &addr) < 0) {
-        af_error_set(err, "metrics_listen: '%s' is not an IPv4 HOST:PORT", listen);
-        return NULL;
-    }
-    if (!(m = calloc(1, sizeof(*m)))) {
-        af_error_set(err, "out of memory");
-        return NULL;
-    }
+    *ret = NULL;
+    ret_url[0] = '\0';
+    if (!strcmp(listen, "off"))
+        return 0;
+    if (parse_listen(listen, &addr) < 0)
+        return af_error_set(err, "metrics_listen: '%s' is not an IPv4 HOST:PORT", listen);
+    if (!(m = calloc(1, sizeof(*m))))
+        return af_error_set(err, "out of memory");
     pthread_mutex_init(&m->lock, NULL);
     m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
                             serve, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!m->d) {
-        af_error_set(err, "metrics_listen %s: cannot listen there", listen);
         af_metrics_stop(m);
-        return NULL;
+        return af_error_set(err, "metrics_listen %s: cannot listen there", listen);
     }
     info = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
     inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
     snprintf(ret_url, size, "http://%s:%u/metrics", host, info ? info->port : 0);
-    return m;
+    *ret = m;
+    return 0;
 }
 
 void af_metrics_publish(struct af_metrics *m, const char *text, size_t len)
 {
-    char *copy = malloc(len ? len : 1);
+    char *copy;
 
-    if (!copy)
+    if (!m || !(copy = malloc(len ? len : 1)))
         return; /* scrapes keep the last text */
     memcpy(copy, text, len);
     pthread_mutex_lock(&m->lock);

@@ -17,11 +17,12 @@
 
 struct af_metrics;
 
-/* Listen on listen ("127.0.0.1:9464"; port 0 picks one). The URL scraped is
- * written to ret_url. NULL with err set when it cannot listen. */
-struct af_metrics *af_metrics_start(const char *listen, char *ret_url, size_t size,
-                                    struct af_error *err);
-/* Replace what scrapes return (copied). */
+/* Listen on listen ("127.0.0.1:9464"; port 0 picks one), or not at all for
+ * "off" (*ret NULL, ret_url ""). The URL scraped is written to ret_url.
+ * -1 with err set when it cannot listen. */
+int af_metrics_open(const char *listen, struct af_metrics **ret, char *ret_url,
+                    size_t size, struct af_error *err);
+/* Replace what scrapes return (copied). m may be NULL (off). */
 void af_metrics_publish(struct af_metrics *m, const char *text, size_t len);
 void af_metrics_stop(struct af_metrics *m);
 
