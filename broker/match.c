@@ -103,6 +103,8 @@ static bool check_site(const struct match_workload *w, const struct match_site *
         return fail(e, MATCH_DOWN, 0, 0);
     if (s->drained)
         return fail(e, MATCH_DRAINED, 0, 0);
+    if (s->degraded && *s->degraded)
+        return fail(e, MATCH_DEGRADED, 0, 0);
     if (w->n_countries) {
         size_t i = 0;
         while (i < w->n_countries && w->countries[i] != s->country)
@@ -520,6 +522,9 @@ void match_reason(const struct match_workload *w, const struct match_site *sites
         break;
     case MATCH_DRAINED:
         snprintf(buf, size, "site is drained: it takes no new work");
+        break;
+    case MATCH_DEGRADED:
+        snprintf(buf, size, "site is degraded: %s", s->degraded);
         break;
     case MATCH_COUNTRY:
         snprintf(buf, size, "site is in %c%c, workload allows only %c%c%s",

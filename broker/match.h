@@ -71,6 +71,7 @@ struct match_site {
     uint16_t country; /* match_country() */
     bool up;
     bool drained;
+    const char *degraded; /* why the site cannot read its scheduler, or NULL/"" */
     char *const *certifications;
     size_t n_certifications;
     double price_per_gpu_hour;
@@ -123,6 +124,7 @@ enum match_check {
     /* per site */
     MATCH_DOWN,
     MATCH_DRAINED,
+    MATCH_DEGRADED,
     MATCH_COUNTRY,
     MATCH_CERTIFICATION,
     MATCH_TRIED,

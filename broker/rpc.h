@@ -160,6 +160,9 @@ int rpc_candidates(const struct rpc_matching *m, Aifed__Candidate ***ret_ptrs);
  * nothing to do. */
 void rpc_alloc_reserve(struct server *srv, const Aifed__Lease *lease);
 void rpc_alloc_settle(struct server *srv, const Aifed__Lease *lease, uint64_t used_gpu_s);
+/* A closed lease's usage was corrected from was_gpu_s to now_gpu_s. */
+void rpc_alloc_adjust(struct server *srv, const Aifed__Lease *lease, uint64_t was_gpu_s,
+                      uint64_t now_gpu_s);
 /* Write an allocation entry changed in memory into the batch. */
 struct alloc_entry;
 void rpc_alloc_save(struct server *srv, const struct alloc_entry *e);

@@ -224,31 +224,43 @@ static void on_lease_refused(struct server *srv, const struct rpc_msg *m)
     store_lease_free(srv->store, l);
 }
 
+/* The site's scheduler measured what the lease's jobs used. While the lease
+ * is ACTIVE this ends it; after the broker closed it (release, expiry,
+ * revoke) the figure replaces the broker's estimate of held time, once. */
 static void on_lease_ended(struct server *srv, const struct rpc_msg *m)
 {
     const Aifed__LeaseEnded *e = m->env->lease_ended;
     Aifed__Lease *stored = own_lease(srv, m, e->lease_id);
     Aifed__Lease l;
     char reason[96];
+    uint64_t cap;
     int next;
 
     if (!stored)
         return;
     next = lease_next(stored->state, LEASE_EV_ENDED);
+    l = *stored;
+    /* The site's own figure, but never more than the lease allowed. */
+    cap = (uint64_t)l.gpus * l.workload->walltime_s;
+    l.gpu_seconds_used = e->gpu_seconds_used < cap ? e->gpu_seconds_used : cap;
+    l.usage_from_site = true;
+    l.updated_ms = af_now_ms();
     if (next > 0) {
-        l = *stored;
         l.state = next;
-        l.updated_ms = af_now_ms();
-        /* The site's own figure, but never more than the lease allowed. */
-        l.gpu_seconds_used = e->gpu_seconds_used;
-        if (l.gpu_seconds_used > (uint64_t)l.gpus * l.workload->walltime_s)
-            l.gpu_seconds_used = (uint64_t)l.gpus * l.workload->walltime_s;
         snprintf(reason, sizeof(reason), "ended at the site after %llu GPU-seconds",
                  (unsigned long long)l.gpu_seconds_used);
         l.reason = reason;
         if (rpc_put(srv, &l, NULL) == 0) {
             log_info("lease %s %s", l.id, reason);
             rpc_lease_closed(srv, &l);
+        }
+    } else if (!lease_is_open(stored->state) && stored->activated_ms &&
+               !stored->usage_from_site) {
+        if (rpc_put(srv, &l, NULL) == 0) {
+            log_info("lease %s: the site measured %llu GPU-seconds (the broker had %llu)",
+                     l.id, (unsigned long long)l.gpu_seconds_used,
+                     (unsigned long long)stored->gpu_seconds_used);
+            rpc_alloc_adjust(srv, &l, stored->gpu_seconds_used, l.gpu_seconds_used);
         }
     }
     store_lease_free(srv->store, stored);

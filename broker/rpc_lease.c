@@ -197,6 +197,18 @@ void rpc_alloc_settle(struct server *srv, const Aifed__Lease *l, uint64_t used_g
     rpc_alloc_save(srv, e);
 }
 
+void rpc_alloc_adjust(struct server *srv, const Aifed__Lease *l, uint64_t was_gpu_s,
+                      uint64_t now_gpu_s)
+{
+    struct alloc_entry *e = alloc_find(srv->allocs, l->workload->project, l->site);
+
+    if (!e)
+        return;
+    e->used_gpu_s = e->used_gpu_s > was_gpu_s ? e->used_gpu_s - was_gpu_s : 0;
+    e->used_gpu_s += now_gpu_s;
+    rpc_alloc_save(srv, e);
+}
+
 void rpc_lease_closed(struct server *srv, const Aifed__Lease *l)
 {
     sites_unpromise(srv->sites, l->site, l->id);

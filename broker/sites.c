@@ -676,6 +676,7 @@ int sites_views(struct sites *s, const char *project, struct match_site **ret,
         }
         v[i].country = match_country(site->country);
         v[i].drained = site->drained || st->admin_drained;
+        v[i].degraded = site->degraded;
         v[i].certifications = site->certifications;
         v[i].n_certifications = site->n_certifications;
         v[i].price_per_gpu_hour = site->price_per_gpu_hour;

@@ -53,7 +53,7 @@ static json_t *lease_json(const Aifed__Lease *l)
 
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
-        "s:o, s:o, s:s, s:o, s:s, s:s, s:s}",
+        "s:o, s:o, s:s, s:o, s:s, s:s, s:s, s:i, s:b}",
         "id", l->id, "state", lease_state(l->state), "project", w->project, "site",
         l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
         (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
@@ -63,7 +63,8 @@ static json_t *lease_json(const Aifed__Lease *l)
         time_json(l->updated_ms), "expires", time_json(l->expires_ms), "reason",
         l->reason, "tried_sites", strv_json(l->tried_sites, l->n_tried_sites), "token",
         l->token, "site_signature", l->site_signature, "site_signing_key",
-        l->site_signing_key);
+        l->site_signing_key, "gpu_seconds_used", (json_int_t)l->gpu_seconds_used,
+        "usage_from_site", l->usage_from_site);
 }
 
 void ctl_show_lease(const Aifed__Lease *l, bool json)
@@ -95,6 +96,12 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
             printf(" %s", l->tried_sites[i]);
         printf("\n");
     }
+    if (l->activated_ms && l->state != AIFED__LEASE_STATE__LEASE_PENDING &&
+        l->state != AIFED__LEASE_STATE__LEASE_ACTIVE)
+        printf("used:        %llu GPU-seconds (%s)\n",
+               (unsigned long long)l->gpu_seconds_used,
+               l->usage_from_site ? "measured by the site's scheduler"
+                                  : "time held, as the broker saw it");
     printf("requested:   %s by %s\n", l->request_id, l->principal);
     if (*l->site_signature)
         printf("signed:      by the broker, and by site %s (`aifedctl lease token %s`)\n",
@@ -125,15 +132,22 @@ void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
 static json_t *pool_json(const Aifed__PoolStatus *ps)
 {
     const Aifed__Pool *p = ps->pool;
+    json_t *starts = json_array();
 
+    for (size_t k = 0; k < p->n_starts; k++)
+        json_array_append_new(starts, json_pack("{s:i, s:i}", "gpus",
+                                                (json_int_t)p->starts[k]->gpus, "wait_s",
+                                                (json_int_t)p->starts[k]->wait_s));
     return json_pack(
-        "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "name", p->name,
-        "accelerator", p->accelerator, "gpu_memory_gb", (json_int_t)p->gpu_memory_gb,
-        "gpus_per_node", (json_int_t)p->gpus_per_node, "nodes",
-        (json_int_t)p->nodes_total, "gpus_total", (json_int_t)p->gpus_total, "gpus_free",
-        (json_int_t)p->gpus_free, "gpus_promised", (json_int_t)ps->gpus_promised,
-        "gpus_available", (json_int_t)ps->gpus_available, "max_walltime_s",
-        (json_int_t)p->max_walltime_s, "queue_wait_s", (json_int_t)p->queue_wait_s);
+        "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o}", "name",
+        p->name, "accelerator", p->accelerator, "gpu_memory_gb",
+        (json_int_t)p->gpu_memory_gb, "gpus_per_node", (json_int_t)p->gpus_per_node,
+        "nodes", (json_int_t)p->nodes_total, "gpus_total", (json_int_t)p->gpus_total,
+        "gpus_free", (json_int_t)p->gpus_free, "gpus_promised",
+        (json_int_t)ps->gpus_promised, "gpus_available", (json_int_t)ps->gpus_available,
+        "max_walltime_s", (json_int_t)p->max_walltime_s, "queue_wait_s",
+        (json_int_t)p->queue_wait_s, "cpus_per_node", (json_int_t)p->cpus_per_node,
+        "memory_per_node_gb", (json_int_t)p->memory_per_node_gb, "starts", starts);
 }
 
 static const char *data_kind(int k)
@@ -161,17 +175,19 @@ static json_t *site_json(const Aifed__SiteStatus *s)
                                         time_json(site->maintenance[j]->start_ms), "end",
                                         time_json(site->maintenance[j]->end_ms)));
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:f, s:i, s:o, s:o, s:o, s:i, "
+        "{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:o, s:o, s:f, s:i, s:o, s:o, s:o, "
+        "s:i, "
         "s:o}",
         "id", site->id, "name", *site->name ? site->name : site->id, "country",
         site->country, "state", s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN",
         "illustrative", site->illustrative, "drained", site->drained, "admin_drained",
-        s->admin_drained, "jurisdictions",
-        strv_json(site->jurisdictions, site->n_jurisdictions), "certifications",
-        strv_json(site->certifications, site->n_certifications), "price_per_gpu_hour",
-        site->price_per_gpu_hour, "carbon_g_per_kwh", (json_int_t)site->carbon_g_per_kwh,
-        "data", data, "maintenance", maint, "last_seen", time_json(s->last_seen_ms),
-        "leases_open", (json_int_t)s->leases_open, "pools", pools);
+        s->admin_drained, "degraded", site->degraded ? site->degraded : "",
+        "jurisdictions", strv_json(site->jurisdictions, site->n_jurisdictions),
+        "certifications", strv_json(site->certifications, site->n_certifications),
+        "price_per_gpu_hour", site->price_per_gpu_hour, "carbon_g_per_kwh",
+        (json_int_t)site->carbon_g_per_kwh, "data", data, "maintenance", maint,
+        "last_seen", time_json(s->last_seen_ms), "leases_open",
+        (json_int_t)s->leases_open, "pools", pools);
 }
 
 static void duration(uint32_t s, char *buf, size_t size)
@@ -197,9 +213,10 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
            "MAXWALL", "EUR/h", "gCO2");
     for (size_t i = 0; i < list->n_sites; i++) {
         const Aifed__SiteStatus *s = list->sites[i];
-        const char *state = s->site->drained || s->admin_drained     ? "DRAIN"
-                            : s->state == AIFED__SITE_STATE__SITE_UP ? "UP"
-                                                                     : "DOWN";
+        const char *state = s->state != AIFED__SITE_STATE__SITE_UP ? "DOWN"
+                            : s->site->drained || s->admin_drained ? "DRAIN"
+                            : *s->site->degraded                   ? "DEGR"
+                                                                   : "UP";
         const char *name = *s->site->name ? s->site->name : s->site->id;
 
         illustrative |= s->site->illustrative;
@@ -221,6 +238,11 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
                 s->site->price_per_gpu_hour, s->site->carbon_g_per_kwh);
         }
     }
+    for (size_t i = 0; i < list->n_sites; i++)
+        if (*list->sites[i]->site->degraded)
+            printf("DEGR %s: the agent cannot read its scheduler (%s); no new leases "
+                   "there\n",
+                   list->sites[i]->site->id, list->sites[i]->site->degraded);
     if (illustrative)
         printf("(capacities marked illustrative by their sites are demo figures)\n");
     if (list->isolated)
