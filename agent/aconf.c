@@ -13,13 +13,62 @@ static int set_str(char **slot, const char *key, const char *value, struct af_er
     return af_conf_strdup(slot, value) < 0 ? af_error_set(err, "out of memory") : 0;
 }
 
+/* "1, 4, 8": GPU counts to ask the scheduler about. */
+static int estimate_sizes(struct aconf_slurm *s, const char *key, const char *value,
+                          struct af_error *err)
+{
+    struct af_strv v = {0};
+    size_t max = sizeof(s->estimate_sizes) / sizeof(s->estimate_sizes[0]);
+    int rc = af_strv_add(&v, key, value, false, max, err);
+
+    for (size_t i = 0; rc == 0 && i < v.n; i++) {
+        uint64_t n;
+        if ((rc = af_conf_uint(key, v.v[i], 100000, &n, err)) == 0 && n == 0)
+            rc = af_error_set(err, "%s: sizes are GPU counts of at least 1", key);
+        if (rc == 0 && s->n_estimate_sizes == max)
+            rc = af_error_set(err, "%s: more than %zu sizes", key, max);
+        if (rc == 0)
+            s->estimate_sizes[s->n_estimate_sizes++] = (uint32_t)n;
+    }
+    af_strv_free(&v);
+    return rc;
+}
+
+static int slurm_line(struct aconf_slurm *s, const char *key, const char *value,
+                      struct af_error *err)
+{
+    if (!strcmp(key, "conf"))
+        return set_str(&s->conf, key, value, err);
+    if (!strcmp(key, "bin_dir"))
+        return set_str(&s->bin_dir, key, value, err);
+    if (!strcmp(key, "user_map"))
+        return set_str(&s->user_map, key, value, err);
+    if (!strcmp(key, "partitions"))
+        return af_strv_add(&s->partitions, key, value, true, 64, err);
+    if (!strcmp(key, "estimate_sizes"))
+        return estimate_sizes(s, key, value, err);
+    if (!strcmp(key, "command_timeout") || !strcmp(key, "estimate_interval")) {
+        uint64_t *slot =
+            key[0] == 'c' ? &s->command_timeout_ms : &s->estimate_interval_ms;
+        if (af_conf_duration(key, value, slot, err) < 0)
+            return -1;
+        if (*slot < 100 || *slot > 3600000)
+            return af_error_set(err, "%s: must be between 100ms and 1h", key);
+        return 0;
+    }
+    return af_error_set(err, "unknown setting '%s' in [slurm]", key);
+}
+
 static int on_line(void *arg, const char *section, const char *key, const char *value,
                    struct af_error *err)
 {
     struct aconf *c = arg;
 
+    if (!strcmp(section, "slurm"))
+        return slurm_line(&c->slurm, key, value, err);
     if (strcmp(section, "agent"))
-        return af_error_set(err, "unknown section [%s] (want [agent])", section);
+        return af_error_set(err, "unknown section [%s] (want [agent] or [slurm])",
+                            section);
     if (!strcmp(key, "site"))
         return af_conf_id(key, value, c->site, sizeof(c->site), err);
     if (!strcmp(key, "broker"))
@@ -38,9 +87,9 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return set_str(&c->metrics_listen, key, value, err);
     }
     if (!strcmp(key, "backend")) {
-        if (strcmp(value, "static"))
+        if (strcmp(value, "static") && strcmp(value, "slurm"))
             return af_error_set(
-                err, "backend: '%s' is not known (this build has: static)", value);
+                err, "backend: '%s' is not known (this build has: static, slurm)", value);
         return set_str(&c->backend, key, value, err);
     }
     if (!strcmp(key, "advertise_interval")) {
@@ -70,6 +119,8 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
     }
     c->advertise_interval_ms = 5000;
     c->max_message = 1024 * 1024;
+    c->slurm.command_timeout_ms = 10000;
+    c->slurm.estimate_interval_ms = 60000;
     if (af_conf_parse(path, on_line, c, err) < 0)
         goto fail;
     if (!c->site[0]) {
@@ -78,7 +129,14 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
         goto fail;
     }
     if (!c->site_file) {
-        af_error_set(err, "%s: the static backend needs site_file = FILE", path);
+        af_error_set(err, "%s: the %s backend needs site_file = FILE", path, c->backend);
+        goto fail;
+    }
+    if (!strcmp(c->backend, "slurm") && !c->slurm.user_map) {
+        af_error_set(err,
+                     "%s: the slurm backend needs user_map = FILE in [slurm] (whose "
+                     "Slurm account holds each user's reservations)",
+                     path);
         goto fail;
     }
     return c;
@@ -99,12 +157,39 @@ void aconf_destroy(struct aconf *c)
     free(c->site_file);
     free(c->signing_key);
     free(c->metrics_listen);
+    free(c->slurm.conf);
+    free(c->slurm.bin_dir);
+    free(c->slurm.user_map);
+    af_strv_free(&c->slurm.partitions);
     free(c);
 }
 
 char *aconf_path(const struct aconf *c, const char *path)
 {
     return af_conf_path(c->path, path);
+}
+
+/* Defaults print as comments, so the output reads back as the same file. */
+static void slurm_print(const struct aconf_slurm *s, FILE *out)
+{
+    char t[32], e[32];
+
+    af_duration_format(s->command_timeout_ms, t, sizeof(t));
+    af_duration_format(s->estimate_interval_ms, e, sizeof(e));
+    fprintf(out, "\n[slurm]\n");
+    fprintf(out, s->conf ? "conf = %s\n" : "# conf: none, Slurm's own default\n",
+            s->conf);
+    fprintf(out, s->bin_dir ? "bin_dir = %s\n" : "# bin_dir: none, commands from PATH\n",
+            s->bin_dir);
+    fprintf(out, "user_map = %s\n", s->user_map);
+    fprintf(out, s->partitions.n ? "partitions = " : "# partitions: every one with GPUs");
+    for (size_t i = 0; i < s->partitions.n; i++)
+        fprintf(out, "%s%s", i ? ", " : "", s->partitions.v[i]);
+    fprintf(out, s->n_estimate_sizes ? "\nestimate_sizes = "
+                                     : "\n# estimate_sizes: 1 and a full node");
+    for (size_t i = 0; i < s->n_estimate_sizes; i++)
+        fprintf(out, "%s%u", i ? ", " : "", s->estimate_sizes[i]);
+    fprintf(out, "\ncommand_timeout = %s\nestimate_interval = %s\n", t, e);
 }
 
 void aconf_print(const struct aconf *c, FILE *out)
@@ -122,4 +207,6 @@ void aconf_print(const struct aconf *c, FILE *out)
         fprintf(out, "signing_key = %s\n", c->signing_key);
     else
         fprintf(out, "# signing_key: none, a new key at every start\n");
+    if (!strcmp(c->backend, "slurm"))
+        slurm_print(&c->slurm, out);
 }

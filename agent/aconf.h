@@ -12,18 +12,32 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* [slurm]: how the Slurm backend reaches the scheduler. */
+struct aconf_slurm {
+    char *conf;                /* SLURM_CONF for the commands, or NULL: Slurm's default */
+    char *bin_dir;             /* where sinfo & co. are, or NULL: PATH */
+    struct af_strv partitions; /* advertised; none: every partition with GPUs */
+    char *user_map;            /* file: broker users/projects -> local accounts */
+    uint64_t command_timeout_ms;
+    uint64_t estimate_interval_ms;
+    uint32_t estimate_sizes[8]; /* GPUs; none: 1 and a full node */
+    size_t n_estimate_sizes;
+};
+
 struct aconf {
     char *path;
     char site[AF_ID_MAX + 1];
     char *broker;            /* endpoint */
     char *broker_public_key; /* file, as written */
     char *secret_key;        /* file, as written */
-    char *backend;           /* "static" */
-    char *site_file;         /* file, as written (static backend) */
+    char *backend;           /* "static" or "slurm" */
+    char *site_file;         /* file, as written: the site (static), or what the
+                                scheduler does not know (slurm) */
     char *signing_key;       /* Ed25519 file, or NULL: a new key at every start */
     char *metrics_listen;    /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t advertise_interval_ms;
     uint64_t max_message;
+    struct aconf_slurm slurm;
 };
 
 struct aconf *aconf_load(const char *path, struct af_error *err);

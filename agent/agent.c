@@ -61,6 +61,28 @@ static void send_env(struct agent *a, Aifed__Envelope *env)
         log_debug("send %s: %s", af_wire_body_name(env->body_case), zmq_strerror(errno));
 }
 
+/* Leases that ended at the site tell the broker what their jobs used. */
+static void report_ended(struct agent *a)
+{
+    struct backend_ended ended[32];
+    size_t n;
+
+    if (!a->ops->ended || !a->welcomed)
+        return;
+    while ((n = a->ops->ended(a->b, ended, sizeof(ended) / sizeof(ended[0])))) {
+        for (size_t i = 0; i < n; i++) {
+            Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+            Aifed__LeaseEnded e = AIFED__LEASE_ENDED__INIT;
+
+            e.lease_id = ended[i].lease_id;
+            e.gpu_seconds_used = ended[i].gpu_seconds;
+            env.body_case = AIFED__ENVELOPE__BODY_LEASE_ENDED;
+            env.lease_ended = &e;
+            send_env(a, &env);
+        }
+    }
+}
+
 static void send_hello(struct agent *a)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
@@ -112,6 +134,7 @@ static void advertise(struct agent *a)
     send_env(a, &env);
     free(held);
     ametrics_advertised(a->m, af_now_ms());
+    report_ended(a);
 }
 
 static void on_metrics(uv_timer_t *t)
@@ -203,10 +226,11 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
 
     if (a->ops->release(a->b, id) == 0) {
         log_info("released lease %s", id);
+        report_ended(a);
         advertise_soon(a);
-    } else {
+    } else if (errno == ENOENT) {
         log_debug("release of lease %s: not held here", id);
-    }
+    } /* else the backend said why and tries again */
 }
 
 static void on_welcome(struct agent *a, const Aifed__Envelope *in)

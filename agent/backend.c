@@ -6,7 +6,8 @@
 
 const struct backend_ops *backend_find(const char *name)
 {
-    static const struct backend_ops *const all[] = {&backend_static_ops};
+    static const struct backend_ops *const all[] = {&backend_static_ops,
+                                                    &backend_slurm_ops};
 
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (!strcmp(all[i]->name, name))

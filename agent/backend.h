@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * backend: where an agent's numbers come from and where its holds go. The
- * static backend reads a site file (demos, tests); the Slurm backend will read
- * the scheduler and hold capacity as reservations. The agent loop knows only
+ * static backend reads a site file (demos, tests); the Slurm backend reads
+ * the scheduler and holds capacity as reservations. The agent loop knows only
  * this interface.
  *
  * The advertisement a backend returns is borrowed and valid until the next
@@ -13,13 +13,21 @@
 #define BACKEND_H
 
 #include "af_error.h"
+#include "af_ids.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct backend;
 struct aconf;
 struct Aifed__Advertisement;
 struct Aifed__Lease;
+
+/* A lease that ended at the site, with what its jobs used there. */
+struct backend_ended {
+    char lease_id[AF_ID_MAX + 1];
+    uint64_t gpu_seconds;
+};
 
 struct backend_ops {
     const char *name;
@@ -32,8 +40,13 @@ struct backend_ops {
     /* Hold capacity for lease. -1 with the reason in why when it cannot. */
     int (*hold)(struct backend *b, const struct Aifed__Lease *lease,
                 struct af_error *why);
-    /* Let go of a hold. -1/ENOENT when there is none by that id. */
+    /* Let go of a hold. -1/ENOENT when there is none by that id; -1 with
+     * another errno when the site could not be told (it is tried again). */
     int (*release)(struct backend *b, const char *lease_id);
+    /* Leases that ended at the site since the last call (released, expired,
+     * or gone), up to max, with their measured usage; NULL for backends that
+     * cannot measure it. */
+    size_t (*ended)(struct backend *b, struct backend_ended *out, size_t max);
     /* Read the site again (SIGHUP): a new backend with old's holds carried
      * over, pool by pool name (a hold whose pool is gone is dropped, and the
      * broker learns it is LOST), or NULL with err set and old unchanged. */
@@ -44,6 +57,13 @@ struct backend_ops {
 };
 
 extern const struct backend_ops backend_static_ops;
+extern const struct backend_ops backend_slurm_ops;
+
+/* The static backend keeps what a site file says; for a Slurm site it holds
+ * only what the scheduler does not know (country, data, prices, accelerator
+ * names and memory per partition), and these read it back. */
+const struct Aifed__Site *backend_static_site(struct backend *b);
+const struct Aifed__Pool *backend_static_pool(struct backend *b, const char *name);
 
 /* The backend called name, or NULL. */
 const struct backend_ops *backend_find(const char *name);

@@ -21,6 +21,10 @@
  *     drained = no
  *     illustrative = yes
  * List keys may repeat; each line adds to the list.
+ *
+ * For a Slurm site (backend = slurm) the same file says only what Slurm does
+ * not know: [site] as above, and per partition [pool:PARTITION] accelerator
+ * and gpu_memory_gb; the rest of a pool comes from the scheduler.
  */
 #include "aconf.h"
 #include "af_conf.h"
@@ -45,6 +49,7 @@ struct hold {
 };
 
 struct backend {
+    bool scheduler; /* the pools' figures come from a scheduler, not this file */
     char id[AF_ID_MAX + 1];
     char *name;
     char country[3];
@@ -295,6 +300,11 @@ static int pool_key(struct backend *b, const char *section, const char *key,
         return af_conf_id(key, value, b->pool_accels[i], sizeof(b->pool_accels[i]), err);
     if (!strcmp(key, "gpu_memory_gb"))
         return u32(key, value, &p->gpu_memory_gb, err);
+    if (b->scheduler)
+        return af_error_set(err,
+                            "%s in [%s]: a Slurm site's pools take only accelerator and "
+                            "gpu_memory_gb from this file; the rest comes from Slurm",
+                            key, section);
     if (!strcmp(key, "gpus_per_node"))
         return u32(key, value, &p->gpus_per_node, err);
     if (!strcmp(key, "nodes"))
@@ -338,9 +348,9 @@ static int finish(struct backend *b, const char *path, const char *want_id,
                             path, b->id, want_id);
     if (!b->country[0])
         return af_error_set(err, "%s: [site] needs country", path);
-    if (b->n_pools == 0)
+    if (b->n_pools == 0 && !b->scheduler)
         return af_error_set(err, "%s: no [pool:NAME] sections", path);
-    for (size_t i = 0; i < b->n_pools; i++) {
+    for (size_t i = 0; i < b->n_pools && !b->scheduler; i++) {
         Aifed__Pool *p = &b->pools[i];
         if (!b->pool_accels[i][0] || !p->gpus_per_node || !p->nodes_total)
             return af_error_set(
@@ -382,6 +392,7 @@ static struct backend *static_create(const struct aconf *conf, struct af_error *
         af_error_set(err, "out of memory");
         goto fail;
     }
+    b->scheduler = strcmp(conf->backend, "static") != 0;
     if (af_conf_parse(path, on_line, b, err) < 0 || finish(b, path, conf->site, err) < 0)
         goto fail;
     free(path);
@@ -547,6 +558,12 @@ static void static_print(struct backend *b, FILE *out)
     }
     for (size_t i = 0; i < b->n_pools; i++) {
         const Aifed__Pool *p = &b->pools[i];
+        if (b->scheduler) {
+            fprintf(out, "\n[pool:%s]\naccelerator = %s\ngpu_memory_gb = %u\n", p->name,
+                    *p->accelerator ? p->accelerator : "(from Slurm's GRES type)",
+                    p->gpu_memory_gb);
+            continue;
+        }
         fprintf(out,
                 "\n[pool:%s]\naccelerator = %s\ngpu_memory_gb = %u\ngpus_per_node = %u\n"
                 "nodes = %u\ngpus_total = %u\ngpus_free = %u\n",
@@ -561,6 +578,22 @@ static void static_print(struct backend *b, FILE *out)
             fprintf(out, "start_estimates = %u:%s\n", p->starts[k]->gpus, d);
         }
     }
+}
+
+const struct Aifed__Site *backend_static_site(struct backend *b)
+{
+    struct af_error err;
+    const Aifed__Advertisement *adv = static_advertisement(b, &err);
+
+    return adv ? adv->site : NULL;
+}
+
+const struct Aifed__Pool *backend_static_pool(struct backend *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_pools; i++)
+        if (!strcmp(b->pool_names[i], name))
+            return &b->pools[i];
+    return NULL;
 }
 
 const struct backend_ops backend_static_ops = {

@@ -19,6 +19,7 @@ pkgs=(
     scdoc bash-completion                 # man pages; the completion test
     debhelper dpkg-dev fakeroot adduser   # Debian packages (debian/) and their test
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
+    slurmctld slurmd slurm-client munge   # the Slurm backend's test runs a real Slurm
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -27,6 +27,14 @@ for key in $("$BUILD/agent/aifed-agent" -n -v -c "$golden/agent.conf" 2>/dev/nul
     sed -n '/^\[agent\]/,/^\[/s/^\([a-z_]*\) = .*/\1/p'); do
     check "aifed.conf(5) has agent setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
 done
+# [slurm], defaults included (they print as "# key: ...").
+for key in $("$BUILD/agent/aifed-agent" -n -v -c "$golden/agent-slurm.conf" 2>/dev/null |
+    sed -n '/^\[slurm\]/,/^$/s/^#* *\([a-z_]*\)\( =\|:\) .*/\1/p'); do
+    check "aifed.conf(5) has slurm setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
+done
+
+check "the example Slurm site config (deploy/slurm) passes aifed-agent -n" \
+    "$BUILD/agent/aifed-agent" -n -c "$SRC/deploy/slurm/agent.conf"
 
 # Completion, as bash-completion runs it.
 complete_words() {

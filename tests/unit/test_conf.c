@@ -60,7 +60,7 @@ static void broker_golden(void **state)
     free(want);
 }
 
-static void agent_golden(void **state)
+static void agent_golden_named(const char *name)
 {
     char path[1024], *want, *got = NULL;
     size_t len;
@@ -70,8 +70,7 @@ static void agent_golden(void **state)
     struct backend *b;
     FILE *out = open_memstream(&got, &len);
 
-    (void)state;
-    snprintf(path, sizeof(path), "%s/agent.conf", golden);
+    snprintf(path, sizeof(path), "%s/%s.conf", golden, name);
     c = aconf_load(path, &err);
     if (!c)
         fail_msg("%s", err.text);
@@ -83,13 +82,46 @@ static void agent_golden(void **state)
     aconf_print(c, out);
     ops->print(b, out);
     fclose(out);
-    snprintf(path, sizeof(path), "%s/agent.expected", golden);
+    snprintf(path, sizeof(path), "%s/%s.expected", golden, name);
     want = slurp(path);
     assert_string_equal(got, want);
     ops->destroy(b);
     aconf_destroy(c);
     free(got);
     free(want);
+}
+
+static void agent_golden(void **state)
+{
+    (void)state;
+    agent_golden_named("agent");
+}
+
+/* A Slurm site: [slurm], a site file without pool figures, a user map. */
+static void agent_slurm_golden(void **state)
+{
+    (void)state;
+    agent_golden_named("agent-slurm");
+}
+
+/* A Slurm site's file may not give what Slurm reports. */
+static void slurm_site_file_refuses_pool_figures(void **state)
+{
+    char path[1024];
+    struct af_error err = {{0}};
+    struct aconf *c;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/agent-slurm.conf", golden);
+    c = aconf_load(path, &err);
+    assert_non_null(c);
+    free(c->site_file);
+    c->site_file = strdup("slurm-bad.site");
+    assert_null(backend_slurm_ops.create(c, &err));
+    assert_non_null(strstr(err.text,
+                           "slurm-bad.site:5: nodes in [pool:gpu]: a Slurm "
+                           "site's pools take only accelerator and gpu_memory_gb"));
+    aconf_destroy(c);
 }
 
 /* "# error: TEXT" on line 1, with @DIR@ standing for the file's directory. */
@@ -160,6 +192,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(broker_golden),
         cmocka_unit_test(agent_golden),
+        cmocka_unit_test(agent_slurm_golden),
+        cmocka_unit_test(slurm_site_file_refuses_pool_figures),
         cmocka_unit_test(bad_broker_configs),
         cmocka_unit_test(missing_file_names_it),
     };

@@ -1,0 +1,890 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * backend_slurm: a site as its Slurm sees it. Every advertisement reads the
+ * scheduler afresh (sinfo --json for nodes and GPUs, scontrol for partitions
+ * and reservations, squeue --json for the jobs in aifed's reservations), so
+ * what the broker sees is never older than one interval. Each command runs
+ * under command_timeout; when one fails or hangs the site is advertised as
+ * degraded, with the reason and no free capacity, instead of stale numbers.
+ *
+ * A hold is a Slurm reservation "aifed-<lease id>" of whole nodes in the
+ * lease's partition, for the local account its user maps to (user_map), from
+ * now to the lease's end. Slurm 22.05 cannot reserve GPUs themselves (its
+ * reservations take CPU, Node, License and BB TRES only), so a lease of part
+ * of a node holds the node. Reservations are the state: an agent restart
+ * finds its holds again by name, and a reservation that disappears (ended,
+ * or deleted by an admin) is a hold that ended. The GPU-seconds that jobs
+ * ran inside a reservation are taken from slurmctld's job records at every
+ * read (kept per job, so a job purged after MinJobAge still counts) and
+ * reported to the broker when the hold ends.
+ *
+ * The site file adds what Slurm does not know (see backend_static.c).
+ */
+#include "aconf.h"
+#include "af_conf.h"
+#include "af_log.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "backend.h"
+#include "proc.h"
+#include "slurm_parse.h"
+
+#include "aifed.pb-c.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RESV_PREFIX       "aifed-"
+#define RESV_NAME_MAX     (sizeof(RESV_PREFIX) + AF_ID_MAX)
+#define MAX_OUT           (32u << 20) /* JSON of a large cluster, with room */
+#define MAX_SIZES         8
+#define MAX_ENDED         256
+#define MAX_JOBS_PER_HOLD 4096
+#define MAX_WINDOWS       AF_WIRE_MAX_POOLS
+
+struct job_use {
+    uint32_t id;
+    uint64_t gpu_s;
+};
+
+struct shold {
+    char lease_id[AF_ID_MAX + 1];
+    char pool[SLURM_NAME_MAX + 1];
+    uint32_t nodes, gpus;
+    int64_t end_ms;
+    bool releasing; /* the broker let go; the delete has not gone through yet */
+    struct job_use *jobs;
+    size_t n_jobs;
+};
+
+struct spool {
+    char name[SLURM_NAME_MAX + 1];
+    char accel[AF_ID_MAX + 1];
+    Aifed__Pool pool;
+    Aifed__StartEstimate starts[MAX_SIZES];
+    Aifed__StartEstimate *start_ptrs[MAX_SIZES];
+};
+
+struct umap {
+    char *from, *to;
+};
+
+struct backend {
+    const struct aconf *conf;
+    struct backend *site; /* the site file, read by the static backend */
+    char *env[2];         /* SLURM_CONF=..., for every command */
+    struct umap *users, *projects;
+    size_t n_users, n_projects;
+    struct spool pools[AF_WIRE_MAX_POOLS];
+    Aifed__Pool *pool_ptrs[AF_WIRE_MAX_POOLS];
+    size_t n_pools;
+    struct shold *holds;
+    size_t n_holds;
+    struct backend_ended ended[MAX_ENDED];
+    size_t n_ended;
+    int64_t estimated_ms; /* when the start estimates were last asked for */
+    char degraded[sizeof(((struct af_error *)0)->text)];
+    /* The advertisement handed out, rebuilt on each call. */
+    Aifed__Site site_msg;
+    Aifed__Window windows[MAX_WINDOWS];
+    Aifed__Window *window_ptrs[MAX_WINDOWS];
+    size_t n_windows;
+    Aifed__Advertisement adv;
+    char **held_ids;
+    uint64_t seq;
+};
+
+/* ---- running commands ---- */
+
+/* Run the Slurm command args[0] (from bin_dir when set) with the rest. */
+static int run(struct backend *b, struct proc_out *o, struct af_error *err,
+               const char *const *args)
+{
+    const char *dir = b->conf->slurm.bin_dir;
+    char *argv[24], path[512];
+    size_t n = 0;
+    int rc;
+
+    if (dir)
+        snprintf(path, sizeof(path), "%s/%s", dir, args[0]);
+    argv[n++] = dir ? path : (char *)args[0];
+    for (size_t i = 1; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    rc = proc_run(argv, b->env[0] ? b->env : NULL, b->conf->slurm.command_timeout_ms,
+                  MAX_OUT, o, err);
+    if (rc > 0) {
+        char *nl = strchr(o->err, '\n');
+        if (nl)
+            *nl = '\0';
+        return af_error_set(err, "%s %s: %s", args[0], args[1],
+                            *o->err ? o->err : "failed");
+    }
+    return rc;
+}
+
+#define RUN(b, o, err, ...) run(b, o, err, (const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- user map ---- */
+
+static int map_add(struct umap **v, size_t *n, const char *from, const char *to)
+{
+    struct umap *grown = realloc(*v, (*n + 1) * sizeof(**v));
+
+    if (!grown)
+        return -1;
+    *v = grown;
+    grown[*n].from = strdup(from);
+    grown[*n].to = strdup(to);
+    if (!grown[*n].from || !grown[*n].to) {
+        free(grown[*n].from);
+        free(grown[*n].to);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* A local name is what Slurm takes in Users= and Accounts=. */
+static bool local_name_ok(const char *s)
+{
+    if (!*s || strlen(s) > SLURM_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+            return false;
+    return true;
+}
+
+static int on_map_line(void *arg, const char *section, const char *key, const char *value,
+                       struct af_error *err)
+{
+    struct backend *b = arg;
+    bool users = !strcmp(section, "users");
+
+    if (!users && strcmp(section, "projects"))
+        return af_error_set(err, "unknown section [%s] (want [users] or [projects])",
+                            section);
+    if (!local_name_ok(value))
+        return af_error_set(err, "%s: '%s' is not a local %s name", key, value,
+                            users ? "user" : "account");
+    if (users ? map_add(&b->users, &b->n_users, key, value)
+              : map_add(&b->projects, &b->n_projects, key, value))
+        return af_error_set(err, "out of memory");
+    return 0;
+}
+
+static const char *map_find(const struct umap *v, size_t n, const char *from)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].from, from))
+            return v[i].to;
+    return NULL;
+}
+
+static void map_free(struct umap *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].from);
+        free(v[i].to);
+    }
+    free(v);
+}
+
+/* ---- holds ---- */
+
+static struct shold *find_hold(struct backend *b, const char *lease_id)
+{
+    for (size_t i = 0; i < b->n_holds; i++)
+        if (!strcmp(b->holds[i].lease_id, lease_id))
+            return &b->holds[i];
+    return NULL;
+}
+
+static struct shold *add_hold(struct backend *b, const char *lease_id)
+{
+    struct shold *grown = realloc(b->holds, (b->n_holds + 1) * sizeof(*grown));
+
+    if (!grown)
+        return NULL;
+    b->holds = grown;
+    memset(&grown[b->n_holds], 0, sizeof(*grown));
+    snprintf(grown[b->n_holds].lease_id, sizeof(grown->lease_id), "%s", lease_id);
+    return &grown[b->n_holds++];
+}
+
+static uint64_t hold_usage(const struct shold *h)
+{
+    uint64_t sum = 0;
+
+    for (size_t i = 0; i < h->n_jobs; i++)
+        sum += h->jobs[i].gpu_s;
+    return sum;
+}
+
+/* The hold is over: tell the agent (and so the broker) what it used. */
+static void end_hold(struct backend *b, struct shold *h, const char *how)
+{
+    uint64_t used = hold_usage(h);
+
+    log_info("lease %s: reservation %s%s %s; its jobs used %llu GPU-seconds", h->lease_id,
+             RESV_PREFIX, h->lease_id, how, (unsigned long long)used);
+    if (b->n_ended < MAX_ENDED) {
+        snprintf(b->ended[b->n_ended].lease_id, AF_ID_MAX + 1, "%s", h->lease_id);
+        b->ended[b->n_ended++].gpu_seconds = used;
+    } else {
+        log_warnx("lease %s: too many ended leases queued; its usage is not reported",
+                  h->lease_id);
+    }
+    free(h->jobs);
+    *h = b->holds[--b->n_holds];
+}
+
+/* Jobs that ran in a hold's reservation: the most each has been seen to use. */
+static void account_job(struct shold *h, const struct slurm_job *j, int64_t now_s)
+{
+    bool running = !strcmp(j->state, "RUNNING") || !strcmp(j->state, "COMPLETING") ||
+                   !strcmp(j->state, "SUSPENDED");
+    int64_t end = running ? now_s : j->end_s;
+    uint64_t gpu_s;
+    size_t k;
+
+    if (!j->start_s || !strcmp(j->state, "PENDING") || end <= j->start_s)
+        return;
+    gpu_s = (uint64_t)j->gpus * (uint64_t)(end - j->start_s);
+    for (k = 0; k < h->n_jobs && h->jobs[k].id != j->id; k++)
+        ;
+    if (k == h->n_jobs) {
+        struct job_use *grown;
+        if (h->n_jobs == MAX_JOBS_PER_HOLD ||
+            !(grown = realloc(h->jobs, (h->n_jobs + 1) * sizeof(*grown))))
+            return;
+        h->jobs = grown;
+        h->jobs[h->n_jobs++] = (struct job_use){.id = j->id};
+    }
+    if (gpu_s > h->jobs[k].gpu_s)
+        h->jobs[k].gpu_s = gpu_s;
+}
+
+static int read_usage(struct backend *b, struct af_error *err)
+{
+    struct proc_out o;
+    struct slurm_job *jobs = NULL;
+    size_t n = 0;
+    int64_t now_s = af_now_ms() / 1000;
+    int rc = RUN(b, &o, err, "squeue", "--json");
+
+    if (rc == 0)
+        rc = slurm_parse_jobs(o.text, &jobs, &n, err);
+    proc_out_free(&o);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct shold *h;
+        if (!strncmp(jobs[i].resv, RESV_PREFIX, strlen(RESV_PREFIX)) &&
+            (h = find_hold(b, jobs[i].resv + strlen(RESV_PREFIX))))
+            account_job(h, &jobs[i], now_s);
+    }
+    free(jobs);
+    return rc;
+}
+
+static struct spool *find_pool(struct backend *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_pools; i++)
+        if (!strcmp(b->pools[i].name, name))
+            return &b->pools[i];
+    return NULL;
+}
+
+/* Reservations are the holds: find ours again (after a restart), notice the
+ * ones that are gone, and retry deletes that did not go through. */
+static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *id = r[i].name + strlen(RESV_PREFIX);
+        struct spool *p;
+        struct shold *h;
+
+        if (strncmp(r[i].name, RESV_PREFIX, strlen(RESV_PREFIX)) || !af_id_valid(id) ||
+            find_hold(b, id))
+            continue;
+        if (!(h = add_hold(b, id)))
+            return;
+        snprintf(h->pool, sizeof(h->pool), "%s", r[i].partition);
+        h->nodes = r[i].nodes;
+        p = find_pool(b, h->pool);
+        h->gpus = p ? h->nodes * p->pool.gpus_per_node : 0;
+        h->end_ms = r[i].end_ms;
+        log_info("lease %s: found its reservation in Slurm; holding it", id);
+    }
+    for (size_t i = 0; i < b->n_holds;) {
+        struct shold *h = &b->holds[i];
+        size_t k;
+        char name[RESV_NAME_MAX];
+
+        snprintf(name, sizeof(name), RESV_PREFIX "%s", h->lease_id);
+        for (k = 0; k < n && strcmp(r[k].name, name); k++)
+            ;
+        if (k == n) {
+            end_hold(b, h, h->releasing ? "deleted" : "is gone from Slurm");
+            continue;
+        }
+        if (h->releasing) {
+            struct proc_out o;
+            struct af_error err;
+            char arg[SLURM_NAME_MAX + 32];
+            snprintf(arg, sizeof(arg), "ReservationName=%s", name);
+            if (RUN(b, &o, &err, "scontrol", "delete", arg) == 0) {
+                proc_out_free(&o);
+                end_hold(b, h, "deleted");
+                continue;
+            }
+            proc_out_free(&o);
+        }
+        i++;
+    }
+}
+
+/* ---- pools ---- */
+
+static bool wanted(const struct backend *b, const char *partition)
+{
+    const struct af_strv *want = &b->conf->slurm.partitions;
+
+    return want->n == 0 || af_strv_has(want, partition);
+}
+
+static bool node_in(const struct slurm_node *n, const char *partition)
+{
+    for (size_t i = 0; i < n->n_partitions; i++)
+        if (!strcmp(n->partitions[i], partition))
+            return true;
+    return false;
+}
+
+static void upper(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < size && src[i]; i++)
+        dst[i] = (char)toupper((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+/* One pool from a partition's GPU nodes; false when it has none. */
+static bool build_pool(struct backend *b, struct spool *sp, const struct slurm_part *part,
+                       const struct slurm_node *nodes, size_t n_nodes)
+{
+    Aifed__Pool *p = &sp->pool;
+    const Aifed__Pool *file = backend_static_pool(b->site, part->name);
+    const char *type = "";
+    size_t n_starts = p->n_starts;
+    uint32_t wait = p->queue_wait_s;
+
+    aifed__pool__init(p);
+    snprintf(sp->name, sizeof(sp->name), "%s", part->name);
+    p->name = sp->name;
+    for (size_t i = 0; i < n_nodes; i++) {
+        const struct slurm_node *nd = &nodes[i];
+        if (!nd->gpus || !node_in(nd, part->name))
+            continue;
+        if (!*type)
+            type = nd->gpu_type;
+        p->nodes_total++;
+        p->gpus_total += nd->gpus;
+        if (nd->gpus > p->gpus_per_node)
+            p->gpus_per_node = nd->gpus;
+        if (!p->cpus_per_node || nd->cpus < p->cpus_per_node)
+            p->cpus_per_node = nd->cpus;
+        if (!p->memory_per_node_gb || nd->memory_mb / 1024 < p->memory_per_node_gb)
+            p->memory_per_node_gb = (uint32_t)(nd->memory_mb / 1024);
+        /* A node in a reservation (an aifed hold, maintenance, another
+         * project's) is not free to anyone who asks now. */
+        if (part->up && nd->usable && !nd->reserved && nd->gpus > nd->gpus_used)
+            p->gpus_free += nd->gpus - nd->gpus_used;
+    }
+    if (!p->nodes_total)
+        return false;
+    if (file && file->accelerator && *file->accelerator)
+        snprintf(sp->accel, sizeof(sp->accel), "%s", file->accelerator);
+    else
+        upper(sp->accel, sizeof(sp->accel), *type ? type : "gpu");
+    p->accelerator = sp->accel;
+    p->gpu_memory_gb = file ? file->gpu_memory_gb : 0;
+    p->max_walltime_s = part->max_time_s;
+    /* Estimates are asked for less often than capacity: keep the last ones. */
+    p->starts = sp->start_ptrs;
+    p->n_starts = n_starts;
+    p->queue_wait_s = wait;
+    return true;
+}
+
+static void build_pools(struct backend *b, const struct slurm_part *parts, size_t n_parts,
+                        const struct slurm_node *nodes, size_t n_nodes)
+{
+    struct spool old[AF_WIRE_MAX_POOLS];
+    size_t n_old = b->n_pools;
+
+    memcpy(old, b->pools, sizeof(old));
+    b->n_pools = 0;
+    for (size_t i = 0; i < n_parts && b->n_pools < AF_WIRE_MAX_POOLS; i++) {
+        struct spool *sp = &b->pools[b->n_pools];
+        size_t k;
+
+        if (!wanted(b, parts[i].name))
+            continue;
+        memset(sp, 0, sizeof(*sp));
+        for (k = 0; k < n_old && strcmp(old[k].name, parts[i].name); k++)
+            ;
+        if (k < n_old) { /* carry the estimates over */
+            memcpy(sp->starts, old[k].starts, sizeof(sp->starts));
+            sp->pool.n_starts = old[k].pool.n_starts;
+            sp->pool.queue_wait_s = old[k].pool.queue_wait_s;
+        }
+        for (size_t s = 0; s < MAX_SIZES; s++)
+            sp->start_ptrs[s] = &sp->starts[s];
+        if (build_pool(b, sp, &parts[i], nodes, n_nodes))
+            b->pool_ptrs[b->n_pools++] = &sp->pool;
+    }
+}
+
+/* Maintenance reservations, for the broker's matching. */
+static void build_windows(struct backend *b, const struct slurm_resv *r, size_t n)
+{
+    const Aifed__Site *file = backend_static_site(b->site);
+    size_t w = 0;
+
+    for (size_t i = 0; file && i < file->n_maintenance && w < MAX_WINDOWS; i++)
+        b->windows[w++] = *file->maintenance[i];
+    for (size_t i = 0; i < n && w < MAX_WINDOWS; i++) {
+        if (!r[i].maint)
+            continue;
+        aifed__window__init(&b->windows[w]);
+        b->windows[w].start_ms = r[i].start_ms;
+        b->windows[w++].end_ms = r[i].end_ms;
+    }
+    for (size_t i = 0; i < w; i++)
+        b->window_ptrs[i] = &b->windows[i];
+    b->n_windows = w;
+}
+
+/* ---- start estimates ---- */
+
+/* When a job of gpus GPUs would start in pool p, by Slurm's own planner. */
+static int estimate(struct backend *b, const Aifed__Pool *p, uint32_t gpus,
+                    int64_t *start_ms)
+{
+    uint32_t per = gpus < p->gpus_per_node ? gpus : p->gpus_per_node;
+    uint32_t nodes = (gpus + p->gpus_per_node - 1) / p->gpus_per_node;
+    char part[SLURM_NAME_MAX + 16], n[32], g[48];
+    struct proc_out o;
+    struct af_error err;
+    int rc;
+
+    snprintf(part, sizeof(part), "--partition=%s", p->name);
+    snprintf(n, sizeof(n), "--nodes=%u", nodes);
+    snprintf(g, sizeof(g), "--gres=gpu:%u", per);
+    rc = RUN(b, &o, &err, "sbatch", "--test-only", part, n, g, "--time=60",
+             "--output=/dev/null", "--wrap=true");
+    /* sbatch says when on stderr, whether the answer is yes or no. */
+    if (rc == 0 && slurm_test_only_start(o.err, start_ms) < 0)
+        rc = af_error_set(&err, "sbatch --test-only: no start time in '%s'", o.err);
+    if (rc != 0)
+        log_debug("pool %s: no estimate for %u GPUs: %s", p->name, gpus, err.text);
+    proc_out_free(&o);
+    return rc;
+}
+
+static void estimate_pools(struct backend *b)
+{
+    const struct aconf_slurm *c = &b->conf->slurm;
+    int64_t now = af_now_ms();
+
+    if (b->estimated_ms && now - b->estimated_ms < (int64_t)c->estimate_interval_ms)
+        return;
+    b->estimated_ms = now;
+    for (size_t i = 0; i < b->n_pools; i++) {
+        Aifed__Pool *p = &b->pools[i].pool;
+        uint32_t sizes[MAX_SIZES] = {1, p->gpus_per_node};
+        size_t n = c->n_estimate_sizes ? c->n_estimate_sizes : 2;
+
+        if (c->n_estimate_sizes)
+            memcpy(sizes, c->estimate_sizes, n * sizeof(sizes[0]));
+        p->n_starts = 0;
+        for (size_t k = 0; k < n && k < MAX_SIZES; k++) {
+            Aifed__StartEstimate *e = &b->pools[i].starts[p->n_starts];
+            int64_t start;
+            if (sizes[k] > p->gpus_total || (k && sizes[k] == sizes[k - 1]) ||
+                estimate(b, p, sizes[k], &start) < 0)
+                continue;
+            aifed__start_estimate__init(e);
+            e->gpus = sizes[k];
+            e->wait_s = start > now ? (uint32_t)((start - now) / 1000) : 0;
+            p->n_starts++;
+        }
+        p->queue_wait_s = p->n_starts ? p->starts[0]->wait_s : 0;
+    }
+}
+
+/* ---- reading the site ---- */
+
+/* What a parser said, prefixed with the command it read. */
+static int parsed(int rc, const char *what, const struct af_error *perr,
+                  struct af_error *err)
+{
+    return rc < 0 ? af_error_set(err, "%s: %s", what, perr->text) : 0;
+}
+
+static int read_site(struct backend *b, struct af_error *err)
+{
+    struct proc_out o[3] = {0};
+    struct slurm_node *nodes = NULL;
+    struct slurm_part *parts = NULL;
+    struct slurm_resv *resv = NULL;
+    size_t n_nodes = 0, n_parts = 0, n_resv = 0;
+    struct af_error perr, uerr;
+    int rc;
+
+    rc = RUN(b, &o[0], err, "sinfo", "--json");
+    if (rc == 0)
+        rc = parsed(slurm_parse_nodes(o[0].text, &nodes, &n_nodes, &perr), "sinfo --json",
+                    &perr, err);
+    if (rc == 0)
+        rc = RUN(b, &o[1], err, "scontrol", "--oneliner", "show", "partition");
+    if (rc == 0)
+        rc = parsed(slurm_parse_partitions(o[1].text, &parts, &n_parts, &perr),
+                    "scontrol show partition", &perr, err);
+    if (rc == 0)
+        rc = RUN(b, &o[2], err, "scontrol", "--oneliner", "show", "reservation");
+    if (rc == 0)
+        rc = parsed(slurm_parse_reservations(o[2].text, &resv, &n_resv, &perr),
+                    "scontrol show reservation", &perr, err);
+    if (rc == 0 && b->n_holds && read_usage(b, &uerr) < 0)
+        /* Capacity is still right; only usage may come out short. */
+        log_warnx("cannot read the jobs in aifed's reservations: %s", uerr.text);
+    if (rc == 0) {
+        build_pools(b, parts, n_parts, nodes, n_nodes);
+        sync_holds(b, resv, n_resv);
+        build_windows(b, resv, n_resv);
+    }
+    for (size_t i = 0; i < 3; i++)
+        proc_out_free(&o[i]);
+    free(nodes);
+    free(parts);
+    free(resv);
+    return rc;
+}
+
+/* Holds still in force, listed for the broker (net of the free figures). */
+static int list_holds(struct backend *b, struct af_error *err)
+{
+    char **ids = realloc(b->held_ids, (b->n_holds ? b->n_holds : 1) * sizeof(*ids));
+    size_t n = 0;
+
+    if (!ids)
+        return af_error_set(err, "out of memory");
+    b->held_ids = ids;
+    for (size_t i = 0; i < b->n_holds; i++)
+        if (!b->holds[i].releasing)
+            ids[n++] = b->holds[i].lease_id;
+    b->adv.held_lease_ids = ids;
+    b->adv.n_held_lease_ids = n;
+    return 0;
+}
+
+static const Aifed__Advertisement *slurm_advertisement(struct backend *b,
+                                                       struct af_error *err)
+{
+    const Aifed__Site *file = backend_static_site(b->site);
+    struct af_error why;
+
+    if (!file) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    if (read_site(b, &why) < 0) {
+        if (strcmp(b->degraded, why.text))
+            log_errx("cannot read Slurm: %s; advertising the site as degraded", why.text);
+        snprintf(b->degraded, sizeof(b->degraded), "%s", why.text);
+        for (size_t i = 0; i < b->n_pools; i++)
+            b->pools[i].pool.gpus_free = 0;
+    } else {
+        if (*b->degraded)
+            log_info("Slurm answers again: the site is no longer degraded");
+        b->degraded[0] = '\0';
+        estimate_pools(b);
+    }
+    b->site_msg = *file;
+    b->site_msg.degraded = b->degraded;
+    b->site_msg.maintenance = b->window_ptrs;
+    b->site_msg.n_maintenance = b->n_windows;
+    aifed__advertisement__init(&b->adv);
+    b->adv.site = &b->site_msg;
+    b->adv.pools = b->pool_ptrs;
+    b->adv.n_pools = b->n_pools;
+    b->adv.seq = ++b->seq;
+    if (list_holds(b, err) < 0)
+        return NULL;
+    return &b->adv;
+}
+
+/* ---- holds asked by the broker ---- */
+
+static void local_time(int64_t ms, char *buf, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+/* Users= and Accounts= for the lease, from user_map. */
+static int who(struct backend *b, const Aifed__Lease *l, char *users, char *accounts,
+               size_t size, struct af_error *why)
+{
+    const char *name =
+        strncmp(l->principal, "user:", 5) ? l->principal : l->principal + 5;
+    const char *user = map_find(b->users, b->n_users, name);
+    const char *acct = map_find(b->projects, b->n_projects, l->workload->project);
+
+    if (!user && !acct)
+        return af_error_set(why,
+                            "no local Slurm user for %s or account for project %s "
+                            "in the site's user map",
+                            l->principal, l->workload->project);
+    snprintf(users, size, "Users=%s", user ? user : "");
+    snprintf(accounts, size, "Accounts=%s", acct ? acct : "");
+    return 0;
+}
+
+/* A renewal moves the reservation's end. */
+static int extend(struct backend *b, struct shold *h, int64_t end_ms,
+                  struct af_error *why)
+{
+    char name[SLURM_NAME_MAX + 32], end[64], t[32];
+    struct proc_out o;
+    int rc;
+
+    if (end_ms == h->end_ms)
+        return 0; /* the broker asked again: the hold stands */
+    local_time(end_ms, t, sizeof(t));
+    snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", h->lease_id);
+    snprintf(end, sizeof(end), "EndTime=%s", t);
+    rc = RUN(b, &o, why, "scontrol", "update", name, end);
+    proc_out_free(&o);
+    if (rc == 0)
+        h->end_ms = end_ms;
+    return rc == 0 ? 0 : -1;
+}
+
+/* scontrol create reservation aifed-<lease> of nodes in l's partition,
+ * from now to the lease's end, for whom the user map says. */
+static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t nodes,
+                              struct af_error *why)
+{
+    char name[SLURM_NAME_MAX + 32], part[SLURM_NAME_MAX + 32], end[64], cnt[32], t[32];
+    char users[SLURM_NAME_MAX + 16], accounts[SLURM_NAME_MAX + 16];
+    const char *args[12] = {"scontrol", "create", "reservation"};
+    size_t n = 3;
+    struct proc_out o;
+    int rc;
+
+    if (who(b, l, users, accounts, sizeof(users), why) < 0)
+        return -1;
+    local_time(l->expires_ms, t, sizeof(t));
+    snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", l->id);
+    snprintf(part, sizeof(part), "PartitionName=%s", l->pool);
+    snprintf(end, sizeof(end), "EndTime=%s", t);
+    snprintf(cnt, sizeof(cnt), "NodeCnt=%u", nodes);
+    args[n++] = name;
+    args[n++] = "StartTime=now";
+    args[n++] = end;
+    args[n++] = part;
+    args[n++] = cnt;
+    if (users[6]) /* "Users=" and a name */
+        args[n++] = users;
+    if (accounts[9])
+        args[n++] = accounts;
+    rc = run(b, &o, why, args);
+    proc_out_free(&o);
+    return rc == 0 ? 0 : -1;
+}
+
+static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
+{
+    struct shold *h = find_hold(b, l->id);
+    struct spool *sp = find_pool(b, l->pool);
+    uint32_t gpn, nodes;
+
+    if (h && !h->releasing)
+        return extend(b, h, l->expires_ms, why);
+    if (h)
+        return af_error_set(why, "lease %s is being released here", l->id);
+    if (*b->degraded)
+        return af_error_set(why, "Slurm does not answer: %s", b->degraded);
+    if (!sp)
+        return af_error_set(why, "no partition %s with GPUs here", l->pool);
+    if (l->expires_ms <= af_now_ms())
+        return af_error_set(why, "the lease has already ended");
+    /* Slurm 22.05 reserves nodes, not GPUs: whole nodes, enough for both. */
+    gpn = sp->pool.gpus_per_node;
+    nodes = (l->gpus + gpn - 1) / gpn;
+    if (l->nodes > nodes)
+        nodes = l->nodes;
+    if (create_reservation(b, l, nodes, why) < 0)
+        return -1;
+    if (!(h = add_hold(b, l->id))) /* the next read finds the reservation */
+        return af_error_set(why, "out of memory");
+    snprintf(h->pool, sizeof(h->pool), "%s", l->pool);
+    h->nodes = nodes;
+    h->gpus = nodes * gpn;
+    h->end_ms = l->expires_ms;
+    return 0;
+}
+
+static int slurm_release(struct backend *b, const char *lease_id)
+{
+    struct shold *h = find_hold(b, lease_id);
+    char name[SLURM_NAME_MAX + 32];
+    struct proc_out o;
+    struct af_error err;
+    int rc;
+
+    if (!h) {
+        errno = ENOENT;
+        return -1;
+    }
+    /* The last look at its jobs before the reservation and its name go. */
+    if (read_usage(b, &err) < 0)
+        log_warnx("lease %s: usage may be short: %s", lease_id, err.text);
+    h = find_hold(b, lease_id);
+    h->releasing = true;
+    snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", lease_id);
+    rc = RUN(b, &o, &err, "scontrol", "delete", name);
+    proc_out_free(&o);
+    if (rc != 0) {
+        /* Kept as releasing: every read tries again until Slurm agrees. */
+        log_warnx("lease %s: %s; will try again", lease_id, err.text);
+        errno = EAGAIN;
+        return -1;
+    }
+    end_hold(b, h, "deleted");
+    return 0;
+}
+
+static size_t slurm_ended(struct backend *b, struct backend_ended *out, size_t max)
+{
+    size_t n = b->n_ended < max ? b->n_ended : max;
+
+    memcpy(out, b->ended, n * sizeof(*out));
+    memmove(b->ended, b->ended + n, (b->n_ended - n) * sizeof(*out));
+    b->n_ended -= n;
+    return n;
+}
+
+/* ---- life ---- */
+
+static void slurm_destroy(struct backend *b)
+{
+    if (!b)
+        return;
+    if (b->site)
+        backend_static_ops.destroy(b->site);
+    free(b->env[0]);
+    map_free(b->users, b->n_users);
+    map_free(b->projects, b->n_projects);
+    for (size_t i = 0; i < b->n_holds; i++)
+        free(b->holds[i].jobs);
+    free(b->holds);
+    free(b->held_ids);
+    free(b);
+}
+
+/* Nothing is asked of Slurm here, so `-n` works where Slurm is not reachable. */
+static struct backend *slurm_create(const struct aconf *conf, struct af_error *err)
+{
+    struct backend *b = calloc(1, sizeof(*b));
+    char *map = NULL;
+
+    if (!b || !(map = aconf_path(conf, conf->slurm.user_map))) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
+    b->conf = conf;
+    if (conf->slurm.conf) {
+        char *path = aconf_path(conf, conf->slurm.conf);
+        if (!path || asprintf(&b->env[0], "SLURM_CONF=%s", path) < 0) {
+            b->env[0] = NULL;
+            free(path);
+            af_error_set(err, "out of memory");
+            goto fail;
+        }
+        free(path);
+    }
+    if (!(b->site = backend_static_ops.create(conf, err)) ||
+        af_conf_parse(map, on_map_line, b, err) < 0)
+        goto fail;
+    build_windows(b, NULL, 0);
+    free(map);
+    return b;
+fail:
+    free(map);
+    slurm_destroy(b);
+    return NULL;
+}
+
+/* SIGHUP: the site file and the user map again; holds live in Slurm and
+ * carry over as they are. */
+static struct backend *slurm_reload(struct backend *old, const struct aconf *conf,
+                                    struct af_error *err)
+{
+    struct backend *b = slurm_create(conf, err);
+
+    if (!b)
+        return NULL;
+    b->holds = old->holds;
+    b->n_holds = old->n_holds;
+    old->holds = NULL;
+    old->n_holds = 0;
+    memcpy(b->pools, old->pools, sizeof(b->pools));
+    b->n_pools = old->n_pools;
+    for (size_t i = 0; i < b->n_pools; i++) {
+        b->pools[i].pool.name = b->pools[i].name;
+        b->pools[i].pool.accelerator = b->pools[i].accel;
+        for (size_t s = 0; s < MAX_SIZES; s++)
+            b->pools[i].start_ptrs[s] = &b->pools[i].starts[s];
+        b->pools[i].pool.starts = b->pools[i].start_ptrs;
+        b->pool_ptrs[i] = &b->pools[i].pool;
+    }
+    memcpy(b->ended, old->ended, sizeof(b->ended));
+    b->n_ended = old->n_ended;
+    old->n_ended = 0;
+    return b;
+}
+
+static void slurm_print(struct backend *b, FILE *out)
+{
+    backend_static_ops.print(b->site, out);
+    fprintf(out, "\n# user map, as understood\n[users]\n");
+    for (size_t i = 0; i < b->n_users; i++)
+        fprintf(out, "%s = %s\n", b->users[i].from, b->users[i].to);
+    fprintf(out, "[projects]\n");
+    for (size_t i = 0; i < b->n_projects; i++)
+        fprintf(out, "%s = %s\n", b->projects[i].from, b->projects[i].to);
+}
+
+const struct backend_ops backend_slurm_ops = {
+    .name = "slurm",
+    .create = slurm_create,
+    .destroy = slurm_destroy,
+    .advertisement = slurm_advertisement,
+    .hold = slurm_hold,
+    .release = slurm_release,
+    .ended = slurm_ended,
+    .reload = slurm_reload,
+    .print = slurm_print,
+};

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# slurmlab.sh: a real single-node Slurm (Debian 12's munge, slurmctld and
+# slurmd) in one temporary directory, on loopback ports nobody else uses,
+# with GPUS fake GPUs (GRES whose device files are character devices made
+# here). Sourced by tests/integration/slurm.sh.
+#
+# What it took (so the next engineer need not find out again): the daemons
+# get an absolute config path; MpiDefault=none; GRES File= must name
+# character devices; munged runs on its own socket and key, and slurm.conf's
+# AuthInfo points Slurm at it. Slurm 22.05 reservations cannot hold GPUs
+# (TRES takes CPU, Node, License and BB only), so no accounting database is
+# needed: aifed reserves whole nodes.
+#
+# slurm_lab_start DIR GPUS : start it; SLURM_CONF is exported. 0 or 1.
+# slurm_lab_stop           : stop everything it started.
+
+SLURM_LAB_NODE=aifed-n1
+SLURM_LAB_PIDS=()
+
+# slurm_lab_port : a loopback TCP port no one listens on.
+slurm_lab_port() {
+    local p
+    for ((i = 0; i < 50; i++)); do
+        p=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+slurm_lab_conf() {
+    local dir=$1 gpus=$2 cpus ctld_port d_port
+    cpus=$(nproc)
+    ((cpus > 4)) && cpus=4
+    ctld_port=$(slurm_lab_port) && d_port=$(slurm_lab_port) || return 1
+    cat > "$dir/slurm.conf" <<EOF
+ClusterName=aifedlab
+SlurmctldHost=$(hostname -s)(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$d_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge.sock
+CredType=cred/munge
+StateSaveLocation=$dir/ctld
+SlurmdSpoolDir=$dir/slurmd
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/slurmctld.log
+SlurmdLogFile=$dir/slurmd.log
+MpiDefault=none
+ProctrackType=proctrack/pgid
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=100
+GresTypes=gpu
+ReturnToService=2
+MessageTimeout=5
+DebugFlags=NO_CONF_HASH
+NodeName=$SLURM_LAB_NODE NodeAddr=127.0.0.1 NodeHostname=$(hostname -s) CPUs=$cpus RealMemory=1000 Gres=gpu:a100:$gpus State=UNKNOWN
+PartitionName=gpu Nodes=$SLURM_LAB_NODE Default=YES MaxTime=2-00:00:00 State=UP
+EOF
+    echo "NodeName=$SLURM_LAB_NODE Name=gpu Type=a100 File=$dir/dev/gpu[0-$((gpus - 1))]" \
+        > "$dir/gres.conf"
+}
+
+slurm_lab_start() {
+    local dir=$1 gpus=$2 i
+    mkdir -p "$dir/ctld" "$dir/slurmd" "$dir/dev" && chmod 700 "$dir" || return 1
+    for ((i = 0; i < gpus; i++)); do
+        mknod "$dir/dev/gpu$i" c 1 3 || return 1 # like /dev/null: slurmd only checks
+    done
+    mungekey -c -k "$dir/munge.key" -b 1024 >/dev/null 2>&1 && chmod 600 "$dir/munge.key" ||
+        return 1
+    munged -f --key-file="$dir/munge.key" --socket="$dir/munge.sock" \
+        --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" \
+        --seed-file="$dir/munged.seed" || return 1
+    SLURM_LAB_PIDS+=("$(cat "$dir/munged.pid")")
+    slurm_lab_conf "$dir" "$gpus" || return 1
+    export SLURM_CONF=$dir/slurm.conf
+    slurmctld -f "$SLURM_CONF" || return 1
+    slurmd -f "$SLURM_CONF" -N "$SLURM_LAB_NODE" || return 1
+    for ((i = 0; i < 300; i++)); do
+        [[ -s $dir/slurmctld.pid && -s $dir/slurmd.pid ]] &&
+            sinfo --json 2>/dev/null | jq -e '.nodes[0].state == "idle"' >/dev/null &&
+            break
+        sleep 0.1
+    done
+    for f in slurmctld slurmd; do
+        [[ -s $dir/$f.pid ]] && SLURM_LAB_PIDS+=("$(cat "$dir/$f.pid")")
+    done
+    sinfo --json 2>/dev/null | jq -e '.nodes[0].state == "idle"' >/dev/null
+}
+
+# slurm_lab_ctld_stop / _start : take the controller away and bring it back.
+slurm_lab_ctld_stop() {
+    local dir=$1 pid i
+    pid=$(cat "$dir/slurmctld.pid" 2>/dev/null) || return 1
+    kill -STOP "$pid"
+}
+slurm_lab_ctld_cont() {
+    local dir=$1
+    kill -CONT "$(cat "$dir/slurmctld.pid")"
+}
+
+slurm_lab_stop() {
+    local p i
+    scancel --full --quiet --user=root 2>/dev/null
+    for p in "${SLURM_LAB_PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+    for ((i = 0; i < 50; i++)); do
+        local alive=0
+        for p in "${SLURM_LAB_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for p in "${SLURM_LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    SLURM_LAB_PIDS=()
+}
