@@ -105,6 +105,18 @@ static int id_cmp(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+/* Backend latency and errors: the read behind this advertisement, whether
+ * the backend made it in the call or in the background. */
+static void observe_backend(struct agent *a, const Aifed__Advertisement *adv, uint64_t t0)
+{
+    bool ok = adv != NULL;
+    double secs = (double)(uv_hrtime() - t0) / 1e9;
+
+    if (adv && a->ops->read_seconds && (secs = a->ops->read_seconds(a->b, &ok)) < 0)
+        return;
+    ametrics_backend(a->m, secs, ok);
+}
+
 static void advertise(struct agent *a)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
@@ -114,7 +126,7 @@ static void advertise(struct agent *a)
     Aifed__Advertisement out;
     char **held;
 
-    ametrics_backend(a->m, (double)(uv_hrtime() - t0) / 1e9, adv != NULL);
+    observe_backend(a, adv, t0);
     if (!adv) {
         log_errx("cannot read the site: %s", err.text);
         return;

@@ -15,6 +15,7 @@
 #include "af_error.h"
 #include "af_ids.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,6 +48,11 @@ struct backend_ops {
      * or gone), up to max, with their measured usage; NULL for backends that
      * cannot measure it. */
     size_t (*ended)(struct backend *b, struct backend_ended *out, size_t max);
+    /* For backends that read their site in the background: how long the
+     * read the last advertisement used took, and whether it succeeded; -1
+     * when that advertisement used no new read. NULL: the advertisement
+     * call itself is the read. */
+    double (*read_seconds)(struct backend *b, bool *ok);
     /* Read the site again (SIGHUP): a new backend with old's holds carried
      * over, pool by pool name (a hold whose pool is gone is dropped, and the
      * broker learns it is LOST), or NULL with err set and old unchanged. */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * backend_slurm: a site as its Slurm sees it. Every advertisement reads the
- * scheduler afresh (sinfo --json for nodes and GPUs, scontrol for partitions
- * and reservations, squeue --json for the jobs in aifed's reservations), so
- * what the broker sees is never older than one interval. Each command runs
- * under command_timeout; when one fails or hangs the site is advertised as
- * degraded, with the reason and no free capacity, instead of stale numbers.
+ * backend_slurm: a site as its Slurm sees it. A reader thread (slurm_poll)
+ * reads the scheduler once per advertisement (sinfo --json for nodes and
+ * GPUs, scontrol for partitions and reservations, squeue --json for the jobs
+ * in aifed's reservations), and each advertisement applies the newest read,
+ * so what the broker sees is at most about one interval old and the loop
+ * never waits for Slurm to read it. Each command runs under command_timeout;
+ * when one fails or hangs the site is advertised as degraded, with the
+ * reason and no free capacity, instead of stale numbers. Holds, renewals and
+ * releases run their one scontrol command in the loop, under the same limit.
  *
  * A hold is a Slurm reservation "aifed-<lease id>" of whole nodes in the
  * lease's partition, for the local account its user maps to (user_map), from
@@ -26,8 +29,9 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "backend.h"
-#include "proc.h"
+#include "slurm_cmd.h"
 #include "slurm_parse.h"
+#include "slurm_poll.h"
 
 #include "aifed.pb-c.h"
 
@@ -40,11 +44,11 @@
 
 #define RESV_PREFIX       "aifed-"
 #define RESV_NAME_MAX     (sizeof(RESV_PREFIX) + AF_ID_MAX)
-#define MAX_OUT           (32u << 20) /* JSON of a large cluster, with room */
 #define MAX_SIZES         8
 #define MAX_ENDED         256
 #define MAX_JOBS_PER_HOLD 4096
 #define MAX_WINDOWS       AF_WIRE_MAX_POOLS
+#define MAX_RELEASED      64
 
 struct job_use {
     uint32_t id;
@@ -56,7 +60,8 @@ struct shold {
     char pool[SLURM_NAME_MAX + 1];
     uint32_t nodes, gpus;
     int64_t end_ms;
-    bool releasing; /* the broker let go; the delete has not gone through yet */
+    int64_t created_ms; /* a read that began before this may not show it */
+    bool releasing;     /* the broker let go; the delete has not gone through yet */
     struct job_use *jobs;
     size_t n_jobs;
 };
@@ -73,10 +78,20 @@ struct umap {
     char *from, *to;
 };
 
+/* A hold let go of: a read that began before then may still show it. */
+struct released {
+    char lease_id[AF_ID_MAX + 1];
+    int64_t at_ms;
+};
+
 struct backend {
     const struct aconf *conf;
     struct backend *site; /* the site file, read by the static backend */
-    char *env[2];         /* SLURM_CONF=..., for every command */
+    struct slurm_cmd cmd;
+    struct slurm_poll *poll; /* started at the first advertisement */
+    bool read_once;
+    double read_s; /* the read the last advertisement applied, or -1 */
+    bool read_ok;
     struct umap *users, *projects;
     size_t n_users, n_projects;
     struct spool pools[AF_WIRE_MAX_POOLS];
@@ -86,7 +101,8 @@ struct backend {
     size_t n_holds;
     struct backend_ended ended[MAX_ENDED];
     size_t n_ended;
-    int64_t estimated_ms; /* when the start estimates were last asked for */
+    struct released released[MAX_RELEASED]; /* a ring */
+    size_t next_released;
     char degraded[sizeof(((struct af_error *)0)->text)];
     /* The advertisement handed out, rebuilt on each call. */
     Aifed__Site site_msg;
@@ -97,37 +113,6 @@ struct backend {
     char **held_ids;
     uint64_t seq;
 };
-
-/* ---- running commands ---- */
-
-/* Run the Slurm command args[0] (from bin_dir when set) with the rest. */
-static int run(struct backend *b, struct proc_out *o, struct af_error *err,
-               const char *const *args)
-{
-    const char *dir = b->conf->slurm.bin_dir;
-    char *argv[24], path[512];
-    size_t n = 0;
-    int rc;
-
-    if (dir)
-        snprintf(path, sizeof(path), "%s/%s", dir, args[0]);
-    argv[n++] = dir ? path : (char *)args[0];
-    for (size_t i = 1; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    rc = proc_run(argv, b->env[0] ? b->env : NULL, b->conf->slurm.command_timeout_ms,
-                  MAX_OUT, o, err);
-    if (rc > 0) {
-        char *nl = strchr(o->err, '\n');
-        if (nl)
-            *nl = '\0';
-        return af_error_set(err, "%s %s: %s", args[0], args[1],
-                            *o->err ? o->err : "failed");
-    }
-    return rc;
-}
-
-#define RUN(b, o, err, ...) run(b, o, err, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- user map ---- */
 
@@ -226,6 +211,25 @@ static uint64_t hold_usage(const struct shold *h)
     return sum;
 }
 
+static void note_released(struct backend *b, const char *lease_id)
+{
+    struct released *r = &b->released[b->next_released++ % MAX_RELEASED];
+
+    snprintf(r->lease_id, sizeof(r->lease_id), "%s", lease_id);
+    r->at_ms = af_now_ms();
+}
+
+/* Let go of after since_ms: a read begun then still shows its reservation. */
+static bool released_after(const struct backend *b, const char *lease_id,
+                           int64_t since_ms)
+{
+    for (size_t i = 0; i < MAX_RELEASED; i++)
+        if (b->released[i].at_ms >= since_ms &&
+            !strcmp(b->released[i].lease_id, lease_id))
+            return true;
+    return false;
+}
+
 /* The hold is over: tell the agent (and so the broker) what it used. */
 static void end_hold(struct backend *b, struct shold *h, const char *how)
 {
@@ -240,6 +244,7 @@ static void end_hold(struct backend *b, struct shold *h, const char *how)
         log_warnx("lease %s: too many ended leases queued; its usage is not reported",
                   h->lease_id);
     }
+    note_released(b, h->lease_id);
     free(h->jobs);
     *h = b->holds[--b->n_holds];
 }
@@ -270,23 +275,31 @@ static void account_job(struct shold *h, const struct slurm_job *j, int64_t now_
         h->jobs[k].gpu_s = gpu_s;
 }
 
-static int read_usage(struct backend *b, struct af_error *err)
+static void account_jobs(struct backend *b, const struct slurm_job *jobs, size_t n)
 {
-    struct proc_out o;
-    struct slurm_job *jobs = NULL;
-    size_t n = 0;
     int64_t now_s = af_now_ms() / 1000;
-    int rc = RUN(b, &o, err, "squeue", "--json");
 
-    if (rc == 0)
-        rc = slurm_parse_jobs(o.text, &jobs, &n, err);
-    proc_out_free(&o);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct shold *h;
         if (!strncmp(jobs[i].resv, RESV_PREFIX, strlen(RESV_PREFIX)) &&
             (h = find_hold(b, jobs[i].resv + strlen(RESV_PREFIX))))
             account_job(h, &jobs[i], now_s);
     }
+}
+
+/* The jobs now, from the loop: the last look before a reservation goes. */
+static int read_usage(struct backend *b, struct af_error *err)
+{
+    struct proc_out o;
+    struct slurm_job *jobs = NULL;
+    size_t n = 0;
+    int rc = SLURM_RUN(&b->cmd, &o, err, "squeue", "--json");
+
+    if (rc == 0)
+        rc = slurm_parse_jobs(o.text, &jobs, &n, err);
+    proc_out_free(&o);
+    if (rc == 0)
+        account_jobs(b, jobs, n);
     free(jobs);
     return rc;
 }
@@ -300,8 +313,11 @@ static struct spool *find_pool(struct backend *b, const char *name)
 }
 
 /* Reservations are the holds: find ours again (after a restart), notice the
- * ones that are gone, and retry deletes that did not go through. */
-static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n)
+ * ones that are gone, and retry deletes that did not go through. A read that
+ * began before a hold was made, or before one was let go of, says nothing
+ * about it. */
+static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n,
+                       int64_t read_ms)
 {
     for (size_t i = 0; i < n; i++) {
         const char *id = r[i].name + strlen(RESV_PREFIX);
@@ -309,7 +325,7 @@ static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n)
         struct shold *h;
 
         if (strncmp(r[i].name, RESV_PREFIX, strlen(RESV_PREFIX)) || !af_id_valid(id) ||
-            find_hold(b, id))
+            find_hold(b, id) || released_after(b, id, read_ms))
             continue;
         if (!(h = add_hold(b, id)))
             return;
@@ -328,16 +344,16 @@ static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n)
         snprintf(name, sizeof(name), RESV_PREFIX "%s", h->lease_id);
         for (k = 0; k < n && strcmp(r[k].name, name); k++)
             ;
-        if (k == n) {
+        if (k == n && h->created_ms < read_ms) {
             end_hold(b, h, h->releasing ? "deleted" : "is gone from Slurm");
             continue;
         }
-        if (h->releasing) {
+        if (k < n && h->releasing) {
             struct proc_out o;
             struct af_error err;
             char arg[SLURM_NAME_MAX + 32];
             snprintf(arg, sizeof(arg), "ReservationName=%s", name);
-            if (RUN(b, &o, &err, "scontrol", "delete", arg) == 0) {
+            if (SLURM_RUN(&b->cmd, &o, &err, "scontrol", "delete", arg) == 0) {
                 proc_out_free(&o);
                 end_hold(b, h, "deleted");
                 continue;
@@ -471,111 +487,96 @@ static void build_windows(struct backend *b, const struct slurm_resv *r, size_t 
     b->n_windows = w;
 }
 
-/* ---- start estimates ---- */
+/* ---- applying what the reader found ---- */
 
-/* When a job of gpus GPUs would start in pool p, by Slurm's own planner. */
-static int estimate(struct backend *b, const Aifed__Pool *p, uint32_t gpus,
-                    int64_t *start_ms)
+/* Holds made after the read began may not be in its figures yet. */
+static void subtract_new_holds(struct backend *b, int64_t read_ms)
 {
-    uint32_t per = gpus < p->gpus_per_node ? gpus : p->gpus_per_node;
-    uint32_t nodes = (gpus + p->gpus_per_node - 1) / p->gpus_per_node;
-    char part[SLURM_NAME_MAX + 16], n[32], g[48];
-    struct proc_out o;
-    struct af_error err;
-    int rc;
-
-    snprintf(part, sizeof(part), "--partition=%s", p->name);
-    snprintf(n, sizeof(n), "--nodes=%u", nodes);
-    snprintf(g, sizeof(g), "--gres=gpu:%u", per);
-    rc = RUN(b, &o, &err, "sbatch", "--test-only", part, n, g, "--time=60",
-             "--output=/dev/null", "--wrap=true");
-    /* sbatch says when on stderr, whether the answer is yes or no. */
-    if (rc == 0 && slurm_test_only_start(o.err, start_ms) < 0)
-        rc = af_error_set(&err, "sbatch --test-only: no start time in '%s'", o.err);
-    if (rc != 0)
-        log_debug("pool %s: no estimate for %u GPUs: %s", p->name, gpus, err.text);
-    proc_out_free(&o);
-    return rc;
+    for (size_t i = 0; i < b->n_holds; i++) {
+        const struct shold *h = &b->holds[i];
+        struct spool *sp = find_pool(b, h->pool);
+        if (sp && !h->releasing && h->created_ms >= read_ms)
+            sp->pool.gpus_free -=
+                sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
+    }
 }
 
-static void estimate_pools(struct backend *b)
+static void apply_read(struct backend *b, const struct slurm_snap *s)
 {
-    const struct aconf_slurm *c = &b->conf->slurm;
-    int64_t now = af_now_ms();
-
-    if (b->estimated_ms && now - b->estimated_ms < (int64_t)c->estimate_interval_ms)
+    if (s->error[0]) {
+        if (strcmp(b->degraded, s->error))
+            log_errx("cannot read Slurm: %s; advertising the site as degraded", s->error);
+        snprintf(b->degraded, sizeof(b->degraded), "%s", s->error);
+        for (size_t i = 0; i < b->n_pools; i++)
+            b->pools[i].pool.gpus_free = 0;
         return;
-    b->estimated_ms = now;
-    for (size_t i = 0; i < b->n_pools; i++) {
-        Aifed__Pool *p = &b->pools[i].pool;
-        uint32_t sizes[MAX_SIZES] = {1, p->gpus_per_node};
-        size_t n = c->n_estimate_sizes ? c->n_estimate_sizes : 2;
+    }
+    if (*b->degraded)
+        log_info("Slurm answers again: the site is no longer degraded");
+    b->degraded[0] = '\0';
+    build_pools(b, s->parts, s->n_parts, s->nodes, s->n_nodes);
+    if (s->have_jobs)
+        account_jobs(b, s->jobs, s->n_jobs);
+    sync_holds(b, s->resv, s->n_resv, s->started_ms);
+    subtract_new_holds(b, s->started_ms);
+    build_windows(b, s->resv, s->n_resv);
+}
 
-        if (c->n_estimate_sizes)
-            memcpy(sizes, c->estimate_sizes, n * sizeof(sizes[0]));
+/* Start estimates by pool; the first size's is the pool's queue wait. */
+static void apply_estimates(struct backend *b, const struct slurm_estimate *e, size_t n)
+{
+    for (size_t i = 0; i < b->n_pools; i++) {
+        struct spool *sp = &b->pools[i];
+        Aifed__Pool *p = &sp->pool;
+
         p->n_starts = 0;
-        for (size_t k = 0; k < n && k < MAX_SIZES; k++) {
-            Aifed__StartEstimate *e = &b->pools[i].starts[p->n_starts];
-            int64_t start;
-            if (sizes[k] > p->gpus_total || (k && sizes[k] == sizes[k - 1]) ||
-                estimate(b, p, sizes[k], &start) < 0)
+        for (size_t k = 0; k < n && p->n_starts < MAX_SIZES; k++) {
+            Aifed__StartEstimate *st = &sp->starts[p->n_starts];
+            if (strcmp(e[k].partition, sp->name))
                 continue;
-            aifed__start_estimate__init(e);
-            e->gpus = sizes[k];
-            e->wait_s = start > now ? (uint32_t)((start - now) / 1000) : 0;
+            aifed__start_estimate__init(st);
+            st->gpus = e[k].gpus;
+            st->wait_s = e[k].wait_s;
             p->n_starts++;
         }
         p->queue_wait_s = p->n_starts ? p->starts[0]->wait_s : 0;
     }
 }
 
-/* ---- reading the site ---- */
-
-/* What a parser said, prefixed with the command it read. */
-static int parsed(int rc, const char *what, const struct af_error *perr,
-                  struct af_error *err)
+/* Take what the reader has; the first time, wait a little for it (bounded
+ * well below the watchdog: a slurmctld that hangs at start makes the site
+ * degraded, not the agent stuck). */
+static int take_reads(struct backend *b, struct af_error *err)
 {
-    return rc < 0 ? af_error_set(err, "%s: %s", what, perr->text) : 0;
-}
+    static struct slurm_estimate est[SLURM_MAX_ESTIMATES];
+    uint64_t first_wait = 4 * b->cmd.timeout_ms < 5000 ? 4 * b->cmd.timeout_ms : 5000;
+    struct slurm_snap *s;
+    bool fresh;
+    size_t n;
 
-static int read_site(struct backend *b, struct af_error *err)
-{
-    struct proc_out o[3] = {0};
-    struct slurm_node *nodes = NULL;
-    struct slurm_part *parts = NULL;
-    struct slurm_resv *resv = NULL;
-    size_t n_nodes = 0, n_parts = 0, n_resv = 0;
-    struct af_error perr, uerr;
-    int rc;
-
-    rc = RUN(b, &o[0], err, "sinfo", "--json");
-    if (rc == 0)
-        rc = parsed(slurm_parse_nodes(o[0].text, &nodes, &n_nodes, &perr), "sinfo --json",
-                    &perr, err);
-    if (rc == 0)
-        rc = RUN(b, &o[1], err, "scontrol", "--oneliner", "show", "partition");
-    if (rc == 0)
-        rc = parsed(slurm_parse_partitions(o[1].text, &parts, &n_parts, &perr),
-                    "scontrol show partition", &perr, err);
-    if (rc == 0)
-        rc = RUN(b, &o[2], err, "scontrol", "--oneliner", "show", "reservation");
-    if (rc == 0)
-        rc = parsed(slurm_parse_reservations(o[2].text, &resv, &n_resv, &perr),
-                    "scontrol show reservation", &perr, err);
-    if (rc == 0 && b->n_holds && read_usage(b, &uerr) < 0)
-        /* Capacity is still right; only usage may come out short. */
-        log_warnx("cannot read the jobs in aifed's reservations: %s", uerr.text);
-    if (rc == 0) {
-        build_pools(b, parts, n_parts, nodes, n_nodes);
-        sync_holds(b, resv, n_resv);
-        build_windows(b, resv, n_resv);
+    if (!b->poll) {
+        if (!(b->poll = slurm_poll_start(&b->cmd, &b->conf->slurm, err)))
+            return -1;
+        slurm_poll_kick(b->poll, b->n_holds > 0);
     }
-    for (size_t i = 0; i < 3; i++)
-        proc_out_free(&o[i]);
-    free(nodes);
-    free(parts);
-    free(resv);
-    return rc;
+    s = slurm_poll_take(b->poll, b->read_once ? 0 : first_wait);
+    b->read_s = s ? s->seconds : -1;
+    b->read_ok = s && !s->error[0];
+    if (s) {
+        apply_read(b, s);
+        b->read_once = true;
+        slurm_snap_free(s);
+    } else if (!b->read_once) {
+        snprintf(b->degraded, sizeof(b->degraded),
+                 "no answer from Slurm yet (after %llu ms)",
+                 (unsigned long long)first_wait);
+    }
+    n = slurm_poll_estimates(b->poll, est, SLURM_MAX_ESTIMATES, &fresh);
+    if (fresh)
+        apply_estimates(b, est, n);
+    /* The next read, for the next advertisement. */
+    slurm_poll_kick(b->poll, b->n_holds > 0);
+    return 0;
 }
 
 /* Holds still in force, listed for the broker (net of the free figures). */
@@ -599,24 +600,13 @@ static const Aifed__Advertisement *slurm_advertisement(struct backend *b,
                                                        struct af_error *err)
 {
     const Aifed__Site *file = backend_static_site(b->site);
-    struct af_error why;
 
     if (!file) {
         af_error_set(err, "out of memory");
         return NULL;
     }
-    if (read_site(b, &why) < 0) {
-        if (strcmp(b->degraded, why.text))
-            log_errx("cannot read Slurm: %s; advertising the site as degraded", why.text);
-        snprintf(b->degraded, sizeof(b->degraded), "%s", why.text);
-        for (size_t i = 0; i < b->n_pools; i++)
-            b->pools[i].pool.gpus_free = 0;
-    } else {
-        if (*b->degraded)
-            log_info("Slurm answers again: the site is no longer degraded");
-        b->degraded[0] = '\0';
-        estimate_pools(b);
-    }
+    if (take_reads(b, err) < 0)
+        return NULL;
     b->site_msg = *file;
     b->site_msg.degraded = b->degraded;
     b->site_msg.maintenance = b->window_ptrs;
@@ -674,7 +664,7 @@ static int extend(struct backend *b, struct shold *h, int64_t end_ms,
     local_time(end_ms, t, sizeof(t));
     snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", h->lease_id);
     snprintf(end, sizeof(end), "EndTime=%s", t);
-    rc = RUN(b, &o, why, "scontrol", "update", name, end);
+    rc = SLURM_RUN(&b->cmd, &o, why, "scontrol", "update", name, end);
     proc_out_free(&o);
     if (rc == 0)
         h->end_ms = end_ms;
@@ -709,7 +699,7 @@ static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t
         args[n++] = users;
     if (accounts[9])
         args[n++] = accounts;
-    rc = run(b, &o, why, args);
+    rc = slurm_cmd_run(&b->cmd, &o, why, args);
     proc_out_free(&o);
     return rc == 0 ? 0 : -1;
 }
@@ -743,6 +733,9 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
     h->nodes = nodes;
     h->gpus = nodes * gpn;
     h->end_ms = l->expires_ms;
+    h->created_ms = af_now_ms();
+    /* Until the next read shows the reservation. */
+    sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
     return 0;
 }
 
@@ -764,7 +757,7 @@ static int slurm_release(struct backend *b, const char *lease_id)
     h = find_hold(b, lease_id);
     h->releasing = true;
     snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", lease_id);
-    rc = RUN(b, &o, &err, "scontrol", "delete", name);
+    rc = SLURM_RUN(&b->cmd, &o, &err, "scontrol", "delete", name);
     proc_out_free(&o);
     if (rc != 0) {
         /* Kept as releasing: every read tries again until Slurm agrees. */
@@ -774,6 +767,12 @@ static int slurm_release(struct backend *b, const char *lease_id)
     }
     end_hold(b, h, "deleted");
     return 0;
+}
+
+static double slurm_read_seconds(struct backend *b, bool *ok)
+{
+    *ok = b->read_ok;
+    return b->read_s;
 }
 
 static size_t slurm_ended(struct backend *b, struct backend_ended *out, size_t max)
@@ -792,9 +791,10 @@ static void slurm_destroy(struct backend *b)
 {
     if (!b)
         return;
+    slurm_poll_stop(b->poll); /* first: the reader uses cmd and conf */
     if (b->site)
         backend_static_ops.destroy(b->site);
-    free(b->env[0]);
+    slurm_cmd_fini(&b->cmd);
     map_free(b->users, b->n_users);
     map_free(b->projects, b->n_projects);
     for (size_t i = 0; i < b->n_holds; i++)
@@ -815,17 +815,8 @@ static struct backend *slurm_create(const struct aconf *conf, struct af_error *e
         goto fail;
     }
     b->conf = conf;
-    if (conf->slurm.conf) {
-        char *path = aconf_path(conf, conf->slurm.conf);
-        if (!path || asprintf(&b->env[0], "SLURM_CONF=%s", path) < 0) {
-            b->env[0] = NULL;
-            free(path);
-            af_error_set(err, "out of memory");
-            goto fail;
-        }
-        free(path);
-    }
-    if (!(b->site = backend_static_ops.create(conf, err)) ||
+    if (slurm_cmd_init(&b->cmd, conf, err) < 0 ||
+        !(b->site = backend_static_ops.create(conf, err)) ||
         af_conf_parse(map, on_map_line, b, err) < 0)
         goto fail;
     build_windows(b, NULL, 0);
@@ -863,6 +854,10 @@ static struct backend *slurm_reload(struct backend *old, const struct aconf *con
     memcpy(b->ended, old->ended, sizeof(b->ended));
     b->n_ended = old->n_ended;
     old->n_ended = 0;
+    memcpy(b->released, old->released, sizeof(b->released));
+    b->next_released = old->next_released;
+    memcpy(b->degraded, old->degraded, sizeof(b->degraded));
+    b->read_once = old->read_once;
     return b;
 }
 
@@ -885,6 +880,7 @@ const struct backend_ops backend_slurm_ops = {
     .hold = slurm_hold,
     .release = slurm_release,
     .ended = slurm_ended,
+    .read_seconds = slurm_read_seconds,
     .reload = slurm_reload,
     .print = slurm_print,
 };

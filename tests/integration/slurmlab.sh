@@ -19,12 +19,14 @@
 SLURM_LAB_NODE=aifed-n1
 SLURM_LAB_PIDS=()
 
-# slurm_lab_port : a loopback TCP port no one listens on.
+# slurm_lab_port : a TCP port no socket uses, below the ephemeral range (an
+# outgoing connection could take one inside it between choosing and binding).
 slurm_lab_port() {
-    local p
+    local p i low
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
     for ((i = 0; i < 50; i++)); do
-        p=$((20000 + RANDOM % 30000))
-        ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+        p=$((10000 + RANDOM % (low - 10000)))
+        ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
     done
     return 1
 }
@@ -87,21 +89,31 @@ slurm_lab_start() {
     export SLURM_CONF=$dir/slurm.conf
     slurmctld -f "$SLURM_CONF" || return 1
     slurmd -f "$SLURM_CONF" -N "$SLURM_LAB_NODE" || return 1
-    for ((i = 0; i < 300; i++)); do
-        [[ -s $dir/slurmctld.pid && -s $dir/slurmd.pid ]] &&
-            sinfo --json 2>/dev/null | jq -e '.nodes[0].state == "idle"' >/dev/null &&
+    # Until the node is idle: 30 s at most, each sinfo at most 5 s; after 5 s
+    # a daemon without a live pid has died (its log says why): stop waiting.
+    local start=$SECONDS up=1 f
+    while ((SECONDS - start < 30)); do
+        if timeout 5 sinfo --json 2>/dev/null | jq -e '.nodes[0].state == "idle"' >/dev/null; then
+            up=0
             break
-        sleep 0.1
+        fi
+        if ((SECONDS - start >= 5)); then
+            for f in slurmctld slurmd; do
+                [[ -s $dir/$f.pid ]] && kill -0 "$(cat "$dir/$f.pid")" 2>/dev/null || break 2
+            done
+        fi
+        sleep 0.2
     done
     for f in slurmctld slurmd; do
         [[ -s $dir/$f.pid ]] && SLURM_LAB_PIDS+=("$(cat "$dir/$f.pid")")
     done
-    sinfo --json 2>/dev/null | jq -e '.nodes[0].state == "idle"' >/dev/null
+    return $up
 }
 
-# slurm_lab_ctld_stop / _start : take the controller away and bring it back.
+# slurm_lab_ctld_stop / _cont DIR : make slurmctld hang (SIGSTOP: it
+# accepts connections and never answers) and bring it back.
 slurm_lab_ctld_stop() {
-    local dir=$1 pid i
+    local dir=$1 pid
     pid=$(cat "$dir/slurmctld.pid" 2>/dev/null) || return 1
     kill -STOP "$pid"
 }

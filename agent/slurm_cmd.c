@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* slurm_cmd: argv from bin_dir, SLURM_CONF in the environment, a time limit. */
+#include "slurm_cmd.h"
+#include "aconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OUT (32u << 20) /* sinfo/squeue JSON of a large cluster, with room */
+
+int slurm_cmd_init(struct slurm_cmd *c, const struct aconf *conf, struct af_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->bin_dir = conf->slurm.bin_dir;
+    c->timeout_ms = conf->slurm.command_timeout_ms;
+    if (conf->slurm.conf) {
+        char *path = aconf_path(conf, conf->slurm.conf);
+        if (!path || asprintf(&c->env[0], "SLURM_CONF=%s", path) < 0) {
+            c->env[0] = NULL;
+            free(path);
+            return af_error_set(err, "out of memory");
+        }
+        free(path);
+    }
+    return 0;
+}
+
+void slurm_cmd_fini(struct slurm_cmd *c)
+{
+    free(c->env[0]);
+    c->env[0] = NULL;
+}
+
+int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *o, struct af_error *err,
+                  const char *const *args)
+{
+    char *argv[24], path[512];
+    size_t n = 0;
+    int rc;
+
+    if (c->bin_dir)
+        snprintf(path, sizeof(path), "%s/%s", c->bin_dir, args[0]);
+    argv[n++] = c->bin_dir ? path : (char *)args[0];
+    for (size_t i = 1; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    rc = proc_run(argv, c->env[0] ? c->env : NULL, c->timeout_ms, MAX_OUT, o, err);
+    if (rc > 0) {
+        char *nl = strchr(o->err, '\n');
+        if (nl)
+            *nl = '\0';
+        return af_error_set(err, "%s %s: %s", args[0], args[1] ? args[1] : "",
+                            *o->err ? o->err : "failed");
+    }
+    return rc;
+}
