@@ -27,20 +27,26 @@ struct eval {
     int64_t start_s; /* from now */
 };
 
-/* The workload's times in seconds from now, worked out once per match. */
+/* What depends on the workload alone, worked out once per match: its times
+ * in seconds from now, and the factors that turn a site's price and carbon
+ * intensity into its cost and carbon (divisions, kept out of the site loop). */
 struct when {
     int64_t not_before_s;
     int64_t start_by_s; /* INT64_MAX: no deadline */
+    double gpu_hours;   /* EUR per EUR/GPU-h */
+    double kg_per_g;    /* kg CO2 per gCO2/kWh */
 };
 
 static struct when when_of(const struct match_workload *w)
 {
-    struct when t = {0, INT64_MAX};
+    struct when t = {0, INT64_MAX, 0, 0};
 
     if (w->not_before_ms > w->now_ms)
         t.not_before_s = (w->not_before_ms - w->now_ms + 999) / 1000;
     if (w->start_by_ms)
         t.start_by_s = (w->start_by_ms - w->now_ms) / 1000;
+    t.gpu_hours = (double)w->gpus * w->walltime_s / 3600.0;
+    t.kg_per_g = t.gpu_hours * MATCH_GPU_KW / 1000.0;
     return t;
 }
 
@@ -237,6 +243,9 @@ static uint64_t bytes_to_move(const struct match_workload *w, const struct match
  * candidate has the same x. */
 struct ranges {
     double lo[5], hi[5], scale[5];
+    /* Pass one keeps start and fit as integers (no conversion or division
+     * per pool): fit is monotonic in a pool's available GPUs. */
+    uint32_t start_lo, start_hi, avail_lo, avail_hi;
 };
 
 enum { P_START, P_COST, P_CARBON, P_DATA, P_FIT };
@@ -268,8 +277,15 @@ static double part(const struct ranges *r, int k, double x)
 struct feasible {
     uint32_t site, pool;
     uint32_t start_in_s;
-    float stranded;
+    uint32_t available; /* the pool's available GPUs, for its stranded part */
 };
+
+/* The fraction of the pool's available GPUs the workload leaves over: a
+ * division, so worked out in the second pass only. */
+static float stranded(const struct match_workload *w, uint32_t available)
+{
+    return (float)(available - w->gpus) / (float)available;
+}
 
 /* First pass for one site: reject it (c says why), or append its feasible
  * pools to f and put its per-site parts in c. */
@@ -284,8 +300,17 @@ static void eval_site(const struct match_workload *w, const struct when *t,
     size_t first = *n_f;
     bool any = false;
 
-    *c = (struct match_candidate){
-        .site = i, .pool = MATCH_NONE, .verdict = MATCH_REJECTED};
+    /* Field by field: a compound literal zeroes all 136 bytes with a slow
+     * string store, once per site per match. parts are set when ranked. */
+    c->site = i;
+    c->pool = MATCH_NONE;
+    c->verdict = MATCH_REJECTED;
+    c->rank = 0;
+    c->score = 0;
+    c->nodes = 0;
+    c->failed = MATCH_OK;
+    c->have = c->need = 0;
+    c->detail = 0;
     if (!check_site(w, s, &e)) {
         c->failed = e.failed;
         c->have = e.have;
@@ -301,10 +326,15 @@ static void eval_site(const struct match_workload *w, const struct when *t,
             struct feasible *x = &f[(*n_f)++];
 
             *x = (struct feasible){(uint32_t)i, (uint32_t)j, (uint32_t)pe.start_s,
-                                   (float)(p->gpus_available - w->gpus) /
-                                       (float)p->gpus_available};
-            range_add(r, P_START, x->start_in_s);
-            range_add(r, P_FIT, x->stranded);
+                                   p->gpus_available};
+            if (x->start_in_s < r->start_lo)
+                r->start_lo = x->start_in_s;
+            if (x->start_in_s > r->start_hi)
+                r->start_hi = x->start_in_s;
+            if (x->available < r->avail_lo)
+                r->avail_lo = x->available;
+            if (x->available > r->avail_hi)
+                r->avail_hi = x->available;
             any = true;
         } else if (!any && pe.passed > best) {
             best = pe.passed;
@@ -320,9 +350,10 @@ static void eval_site(const struct match_workload *w, const struct when *t,
     /* Cost, carbon and data depend on the site, not the pool. */
     c->failed = MATCH_OK;
     c->verdict = MATCH_RANKED;
-    c->parts.cost_eur = s->price_per_gpu_hour * w->gpus * w->walltime_s / 3600.0;
-    c->parts.carbon_kg =
-        s->carbon_g_per_kwh * w->gpus * MATCH_GPU_KW * w->walltime_s / 3600.0 / 1000.0;
+    c->parts.start_in_s = 0;
+    c->parts.stranded = 0;
+    c->parts.cost_eur = s->price_per_gpu_hour * t->gpu_hours;
+    c->parts.carbon_kg = s->carbon_g_per_kwh * t->kg_per_g;
     c->parts.bytes_to_move = w->n_data ? bytes_to_move(w, s, sizes) : 0;
     range_add(r, P_COST, c->parts.cost_eur);
     range_add(r, P_CARBON, c->parts.carbon_kg);
@@ -330,9 +361,8 @@ static void eval_site(const struct match_workload *w, const struct when *t,
 }
 
 /* Second pass: score every feasible pool; each site keeps its best. */
-static void score(const struct match_workload *w, const struct match_site *sites,
-                  const struct feasible *f, size_t n_f, const struct ranges *r,
-                  struct match_candidate *c)
+static void score(const struct match_workload *w, const struct feasible *f, size_t n_f,
+                  const struct ranges *r, struct match_candidate *c)
 {
     size_t k = 0;
 
@@ -344,17 +374,17 @@ static void score(const struct match_workload *w, const struct match_site *sites
         bool first = true;
 
         for (; k < n_f && &c[f[k].site] == x; k++) {
-            double sc = site_part + part(r, P_START, f[k].start_in_s) +
-                        part(r, P_FIT, f[k].stranded);
+            float fit = stranded(w, f[k].available);
+            double sc =
+                site_part + part(r, P_START, f[k].start_in_s) + part(r, P_FIT, fit);
             if (first || sc < x->score) {
                 first = false;
                 x->score = sc;
                 x->pool = f[k].pool;
                 x->parts.start_in_s = f[k].start_in_s;
-                x->parts.stranded = f[k].stranded;
+                x->parts.stranded = fit;
             }
         }
-        x->nodes = nodes_in(w, &sites[x->site].pools[x->pool]);
     }
 }
 
@@ -416,6 +446,8 @@ int match_run(const struct match_workload *w, const struct match_site *sites,
         r.lo[k] = __builtin_inf();
         r.hi[k] = -__builtin_inf();
     }
+    r.start_lo = r.avail_lo = UINT32_MAX;
+    r.start_hi = r.avail_hi = 0;
     for (size_t i = 0; i < n_sites; i++)
         total_pools += sites[i].n_pools;
     c = malloc((n_sites ? n_sites : 1) * sizeof(*c));
@@ -430,8 +462,14 @@ int match_run(const struct match_workload *w, const struct match_site *sites,
     t = when_of(w);
     for (size_t i = 0; i < n_sites; i++)
         eval_site(w, &t, sites, i, sizes, &c[i], f, &n_f, &r);
+    if (n_f) {
+        range_add(&r, P_START, r.start_lo);
+        range_add(&r, P_START, r.start_hi);
+        range_add(&r, P_FIT, stranded(w, r.avail_lo));
+        range_add(&r, P_FIT, stranded(w, r.avail_hi));
+    }
     range_scale(w, &r);
-    score(w, sites, f, n_f, &r, c);
+    score(w, f, n_f, &r, c);
     for (size_t i = 0; i < n_sites; i++)
         if (c[i].verdict == MATCH_RANKED)
             order[n_ranked++] = (struct ranked){score_key(c[i].score), (uint32_t)i};
@@ -439,8 +477,12 @@ int match_run(const struct match_workload *w, const struct match_site *sites,
     for (size_t k = 0; k < n_ranked; k++)
         c[sorted[k].site].rank = (unsigned)k + 1;
     ret->chosen = n_ranked ? sorted[0].site : MATCH_NONE;
-    if (n_ranked)
-        c[sorted[0].site].verdict = MATCH_CHOSEN;
+    if (n_ranked) {
+        struct match_candidate *x = &c[sorted[0].site];
+        x->verdict = MATCH_CHOSEN;
+        /* A division: worked out for the one that is used. */
+        x->nodes = nodes_in(w, &sites[x->site].pools[x->pool]);
+    }
     ret->candidates = c;
     ret->n = n_sites;
     free(f);

@@ -163,7 +163,7 @@ struct match_candidate {
     enum match_verdict verdict;
     unsigned rank; /* 1 = chosen; 0 when rejected */
     double score;
-    uint32_t nodes;           /* nodes the workload takes in that pool */
+    uint32_t nodes;           /* chosen: nodes the workload takes in that pool */
     enum match_check failed;  /* rejected: the first constraint that failed */
     int64_t have, need;       /* its numbers */
     size_t detail;            /* which certification or window, where it matters */
