@@ -2,7 +2,7 @@
 /*
  * match: each constraint and its reason, each score part, the preference
  * weights, and properties over random fixtures (never an infeasible choice,
- * deterministic, the chosen site has the best score).
+ * deterministic, the chosen site has the best score, ranks follow scores).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -333,6 +333,29 @@ static void ties_break_by_input_order(void **state)
     match_result_free(&r);
 }
 
+/* Scores that agree in their first 32 bits still rank by their exact value:
+ * the sort orders by the top bits first and settles such runs after. */
+static void near_scores_rank_exactly(void **state)
+{
+    struct match_site s[4] = {site1(&h100), site1(&h100), site1(&h100), site1(&h100)};
+    struct match_workload w = wl(4);
+    struct match_result r;
+
+    (void)state;
+    w.weights = (struct match_weights){.cost = 1};
+    s[0].price_per_gpu_hour = 2.0 + 2e-12; /* cost part 0.5 + 1e-12 */
+    s[1].price_per_gpu_hour = 2.0 + 1e-12; /* cost part 0.5 + 0.5e-12 */
+    s[2].price_per_gpu_hour = 1.0;         /* the cheapest: 0 */
+    s[3].price_per_gpu_hour = 3.0;         /* the dearest: 1 */
+    assert_int_equal(match_run(&w, s, 4, &r), 0);
+    assert_true(r.candidates[1].score < r.candidates[0].score);
+    assert_int_equal(r.chosen, 2);
+    assert_int_equal(r.candidates[1].rank, 2);
+    assert_int_equal(r.candidates[0].rank, 3);
+    assert_int_equal(r.candidates[3].rank, 4);
+    match_result_free(&r);
+}
+
 static bool feasible(const struct match_workload *w, const struct match_site *s,
                      const struct match_pool *p)
 {
@@ -415,6 +438,11 @@ static void random_fixtures_hold_the_properties(void **state)
             if (c->verdict != MATCH_REJECTED) {
                 assert_true(feasible(&w, &sites[i], &pools[i][c->pool]));
                 assert_true(c->score >= best);
+                /* Ranks follow scores, equal scores in input order. */
+                for (int j = 0; j < i; j++)
+                    if (r1.candidates[j].verdict != MATCH_REJECTED)
+                        assert_true((r1.candidates[j].score <= c->score) ==
+                                    (r1.candidates[j].rank < c->rank));
             }
         }
         assert_true(r1.chosen == MATCH_NONE ||
@@ -435,6 +463,7 @@ int main(void)
         cmocka_unit_test(fair_share_on_contended_sites),
         cmocka_unit_test(nearest_miss_is_reported),
         cmocka_unit_test(ties_break_by_input_order),
+        cmocka_unit_test(near_scores_rank_exactly),
         cmocka_unit_test(random_fixtures_hold_the_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
