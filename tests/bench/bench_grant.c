@@ -291,8 +291,11 @@ static void open_loop(struct client *c, double secs)
             sent++;
             continue;
         }
-        int wait =
-            sent < total ? (int)((due > now_us() ? due - now_us() : 0) / 1000) : 100;
+        /* Rounded up: zmq_poll counts whole milliseconds, and a wait of 0
+         * would spin a core the broker and agents need. */
+        int wait = sent < total
+                       ? (int)((due > now_us() ? due - now_us() + 999 : 0) / 1000)
+                       : 100;
         int r = recv_reply(c, wait, &lat);
         if (r == 1)
             lats[n++] = lat;

@@ -12,7 +12,8 @@ SECS=${3:-5}
 LEASES=${4:-1000000}
 . "$SRC/deploy/fedlib.sh"
 BENCH=$AIFED_BUILD/tests/bench/bench_grant
-T=$(mktemp -d /tmp/aifed-bench.XXXXXX)
+# TMPDIR on a tmpfs shows what the broker does when syncs cost nothing.
+T=$(mktemp -d "${TMPDIR:-/tmp}/aifed-bench.XXXXXX")
 trap 'fed_stop "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 # Two simulated sites big enough that capacity never runs out.
