@@ -15,7 +15,11 @@
 
 bool af_id_valid(const char *s);
 
-/* A new random id "<prefix>-<16 hex>" in buf (at least AF_ID_MAX + 1 bytes).
+/* A new id "<prefix>-<12 hex: ms since 1970><16 hex: random>" in buf (at
+ * least AF_ID_MAX + 1 bytes). Ids made later sort later, so LMDB inserts them
+ * at the right edge of each tree: a commit of many new leases writes a few
+ * pages, not one page per lease scattered across the file (each costs the
+ * sync). The 64 random bits keep ids made in the same millisecond apart.
  * Uses libsodium's CSPRNG; call sodium_init() first. */
 void af_id_new(const char *prefix, char *buf, size_t size);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void durations(void **state)
@@ -74,7 +75,24 @@ static void ids(void **state)
     af_id_new("lease", id, sizeof(id));
     assert_true(af_id_valid(id));
     assert_int_equal(strncmp(id, "lease-", 6), 0);
-    assert_int_equal(strlen(id), 6 + 16);
+    assert_int_equal(strlen(id), 6 + 12 + 16);
+}
+
+/* Ids sort in the order they were made (a millisecond apart or more), and
+ * two made in the same millisecond still differ. */
+static void ids_sort_by_time(void **state)
+{
+    char a[AF_ID_MAX + 1], b[AF_ID_MAX + 1], c[AF_ID_MAX + 1];
+    struct timespec ms = {0, 2000000};
+
+    (void)state;
+    af_id_new("lease", a, sizeof(a));
+    af_id_new("lease", b, sizeof(b));
+    nanosleep(&ms, NULL);
+    af_id_new("lease", c, sizeof(c));
+    assert_string_not_equal(a, b);
+    assert_true(strcmp(a, c) < 0);
+    assert_true(strcmp(b, c) < 0);
 }
 
 static void keys(void **state)
@@ -203,9 +221,9 @@ static void signing_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(durations),    cmocka_unit_test(ids),
-        cmocka_unit_test(keys),         cmocka_unit_test(tokens),
-        cmocka_unit_test(signing_keys),
+        cmocka_unit_test(durations),        cmocka_unit_test(ids),
+        cmocka_unit_test(ids_sort_by_time), cmocka_unit_test(keys),
+        cmocka_unit_test(tokens),           cmocka_unit_test(signing_keys),
     };
     if (sodium_init() < 0)
         return 1;
