@@ -395,22 +395,27 @@ static size_t score(const struct match_workload *w, const struct feasible *f,
     for (size_t i = 0; i < n_sites; i++) {
         struct match_candidate *x = &c[i];
         double site_part, best = __builtin_inf();
+        uint32_t top = from[i];
 
         if (from[i] == from[i + 1])
             continue;
         site_part = part(r, P_COST, x->parts.cost_eur) +
                     part(r, P_CARBON, x->parts.carbon_kg) +
                     part(r, P_DATA, (double)x->parts.bytes_to_move);
+        /* The site's best pool by selects, not a branch: which of a site's
+         * pools scores best is a coin toss, and the mispredictions cost more
+         * than the scoring (measured: a quarter of an any-GPU match). */
         for (uint32_t k = from[i]; k < from[i + 1]; k++) {
-            float fit = stranded(w, f[k].available);
-            double sc = part(r, P_START, f[k].start_in_s) + part(r, P_FIT, fit);
-            if (sc < best) {
-                best = sc;
-                x->pool = f[k].pool;
-                x->parts.start_in_s = f[k].start_in_s;
-                x->parts.stranded = fit;
-            }
+            double sc = part(r, P_START, f[k].start_in_s) +
+                        part(r, P_FIT, stranded(w, f[k].available));
+            bool better = sc < best; /* the first of equal scores stays */
+
+            best = better ? sc : best;
+            top = better ? k : top;
         }
+        x->pool = f[top].pool;
+        x->parts.start_in_s = f[top].start_in_s;
+        x->parts.stranded = stranded(w, f[top].available);
         x->score = site_part + best;
         order[n++] = (struct ranked){(uint32_t)(score_bits(x->score) >> 32), (uint32_t)i};
     }
