@@ -7,13 +7,18 @@
 # broker up and the store unchanged.
 . "$(dirname "$0")/lib.sh"
 
-FED_MAX_WAITING=2 start_federation mimer pharos || exit 1
+# pharos is stopped below while two submits wait for it: a long hold timeout
+# and DOWN only after 20 s keep both waiting however slowly they arrive.
+FED_MAX_WAITING=2 FED_HOLD_TIMEOUT=30s FED_DOWN_AFTER=40 \
+    start_federation mimer pharos || exit 1
 raw() { "$RAWSEND" "$@"; }
 
 lease=$(ctlj alice submit --project llm-eu --gpus 4 --country GR | jq -r .id)
 check "a lease at pharos to aim at" test "$(ctlj alice lease show "$lease" | jq -r .site)" = pharos
 before=$(ctlj ops leases | jq -c .)
-sites_before=$(ctlj ops sites | jq -c '[.[] | {id, pools: [.pools[] | .gpus_free]}]')
+# gpus_available, not gpus_free: it does not move when pharos's next
+# advertisement starts counting the lease above.
+sites_before=$(ctlj ops sites | jq -c '[.[] | {id, pools: [.pools[] | .gpus_available]}]')
 
 out=$(raw "$FED_AGENT_EP" "$T/keys/broker.pub" "$T/keys/mimer.key" advert-other)
 check "site mimer cannot advertise for pharos (ERROR_FORBIDDEN)" \
@@ -27,7 +32,7 @@ out=$(raw "$FED_AGENT_EP" - - plaintext)
 check "a plaintext peer on the agent socket gets nothing" test "$out" = "no reply"
 check "the store is unchanged" test "$(ctlj ops leases | jq -c .)" = "$before"
 check "the sites are unchanged" \
-    test "$(ctlj ops sites | jq -c '[.[] | {id, pools: [.pools[] | .gpus_free]}]')" = "$sites_before"
+    test "$(ctlj ops sites | jq -c '[.[] | {id, pools: [.pools[] | .gpus_available]}]')" = "$sites_before"
 
 # A flood from alice: the burst is served, the rest refused, others unaffected.
 out=$(raw "$FED_CLIENT_EP" "$T/keys/broker.pub" "$T/keys/alice.key" flood 400)
@@ -39,14 +44,14 @@ check "the rest is refused with ERROR_LIMITED" test "$lim_n" -ge 200
 check "bob is served meanwhile" quiet test "$(ctlj bob sites | jq length)" -eq 2
 
 # max_waiting = 2: with pharos silent, two submits wait for it; a third is
-# refused at once.
+# refused at once. Bob's, because the flood above spent alice's rate budget.
 kill -STOP "$(cat "$T/agents/pharos.pid")"
-ctl alice submit --project llm-eu --gpus 1 --country GR >/dev/null 2>&1 &
+ctl bob submit --project bio-x --gpus 1 --country GR >/dev/null 2>&1 &
 w1=$!
-ctl alice submit --project llm-eu --gpus 1 --country GR >/dev/null 2>&1 &
+ctl bob submit --project bio-x --gpus 1 --country GR >/dev/null 2>&1 &
 w2=$!
 wait_for "two submits are waiting" 10 'test "$(ctlj ops leases --state pending | jq length)" -eq 2'
-out=$(ctl alice submit --project llm-eu --gpus 1 --country GR 2>&1 | tail -n 1)
+out=$(ctl bob submit --project bio-x --gpus 1 --country GR 2>&1 | tail -n 1)
 check "a third waiting submit is refused" test "$out" = \
     "aifedctl: you have 2 submits waiting for a site; wait for them first"
 kill -CONT "$(cat "$T/agents/pharos.pid")"
