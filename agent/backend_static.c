@@ -40,12 +40,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A site may hold tens of thousands of leases; holds are found by id in a
+ * hash (uthash), where a scan cost more than the rest of a hold. A failed
+ * allocation in the hash refuses the hold instead of exiting. */
+#define HASH_NONFATAL_OOM      1
+#define uthash_nonfatal_oom(h) ((h)->oom = true)
+#include <uthash.h>
+
 #define MAX_STARTS 16
 
 struct hold {
     char lease_id[AF_ID_MAX + 1];
     size_t pool;
     uint32_t gpus;
+    bool oom;
+    UT_hash_handle hh; /* by lease_id; the hash keeps the order they came in */
 };
 
 struct backend {
@@ -72,8 +81,7 @@ struct backend {
     char pool_accels[AF_WIRE_MAX_POOLS][AF_ID_MAX + 1];
     bool free_given[AF_WIRE_MAX_POOLS];
     size_t n_pools;
-    struct hold *holds;
-    size_t n_holds;
+    struct hold *holds; /* uthash head */
     /* The advertisement handed out, rebuilt on each call. */
     Aifed__Site site;
     Aifed__Advertisement adv;
@@ -367,6 +375,36 @@ static int finish(struct backend *b, const char *path, const char *want_id,
     return 0;
 }
 
+static void holds_free(struct backend *b)
+{
+    struct hold *h, *next;
+
+    HASH_ITER(hh, b->holds, h, next)
+    {
+        HASH_DEL(b->holds, h);
+        free(h);
+    }
+}
+
+/* Add a hold for id; NULL (and nothing added) when out of memory. */
+static struct hold *hold_add(struct backend *b, const char *id, size_t pool,
+                             uint32_t gpus)
+{
+    struct hold *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return NULL;
+    snprintf(h->lease_id, sizeof(h->lease_id), "%s", id);
+    h->pool = pool;
+    h->gpus = gpus;
+    HASH_ADD_STR(b->holds, lease_id, h);
+    if (h->oom) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
 static void static_destroy(struct backend *b)
 {
     if (!b)
@@ -378,7 +416,7 @@ static void static_destroy(struct backend *b)
         free(b->data[i].name);
     free(b->data);
     free(b->data_ptrs);
-    free(b->holds);
+    holds_free(b);
     free(b->held_ids);
     free(b);
 }
@@ -410,8 +448,7 @@ static struct backend *static_reload(struct backend *old, const struct aconf *co
 
     if (!b)
         return NULL;
-    for (size_t i = 0; i < old->n_holds; i++) {
-        const struct hold *h = &old->holds[i];
+    for (const struct hold *h = old->holds; h; h = h->hh.next) {
         const char *pool = old->pool_names[h->pool];
         size_t j;
 
@@ -422,15 +459,11 @@ static struct backend *static_reload(struct backend *old, const struct aconf *co
                       h->lease_id);
             continue;
         }
-        struct hold *grown = realloc(b->holds, (b->n_holds + 1) * sizeof(*grown));
-        if (!grown) {
+        if (!hold_add(b, h->lease_id, j, h->gpus)) {
             af_error_set(err, "out of memory");
             static_destroy(b);
             return NULL;
         }
-        b->holds = grown;
-        b->holds[b->n_holds] = *h;
-        b->holds[b->n_holds++].pool = j;
         /* The file says what is free besides the holds; they still count. */
         b->pools[j].gpus_free -=
             b->pools[j].gpus_free < h->gpus ? b->pools[j].gpus_free : h->gpus;
@@ -441,15 +474,16 @@ static struct backend *static_reload(struct backend *old, const struct aconf *co
 static const Aifed__Advertisement *static_advertisement(struct backend *b,
                                                         struct af_error *err)
 {
-    char **ids = realloc(b->held_ids, (b->n_holds ? b->n_holds : 1) * sizeof(*ids));
+    size_t n = HASH_COUNT(b->holds), k = 0;
+    char **ids = realloc(b->held_ids, (n ? n : 1) * sizeof(*ids));
 
     if (!ids) {
         af_error_set(err, "out of memory");
         return NULL;
     }
     b->held_ids = ids;
-    for (size_t i = 0; i < b->n_holds; i++)
-        ids[i] = b->holds[i].lease_id;
+    for (struct hold *h = b->holds; h; h = h->hh.next)
+        ids[k++] = h->lease_id;
     if (!b->data_ptrs && b->n_data) {
         if (!(b->data_ptrs = calloc(b->n_data, sizeof(*b->data_ptrs)))) {
             af_error_set(err, "out of memory");
@@ -479,22 +513,21 @@ static const Aifed__Advertisement *static_advertisement(struct backend *b,
     b->adv.pools = b->pool_ptrs;
     b->adv.n_pools = b->n_pools;
     b->adv.held_lease_ids = ids;
-    b->adv.n_held_lease_ids = b->n_holds;
+    b->adv.n_held_lease_ids = n;
     b->adv.seq = ++b->seq;
     return &b->adv;
 }
 
 static struct hold *find_hold(struct backend *b, const char *lease_id)
 {
-    for (size_t i = 0; i < b->n_holds; i++)
-        if (!strcmp(b->holds[i].lease_id, lease_id))
-            return &b->holds[i];
-    return NULL;
+    struct hold *h;
+
+    HASH_FIND_STR(b->holds, lease_id, h);
+    return h;
 }
 
 static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
 {
-    struct hold *h;
     size_t i;
 
     if (find_hold(b, l->id))
@@ -507,14 +540,8 @@ static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error
     if (b->pools[i].gpus_free < l->gpus)
         return af_error_set(why, "pool %s has %u GPUs free, the lease needs %u", l->pool,
                             b->pools[i].gpus_free, l->gpus);
-    h = realloc(b->holds, (b->n_holds + 1) * sizeof(*h));
-    if (!h)
+    if (!hold_add(b, l->id, i, l->gpus))
         return af_error_set(why, "out of memory");
-    b->holds = h;
-    h = &b->holds[b->n_holds++];
-    snprintf(h->lease_id, sizeof(h->lease_id), "%s", l->id);
-    h->pool = i;
-    h->gpus = l->gpus;
     b->pools[i].gpus_free -= l->gpus;
     return 0;
 }
@@ -528,7 +555,8 @@ static int static_release(struct backend *b, const char *lease_id)
         return -1;
     }
     b->pools[h->pool].gpus_free += h->gpus;
-    *h = b->holds[--b->n_holds];
+    HASH_DEL(b->holds, h);
+    free(h);
     return 0;
 }
 

@@ -11,6 +11,7 @@ pkgs=(
     libzmq3-dev libsodium-dev             # CURVE sockets, keys
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
     libuv1-dev libinih-dev libjansson-dev # loop, config files, JSON output
+    uthash-dev                            # hash tables (headers only)
     libmicrohttpd-dev                     # the Prometheus endpoint
     libsystemd-dev                        # sd_notify: Type=notify and the watchdog
     prometheus curl                       # the metrics test scrapes with a real Prometheus
