@@ -50,6 +50,9 @@ struct agent {
     char signing_pub[AF_SIGN_PK_B64];
     uint8_t broker_sign_pk[32]; /* from the Welcome, over CURVE */
     bool have_broker_key;
+    size_t adv_bytes; /* the last advertisement, plus the holds made since */
+    size_t adv_held;  /* the holds it listed, plus the holds made since */
+    bool list_full;   /* said once: holds are refused for want of room */
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -143,6 +146,8 @@ static void advertise(struct agent *a)
     }
     env.body_case = AIFED__ENVELOPE__BODY_ADVERTISEMENT;
     env.advertisement = &out;
+    a->adv_bytes = aifed__envelope__get_packed_size(&env);
+    a->adv_held = out.n_held_lease_ids;
     send_env(a, &env);
     free(held);
     ametrics_advertised(a->m, af_now_ms());
@@ -192,6 +197,44 @@ static int check_token(struct agent *a, const Aifed__Lease *l, struct af_error *
     return 0;
 }
 
+/*
+ * Every advertisement lists every hold, and a message over max_message makes
+ * the broker drop the connection (one listing more than AF_WIRE_MAX_HELD it
+ * refuses): the site would go DOWN and the holds in flight would be lost. So
+ * a hold that would take the list past either (with room kept for the fields
+ * that vary) is refused, and the broker places the lease elsewhere. Each
+ * listed id costs its length plus a tag and a length. A hold asked again of a
+ * full site is refused too; the next advertisement lists it and the broker's
+ * reconcile has the site drop it.
+ */
+#define ADV_SLACK 1024
+
+static size_t listed_bytes(const char *lease_id)
+{
+    return strlen(lease_id) + 3;
+}
+
+static int check_room(struct agent *a, const Aifed__Lease *l, struct af_error *why)
+{
+    size_t cap = a->conf->max_message > ADV_SLACK ? a->conf->max_message - ADV_SLACK : 0;
+
+    if (a->adv_bytes + listed_bytes(l->id) <= cap && a->adv_held < AF_WIRE_MAX_HELD) {
+        a->list_full = false;
+        return 0;
+    }
+    if (!a->list_full)
+        log_warnx("holds are refused: the advertisement lists all %zu and has no room "
+                  "for more within max_message (%llu bytes) or %d ids; raise max_message "
+                  "on the broker and here, or let leases end",
+                  a->adv_held, (unsigned long long)a->conf->max_message,
+                  AF_WIRE_MAX_HELD);
+    a->list_full = true;
+    return af_error_set(why,
+                        "this site's advertisement lists every hold and has no room for "
+                        "another within max_message (%llu bytes) or %d ids",
+                        (unsigned long long)a->conf->max_message, AF_WIRE_MAX_HELD);
+}
+
 static void on_hold(struct agent *a, const Aifed__Envelope *in)
 {
     const Aifed__Lease *l = in->lease_hold->lease;
@@ -205,7 +248,7 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     if (strcmp(l->site, a->conf->site))
         rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
                           a->conf->site);
-    else if (check_token(a, l, &why) < 0)
+    else if (check_token(a, l, &why) < 0 || check_room(a, l, &why) < 0)
         rc = -1;
     else if (af_token_countersign(l->token, &a->signer, sig, sizeof(sig)) < 0)
         rc = af_error_set(&why, "cannot sign the token");
@@ -213,6 +256,8 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
         rc = a->ops->hold(a->b, l, &why);
     env.corr_id = in->corr_id;
     if (rc == 0) {
+        a->adv_bytes += listed_bytes(l->id);
+        a->adv_held++;
         log_info("holding lease %s: %u GPUs in pool %s for %s", l->id, l->gpus, l->pool,
                  l->workload->project);
         held.lease_id = l->id;

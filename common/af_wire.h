@@ -23,7 +23,7 @@
 /* Limits on what one peer can make a daemon hold (see docs/protocol.md). */
 #define AF_WIRE_MAX_POOLS 64
 #define AF_WIRE_MAX_LIST  1024  /* datasets, certifications, countries */
-#define AF_WIRE_MAX_HELD  32768 /* holds one advertisement lists (~24 bytes each) */
+#define AF_WIRE_MAX_HELD  32768 /* holds one advertisement lists (~37 bytes each) */
 #define AF_WIRE_MAX_TEXT  512   /* free text: reasons, names, messages */
 #define AF_WIRE_MAX_PAGE  1000  /* leases in one ListLeases page */
 

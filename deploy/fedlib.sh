@@ -41,6 +41,7 @@ fed_init() {
         # project may use a site (production brokers require them).
         echo "require_allocation = ${FED_REQUIRE_ALLOCATION:-no}"
         echo "max_waiting = ${FED_MAX_WAITING:-64}"
+        if [[ -n ${FED_MAX_MESSAGE:-} ]]; then echo "max_message = $FED_MAX_MESSAGE"; fi
         echo "metrics_listen = 127.0.0.1:0"
         for name in "$@"; do
             printf '\n[site:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"
@@ -83,6 +84,7 @@ backend = static
 site_file = $(realpath "$sitefile")
 advertise_interval = $FED_INTERVAL
 metrics_listen = 127.0.0.1:0
+${FED_MAX_MESSAGE:+max_message = $FED_MAX_MESSAGE}
 CONF
     "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
     echo $! > "$dir/agents/$site.pid"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Every advertisement lists every hold of its site, and the broker drops an
+# agent whose message is over max_message. An agent whose list has no room
+# left refuses the next hold and says why; it stays UP, the lease goes to
+# another site, and a release makes room again. max_message is 2 KiB here so
+# the list fills after a dozen or so holds.
+. "$(dirname "$0")/lib.sh"
+
+FED_MAX_MESSAGE=2048 start_federation mimer pharos || exit 1
+
+# Only mimer is in SE: fill it one GPU at a time until it refuses (bounded).
+held=0 refused=""
+for ((i = 0; i < 80; i++)); do
+    out=$(ctlj alice submit --project llm-eu --gpus 1 --country SE 2>&1)
+    if [[ $(jq -r .state <<<"$out" 2>/dev/null) == ACTIVE ]]; then
+        held=$((held + 1))
+    else
+        refused=$out
+        break
+    fi
+done
+check "mimer held some leases before its list was full ($held)" test "$held" -ge 5
+check "then refused one, saying why" grep -q "no room for another within max_message (2048 bytes)" <<<"$refused"
+check "the agent warned once" test "$(grep -c 'holds are refused' "$T/logs/agent-mimer.log")" -eq 1
+
+mstate() { ctlj ops sites | jq -r '.[] | select(.id == "mimer") | .state + " " + .last_seen'; }
+seen=$(mstate)
+wait_for "mimer advertises again after the refusal" 10 'test "$(mstate)" != "$seen"'
+check "and is still UP" test "$(mstate | cut -d" " -f1)" = UP
+check "with every lease it held" test \
+    "$(ctlj ops sites | jq -r '.[] | select(.id == "mimer") | .leases_open')" -eq "$held"
+
+l=$(ctlj alice submit --project llm-eu --gpus 1 --accelerator H100 --prefer green)
+check "a lease mimer would win goes elsewhere" test "$(jq -r .state <<<"$l")" = ACTIVE
+check "and not to mimer" test "$(jq -r .site <<<"$l")" != mimer
+
+full=$(ctlj alice submit --project llm-eu --gpus 1 --country SE 2>&1)
+check "after a fresh advertisement mimer's list is still full" grep -q "no room for another" <<<"$full"
+one=$(ctlj alice leases --state active | jq -r '[.[] | select(.site == "mimer")][0].id')
+check "a release at mimer" quiet ctl alice lease release "$one"
+wait_for "makes room for a new hold there" 10 \
+    'test "$(ctlj alice submit --project llm-eu --gpus 1 --country SE 2>/dev/null | jq -r .site)" = mimer'
