@@ -4,7 +4,7 @@
 # agent whose message is over max_message. An agent whose list has no room
 # left refuses the next hold and says why; it stays UP, the lease goes to
 # another site, and a release makes room again. max_message is 2 KiB here so
-# the list fills after a dozen or so holds.
+# the list fills after about twenty holds.
 . "$(dirname "$0")/lib.sh"
 
 FED_MAX_MESSAGE=2048 start_federation mimer pharos || exit 1
