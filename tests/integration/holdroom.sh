@@ -33,7 +33,7 @@ check "with every lease it held" test \
 
 l=$(ctlj alice submit --project llm-eu --gpus 1 --accelerator H100 --prefer green)
 check "a lease mimer would win goes elsewhere" test "$(jq -r .state <<<"$l")" = ACTIVE
-check "and not to mimer" test "$(jq -r .site <<<"$l")" != mimer
+check "after mimer refused it" test "$(jq -r '.site + " after " + (.tried_sites | join(","))' <<<"$l")" = "pharos after mimer"
 
 full=$(ctlj alice submit --project llm-eu --gpus 1 --country SE 2>&1)
 check "after a fresh advertisement mimer's list is still full" grep -q "no room for another" <<<"$full"
