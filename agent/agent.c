@@ -203,9 +203,8 @@ static int check_token(struct agent *a, const Aifed__Lease *l, struct af_error *
  * refuses): the site would go DOWN and the holds in flight would be lost. So
  * a hold that would take the list past either (with room kept for the fields
  * that vary) is refused, and the broker places the lease elsewhere. Each
- * listed id costs its length plus a tag and a length. A hold asked again of a
- * full site is refused too; the next advertisement lists it and the broker's
- * reconcile has the site drop it.
+ * listed id costs its length plus a tag and a length. A hold that already
+ * stands (a renewal, a re-ask) adds nothing to the list and always has room.
  */
 #define ADV_SLACK 1024
 
@@ -214,10 +213,15 @@ static size_t listed_bytes(const char *lease_id)
     return strlen(lease_id) + 3;
 }
 
-static int check_room(struct agent *a, const Aifed__Lease *l, struct af_error *why)
+/* *is_new: the hold would add an id to the list. */
+static int check_room(struct agent *a, const Aifed__Lease *l, bool *is_new,
+                      struct af_error *why)
 {
     size_t cap = a->conf->max_message > ADV_SLACK ? a->conf->max_message - ADV_SLACK : 0;
 
+    *is_new = !a->ops->holding(a->b, l->id);
+    if (!*is_new)
+        return 0;
     if (a->adv_bytes + listed_bytes(l->id) <= cap && a->adv_held < AF_WIRE_MAX_HELD) {
         a->list_full = false;
         return 0;
@@ -243,12 +247,13 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     Aifed__LeaseRefused refused = AIFED__LEASE_REFUSED__INIT;
     char sig[AF_SIGN_SIG_B64];
     struct af_error why;
+    bool is_new = false;
     int rc;
 
     if (strcmp(l->site, a->conf->site))
         rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
                           a->conf->site);
-    else if (check_token(a, l, &why) < 0 || check_room(a, l, &why) < 0)
+    else if (check_token(a, l, &why) < 0 || check_room(a, l, &is_new, &why) < 0)
         rc = -1;
     else if (af_token_countersign(l->token, &a->signer, sig, sizeof(sig)) < 0)
         rc = af_error_set(&why, "cannot sign the token");
@@ -256,8 +261,10 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
         rc = a->ops->hold(a->b, l, &why);
     env.corr_id = in->corr_id;
     if (rc == 0) {
-        a->adv_bytes += listed_bytes(l->id);
-        a->adv_held++;
+        if (is_new) {
+            a->adv_bytes += listed_bytes(l->id);
+            a->adv_held++;
+        }
         log_info("holding lease %s: %u GPUs in pool %s for %s", l->id, l->gpus, l->pool,
                  l->workload->project);
         held.lease_id = l->id;

@@ -41,6 +41,8 @@ struct backend_ops {
     /* Hold capacity for lease. -1 with the reason in why when it cannot. */
     int (*hold)(struct backend *b, const struct Aifed__Lease *lease,
                 struct af_error *why);
+    /* Whether a hold by that id stands (asking again for it changes nothing). */
+    bool (*holding)(struct backend *b, const char *lease_id);
     /* Let go of a hold. -1/ENOENT when there is none by that id; -1 with
      * another errno when the site could not be told (it is tried again). */
     int (*release)(struct backend *b, const char *lease_id);

@@ -703,6 +703,14 @@ static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t
     return rc == 0 ? 0 : -1;
 }
 
+/* A hold being released is not listed any more: asking for it again is new. */
+static bool slurm_holding(struct backend *b, const char *lease_id)
+{
+    const struct shold *h = find_hold(b, lease_id);
+
+    return h && !h->releasing;
+}
+
 static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
 {
     struct shold *h = find_hold(b, l->id);
@@ -877,6 +885,7 @@ const struct backend_ops backend_slurm_ops = {
     .destroy = slurm_destroy,
     .advertisement = slurm_advertisement,
     .hold = slurm_hold,
+    .holding = slurm_holding,
     .release = slurm_release,
     .ended = slurm_ended,
     .read_seconds = slurm_read_seconds,

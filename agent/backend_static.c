@@ -526,6 +526,11 @@ static struct hold *find_hold(struct backend *b, const char *lease_id)
     return h;
 }
 
+static bool static_holding(struct backend *b, const char *lease_id)
+{
+    return find_hold(b, lease_id) != NULL;
+}
+
 static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
 {
     size_t i;
@@ -630,6 +635,7 @@ const struct backend_ops backend_static_ops = {
     .destroy = static_destroy,
     .advertisement = static_advertisement,
     .hold = static_hold,
+    .holding = static_holding,
     .release = static_release,
     .reload = static_reload,
     .print = static_print,

@@ -38,6 +38,11 @@ check "after mimer refused it" test "$(jq -r '.site + " after " + (.tried_sites 
 full=$(ctlj alice submit --project llm-eu --gpus 1 --country SE 2>&1)
 check "after a fresh advertisement mimer's list is still full" grep -q "no room for another" <<<"$full"
 one=$(ctlj alice leases --state active | jq -r '[.[] | select(.site == "mimer")][0].id')
+# A renewal asks mimer to hold the lease again; it adds nothing to the list.
+check "a lease at a full site renews" quiet ctl alice lease renew "$one" --by 1h
+wait_for "and mimer holds it again without refusing" 10 \
+    'test "$(grep -c "holding lease $one" "$T/logs/agent-mimer.log")" -ge 2'
+check "mimer never refused it" test "$(grep -c "refusing lease $one" "$T/logs/agent-mimer.log")" -eq 0
 check "a release at mimer" quiet ctl alice lease release "$one"
 wait_for "makes room for a new hold there" 10 \
     'test "$(ctlj alice submit --project llm-eu --gpus 1 --country SE 2>/dev/null | jq -r .site)" = mimer'
