@@ -3,7 +3,8 @@
  * bench_grant: the load side of tests/bench/grant.sh, which starts the real
  * broker and agents. It prints figures and never judges them.
  *
- *   bench_grant bare                        bare CURVE echo msgs/s, LMDB puts/s
+ *   bench_grant bare                        bare CURVE echo msgs/s, LMDB puts/s,
+ *                                           a grant's four signature operations
  *   bench_grant load EP BROKER_PUB KEY SECS p50/p99 at 1,000 offered grants/s,
  *                                           then closed-loop grants/s
  *   bench_grant fill STATE_DIR N SITES      N leases into a (stopped) store
@@ -13,6 +14,7 @@
  */
 #include "af_ids.h"
 #include "af_keys.h"
+#include "af_token.h"
 #include "af_wire.h"
 #include "af_zsock.h"
 #include "store.h"
@@ -92,7 +94,8 @@ static void *echo_thread(void *arg)
 }
 
 /* Round trips a second through a CURVE ROUTER that only echoes: the ceiling
- * for any request-reply over the same transport. */
+ * for any request-reply over the same transport. Each round trip is two
+ * messages, one each way, as a grant's four are (submit, hold, held, reply). */
 static double bare_echo(double secs)
 {
     struct echo_server e = {.zctx = zmq_ctx_new()};
@@ -169,6 +172,59 @@ static double bare_lmdb(double secs)
     unlink(path);
     rmdir(dir);
     return rate;
+}
+
+/* The four signature operations of one grant, as the grant path does them
+ * (the broker signs the token, the agent verifies and countersigns it, the
+ * broker checks the countersignature), timed one after another on one core.
+ * Fills us[4] with microseconds per operation; returns grants/s per core. */
+static double bare_tokens(double secs, double us[4])
+{
+    struct af_signer broker, site;
+    struct af_token_claims c = {.gpus = 1,
+                                .nodes = 1,
+                                .not_before_ms = 1790000000000,
+                                .not_after_ms = 1790003600000};
+    struct af_token_claims back;
+    struct af_error err;
+    char token[AF_TOKEN_MAX], sig[AF_SIGN_SIG_B64], pub[AF_SIGN_PK_B64];
+    uint64_t spent[4] = {0}, start = now_us(), deadline = start + (uint64_t)(secs * 1e6);
+    long n = 0;
+
+    af_signer_generate(&broker);
+    af_signer_generate(&site);
+    af_sign_pub_encode(site.pk, pub);
+    snprintf(c.site, sizeof(c.site), "simA");
+    snprintf(c.pool, sizeof(c.pool), "gpu");
+    snprintf(c.project, sizeof(c.project), "llm-eu");
+    snprintf(c.principal, sizeof(c.principal), "user:alice");
+    snprintf(c.accelerator, sizeof(c.accelerator), "H100");
+    for (; now_us() < deadline && n < 1000000; n++) {
+        uint64_t t0, t1, t2, t3, t4;
+        int bad;
+
+        snprintf(c.id, sizeof(c.id), "lease-%016lx", (unsigned long)n);
+        t0 = now_us();
+        bad = af_token_make(&c, &broker, token, sizeof(token)) < 0;
+        t1 = now_us();
+        bad |= af_token_verify(token, broker.pk, &back, &err) < 0;
+        t2 = now_us();
+        bad |= af_token_countersign(token, &site, sig, sizeof(sig)) < 0;
+        t3 = now_us();
+        bad |= af_token_check_countersign(token, sig, pub) < 0;
+        t4 = now_us();
+        if (bad) {
+            fprintf(stderr, "bench_grant: a token operation failed\n");
+            return 0;
+        }
+        spent[0] += t1 - t0;
+        spent[1] += t2 - t1;
+        spent[2] += t3 - t2;
+        spent[3] += t4 - t3;
+    }
+    for (int i = 0; i < 4; i++)
+        us[i] = n ? (double)spent[i] / (double)n : 0;
+    return n ? 1e6 / (us[0] + us[1] + us[2] + us[3]) : 0;
 }
 
 /* ------------------------------------------------------------------ load */
@@ -404,12 +460,19 @@ int main(int argc, char **argv)
     struct client c = {0};
 
     if (argc >= 2 && !strcmp(argv[1], "bare")) {
-        printf("bare CURVE DEALER/ROUTER echo: %.0f msgs/s (300-byte round trips, 64 in "
-               "flight)\n",
-               bare_echo(3));
+        double rt = bare_echo(3);
+        printf(
+            "bare CURVE DEALER/ROUTER echo: %.0f msgs/s, one way (%.0f round trips/s of "
+            "300 bytes, 64 in flight)\n",
+            2 * rt, rt);
         printf("bare LMDB batched commit: %.0f puts/s (64 puts of 400 bytes per synced "
                "commit)\n",
                bare_lmdb(3));
+        double us[4], per_core = bare_tokens(2, us);
+        printf(
+            "bare token signatures: sign %.1f us, verify %.1f us, countersign %.1f us, "
+            "check countersignature %.1f us: %.0f grants/s per core for these alone\n",
+            us[0], us[1], us[2], us[3], per_core);
         return 0;
     }
     if (argc == 6 && !strcmp(argv[1], "load")) {
