@@ -22,5 +22,7 @@ bool af_id_valid(const char *s);
  * sync). The 64 random bits keep ids made in the same millisecond apart.
  * Uses libsodium's CSPRNG; call sodium_init() first. */
 void af_id_new(const char *prefix, char *buf, size_t size);
+/* How long af_id_new()'s ids are: the prefix, "-" and 28 hex digits. */
+#define AF_ID_NEW_LEN(prefix) (sizeof(prefix) - 1 + 29)
 
 #endif

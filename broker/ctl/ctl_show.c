@@ -108,6 +108,10 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
                l->site, l->id);
 }
 
+/* Wide enough for the broker's lease ids, so that the columns line up over
+ * every page of a listing (each page is printed as it arrives). */
+#define LEASE_W ((int)AF_ID_NEW_LEN("lease"))
+
 void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
 {
     if (json) {
@@ -118,12 +122,12 @@ void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
         return;
     }
     if (first)
-        printf("%-24s %-9s %-14s %-12s %-10s %5s  %s\n", "LEASE", "STATE", "PROJECT",
-               "SITE", "POOL", "GPUS", "EXPIRES");
+        printf("%-*s %-9s %-14s %-12s %-10s %5s  %s\n", LEASE_W, "LEASE", "STATE",
+               "PROJECT", "SITE", "POOL", "GPUS", "EXPIRES");
     for (size_t i = 0; i < n; i++) {
         char expires[32];
         af_time_format(v[i]->expires_ms, expires, sizeof(expires));
-        printf("%-24s %-9s %-14s %-12s %-10s %5u  %s\n", v[i]->id,
+        printf("%-*s %-9s %-14s %-12s %-10s %5u  %s\n", LEASE_W, v[i]->id,
                lease_state(v[i]->state), v[i]->workload->project, v[i]->site, v[i]->pool,
                v[i]->gpus, expires);
     }
@@ -442,9 +446,9 @@ void ctl_show_audit_entry(const Aifed__AuditEntry *e, bool first)
     char when[32];
 
     if (first)
-        printf("%-6s %-24s %-24s %-20s %s\n", "SEQ", "TIME", "SUBJECT", "CHANGE",
+        printf("%-6s %-20s %-*s %-20s %s\n", "SEQ", "TIME", LEASE_W, "SUBJECT", "CHANGE",
                "DETAIL");
     af_time_format(e->time_ms, when, sizeof(when));
-    printf("%-6llu %-24s %-24s %-20s %s\n", (unsigned long long)e->seq, when, e->subject,
-           e->change, e->text);
+    printf("%-6llu %-20s %-*s %-20s %s\n", (unsigned long long)e->seq, when, LEASE_W,
+           e->subject, e->change, e->text);
 }

@@ -131,6 +131,15 @@ check "the chain verifies" grep -q "audit chain intact" <<<"$(ctl ops admin audi
 since=$(jq -r '.[-1].time' <<<"$audit")
 check "--since shows only the newer entries" \
     test "$(ctlj ops admin audit --since "$since" | jq length)" -lt "$(jq length <<<"$audit")"
+# aligned N < TABLE: column N starts at the same place in every line as in
+# the header (a value too long for its column pushes the rest out of line).
+aligned() {
+    awk -v n="$1" 'NR == 1 { col = index($0, " " $n) }
+        substr($0, col, 1) != " " || substr($0, col + 1, 1) == " " { bad = 1 }
+        END { exit bad || NR < 2 }'
+}
+check "the lease table's columns line up" aligned 2 <<<"$(ctl ops leases)"
+check "the audit table's columns line up" aligned 4 <<<"$(ctl ops admin audit)"
 db() { "$FED_CTL_BIN" --db "$T/state" "$@"; }
 check "--db lists the leases while the broker runs" \
     test "$(db leases --json | jq -c '[.[].id] | sort')" = "$(ctlj ops leases | jq -c '[.[].id] | sort')"
