@@ -365,6 +365,27 @@ static void on_release(struct server *srv, const struct rpc_msg *m)
     store_lease_free(srv->store, stored);
 }
 
+/* The pool's maximum walltime refuses a renewal. Worded so that the answer
+ * can be typed back: --by takes "69h". */
+static void walltime_refusal(const Aifed__Lease *l, uint32_t max, char *buf, size_t size)
+{
+    char most[32], has[32], room[32];
+
+    af_duration_format((uint64_t)max * 1000, most, sizeof(most));
+    af_duration_format((uint64_t)l->workload->walltime_s * 1000, has, sizeof(has));
+    if (max <= l->workload->walltime_s) {
+        snprintf(buf, size, "%s/%s allows at most %s of walltime; the lease has it all",
+                 l->site, l->pool, most);
+        return;
+    }
+    af_duration_format((uint64_t)(max - l->workload->walltime_s) * 1000, room,
+                       sizeof(room));
+    snprintf(buf, size,
+             "%s/%s allows at most %s of walltime; the lease has %s, so it can grow by "
+             "at most %s",
+             l->site, l->pool, most, has, room);
+}
+
 /* Why lease l cannot grow by extend_s, or NULL: the pool's maximum
  * walltime and the project's allocation there bound it. */
 static const char *renew_refusal(struct server *srv, const Aifed__Lease *l,
@@ -376,8 +397,7 @@ static const char *renew_refusal(struct server *srv, const Aifed__Lease *l,
     uint64_t need = (uint64_t)l->gpus * extend_s;
 
     if (max && total > max) {
-        snprintf(buf, size, "%s/%s allows at most %us of walltime; the lease has %us",
-                 l->site, l->pool, max, l->workload->walltime_s);
+        walltime_refusal(l, max, buf, size);
         return buf;
     }
     if (total > UINT32_MAX / 2) {

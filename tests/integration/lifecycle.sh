@@ -48,7 +48,7 @@ check "the renewed lease has a new token, valid until the new expiry" test \
     "$(jq -r .expires <<<"$out")"
 out=$(ctl alice lease renew "$lease" --by 80h 2>&1); rc=$?
 check "renew past the pool's maximum walltime is refused" \
-    test "$rc:$out" = "1:aifedctl: mimer/gpu allows at most 259200s of walltime; the lease has 10800s"
+    test "$rc:$out" = "1:aifedctl: mimer/gpu allows at most 3d of walltime; the lease has 3h, so it can grow by at most 69h"
 out=$(ctl alice lease renew "$lease" 2>&1); rc=$?
 check "renew without --by is bad usage" test "$rc" -eq 2
 out=$(ctl bob lease renew "$lease" --by 1h 2>&1); rc=$?
