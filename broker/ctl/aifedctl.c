@@ -520,8 +520,8 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
     req.body_case = AIFED__ENVELOPE__BODY_SUBMIT;
     req.submit = &s;
     if (!ctl->json)
-        fprintf(stderr, "submitting %s: waiting for a site to hold %u GPUs...\n",
-                s.request_id, a.w.gpus);
+        fprintf(stderr, "submitting %s: waiting for a site to hold %u GPU%s...\n",
+                s.request_id, a.w.gpus, a.w.gpus == 1 ? "" : "s");
     rep = call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 60000, &rc);
     if (!rep)
         return rc;
