@@ -106,6 +106,12 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
     if (*l->site_signature)
         printf("signed:      by the broker, and by site %s (`aifedctl lease token %s`)\n",
                l->site, l->id);
+    else if (*l->token && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
+                           l->state == AIFED__LEASE_STATE__LEASE_ACTIVE))
+        /* Pending, or just renewed: the site's answer to the hold brings it. */
+        printf("signed:      by the broker; site %s has not countersigned it yet "
+               "(`aifedctl lease token %s`)\n",
+               l->site, l->id);
 }
 
 /* Wide enough for the broker's lease ids, so that the columns line up over

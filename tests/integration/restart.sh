@@ -41,6 +41,9 @@ ctlj alice submit --project llm-eu --gpus 2 --country GR >"$T/waiting.json" 2>"$
 client=$!
 wait_for "a submit waits for silent pharos" 10 \
     'test "$(ctlj ops leases --state pending | jq length)" -eq 1'
+check "its lease says the site has not countersigned the token yet" grep -q \
+    "^signed: *by the broker; site pharos has not countersigned it yet" \
+    <<<"$(ctl ops lease show "$(ctlj ops leases --state pending | jq -r '.[0].id')")"
 check "the broker stops cleanly with a submit waiting" fed_stop_pid "$T/broker.pid"
 wait "$client"
 check "the waiting client was answered (exit 0)" test $? -eq 0
