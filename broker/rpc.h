@@ -71,8 +71,9 @@ struct server {
     int64_t waiter_ttl_ms;
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
-    bool batch_failed; /* a write failed: the batch must not commit */
-    bool isolated;     /* every site silent at once: grant nothing */
+    bool batch_failed;  /* a write failed: the batch must not commit */
+    bool isolated;      /* every site silent at once: grant nothing */
+    int64_t started_ms; /* when this broker started: see starting() */
     struct bmetrics *metrics;
     char metrics_url[128];   /* "" when metrics are off */
     struct af_signer signer; /* signs lease tokens */

@@ -95,6 +95,28 @@ static bool submit_retry(struct server *srv, const struct rpc_msg *m,
     return true;
 }
 
+/*
+ * A broker that has just started has heard from no site yet, and every site
+ * it has not heard looks DOWN to the matcher. Until each has advertised, or
+ * the time in which a live one surely would have has passed (down_after
+ * intervals), a workload no heard site can take is not refused: the client
+ * is told to ask again (aifedctl does, with the same request id).
+ */
+static bool starting(struct server *srv, char *buf, size_t size)
+{
+    int64_t up = af_now_ms() - srv->started_ms;
+    char unheard[256];
+
+    if (up >= (int64_t)(srv->conf->advertise_interval_ms * srv->conf->down_after) ||
+        !sites_unheard(srv->sites, unheard, sizeof(unheard)))
+        return false;
+    snprintf(buf, size,
+             "the broker started %lld ms ago and has not heard from %s yet; ask again "
+             "in a moment",
+             (long long)up, unheard);
+    return true;
+}
+
 /* The refusal in one line: the site that got furthest speaks for all. A
  * pool-level miss (the site had the right kind of pool) beats a site-level. */
 static void refusal(const struct rpc_matching *m, char *buf, size_t size)
@@ -174,6 +196,10 @@ static void on_submit(struct server *srv, const struct rpc_msg *m)
     if (rpc_match(srv, s->workload, NULL, &mt) < 0) {
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
+    }
+    if (mt.r.chosen == MATCH_NONE && starting(srv, why, sizeof(why))) {
+        rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_STARTING, "%s", why);
+        goto out;
     }
     if (mt.r.chosen == MATCH_NONE) {
         refusal(&mt, why, sizeof(why));

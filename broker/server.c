@@ -600,6 +600,7 @@ struct server *server_create(const struct bconf *conf, struct store *st,
     }
     srv->conf = conf;
     srv->store = st;
+    srv->started_ms = af_now_ms();
     srv->waiter_ttl_ms = (int64_t)(conf->hold_timeout_ms * (conf->hold_attempts + 1));
     if (uv_loop_init(&srv->loop) != 0) {
         free(srv);

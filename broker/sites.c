@@ -187,6 +187,24 @@ bool sites_is_up(const struct sites *s, const char *id)
     return st && st->up;
 }
 
+size_t sites_unheard(const struct sites *s, char *buf, size_t size)
+{
+    size_t n = 0, used = 0;
+
+    if (size)
+        *buf = '\0';
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].adv)
+            continue;
+        if (used < size) {
+            int w = snprintf(buf + used, size - used, "%s%s", n ? ", " : "", s->v[i].id);
+            used = w < 0 ? size : used + (size_t)w;
+        }
+        n++;
+    }
+    return n;
+}
+
 void sites_set_signing_key(struct sites *s, const char *id, const char *b64)
 {
     struct site *st = find(s, id);

@@ -41,6 +41,9 @@ int sites_add(struct sites *s, const char *id);
 bool sites_known(const struct sites *s, const char *id);
 /* UP: advertised within down_after. */
 bool sites_is_up(const struct sites *s, const char *id);
+/* How many configured sites have not advertised since this broker started;
+ * their ids, comma-separated, into buf (cut short to fit). */
+size_t sites_unheard(const struct sites *s, char *buf, size_t size);
 
 /* The site's Ed25519 public key (base64) from its Hello; "" when unknown. */
 void sites_set_signing_key(struct sites *s, const char *id, const char *b64);

@@ -214,7 +214,7 @@ static int v_error(const Env *e, struct af_error *err)
     if (!e->error)
         return bad(err, "%s is required", "error");
     if (e->error->code < AIFED__ERROR_CODE__ERROR_BAD_REQUEST ||
-        e->error->code > AIFED__ERROR_CODE__ERROR_LIMITED)
+        e->error->code > AIFED__ERROR_CODE__ERROR_STARTING)
         return bad(err, "%s is not a known error code", "error.code");
     return check_text(e->error->message, "error.message", err);
 }

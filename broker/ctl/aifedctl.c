@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -104,6 +105,36 @@ static bool safe_to_repeat(Aifed__Envelope__BodyCase body)
     }
 }
 
+/* How long to wait before asking a broker that is still starting again. */
+#define STARTING_RETRY_MS 500
+
+/* The reply, asking again while the broker answers that it has just started
+ * and not heard every site yet (requests safe to repeat only), within
+ * timeout_ms in all. Says once that it waits. */
+static Aifed__Envelope *call_started(const struct ctl *ctl, struct ctl_client *c,
+                                     Aifed__Envelope *req, uint64_t timeout_ms,
+                                     struct af_error *err)
+{
+    bool safe = safe_to_repeat(req->body_case), said = false;
+    int64_t deadline = af_now_ms() + (int64_t)timeout_ms;
+
+    for (;;) {
+        int64_t left = deadline - af_now_ms();
+        Aifed__Envelope *rep =
+            ctl_call(c, req, left > 0 ? (uint64_t)left : 1, safe ? RESEND_MS : 0, err);
+
+        if (!rep || !safe || rep->body_case != AIFED__ENVELOPE__BODY_ERROR ||
+            rep->error->code != AIFED__ERROR_CODE__ERROR_STARTING ||
+            af_now_ms() + STARTING_RETRY_MS >= deadline)
+            return rep;
+        if (!said && !ctl->json)
+            fprintf(stderr, "aifedctl: %s; asking again\n", rep->error->message);
+        said = true;
+        af_wire_free(rep);
+        usleep(STARTING_RETRY_MS * 1000);
+    }
+}
+
 /* One request, one reply. Prints what went wrong and sets *ret_exit. */
 static Aifed__Envelope *call(const struct ctl *ctl, Aifed__Envelope *req,
                              Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
@@ -116,8 +147,8 @@ static Aifed__Envelope *call(const struct ctl *ctl, Aifed__Envelope *req,
     *ret_exit = CTL_EXIT_UNREACHABLE;
     if (!c)
         return NULL;
-    rep = ctl_call(c, req, ctl->timeout_set ? ctl->timeout_ms : timeout_ms,
-                   safe_to_repeat(req->body_case) ? RESEND_MS : 0, &err);
+    rep =
+        call_started(ctl, c, req, ctl->timeout_set ? ctl->timeout_ms : timeout_ms, &err);
     ctl_client_destroy(c);
     if (!rep) {
         fprintf(stderr, "aifedctl: %s\n", err.text);

@@ -52,3 +52,24 @@ fed_start_broker "$T" || exit 1
 kill -CONT "$(cat "$T/agents/pharos.pid")"
 wait_for "after the restart the lease becomes ACTIVE" 15 \
     'test "$(ctlj ops lease show "$(jq -r .id "$T/waiting.json")" | jq -r .state)" = ACTIVE'
+
+# A broker that has just started has heard from no site yet. A submit only a
+# site it has not heard could take is not refused: aifedctl is told to ask
+# again, and does, until the site is heard. (down_after 20 x 500 ms gives
+# the broker 10 s to hear them.)
+sed -i 's/^down_after = .*/down_after = 20/' "$T/broker.conf"
+agents=$(cat "$T/agents/"*.pid)
+# shellcheck disable=SC2086 # one pid a word
+kill -STOP $agents
+check "the broker stops cleanly" fed_stop_pid "$T/broker.pid"
+fed_start_broker "$T" || exit 1
+ctl alice submit --project llm-eu --gpus 1 --country GR >"$T/starting.out" 2>"$T/starting.err" &
+client=$!
+wait_for "the submit is told the broker has not heard pharos yet" 10 \
+    'grep -q "has not heard from .*pharos.* yet; ask again in a moment; asking again" "$T/starting.err"'
+# shellcheck disable=SC2086
+kill -CONT $agents
+wait "$client"
+check "once pharos is heard, it gets its lease (exit 0)" test $? -eq 0
+check "ACTIVE at pharos" grep -q "^site/pool: *pharos/" "$T/starting.out"
+check "and ACTIVE" grep -q "^state: *ACTIVE" "$T/starting.out"
