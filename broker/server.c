@@ -487,8 +487,8 @@ static void on_hup(uv_signal_t *h, int signum)
         bconf_destroy(srv->conf_owned);
         srv->conf_owned = c;
         srv->waiter_ttl_ms = (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1));
-        sites_set_timing(srv->sites, (int64_t)(c->advertise_interval_ms * c->down_after),
-                         (unsigned)c->up_after);
+        sites_set_timing(srv->sites, (int64_t)c->advertise_interval_ms,
+                         (unsigned)c->down_after, (unsigned)c->up_after);
         log_info("reload: %s read again", c->path);
     }
     af_notify_ready("serving");
@@ -607,8 +607,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         af_error_set(err, "event loop: cannot initialise");
         return NULL;
     }
-    srv->sites = sites_create((int64_t)(conf->advertise_interval_ms * conf->down_after),
-                              (unsigned)conf->up_after);
+    srv->sites = sites_create((int64_t)conf->advertise_interval_ms,
+                              (unsigned)conf->down_after, (unsigned)conf->up_after);
     srv->zctx = zmq_ctx_new();
     if (!srv->sites || !srv->zctx) {
         af_error_set(err, "out of memory");

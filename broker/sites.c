@@ -64,6 +64,7 @@ struct site {
 };
 
 struct sites {
+    int64_t interval_ms;
     int64_t down_after_ms;
     unsigned up_after;
     struct site *v;
@@ -73,20 +74,20 @@ struct sites {
     size_t n_accels;
 };
 
-struct sites *sites_create(int64_t down_after_ms, unsigned up_after)
+struct sites *sites_create(int64_t interval_ms, unsigned down_after, unsigned up_after)
 {
     struct sites *s = calloc(1, sizeof(*s));
 
-    if (s) {
-        s->down_after_ms = down_after_ms;
-        s->up_after = up_after ? up_after : 1;
-    }
+    if (s)
+        sites_set_timing(s, interval_ms, down_after, up_after);
     return s;
 }
 
-void sites_set_timing(struct sites *s, int64_t down_after_ms, unsigned up_after)
+void sites_set_timing(struct sites *s, int64_t interval_ms, unsigned down_after,
+                      unsigned up_after)
 {
-    s->down_after_ms = down_after_ms;
+    s->interval_ms = interval_ms;
+    s->down_after_ms = interval_ms * (down_after ? down_after : 1);
     s->up_after = up_after ? up_after : 1;
 }
 
@@ -481,6 +482,17 @@ static bool silent(const struct sites *s, const struct site *st, int64_t now_ms)
     return now_ms - st->last_seen_ms > s->down_after_ms;
 }
 
+/* Past its next advertisement (half an interval late: a live site's may come
+ * a little late), so no longer heard, though not yet silent long enough to
+ * be DOWN. */
+static bool missed(const struct sites *s, const struct site *st, int64_t now_ms)
+{
+    int64_t late = s->interval_ms + s->interval_ms / 2;
+
+    return now_ms - st->last_seen_ms >
+           (late < s->down_after_ms ? late : s->down_after_ms);
+}
+
 void sites_confirm_down(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -495,16 +507,24 @@ void sites_confirm_down(struct sites *s, int64_t now_ms, sites_change_fn fn, voi
     }
 }
 
+/*
+ * Sites cut off at the same instant do not all pass down_after in the same
+ * tick: their last advertisements were up to an interval apart. So the test
+ * for "at once" is that, when the first is silent long enough to be DOWN,
+ * every other has missed its advertisement too; a site still heard proves
+ * the broker is not the one cut off.
+ */
 bool sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg)
 {
-    size_t up = 0, quiet = 0;
+    size_t up = 0, quiet = 0, gone = 0;
 
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].up) {
             up++;
-            quiet += silent(s, &s->v[i], now_ms);
+            quiet += missed(s, &s->v[i], now_ms);
+            gone += silent(s, &s->v[i], now_ms);
         }
-    if (up >= 2 && quiet == up)
+    if (up >= 2 && gone && quiet == up)
         return true;
     sites_confirm_down(s, now_ms, fn, arg);
     return false;

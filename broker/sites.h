@@ -31,9 +31,12 @@ struct sites;
 struct Aifed__Advertisement;
 struct Aifed__SiteList;
 
-struct sites *sites_create(int64_t down_after_ms, unsigned up_after);
+/* Sites advertise every interval_ms; one silent for down_after of them is
+ * DOWN, and one DOWN is UP again after up_after advertisements in a row. */
+struct sites *sites_create(int64_t interval_ms, unsigned down_after, unsigned up_after);
 /* New timing (a reload of broker.conf). */
-void sites_set_timing(struct sites *s, int64_t down_after_ms, unsigned up_after);
+void sites_set_timing(struct sites *s, int64_t interval_ms, unsigned down_after,
+                      unsigned up_after);
 void sites_destroy(struct sites *s);
 
 /* Register a site id (from the configuration). -1/EEXIST or ENOMEM. */
@@ -75,7 +78,9 @@ void sites_overdue(struct sites *s, int64_t cutoff_ms, sites_overdue_fn fn, void
 
 /* Mark sites silent since before now - down_after as DOWN. fn (may be NULL)
  * is told of each site that changed. Returns true while the isolation guard
- * holds (two or more sites UP, all silent): then nothing is marked. */
+ * holds: two or more sites UP, one of them silent for down_after and every
+ * one past its last expected advertisement (they went silent at once, if not
+ * in the same tick). Then nothing is marked. */
 typedef void (*sites_change_fn)(const char *site, bool up, void *arg);
 bool sites_sweep(struct sites *s, int64_t now_ms, sites_change_fn fn, void *arg);
 /* The admin says the silence is real: mark every silent site DOWN now. */

@@ -61,7 +61,7 @@ static uint32_t available(struct sites *s)
 
 static void promises_count_until_reported(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
     Aifed__Advertisement *a = adv(64, NULL);
 
     (void)state;
@@ -90,7 +90,7 @@ static void promises_count_until_reported(void **state)
 
 static void project_gpus_are_counted_per_project(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
     Aifed__Advertisement *a = adv(64, NULL);
     struct match_site *v;
     size_t n;
@@ -116,7 +116,7 @@ static void project_gpus_are_counted_per_project(void **state)
 
 static void overcommit_floor_is_zero(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
     Aifed__Advertisement *a = adv(8, NULL);
 
     (void)state;
@@ -139,7 +139,7 @@ static void count_down(const char *site, bool up, void *arg)
 
 static void silence_means_down(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
     Aifed__Advertisement *a = adv(64, NULL);
     struct match_site *v;
     size_t n;
@@ -173,7 +173,7 @@ static void on_overdue(const char *site, const char *lease_id, void *arg)
 
 static void unconfirmed_holds_become_overdue(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
 
     (void)state;
     sites_add(s, "mimer");
@@ -199,7 +199,7 @@ static void advertise(struct sites *s, const char *site, const char *held, int64
 /* A site that went DOWN needs up_after advertisements in a row to be UP. */
 static void flapping_site_comes_back_slowly(void **state)
 {
-    struct sites *s = sites_create(3000, 3);
+    struct sites *s = sites_create(1000, 3, 3);
 
     (void)state;
     assert_int_equal(sites_add(s, "mimer"), 0);
@@ -233,7 +233,7 @@ static void count_change(const char *site, bool up, void *arg)
 /* All UP sites silent at once: the broker is the one cut off. */
 static void isolation_guard(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
 
     (void)state;
     assert_int_equal(sites_add(s, "mimer"), 0);
@@ -257,6 +257,32 @@ static void isolation_guard(void **state)
     assert_false(sites_is_up(s, "mimer"));
     assert_false(sites_is_up(s, "pharos"));
     assert_false(sites_sweep(s, 20001, count_change, NULL));
+    sites_destroy(s);
+}
+
+/* Cut off at once, sites still pass down_after a tick apart (their last
+ * advertisements were out of step): still the isolation guard. A site heard
+ * within its interval is proof it is not. */
+static void isolation_guard_out_of_step(void **state)
+{
+    struct sites *s = sites_create(1000, 3, 1);
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    assert_int_equal(sites_add(s, "pharos"), 0);
+    advertise(s, "mimer", NULL, 1000);
+    advertise(s, "pharos", NULL, 1900);
+    changes = 0;
+    /* mimer silent 3,050 ms (past 3,000), pharos 2,150 (past 1,500). */
+    assert_true(sites_sweep(s, 4050, count_change, NULL));
+    assert_int_equal(changes, 0);
+    assert_true(sites_is_up(s, "mimer"));
+    /* pharos heard 250 ms ago: mimer's silence is its own. */
+    advertise(s, "pharos", NULL, 3800);
+    assert_false(sites_sweep(s, 4050, count_change, NULL));
+    assert_int_equal(changes, 1);
+    assert_false(sites_is_up(s, "mimer"));
+    assert_true(sites_is_up(s, "pharos"));
     sites_destroy(s);
 }
 
@@ -290,7 +316,7 @@ static void on_reask(const char *site, const char *lease_id, void *arg)
  * Asked but not yet confirmed: neither (the hold timeout decides). */
 static void reconcile(void **state)
 {
-    struct sites *s = sites_create(3000, 1);
+    struct sites *s = sites_create(1000, 3, 1);
 
     (void)state;
     assert_int_equal(sites_add(s, "mimer"), 0);
@@ -331,6 +357,7 @@ int main(void)
         cmocka_unit_test(unconfirmed_holds_become_overdue),
         cmocka_unit_test(flapping_site_comes_back_slowly),
         cmocka_unit_test(isolation_guard),
+        cmocka_unit_test(isolation_guard_out_of_step),
         cmocka_unit_test(reconcile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
