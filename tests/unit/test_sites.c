@@ -230,17 +230,26 @@ static void count_change(const char *site, bool up, void *arg)
     changes++;
 }
 
-/* All UP sites silent at once: the broker is the one cut off. */
-static void isolation_guard(void **state)
+/* mimer and pharos UP, last heard at the times given; interval 1 s, DOWN
+ * after 3. */
+static struct sites *two_up(int64_t mimer_ms, int64_t pharos_ms)
 {
     struct sites *s = sites_create(1000, 3, 1);
 
-    (void)state;
     assert_int_equal(sites_add(s, "mimer"), 0);
     assert_int_equal(sites_add(s, "pharos"), 0);
-    advertise(s, "mimer", NULL, 1000);
-    advertise(s, "pharos", NULL, 1000);
+    advertise(s, "mimer", NULL, mimer_ms);
+    advertise(s, "pharos", NULL, pharos_ms);
     changes = 0;
+    return s;
+}
+
+/* All UP sites silent at once: the broker is the one cut off. */
+static void isolation_guard(void **state)
+{
+    struct sites *s = two_up(1000, 1000);
+
+    (void)state;
     assert_true(sites_sweep(s, 9000, count_change, NULL));
     assert_int_equal(changes, 0);
     assert_true(sites_is_up(s, "mimer"));
@@ -265,14 +274,9 @@ static void isolation_guard(void **state)
  * within its interval is proof it is not. */
 static void isolation_guard_out_of_step(void **state)
 {
-    struct sites *s = sites_create(1000, 3, 1);
+    struct sites *s = two_up(1000, 1900);
 
     (void)state;
-    assert_int_equal(sites_add(s, "mimer"), 0);
-    assert_int_equal(sites_add(s, "pharos"), 0);
-    advertise(s, "mimer", NULL, 1000);
-    advertise(s, "pharos", NULL, 1900);
-    changes = 0;
     /* mimer silent 3,050 ms (past 3,000), pharos 2,150 (past 1,500). */
     assert_true(sites_sweep(s, 4050, count_change, NULL));
     assert_int_equal(changes, 0);
