@@ -128,7 +128,8 @@ static Aifed__Envelope *call_started(const struct ctl *ctl, struct ctl_client *c
             af_now_ms() + STARTING_RETRY_MS >= deadline)
             return rep;
         if (!said && !ctl->json)
-            fprintf(stderr, "aifedctl: %s; asking again\n", rep->error->message);
+            fprintf(stderr, "aifedctl: %s (asking again every %d ms)\n",
+                    rep->error->message, STARTING_RETRY_MS);
         said = true;
         af_wire_free(rep);
         usleep(STARTING_RETRY_MS * 1000);

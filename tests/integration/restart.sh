@@ -66,7 +66,7 @@ fed_start_broker "$T" || exit 1
 ctl alice submit --project llm-eu --gpus 1 --country GR >"$T/starting.out" 2>"$T/starting.err" &
 client=$!
 wait_for "the submit is told the broker has not heard pharos yet" 10 \
-    'grep -q "has not heard from .*pharos.* yet; ask again in a moment; asking again" "$T/starting.err"'
+    'grep -q "has not heard from .*pharos.* yet; ask again in a moment (asking again every 500 ms)" "$T/starting.err"'
 # shellcheck disable=SC2086
 kill -CONT $agents
 wait "$client"
