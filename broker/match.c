@@ -605,7 +605,9 @@ void match_reason(const struct match_workload *w, const struct match_site *sites
         snprintf(buf, size, "feasible");
         break;
     case MATCH_DOWN:
-        snprintf(buf, size, "site is DOWN (no recent advertisement)");
+        snprintf(buf, size, "%s",
+                 s->unheard ? "site not heard from yet since the broker started"
+                            : "site is DOWN (no recent advertisement)");
         break;
     case MATCH_DRAINED:
         snprintf(buf, size, "site is drained: it takes no new work");

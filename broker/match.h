@@ -70,6 +70,7 @@ struct match_site {
     const char *id;
     uint16_t country; /* match_country() */
     bool up;
+    bool unheard; /* not up because it has not advertised since the broker started */
     bool drained;
     const char *degraded; /* why the site cannot read its scheduler, or NULL/"" */
     char *const *certifications;

@@ -703,7 +703,8 @@ int sites_views(struct sites *s, const char *project, struct match_site **ret,
         struct site *st = &s->v[i];
         const Aifed__Site *site;
 
-        v[i] = (struct match_site){.id = st->id, .up = st->up && st->pools};
+        v[i] = (struct match_site){
+            .id = st->id, .up = st->up && st->pools, .unheard = !st->adv};
         if (!v[i].up)
             continue;
         site = st->adv->site;

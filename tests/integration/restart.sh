@@ -67,6 +67,9 @@ ctl alice submit --project llm-eu --gpus 1 --country GR >"$T/starting.out" 2>"$T
 client=$!
 wait_for "the submit is told the broker has not heard pharos yet" 10 \
     'grep -q "has not heard from .*pharos.* yet; ask again in a moment (asking again every 500 ms)" "$T/starting.err"'
+check "explain says pharos has not been heard yet" test "$(ctlj alice explain --project llm-eu \
+    --gpus 1 | jq -r '.[] | select(.site == "pharos") | .reason')" = \
+    "site not heard from yet since the broker started"
 # shellcheck disable=SC2086
 kill -CONT $agents
 wait "$client"

@@ -84,6 +84,9 @@ static void site_constraints(void **state)
     (void)state;
     s.up = false;
     expect_reject(&w, &s, MATCH_DOWN, "site is DOWN (no recent advertisement)");
+    s.unheard = true;
+    expect_reject(&w, &s, MATCH_DOWN, "site not heard from yet since the broker started");
+    s.unheard = false;
     s.up = true;
     s.drained = true;
     expect_reject(&w, &s, MATCH_DRAINED, "site is drained: it takes no new work");
