@@ -71,9 +71,10 @@ struct server {
     int64_t waiter_ttl_ms;
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
-    bool batch_failed;  /* a write failed: the batch must not commit */
-    bool isolated;      /* every site silent at once: grant nothing */
-    int64_t started_ms; /* when this broker started: see starting() */
+    bool batch_failed;    /* a write failed: the batch must not commit */
+    bool isolated;        /* every site silent at once: grant nothing */
+    int64_t started_ms;   /* when this broker started: see starting() */
+    int64_t full_told_ms; /* when the log last said how to grow a full store */
     struct bmetrics *metrics;
     char metrics_url[128];   /* "" when metrics are off */
     struct af_signer signer; /* signs lease tokens */
@@ -117,6 +118,10 @@ void rpc_reply(struct server *srv, const struct rpc_msg *m, Aifed__Envelope *rep
 /* Queue a LeaseReply with l, or the SiteList, as the reply to m. */
 void rpc_reply_lease(struct server *srv, const struct rpc_msg *m, const Aifed__Lease *l);
 void rpc_reply_sites(struct server *srv, const struct rpc_msg *m);
+/* A write to the store failed (errno says why): log it, saying what to do
+ * when the store is full, and fail the batch. */
+void rpc_store_failed(struct server *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Queue an Error reply to m. */
 void rpc_error(struct server *srv, const struct rpc_msg *m, Aifed__ErrorCode code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));

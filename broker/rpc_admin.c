@@ -52,8 +52,7 @@ static int save(struct server *srv, const struct rpc_msg *m,
              p->n_keys == 1 ? "" : "s");
     if (store_principal_put(srv->store, &msg) < 0 ||
         store_audit_append(srv->store, p->id, p->id, change, text) < 0) {
-        log_err("storing principal %s", p->id);
-        srv->batch_failed = true;
+        rpc_store_failed(srv, "storing principal %s", p->id);
         return -1;
     }
     return 0;

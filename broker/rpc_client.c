@@ -160,8 +160,7 @@ static void record_request(struct server *srv, const struct rpc_msg *m,
     r.candidates = c;
     r.n_candidates = mt->r.n;
     if (store_request_put(srv->store, &r) < 0) {
-        log_err("storing request %s", s->request_id);
-        srv->batch_failed = true;
+        rpc_store_failed(srv, "storing request %s", s->request_id);
     }
     free(c);
 }
@@ -615,7 +614,7 @@ static void on_allocation_set(struct server *srv, const struct rpc_msg *m)
              (double)e->granted_gpu_s / 3600.0);
     if (store_alloc_put(srv->store, &out) < 0 ||
         store_audit_append(srv->store, subject, "", "allocation set", text) < 0) {
-        srv->batch_failed = true;
+        rpc_store_failed(srv, "storing the allocation of %s", subject);
         rpc_error(srv, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not store it");
         return;
     }

@@ -170,8 +170,7 @@ void rpc_alloc_save(struct server *srv, const struct alloc_entry *e)
     a.reserved_gpu_s = e->reserved_gpu_s;
     a.end_ms = e->end_ms;
     if (store_alloc_put(srv->store, &a) < 0) {
-        log_err("storing the allocation of %s at %s", e->project, e->site);
-        srv->batch_failed = true;
+        rpc_store_failed(srv, "storing the allocation of %s at %s", e->project, e->site);
     }
 }
 

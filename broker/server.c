@@ -219,7 +219,7 @@ static void server_flush(struct server *srv, bool force)
     bmetrics_commit(srv->metrics, srv->n_out);
     if (srv->batch_failed || store_commit(srv->store) < 0) {
         if (!srv->batch_failed)
-            log_err("commit failed; answering the batch with errors");
+            rpc_store_failed(srv, "commit failed; answering the batch with errors");
         store_abort(srv->store);
         srv->batch_failed = false;
         /* error_to() appends (and may move the array): work on copies, and
@@ -245,11 +245,37 @@ static void server_flush(struct server *srv, bool force)
     send_all(srv);
 }
 
+/* How often a full store's log line repeats the advice. */
+#define FULL_ADVICE_MS 60000
+
+void rpc_store_failed(struct server *srv, const char *fmt, ...)
+{
+    int why = errno;
+    int64_t now = af_now_ms();
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    srv->batch_failed = true;
+    if (why != EDQUOT) {
+        log_errx("%s: %s", what, strerror(why));
+    } else if (now - srv->full_told_ms < FULL_ADVICE_MS) {
+        log_errx("%s: the store is full", what);
+    } else {
+        srv->full_told_ms = now;
+        log_errx("%s: the store is full: it has reached map_size_mb (%llu MiB), so every "
+                 "change is refused (reads still work) until map_size_mb is raised in %s "
+                 "and the broker restarted; nothing stored is lost",
+                 what, (unsigned long long)srv->conf->map_size_mb, srv->conf->path);
+    }
+}
+
 int rpc_put(struct server *srv, const Aifed__Lease *lease, const char *idem_principal)
 {
     if (store_lease_put(srv->store, lease, idem_principal) < 0) {
-        log_err("storing lease %s", lease->id);
-        srv->batch_failed = true;
+        rpc_store_failed(srv, "storing lease %s", lease->id);
         return -1;
     }
     return 0;

@@ -72,6 +72,10 @@ static int mdb_errno(int rc)
         errno = ENOENT;
         break;
     case MDB_MAP_FULL:
+        /* Not ENOSPC: the disk may have room; the store has reached the
+         * size the configuration gave it (map_size_mb), a quota. */
+        errno = EDQUOT;
+        break;
     case MDB_TXN_FULL:
         errno = ENOSPC;
         break;

@@ -45,8 +45,9 @@ void store_close(struct store *st);
 
 /* Write lease (and its indexes, replacing those of the stored version) into
  * the open batch. idem_principal, if not NULL, records the lease's request id
- * for that principal. -1 with errno (ENOMEM, ENOSPC, EIO) on failure; the
- * batch is then unusable and must be aborted. */
+ * for that principal. -1 with errno (ENOMEM, ENOSPC, EIO; EDQUOT when the
+ * store has reached map_mb) on failure; the batch is then unusable and must
+ * be aborted. Every write here fails the same ways. */
 int store_lease_put(struct store *st, const struct Aifed__Lease *lease,
                     const char *idem_principal);
 

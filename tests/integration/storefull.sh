@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A store that reaches map_size_mb: each change is refused and says so (the
+# client that it was not stored, the log what to raise), reads go on, nothing
+# stored is lost, and a restart with a larger map_size_mb serves again.
+. "$(dirname "$0")/lib.sh"
+
+start_federation mimer pharos || exit 1
+# Restarts must come back on the same ports, for the agents. A 1 MiB store
+# holds a few hundred leases; no rate limit slows the filling.
+sed -i "s|^agent_listen = .*|agent_listen = $FED_AGENT_EP|; s|^client_listen = .*|client_listen = $FED_CLIENT_EP|" "$T/broker.conf"
+sed -i 's/^\[broker\]$/[broker]\nmap_size_mb = 1\nrate_limit = 100000\nrate_burst = 100000/' \
+    "$T/broker.conf"
+check "the broker stops cleanly" fed_stop_pid "$T/broker.pid"
+fed_start_broker "$T" || exit 1
+fed_wait_up "$T" 2 || exit 1
+
+# Submit and release until the store refuses (bounded: 1 MiB is far less
+# than 3,000 leases).
+: >"$T/kept"
+refused=""
+for ((i = 1; i <= 3000; i++)); do
+    if ! out=$(ctlj alice submit --project llm-eu --gpus 1 2>"$T/err"); then
+        refused=$(tail -n 1 "$T/err")
+        break
+    fi
+    id=$(jq -r .id <<<"$out")
+    if ! ctlj alice lease release "$id" >/dev/null 2>"$T/err"; then
+        refused=$(tail -n 1 "$T/err")
+        echo "$id ACTIVE" >>"$T/kept"
+        break
+    fi
+    echo "$id RELEASED" >>"$T/kept"
+done
+kept=$(wc -l <"$T/kept")
+check "the store filled up after $kept leases" test -n "$refused"
+check "the client is told its change was not stored" \
+    grep -Eq "^aifedctl: (the broker could not store this change; nothing was changed|could not record the lease)$" <<<"$refused"
+check "the log says the store is full and what to raise" \
+    grep -q "the store is full: it has reached map_size_mb (1 MiB), so every change is refused (reads still work) until map_size_mb is raised in" \
+    "$T/logs/broker.log"
+check "reads still work" test "$(ctlj ops lease show "$(head -n 1 "$T/kept" | cut -d' ' -f1)" | jq -r .state)" = RELEASED
+
+sed -i 's/^map_size_mb = 1$/map_size_mb = 64/' "$T/broker.conf"
+check "the broker stops cleanly with a full store" fed_stop_pid "$T/broker.pid"
+fed_start_broker "$T" || exit 1
+fed_wait_up "$T" 2 || exit 1
+lost=0
+while read -r id want; do
+    [[ $("$FED_CTL_BIN" --db "$T/state" lease show "$id" --json | jq -r .state) == "$want" ]] || lost=$((lost + 1))
+done <"$T/kept"
+check "every lease stored before it filled is there, in its state" test "$lost" -eq 0
+check "with map_size_mb raised, a submit is granted again" \
+    test "$(ctlj alice submit --project llm-eu --gpus 1 | jq -r .state)" = ACTIVE
