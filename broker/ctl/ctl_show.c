@@ -82,12 +82,13 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
            "state:       %s\n"
            "project:     %s\n"
            "site/pool:   %s/%s\n"
-           "resources:   %u x %s GPUs on %u node%s, walltime %s\n"
+           "resources:   %u x %s GPU%s on %u node%s, walltime %s\n"
            "created:     %s\n"
            "expires:     %s\n",
            l->id, lease_state(l->state), l->workload->project, l->site, l->pool, l->gpus,
-           *l->workload->accelerator ? l->workload->accelerator : "any", l->nodes,
-           l->nodes == 1 ? "" : "s", wall, created, expires);
+           *l->workload->accelerator ? l->workload->accelerator : "any",
+           l->gpus == 1 ? "" : "s", l->nodes, l->nodes == 1 ? "" : "s", wall, created,
+           expires);
     if (*l->reason)
         printf("reason:      %s\n", l->reason);
     if (l->n_tried_sites) {
@@ -432,11 +433,11 @@ void ctl_show_token(const struct af_token_claims *c, bool json)
            "lease:       %s\n"
            "site/pool:   %s/%s\n"
            "project:     %s (for %s)\n"
-           "resources:   %u x %s GPUs on %u node%s\n"
+           "resources:   %u x %s GPU%s on %u node%s\n"
            "valid:       %s to %s\n",
            c->id, c->site, c->pool, c->project, c->principal, c->gpus,
-           *c->accelerator ? c->accelerator : "any", c->nodes, c->nodes == 1 ? "" : "s",
-           from, until);
+           *c->accelerator ? c->accelerator : "any", c->gpus == 1 ? "" : "s", c->nodes,
+           c->nodes == 1 ? "" : "s", from, until);
 }
 
 json_t *ctl_audit_json(const Aifed__AuditEntry *e)
