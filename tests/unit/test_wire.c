@@ -248,6 +248,23 @@ static void unknown_enum_is_refused(void **state)
     expect_accepted(&env);
 }
 
+/* Every error code the broker sends is one a client takes, and no other. */
+static void error_codes(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Error e = AIFED__ERROR__INIT;
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    env.body_case = AIFED__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    e.message = "starting";
+    e.code = AIFED__ERROR_CODE__ERROR_STARTING;
+    expect_accepted(&env);
+    e.code = (Aifed__ErrorCode)(AIFED__ERROR_CODE__ERROR_STARTING + 1);
+    expect_refused(&env, EBADMSG, "not a known error code");
+}
+
 static void too_many_pools_is_refused(void **state)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
@@ -298,6 +315,7 @@ int main(void)
         cmocka_unit_test(empty_body_is_refused),
         cmocka_unit_test(missing_and_bad_fields),
         cmocka_unit_test(unknown_enum_is_refused),
+        cmocka_unit_test(error_codes),
         cmocka_unit_test(principal_add_is_checked),
         cmocka_unit_test(too_many_pools_is_refused),
     };
