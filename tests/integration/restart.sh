@@ -76,3 +76,9 @@ wait "$client"
 check "once pharos is heard, it gets its lease (exit 0)" test $? -eq 0
 check "ACTIVE at pharos" grep -q "^site/pool: *pharos/" "$T/starting.out"
 check "and ACTIVE" grep -q "^state: *ACTIVE" "$T/starting.out"
+
+# A lease that already has its pool's whole maximum walltime cannot grow.
+full=$(ctlj alice submit --project llm-eu --gpus 1 --country SE --walltime 3d | jq -r .id)
+out=$(ctl alice lease renew "$full" --by 1h 2>&1); rc=$?
+check "a lease with the pool's whole walltime cannot be renewed" \
+    test "$rc:$out" = "1:aifedctl: mimer/gpu allows at most 3d of walltime; the lease has it all"
