@@ -233,10 +233,13 @@ static void principal_add_is_checked(void **state)
     expect_refused(&env, EBADMSG, "40 Z85 characters");
 }
 
+/* Enum values outside the schema are refused; the newest error code (every
+ * code the broker sends) is taken. */
 static void unknown_enum_is_refused(void **state)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__ListLeases q = AIFED__LIST_LEASES__INIT;
+    Aifed__Error e = AIFED__ERROR__INIT;
 
     (void)state;
     env.version = AF_WIRE_VERSION;
@@ -246,16 +249,7 @@ static void unknown_enum_is_refused(void **state)
     expect_refused(&env, EBADMSG, "not a known lease state");
     q.state = AIFED__LEASE_STATE__LEASE_ACTIVE;
     expect_accepted(&env);
-}
 
-/* Every error code the broker sends is one a client takes, and no other. */
-static void error_codes(void **state)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__Error e = AIFED__ERROR__INIT;
-
-    (void)state;
-    env.version = AF_WIRE_VERSION;
     env.body_case = AIFED__ENVELOPE__BODY_ERROR;
     env.error = &e;
     e.message = "starting";
@@ -315,7 +309,6 @@ int main(void)
         cmocka_unit_test(empty_body_is_refused),
         cmocka_unit_test(missing_and_bad_fields),
         cmocka_unit_test(unknown_enum_is_refused),
-        cmocka_unit_test(error_codes),
         cmocka_unit_test(principal_add_is_checked),
         cmocka_unit_test(too_many_pools_is_refused),
     };
