@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #define HELLO_WARN_AFTER 3
 
@@ -61,7 +60,8 @@ static void send_env(struct agent *a, Aifed__Envelope *env)
     if (!env->corr_id)
         env->corr_id = ++a->next_corr;
     if (af_zsock_send(a->sock, NULL, 0, env) < 0)
-        log_debug("send %s: %s", af_wire_body_name(env->body_case), zmq_strerror(errno));
+        log_debug("send %s: %s", af_wire_body_name(env->body_case),
+                  af_zsock_strerror(errno));
 }
 
 /* Leases that ended at the site tell the broker what their jobs used. */
@@ -317,8 +317,10 @@ static void on_welcome(struct agent *a, const Aifed__Envelope *in)
 
 /* A revoked key or a broker-side limit answers every advertisement with the
  * same error: log it when it starts or changes, not every interval. */
-static void on_error(struct agent *a, const char *message)
+static void on_error(struct agent *a, const Aifed__Envelope *in)
 {
+    const char *message = in->error->message;
+
     if (!strncmp(a->last_error, message, sizeof(a->last_error) - 1)) {
         log_debug("broker error (again): %s", message);
         return;
@@ -327,10 +329,25 @@ static void on_error(struct agent *a, const char *message)
     snprintf(a->last_error, sizeof(a->last_error), "%s", message);
 }
 
+/* What the broker may say to an agent, ended by a { 0, NULL } row. */
+struct agent_spec {
+    Aifed__Envelope__BodyCase body;
+    void (*fn)(struct agent *a, const Aifed__Envelope *in);
+};
+
+static const struct agent_spec handlers[] = {
+    {AIFED__ENVELOPE__BODY_WELCOME, on_welcome},
+    {AIFED__ENVELOPE__BODY_LEASE_HOLD, on_hold},
+    {AIFED__ENVELOPE__BODY_LEASE_RELEASE, on_release},
+    {AIFED__ENVELOPE__BODY_ERROR, on_error},
+    {0, NULL},
+};
+
 static void on_message(void *sock, void *arg)
 {
     struct agent *a = arg;
     struct af_zmsg z;
+    const struct agent_spec *spec;
 
     if (af_zsock_recv(sock, false, a->conf->max_message, &z) < 0)
         return;
@@ -338,22 +355,12 @@ static void on_message(void *sock, void *arg)
         log_warnx("undecodable message from the broker: %s", z.why.text);
         return;
     }
-    switch (z.env->body_case) {
-    case AIFED__ENVELOPE__BODY_WELCOME:
-        on_welcome(a, z.env);
-        break;
-    case AIFED__ENVELOPE__BODY_LEASE_HOLD:
-        on_hold(a, z.env);
-        break;
-    case AIFED__ENVELOPE__BODY_LEASE_RELEASE:
-        on_release(a, z.env);
-        break;
-    case AIFED__ENVELOPE__BODY_ERROR:
-        on_error(a, z.env->error->message);
-        break;
-    default:
+    for (spec = handlers; spec->fn && spec->body != z.env->body_case; spec++)
+        ;
+    if (spec->fn)
+        spec->fn(a, z.env);
+    else
         log_warnx("unexpected %s from the broker", af_wire_body_name(z.env->body_case));
-    }
     af_zmsg_clear(&z);
 }
 
@@ -472,7 +479,7 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         af_error_set(err, "event loop: cannot initialise");
         return NULL;
     }
-    if (!(a->zctx = zmq_ctx_new())) {
+    if (!(a->zctx = af_zsock_ctx_new())) {
         af_error_set(err, "out of memory");
         goto fail;
     }
@@ -544,7 +551,7 @@ void agent_destroy(struct agent *a)
         log_warnx("event loop closed with handles still open");
     af_zsock_close(a->sock);
     if (a->zctx)
-        zmq_ctx_term(a->zctx);
+        af_zsock_ctx_term(a->zctx);
     af_signer_wipe(&a->signer);
     ametrics_destroy(a->m);
     free(a);

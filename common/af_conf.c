@@ -104,7 +104,7 @@ int af_conf_id(const char *key, const char *value, char *buf, size_t size,
     if (!af_id_valid(value) || strlen(value) >= size)
         return af_error_set(
             err, "%s: '%s' is not a valid name (1-64 of A-Z a-z 0-9 . _ -)", key, value);
-    strcpy(buf, value);
+    memcpy(buf, value, strlen(value) + 1); /* fits: checked above */
     return 0;
 }
 
@@ -245,6 +245,6 @@ char *af_conf_path(const char *base_file, const char *path)
         return NULL;
     memcpy(out, base_file, dirlen);
     out[dirlen] = '/';
-    strcpy(out + dirlen + 1, path);
+    memcpy(out + dirlen + 1, path, strlen(path) + 1);
     return out;
 }

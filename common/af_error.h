@@ -11,8 +11,16 @@ struct af_error {
     char text[160];
 };
 
-/* Format into err (if not NULL) and return -1. errno is preserved. */
-int af_error_set(struct af_error *err, const char *fmt, ...)
+/* Format into err (if not NULL). errno is preserved. */
+void af_error_fill(struct af_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* af_error_fill, then -1: a macro, so that every caller (and the static
+ * analyzer) sees the -1 without looking into another file. */
+#define af_error_set(err, ...)                                                           \
+    __extension__({                                                                      \
+        af_error_fill((err), __VA_ARGS__);                                               \
+        -1;                                                                              \
+    })
 
 #endif

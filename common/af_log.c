@@ -105,7 +105,7 @@ void fatalx(const char *fmt, ...)
     exit(1);
 }
 
-int af_error_set(struct af_error *err, const char *fmt, ...)
+void af_error_fill(struct af_error *err, const char *fmt, ...)
 {
     int saved = errno;
     va_list ap;
@@ -116,5 +116,4 @@ int af_error_set(struct af_error *err, const char *fmt, ...)
         va_end(ap);
     }
     errno = saved;
-    return -1;
 }

@@ -80,7 +80,7 @@ static int create_keys(const char *path, struct af_signer *s, struct af_error *e
 
     af_signer_generate(s);
     sodium_bin2base64(text, sizeof(text) - 1, s->sk, sizeof(s->sk), B64_STD);
-    strcat(text, "\n");
+    memcpy(text + strlen(text), "\n", 2); /* room was kept for it */
     if (af_keys_write_file(path, 0600, text, err) < 0) {
         sodium_memzero(text, sizeof(text));
         return -1;
@@ -89,7 +89,7 @@ static int create_keys(const char *path, struct af_signer *s, struct af_error *e
     if (snprintf(pubpath, sizeof(pubpath), "%s.pub", path) >= (int)sizeof(pubpath))
         return af_error_set(err, "%s: path too long", path);
     af_sign_pub_encode(s->pk, text);
-    strcat(text, "\n");
+    memcpy(text + strlen(text), "\n", 2); /* a key is far shorter than text */
     unlink(pubpath); /* a stale .pub from an older key must not survive */
     return af_keys_write_file(pubpath, 0644, text, err);
 }
@@ -159,7 +159,7 @@ int af_token_make(const struct af_token_claims *c, const struct af_signer *s, ch
         errno = EINVAL;
         return -1;
     }
-    strcpy(out, TOKEN_PREFIX);
+    memcpy(out, TOKEN_PREFIX, sizeof(TOKEN_PREFIX)); /* fits: checked above */
     used = strlen(out);
     sodium_bin2base64(out + used, size - used, (const uint8_t *)body, (size_t)n, B64_URL);
     used = strlen(out);
@@ -251,7 +251,7 @@ int af_token_verify(const char *token, const uint8_t pk[32], struct af_token_cla
 {
     char body[BODY_MAX];
     uint8_t sig[crypto_sign_BYTES];
-    size_t len;
+    size_t len = 0;
 
     if (split(token, body, sizeof(body), &len, sig, err) < 0)
         return -1;
@@ -268,7 +268,7 @@ int af_token_countersign(const char *token, const struct af_signer *s, char *sig
 {
     char body[BODY_MAX];
     uint8_t sig[crypto_sign_BYTES], ignored[crypto_sign_BYTES];
-    size_t len;
+    size_t len = 0;
     struct af_error err;
 
     if (split(token, body, sizeof(body), &len, ignored, &err) < 0 ||
@@ -285,7 +285,7 @@ int af_token_check_countersign(const char *token, const char *sig_b64, const cha
 {
     char body[BODY_MAX];
     uint8_t sig[crypto_sign_BYTES], ignored[crypto_sign_BYTES], pk[32];
-    size_t len;
+    size_t len = 0;
     struct af_error err;
 
     if (split(token, body, sizeof(body), &len, ignored, &err) < 0 ||

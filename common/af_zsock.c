@@ -182,3 +182,33 @@ void af_zsock_close(void *sock)
         zmq_close(sock);
     errno = saved;
 }
+
+void af_zsock_close_linger(void *sock, int linger_ms)
+{
+    if (sock)
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+    af_zsock_close(sock);
+}
+
+void *af_zsock_ctx_new(void)
+{
+    void *zctx = zmq_ctx_new();
+
+    if (!zctx)
+        errno = ENOMEM;
+    return zctx;
+}
+
+void af_zsock_ctx_term(void *zctx)
+{
+    int saved = errno;
+
+    if (zctx)
+        zmq_ctx_term(zctx);
+    errno = saved;
+}
+
+const char *af_zsock_strerror(int errnum)
+{
+    return zmq_strerror(errnum);
+}

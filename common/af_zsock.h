@@ -64,4 +64,16 @@ int af_zsock_send_raw(void *sock, const uint8_t *rid, size_t rid_len, const void
 /* Close with no linger. NULL is ignored. */
 void af_zsock_close(void *sock);
 
+/* Close, first letting what is queued leave for at most linger_ms (a clean
+ * stop's last answers). NULL is ignored. */
+void af_zsock_close_linger(void *sock, int linger_ms);
+
+/* A ZeroMQ context, and its end (which waits for every socket in it to be
+ * closed). NULL/ENOMEM. af_zsock_ctx_term(NULL) does nothing. */
+void *af_zsock_ctx_new(void);
+void af_zsock_ctx_term(void *zctx);
+
+/* errno in words, including ZeroMQ's own values (EFSM, ETERM, ...). */
+const char *af_zsock_strerror(int errnum);
+
 #endif

@@ -105,8 +105,8 @@ if ((keep)); then
 export AIFED_BROKER=$FED_CLIENT_EP
 export AIFED_BROKER_KEY=$demo/keys/broker.pub
 export AIFED_KEY=$demo/keys/alice.key
-$AIFED_BUILD/broker/ctl/aifedctl sites
-$AIFED_BUILD/broker/ctl/aifedctl submit --project llm-eu --gpus 4 --accelerator H100
+$AIFED_BUILD/ctl/aifedctl sites
+$AIFED_BUILD/ctl/aifedctl submit --project llm-eu --gpus 4 --accelerator H100
 (admin: AIFED_KEY=$demo/keys/ops.key; logs in $demo/logs)
 Stop it with: deploy/demo.sh --stop
 EOF2

@@ -11,7 +11,7 @@
 : "${AIFED_BUILD:?set AIFED_BUILD to the meson build directory}"
 FED_BROKER_BIN="$AIFED_BUILD/broker/aifed-broker"
 FED_AGENT_BIN="$AIFED_BUILD/agent/aifed-agent"
-FED_CTL_BIN="$AIFED_BUILD/broker/ctl/aifedctl"
+FED_CTL_BIN="$AIFED_BUILD/ctl/aifedctl"
 FED_WAIT_S=${FED_WAIT_S:-20}
 FED_INTERVAL=${FED_INTERVAL:-500ms}
 

@@ -10,5 +10,5 @@ while IFS= read -r f; do
         echo "needs clang-format: $f"
         bad=1
     fi
-done < <(find broker agent common tests -name '*.[ch]' ! -name '*.pb-c.*')
+done < <(find broker agent common ctl tests -name '*.[ch]' ! -name '*.pb-c.*')
 exit $bad

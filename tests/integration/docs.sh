@@ -11,7 +11,7 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 fail() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 
-CTL=$BUILD/broker/ctl/aifedctl
+CTL=$BUILD/ctl/aifedctl
 MAN=$BUILD/docs/man
 commands=$("$CTL" help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}')
 check "aifedctl help lists commands" test "$(wc -w <<<"$commands")" -ge 9

@@ -29,8 +29,7 @@ static const char *user_id(const char *id, const char *key)
 
 static void keys_and_revocation(void **state)
 {
-    void *zctx = zmq_ctx_new();
-    struct auth *a = auth_create(zctx, NULL);
+    struct auth *a = auth_create();
     char *projects[] = {"llm-eu"};
     const struct auth_principal *p;
 
@@ -68,15 +67,13 @@ static void keys_and_revocation(void **state)
     assert_int_equal(auth_key_add(a, "bogus:x", k3, NULL, 0, false), -1);
     assert_int_equal(errno, EINVAL);
     auth_destroy(a);
-    zmq_ctx_term(zctx);
 }
 
 /* Handlers keep the principal of the message they serve while an admin call
  * registers others: a principal never moves. */
 static void principals_stay_put(void **state)
 {
-    void *zctx = zmq_ctx_new();
-    struct auth *a = auth_create(zctx, NULL);
+    struct auth *a = auth_create();
     const struct auth_principal *first;
     unsigned char raw[32];
     char key[41], id[32];
@@ -98,7 +95,39 @@ static void principals_stay_put(void **state)
     assert_string_equal(first->name, "ops");
     assert_false(auth_find(a, "site:s7")->from_config);
     auth_destroy(a);
-    zmq_ctx_term(zctx);
+}
+
+/* The ZAP policy: a key is admitted on the domain of its principal's kind
+ * only, as "id/key", and refused once revoked. */
+static void zap_policy(void **state)
+{
+    struct auth *a = auth_create();
+    char *projects[] = {"llm-eu"};
+    char user[160];
+
+    (void)state;
+    assert_int_equal(auth_add(a, AUTH_SITE, "mimer", k1, NULL, 0), 0);
+    assert_int_equal(auth_add(a, AUTH_USER, "alice", k2, projects, 1), 0);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_AGENT, "127.0.0.1", k1, user, sizeof(user), a), 0);
+    assert_string_equal(user, user_id("site:mimer", k1));
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_CLIENT, "127.0.0.1", k2, user, sizeof(user), a), 0);
+    assert_string_equal(user, user_id("user:alice", k2));
+    /* Each kind on the other's socket, an unknown key, an unknown domain. */
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_CLIENT, "127.0.0.1", k1, user, sizeof(user), a), -1);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_AGENT, "127.0.0.1", k2, user, sizeof(user), a), -1);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_AGENT, "127.0.0.1", k3, user, sizeof(user), a), -1);
+    assert_int_equal(auth_decide("other", "127.0.0.1", k1, user, sizeof(user), a), -1);
+    /* A User-Id that would not fit is refused, not cut short. */
+    assert_int_equal(auth_decide(AUTH_DOMAIN_AGENT, "127.0.0.1", k1, user, 20, a), -1);
+    assert_int_equal(auth_revoke(a, "site:mimer"), 0);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_AGENT, "127.0.0.1", k1, user, sizeof(user), a), -1);
+    auth_destroy(a);
 }
 
 int main(void)
@@ -106,6 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_and_revocation),
         cmocka_unit_test(principals_stay_put),
+        cmocka_unit_test(zap_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,12 +67,56 @@ static void names(void **state)
     assert_int_equal(lease_state_parse("nope"), -1);
 }
 
+/* Every ending: its final state and its usage; what does not end a lease
+ * is refused. */
+static void endings(void **state)
+{
+    struct lease_facts active = {LEASE_ACTIVE, 4, 3600, 1000000};
+    struct lease_facts pending = {LEASE_PENDING, 4, 3600, 0};
+    struct lease_ending e;
+
+    (void)state;
+    assert_int_equal(lease_end(&active, LEASE_EV_RELEASE, 1010000, 0, &e), 0);
+    assert_int_equal(e.state, LEASE_RELEASED);
+    assert_int_equal(e.used_gpu_s, 40);
+    assert_int_equal(lease_end(&active, LEASE_EV_EXPIRE, 9000000, 0, &e), 0);
+    assert_int_equal(e.state, LEASE_EXPIRED);
+    assert_int_equal(e.used_gpu_s, 4 * 3600); /* never past the walltime */
+    assert_int_equal(lease_end(&active, LEASE_EV_REVOKE, 1001000, 0, &e), 0);
+    assert_int_equal(e.state, LEASE_REVOKED);
+    assert_int_equal(e.used_gpu_s, 4);
+    assert_int_equal(lease_end(&active, LEASE_EV_LOST, 1002000, 0, &e), 0);
+    assert_int_equal(e.state, LEASE_LOST);
+    assert_int_equal(e.used_gpu_s, 8);
+    /* The site's own figure, capped at what the lease allowed. */
+    assert_int_equal(lease_end(&active, LEASE_EV_ENDED, 1002000, 77, &e), 0);
+    assert_int_equal(e.state, LEASE_RELEASED);
+    assert_int_equal(e.used_gpu_s, 77);
+    assert_int_equal(lease_end(&active, LEASE_EV_ENDED, 1002000, 1u << 30, &e), 0);
+    assert_int_equal(e.used_gpu_s, 4 * 3600);
+    /* Never held: nothing used. */
+    assert_int_equal(lease_end(&pending, LEASE_EV_FAIL, 1002000, 0, &e), 0);
+    assert_int_equal(e.state, LEASE_FAILED);
+    assert_int_equal(e.used_gpu_s, 0);
+    assert_int_equal(lease_end(&pending, LEASE_EV_RELEASE, 1002000, 0, &e), 0);
+    assert_int_equal(e.used_gpu_s, 0);
+    /* Not endings, or not from that state. */
+    assert_int_equal(lease_end(&active, LEASE_EV_RENEW, 1002000, 0, &e), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(lease_end(&pending, LEASE_EV_HELD, 1002000, 0, &e), -1);
+    assert_int_equal(lease_end(&pending, LEASE_EV_LOST, 1002000, 0, &e), -1);
+    assert_int_equal(lease_end(&active, LEASE_EV_FAIL, 1002000, 0, &e), -1);
+    active.state = LEASE_RELEASED;
+    assert_int_equal(lease_end(&active, LEASE_EV_RELEASE, 1002000, 0, &e), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(states_match_the_wire),
         cmocka_unit_test(transitions),
         cmocka_unit_test(names),
+        cmocka_unit_test(endings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc: the broker's message handlers, and what they share. A handler gets
+ * the services (struct svc) and one decoded message with the principal ZAP
+ * gave its sender; it answers with rpc_reply() or rpc_error() and changes
+ * leases only through the lease services. Handlers never send: replies are
+ * queued in the outbox and leave after the batch's commit.
+ *
+ * Each table says, per message, which roles may send it; the server's
+ * dispatch checks that before a handler runs, so no handler checks roles
+ * by hand and a new one cannot forget to.
+ */
+#ifndef RPC_H
+#define RPC_H
+
+#include "af_zsock.h"
+#include "auth.h"
+#include "outbox.h"
+
+#include "aifed.pb-c.h"
+
+#include <stdbool.h>
+
+struct svc;
+
+/* Leases a ListLeases page holds when the client names no limit. */
+#define RPC_DEFAULT_PAGE 100
+
+/* The message being handled. */
+struct rpc_msg {
+    struct outbox_peer from; /* whom a reply goes to */
+    const Aifed__Envelope *env;
+    const struct auth_principal *who;
+};
+
+/* Roles, as a mask of auth kinds. */
+#define RPC_SITE  (1u << AUTH_SITE)
+#define RPC_USER  (1u << AUTH_USER)
+#define RPC_ADMIN (1u << AUTH_ADMIN)
+
+typedef void (*rpc_fn)(struct svc *s, const struct rpc_msg *m);
+
+struct rpc_spec {
+    Aifed__Envelope__BodyCase body;
+    unsigned roles; /* who may send it */
+    rpc_fn fn;
+    const char *what; /* for the refusal: "only admins <what>" */
+};
+
+/* Handler tables, each ended by a { 0, NULL } row: what sites say (the
+ * agent socket), what users and admins ask (the client socket), and what
+ * only admins do (the client socket too). */
+extern const struct rpc_spec rpc_agent_specs[];
+extern const struct rpc_spec rpc_client_specs[];
+extern const struct rpc_spec rpc_admin_specs[];
+
+/* The row for body in tables (a NULL-ended list of tables), or NULL. */
+const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body);
+
+/* Run spec's handler for m if m's sender has one of its roles; else refuse
+ * with ERROR_FORBIDDEN. */
+void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *m);
+
+/* Queue reply (its corr id set to m's) for after the commit. */
+void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply);
+/* Queue a LeaseReply with l, or the SiteList, as the reply to m. */
+void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l);
+void rpc_reply_sites(struct svc *s, const struct rpc_msg *m);
+/* Queue the allocations of project at site (either "" for any) that m's
+ * sender may see, as the reply to m. */
+void rpc_reply_allocations(struct svc *s, const struct rpc_msg *m, const char *project,
+                           const char *site);
+/* Send an Error reply to m now. */
+void rpc_error(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Whether m's sender may see l (its project is theirs, or an admin). */
+bool rpc_may_see(const struct rpc_msg *m, const Aifed__Lease *l);
+
+/* The stored lease id names, for m's sender: NULL (with NOT_FOUND sent)
+ * when there is none or the sender may not see it, so that users cannot
+ * probe which lease ids exist. Free with store_lease_free(). */
+Aifed__Lease *rpc_lease_get(struct svc *s, const struct rpc_msg *m, const char *id);
+
+#endif

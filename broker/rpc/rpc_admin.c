@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc_admin: what only admins do (the dispatch refuses anyone else: see
+ * rpc_admin_specs). Revoke a lease; drain a site or confirm that silent
+ * sites are DOWN (the isolation guard); set allocations; read the audit
+ * log; and the principal registry: add principals (or a second key for a
+ * change-over), remove a key, revoke, and list. A registry change reaches
+ * open connections at once: every message is checked against its key's
+ * current state.
+ */
+#include "af_log.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "alloc.h"
+#include "bconf.h"
+#include "lease.h"
+#include "leasesvc.h"
+#include "ledger.h"
+#include "principals.h"
+#include "rpc.h"
+#include "sites.h"
+#include "store.h"
+#include "svc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct plist {
+    Aifed__Principal *v;
+    Aifed__Principal **ptrs;
+    char *(*keys)[AUTH_MAX_KEYS];
+    size_t n;
+    const char *only;
+};
+
+static void plist_add(const struct auth_principal *p, void *arg)
+{
+    struct plist *l = arg;
+
+    if (l->only && strcmp(l->only, p->id))
+        return;
+    principals_to_msg(p, &l->v[l->n], l->keys[l->n]);
+    l->ptrs[l->n] = &l->v[l->n];
+    l->n++;
+}
+
+static void reply_principals(struct svc *s, const struct rpc_msg *m, const char *only)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__PrincipalList list = AIFED__PRINCIPAL_LIST__INIT;
+    size_t n = auth_count(s->auth);
+    struct plist l = {.only = only};
+
+    l.v = calloc(n ? n : 1, sizeof(*l.v));
+    l.ptrs = calloc(n ? n : 1, sizeof(*l.ptrs));
+    l.keys = calloc(n ? n : 1, sizeof(*l.keys));
+    if (!l.v || !l.ptrs || !l.keys) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        auth_each(s->auth, plist_add, &l);
+        list.principals = l.ptrs;
+        list.n_principals = l.n;
+        env.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_LIST;
+        env.principal_list = &list;
+        rpc_reply(s, m, &env);
+    }
+    free(l.v);
+    free(l.ptrs);
+    free(l.keys);
+}
+
+static void on_revoke(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__Revoke *r = m->env->revoke;
+    Aifed__Lease *stored;
+    struct leasesvc_lease revoked;
+    char reason[AF_WIRE_MAX_TEXT];
+
+    if (store_lease_get(s->store, r->lease_id, &stored) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", r->lease_id);
+        return;
+    }
+    snprintf(reason, sizeof(reason), "revoked by %s%s%.400s", m->who->id,
+             *r->reason ? ": " : "", r->reason);
+    /* Ending it sends the site its LeaseRelease. */
+    if (leasesvc_end(s, stored, LEASE_EV_REVOKE, reason, 0, &revoked) == 0)
+        rpc_reply_lease(s, m, &revoked.lease);
+    else if (errno == EINVAL)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s",
+                  stored->id, lease_state_name(stored->state));
+    else
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the revoke");
+    store_lease_free(s->store, stored);
+}
+
+struct audit_page {
+    Aifed__AuditEntry **v;
+    size_t n, limit;
+    int64_t since_ms;
+    uint64_t last_seq;
+    bool more;
+};
+
+static int audit_add(const Aifed__AuditEntry *e, void *arg)
+{
+    struct audit_page *p = arg;
+    size_t len = aifed__audit_entry__get_packed_size(e);
+    uint8_t *buf;
+
+    p->last_seq = e->seq;
+    if (e->time_ms < p->since_ms)
+        return 0;
+    if (p->n == p->limit) {
+        p->more = true;
+        return 1;
+    }
+    /* Borrowed for this call only: keep a copy for the reply. */
+    if (!(buf = malloc(len ? len : 1)))
+        return -1;
+    aifed__audit_entry__pack(e, buf);
+    p->v[p->n] = aifed__audit_entry__unpack(NULL, len, buf);
+    free(buf);
+    return p->v[p->n] ? (p->n++, 0) : -1;
+}
+
+static void on_list_audit(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__ListAudit *q = m->env->list_audit;
+    struct audit_page p = {.limit = q->limit ? q->limit : 100, .since_ms = q->since_ms};
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__AuditList list = AIFED__AUDIT_LIST__INIT;
+
+    if (!(p.v = calloc(p.limit, sizeof(*p.v)))) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    if (store_audit_list(s->store, q->after_seq, audit_add, &p) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                  "reading the audit log failed");
+    } else {
+        list.entries = p.v;
+        list.n_entries = p.n;
+        /* Where the next page starts: after the last entry returned. */
+        list.next_seq = p.more && p.n ? p.v[p.n - 1]->seq : 0;
+        env.body_case = AIFED__ENVELOPE__BODY_AUDIT_LIST;
+        env.audit_list = &list;
+        rpc_reply(s, m, &env);
+    }
+    for (size_t i = 0; i < p.n; i++)
+        aifed__audit_entry__free_unpacked(p.v[i], NULL);
+    free(p.v);
+}
+
+static void on_site_down(const char *site, bool up, void *arg)
+{
+    (void)up;
+    (void)arg;
+    log_warnx("site %s is DOWN: an admin confirmed its silence", site);
+}
+
+static void on_site_admin(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__SiteAdmin *a = m->env->site_admin;
+
+    if (a->action == AIFED__SITE_ACTION__SITE_CONFIRM_DOWN) {
+        sites_confirm_down(s->sites, svc_now_ms(s), on_site_down, NULL);
+    } else if (sites_drain(s->sites, a->site,
+                           a->action == AIFED__SITE_ACTION__SITE_DRAIN) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no site %s", a->site);
+        return;
+    } else {
+        log_info("%s %s site %s", m->who->id,
+                 a->action == AIFED__SITE_ACTION__SITE_DRAIN ? "drained" : "undrained",
+                 a->site);
+    }
+    rpc_reply_sites(s, m);
+}
+
+/* Apply an add to auth (and sites); 0, or -1 with the error sent. */
+static int apply_add(struct svc *s, const struct rpc_msg *m, const char *id,
+                     const char *key, char *const *projects, size_t n_projects)
+{
+    const struct auth_principal *before = auth_find(s->auth, id);
+
+    if (!strncmp(id, "user:", 5) && n_projects == 0 && (!before || before->revoked)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_BAD_REQUEST,
+                  "a user needs the projects it may act for");
+        return -1;
+    }
+    if (auth_key_add(s->auth, id, key, projects, n_projects, n_projects > 0) < 0) {
+        rpc_error(s, m,
+                  errno == EEXIST || errno == E2BIG
+                      ? AIFED__ERROR_CODE__ERROR_CONFLICT
+                      : AIFED__ERROR_CODE__ERROR_BAD_REQUEST,
+                  "%s",
+                  errno == EEXIST  ? "that key is already registered"
+                  : errno == E2BIG ? "it has two keys already: remove one first"
+                                   : "cannot register it");
+        return -1;
+    }
+    if (principals_site(s, id) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_principal_add(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__PrincipalAdd *a = m->env->principal_add;
+
+    if (apply_add(s, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
+        return;
+    if (principals_save(s, m->who->id, auth_find(s->auth, a->id),
+                        "principal key added") == 0) {
+        log_info("%s registered a key for %s", m->who->id, a->id);
+        reply_principals(s, m, a->id);
+    }
+}
+
+static void on_principal_remove_key(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__PrincipalRemoveKey *r = m->env->principal_remove_key;
+
+    if (auth_key_remove(s->auth, r->id, r->public_key) < 0) {
+        if (errno == EMLINK)
+            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                      "that is the only key of %s: revoke it instead", r->id);
+        else
+            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "%s has no such key",
+                      r->id);
+        return;
+    }
+    if (principals_save(s, m->who->id, auth_find(s->auth, r->id),
+                        "principal key removed") == 0) {
+        log_info("%s removed a key of %s", m->who->id, r->id);
+        reply_principals(s, m, r->id);
+    }
+}
+
+static void on_principal_revoke(struct svc *s, const struct rpc_msg *m)
+{
+    const char *id = m->env->principal_revoke->id;
+
+    if (!strcmp(id, m->who->id)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                  "admins cannot revoke themselves (ask another admin)");
+        return;
+    }
+    if (auth_revoke(s->auth, id) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no principal %s", id);
+        return;
+    }
+    if (principals_save(s, m->who->id, auth_find(s->auth, id), "principal revoked") ==
+        0) {
+        log_warnx("%s revoked %s: its keys are refused from now on", m->who->id, id);
+        reply_principals(s, m, id);
+    }
+}
+
+static void on_list_principals(struct svc *s, const struct rpc_msg *m)
+{
+    reply_principals(s, m, NULL);
+}
+
+static void on_allocation_set(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__Allocation *a = m->env->allocation_set->allocation;
+    struct alloc_entry *e;
+    char subject[2 * AF_ID_MAX + 2], text[128];
+
+    if (!sites_known(s->sites, a->site)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no site %s", a->site);
+        return;
+    }
+    if (!(e = alloc_get(s->allocs, a->project, a->site))) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    e->granted_gpu_s = a->granted_gpu_s;
+    e->end_ms = a->end_ms;
+    snprintf(subject, sizeof(subject), "%s@%s", e->project, e->site);
+    snprintf(text, sizeof(text), "by %s: %.1f GPU-hours", m->who->id,
+             (double)e->granted_gpu_s / 3600.0);
+    if (ledger_save(s, e) < 0 ||
+        store_audit_append(s->store, subject, "", "allocation set", text) < 0) {
+        outbox_store_failed(s->outbox, "storing the allocation of %s", subject);
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not store it");
+        return;
+    }
+    log_info("%s set the allocation of %s at %s to %.1f GPU-hours", m->who->id,
+             e->project, e->site, (double)e->granted_gpu_s / 3600.0);
+    rpc_reply_allocations(s, m, e->project, e->site);
+}
+
+#define PRINCIPALS "manage principals"
+
+const struct rpc_spec rpc_admin_specs[] = {
+    {AIFED__ENVELOPE__BODY_REVOKE, RPC_ADMIN, on_revoke, "revoke leases"},
+    {AIFED__ENVELOPE__BODY_SITE_ADMIN, RPC_ADMIN, on_site_admin, "act on sites"},
+    {AIFED__ENVELOPE__BODY_LIST_AUDIT, RPC_ADMIN, on_list_audit, "read the audit log"},
+    {AIFED__ENVELOPE__BODY_ALLOCATION_SET, RPC_ADMIN, on_allocation_set,
+     "set allocations"},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_ADD, RPC_ADMIN, on_principal_add, PRINCIPALS},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY, RPC_ADMIN, on_principal_remove_key,
+     PRINCIPALS},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, RPC_ADMIN, on_principal_revoke, PRINCIPALS},
+    {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, RPC_ADMIN, on_list_principals, PRINCIPALS},
+    {0, 0, NULL, NULL},
+};

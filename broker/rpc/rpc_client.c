@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc_client: what users and admins ask of the broker. ZAP admitted only user
+ * and admin keys on this socket. A user acts for its own projects only and
+ * sees only their leases; a lease of another project answers "not found",
+ * so users cannot probe which lease ids exist.
+ *
+ * A submit is answered when its lease is decided (ACTIVE at a site, or
+ * FAILED), not when it is matched: the client's "granted" means a site holds
+ * the capacity and the broker has it on disk.
+ */
+#include "af_ids.h"
+#include "af_log.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "alloc.h"
+#include "bconf.h"
+#include "lease.h"
+#include "leasesvc.h"
+#include "ledger.h"
+#include "match.h"
+#include "placement.h"
+#include "rpc.h"
+#include "sites.h"
+#include "store.h"
+#include "svc.h"
+#include "waiters.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Answer m when l is decided. Past the bound, answer now (PENDING): the
+ * client then polls, which costs it nothing it did not already pay. */
+static void reply_or_wait(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l)
+{
+    if (l->state != LEASE_PENDING ||
+        !waiters_add(s->waiters, l->id, m->who->index, &m->from, svc_now_ms(s)))
+        rpc_reply_lease(s, m, l);
+}
+
+/* A retried submit (same principal and request id) is the same lease. */
+static bool submit_retry(struct svc *s, const struct rpc_msg *m, const char *request_id)
+{
+    char id[AF_ID_MAX + 1];
+    Aifed__Lease *l;
+
+    if (store_idem_get(s->store, m->who->id, request_id, id, sizeof(id)) < 0)
+        return false;
+    if (store_lease_get(s->store, id, &l) < 0)
+        return false;
+    log_debug("submit %s retried: lease %s", request_id, id);
+    reply_or_wait(s, m, l);
+    store_lease_free(s->store, l);
+    return true;
+}
+
+/*
+ * A broker that has just started has heard from no site yet, and every site
+ * it has not heard looks DOWN to the matcher. Until each has advertised, or
+ * the time in which a live one surely would have has passed (down_after
+ * intervals), a workload no heard site can take is not refused: the client
+ * is told to ask again (aifedctl does, with the same request id).
+ */
+static bool starting(struct svc *s, char *buf, size_t size)
+{
+    int64_t up = svc_now_ms(s) - s->started_ms;
+    char unheard[256];
+
+    if (up >= (int64_t)(s->conf->advertise_interval_ms * s->conf->down_after) ||
+        !sites_unheard(s->sites, unheard, sizeof(unheard)))
+        return false;
+    snprintf(buf, size,
+             "the broker started %lld ms ago and has not heard from %s yet; ask again "
+             "in a moment",
+             (long long)up, unheard);
+    return true;
+}
+
+/* Keep what was decided, and why, with the request (into the batch). */
+static void record_request(struct svc *s, const struct rpc_msg *m,
+                           const struct placement *mt, const char *lease_id,
+                           const char *refused)
+{
+    const Aifed__Submit *sub = m->env->submit;
+    Aifed__RequestRecord r = AIFED__REQUEST_RECORD__INIT;
+    Aifed__Candidate **c = NULL;
+
+    if (placement_candidates(mt, &c) < 0) {
+        log_err("explaining request %s", sub->request_id);
+        return; /* the lease stands; only its explanation is missing */
+    }
+    r.request_id = sub->request_id;
+    r.principal = (char *)m->who->id;
+    r.workload = sub->workload;
+    r.created_ms = svc_now_ms(s);
+    r.lease_id = (char *)(lease_id ? lease_id : "");
+    r.refusal = (char *)(refused ? refused : "");
+    r.candidates = c;
+    r.n_candidates = mt->r.n;
+    if (store_request_put(s->store, &r) < 0)
+        outbox_store_failed(s->outbox, "storing request %s", sub->request_id);
+    free(c);
+}
+
+/* Why a submit cannot be matched now, before matching: its sender may not
+ * use the project, the broker hears no site, or the sender already has
+ * max_waiting submits waiting. true with the error sent. */
+static bool submit_refused(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__Submit *sub = m->env->submit;
+
+    if (!auth_may_use_project(m->who, sub->workload->project)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "%s is not a member of project %s", m->who->id, sub->workload->project);
+        return true;
+    }
+    if (submit_retry(s, m, sub->request_id))
+        return true;
+    if (sites_isolated(s->sites)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+                  "the broker hears no site at the moment (all went silent at once); "
+                  "nothing is granted until they are heard again");
+        return true;
+    }
+    if (waiters_count(s->waiters, m->who->index) >= s->conf->max_waiting) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_LIMITED,
+                  "you have %llu submits waiting for a site; wait for them first",
+                  (unsigned long long)s->conf->max_waiting);
+        return true;
+    }
+    return false;
+}
+
+/* No site was chosen: a starting broker asks the client to ask again; any
+ * other refusal is recorded with its explanation. */
+static void refuse_submit(struct svc *s, const struct rpc_msg *m,
+                          const struct placement *mt)
+{
+    const char *request_id = m->env->submit->request_id;
+    char why[AF_WIRE_MAX_TEXT];
+
+    if (starting(s, why, sizeof(why))) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_STARTING, "%s", why);
+        return;
+    }
+    placement_refusal(mt, why, sizeof(why));
+    record_request(s, m, mt, NULL, why);
+    rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+              "%s; `aifedctl request show %s` explains every site", why, request_id);
+}
+
+static void on_submit(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__Submit *sub = m->env->submit;
+    Aifed__Lease l = AIFED__LEASE__INIT;
+    struct placement mt;
+    const struct match_candidate *c;
+    char id[AF_ID_MAX + 1], token[AF_TOKEN_MAX];
+
+    if (submit_refused(s, m))
+        return;
+    if (placement_run(s, sub->workload, NULL, &mt) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    if (mt.r.chosen == MATCH_NONE) {
+        refuse_submit(s, m, &mt);
+        goto out;
+    }
+    c = &mt.r.candidates[mt.r.chosen];
+    af_id_new("lease", id, sizeof(id));
+    l.id = id;
+    l.request_id = sub->request_id;
+    l.principal = (char *)m->who->id;
+    l.workload = sub->workload;
+    l.state = LEASE_PENDING;
+    l.site = (char *)mt.views[c->site].id;
+    l.pool = (char *)mt.views[c->site].pools[c->pool].name;
+    l.gpus = sub->workload->gpus;
+    l.nodes = c->nodes;
+    l.created_ms = l.updated_ms = mt.w.now_ms;
+    /* The walltime runs from the grant; the token says until when. */
+    l.expires_ms = l.created_ms + (int64_t)sub->workload->walltime_s * 1000;
+    record_request(s, m, &mt, l.id, NULL);
+    if (leasesvc_grant(s, &l, m->who->id, token) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the lease");
+        goto out;
+    }
+    reply_or_wait(s, m, &l);
+out:
+    placement_free(&mt);
+}
+
+static void on_explain(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__Workload *w = m->env->explain->workload;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__ExplainReply er = AIFED__EXPLAIN_REPLY__INIT;
+    struct placement mt;
+    Aifed__Candidate **c = NULL;
+
+    if (!auth_may_use_project(m->who, w->project)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "%s is not a member of project %s", m->who->id, w->project);
+        return;
+    }
+    if (placement_run(s, w, NULL, &mt) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    if (placement_candidates(&mt, &c) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        er.candidates = c;
+        er.n_candidates = mt.r.n;
+        env.body_case = AIFED__ENVELOPE__BODY_EXPLAIN_REPLY;
+        env.explain_reply = &er;
+        rpc_reply(s, m, &env);
+    }
+    free(c);
+    placement_free(&mt);
+}
+
+static void on_get_lease(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Lease *l = rpc_lease_get(s, m, m->env->get_lease->lease_id);
+
+    if (l) {
+        rpc_reply_lease(s, m, l);
+        store_lease_free(s->store, l);
+    }
+}
+
+struct page {
+    const struct rpc_msg *m;
+    Aifed__Lease **v;
+    size_t n, limit;
+    bool more;
+};
+
+static int page_add(const Aifed__Lease *l, void *arg)
+{
+    struct page *p = arg;
+    size_t len;
+    uint8_t *buf;
+
+    if (!rpc_may_see(p->m, l))
+        return 0;
+    if (p->n == p->limit) {
+        p->more = true;
+        return 1;
+    }
+    /* The store lends l for this call only: keep a copy for the reply. */
+    len = aifed__lease__get_packed_size(l);
+    if (!(buf = malloc(len ? len : 1)))
+        return -1;
+    aifed__lease__pack(l, buf);
+    p->v[p->n] = aifed__lease__unpack(NULL, len, buf);
+    free(buf);
+    if (!p->v[p->n])
+        return -1;
+    p->n++;
+    return 0;
+}
+
+static void on_list_leases(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__ListLeases *q = m->env->list_leases;
+    struct store_filter f = {.site = q->site, .project = q->project, .state = q->state};
+    struct page p = {.m = m, .limit = q->limit ? q->limit : RPC_DEFAULT_PAGE};
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__LeaseList list = AIFED__LEASE_LIST__INIT;
+
+    if (*q->project && !auth_may_use_project(m->who, q->project)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "%s is not a member of project %s", m->who->id, q->project);
+        return;
+    }
+    if (!(p.v = calloc(p.limit, sizeof(*p.v)))) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    if (store_lease_list(s->store, &f, *q->after ? q->after : NULL, page_add, &p) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "listing leases failed");
+    } else {
+        list.leases = p.v;
+        list.n_leases = p.n;
+        list.next = p.more && p.n ? p.v[p.n - 1]->id : "";
+        env.body_case = AIFED__ENVELOPE__BODY_LEASE_LIST;
+        env.lease_list = &list;
+        rpc_reply(s, m, &env);
+    }
+    for (size_t i = 0; i < p.n; i++)
+        aifed__lease__free_unpacked(p.v[i], NULL);
+    free(p.v);
+}
+
+static void on_release(struct svc *s, const struct rpc_msg *m)
+{
+    const char *id = m->env->release->lease_id;
+    Aifed__Lease *stored = rpc_lease_get(s, m, id);
+    struct leasesvc_lease ended;
+
+    if (!stored)
+        return;
+    if (leasesvc_end(s, stored, LEASE_EV_RELEASE, "released by the user", 0, &ended) == 0)
+        rpc_reply_lease(s, m, &ended.lease);
+    else if (errno == EINVAL)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s", id,
+                  lease_state_name(stored->state));
+    else
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                  "could not record the release");
+    store_lease_free(s->store, stored);
+}
+
+/* The pool's maximum walltime refuses a renewal. Worded so that the answer
+ * can be typed back: --by takes "69h". */
+static void walltime_refusal(const Aifed__Lease *l, uint32_t max, char *buf, size_t size)
+{
+    char most[32], has[32], room[32];
+
+    af_duration_format((uint64_t)max * 1000, most, sizeof(most));
+    af_duration_format((uint64_t)l->workload->walltime_s * 1000, has, sizeof(has));
+    if (max <= l->workload->walltime_s) {
+        snprintf(buf, size, "%s/%s allows at most %s of walltime; the lease has it all",
+                 l->site, l->pool, most);
+        return;
+    }
+    af_duration_format((uint64_t)(max - l->workload->walltime_s) * 1000, room,
+                       sizeof(room));
+    snprintf(buf, size,
+             "%s/%s allows at most %s of walltime; the lease has %s, so it can grow by "
+             "at most %s",
+             l->site, l->pool, most, has, room);
+}
+
+/* Why lease l cannot grow by extend_s, or NULL: the pool's maximum
+ * walltime and the project's allocation there bound it. */
+static const char *renew_refusal(struct svc *s, const Aifed__Lease *l, uint32_t extend_s,
+                                 char *buf, size_t size)
+{
+    uint32_t max = sites_pool_max_walltime(s->sites, l->site, l->pool);
+    uint64_t total = (uint64_t)l->workload->walltime_s + extend_s;
+    const struct alloc_entry *e = alloc_find(s->allocs, l->workload->project, l->site);
+    uint64_t need = (uint64_t)l->gpus * extend_s;
+
+    if (max && total > max) {
+        walltime_refusal(l, max, buf, size);
+        return buf;
+    }
+    if (total > UINT32_MAX / 2) {
+        snprintf(buf, size, "that walltime is too long");
+        return buf;
+    }
+    if (e && alloc_remaining(e) < need) {
+        snprintf(buf, size, "project %s has %.1f GPU-hours left at %s; %.1f are needed",
+                 l->workload->project, alloc_remaining(e) / 3600.0, l->site,
+                 need / 3600.0);
+        return buf;
+    }
+    return NULL;
+}
+
+static void on_renew(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__Renew *r = m->env->renew;
+    Aifed__Lease *stored = rpc_lease_get(s, m, r->lease_id);
+    struct leasesvc_lease renewed;
+    char why[AF_WIRE_MAX_TEXT];
+
+    if (!stored)
+        return;
+    if (lease_next(stored->state, LEASE_EV_RENEW) < 0)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                  "lease %s is %s: only an ACTIVE lease can be renewed", r->lease_id,
+                  lease_state_name(stored->state));
+    else if (renew_refusal(s, stored, r->extend_s, why, sizeof(why)))
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
+    else if (leasesvc_renew(s, stored, r->extend_s, &renewed) == 0)
+        rpc_reply_lease(s, m, &renewed.lease);
+    else
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not renew");
+    store_lease_free(s->store, stored);
+}
+
+/* A request's record, by request id (the caller's own) or by lease id (any
+ * lease the caller may see). */
+static void on_get_request(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__GetRequest *g = m->env->get_request;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__RequestReply rr = AIFED__REQUEST_REPLY__INIT;
+    Aifed__RequestRecord *r = NULL;
+    Aifed__Lease *l = NULL;
+    int rc;
+
+    if (*g->lease_id) {
+        if (store_lease_get(s->store, g->lease_id, &l) < 0 || !rpc_may_see(m, l)) {
+            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s",
+                      g->lease_id);
+            goto out;
+        }
+        rc = store_request_get(s->store, l->principal, l->request_id, &r);
+    } else {
+        rc = store_request_get(s->store, m->who->id, g->request_id, &r);
+    }
+    if (rc < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no request %s",
+                  l ? l->request_id : g->request_id);
+        goto out;
+    }
+    rr.request = r;
+    env.body_case = AIFED__ENVELOPE__BODY_REQUEST_REPLY;
+    env.request_reply = &rr;
+    rpc_reply(s, m, &env);
+out:
+    store_request_free(r);
+    store_lease_free(s->store, l);
+}
+
+struct alloc_page {
+    Aifed__Allocation *v;
+    Aifed__Allocation **ptrs;
+    size_t n, cap;
+    const struct rpc_msg *m;
+};
+
+static void alloc_add(const struct alloc_entry *e, void *arg)
+{
+    struct alloc_page *p = arg;
+
+    if (p->n == p->cap || !auth_may_use_project(p->m->who, e->project))
+        return;
+    ledger_to_msg(e, &p->v[p->n]);
+    p->ptrs[p->n] = &p->v[p->n];
+    p->n++;
+}
+
+void rpc_reply_allocations(struct svc *s, const struct rpc_msg *m, const char *project,
+                           const char *site)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__AllocationList list = AIFED__ALLOCATION_LIST__INIT;
+    struct alloc_page p = {.cap = AF_WIRE_MAX_PAGE, .m = m};
+
+    p.v = calloc(p.cap, sizeof(*p.v));
+    p.ptrs = calloc(p.cap, sizeof(*p.ptrs));
+    if (!p.v || !p.ptrs) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        alloc_each(s->allocs, project, site, alloc_add, &p);
+        list.allocations = p.ptrs;
+        list.n_allocations = p.n;
+        env.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_LIST;
+        env.allocation_list = &list;
+        rpc_reply(s, m, &env);
+    }
+    free(p.v);
+    free(p.ptrs);
+}
+
+static void on_list_allocations(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__ListAllocations *q = m->env->list_allocations;
+
+    rpc_reply_allocations(s, m, q->project, q->site);
+}
+
+#define ANYONE (RPC_USER | RPC_ADMIN)
+
+const struct rpc_spec rpc_client_specs[] = {
+    {AIFED__ENVELOPE__BODY_SUBMIT, ANYONE, on_submit, NULL},
+    {AIFED__ENVELOPE__BODY_EXPLAIN, ANYONE, on_explain, NULL},
+    {AIFED__ENVELOPE__BODY_GET_LEASE, ANYONE, on_get_lease, NULL},
+    {AIFED__ENVELOPE__BODY_LIST_LEASES, ANYONE, on_list_leases, NULL},
+    {AIFED__ENVELOPE__BODY_RELEASE, ANYONE, on_release, NULL},
+    {AIFED__ENVELOPE__BODY_RENEW, ANYONE, on_renew, NULL},
+    {AIFED__ENVELOPE__BODY_GET_REQUEST, ANYONE, on_get_request, NULL},
+    {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, ANYONE, on_list_allocations, NULL},
+    {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE, rpc_reply_sites, NULL},
+    {0, 0, NULL, NULL},
+};

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server: the broker daemon's sockets, loop and dispatch. It owns the libuv
+ * loop, the two CURVE ROUTER sockets ("agent" and "client"), the ZAP handler
+ * (common/af_zap, with auth's policy), the one-second tick and the signals,
+ * and every object the services borrow (struct svc). A loop turn reads a
+ * batch of messages from a socket; each is decoded, authorized (the key's
+ * current state, the sender's rate, the role its dispatch table asks) and
+ * handed to its handler; at the end of the batch the outbox commits once and
+ * sends (group commit: service/outbox.h).
+ *
+ * The stack, each layer calling only those below it: server -> rpc (the
+ * handlers) -> service (lease services, placement, ledger, principals,
+ * waiters, outbox) -> state (store, sites, auth, bconf, bmetrics) and core
+ * (lease, match, alloc, limit: pure).
+ */
+#include "server.h"
+#include "af_log.h"
+#include "af_notify.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "af_zap.h"
+#include "af_zloop.h"
+#include "af_zsock.h"
+#include "alloc.h"
+#include "auth.h"
+#include "bconf.h"
+#include "bmetrics.h"
+#include "leasesvc.h"
+#include "limit.h"
+#include "outbox.h"
+#include "principals.h"
+#include "rpc.h"
+#include "sites.h"
+#include "store.h"
+#include "svc.h"
+#include "waiters.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TICK_MS        1000
+#define STOP_LINGER_MS 2000 /* how long the last answers may take to leave */
+
+struct server {
+    struct svc svc;
+    struct bconf *conf_owned; /* the latest reload's; main() owns the first */
+    void *zctx;
+    void *agent_sock;
+    void *client_sock;
+    struct af_zap *zap;
+    struct af_zloop *zl_agent, *zl_client, *zl_zap;
+    uv_loop_t loop;
+    uv_timer_t tick;
+    uv_timer_t watchdog; /* systemd's, when it asked for one */
+    uv_signal_t sigterm, sigint, sighup;
+    struct limit_bucket *buckets; /* one per principal (auth index) */
+    size_t n_buckets;
+    char metrics_url[128]; /* "" when metrics are off */
+};
+
+/* Which tables a socket's messages are dispatched by. */
+static const struct rpc_spec *const agent_tables[] = {rpc_agent_specs, NULL};
+static const struct rpc_spec *const client_tables[] = {rpc_client_specs, rpc_admin_specs,
+                                                       NULL};
+
+/* The outbox's way out: ROUTER drops what it cannot route (the peer left),
+ * which is fine: the peer's retry or next advertisement recovers. */
+static void send_packed(enum outbox_side side, const uint8_t *rid, size_t rid_len,
+                        const void *buf, size_t len, void *arg)
+{
+    struct server *srv = arg;
+    void *sock = side == OUTBOX_AGENT ? srv->agent_sock : srv->client_sock;
+
+    if (af_zsock_send_raw(sock, rid, rid_len, buf, len) < 0)
+        log_debug("send: %s", af_zsock_strerror(errno));
+}
+
+/* The rate bucket of principal index i, the table grown to the registry's
+ * size on first need (the registry grows at run time). NULL/ENOMEM. */
+static struct limit_bucket *bucket(struct server *srv, size_t i)
+{
+    if (i >= srv->n_buckets) {
+        size_t n = auth_count(srv->svc.auth) > i ? auth_count(srv->svc.auth) : i + 1;
+        struct limit_bucket *b = realloc(srv->buckets, n * sizeof(*b));
+
+        if (!b)
+            return NULL;
+        memset(b + srv->n_buckets, 0, (n - srv->n_buckets) * sizeof(*b));
+        srv->buckets = b;
+        srv->n_buckets = n;
+    }
+    return &srv->buckets[i];
+}
+
+static Aifed__ErrorCode decode_code(int why)
+{
+    return why == EPROTONOSUPPORT ? AIFED__ERROR_CODE__ERROR_UNSUPPORTED
+                                  : AIFED__ERROR_CODE__ERROR_BAD_REQUEST;
+}
+
+/* Within the sender's rate: true; else false with the refusal sent. A
+ * flood is refused before anything else, so it costs the broker little. */
+static bool within_rate(struct server *srv, const struct rpc_msg *m)
+{
+    const struct bconf *c = srv->svc.conf;
+    struct limit_bucket *b = bucket(srv, m->who->index);
+
+    if (b && limit_take(b, (int64_t)uv_now(&srv->loop), (double)c->rate_limit,
+                        (double)c->rate_burst))
+        return true;
+    rpc_error(&srv->svc, m, AIFED__ERROR_CODE__ERROR_LIMITED,
+              "over the rate limit of %llu requests a second; slow down",
+              (unsigned long long)c->rate_limit);
+    return false;
+}
+
+/* One message from either socket: decode, authorize, dispatch. */
+static void handle(struct server *srv, void *sock, enum outbox_side side,
+                   const struct rpc_spec *const *tables)
+{
+    struct af_zmsg z;
+    struct rpc_msg m = {.from = {.side = side}};
+    const struct rpc_spec *spec;
+
+    if (af_zsock_recv(sock, true, srv->svc.conf->max_message, &z) < 0)
+        return;
+    memcpy(m.from.rid, z.rid, z.rid_len);
+    m.from.rid_len = z.rid_len;
+    m.from.corr_id = z.env ? z.env->corr_id : 0;
+    m.env = z.env;
+    if (!(m.who = auth_check(srv->svc.auth, z.principal))) {
+        /* Admitted at the handshake, but the key has since been revoked or
+         * removed: refuse every message on the open connection. */
+        outbox_error(srv->svc.outbox, &m.from, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                     "this key is no longer valid here (revoked or replaced)");
+    } else if (!within_rate(srv, &m)) {
+        ;
+    } else if (!z.env) {
+        log_info("bad message from %s: %s", m.who->id, z.why.text);
+        rpc_error(&srv->svc, &m, decode_code(z.why_errno), "%s", z.why.text);
+    } else if (!(spec = rpc_spec_find(tables, z.env->body_case))) {
+        rpc_error(&srv->svc, &m, AIFED__ERROR_CODE__ERROR_UNSUPPORTED,
+                  "%s is not a request this socket takes",
+                  af_wire_body_name(z.env->body_case));
+    } else {
+        log_debug("%s from %s", af_wire_body_name(z.env->body_case), m.who->id);
+        bmetrics_request(srv->svc.metrics, z.env->body_case);
+        rpc_call(&srv->svc, spec, &m);
+    }
+    af_zmsg_clear(&z);
+}
+
+static void on_agent(void *sock, void *arg)
+{
+    handle(arg, sock, OUTBOX_AGENT, agent_tables);
+}
+
+static void on_client(void *sock, void *arg)
+{
+    handle(arg, sock, OUTBOX_CLIENT, client_tables);
+}
+
+/* Commit and send; a failed commit leaves memory ahead of disk, so what it
+ * holds of open leases and allocations is read again from the store. */
+static void flush(struct server *srv, bool force)
+{
+    if (outbox_flush(srv->svc.outbox, force) < 0 && leasesvc_reload(&srv->svc) < 0)
+        log_err("reloading open leases and allocations after a failed commit");
+}
+
+static void on_batch_end(void *sock, void *arg)
+{
+    (void)sock;
+    flush(arg, false);
+}
+
+static void on_zap(void *sock, void *arg)
+{
+    (void)sock;
+    af_zap_handle(((struct server *)arg)->zap);
+}
+
+static void on_site_change(const char *site, bool up, void *arg)
+{
+    (void)arg;
+    if (!up)
+        log_warnx(
+            "site %s is DOWN: no advertisement received in time; no new leases go there",
+            site);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    struct svc *s = &srv->svc;
+    int64_t now = svc_now_ms(s);
+    bool was = sites_isolated(s->sites);
+    bool isolated = sites_sweep(s->sites, now, on_site_change, srv);
+
+    if (isolated && !was)
+        log_warnx("every site went silent at once: this broker is likely the one cut "
+                  "off, so no site is marked DOWN and nothing is granted until one "
+                  "returns (or an admin runs `aifedctl admin site confirm-down`)");
+    else if (was && !isolated)
+        log_info("sites are heard again: the isolation guard is lifted");
+    leasesvc_tick(s, now);
+    flush(srv, true);
+    bmetrics_publish(s->metrics, s->sites, s->store);
+}
+
+/* A clean stop answers every submit still waiting for its site with the
+ * lease as it stands (PENDING): the client has its lease id and can look
+ * again; the lease and its hold are on disk and resume with the broker. */
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+
+    log_info("%s: stopping", strsignal(signum));
+    af_notify_stopping();
+    leasesvc_answer_waiters(&srv->svc);
+    flush(srv, true);
+    uv_stop(&srv->loop);
+}
+
+/* What a reload cannot change while sockets and the store are open. */
+static void warn_restart(const struct bconf *a, const struct bconf *b)
+{
+    const struct {
+        const char *key, *was, *is;
+    } strs[] = {
+        {"agent_listen", a->agent_listen, b->agent_listen},
+        {"client_listen", a->client_listen, b->client_listen},
+        {"state_dir", a->state_dir, b->state_dir},
+        {"secret_key", a->secret_key, b->secret_key},
+        {"signing_key", a->signing_key, b->signing_key},
+        {"metrics_listen", a->metrics_listen, b->metrics_listen},
+    };
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strcmp(strs[i].was, strs[i].is))
+            log_warnx("reload: %s changed; it takes effect at the next restart",
+                      strs[i].key);
+    if (a->max_message != b->max_message || a->map_size_mb != b->map_size_mb)
+        log_warnx("reload: max_message and map_size_mb take effect at the next restart");
+}
+
+/* SIGHUP: read broker.conf again. Principals and limits take effect now;
+ * leases, promises and connections are untouched. A file that no longer
+ * parses leaves the running configuration in place, and says why. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+    struct af_error err;
+    struct bconf *c;
+
+    (void)signum;
+    af_notify_reloading();
+    if (!(c = bconf_load(srv->svc.conf->path, &err))) {
+        log_errx("reload: %s; the running configuration stays", err.text);
+    } else {
+        warn_restart(srv->svc.conf, c);
+        principals_reload(&srv->svc, srv->svc.conf, c);
+        srv->svc.conf = c;
+        bconf_destroy(srv->conf_owned);
+        srv->conf_owned = c;
+        outbox_set_store_limit(srv->svc.outbox, c->map_size_mb, c->path);
+        sites_set_timing(srv->svc.sites, (int64_t)c->advertise_interval_ms,
+                         (unsigned)c->down_after, (unsigned)c->up_after);
+        log_info("reload: %s read again", c->path);
+    }
+    af_notify_ready("serving");
+}
+
+/* Tell tests, the demo and admins which ports "*" picked. Written atomically. */
+static int write_endpoints(const struct server *srv, const char *agent,
+                           const char *client)
+{
+    char *dir = bconf_path(srv->svc.conf, srv->svc.conf->state_dir);
+    char path[4096], tmp[4200];
+    FILE *f;
+    int rc = -1;
+
+    if (!dir)
+        return -1;
+    snprintf(path, sizeof(path), "%s/endpoints", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    free(dir);
+    if (!(f = fopen(tmp, "w")))
+        return -1;
+    fprintf(f, "agent %s\nclient %s\n", agent, client);
+    if (*srv->metrics_url)
+        fprintf(f, "metrics %s\n", srv->metrics_url);
+    if (fclose(f) == 0 && rename(tmp, path) == 0)
+        rc = 0;
+    return rc;
+}
+
+/* The token signing key: signing_key, relative to state_dir; made on first
+ * start, with its .pub beside it for whoever checks tokens offline. */
+static int load_signer(struct server *srv, struct af_error *err)
+{
+    char *dir = bconf_path(srv->svc.conf, srv->svc.conf->state_dir);
+    char path[4096];
+    const char *k = srv->svc.conf->signing_key;
+    int rc;
+
+    if (!dir)
+        return af_error_set(err, "out of memory");
+    if (snprintf(path, sizeof(path), "%s%s%s", k[0] == '/' ? "" : dir,
+                 k[0] == '/' ? "" : "/", k) >= (int)sizeof(path)) {
+        free(dir);
+        return af_error_set(err, "signing_key: path too long");
+    }
+    free(dir);
+    if ((rc = af_signer_load_or_create(path, &srv->svc.signer, err)) == 0)
+        af_sign_pub_encode(srv->svc.signer.pk, srv->svc.signing_pub);
+    return rc;
+}
+
+static int open_sockets(struct server *srv, struct af_error *err)
+{
+    struct af_keypair kp;
+    char *keyfile = bconf_path(srv->svc.conf, srv->svc.conf->secret_key);
+    char agent_ep[256], client_ep[256];
+    struct af_error kerr;
+    int rc;
+
+    if (!keyfile)
+        return af_error_set(err, "out of memory");
+    rc = af_keys_load_secret(keyfile, &kp, &kerr);
+    free(keyfile);
+    if (rc < 0)
+        return af_error_set(err, "broker key: %s", kerr.text);
+    srv->agent_sock =
+        af_zsock_server(srv->zctx, srv->svc.conf->agent_listen, &kp, AUTH_DOMAIN_AGENT,
+                        srv->svc.conf->max_message, agent_ep, sizeof(agent_ep), &kerr);
+    if (srv->agent_sock)
+        srv->client_sock = af_zsock_server(srv->zctx, srv->svc.conf->client_listen, &kp,
+                                           AUTH_DOMAIN_CLIENT, srv->svc.conf->max_message,
+                                           client_ep, sizeof(client_ep), &kerr);
+    memset(&kp, 0, sizeof(kp));
+    if (!srv->agent_sock || !srv->client_sock)
+        return af_error_set(err, "%s", kerr.text);
+    log_info("listening: agents on %s, clients on %s", agent_ep, client_ep);
+    if (write_endpoints(srv, agent_ep, client_ep) < 0)
+        return af_error_set(err, "writing %s/endpoints: %s", srv->svc.conf->state_dir,
+                            strerror(errno));
+    return 0;
+}
+
+/* The services, in the order they depend on each other. */
+static int create_services(struct server *srv, const struct bconf *conf, struct store *st,
+                           struct af_error *err)
+{
+    struct svc *s = &srv->svc;
+
+    s->conf = conf;
+    s->store = st;
+    s->started_ms = svc_now_ms(s);
+    s->sites = sites_create((int64_t)conf->advertise_interval_ms,
+                            (unsigned)conf->down_after, (unsigned)conf->up_after);
+    s->waiters = waiters_create(WAITERS_MAX);
+    s->auth = auth_create();
+    if (!s->sites || !s->waiters || !s->auth)
+        return af_error_set(err, "out of memory");
+    if (!(s->metrics = bmetrics_create(conf->metrics_listen, srv->metrics_url,
+                                       sizeof(srv->metrics_url), err)))
+        return -1;
+    if (*srv->metrics_url)
+        log_info("metrics on %s", srv->metrics_url);
+    if (!(s->outbox = outbox_create(st, s->metrics, send_packed, srv)))
+        return af_error_set(err, "out of memory");
+    outbox_set_store_limit(s->outbox, conf->map_size_mb, conf->path);
+    if (load_signer(srv, err) < 0 || principals_bootstrap(s, err) < 0)
+        return -1;
+    if (leasesvc_reload(s) < 0)
+        return af_error_set(err, "loading open leases and allocations: %s",
+                            strerror(errno));
+    return 0;
+}
+
+static int watch_loop(struct server *srv, struct af_error *err)
+{
+    uint64_t wd;
+
+    srv->zl_zap = af_zloop_create(&srv->loop, af_zap_socket(srv->zap), on_zap, NULL, srv);
+    srv->zl_agent =
+        af_zloop_create(&srv->loop, srv->agent_sock, on_agent, on_batch_end, srv);
+    srv->zl_client =
+        af_zloop_create(&srv->loop, srv->client_sock, on_client, on_batch_end, srv);
+    if (!srv->zl_zap || !srv->zl_agent || !srv->zl_client)
+        return af_error_set(err, "event loop: cannot watch sockets");
+    uv_timer_init(&srv->loop, &srv->tick);
+    if ((wd = af_notify_watchdog_start(&srv->loop, &srv->watchdog)))
+        log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)wd / 2);
+    uv_signal_init(&srv->loop, &srv->sigterm);
+    uv_signal_init(&srv->loop, &srv->sigint);
+    uv_signal_init(&srv->loop, &srv->sighup);
+    srv->tick.data = srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
+    return 0;
+}
+
+struct server *server_create(const struct bconf *conf, struct store *st,
+                             struct af_error *err)
+{
+    struct server *srv = calloc(1, sizeof(*srv));
+
+    if (!srv) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    if (uv_loop_init(&srv->loop) != 0) {
+        free(srv);
+        af_error_set(err, "event loop: cannot initialise");
+        return NULL;
+    }
+    if (create_services(srv, conf, st, err) < 0)
+        goto fail;
+    /* The ZAP handler binds before any CURVE server socket does. */
+    if (!(srv->zctx = af_zsock_ctx_new())) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
+    if (!(srv->zap = af_zap_create(srv->zctx, auth_decide, srv->svc.auth, err)) ||
+        open_sockets(srv, err) < 0 || watch_loop(srv, err) < 0)
+        goto fail;
+    return srv;
+fail:
+    server_destroy(srv);
+    return NULL;
+}
+
+int server_run(struct server *srv)
+{
+    uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sighup, on_hup, SIGHUP);
+    log_info("broker ready: %zu leases stored", store_lease_count(srv->svc.store));
+    af_notify_ready("serving");
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void server_destroy(struct server *srv)
+{
+    struct svc *s;
+
+    if (!srv)
+        return;
+    s = &srv->svc;
+    af_zloop_destroy(srv->zl_zap);
+    af_zloop_destroy(srv->zl_agent);
+    af_zloop_destroy(srv->zl_client);
+    if (srv->tick.data) { /* the handles were initialised */
+        uv_close((uv_handle_t *)&srv->tick, close_cb);
+        uv_close((uv_handle_t *)&srv->watchdog, close_cb);
+        uv_close((uv_handle_t *)&srv->sigterm, close_cb);
+        uv_close((uv_handle_t *)&srv->sigint, close_cb);
+        uv_close((uv_handle_t *)&srv->sighup, close_cb);
+    }
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&srv->loop) != 0)
+        log_warnx("event loop closed with handles still open");
+    outbox_destroy(s->outbox);
+    waiters_destroy(s->waiters);
+    free(srv->buckets);
+    /* Let the last answers leave (bounded), then close. */
+    af_zsock_close_linger(srv->client_sock, STOP_LINGER_MS);
+    af_zsock_close_linger(srv->agent_sock, STOP_LINGER_MS);
+    af_zap_destroy(srv->zap);
+    af_zsock_ctx_term(srv->zctx);
+    auth_destroy(s->auth);
+    sites_destroy(s->sites);
+    alloc_destroy(s->allocs);
+    af_signer_wipe(&s->signer);
+    bmetrics_destroy(s->metrics);
+    bconf_destroy(srv->conf_owned);
+    free(srv);
+}

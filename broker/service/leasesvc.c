@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * leasesvc: each service writes the lease into the batch first and changes
+ * memory (promises, allocations, waiters) in the same call; a failed commit
+ * rebuilds what memory holds from the store (leasesvc_reload), so memory
+ * never stays ahead of disk. What a site is told leaves only after the
+ * commit, except a hold, which promises nothing to anyone (the outbox).
+ */
+#include "leasesvc.h"
+#include "af_log.h"
+#include "af_time.h"
+#include "alloc.h"
+#include "bconf.h"
+#include "bmetrics.h"
+#include "ledger.h"
+#include "outbox.h"
+#include "placement.h"
+#include "sites.h"
+#include "store.h"
+#include "svc.h"
+#include "waiters.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int leasesvc_sign(struct svc *s, Aifed__Lease *l, char *buf, size_t size)
+{
+    struct af_token_claims c = {
+        .gpus = l->gpus,
+        .nodes = l->nodes,
+        .not_before_ms = l->created_ms,
+        .not_after_ms = l->expires_ms,
+    };
+
+    snprintf(c.id, sizeof(c.id), "%s", l->id);
+    snprintf(c.site, sizeof(c.site), "%s", l->site);
+    snprintf(c.pool, sizeof(c.pool), "%s", l->pool);
+    snprintf(c.project, sizeof(c.project), "%s", l->workload->project);
+    snprintf(c.principal, sizeof(c.principal), "%s", l->principal);
+    snprintf(c.accelerator, sizeof(c.accelerator), "%s", l->workload->accelerator);
+    if (af_token_make(&c, &s->signer, buf, size) < 0) {
+        log_err("signing lease %s", l->id);
+        return -1;
+    }
+    l->token = buf;
+    l->site_signature = l->site_signing_key = "";
+    return 0;
+}
+
+int leasesvc_put(struct svc *s, const Aifed__Lease *l, const char *idem_principal)
+{
+    if (store_lease_put(s->store, l, idem_principal) < 0) {
+        outbox_store_failed(s->outbox, "storing lease %s", l->id);
+        return -1;
+    }
+    return 0;
+}
+
+void leasesvc_to_site(struct svc *s, const char *site, Aifed__Envelope *env)
+{
+    struct outbox_peer to = {.side = OUTBOX_AGENT};
+    const uint8_t *rid = sites_route(s->sites, site, &to.rid_len);
+
+    if (!rid) {
+        log_debug("no route to site %s yet; %s not sent", site,
+                  af_wire_body_name(env->body_case));
+        return;
+    }
+    memcpy(to.rid, rid, to.rid_len);
+    /* A hold may leave before its lease is committed (see outbox.h); a
+     * release may not: the site must never let go of what disk still says
+     * it holds. */
+    if (outbox_push(s->outbox, &to, env,
+                    env->body_case != AIFED__ENVELOPE__BODY_LEASE_HOLD) < 0)
+        log_err("message to site %s dropped", site);
+}
+
+void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__LeaseHold hold = AIFED__LEASE_HOLD__INIT;
+
+    hold.lease = (Aifed__Lease *)l;
+    env.body_case = AIFED__ENVELOPE__BODY_LEASE_HOLD;
+    env.lease_hold = &hold;
+    leasesvc_to_site(s, l->site, &env);
+}
+
+void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__LeaseRelease rel = AIFED__LEASE_RELEASE__INIT;
+
+    rel.lease_id = (char *)lease_id;
+    env.body_case = AIFED__ENVELOPE__BODY_LEASE_RELEASE;
+    env.lease_release = &rel;
+    leasesvc_to_site(s, site, &env);
+}
+
+/* Promise the capacity at l's site and ask the site to hold it. */
+static int ask_hold(struct svc *s, const Aifed__Lease *l)
+{
+    if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
+                      svc_now_ms(s)) < 0)
+        return -1;
+    leasesvc_hold_again(s, l);
+    return 0;
+}
+
+static uint64_t held_gpu_s(const Aifed__Lease *l)
+{
+    return (uint64_t)l->gpus * l->workload->walltime_s;
+}
+
+int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
+                   char token[AF_TOKEN_MAX])
+{
+    if (leasesvc_sign(s, l, token, AF_TOKEN_MAX) < 0)
+        return -1;
+    ledger_reserve(s, l, held_gpu_s(l));
+    if (leasesvc_put(s, l, idem_principal) < 0 || ask_hold(s, l) < 0)
+        return -1;
+    log_info("lease %s for %s (%s): %u GPUs asked of %s/%s", l->id, l->principal,
+             l->workload->project, l->gpus, l->site, l->pool);
+    return 0;
+}
+
+int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *signature,
+                      const char *site_key)
+{
+    Aifed__Lease l = *stored;
+    int64_t now = svc_now_ms(s);
+    int next = lease_next(stored->state, LEASE_EV_HELD);
+
+    if (next < 0)
+        return -1;
+    l.state = next;
+    l.updated_ms = now;
+    l.activated_ms = now;
+    l.site_signature = (char *)signature;
+    l.site_signing_key = (char *)site_key;
+    if (leasesvc_put(s, &l, NULL) < 0)
+        return -1;
+    sites_promise_confirm(s->sites, l.site, l.id);
+    bmetrics_grant(s->metrics, (double)(now - l.created_ms) / 1000.0);
+    log_info("lease %s ACTIVE at %s/%s (%u GPUs)", l.id, l.site, l.pool, l.gpus);
+    waiters_wake(s->waiters, s->outbox, &l);
+    return 0;
+}
+
+int leasesvc_renew(struct svc *s, const Aifed__Lease *stored, uint32_t extend_s,
+                   struct leasesvc_lease *ret)
+{
+    Aifed__Lease *l = &ret->lease;
+
+    if (lease_next(stored->state, LEASE_EV_RENEW) < 0)
+        return -1;
+    *l = *stored;
+    ret->workload = *stored->workload; /* the stored message stays as read */
+    l->workload = &ret->workload;
+    ledger_reserve(s, stored, (uint64_t)stored->gpus * extend_s);
+    l->workload->walltime_s += extend_s; /* settled against at the end */
+    l->expires_ms += (int64_t)extend_s * 1000;
+    l->updated_ms = svc_now_ms(s);
+    /* The site learns the new end from a fresh hold with the new token. */
+    if (leasesvc_sign(s, l, ret->token, sizeof(ret->token)) < 0 ||
+        leasesvc_put(s, l, NULL) < 0)
+        return -1;
+    leasesvc_hold_again(s, l);
+    log_info("lease %s renewed: %us more, until %lld", l->id, extend_s,
+             (long long)l->expires_ms);
+    return 0;
+}
+
+int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
+                 const char *reason, uint64_t site_used_gpu_s, struct leasesvc_lease *ret)
+{
+    struct leasesvc_lease own;
+    struct leasesvc_lease *out = ret ? ret : &own;
+    Aifed__Lease *l = &out->lease;
+    struct lease_facts f = {from->state, from->gpus, from->workload->walltime_s,
+                            from->activated_ms};
+    struct lease_ending e;
+    int64_t now = svc_now_ms(s);
+
+    if (lease_end(&f, ev, now, site_used_gpu_s, &e) < 0)
+        return -1;
+    *l = *from;
+    snprintf(out->reason, sizeof(out->reason), "%s", reason);
+    l->state = e.state;
+    l->updated_ms = now;
+    l->reason = out->reason;
+    l->gpu_seconds_used = e.used_gpu_s;
+    if (ev == LEASE_EV_ENDED)
+        l->usage_from_site = true;
+    if (leasesvc_put(s, l, NULL) < 0)
+        return -1;
+    if (e.state == LEASE_LOST || e.state == LEASE_REVOKED)
+        log_warnx("lease %s %s at %s: %s", l->id, lease_state_name(e.state), l->site,
+                  l->reason);
+    else
+        log_info("lease %s %s at %s: %s", l->id, lease_state_name(e.state), l->site,
+                 l->reason);
+    sites_unpromise(s->sites, l->site, l->id);
+    ledger_settle(s, l, l->gpu_seconds_used);
+    leasesvc_release_at_site(s, l->site, l->id);
+    waiters_wake(s->waiters, s->outbox, l);
+    return 0;
+}
+
+/* from, moved to the chosen candidate of p and asked to hold there, into
+ * ret. The old site's reservation is settled (nothing used) and the new
+ * one's made. */
+static int move_lease(struct svc *s, const Aifed__Lease *from, const struct placement *p,
+                      const char *why, struct leasesvc_lease *ret)
+{
+    const struct match_candidate *c = &p->r.candidates[p->r.chosen];
+    Aifed__Lease *l = &ret->lease;
+
+    *l = *from;
+    l->site = (char *)p->views[c->site].id;
+    l->pool = (char *)p->views[c->site].pools[c->pool].name;
+    l->nodes = c->nodes;
+    l->updated_ms = svc_now_ms(s);
+    l->expires_ms = l->updated_ms + (int64_t)l->workload->walltime_s * 1000;
+    snprintf(ret->reason, sizeof(ret->reason), "moved from %s: %s", from->site, why);
+    l->reason = ret->reason;
+    if (leasesvc_sign(s, l, ret->token, sizeof(ret->token)) < 0)
+        return -1;
+    ledger_settle(s, from, 0);
+    ledger_reserve(s, l, held_gpu_s(l));
+    if (leasesvc_put(s, l, NULL) < 0 || ask_hold(s, l) < 0)
+        return -1;
+    log_info("lease %s: %s; asking %s/%s instead", l->id, why, l->site, l->pool);
+    return 0;
+}
+
+void leasesvc_hold_failed(struct svc *s, const Aifed__Lease *lease, const char *why)
+{
+    Aifed__Lease l = *lease;
+    char **tried = malloc((lease->n_tried_sites + 1) * sizeof(*tried));
+    char reason[AF_WIRE_MAX_TEXT];
+    struct leasesvc_lease moved;
+    struct placement p = {0};
+    bool more;
+
+    if (!tried) {
+        log_err("lease %s", lease->id);
+        return; /* the promise stays overdue; the next tick tries again */
+    }
+    if (lease->n_tried_sites) /* NULL when empty */
+        memcpy(tried, lease->tried_sites, lease->n_tried_sites * sizeof(*tried));
+    tried[lease->n_tried_sites] = lease->site;
+    l.tried_sites = tried;
+    l.n_tried_sites = lease->n_tried_sites + 1;
+    sites_unpromise(s->sites, lease->site, lease->id);
+    more = l.n_tried_sites < s->conf->hold_attempts;
+    if (more && placement_run(s, l.workload, &l, &p) == 0 && p.r.chosen != MATCH_NONE &&
+        move_lease(s, &l, &p, why, &moved) == 0)
+        goto out;
+    snprintf(reason, sizeof(reason), "%s; %s", why,
+             more ? "no other site can take it" : "no more sites tried");
+    leasesvc_end(s, &l, LEASE_EV_FAIL, reason, 0, NULL);
+out:
+    placement_free(&p);
+    free(tried);
+}
+
+static void on_overdue(const char *site, const char *lease_id, void *arg)
+{
+    struct svc *s = arg;
+    Aifed__Lease *l;
+    char why[128];
+
+    if (store_lease_get(s->store, lease_id, &l) < 0) {
+        sites_unpromise(s->sites, site, lease_id);
+        return;
+    }
+    if (l->state == LEASE_PENDING && !strcmp(l->site, site)) {
+        snprintf(why, sizeof(why), "site %s did not answer the hold in time", site);
+        log_warnx("lease %s: %s", l->id, why);
+        leasesvc_hold_failed(s, l, why);
+    } else {
+        sites_unpromise(s->sites, site, lease_id);
+    }
+    store_lease_free(s->store, l);
+}
+
+static int on_expired(const Aifed__Lease *stored, void *arg)
+{
+    if (leasesvc_end(arg, stored, LEASE_EV_EXPIRE, "walltime passed", 0, NULL) < 0 &&
+        errno != EINVAL)
+        return -1;
+    return 0;
+}
+
+void leasesvc_tick(struct svc *s, int64_t now_ms)
+{
+    const struct bconf *c = s->conf;
+
+    /* Cut off, a silent hold says nothing about the site: keep waiting. */
+    if (!sites_isolated(s->sites))
+        sites_overdue(s->sites, now_ms - (int64_t)c->hold_timeout_ms, on_overdue, s);
+    if (store_lease_expired(s->store, now_ms, on_expired, s) < 0)
+        log_err("expiry sweep");
+    /* By then the client has surely given up: every hold attempt timed out. */
+    waiters_expire(s->waiters, now_ms,
+                   (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1)));
+}
+
+static int load_promise(const Aifed__Lease *l, void *arg)
+{
+    struct svc *s = arg;
+
+    if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
+                      svc_now_ms(s)) < 0) {
+        /* A site no longer in the configuration: its leases stay stored. */
+        log_warnx("lease %s is at site %s, which is not configured", l->id, l->site);
+        return 0;
+    }
+    if (l->state == LEASE_ACTIVE)
+        sites_promise_confirm(s->sites, l->site, l->id);
+    return 0;
+}
+
+int leasesvc_reload(struct svc *s)
+{
+    struct store_filter pending = {.state = LEASE_PENDING},
+                        active = {.state = LEASE_ACTIVE};
+    struct allocs *fresh;
+
+    sites_unpromise_all(s->sites);
+    if (store_lease_list(s->store, &pending, NULL, load_promise, s) < 0 ||
+        store_lease_list(s->store, &active, NULL, load_promise, s) < 0 ||
+        !(fresh = ledger_load(s->store)))
+        return -1;
+    alloc_destroy(s->allocs);
+    s->allocs = fresh;
+    return 0;
+}
+
+void leasesvc_answer_waiters(struct svc *s)
+{
+    const char *first;
+
+    while ((first = waiters_first(s->waiters))) {
+        char id[AF_ID_MAX + 1]; /* first points into the list it changes */
+        Aifed__Lease *l;
+
+        snprintf(id, sizeof(id), "%s", first);
+        if (store_lease_get(s->store, id, &l) < 0) {
+            waiters_forget(s->waiters, id);
+            continue;
+        }
+        waiters_wake(s->waiters, s->outbox, l); /* answers all who wait for l */
+        store_lease_free(s->store, l);
+    }
+}

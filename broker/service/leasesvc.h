@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * leasesvc: the lease services. Everything that changes a lease goes
+ * through here, in the store's open batch: grant (sign, reserve, store, ask
+ * the site to hold), activate when the site holds it, renew, move to the
+ * next site when a hold fails, and end. A lease ends one way only,
+ * leasesvc_end(), whatever ended it (release, expiry, revoke, LOST, FAILED,
+ * the site's own end): core/lease says the final state and the usage, and
+ * this applies it (store, promise, allocation, site told, waiters woken).
+ * The lease timing lives here too: holds overdue, the expiry sweep, waiters
+ * given up.
+ *
+ * Leases read from the store are protobuf-c unpacked messages; a changed
+ * lease is a shallow copy in a struct leasesvc_lease, whose buffers hold its
+ * new strings, never written into the unpacked message (its free would free
+ * them).
+ */
+#ifndef LEASESVC_H
+#define LEASESVC_H
+
+#include "af_token.h"
+#include "af_wire.h"
+#include "lease.h"
+
+#include "aifed.pb-c.h"
+
+#include <stdint.h>
+
+struct svc;
+
+/* A lease as a service changed it, with the buffers its new fields point
+ * into: valid while this lives, and only as long as the lease it was made
+ * from (its other strings are borrowed from that one). */
+struct leasesvc_lease {
+    Aifed__Lease lease;
+    Aifed__Workload workload; /* a renewal's own copy */
+    char reason[AF_WIRE_MAX_TEXT];
+    char token[AF_TOKEN_MAX];
+};
+
+/* Sign l's token over its current fields (valid from created_ms to
+ * expires_ms) into buf, point l->token at it, and clear the site's
+ * countersignature (the site signs the new token). */
+int leasesvc_sign(struct svc *s, Aifed__Lease *l, char *buf, size_t size);
+
+/* Store l (into the batch); idem_principal, if not NULL, records its
+ * request id for that principal. Logs and returns -1 on failure, after
+ * which the batch is failed and its requesters get ERROR_INTERNAL. */
+int leasesvc_put(struct svc *s, const Aifed__Lease *l, const char *idem_principal);
+
+/* Grant a new PENDING lease l (filled in by the caller): sign it (into
+ * token), reserve its allocation, store it and ask its site to hold. */
+int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
+                   char token[AF_TOKEN_MAX]);
+
+/* The site holds PENDING lease stored and signed its token (signature,
+ * with its key site_key): ACTIVE, stored, and its waiters woken. */
+int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *signature,
+                      const char *site_key);
+
+/* ACTIVE lease stored grows by extend_s: allocation reserved, a new token
+ * signed, stored, and the site asked to hold it again (into ret). */
+int leasesvc_renew(struct svc *s, const Aifed__Lease *stored, uint32_t extend_s,
+                   struct leasesvc_lease *ret);
+
+/* End lease l (as stored, or as the caller changed it) by ev, with reason
+ * (copied). The one way a lease ends: the final state and usage from
+ * lease_end(), the lease stored, the site's promise taken back, the
+ * allocation settled, the site told to let go and the waiters woken. ret
+ * (NULL: not wanted) gets the lease as stored, for a reply. -1 with errno
+ * EINVAL when ev does not end a lease in its state (nothing is done), or
+ * with the store's errno (the batch is failed, nothing else is done). */
+int leasesvc_end(struct svc *s, const Aifed__Lease *l, enum lease_event ev,
+                 const char *reason, uint64_t site_used_gpu_s,
+                 struct leasesvc_lease *ret);
+
+/* A PENDING lease's hold failed at its site (refused, timed out, or a bad
+ * countersignature): move it to the next-best site not tried yet, or end
+ * it FAILED. */
+void leasesvc_hold_failed(struct svc *s, const Aifed__Lease *lease, const char *why);
+
+/* Queue env to a site's agent; dropped (with a debug line) when the site
+ * has no route yet: the hold then times out, which is the same recovery. */
+void leasesvc_to_site(struct svc *s, const char *site, Aifed__Envelope *env);
+/* Ask l's site to hold it (again: a renewal, or a hold never confirmed). */
+void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l);
+/* Tell site to let go of lease_id. */
+void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id);
+
+/* Once a second: holds overdue fail over (unless the isolation guard
+ * holds), open leases past their end expire, waiters who gave up are
+ * forgotten. Writes into the batch. */
+void leasesvc_tick(struct svc *s, int64_t now_ms);
+
+/* Rebuild the promises and the allocation table from the store (at start,
+ * and after a failed commit, when memory may be ahead of disk). */
+int leasesvc_reload(struct svc *s);
+
+/* A clean stop: answer everyone still waiting with their lease as it
+ * stands (PENDING), so they have its id and can look again. */
+void leasesvc_answer_waiters(struct svc *s);
+
+#endif

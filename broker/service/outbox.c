@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * outbox: a growing array of packed messages, sent in order after the
+ * commit. Errors are never queued (they promise nothing), so a failed
+ * commit can answer each queued client reply with one straight away.
+ */
+#include "outbox.h"
+#include "af_log.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "bmetrics.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How often a full store's log line repeats the advice. */
+#define FULL_ADVICE_MS 60000
+
+struct outmsg {
+    struct outbox_peer to;
+    void *buf;
+    size_t len;
+};
+
+struct outbox {
+    struct store *store;
+    struct bmetrics *metrics;
+    outbox_send_fn send;
+    void *arg;
+    struct outmsg *v;
+    size_t n, cap;
+    bool failed;          /* a write failed: the batch must not commit */
+    int64_t full_told_ms; /* when the log last said how to grow a full store */
+    uint64_t map_size_mb;
+    char conf_path[256];
+};
+
+struct outbox *outbox_create(struct store *st, struct bmetrics *metrics,
+                             outbox_send_fn send, void *arg)
+{
+    struct outbox *ob = calloc(1, sizeof(*ob));
+
+    if (!ob)
+        return NULL;
+    ob->store = st;
+    ob->metrics = metrics;
+    ob->send = send;
+    ob->arg = arg;
+    return ob;
+}
+
+void outbox_destroy(struct outbox *ob)
+{
+    if (!ob)
+        return;
+    for (size_t i = 0; i < ob->n; i++)
+        free(ob->v[i].buf);
+    free(ob->v);
+    free(ob);
+}
+
+void outbox_set_store_limit(struct outbox *ob, uint64_t map_size_mb,
+                            const char *conf_path)
+{
+    ob->map_size_mb = map_size_mb;
+    snprintf(ob->conf_path, sizeof(ob->conf_path), "%s", conf_path);
+}
+
+static void send_now(struct outbox *ob, const struct outbox_peer *to, const void *buf,
+                     size_t len)
+{
+    ob->send(to->side, to->rid, to->rid_len, buf, len, ob->arg);
+}
+
+int outbox_push(struct outbox *ob, const struct outbox_peer *to, Aifed__Envelope *env,
+                bool durable)
+{
+    struct outmsg *o;
+
+    env->version = AF_WIRE_VERSION;
+    if (!durable) {
+        void *buf;
+        size_t len;
+
+        if (af_wire_pack(env, &buf, &len) < 0)
+            return -1;
+        send_now(ob, to, buf, len);
+        free(buf);
+        return 0;
+    }
+    if (ob->n == ob->cap) {
+        size_t cap = ob->cap ? ob->cap * 2 : 64;
+        struct outmsg *grown = realloc(ob->v, cap * sizeof(*grown));
+
+        if (!grown)
+            return -1;
+        ob->v = grown;
+        ob->cap = cap;
+    }
+    o = &ob->v[ob->n];
+    if (af_wire_pack(env, &o->buf, &o->len) < 0)
+        return -1;
+    o->to = *to;
+    ob->n++;
+    return 0;
+}
+
+void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorCode code,
+                  const char *text)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Error e = AIFED__ERROR__INIT;
+
+    bmetrics_error(ob->metrics, code);
+    e.code = code;
+    e.message = (char *)text;
+    env.body_case = AIFED__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    env.corr_id = to->corr_id;
+    /* An error promises nothing: it may leave even if the commit fails. */
+    if (outbox_push(ob, to, &env, false) < 0)
+        log_err("error reply dropped");
+}
+
+void outbox_store_failed(struct outbox *ob, const char *fmt, ...)
+{
+    int why = errno;
+    int64_t now = af_now_ms();
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    ob->failed = true;
+    if (why != EDQUOT) {
+        log_errx("%s: %s", what, strerror(why));
+    } else if (now - ob->full_told_ms < FULL_ADVICE_MS) {
+        log_errx("%s: the store is full", what);
+    } else {
+        ob->full_told_ms = now;
+        log_errx("%s: the store is full: it has reached map_size_mb (%llu MiB), so every "
+                 "change is refused (reads still work) until map_size_mb is raised in %s "
+                 "and the broker restarted; nothing stored is lost",
+                 what, (unsigned long long)ob->map_size_mb, ob->conf_path);
+    }
+}
+
+/* The batch is lost: queued client replies become errors (sent now), and
+ * messages to sites are dropped. */
+static void answer_failed(struct outbox *ob)
+{
+    for (size_t i = 0; i < ob->n; i++) {
+        free(ob->v[i].buf);
+        if (ob->v[i].to.side == OUTBOX_CLIENT)
+            outbox_error(ob, &ob->v[i].to, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                         "the broker could not store this change; nothing was changed");
+    }
+    ob->n = 0;
+}
+
+int outbox_flush(struct outbox *ob, bool force)
+{
+    int rc = 0;
+
+    if (!force && !ob->failed && ob->n == 0)
+        return 0;
+    bmetrics_commit(ob->metrics, ob->n);
+    if (ob->failed || store_commit(ob->store) < 0) {
+        if (!ob->failed)
+            outbox_store_failed(ob, "commit failed; answering the batch with errors");
+        store_abort(ob->store);
+        ob->failed = false;
+        answer_failed(ob);
+        rc = -1;
+    }
+    for (size_t i = 0; i < ob->n; i++) {
+        send_now(ob, &ob->v[i].to, ob->v[i].buf, ob->v[i].len);
+        free(ob->v[i].buf);
+    }
+    ob->n = 0;
+    return rc;
+}
+
+size_t outbox_queued(const struct outbox *ob)
+{
+    return ob->n;
+}

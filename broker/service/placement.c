@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * placement: the workload is converted into the engine's terms (countries as
+ * codes, data as kind/name/size), the views come from sites, and each view
+ * gets the project's allocation there. Everything the engine points into
+ * lives in struct placement until placement_free().
+ */
+#include "placement.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "alloc.h"
+#include "bconf.h"
+#include "sites.h"
+#include "svc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The engine's view of a protobuf workload; buffers go into m. */
+static int convert_workload(struct svc *s, const Aifed__Workload *w, struct placement *m)
+{
+    struct match_workload *mw = &m->w;
+
+    m->countries = calloc(w->n_countries ? w->n_countries : 1, sizeof(*m->countries));
+    m->data = calloc(w->n_data ? w->n_data : 1, sizeof(*m->data));
+    if (!m->countries || !m->data)
+        return -1;
+    for (size_t i = 0; i < w->n_countries; i++)
+        m->countries[i] = match_country(w->countries[i]);
+    for (size_t i = 0; i < w->n_data; i++)
+        m->data[i] = (struct match_data){w->data[i]->kind, w->data[i]->name,
+                                         w->data[i]->size_bytes};
+    *mw = (struct match_workload){
+        .accel_id = sites_accel_id(s->sites, w->accelerator),
+        .accelerator = w->accelerator,
+        .gpus = w->gpus,
+        .nodes = w->nodes,
+        .gpu_memory_gb = w->gpu_memory_gb,
+        .cpus_per_node = w->cpus_per_node,
+        .memory_per_node_gb = w->memory_per_node_gb,
+        .walltime_s = w->walltime_s,
+        .now_ms = svc_now_ms(s),
+        .not_before_ms = w->not_before_ms,
+        .start_by_ms = w->start_by_ms,
+        .countries = m->countries,
+        .n_countries = w->n_countries,
+        .certifications = w->certifications,
+        .n_certifications = w->n_certifications,
+        .data = m->data,
+        .n_data = w->n_data,
+        .require_allocation = s->conf->require_allocation,
+        .fair_share_floor = (double)s->conf->fair_share_floor / 100.0,
+        .weights = match_weights_for(w->prefer),
+    };
+    if (w->weights)
+        mw->weights =
+            (struct match_weights){w->weights->time, w->weights->cost, w->weights->carbon,
+                                   w->weights->data, w->weights->fit};
+    return 0;
+}
+
+/* The project's allocation and fair share at each site, for this request. */
+static int fill_allocations(struct svc *s, const char *project, struct placement *m)
+{
+    m->allocs = calloc(m->n ? m->n : 1, sizeof(*m->allocs));
+    if (!m->allocs)
+        return -1;
+    for (size_t i = 0; i < m->n; i++) {
+        struct match_site *v = &m->views[i];
+        const struct alloc_entry *e = alloc_find(s->allocs, project, v->id);
+
+        if (e) {
+            m->allocs[i] = (struct match_alloc){alloc_remaining(e), e->end_ms};
+            v->alloc = &m->allocs[i];
+        }
+        v->project_share = alloc_share(s->allocs, project, v->id, &v->shared);
+    }
+    return 0;
+}
+
+int placement_run(struct svc *s, const Aifed__Workload *w, const Aifed__Lease *lease,
+                  struct placement *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (convert_workload(s, w, ret) < 0 ||
+        sites_views(s->sites, w->project, &ret->views, &ret->n) < 0 ||
+        fill_allocations(s, w->project, ret) < 0)
+        goto fail;
+    if (lease) {
+        ret->w.exclude = (const char *const *)lease->tried_sites;
+        ret->w.n_exclude = lease->n_tried_sites;
+    }
+    if (match_run(&ret->w, ret->views, ret->n, &ret->r) < 0)
+        goto fail;
+    return 0;
+fail:
+    placement_free(ret);
+    errno = ENOMEM;
+    return -1;
+}
+
+void placement_free(struct placement *m)
+{
+    match_result_free(&m->r);
+    free(m->countries);
+    free(m->data);
+    free(m->allocs);
+    memset(m, 0, sizeof(*m));
+}
+
+/* One allocation: n pointers, n candidates, n parts, n reasons. */
+int placement_candidates(const struct placement *m, Aifed__Candidate ***ret_ptrs)
+{
+    size_t n = m->r.n;
+    size_t size = n * (sizeof(Aifed__Candidate *) + sizeof(Aifed__Candidate) +
+                       sizeof(Aifed__ScoreParts) + AF_WIRE_MAX_TEXT);
+    char *block = calloc(1, size ? size : 1);
+    Aifed__Candidate **ptrs = (Aifed__Candidate **)block;
+    Aifed__Candidate *c = (Aifed__Candidate *)(ptrs + n);
+    Aifed__ScoreParts *parts = (Aifed__ScoreParts *)(c + n);
+    char *text = (char *)(parts + n);
+
+    if (!block)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct match_candidate *x = &m->r.candidates[i];
+        const struct match_site *s = &m->views[x->site];
+
+        aifed__candidate__init(&c[i]);
+        c[i].site = (char *)s->id;
+        c[i].pool = x->pool == MATCH_NONE ? "" : (char *)s->pools[x->pool].name;
+        c[i].verdict = (Aifed__Verdict)x->verdict;
+        c[i].rank = x->rank;
+        c[i].score = x->score;
+        c[i].reason = text + i * AF_WIRE_MAX_TEXT;
+        match_reason(&m->w, m->views, x, c[i].reason, AF_WIRE_MAX_TEXT);
+        if (x->verdict != MATCH_REJECTED) {
+            aifed__score_parts__init(&parts[i]);
+            parts[i].start_in_s = x->parts.start_in_s;
+            parts[i].cost_eur = x->parts.cost_eur;
+            parts[i].carbon_kg = x->parts.carbon_kg;
+            parts[i].bytes_to_move = x->parts.bytes_to_move;
+            parts[i].stranded = x->parts.stranded;
+            c[i].parts = &parts[i];
+        }
+        ptrs[i] = &c[i];
+    }
+    *ret_ptrs = ptrs;
+    return 0;
+}
+
+void placement_refusal(const struct placement *m, char *buf, size_t size)
+{
+    const struct match_candidate *best = NULL;
+    char why[AF_WIRE_MAX_TEXT];
+
+    for (size_t i = 0; i < m->r.n; i++) {
+        const struct match_candidate *c = &m->r.candidates[i];
+        if (!best || c->failed > best->failed)
+            best = c;
+    }
+    if (!best) {
+        snprintf(buf, size, "no sites are configured");
+        return;
+    }
+    match_reason(&m->w, m->views, best, why, sizeof(why));
+    snprintf(buf, size, "no site can take this workload now (nearest: %s, %.300s)",
+             m->views[best->site].id, why);
+}

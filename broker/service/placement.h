@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * placement: one match of a workload against the live sites, with the
+ * project's allocations and fair share at each, and its explanation as the
+ * wire carries it. The engine (core/match) is pure; this is where the
+ * broker's state is turned into its input.
+ */
+#ifndef PLACEMENT_H
+#define PLACEMENT_H
+
+#include "match.h"
+
+#include "aifed.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct svc;
+
+/* One match and what it needs to be explained: the engine's workload (with
+ * the buffers it points into), the site views and the result. */
+struct placement {
+    struct match_workload w;
+    struct match_site *views;
+    size_t n;
+    struct match_result r;
+    uint16_t *countries;
+    struct match_data *data;
+    struct match_alloc *allocs;
+};
+
+/* Match w, excluding the sites lease (if not NULL) already tried. 0 with
+ * ret filled (free with placement_free), or -1/ENOMEM. */
+int placement_run(struct svc *s, const Aifed__Workload *w, const Aifed__Lease *lease,
+                  struct placement *ret);
+void placement_free(struct placement *p);
+
+/* The candidates of p as protobuf, with their reasons in words, in one
+ * block the caller frees with free(*ret_ptrs) (strings included). */
+int placement_candidates(const struct placement *p, Aifed__Candidate ***ret_ptrs);
+
+/* Why nothing was chosen, in one line: the site that got furthest speaks
+ * for all (a pool-level miss beats a site-level one). */
+void placement_refusal(const struct placement *p, char *buf, size_t size);
+
+#endif

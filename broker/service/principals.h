@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * principals: the principal registry's life beyond memory. broker.conf's
+ * principals are the bootstrap set; what admins change at run time is
+ * stored in LMDB (with an audit entry) and applied over the file at every
+ * start; a SIGHUP applies the file again to the principals it still
+ * governs. Registering a site principal registers the site.
+ */
+#ifndef PRINCIPALS_H
+#define PRINCIPALS_H
+
+#include "af_error.h"
+
+struct svc;
+struct bconf;
+struct auth_principal;
+struct Aifed__Principal;
+
+/* At start: broker.conf's principals, then the stored registry over them.
+ * -1 with err set. */
+int principals_bootstrap(struct svc *s, struct af_error *err);
+
+/* SIGHUP: apply broker.conf's principals again (from old to c): new ones
+ * added, changed keys or projects taken, removed ones revoked; those an
+ * admin changed at run time follow the registry instead. */
+void principals_reload(struct svc *s, const struct bconf *old, const struct bconf *c);
+
+/* p was changed by an admin (by, a principal id): mark it as the
+ * registry's, store it and append change to the audit log, into the batch.
+ * -1 when the store refused (the batch is failed). */
+int principals_save(struct svc *s, const char *by, const struct auth_principal *p,
+                    const char *change);
+
+/* The registry entry p as stored and listed, into out; keys has room for
+ * AUTH_MAX_KEYS. Strings borrowed from p. */
+void principals_to_msg(const struct auth_principal *p, struct Aifed__Principal *out,
+                       char **keys);
+
+/* A site principal ("site:ID") has its site registered; others, nothing.
+ * -1 with errno (ENOMEM). */
+int principals_site(struct svc *s, const char *id);
+
+#endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth: the principal registry, and the policy of the broker's ZAP handler
+ * (common/af_zap frames it). Every CURVE handshake on a broker socket is
+ * decided here: a public key maps to exactly one principal ("site:ID",
+ * "user:NAME", "admin:NAME"), and that principal string becomes the
+ * connection's User-Id, which the broker reads from every message. Unknown
+ * keys are refused during the handshake; they never reach a handler. The
+ * "agent" domain admits only sites and the "client" domain only users and
+ * admins, so a site key cannot call user operations and vice versa.
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include "af_ids.h"
+#include "af_keys.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define AUTH_DOMAIN_AGENT  "agent"
+#define AUTH_DOMAIN_CLIENT "client"
+
+enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };
+
+#define AUTH_MAX_KEYS 2 /* two during a key change-over */
+
+struct auth_principal {
+    size_t index; /* 0..auth_count()-1, for per-principal state elsewhere */
+    enum auth_kind kind;
+    char id[AF_ID_MAX + 8]; /* "user:alice" */
+    const char *name;       /* points into id, after the colon */
+    char keys[AUTH_MAX_KEYS][AF_KEY_Z85_LEN + 1];
+    size_t n_keys;
+    char **projects; /* users: the projects they may act for */
+    size_t n_projects;
+    bool revoked;     /* every key refused, also on open connections */
+    bool from_config; /* registered by broker.conf */
+    bool in_registry; /* changed by an admin: the registry, not the file, rules */
+};
+
+struct auth;
+
+/* An empty registry; NULL/ENOMEM. */
+struct auth *auth_create(void);
+void auth_destroy(struct auth *a);
+
+/* Register a principal; projects are copied. -1/EEXIST for a key or id
+ * already registered, ENOMEM. */
+int auth_add(struct auth *a, enum auth_kind kind, const char *name,
+             const char *public_z85, char *const *projects, size_t n_projects);
+
+/* Registry changes (admin calls and the principals stored in LMDB). They
+ * keep indexes stable: a revoked principal stays, refused.
+ *
+ * auth_key_add: register id ("kind:name") with key, or give it a second key;
+ * a revoked principal comes back with this key only. projects, when
+ * set_projects, replace a user's. -1 with errno EINVAL (bad id), EEXIST (the
+ * key belongs to another principal, or this one has it already), E2BIG (two
+ * keys already), ENOMEM. */
+int auth_key_add(struct auth *a, const char *id, const char *public_z85,
+                 char *const *projects, size_t n_projects, bool set_projects);
+/* -1/ENOENT (no such principal or key), EMLINK (its only key: revoke it). */
+int auth_key_remove(struct auth *a, const char *id, const char *public_z85);
+/* -1/ENOENT. */
+int auth_revoke(struct auth *a, const char *id);
+/* Mark id as ruled by the registry from now on (no effect when unknown). */
+void auth_set_registry(struct auth *a, const char *id);
+
+/* Visit every principal. */
+typedef void (*auth_fn)(const struct auth_principal *p, void *arg);
+void auth_each(const struct auth *a, auth_fn fn, void *arg);
+
+/* How many principals are registered (indexes run below this). */
+size_t auth_count(const struct auth *a);
+
+/* The ZAP policy (an af_zap_fn, arg the struct auth): a key registered for
+ * a principal that may use domain ("agent": sites; "client": users and
+ * admins) is admitted with the User-Id "id/key"; any other is refused, and
+ * the refusal logged. */
+int auth_decide(const char *domain, const char *address, const char *key_z85, char *user,
+                size_t size, void *arg);
+
+/* The principal with this id ("user:alice"), or NULL. Borrowed, and stable
+ * for the auth's lifetime: registry changes never move a principal. */
+const struct auth_principal *auth_find(const struct auth *a, const char *id);
+
+/* The principal a ZAP User-Id ("id/key") names, if that key is still valid
+ * for it (not revoked, not removed); NULL otherwise. Borrowed. */
+const struct auth_principal *auth_check(const struct auth *a, const char *user_id);
+
+/* Admins may act for any project; users for their own. */
+bool auth_may_use_project(const struct auth_principal *p, const char *project);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bmetrics: see bmetrics.h. Metric names follow Prometheus conventions. */
+#include "bmetrics.h"
+#include "af_metrics.h"
+#include "af_wire.h"
+#include "lease.h"
+#include "aifed.pb-c.h"
+#include "sites.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_BODIES 64 /* envelope field numbers stay below this */
+#define N_CODES  16
+
+static const double grant_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                      0.1,   0.2,   0.5,   1,    2,    5};
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+
+struct bmetrics {
+    struct af_metrics *http; /* NULL when off */
+    unsigned long long requests[N_BODIES];
+    unsigned long long errors[N_CODES];
+    struct af_hist grant, batch;
+};
+
+struct bmetrics *bmetrics_create(const char *listen, char *ret_url, size_t size,
+                                 struct af_error *err)
+{
+    struct bmetrics *m = calloc(1, sizeof(*m));
+
+    if (!m) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    m->grant = (struct af_hist){.bounds = grant_bounds,
+                                .n_bounds = sizeof(grant_bounds) / sizeof(double)};
+    m->batch = (struct af_hist){.bounds = batch_bounds,
+                                .n_bounds = sizeof(batch_bounds) / sizeof(double)};
+    if (af_metrics_open(listen, &m->http, ret_url, size, err) < 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void bmetrics_destroy(struct bmetrics *m)
+{
+    if (!m)
+        return;
+    af_metrics_stop(m->http);
+    free(m);
+}
+
+void bmetrics_request(struct bmetrics *m, int body_case)
+{
+    if (body_case > 0 && body_case < N_BODIES)
+        m->requests[body_case]++;
+}
+
+void bmetrics_error(struct bmetrics *m, int code)
+{
+    if (code > 0 && code < N_CODES)
+        m->errors[code]++;
+}
+
+void bmetrics_grant(struct bmetrics *m, double seconds)
+{
+    af_hist_observe(&m->grant, seconds);
+}
+
+void bmetrics_commit(struct bmetrics *m, size_t messages)
+{
+    af_hist_observe(&m->batch, (double)messages);
+}
+
+static void write_sites(FILE *f, const Aifed__SiteList *list)
+{
+    size_t up = 0, down = 0, drained = 0;
+
+    fprintf(f, "# HELP aifed_site_up 1 when the site is UP (advertising in time).\n"
+               "# TYPE aifed_site_up gauge\n");
+    for (size_t i = 0; i < list->n_sites; i++) {
+        const Aifed__SiteStatus *s = list->sites[i];
+        bool is_up = s->state == AIFED__SITE_STATE__SITE_UP;
+        fprintf(f, "aifed_site_up{site=\"%s\"} %d\n", s->site->id, is_up);
+        up += is_up;
+        down += !is_up;
+        drained += s->admin_drained || s->site->drained;
+    }
+    fprintf(
+        f,
+        "# HELP aifed_sites Sites by state.\n# TYPE aifed_sites gauge\n"
+        "aifed_sites{state=\"up\"} %zu\naifed_sites{state=\"down\"} %zu\n"
+        "aifed_sites{state=\"drained\"} %zu\n"
+        "# HELP aifed_isolated 1 while every site is silent at once (isolation guard).\n"
+        "# TYPE aifed_isolated gauge\naifed_isolated %d\n",
+        up, down, drained, list->isolated);
+    fprintf(f, "# HELP aifed_gpus_free GPUs the site reports free.\n"
+               "# TYPE aifed_gpus_free gauge\n"
+               "# HELP aifed_gpus_available GPUs the broker will still grant.\n"
+               "# TYPE aifed_gpus_available gauge\n");
+    for (size_t i = 0; i < list->n_sites; i++)
+        for (size_t j = 0; j < list->sites[i]->n_pools; j++) {
+            const Aifed__PoolStatus *p = list->sites[i]->pools[j];
+            const char *site = list->sites[i]->site->id;
+            fprintf(
+                f,
+                "aifed_gpus_free{site=\"%s\",pool=\"%s\",accelerator=\"%s\"} %u\n"
+                "aifed_gpus_available{site=\"%s\",pool=\"%s\",accelerator=\"%s\"} %u\n",
+                site, p->pool->name, p->pool->accelerator, p->pool->gpus_free, site,
+                p->pool->name, p->pool->accelerator, p->gpus_available);
+        }
+}
+
+static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
+{
+    fprintf(f,
+            "# HELP aifed_leases Leases stored, by state.\n# TYPE aifed_leases gauge\n");
+    for (int s = LEASE_PENDING; s <= LEASE_STATE_MAX; s++)
+        fprintf(f, "aifed_leases{state=\"%s\"} %zu\n", lease_state_name(s),
+                store_lease_count_state(st, s));
+    fprintf(f, "# HELP aifed_requests_total Messages handled, by type.\n"
+               "# TYPE aifed_requests_total counter\n");
+    for (int b = 1; b < N_BODIES; b++)
+        if (m->requests[b])
+            fprintf(f, "aifed_requests_total{type=\"%s\"} %llu\n", af_wire_body_name(b),
+                    m->requests[b]);
+    fprintf(f, "# HELP aifed_errors_total Error replies, by code.\n"
+               "# TYPE aifed_errors_total counter\n");
+    for (int c = 1; c < N_CODES; c++)
+        if (m->errors[c])
+            fprintf(
+                f, "aifed_errors_total{code=\"%s\"} %llu\n",
+                protobuf_c_enum_descriptor_get_value(&aifed__error_code__descriptor, c)
+                    ? protobuf_c_enum_descriptor_get_value(&aifed__error_code__descriptor,
+                                                           c)
+                          ->name
+                    : "unknown",
+                m->errors[c]);
+}
+
+void bmetrics_publish(struct bmetrics *m, struct sites *sites, struct store *st)
+{
+    Aifed__SiteList *list;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (!m->http || !(f = open_memstream(&text, &len)))
+        return;
+    if (sites_list(sites, &list) == 0) {
+        write_sites(f, list);
+        sites_list_free(list);
+    }
+    write_counts(f, m, st);
+    fprintf(f, "# HELP aifed_grant_seconds From submit to ACTIVE, as the broker saw it.\n"
+               "# TYPE aifed_grant_seconds histogram\n");
+    af_hist_write(&m->grant, f, "aifed_grant_seconds", "");
+    fprintf(f, "# HELP aifed_commit_batch_messages Messages answered per commit.\n"
+               "# TYPE aifed_commit_batch_messages histogram\n");
+    af_hist_write(&m->batch, f, "aifed_commit_batch_messages", "");
+    if (fclose(f) == 0)
+        af_metrics_publish(m->http, text, len);
+    free(text);
+}

@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store: LMDB behind a small interface. LMDB codes are turned into errno here
+ * and nowhere else. The environment is opened with default durability (an
+ * fsync per commit): a lease the broker acknowledged survives power loss.
+ * Index keys are derived from the lease itself, so updating a lease removes
+ * the old version's index entries and adds the new ones in the same batch.
+ */
+#include "store.h"
+#include "af_audit.h"
+#include "af_ids.h"
+#include "af_time.h"
+#include "lease.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum {
+    DB_LEASES,
+    DB_BY_SITE,
+    DB_BY_PROJECT,
+    DB_BY_STATE,
+    DB_BY_EXPIRY,
+    DB_IDEM,
+    DB_META,
+    DB_REQUESTS,
+    DB_ALLOCATIONS,
+    DB_PRINCIPALS,
+    DB_AUDIT,
+    DB_N
+};
+
+static const struct {
+    const char *name;
+    unsigned flags;
+} db_spec[DB_N] = {
+    [DB_LEASES] = {"leases", 0},
+    [DB_BY_SITE] = {"by_site", MDB_DUPSORT},
+    [DB_BY_PROJECT] = {"by_project", MDB_DUPSORT},
+    [DB_BY_STATE] = {"by_state", MDB_DUPSORT},
+    [DB_BY_EXPIRY] = {"by_expiry", 0},
+    [DB_IDEM] = {"idem", 0},
+    [DB_META] = {"meta", 0},
+    [DB_REQUESTS] = {"requests", 0},
+    [DB_ALLOCATIONS] = {"allocations", 0},
+    [DB_PRINCIPALS] = {"principals", 0},
+    [DB_AUDIT] = {"audit", 0},
+};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_N];
+    MDB_txn *batch; /* open write transaction, or NULL */
+    bool readonly;
+};
+
+/* Map an LMDB return code onto errno and -1 (0 passes through). */
+static int mdb_errno(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        errno = ENOENT;
+        break;
+    case MDB_MAP_FULL:
+        /* Not ENOSPC: the disk may have room; the store has reached the
+         * size the configuration gave it (map_size_mb), a quota. */
+        errno = EDQUOT;
+        break;
+    case MDB_TXN_FULL:
+        errno = ENOSPC;
+        break;
+    case MDB_INVALID:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_VERSION_MISMATCH:
+        errno = EIO;
+        break;
+    default:
+        errno = rc > 0 ? rc : EIO;
+    }
+    return -1;
+}
+
+static MDB_val val_str(const char *s)
+{
+    return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
+}
+
+static int open_dbs(struct store *st, struct af_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, st->readonly ? MDB_RDONLY : 0, &txn);
+
+    if (rc)
+        return af_error_set(err, "begin: %s", mdb_strerror(rc));
+    for (int i = 0; i < DB_N; i++) {
+        unsigned flags = db_spec[i].flags | (st->readonly ? 0 : MDB_CREATE);
+        rc = mdb_dbi_open(txn, db_spec[i].name, flags, &st->dbi[i]);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return af_error_set(err, "database %s: %s", db_spec[i].name,
+                                mdb_strerror(rc));
+        }
+    }
+    if (!st->readonly) {
+        MDB_val k = val_str("schema"), v, want;
+        char schema[16];
+
+        snprintf(schema, sizeof(schema), "%d", STORE_SCHEMA);
+        want = val_str(schema);
+        rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
+        if (rc == MDB_NOTFOUND)
+            rc = mdb_put(txn, st->dbi[DB_META], &k, &want, 0);
+        else if (rc == 0 &&
+                 (v.mv_size != want.mv_size || memcmp(v.mv_data, schema, v.mv_size))) {
+            mdb_txn_abort(txn);
+            return af_error_set(err, "schema version %.*s is not %s (upgrade aifed?)",
+                                (int)v.mv_size, (char *)v.mv_data, schema);
+        }
+        if (rc) {
+            mdb_txn_abort(txn);
+            return af_error_set(err, "meta: %s", mdb_strerror(rc));
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? af_error_set(err, "commit: %s", mdb_strerror(rc)) : 0;
+}
+
+struct store *store_open(const char *dir, size_t map_mb, bool readonly,
+                         struct af_error *err)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (!st) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    st->readonly = readonly;
+    if (!readonly && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        af_error_set(err, "%s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, DB_N)) ||
+        (rc = mdb_env_set_mapsize(st->env, map_mb * 1024 * 1024)) ||
+        (rc =
+             mdb_env_open(st->env, dir, (readonly ? MDB_RDONLY : 0) | MDB_NOTLS, 0600))) {
+        af_error_set(err, "%s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if (open_dbs(st, err) < 0)
+        goto fail;
+    return st;
+fail:
+    if (st->env)
+        mdb_env_close(st->env);
+    free(st);
+    return NULL;
+}
+
+void store_close(struct store *st)
+{
+    int saved = errno;
+
+    if (!st)
+        return;
+    store_abort(st);
+    mdb_env_close(st->env);
+    free(st);
+    errno = saved;
+}
+
+static int batch_txn(struct store *st)
+{
+    if (st->readonly) {
+        errno = EROFS;
+        return -1;
+    }
+    if (st->batch)
+        return 0;
+    return mdb_errno(mdb_txn_begin(st->env, NULL, 0, &st->batch));
+}
+
+bool store_in_batch(const struct store *st)
+{
+    return st->batch != NULL;
+}
+
+int store_commit(struct store *st)
+{
+    int rc;
+
+    if (!st->batch)
+        return 0;
+    rc = mdb_txn_commit(st->batch);
+    st->batch = NULL;
+    return mdb_errno(rc);
+}
+
+void store_abort(struct store *st)
+{
+    if (st->batch) {
+        mdb_txn_abort(st->batch);
+        st->batch = NULL;
+    }
+}
+
+/* A read transaction, or the open batch so reads see its writes. */
+static int read_txn(struct store *st, MDB_txn **ret, bool *ret_own)
+{
+    if (st->batch) {
+        *ret = st->batch;
+        *ret_own = false;
+        return 0;
+    }
+    *ret_own = true;
+    return mdb_errno(mdb_txn_begin(st->env, NULL, MDB_RDONLY, ret));
+}
+
+static void read_done(MDB_txn *txn, bool own)
+{
+    if (own)
+        mdb_txn_abort(txn);
+}
+
+static void state_key(int state, char buf[4])
+{
+    snprintf(buf, 4, "%d", state);
+}
+
+/* Expiry index key: big-endian ms so LMDB's byte order is time order. */
+static size_t expiry_key(const Aifed__Lease *l, unsigned char *buf)
+{
+    uint64_t t = (uint64_t)l->expires_ms;
+    size_t n = strlen(l->id);
+
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(t >> (56 - 8 * i));
+    memcpy(buf + 8, l->id, n);
+    return 8 + n;
+}
+
+static bool indexed_for_expiry(const Aifed__Lease *l)
+{
+    return l->expires_ms > 0 && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
+                                 l->state == AIFED__LEASE_STATE__LEASE_ACTIVE);
+}
+
+/* Add (add = true) or delete the index entries lease l implies. */
+static int index_update(struct store *st, const Aifed__Lease *l, bool add)
+{
+    MDB_val id = val_str(l->id), k, empty = {0, ""};
+    char sk[4];
+    unsigned char ek[8 + AF_ID_MAX];
+    int rc = 0;
+    struct {
+        int db;
+        MDB_val key;
+        MDB_val *val;
+    } rows[4];
+    int n = 0;
+
+    state_key(l->state, sk);
+    if (l->site && *l->site)
+        rows[n++] = (typeof(rows[0])){DB_BY_SITE, val_str(l->site), &id};
+    rows[n++] = (typeof(rows[0])){DB_BY_PROJECT, val_str(l->workload->project), &id};
+    rows[n++] = (typeof(rows[0])){DB_BY_STATE, val_str(sk), &id};
+    if (indexed_for_expiry(l)) {
+        k.mv_data = ek;
+        k.mv_size = expiry_key(l, ek);
+        rows[n++] = (typeof(rows[0])){DB_BY_EXPIRY, k, &empty};
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (add)
+            rc = mdb_put(st->batch, st->dbi[rows[i].db], &rows[i].key, rows[i].val, 0);
+        else {
+            rc = mdb_del(st->batch, st->dbi[rows[i].db], &rows[i].key,
+                         rows[i].db == DB_BY_EXPIRY ? NULL : rows[i].val);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+    }
+    return mdb_errno(rc);
+}
+
+static int lease_decode(const MDB_val *v, Aifed__Lease **ret)
+{
+    Aifed__Lease *l = aifed__lease__unpack(NULL, v->mv_size, v->mv_data);
+
+    if (!l || !l->workload || !l->id) {
+        if (l)
+            aifed__lease__free_unpacked(l, NULL);
+        errno = EIO; /* a record we wrote no longer decodes: corruption */
+        return -1;
+    }
+    *ret = l;
+    return 0;
+}
+
+/* The last entry's seq and hash (0 and "" for an empty log), from txn. */
+static int audit_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *seq,
+                      char hash[AF_AUDIT_HASH_HEX])
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    Aifed__AuditEntry *e;
+    int rc;
+
+    *seq = 0;
+    hash[0] = '\0';
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)))
+        return mdb_errno(rc);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return mdb_errno(rc);
+    if (!(e = aifed__audit_entry__unpack(NULL, v.mv_size, v.mv_data)))
+        return mdb_errno(MDB_CORRUPTED);
+    *seq = e->seq;
+    snprintf(hash, AF_AUDIT_HASH_HEX, "%s", e->hash);
+    aifed__audit_entry__free_unpacked(e, NULL);
+    return 0;
+}
+
+static void seq_key(uint64_t seq, unsigned char buf[8])
+{
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(seq >> (56 - 8 * i));
+}
+
+int store_audit_append(struct store *st, const char *subject, const char *principal,
+                       const char *change, const char *text)
+{
+    Aifed__AuditEntry e = AIFED__AUDIT_ENTRY__INIT;
+    char prev[AF_AUDIT_HASH_HEX], hash[AF_AUDIT_HASH_HEX];
+    unsigned char key[8];
+    MDB_val k = {sizeof(key), key}, v;
+    int rc;
+
+    if (batch_txn(st) < 0 || audit_last(st->batch, st->dbi[DB_AUDIT], &e.seq, prev) < 0)
+        return -1;
+    e.seq++;
+    e.time_ms = af_now_ms();
+    e.subject = (char *)subject;
+    e.principal = (char *)principal;
+    e.change = (char *)change;
+    e.text = (char *)(text ? text : "");
+    e.prev_hash = prev;
+    af_audit_hash(&e, hash);
+    e.hash = hash;
+    seq_key(e.seq, key);
+    v.mv_size = aifed__audit_entry__get_packed_size(&e);
+    if ((rc = mdb_put(st->batch, st->dbi[DB_AUDIT], &k, &v, MDB_RESERVE | MDB_APPEND)))
+        return mdb_errno(rc);
+    aifed__audit_entry__pack(&e, v.mv_data);
+    return 0;
+}
+
+/* A lease not stored before is NEW in the audit log. */
+static const char *state_name(int s)
+{
+    return s == 0 ? "NEW" : lease_state_name(s);
+}
+
+/* A lease's change, into the audit log: new state, a move, a renewal. */
+static int audit_lease(struct store *st, const Aifed__Lease *prev, const Aifed__Lease *l)
+{
+    char change[96];
+    int from = prev ? prev->state : 0;
+
+    if (prev && prev->state == l->state && !strcmp(prev->site, l->site) &&
+        prev->expires_ms == l->expires_ms)
+        return 0; /* the same lease, restated (a signature stored) */
+    if (prev && from == (int)l->state)
+        snprintf(change, sizeof(change), "%s %s", state_name(from),
+                 strcmp(prev->site, l->site) ? "moved" : "renewed");
+    else
+        snprintf(change, sizeof(change), "%s->%s", state_name(from),
+                 state_name(l->state));
+    return store_audit_append(st, l->id, l->principal, change, l->reason);
+}
+
+int store_lease_put(struct store *st, const Aifed__Lease *lease,
+                    const char *idem_principal)
+{
+    MDB_val k = val_str(lease->id), v, old;
+    size_t len = aifed__lease__get_packed_size(lease);
+    int rc;
+
+    if (batch_txn(st) < 0)
+        return -1;
+    rc = mdb_get(st->batch, st->dbi[DB_LEASES], &k, &old);
+    if (rc == 0) {
+        Aifed__Lease *prev;
+        if (lease_decode(&old, &prev) < 0)
+            return -1;
+        rc = index_update(st, prev, false);
+        if (rc == 0)
+            rc = audit_lease(st, prev, lease);
+        aifed__lease__free_unpacked(prev, NULL);
+        if (rc < 0)
+            return -1;
+    } else if (rc != MDB_NOTFOUND) {
+        return mdb_errno(rc);
+    } else if (audit_lease(st, NULL, lease) < 0) {
+        return -1;
+    }
+    /* MDB_RESERVE: encode straight into the page, no extra copy. */
+    v.mv_size = len;
+    rc = mdb_put(st->batch, st->dbi[DB_LEASES], &k, &v, MDB_RESERVE);
+    if (rc)
+        return mdb_errno(rc);
+    aifed__lease__pack(lease, v.mv_data);
+    if (index_update(st, lease, true) < 0)
+        return -1;
+    if (idem_principal && lease->request_id && *lease->request_id) {
+        char key[AF_ID_MAX * 3];
+        MDB_val ik, iv = val_str(lease->id);
+
+        snprintf(key, sizeof(key), "%s\n%s", idem_principal, lease->request_id);
+        ik = val_str(key);
+        if ((rc = mdb_put(st->batch, st->dbi[DB_IDEM], &ik, &iv, 0)))
+            return mdb_errno(rc);
+    }
+    return 0;
+}
+
+int store_lease_get(struct store *st, const char *id, Aifed__Lease **ret)
+{
+    MDB_txn *txn;
+    bool own;
+    MDB_val k = val_str(id), v;
+    int rc;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    rc = mdb_get(txn, st->dbi[DB_LEASES], &k, &v);
+    if (rc == 0)
+        rc = lease_decode(&v, ret);
+    else
+        rc = mdb_errno(rc);
+    read_done(txn, own);
+    return rc;
+}
+
+int store_idem_get(struct store *st, const char *principal, const char *request_id,
+                   char *buf, size_t size)
+{
+    char key[AF_ID_MAX * 3];
+    MDB_txn *txn;
+    bool own;
+    MDB_val k, v;
+    int rc;
+
+    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
+    k = val_str(key);
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    rc = mdb_get(txn, st->dbi[DB_IDEM], &k, &v);
+    if (rc == 0 && v.mv_size < size) {
+        memcpy(buf, v.mv_data, v.mv_size);
+        buf[v.mv_size] = '\0';
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    read_done(txn, own);
+    return mdb_errno(rc);
+}
+
+void store_lease_free(struct store *st, Aifed__Lease *lease)
+{
+    (void)st;
+    if (lease)
+        aifed__lease__free_unpacked(lease, NULL);
+}
+
+static bool filter_match(const struct store_filter *f, const Aifed__Lease *l)
+{
+    if (f->site && *f->site && strcmp(f->site, l->site ? l->site : ""))
+        return false;
+    if (f->project && *f->project && strcmp(f->project, l->workload->project))
+        return false;
+    return !f->state || f->state == (int)l->state;
+}
+
+/* Visit one lease by id; fn's return value, or -1. */
+static int visit_id(MDB_txn *txn, struct store *st, const MDB_val *id,
+                    const struct store_filter *f, store_lease_fn fn, void *arg)
+{
+    MDB_val v;
+    Aifed__Lease *l;
+    int rc = mdb_get(txn, st->dbi[DB_LEASES], (MDB_val *)id, &v);
+
+    if (rc == MDB_NOTFOUND)
+        return 0; /* index ahead of a lease cannot happen in one txn; skip */
+    if (rc)
+        return mdb_errno(rc);
+    if (lease_decode(&v, &l) < 0)
+        return -1;
+    rc = filter_match(f, l) ? fn(l, arg) : 0;
+    aifed__lease__free_unpacked(l, NULL);
+    return rc;
+}
+
+/* Walk an index's duplicates for key (or the leases table when db is
+ * DB_LEASES), starting after id `after`. */
+static int walk(MDB_txn *txn, struct store *st, int db, const char *key,
+                const char *after, const struct store_filter *f, store_lease_fn fn,
+                void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    MDB_cursor_op op;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, st->dbi[db], &cur)))
+        return mdb_errno(rc);
+    if (db == DB_LEASES) {
+        k = val_str(after ? after : "");
+        op = after ? MDB_SET_RANGE : MDB_FIRST;
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        if (rc == 0 && after && k.mv_size == strlen(after) &&
+            !memcmp(k.mv_data, after, k.mv_size))
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    } else {
+        k = val_str(key);
+        v = val_str(after ? after : "");
+        rc = mdb_cursor_get(cur, &k, &v, after ? MDB_GET_BOTH_RANGE : MDB_SET_KEY);
+        if (rc == 0 && !after)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
+        if (rc == 0 && after && v.mv_size == strlen(after) &&
+            !memcmp(v.mv_data, after, v.mv_size))
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    while (rc == 0) {
+        int r = visit_id(txn, st, db == DB_LEASES ? &k : &v, f, fn, arg);
+        if (r != 0) {
+            mdb_cursor_close(cur);
+            return r < 0 ? -1 : 0;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, db == DB_LEASES ? MDB_NEXT : MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+}
+
+int store_lease_list(struct store *st, const struct store_filter *f, const char *after,
+                     store_lease_fn fn, void *arg)
+{
+    MDB_txn *txn;
+    bool own;
+    char sk[4];
+    int rc;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    if (f->site && *f->site)
+        rc = walk(txn, st, DB_BY_SITE, f->site, after, f, fn, arg);
+    else if (f->project && *f->project)
+        rc = walk(txn, st, DB_BY_PROJECT, f->project, after, f, fn, arg);
+    else if (f->state) {
+        state_key(f->state, sk);
+        rc = walk(txn, st, DB_BY_STATE, sk, after, f, fn, arg);
+    } else
+        rc = walk(txn, st, DB_LEASES, NULL, after, f, fn, arg);
+    read_done(txn, own);
+    return rc;
+}
+
+int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, void *arg)
+{
+    static const struct store_filter all = {0};
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    bool own;
+    int rc;
+
+    /* The caller writes what it finds: read through the batch, so that the
+     * thread holds one transaction and sees its own writes. */
+    if (batch_txn(st) < 0 || read_txn(st, &txn, &own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->dbi[DB_BY_EXPIRY], &cur))) {
+        read_done(txn, own);
+        return mdb_errno(rc);
+    }
+    /* Collect first: fn may write to the same index through the batch. */
+    char(*ids)[AF_ID_MAX + 1] = NULL;
+    size_t n = 0, cap = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *p = k.mv_data;
+        uint64_t t = 0;
+
+        if (k.mv_size <= 8 || k.mv_size > 8 + AF_ID_MAX)
+            continue;
+        for (int i = 0; i < 8; i++)
+            t = (t << 8) | p[i];
+        if ((int64_t)t > now_ms)
+            break;
+        if (n == cap) {
+            void *grown = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof(*ids));
+            if (!grown) {
+                rc = ENOMEM;
+                break;
+            }
+            ids = grown;
+        }
+        memcpy(ids[n], p + 8, k.mv_size - 8);
+        ids[n++][k.mv_size - 8] = '\0';
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        read_done(txn, own);
+        free(ids);
+        return rc == ENOMEM ? (errno = ENOMEM, -1) : mdb_errno(rc);
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        MDB_val id = val_str(ids[i]);
+        rc = visit_id(txn, st, &id, &all, fn, arg);
+    }
+    read_done(txn, own);
+    free(ids);
+    return rc < 0 ? -1 : 0;
+}
+
+size_t store_lease_count(struct store *st)
+{
+    MDB_txn *txn;
+    MDB_stat s;
+    bool own;
+    size_t n = 0;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return 0;
+    if (mdb_stat(txn, st->dbi[DB_LEASES], &s) == 0)
+        n = s.ms_entries;
+    read_done(txn, own);
+    return n;
+}
+
+size_t store_lease_count_state(struct store *st, int state)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    char sk[4];
+    bool own;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return 0;
+    state_key(state, sk);
+    k = val_str(sk);
+    if (mdb_cursor_open(txn, st->dbi[DB_BY_STATE], &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
+            mdb_cursor_count(cur, &n);
+        mdb_cursor_close(cur);
+    }
+    read_done(txn, own);
+    return (size_t)n;
+}
+
+/* Put a packed protobuf message under "a\nb" in db, into the batch. */
+static int put_pair(struct store *st, int db, const char *a, const char *b,
+                    const ProtobufCMessage *msg)
+{
+    char key[AF_ID_MAX * 3];
+    MDB_val k, v;
+    int rc;
+
+    if (batch_txn(st) < 0)
+        return -1;
+    snprintf(key, sizeof(key), "%s\n%s", a, b);
+    k = val_str(key);
+    v.mv_size = protobuf_c_message_get_packed_size(msg);
+    if ((rc = mdb_put(st->batch, st->dbi[db], &k, &v, MDB_RESERVE)))
+        return mdb_errno(rc);
+    protobuf_c_message_pack(msg, v.mv_data);
+    return 0;
+}
+
+int store_request_put(struct store *st, const Aifed__RequestRecord *r)
+{
+    return put_pair(st, DB_REQUESTS, r->principal, r->request_id, &r->base);
+}
+
+int store_request_get(struct store *st, const char *principal, const char *request_id,
+                      Aifed__RequestRecord **ret)
+{
+    char key[AF_ID_MAX * 3];
+    MDB_txn *txn;
+    MDB_val k, v;
+    bool own;
+    int rc;
+
+    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
+    k = val_str(key);
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    rc = mdb_get(txn, st->dbi[DB_REQUESTS], &k, &v);
+    if (rc == 0) {
+        *ret = aifed__request_record__unpack(NULL, v.mv_size, v.mv_data);
+        if (!*ret || !(*ret)->workload) {
+            if (*ret)
+                aifed__request_record__free_unpacked(*ret, NULL);
+            rc = MDB_CORRUPTED;
+        }
+    }
+    read_done(txn, own);
+    return mdb_errno(rc);
+}
+
+void store_request_free(Aifed__RequestRecord *r)
+{
+    if (r)
+        aifed__request_record__free_unpacked(r, NULL);
+}
+
+int store_alloc_put(struct store *st, const Aifed__Allocation *a)
+{
+    return put_pair(st, DB_ALLOCATIONS, a->project, a->site, &a->base);
+}
+
+/* Visit every message of a database in key order (from the first key at or
+ * after *from, when given); fn's non-zero ends the walk (-1: as an error). */
+typedef int (*scan_fn)(const ProtobufCMessage *m, void *ctx);
+
+static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *desc,
+                   MDB_val *from, scan_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    bool own;
+    int rc;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->dbi[db], &cur))) {
+        read_done(txn, own);
+        return mdb_errno(rc);
+    }
+    if (from)
+        k = *from;
+    for (rc = mdb_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+        int r;
+
+        if (!m) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        r = fn(m, ctx);
+        protobuf_c_message_free_unpacked(m, NULL);
+        if (r != 0) {
+            rc = r < 0 ? -1 : MDB_NOTFOUND;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    read_done(txn, own);
+    if (rc == -1)
+        return -1;
+    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+}
+
+struct alloc_visit {
+    store_alloc_fn fn;
+    void *arg;
+};
+
+static int alloc_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct alloc_visit *v = ctx;
+
+    return v->fn((const Aifed__Allocation *)m, v->arg);
+}
+
+int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
+{
+    struct alloc_visit v = {fn, arg};
+
+    return scan_db(st, DB_ALLOCATIONS, &aifed__allocation__descriptor, NULL, alloc_visit,
+                   &v);
+}
+
+int store_principal_put(struct store *st, const Aifed__Principal *p)
+{
+    MDB_val k = val_str(p->id), v;
+    int rc;
+
+    if (batch_txn(st) < 0)
+        return -1;
+    v.mv_size = aifed__principal__get_packed_size(p);
+    if ((rc = mdb_put(st->batch, st->dbi[DB_PRINCIPALS], &k, &v, MDB_RESERVE)))
+        return mdb_errno(rc);
+    aifed__principal__pack(p, v.mv_data);
+    return 0;
+}
+
+struct principal_visit {
+    store_principal_fn fn;
+    void *arg;
+};
+
+static int principal_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct principal_visit *v = ctx;
+
+    return v->fn((const Aifed__Principal *)m, v->arg);
+}
+
+int store_principal_list(struct store *st, store_principal_fn fn, void *arg)
+{
+    struct principal_visit v = {fn, arg};
+
+    return scan_db(st, DB_PRINCIPALS, &aifed__principal__descriptor, NULL,
+                   principal_visit, &v);
+}
+
+struct audit_visit {
+    store_audit_fn fn;
+    void *arg;
+};
+
+static int audit_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct audit_visit *v = ctx;
+
+    return v->fn((const Aifed__AuditEntry *)m, v->arg);
+}
+
+int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, void *arg)
+{
+    struct audit_visit v = {fn, arg};
+    unsigned char key[8];
+    MDB_val from = {sizeof(key), key};
+
+    seq_key(after_seq + 1, key);
+    return scan_db(st, DB_AUDIT, &aifed__audit_entry__descriptor, &from, audit_visit, &v);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_zclient: the monitor publishes from before the connect (af_zsock_client
+ * starts it), so no event is missed; each event is two frames, the first
+ * holding the event number (16 bits) and its value (32 bits).
+ */
+#include "af_zclient.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct af_zclient {
+    void *zctx;
+    void *sock;
+    void *mon;
+    size_t maxmsg;
+    struct af_zclient_state st;
+};
+
+struct af_zclient *af_zclient_create(const char *endpoint, const char *server_pub,
+                                     const struct af_keypair *kp, size_t maxmsg,
+                                     struct af_error *err)
+{
+    struct af_zclient *c = calloc(1, sizeof(*c));
+    char mon_ep[64];
+    int linger = 0;
+
+    if (!c || !(c->zctx = zmq_ctx_new())) {
+        free(c);
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    c->maxmsg = maxmsg;
+    snprintf(mon_ep, sizeof(mon_ep), "inproc://zclient-monitor-%p", (void *)c);
+    if (!(c->sock =
+              af_zsock_client(c->zctx, endpoint, server_pub, kp, maxmsg, mon_ep, err)))
+        goto fail;
+    c->mon = zmq_socket(c->zctx, ZMQ_PAIR);
+    if (!c->mon || zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
+        zmq_connect(c->mon, mon_ep) != 0) {
+        af_error_set(err, "monitor: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    return c;
+fail:
+    af_zclient_destroy(c);
+    return NULL;
+}
+
+void af_zclient_destroy(struct af_zclient *c)
+{
+    int saved = errno;
+
+    if (!c)
+        return;
+    if (c->mon)
+        zmq_close(c->mon);
+    af_zsock_close(c->sock);
+    zmq_ctx_term(c->zctx);
+    free(c);
+    errno = saved;
+}
+
+int af_zclient_send(struct af_zclient *c, const struct Aifed__Envelope *env)
+{
+    return af_zsock_send(c->sock, NULL, 0, env);
+}
+
+const struct af_zclient_state *af_zclient_state(const struct af_zclient *c)
+{
+    return &c->st;
+}
+
+/* Read one monitor event and note what it says about the connection. */
+static void read_event(struct af_zclient *c)
+{
+    zmq_msg_t m;
+    uint16_t event = 0;
+    uint32_t value = 0;
+    int more;
+
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return;
+    }
+    if (zmq_msg_size(&m) >= 6) {
+        memcpy(&event, zmq_msg_data(&m), 2);
+        memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
+    }
+    more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    while (more) { /* the endpoint frame */
+        zmq_msg_init(&m);
+        more = zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0 ? 0 : zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    switch (event) {
+    case ZMQ_EVENT_CONNECTED:
+        c->st.connected = true;
+        break;
+    case ZMQ_EVENT_CONNECT_RETRIED:
+        c->st.retried = true;
+        break;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        c->st.handshaken = true;
+        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        c->st.auth_failed = true;
+        c->st.auth_status = (int)value;
+        break;
+    default:
+        break;
+    }
+}
+
+int af_zclient_wait(struct af_zclient *c, long wait_ms, struct af_zmsg *ret)
+{
+    zmq_pollitem_t items[] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+
+    if (zmq_poll(items, 2, wait_ms) < 0)
+        return errno == EINTR ? 0 : -1;
+    if (items[1].revents & ZMQ_POLLIN)
+        read_event(c);
+    if (!(items[0].revents & ZMQ_POLLIN))
+        return 0;
+    return af_zsock_recv(c->sock, false, c->maxmsg, ret) < 0 ? 0 : 1;
+}

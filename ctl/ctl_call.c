@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ctl_call: connect, call, and put what went wrong in words. */
+#include "ctl_call.h"
+#include "af_wire.h"
+#include "ctl_client.h"
+#include "ctl_retry.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+/* Connect using the global options; prints why not and returns NULL. */
+static struct ctl_client *connect_broker(const struct ctl *ctl)
+{
+    struct af_error err;
+    struct ctl_client *c;
+
+    if (!ctl->broker || !ctl->broker_key || !ctl->key) {
+        fprintf(stderr, "aifedctl: say where the broker is and who you are: --broker "
+                        "ENDPOINT --broker-key FILE --key FILE, or set AIFED_BROKER, "
+                        "AIFED_BROKER_KEY and AIFED_KEY\n");
+        return NULL;
+    }
+    if (!(c = ctl_client_create(ctl->broker, ctl->broker_key, ctl->key, &err)))
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+    return c;
+}
+
+Aifed__Envelope *ctl_call(const struct ctl *ctl, Aifed__Envelope *req,
+                          Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
+                          int *ret_exit)
+{
+    struct ctl_client *c = connect_broker(ctl);
+    struct af_error err;
+    Aifed__Envelope *rep;
+
+    *ret_exit = CTL_EXIT_UNREACHABLE;
+    if (!c)
+        return NULL;
+    rep = ctl_retry_call(c, req, ctl->timeout_set ? ctl->timeout_ms : timeout_ms,
+                         ctl->json, &err);
+    ctl_client_destroy(c);
+    if (!rep) {
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+        if (errno == EBADMSG)
+            *ret_exit = 1;
+        return NULL;
+    }
+    *ret_exit = 1;
+    if (rep->body_case == AIFED__ENVELOPE__BODY_ERROR) {
+        fprintf(stderr, "aifedctl: %s\n", rep->error->message);
+        af_wire_free(rep);
+        return NULL;
+    }
+    if (rep->body_case != want) {
+        fprintf(stderr, "aifedctl: the broker answered with %s\n",
+                af_wire_body_name(rep->body_case));
+        af_wire_free(rep);
+        return NULL;
+    }
+    *ret_exit = 0;
+    return rep;
+}
+
+int ctl_call_show(const struct ctl *ctl, Aifed__Envelope *req,
+                  Aifed__Envelope__BodyCase want, uint64_t timeout_ms, ctl_show_fn show)
+{
+    int rc;
+    Aifed__Envelope *rep = ctl_call(ctl, req, want, timeout_ms, &rc);
+
+    if (rep) {
+        rc = show(rep, ctl->json);
+        af_wire_free(rep);
+    }
+    return rc;
+}

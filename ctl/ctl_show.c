@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_show: tables and JSON. Each object has one *_json builder; the tables
+ * read the same protobuf fields, so a field added to the protocol is added in
+ * both places in this file and nowhere else.
+ */
+#include "ctl_show.h"
+#include "lease.h"
+#include "af_token.h"
+#include "af_time.h"
+
+#include "aifed.pb-c.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[32];
+
+    if (ms <= 0)
+        return json_null();
+    af_time_format(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+void ctl_print_json(json_t *j)
+{
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(j);
+}
+
+static json_t *lease_json(const Aifed__Lease *l)
+{
+    const Aifed__Workload *w = l->workload;
+
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
+        "s:o, s:o, s:s, s:o, s:s, s:s, s:s, s:i, s:b}",
+        "id", l->id, "state", lease_state_name(l->state), "project", w->project, "site",
+        l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
+        (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
+        "walltime_s", (json_int_t)w->walltime_s, "countries",
+        strv_json(w->countries, w->n_countries), "principal", l->principal, "request_id",
+        l->request_id, "created", time_json(l->created_ms), "updated",
+        time_json(l->updated_ms), "expires", time_json(l->expires_ms), "reason",
+        l->reason, "tried_sites", strv_json(l->tried_sites, l->n_tried_sites), "token",
+        l->token, "site_signature", l->site_signature, "site_signing_key",
+        l->site_signing_key, "gpu_seconds_used", (json_int_t)l->gpu_seconds_used,
+        "usage_from_site", l->usage_from_site);
+}
+
+void ctl_show_lease(const Aifed__Lease *l, bool json)
+{
+    char created[32], expires[32], wall[24];
+
+    if (json) {
+        ctl_print_json(lease_json(l));
+        return;
+    }
+    af_duration_format((uint64_t)l->workload->walltime_s * 1000, wall, sizeof(wall));
+    af_time_format(l->created_ms, created, sizeof(created));
+    af_time_format(l->expires_ms, expires, sizeof(expires));
+    printf("lease:       %s\n"
+           "state:       %s\n"
+           "project:     %s\n"
+           "site/pool:   %s/%s\n"
+           "resources:   %u x %s GPU%s on %u node%s, walltime %s\n"
+           "created:     %s\n"
+           "expires:     %s\n",
+           l->id, lease_state_name(l->state), l->workload->project, l->site, l->pool,
+           l->gpus, *l->workload->accelerator ? l->workload->accelerator : "any",
+           l->gpus == 1 ? "" : "s", l->nodes, l->nodes == 1 ? "" : "s", wall, created,
+           expires);
+    if (*l->reason)
+        printf("reason:      %s\n", l->reason);
+    if (l->n_tried_sites) {
+        printf("tried:      ");
+        for (size_t i = 0; i < l->n_tried_sites; i++)
+            printf(" %s", l->tried_sites[i]);
+        printf("\n");
+    }
+    if (l->activated_ms && l->state != AIFED__LEASE_STATE__LEASE_PENDING &&
+        l->state != AIFED__LEASE_STATE__LEASE_ACTIVE)
+        printf("used:        %llu GPU-seconds (%s)\n",
+               (unsigned long long)l->gpu_seconds_used,
+               l->usage_from_site ? "measured by the site's scheduler"
+                                  : "time held, as the broker saw it");
+    printf("requested:   %s by %s\n", l->request_id, l->principal);
+    if (*l->site_signature)
+        printf("signed:      by the broker, and by site %s (`aifedctl lease token %s`)\n",
+               l->site, l->id);
+    else if (*l->token && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
+                           l->state == AIFED__LEASE_STATE__LEASE_ACTIVE))
+        /* Pending, or just renewed: the site's answer to the hold brings it. */
+        printf("signed:      by the broker; site %s has not countersigned it yet "
+               "(`aifedctl lease token %s`)\n",
+               l->site, l->id);
+}
+
+/* Wide enough for the broker's lease ids, so that the columns line up over
+ * every page of a listing (each page is printed as it arrives). */
+#define LEASE_W ((int)AF_ID_NEW_LEN("lease"))
+
+void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, lease_json(v[i]));
+        ctl_print_json(a);
+        return;
+    }
+    if (first)
+        printf("%-*s %-9s %-14s %-12s %-10s %5s  %s\n", LEASE_W, "LEASE", "STATE",
+               "PROJECT", "SITE", "POOL", "GPUS", "EXPIRES");
+    for (size_t i = 0; i < n; i++) {
+        char expires[32];
+        af_time_format(v[i]->expires_ms, expires, sizeof(expires));
+        printf("%-*s %-9s %-14s %-12s %-10s %5u  %s\n", LEASE_W, v[i]->id,
+               lease_state_name(v[i]->state), v[i]->workload->project, v[i]->site,
+               v[i]->pool, v[i]->gpus, expires);
+    }
+}
+
+static json_t *pool_json(const Aifed__PoolStatus *ps)
+{
+    const Aifed__Pool *p = ps->pool;
+    json_t *starts = json_array();
+
+    for (size_t k = 0; k < p->n_starts; k++)
+        json_array_append_new(starts, json_pack("{s:i, s:i}", "gpus",
+                                                (json_int_t)p->starts[k]->gpus, "wait_s",
+                                                (json_int_t)p->starts[k]->wait_s));
+    return json_pack(
+        "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o}", "name",
+        p->name, "accelerator", p->accelerator, "gpu_memory_gb",
+        (json_int_t)p->gpu_memory_gb, "gpus_per_node", (json_int_t)p->gpus_per_node,
+        "nodes", (json_int_t)p->nodes_total, "gpus_total", (json_int_t)p->gpus_total,
+        "gpus_free", (json_int_t)p->gpus_free, "gpus_promised",
+        (json_int_t)ps->gpus_promised, "gpus_available", (json_int_t)ps->gpus_available,
+        "max_walltime_s", (json_int_t)p->max_walltime_s, "queue_wait_s",
+        (json_int_t)p->queue_wait_s, "cpus_per_node", (json_int_t)p->cpus_per_node,
+        "memory_per_node_gb", (json_int_t)p->memory_per_node_gb, "starts", starts);
+}
+
+static const char *data_kind(int k)
+{
+    return k == AIFED__DATA_KIND__DATA_MODEL   ? "model"
+           : k == AIFED__DATA_KIND__DATA_IMAGE ? "image"
+                                               : "dataset";
+}
+
+static json_t *site_json(const Aifed__SiteStatus *s)
+{
+    const Aifed__Site *site = s->site;
+    json_t *pools = json_array(), *data = json_array(), *maint = json_array();
+
+    for (size_t j = 0; j < s->n_pools; j++)
+        json_array_append_new(pools, pool_json(s->pools[j]));
+    for (size_t j = 0; j < site->n_data; j++)
+        json_array_append_new(data, json_pack("{s:s, s:s, s:I}", "kind",
+                                              data_kind(site->data[j]->kind), "name",
+                                              site->data[j]->name, "size_bytes",
+                                              (json_int_t)site->data[j]->size_bytes));
+    for (size_t j = 0; j < site->n_maintenance; j++)
+        json_array_append_new(maint,
+                              json_pack("{s:o, s:o}", "start",
+                                        time_json(site->maintenance[j]->start_ms), "end",
+                                        time_json(site->maintenance[j]->end_ms)));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:o, s:o, s:f, s:i, s:o, s:o, s:o, "
+        "s:i, "
+        "s:o}",
+        "id", site->id, "name", *site->name ? site->name : site->id, "country",
+        site->country, "state", s->state == AIFED__SITE_STATE__SITE_UP ? "UP" : "DOWN",
+        "illustrative", site->illustrative, "drained", site->drained, "admin_drained",
+        s->admin_drained, "degraded", site->degraded ? site->degraded : "",
+        "jurisdictions", strv_json(site->jurisdictions, site->n_jurisdictions),
+        "certifications", strv_json(site->certifications, site->n_certifications),
+        "price_per_gpu_hour", site->price_per_gpu_hour, "carbon_g_per_kwh",
+        (json_int_t)site->carbon_g_per_kwh, "data", data, "maintenance", maint,
+        "last_seen", time_json(s->last_seen_ms), "leases_open",
+        (json_int_t)s->leases_open, "pools", pools);
+}
+
+static void duration(uint32_t s, char *buf, size_t size)
+{
+    af_duration_format((uint64_t)s * 1000, buf, size);
+    if (!s)
+        snprintf(buf, size, "0");
+}
+
+void ctl_show_sites(const Aifed__SiteList *list, bool json)
+{
+    bool illustrative = false;
+
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < list->n_sites; i++)
+            json_array_append_new(a, site_json(list->sites[i]));
+        ctl_print_json(a);
+        return;
+    }
+    printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s %6s %5s\n", "SITE",
+           "NAME", "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT",
+           "MAXWALL", "EUR/h", "gCO2");
+    for (size_t i = 0; i < list->n_sites; i++) {
+        const Aifed__SiteStatus *s = list->sites[i];
+        const char *state = s->state != AIFED__SITE_STATE__SITE_UP ? "DOWN"
+                            : s->site->drained || s->admin_drained ? "DRAIN"
+                            : *s->site->degraded                   ? "DEGR"
+                                                                   : "UP";
+        const char *name = *s->site->name ? s->site->name : s->site->id;
+
+        illustrative |= s->site->illustrative;
+        if (s->n_pools == 0)
+            printf("%-12s %-14s %-3s %-5s %s\n", s->site->id, name,
+                   *s->site->country ? s->site->country : "-", state,
+                   "(not heard from yet)");
+        for (size_t j = 0; j < s->n_pools; j++) {
+            const Aifed__Pool *p = s->pools[j]->pool;
+            char wait[16], wall[16];
+
+            duration(p->queue_wait_s, wait, sizeof(wait));
+            duration(p->max_walltime_s, wall, sizeof(wall));
+            printf(
+                "%-12s %-14s %-3s %-5s %-10s %-8s %3uG %6u %6u %6u %6s %7s %6.2f %5u\n",
+                j ? "" : s->site->id, j ? "" : name, j ? "" : s->site->country,
+                j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb, p->gpus_total,
+                p->gpus_free, s->pools[j]->gpus_available, wait, wall,
+                s->site->price_per_gpu_hour, s->site->carbon_g_per_kwh);
+        }
+    }
+    for (size_t i = 0; i < list->n_sites; i++)
+        if (*list->sites[i]->site->degraded)
+            printf("DEGR %s: the agent cannot read its scheduler (%s); no new leases "
+                   "there\n",
+                   list->sites[i]->site->id, list->sites[i]->site->degraded);
+    if (illustrative)
+        printf("(capacities marked illustrative by their sites are demo figures)\n");
+    if (list->isolated)
+        printf(
+            "WARNING: every site went silent at once; the broker assumes it is cut off "
+            "and grants nothing until they return\n(`aifedctl admin site confirm-down` "
+            "if they are really down)\n");
+}
+
+static const char *verdict(int v)
+{
+    return v == AIFED__VERDICT__VERDICT_CHOSEN   ? "chosen"
+           : v == AIFED__VERDICT__VERDICT_RANKED ? "ranked"
+                                                 : "rejected";
+}
+
+void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < r->n_candidates; i++) {
+            const Aifed__Candidate *c = r->candidates[i];
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site", c->site, "pool",
+                          c->pool, "verdict", verdict(c->verdict), "rank",
+                          (json_int_t)c->rank, "score", c->score, "reason", c->reason);
+            if (c->parts)
+                json_object_set_new(o, "parts",
+                                    json_pack("{s:i, s:f, s:f, s:I, s:f}", "start_in_s",
+                                              (json_int_t)c->parts->start_in_s,
+                                              "cost_eur", c->parts->cost_eur, "carbon_kg",
+                                              c->parts->carbon_kg, "bytes_to_move",
+                                              (json_int_t)c->parts->bytes_to_move,
+                                              "stranded", c->parts->stranded));
+            json_array_append_new(a, o);
+        }
+        ctl_print_json(a);
+        return;
+    }
+    printf("%-4s %-12s %-10s %-9s %s\n", "RANK", "SITE", "POOL", "VERDICT", "WHY");
+    /* Ranked sites first, in rank order, then the rejected ones. */
+    for (unsigned rank = 1; rank <= r->n_candidates; rank++)
+        for (size_t i = 0; i < r->n_candidates; i++)
+            if (r->candidates[i]->rank == rank)
+                printf("%-4u %-12s %-10s %-9s %s\n", rank, r->candidates[i]->site,
+                       r->candidates[i]->pool, verdict(r->candidates[i]->verdict),
+                       r->candidates[i]->reason);
+    for (size_t i = 0; i < r->n_candidates; i++)
+        if (r->candidates[i]->rank == 0)
+            printf("%-4s %-12s %-10s %-9s %s\n", "-", r->candidates[i]->site,
+                   *r->candidates[i]->pool ? r->candidates[i]->pool : "-", "rejected",
+                   r->candidates[i]->reason);
+}
+
+void ctl_show_request(const Aifed__RequestRecord *r, bool json)
+{
+    Aifed__ExplainReply er = AIFED__EXPLAIN_REPLY__INIT;
+    char when[32];
+
+    er.candidates = r->candidates;
+    er.n_candidates = r->n_candidates;
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "request_id",
+                              r->request_id, "principal", r->principal, "project",
+                              r->workload->project, "created", time_json(r->created_ms),
+                              "lease_id", r->lease_id, "refusal", r->refusal);
+        json_t *c = json_array();
+        for (size_t i = 0; i < r->n_candidates; i++)
+            json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:i, s:s}", "site",
+                                               r->candidates[i]->site, "pool",
+                                               r->candidates[i]->pool, "verdict",
+                                               verdict(r->candidates[i]->verdict), "rank",
+                                               (json_int_t)r->candidates[i]->rank,
+                                               "reason", r->candidates[i]->reason));
+        json_object_set_new(o, "candidates", c);
+        ctl_print_json(o);
+        return;
+    }
+    af_time_format(r->created_ms, when, sizeof(when));
+    printf("request:  %s by %s for %s, %s\n", r->request_id, r->principal,
+           r->workload->project, when);
+    if (*r->lease_id)
+        printf("lease:    %s\n", r->lease_id);
+    else
+        printf("refused:  %s\n", r->refusal);
+    printf("\n");
+    ctl_show_explain(&er, false);
+}
+
+static json_t *alloc_json(const Aifed__Allocation *a)
+{
+    uint64_t spent = a->used_gpu_s + a->reserved_gpu_s;
+    uint64_t left = a->granted_gpu_s > spent ? a->granted_gpu_s - spent : 0;
+
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:o}", "project", a->project, "site",
+                     a->site, "granted_gpu_hours", a->granted_gpu_s / 3600.0,
+                     "used_gpu_hours", a->used_gpu_s / 3600.0, "reserved_gpu_hours",
+                     a->reserved_gpu_s / 3600.0, "remaining_gpu_hours", left / 3600.0,
+                     "ends", time_json(a->end_ms));
+}
+
+void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l->n_allocations; i++)
+            json_array_append_new(a, alloc_json(l->allocations[i]));
+        ctl_print_json(a);
+        return;
+    }
+    if (l->n_allocations == 0) {
+        printf("no allocations\n");
+        return;
+    }
+    printf("%-14s %-12s %10s %10s %10s %10s  %s\n", "PROJECT", "SITE", "GRANTED", "USED",
+           "RESERVED", "LEFT", "ENDS   (GPU-hours)");
+    for (size_t i = 0; i < l->n_allocations; i++) {
+        const Aifed__Allocation *a = l->allocations[i];
+        uint64_t spent = a->used_gpu_s + a->reserved_gpu_s;
+        uint64_t left = a->granted_gpu_s > spent ? a->granted_gpu_s - spent : 0;
+        char ends[32];
+
+        af_time_format(a->end_ms, ends, sizeof(ends));
+        printf("%-14s %-12s %10.1f %10.1f %10.1f %10.1f  %s\n", a->project, a->site,
+               a->granted_gpu_s / 3600.0, a->used_gpu_s / 3600.0,
+               a->reserved_gpu_s / 3600.0, left / 3600.0, ends);
+    }
+}
+
+static json_t *principal_json(const Aifed__Principal *p)
+{
+    return json_pack("{s:s, s:o, s:o, s:b, s:b}", "id", p->id, "public_keys",
+                     strv_json(p->public_keys, p->n_public_keys), "projects",
+                     strv_json(p->projects, p->n_projects), "revoked", p->revoked,
+                     "from_config", p->from_config);
+}
+
+void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l->n_principals; i++)
+            json_array_append_new(a, principal_json(l->principals[i]));
+        ctl_print_json(a);
+        return;
+    }
+    printf("%-24s %-8s %-5s %-11s %s\n", "PRINCIPAL", "STATE", "KEYS", "SOURCE",
+           "PROJECTS");
+    for (size_t i = 0; i < l->n_principals; i++) {
+        const Aifed__Principal *p = l->principals[i];
+
+        printf("%-24s %-8s %-5zu %-11s ", p->id, p->revoked ? "revoked" : "active",
+               p->revoked ? 0 : p->n_public_keys,
+               p->from_config ? "broker.conf" : "registry");
+        for (size_t j = 0; j < p->n_projects; j++)
+            printf("%s%s", j ? "," : "", p->projects[j]);
+        printf("%s\n", p->n_projects ? "" : "-");
+    }
+}
+
+void ctl_show_token(const struct af_token_claims *c, bool json)
+{
+    char from[32], until[32];
+
+    if (json) {
+        ctl_print_json(json_pack(
+            "{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "valid", 1,
+            "lease", c->id, "site", c->site, "pool", c->pool, "project", c->project,
+            "principal", c->principal, "accelerator", c->accelerator, "gpus",
+            (json_int_t)c->gpus, "nodes", (json_int_t)c->nodes, "not_before",
+            time_json(c->not_before_ms), "not_after", time_json(c->not_after_ms)));
+        return;
+    }
+    af_time_format(c->not_before_ms, from, sizeof(from));
+    af_time_format(c->not_after_ms, until, sizeof(until));
+    printf("valid token, signed by the broker\n"
+           "lease:       %s\n"
+           "site/pool:   %s/%s\n"
+           "project:     %s (for %s)\n"
+           "resources:   %u x %s GPU%s on %u node%s\n"
+           "valid:       %s to %s\n",
+           c->id, c->site, c->pool, c->project, c->principal, c->gpus,
+           *c->accelerator ? c->accelerator : "any", c->gpus == 1 ? "" : "s", c->nodes,
+           c->nodes == 1 ? "" : "s", from, until);
+}
+
+json_t *ctl_audit_json(const Aifed__AuditEntry *e)
+{
+    return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
+                     (json_int_t)e->seq, "time", time_json(e->time_ms), "subject",
+                     e->subject, "principal", e->principal, "change", e->change, "text",
+                     e->text, "prev_hash", e->prev_hash, "hash", e->hash);
+}
+
+void ctl_show_audit_entry(const Aifed__AuditEntry *e, bool first)
+{
+    char when[32];
+
+    if (first)
+        printf("%-6s %-20s %-*s %-20s %s\n", "SEQ", "TIME", LEASE_W, "SUBJECT", "CHANGE",
+               "DETAIL");
+    af_time_format(e->time_ms, when, sizeof(when));
+    printf("%-6llu %-20s %-*s %-20s %s\n", (unsigned long long)e->seq, when, LEASE_W,
+           e->subject, e->change, e->text);
+}
+
+int ctl_reply_sites(const struct Aifed__Envelope *rep, bool json)
+{
+    ctl_show_sites(rep->site_list, json);
+    return 0;
+}
+
+int ctl_reply_explain(const struct Aifed__Envelope *rep, bool json)
+{
+    ctl_show_explain(rep->explain_reply, json);
+    return 0;
+}
+
+int ctl_reply_request(const struct Aifed__Envelope *rep, bool json)
+{
+    ctl_show_request(rep->request_reply->request, json);
+    return 0;
+}
+
+int ctl_reply_allocations(const struct Aifed__Envelope *rep, bool json)
+{
+    ctl_show_allocations(rep->allocation_list, json);
+    return 0;
+}
+
+int ctl_reply_principals(const struct Aifed__Envelope *rep, bool json)
+{
+    ctl_show_principals(rep->principal_list, json);
+    return 0;
+}

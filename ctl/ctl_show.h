@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_show: how aifedctl prints what the broker said: aligned tables for
+ * people, JSON (jansson) for scripts. The JSON field names are part of the
+ * command line interface and documented in docs/protocol.md.
+ */
+#ifndef CTL_SHOW_H
+#define CTL_SHOW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct Aifed__Lease;
+struct Aifed__SiteList;
+struct Aifed__ExplainReply;
+struct Aifed__RequestRecord;
+struct Aifed__AllocationList;
+struct Aifed__PrincipalList;
+
+void ctl_show_lease(const struct Aifed__Lease *l, bool json);
+/* A page of leases; header printed when first. */
+void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json, bool first);
+void ctl_show_sites(const struct Aifed__SiteList *list, bool json);
+void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
+/* A request, what was decided and the explanation kept with it. */
+void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
+void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
+void ctl_show_principals(const struct Aifed__PrincipalList *l, bool json);
+struct af_token_claims;
+struct Aifed__AuditEntry;
+/* One audit entry as a table row (header first when first), or as JSON. */
+void ctl_show_audit_entry(const struct Aifed__AuditEntry *e, bool first);
+json_t *ctl_audit_json(const struct Aifed__AuditEntry *e);
+/* Print j (and release it). */
+void ctl_print_json(json_t *j);
+void ctl_show_token(const struct af_token_claims *c, bool json);
+
+/* The same, of a whole reply (ctl_show_fn, for ctl_call_show): 0. */
+struct Aifed__Envelope;
+int ctl_reply_sites(const struct Aifed__Envelope *rep, bool json);
+int ctl_reply_explain(const struct Aifed__Envelope *rep, bool json);
+int ctl_reply_request(const struct Aifed__Envelope *rep, bool json);
+int ctl_reply_allocations(const struct Aifed__Envelope *rep, bool json);
+int ctl_reply_principals(const struct Aifed__Envelope *rep, bool json);
+
+#endif

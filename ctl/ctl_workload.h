@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_workload: the workload options submit and explain share (--project,
+ * --gpus, --accelerator, placement, data, preferences), into a protobuf
+ * Workload whose strings and arrays live in struct ctl_workload.
+ */
+#ifndef CTL_WORKLOAD_H
+#define CTL_WORKLOAD_H
+
+#include "af_ids.h"
+#include "ctl.h"
+
+#include "aifed.pb-c.h"
+
+#include <stdbool.h>
+
+#define CTL_MAX_ITEMS 64
+
+struct ctl_workload {
+    Aifed__Workload w;
+    char *countries[CTL_MAX_ITEMS];
+    char country_buf[CTL_MAX_ITEMS][3];
+    char *certs[CTL_MAX_ITEMS];
+    Aifed__DataItem data[CTL_MAX_ITEMS];
+    Aifed__DataItem *data_ptrs[CTL_MAX_ITEMS];
+    char data_names[CTL_MAX_ITEMS][AF_ID_MAX + 1];
+    Aifed__Weights weights;
+    const char *request_id; /* --request-id (submit only) */
+};
+
+/* Parse argv into a (submit: --request-id is allowed). 0 to go on, -1 when
+ * --help was printed (exit 0), or the exit status of bad usage. */
+int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
+                       char **argv, bool submit, struct ctl_workload *a);
+
+#endif

@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * leasesvc, driven without sockets: a real store in a temporary directory,
+ * two sites that advertised, an outbox whose send function records what
+ * would leave. Every ending must have every one of its effects: the lease
+ * stored in its final state with its usage, the site's promise taken back,
+ * the allocation settled, the site told to let go, and whoever waits told.
+ * Hold timeouts and refusals move a lease to the next site, then fail it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "af_time.h"
+#include "af_wire.h"
+#include "alloc.h"
+#include "auth.h"
+#include "bconf.h"
+#include "bmetrics.h"
+#include "leasesvc.h"
+#include "outbox.h"
+#include "sites.h"
+#include "store.h"
+#include "svc.h"
+#include "waiters.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROJECT "llm-eu"
+#define GRANTED (100u * 3600u) /* GPU-seconds at each site */
+#define GPUS    8
+#define WALL_S  3600
+
+/* The services' clock, moved by the tests. */
+static int64_t now_ms;
+
+static int64_t test_clock(void)
+{
+    return now_ms;
+}
+
+struct sent {
+    enum outbox_side side;
+    Aifed__Envelope *env;
+};
+
+struct fx {
+    char dir[64];
+    struct bconf conf;
+    struct svc s;
+    struct sent sent[64];
+    size_t n_sent;
+};
+
+static void capture(enum outbox_side side, const uint8_t *rid, size_t rid_len,
+                    const void *buf, size_t len, void *arg)
+{
+    struct fx *f = arg;
+    struct af_error err;
+
+    (void)rid;
+    (void)rid_len;
+    assert_true(f->n_sent < 64);
+    f->sent[f->n_sent].side = side;
+    if (af_wire_unpack(buf, len, 1 << 20, &f->sent[f->n_sent].env, &err) < 0)
+        fail_msg("sent a message that does not decode: %s", err.text);
+    f->n_sent++;
+}
+
+static void forget_sent(struct fx *f)
+{
+    for (size_t i = 0; i < f->n_sent; i++)
+        af_wire_free(f->sent[i].env);
+    f->n_sent = 0;
+}
+
+/* What was sent of body about lease id, to side; NULL when nothing was. */
+static const Aifed__Envelope *sent_of(const struct fx *f, enum outbox_side side, int body,
+                                      const char *id)
+{
+    for (size_t i = 0; i < f->n_sent; i++) {
+        const Aifed__Envelope *e = f->sent[i].env;
+        const char *about = e->body_case == AIFED__ENVELOPE__BODY_LEASE_RELEASE
+                                ? e->lease_release->lease_id
+                            : e->body_case == AIFED__ENVELOPE__BODY_LEASE_HOLD
+                                ? e->lease_hold->lease->id
+                            : e->body_case == AIFED__ENVELOPE__BODY_LEASE_REPLY
+                                ? e->lease_reply->lease->id
+                                : "";
+        if (f->sent[i].side == side && (int)e->body_case == body && !strcmp(about, id))
+            return e;
+    }
+    return NULL;
+}
+
+static Aifed__Advertisement *adv_of(const char *site, const char *country)
+{
+    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
+    Aifed__Site s = AIFED__SITE__INIT;
+    Aifed__Pool p = AIFED__POOL__INIT, *pp = &p;
+    uint8_t buf[1024];
+    size_t len;
+
+    s.id = (char *)site;
+    s.country = (char *)country;
+    p.name = "gpu";
+    p.accelerator = "H100";
+    p.gpus_per_node = 8;
+    p.nodes_total = 8;
+    p.gpus_total = 64;
+    p.gpus_free = 64;
+    p.max_walltime_s = 86400;
+    a.site = &s;
+    a.pools = &pp;
+    a.n_pools = 1;
+    len = aifed__advertisement__pack(&a, buf);
+    return aifed__advertisement__unpack(NULL, len, buf);
+}
+
+static void add_site(struct fx *f, const char *id, const char *country, uint8_t rid)
+{
+    Aifed__Advertisement *a = adv_of(id, country);
+    struct alloc_entry *e;
+
+    assert_int_equal(sites_add(f->s.sites, id), 0);
+    sites_advertise(f->s.sites, id, &a, now_ms);
+    sites_route_set(f->s.sites, id, &rid, 1);
+    assert_non_null(e = alloc_get(f->s.allocs, PROJECT, id));
+    e->granted_gpu_s = GRANTED;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct af_error err;
+    char url[8];
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_leasesvc.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->conf = (struct bconf){.path = "broker.conf",
+                             .hold_timeout_ms = 5000,
+                             .hold_attempts = 2,
+                             .map_size_mb = 64,
+                             .max_waiting = 8};
+    f->s.conf = &f->conf;
+    f->s.clock_ms = test_clock;
+    now_ms = af_now_ms();
+    assert_non_null(f->s.store = store_open(f->dir, 64, false, &err));
+    assert_non_null(f->s.sites = sites_create(1000, 3, 1));
+    assert_non_null(f->s.allocs = alloc_create());
+    assert_non_null(f->s.auth = auth_create());
+    assert_non_null(f->s.waiters = waiters_create(4));
+    assert_non_null(f->s.metrics = bmetrics_create("off", url, sizeof(url), &err));
+    assert_non_null(f->s.outbox = outbox_create(f->s.store, f->s.metrics, capture, f));
+    af_signer_generate(&f->s.signer);
+    add_site(f, "mimer", "SE", 1);
+    add_site(f, "pharos", "GR", 2);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+
+    forget_sent(f);
+    outbox_destroy(f->s.outbox);
+    bmetrics_destroy(f->s.metrics);
+    waiters_destroy(f->s.waiters);
+    auth_destroy(f->s.auth);
+    alloc_destroy(f->s.allocs);
+    sites_destroy(f->s.sites);
+    store_close(f->s.store);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static uint32_t available(struct fx *f, const char *site)
+{
+    struct match_site *v;
+    size_t n;
+
+    assert_int_equal(sites_views(f->s.sites, PROJECT, &v, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].id, site))
+            return v[i].pools[0].gpus_available;
+    fail_msg("no site %s", site);
+    return 0;
+}
+
+static const struct alloc_entry *alloc_at(struct fx *f, const char *site)
+{
+    return alloc_find(f->s.allocs, PROJECT, site);
+}
+
+static Aifed__Lease *stored(struct fx *f, const char *id)
+{
+    Aifed__Lease *l;
+
+    assert_int_equal(store_lease_get(f->s.store, id, &l), 0);
+    return l;
+}
+
+static void flush(struct fx *f)
+{
+    assert_int_equal(outbox_flush(f->s.outbox, true), 0);
+}
+
+/* A PENDING lease at site, granted, with a client waiting for it. */
+static void grant(struct fx *f, const char *site, char *id)
+{
+    static int n;
+    Aifed__Workload w = AIFED__WORKLOAD__INIT;
+    Aifed__Lease l = AIFED__LEASE__INIT;
+    struct outbox_peer client = {.side = OUTBOX_CLIENT, .rid = {9}, .rid_len = 1};
+    char token[AF_TOKEN_MAX], rq[16];
+
+    snprintf(id, 32, "lease-%d", ++n);
+    snprintf(rq, sizeof(rq), "rq-%d", n);
+    w.project = PROJECT;
+    w.gpus = GPUS;
+    w.walltime_s = WALL_S;
+    w.accelerator = "H100";
+    l.id = id;
+    l.request_id = rq;
+    l.principal = "user:alice";
+    l.workload = &w;
+    l.state = LEASE_PENDING;
+    l.site = (char *)site;
+    l.pool = "gpu";
+    l.gpus = GPUS;
+    l.nodes = 1;
+    l.created_ms = l.updated_ms = now_ms;
+    l.expires_ms = l.created_ms + WALL_S * 1000;
+    assert_int_equal(leasesvc_grant(&f->s, &l, "user:alice", token), 0);
+    assert_true(waiters_add(f->s.waiters, id, 0, &client, now_ms));
+    /* The hold leaves at once: it promises nothing. */
+    assert_non_null(sent_of(f, OUTBOX_AGENT, AIFED__ENVELOPE__BODY_LEASE_HOLD, id));
+    flush(f);
+    forget_sent(f);
+    assert_int_equal(available(f, site), 64 - GPUS);
+    assert_int_equal(alloc_at(f, site)->reserved_gpu_s, GPUS * WALL_S);
+}
+
+/* The site held it 100 s ago; nobody waits any more. */
+static void activate(struct fx *f, const char *id)
+{
+    Aifed__Lease *l = stored(f, id), copy;
+
+    assert_int_equal(leasesvc_activate(&f->s, l, "sig", "key"), 0);
+    store_lease_free(f->s.store, l);
+    l = stored(f, id);
+    assert_int_equal(l->state, LEASE_ACTIVE);
+    copy = *l;
+    copy.activated_ms -= 100000;
+    assert_int_equal(leasesvc_put(&f->s, &copy, NULL), 0);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_non_null(sent_of(f, OUTBOX_CLIENT, AIFED__ENVELOPE__BODY_LEASE_REPLY, id));
+    forget_sent(f);
+}
+
+/* Every effect of an ending to state with used GPU-seconds (give or take
+ * the second the test took). */
+static void assert_ended(struct fx *f, const char *id, const char *site, int state,
+                         uint64_t used_min, uint64_t used_max, bool waited)
+{
+    Aifed__Lease *l = stored(f, id);
+    const Aifed__Envelope *reply;
+
+    assert_int_equal(l->state, state);
+    assert_in_range(l->gpu_seconds_used, used_min, used_max);
+    assert_int_equal(available(f, site), 64);
+    assert_int_equal(alloc_at(f, site)->reserved_gpu_s, 0);
+    assert_int_equal(alloc_at(f, site)->used_gpu_s, l->gpu_seconds_used);
+    assert_non_null(sent_of(f, OUTBOX_AGENT, AIFED__ENVELOPE__BODY_LEASE_RELEASE, id));
+    reply = sent_of(f, OUTBOX_CLIENT, AIFED__ENVELOPE__BODY_LEASE_REPLY, id);
+    if (waited) {
+        assert_non_null(reply);
+        assert_int_equal(reply->lease_reply->lease->state, state);
+    }
+    assert_int_equal(waiters_total(f->s.waiters), 0);
+    store_lease_free(f->s.store, l);
+}
+
+static void end_active(void **state, enum lease_event ev, int to, uint64_t site_used,
+                       uint64_t used_min, uint64_t used_max)
+{
+    struct fx *f = *state;
+    struct outbox_peer client = {.side = OUTBOX_CLIENT, .rid = {9}, .rid_len = 1};
+    struct leasesvc_lease ended;
+    char id[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    activate(f, id);
+    /* Someone waits for it again (a retried submit). */
+    assert_true(waiters_add(f->s.waiters, id, 0, &client, now_ms));
+    l = stored(f, id);
+    assert_int_equal(leasesvc_end(&f->s, l, ev, "because", site_used, &ended), 0);
+    assert_int_equal(ended.lease.state, to);
+    assert_string_equal(ended.lease.reason, "because");
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_ended(f, id, "mimer", to, used_min, used_max, true);
+}
+
+static void release_ends_it(void **state)
+{
+    end_active(state, LEASE_EV_RELEASE, LEASE_RELEASED, 0, GPUS * 100, GPUS * 101);
+}
+
+static void expiry_ends_it(void **state)
+{
+    end_active(state, LEASE_EV_EXPIRE, LEASE_EXPIRED, 0, GPUS * 100, GPUS * 101);
+}
+
+static void revoke_ends_it(void **state)
+{
+    end_active(state, LEASE_EV_REVOKE, LEASE_REVOKED, 0, GPUS * 100, GPUS * 101);
+}
+
+static void lost_ends_it(void **state)
+{
+    end_active(state, LEASE_EV_LOST, LEASE_LOST, 0, GPUS * 100, GPUS * 101);
+}
+
+/* The site's own figure counts, but never more than the lease allowed. */
+static void site_end_ends_it(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+
+    end_active(state, LEASE_EV_ENDED, LEASE_RELEASED, 123, 123, 123);
+    grant(f, "pharos", id);
+    activate(f, id);
+    l = stored(f, id);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_ENDED, "ended", 1u << 30, NULL), 0);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_ended(f, id, "pharos", LEASE_RELEASED, GPUS * WALL_S, GPUS * WALL_S, false);
+    l = stored(f, id);
+    assert_true(l->usage_from_site);
+    store_lease_free(f->s.store, l);
+}
+
+/* A PENDING lease released before its site answered. */
+static void release_before_held(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    l = stored(f, id);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "released", 0, NULL), 0);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_ended(f, id, "mimer", LEASE_RELEASED, 0, 0, true);
+}
+
+/* An ending its state does not allow changes nothing, and says so. */
+static void refused_ending_changes_nothing(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    l = stored(f, id);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_LOST, "lost", 0, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RENEW, "renew", 0, NULL), -1);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_int_equal(f->n_sent, 0);
+    l = stored(f, id);
+    assert_int_equal(l->state, LEASE_PENDING);
+    store_lease_free(f->s.store, l);
+    assert_int_equal(available(f, "mimer"), 64 - GPUS);
+    assert_int_equal(waiters_total(f->s.waiters), 1);
+}
+
+/* A hold not answered in time moves to the other site; the second time,
+ * with hold_attempts 2, the lease FAILS, and its waiter is told. */
+static void hold_timeout_moves_then_fails(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+    int64_t late = (int64_t)f->conf.hold_timeout_ms + 1000;
+
+    grant(f, "mimer", id);
+    now_ms += late;
+    leasesvc_tick(&f->s, now_ms);
+    flush(f);
+    l = stored(f, id);
+    assert_int_equal(l->state, LEASE_PENDING);
+    assert_string_equal(l->site, "pharos");
+    assert_int_equal(l->n_tried_sites, 1);
+    assert_string_equal(l->tried_sites[0], "mimer");
+    assert_non_null(strstr(l->reason, "moved from mimer: site mimer did not answer"));
+    store_lease_free(f->s.store, l);
+    assert_non_null(sent_of(f, OUTBOX_AGENT, AIFED__ENVELOPE__BODY_LEASE_HOLD, id));
+    assert_null(sent_of(f, OUTBOX_CLIENT, AIFED__ENVELOPE__BODY_LEASE_REPLY, id));
+    assert_int_equal(available(f, "mimer"), 64);
+    assert_int_equal(available(f, "pharos"), 64 - GPUS);
+    assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, 0);
+    assert_int_equal(alloc_at(f, "pharos")->reserved_gpu_s, GPUS * WALL_S);
+    forget_sent(f);
+    now_ms += late;
+    leasesvc_tick(&f->s, now_ms);
+    flush(f);
+    assert_ended(f, id, "pharos", LEASE_FAILED, 0, 0, true);
+    l = stored(f, id);
+    assert_non_null(strstr(l->reason, "no more sites tried"));
+    store_lease_free(f->s.store, l);
+}
+
+/* A refused hold falls back at once; with nowhere left, it FAILS. */
+static void refused_hold_falls_back(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+
+    f->conf.hold_attempts = 3;
+    grant(f, "pharos", id);
+    l = stored(f, id);
+    leasesvc_hold_failed(&f->s, l, "site pharos refused the hold: full");
+    store_lease_free(f->s.store, l);
+    flush(f);
+    l = stored(f, id);
+    assert_string_equal(l->site, "mimer");
+    assert_int_equal(l->state, LEASE_PENDING);
+    leasesvc_hold_failed(&f->s, l, "site mimer refused the hold: full");
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_ended(f, id, "mimer", LEASE_FAILED, 0, 0, true);
+    l = stored(f, id);
+    assert_non_null(strstr(l->reason, "no other site can take it"));
+    assert_int_equal(l->n_tried_sites, 2);
+    store_lease_free(f->s.store, l);
+    assert_int_equal(available(f, "pharos"), 64);
+}
+
+/* The expiry sweep ends what passed its end, and only that. */
+static void tick_expires(void **state)
+{
+    struct fx *f = *state;
+    char id[32], other[32];
+
+    grant(f, "mimer", id);
+    activate(f, id);
+    grant(f, "pharos", other);
+    activate(f, other);
+    now_ms += WALL_S * 1000 + 1000;
+    leasesvc_tick(&f->s, now_ms);
+    flush(f);
+    assert_ended(f, id, "mimer", LEASE_EXPIRED, GPUS * WALL_S, GPUS * WALL_S, false);
+    assert_ended(f, other, "pharos", LEASE_EXPIRED, GPUS * WALL_S, GPUS * WALL_S, false);
+}
+
+/* A failed commit: the reply becomes an error, and the promises and the
+ * allocations are read again from the store, as they were. */
+static void failed_commit_rebuilds_memory(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    l = stored(f, id);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "released", 0, NULL), 0);
+    store_lease_free(f->s.store, l);
+    assert_int_equal(available(f, "mimer"), 64);
+    errno = EIO;
+    outbox_store_failed(f->s.outbox, "a write the test failed");
+    assert_int_equal(outbox_flush(f->s.outbox, true), -1);
+    assert_null(sent_of(f, OUTBOX_AGENT, AIFED__ENVELOPE__BODY_LEASE_RELEASE, id));
+    assert_non_null(sent_of(f, OUTBOX_CLIENT, AIFED__ENVELOPE__BODY_ERROR, ""));
+    assert_int_equal(leasesvc_reload(&f->s), 0);
+    l = stored(f, id);
+    assert_int_equal(l->state, LEASE_PENDING);
+    store_lease_free(f->s.store, l);
+    assert_int_equal(available(f, "mimer"), 64 - GPUS);
+    assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, GPUS * WALL_S);
+}
+
+/* Renewing grows the walltime and the reservation, re-signs, re-holds,
+ * and leaves the message read from the store as it was. */
+static void renew_rehold(void **state)
+{
+    struct fx *f = *state;
+    struct leasesvc_lease r;
+    char id[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    activate(f, id);
+    l = stored(f, id);
+    assert_int_equal(leasesvc_renew(&f->s, l, 600, &r), 0);
+    assert_int_equal(l->workload->walltime_s, WALL_S);
+    assert_int_equal(r.lease.workload->walltime_s, WALL_S + 600);
+    assert_int_equal(r.lease.expires_ms, l->expires_ms + 600000);
+    assert_string_not_equal(r.lease.token, l->token);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_non_null(sent_of(f, OUTBOX_AGENT, AIFED__ENVELOPE__BODY_LEASE_HOLD, id));
+    assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, GPUS * (WALL_S + 600));
+    l = stored(f, id);
+    assert_int_equal(l->workload->walltime_s, WALL_S + 600);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "done", 0, NULL), 0);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, 0);
+}
+
+static void waiters_bound_and_wake(void **state)
+{
+    struct fx *f = *state;
+    struct outbox_peer p = {
+        .side = OUTBOX_CLIENT, .rid = {7}, .rid_len = 1, .corr_id = 42};
+    Aifed__Lease l = AIFED__LEASE__INIT;
+    Aifed__Workload wl = AIFED__WORKLOAD__INIT;
+    struct waiters *w = f->s.waiters;
+
+    assert_true(waiters_add(w, "lease-a", 1, &p, 1000));
+    assert_true(waiters_add(w, "lease-a", 2, &p, 1000));
+    assert_true(waiters_add(w, "lease-b", 1, &p, 2000));
+    assert_true(waiters_add(w, "lease-c", 1, &p, 3000));
+    assert_false(waiters_add(w, "lease-d", 1, &p, 3000)); /* the bound is 4 */
+    assert_int_equal(waiters_count(w, 1), 3);
+    assert_int_equal(waiters_count(w, 2), 1);
+    wl.project = PROJECT;
+    wl.gpus = 1;
+    wl.walltime_s = 60;
+    l.id = "lease-a";
+    l.state = LEASE_ACTIVE;
+    l.workload = &wl;
+    waiters_wake(w, f->s.outbox, &l);
+    assert_int_equal(waiters_total(w), 2);
+    flush(f);
+    assert_int_equal(f->n_sent, 2);
+    assert_int_equal(f->sent[0].env->corr_id, 42);
+    waiters_expire(w, 4000, 2500); /* lease-b waited 2000 ms: stays */
+    assert_int_equal(waiters_total(w), 2);
+    waiters_expire(w, 4500, 2500);
+    assert_int_equal(waiters_total(w), 1);
+    assert_string_equal(waiters_first(w), "lease-c");
+    waiters_forget(w, "lease-c");
+    assert_null(waiters_first(w));
+}
+
+static void alloc_table(void **state)
+{
+    struct allocs *a = alloc_create();
+    struct alloc_entry *e;
+    bool shared;
+
+    (void)state;
+    assert_null(alloc_find(a, "p1", "mimer"));
+    assert_non_null(e = alloc_get(a, "p1", "mimer"));
+    assert_ptr_equal(alloc_find(a, "p1", "mimer"), e);
+    e->granted_gpu_s = 1000;
+    e->used_gpu_s = 300;
+    e->reserved_gpu_s = 200;
+    assert_int_equal(alloc_remaining(e), 500);
+    e->reserved_gpu_s = 900;
+    assert_int_equal(alloc_remaining(e), 0); /* never below zero */
+    assert_non_null(e = alloc_get(a, "p2", "mimer"));
+    e->granted_gpu_s = 3000;
+    assert_float_equal(alloc_share(a, "p1", "mimer", &shared), 0.25, 1e-9);
+    assert_true(shared);
+    assert_float_equal(alloc_share(a, "p1", "pharos", &shared), 1.0, 1e-9);
+    assert_false(shared);
+    alloc_destroy(a);
+    alloc_destroy(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(release_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(expiry_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(revoke_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(lost_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(site_end_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(release_before_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(refused_ending_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(hold_timeout_moves_then_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(refused_hold_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(tick_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_commit_rebuilds_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(renew_rehold, setup, teardown),
+        cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
+        cmocka_unit_test(alloc_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
