@@ -625,6 +625,30 @@ static const struct {
     {AIFED__ENVELOPE__BODY_SITE_ADMIN, "site_admin", v_site_admin},
 };
 
+void *af_wire_copy(const void *msg)
+{
+    const ProtobufCMessage *m = msg;
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    void *copy;
+
+    if (!buf)
+        return NULL;
+    protobuf_c_message_pack(m, buf);
+    copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    free(buf);
+    if (!copy)
+        errno = ENOMEM;
+    return copy;
+}
+
+void af_wire_set_body(Aifed__Envelope *env, int body_case, void *msg)
+{
+    env->body_case = (Aifed__Envelope__BodyCase)body_case;
+    /* Every member of the oneof is a message pointer in the same union. */
+    memcpy(&env->hello, &msg, sizeof(msg));
+}
+
 const char *af_wire_body_name(int body_case)
 {
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)

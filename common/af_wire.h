@@ -40,6 +40,16 @@ void af_wire_free(struct Aifed__Envelope *env);
 /* Encode env into a malloc'd buffer the caller frees. -1/ENOMEM. */
 int af_wire_pack(const struct Aifed__Envelope *env, void **ret_buf, size_t *ret_len);
 
+/* Make msg (borrowed) env's body, of case body_case. msg must be the
+ * message type that case carries (protobuf-c keeps a oneof's members in one
+ * union of pointers, so one store serves every case). */
+void af_wire_set_body(struct Aifed__Envelope *env, int body_case, void *msg);
+
+/* A deep copy of msg (any protobuf-c message: a borrowed one to keep), the
+ * caller's, freed with protobuf_c_message_free_unpacked(copy, NULL) or the
+ * type's own __free_unpacked. NULL/ENOMEM. */
+void *af_wire_copy(const void *msg);
+
 /* Name of a body case for logs ("submit", "lease_hold"); never NULL. */
 const char *af_wire_body_name(int body_case);
 

@@ -7,6 +7,7 @@
 #include "af_zap.h"
 #include "af_keys.h"
 #include "af_log.h"
+#include "af_zsock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -25,38 +26,43 @@ struct af_zap {
     void *arg;
 };
 
+/* The REP socket at the endpoint libzmq sends ZAP requests to. */
+static void *bind_rep(void *zctx)
+{
+    void *sock = zmq_socket(zctx, ZMQ_REP);
+    int linger = 0;
+
+    if (sock && (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
+                 zmq_bind(sock, ZAP_ENDPOINT) != 0)) {
+        int saved = errno;
+
+        zmq_close(sock);
+        errno = saved;
+        sock = NULL;
+    }
+    return sock;
+}
+
 struct af_zap *af_zap_create(void *zctx, af_zap_fn decide, void *arg,
                              struct af_error *err)
 {
     struct af_zap *z = calloc(1, sizeof(*z));
-    int linger = 0;
 
-    if (!z) {
-        af_error_set(err, "out of memory");
-        return NULL;
+    if (z && (z->sock = bind_rep(zctx))) {
+        z->decide = decide;
+        z->arg = arg;
+        return z;
     }
-    z->decide = decide;
-    z->arg = arg;
-    z->sock = zmq_socket(zctx, ZMQ_REP);
-    if (!z->sock || zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
-        zmq_bind(z->sock, ZAP_ENDPOINT) != 0) {
-        af_error_set(err, "ZAP handler: %s", zmq_strerror(errno));
-        af_zap_destroy(z);
-        return NULL;
-    }
-    return z;
+    af_error_set(err, "ZAP handler: %s", z ? zmq_strerror(errno) : "out of memory");
+    free(z);
+    return NULL;
 }
 
 void af_zap_destroy(struct af_zap *z)
 {
-    int saved = errno;
-
-    if (!z)
-        return;
-    if (z->sock)
-        zmq_close(z->sock);
+    if (z)
+        af_zsock_close(z->sock); /* keeps errno, as free does */
     free(z);
-    errno = saved;
 }
 
 void *af_zap_socket(struct af_zap *z)

@@ -21,13 +21,31 @@ struct af_zclient {
     struct af_zclient_state st;
 };
 
+/* The DEALER, connected with its monitor publishing from before the
+ * connect, and the PAIR that reads the monitor. */
+static int connect_monitored(struct af_zclient *c, const char *endpoint,
+                             const char *server_pub, const struct af_keypair *kp,
+                             struct af_error *err)
+{
+    char mon_ep[64];
+    int linger = 0;
+
+    snprintf(mon_ep, sizeof(mon_ep), "inproc://zclient-monitor-%p", (void *)c);
+    if (!(c->sock =
+              af_zsock_client(c->zctx, endpoint, server_pub, kp, c->maxmsg, mon_ep, err)))
+        return -1;
+    c->mon = zmq_socket(c->zctx, ZMQ_PAIR);
+    if (!c->mon || zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
+        zmq_connect(c->mon, mon_ep) != 0)
+        return af_error_set(err, "monitor: %s", zmq_strerror(errno));
+    return 0;
+}
+
 struct af_zclient *af_zclient_create(const char *endpoint, const char *server_pub,
                                      const struct af_keypair *kp, size_t maxmsg,
                                      struct af_error *err)
 {
     struct af_zclient *c = calloc(1, sizeof(*c));
-    char mon_ep[64];
-    int linger = 0;
 
     if (!c || !(c->zctx = zmq_ctx_new())) {
         free(c);
@@ -35,34 +53,21 @@ struct af_zclient *af_zclient_create(const char *endpoint, const char *server_pu
         return NULL;
     }
     c->maxmsg = maxmsg;
-    snprintf(mon_ep, sizeof(mon_ep), "inproc://zclient-monitor-%p", (void *)c);
-    if (!(c->sock =
-              af_zsock_client(c->zctx, endpoint, server_pub, kp, maxmsg, mon_ep, err)))
-        goto fail;
-    c->mon = zmq_socket(c->zctx, ZMQ_PAIR);
-    if (!c->mon || zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
-        zmq_connect(c->mon, mon_ep) != 0) {
-        af_error_set(err, "monitor: %s", zmq_strerror(errno));
-        goto fail;
+    if (connect_monitored(c, endpoint, server_pub, kp, err) < 0) {
+        af_zclient_destroy(c);
+        return NULL;
     }
     return c;
-fail:
-    af_zclient_destroy(c);
-    return NULL;
 }
 
 void af_zclient_destroy(struct af_zclient *c)
 {
-    int saved = errno;
-
-    if (!c)
-        return;
-    if (c->mon)
-        zmq_close(c->mon);
-    af_zsock_close(c->sock);
-    zmq_ctx_term(c->zctx);
+    if (c) { /* each keeps errno, as free does */
+        af_zsock_close(c->mon);
+        af_zsock_close(c->sock);
+        af_zsock_ctx_term(c->zctx);
+    }
     free(c);
-    errno = saved;
 }
 
 int af_zclient_send(struct af_zclient *c, const struct Aifed__Envelope *env)

@@ -203,8 +203,9 @@ void af_zsock_ctx_term(void *zctx)
 {
     int saved = errno;
 
-    if (zctx)
-        zmq_ctx_term(zctx);
+    /* It waits for every socket in it to be closed: they are, by now. */
+    while (zctx && zmq_ctx_term(zctx) < 0 && errno == EINTR)
+        ;
     errno = saved;
 }
 

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "ctl_call.h"
 #include "ctl_client.h"
+#include "ctl_opts.h"
 #include "ctl_show.h"
 
 #include "aifed.pb-c.h"
@@ -63,19 +64,11 @@ int ctl_parse_u32(const char *s, uint32_t *ret)
 int ctl_parse_json_only(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                         char **argv)
 {
-    static const struct option o[] = {{"json", no_argument, NULL, 'j'},
-                                      {"help", no_argument, NULL, 'h'},
-                                      {NULL, 0, NULL, 0}};
-    int opt;
+    int opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "jh", o, NULL)) != -1) {
-        if (opt == 'j')
-            ctl->json = true;
-        else if (opt == 'h')
-            return ctl_command_help(cmd), 0;
-        else
-            return ctl_usage_error(cmd, NULL, NULL);
-    }
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_json)) != -1)
+        if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+            return rc;
     return -1;
 }
 
@@ -84,23 +77,16 @@ int ctl_parse_json_only(const struct ctl_command *cmd, struct ctl *ctl, int argc
 static int cmd_keygen(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                       char **argv)
 {
-    static const struct option o[] = {{"dir", required_argument, NULL, 'd'},
-                                      {"help", no_argument, NULL, 'h'},
-                                      {NULL, 0, NULL, 0}};
     const char *dir = ".";
     struct af_keypair kp;
     struct af_error err;
     int opt;
 
-    (void)ctl;
-    while ((opt = getopt_long(argc, argv, "d:h", o, NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_keygen)) != -1)
         if (opt == 'd')
             dir = optarg;
-        else if (opt == 'h')
-            return ctl_command_help(cmd), 0;
         else
-            return ctl_usage_error(cmd, NULL, NULL);
-    }
+            return ctl_opt_common(cmd, ctl, opt) == 0 ? 0 : CTL_EXIT_USAGE;
     if (optind + 1 != argc)
         return ctl_usage_error(cmd, "give one NAME", NULL);
     if (!af_id_valid(argv[optind]))
@@ -126,7 +112,6 @@ static int cmd_keygen(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                      char **argv)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__ListSites ls = AIFED__LIST_SITES__INIT;
     int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
 
@@ -134,10 +119,8 @@ static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
         return rc;
     if (optind != argc)
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    req.body_case = AIFED__ENVELOPE__BODY_LIST_SITES;
-    req.list_sites = &ls;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_SITE_LIST, 10000,
-                         ctl_reply_sites);
+    return ctl_ask(ctl, AIFED__ENVELOPE__BODY_LIST_SITES, &ls,
+                   AIFED__ENVELOPE__BODY_SITE_LIST, ctl_reply_sites);
 }
 
 static int cmd_help(struct ctl *ctl, const struct ctl_command *self, int argc,
@@ -269,17 +252,6 @@ static int cmd_help(struct ctl *ctl, const struct ctl_command *self, int argc,
 
 int main(int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"broker", required_argument, NULL, 'b'},
-        {"broker-key", required_argument, NULL, 'B'},
-        {"db", required_argument, NULL, 'D'},
-        {"key", required_argument, NULL, 'k'},
-        {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
     struct ctl ctl = {
         .broker = getenv("AIFED_BROKER"),
         .broker_key = getenv("AIFED_BROKER_KEY"),
@@ -292,8 +264,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "aifedctl: libsodium failed to initialise\n");
         return 1;
     }
-    /* "+": stop at the command; its options are its own. */
-    while ((opt = getopt_long(argc, argv, "+b:B:D:k:t:jhV", o, NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_global)) != -1) {
         switch (opt) {
         case 'D':
             ctl.db = optarg;

@@ -32,11 +32,13 @@ struct ctl_command {
     const char *help;
 };
 
-/* A verb of a command: its words after the command's own (argv[0] is the
- * verb), and the command for its usage errors. */
+/* A verb of a command, and how many words follow it (-1: its own verbs);
+ * run gets them after the verb (argv[0] is the verb), and the command for
+ * its usage errors. */
 struct ctl_verb {
     const char *name;
     int (*run)(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
+    int words;
 };
 
 /* The row of table (ended by a { NULL } row) for word, or NULL. */

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "ctl_call.h"
 #include "ctl_db.h"
+#include "ctl_opts.h"
 #include "ctl_show.h"
 
 #include "aifed.pb-c.h"
@@ -64,174 +65,138 @@ static struct admin_opts admin_o;
 
 /* ----------------------------------------------------------- allocation */
 
+static int allocation_ask(struct ctl *ctl, int body_case, void *body)
+{
+    return ctl_ask(ctl, body_case, body, AIFED__ENVELOPE__BODY_ALLOCATION_LIST,
+                   ctl_reply_allocations);
+}
+
 static int allocation_set(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                           char **argv)
 {
     struct admin_opts *o = &admin_o;
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__AllocationSet set = AIFED__ALLOCATION_SET__INIT;
 
+    (void)argc;
     (void)argv;
-    if (argc != 1)
-        return ctl_usage_error(cmd, "allocation set takes options, not words", NULL);
     if (!*o->a.project || !*o->a.site || o->hours < 0)
         return ctl_usage_error(
             cmd, "allocation set needs --project, --site and --gpu-hours", NULL);
     o->a.granted_gpu_s = (uint64_t)(o->hours * 3600.0);
     set.allocation = &o->a;
-    req.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_SET;
-    req.allocation_set = &set;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 10000,
-                         ctl_reply_allocations);
+    return allocation_ask(ctl, AIFED__ENVELOPE__BODY_ALLOCATION_SET, &set);
 }
 
 static int allocation_show(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                            char **argv)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-
+    (void)cmd;
+    (void)argc;
     (void)argv;
-    if (argc != 1)
-        return ctl_usage_error(cmd, "allocation show takes options, not words", NULL);
-    req.body_case = AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS;
-    req.list_allocations = &admin_o.list;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 10000,
-                         ctl_reply_allocations);
+    return allocation_ask(ctl, AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, &admin_o.list);
 }
 
 static const struct ctl_verb allocation_verbs[] = {
-    {"set", allocation_set},
-    {"show", allocation_show},
-    {NULL, NULL},
+    {"set", allocation_set, 0},
+    {"show", allocation_show, 0},
+    {NULL, NULL, 0},
 };
 
 /* ------------------------------------------------------------ principal */
 
-/* The principal a request names, and its key. */
-struct principal_req {
-    const char *id;
-    char key[AF_KEY_Z85_LEN + 1];
-};
-
-/* The principal id of "principal VERB ID", and for add and remove-key the
- * key --pub names; 0, or the exit status of bad usage. */
-static int principal_words(const struct ctl_command *cmd, int argc, char **argv,
-                           bool takes_key, struct principal_req *b)
+/* 0 when id is a principal id; else the exit status of bad usage. */
+static int principal_id(const struct ctl_command *cmd, const char *id)
 {
-    const char *verb = argv[0], *id = argc > 1 ? argv[1] : NULL;
-    struct af_error err;
-
-    if (argc != 2)
-        return ctl_usage_error(cmd, "principal %s needs one principal id", verb);
     if (strncmp(id, "site:", 5) && strncmp(id, "user:", 5) && strncmp(id, "admin:", 6))
         return ctl_usage_error(cmd, "'%s' is not site:ID, user:NAME or admin:NAME", id);
-    if (takes_key) {
-        if (!admin_o.pub)
-            return ctl_usage_error(cmd, "principal %s needs --pub FILE (the .pub key)",
-                                   verb);
-        if (af_keys_load_public(admin_o.pub, b->key, &err) < 0) {
-            fprintf(stderr, "aifedctl: %s\n", err.text);
-            return CTL_EXIT_USAGE;
-        }
-    }
-    b->id = id;
     return 0;
 }
 
-static int principal_call(struct ctl *ctl, Aifed__Envelope *req)
+/* The key --pub names, for verb, into key; 0, or the exit status. */
+static int principal_key(const struct ctl_command *cmd, const char *verb, char *key)
 {
-    return ctl_call_show(ctl, req, AIFED__ENVELOPE__BODY_PRINCIPAL_LIST, 10000,
-                         ctl_reply_principals);
+    struct af_error err;
+
+    if (!admin_o.pub)
+        return ctl_usage_error(cmd, "principal %s needs --pub FILE (the .pub key)", verb);
+    if (af_keys_load_public(admin_o.pub, key, &err) < 0) {
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+        return CTL_EXIT_USAGE;
+    }
+    return 0;
 }
 
-static int principal_add(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                         char **argv)
+static int principal_ask(struct ctl *ctl, int body_case, void *body)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    struct principal_req b = {0};
-    Aifed__PrincipalAdd add = AIFED__PRINCIPAL_ADD__INIT;
-    int rc = principal_words(cmd, argc, argv, true, &b);
+    return ctl_ask(ctl, body_case, body, AIFED__ENVELOPE__BODY_PRINCIPAL_LIST,
+                   ctl_reply_principals);
+}
 
-    if (rc)
+/* add and remove-key: a principal id and the key --pub names. */
+static int principal_key_verb(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                              char **argv)
+{
+    char key[AF_KEY_Z85_LEN + 1];
+    Aifed__PrincipalAdd add = AIFED__PRINCIPAL_ADD__INIT;
+    Aifed__PrincipalRemoveKey rm = AIFED__PRINCIPAL_REMOVE_KEY__INIT;
+    int rc;
+
+    (void)argc;
+    if ((rc = principal_id(cmd, argv[1])) || (rc = principal_key(cmd, argv[0], key)))
         return rc;
-    add.id = (char *)b.id;
-    add.public_key = b.key;
+    if (strcmp(argv[0], "add")) {
+        rm.id = argv[1];
+        rm.public_key = key;
+        return principal_ask(ctl, AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY, &rm);
+    }
+    add.id = argv[1];
+    add.public_key = key;
     add.projects = admin_o.projects;
     add.n_projects = admin_o.n_projects;
-    req.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_ADD;
-    req.principal_add = &add;
-    return principal_call(ctl, &req);
-}
-
-static int principal_remove_key(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                                char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    struct principal_req b = {0};
-    Aifed__PrincipalRemoveKey rm = AIFED__PRINCIPAL_REMOVE_KEY__INIT;
-    int rc = principal_words(cmd, argc, argv, true, &b);
-
-    if (rc)
-        return rc;
-    rm.id = (char *)b.id;
-    rm.public_key = b.key;
-    req.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY;
-    req.principal_remove_key = &rm;
-    return principal_call(ctl, &req);
+    return principal_ask(ctl, AIFED__ENVELOPE__BODY_PRINCIPAL_ADD, &add);
 }
 
 static int principal_revoke(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                             char **argv)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    struct principal_req b = {0};
     Aifed__PrincipalRevoke revoke = AIFED__PRINCIPAL_REVOKE__INIT;
-    int rc = principal_words(cmd, argc, argv, false, &b);
+    int rc = principal_id(cmd, argv[1]);
 
-    if (rc)
-        return rc;
-    revoke.id = (char *)b.id;
-    req.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE;
-    req.principal_revoke = &revoke;
-    return principal_call(ctl, &req);
+    (void)argc;
+    revoke.id = argv[1];
+    return rc ? rc : principal_ask(ctl, AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, &revoke);
 }
 
 static int principal_list(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                           char **argv)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__ListPrincipals list = AIFED__LIST_PRINCIPALS__INIT;
 
+    (void)cmd;
+    (void)argc;
     (void)argv;
-    if (argc != 1)
-        return ctl_usage_error(cmd, "principal list takes no id", NULL);
-    req.body_case = AIFED__ENVELOPE__BODY_LIST_PRINCIPALS;
-    req.list_principals = &list;
-    return principal_call(ctl, &req);
+    return principal_ask(ctl, AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, &list);
 }
 
 static const struct ctl_verb principal_verbs[] = {
-    {"add", principal_add},
-    {"remove-key", principal_remove_key},
-    {"revoke", principal_revoke},
-    {"list", principal_list},
-    {NULL, NULL},
+    {"add", principal_key_verb, 1},
+    {"remove-key", principal_key_verb, 1},
+    {"revoke", principal_revoke, 1},
+    {"list", principal_list, 0},
+    {NULL, NULL, 0},
 };
 
 /* ----------------------------------------------------------------- site */
 
 static int site_call(struct ctl *ctl, Aifed__SiteAction action, char *site)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__SiteAdmin a = AIFED__SITE_ADMIN__INIT;
 
     a.action = action;
     if (site)
         a.site = site;
-    req.body_case = AIFED__ENVELOPE__BODY_SITE_ADMIN;
-    req.site_admin = &a;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_SITE_LIST, 10000,
-                         ctl_reply_sites);
+    return ctl_ask(ctl, AIFED__ENVELOPE__BODY_SITE_ADMIN, &a,
+                   AIFED__ENVELOPE__BODY_SITE_LIST, ctl_reply_sites);
 }
 
 #define SITE_USAGE "give site drain SITE, site undrain SITE or site confirm-down"
@@ -239,8 +204,7 @@ static int site_call(struct ctl *ctl, Aifed__SiteAction action, char *site)
 static int site_drain(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                       char **argv)
 {
-    if (argc != 2)
-        return ctl_usage_error(cmd, SITE_USAGE, NULL);
+    (void)argc;
     if (!af_id_valid(argv[1]))
         return ctl_usage_error(cmd, "'%s' is not a site id", argv[1]);
     return site_call(ctl,
@@ -252,17 +216,17 @@ static int site_drain(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 static int site_confirm_down(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                              char **argv)
 {
+    (void)cmd;
+    (void)argc;
     (void)argv;
-    if (argc != 1)
-        return ctl_usage_error(cmd, SITE_USAGE, NULL);
     return site_call(ctl, AIFED__SITE_ACTION__SITE_CONFIRM_DOWN, NULL);
 }
 
 static const struct ctl_verb site_verbs[] = {
-    {"drain", site_drain},
-    {"undrain", site_drain},
-    {"confirm-down", site_confirm_down},
-    {NULL, NULL},
+    {"drain", site_drain, 1},
+    {"undrain", site_drain, 1},
+    {"confirm-down", site_confirm_down, 0},
+    {NULL, NULL, 0},
 };
 
 /* ---------------------------------------------------------------- audit */
@@ -334,9 +298,9 @@ static int admin_audit(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     struct audit_walk w = {.since_ms = since_ms, .verify = verify, .json = ctl->json};
     int rc;
 
+    (void)cmd;
+    (void)argc; /* 1: the table says so */
     (void)argv;
-    if (argc != 1)
-        return ctl_usage_error(cmd, "admin audit takes options, not words", NULL);
     if (w.json)
         w.all = json_array();
     rc = audit_fetch(ctl, &w);
@@ -365,6 +329,10 @@ static int run_verbs(const struct ctl_verb *verbs, const char *what, struct ctl 
 
     if (argc < 2 || !(v = ctl_verb_find(verbs, argv[1])))
         return ctl_usage_error(cmd, what, NULL);
+    if (argc - 2 != v->words)
+        return ctl_usage_error(
+            cmd, v->words ? "%s needs one name or id" : "%s takes no more words",
+            v->name);
     return v->run(ctl, cmd, argc - 1, argv + 1);
 }
 
@@ -389,36 +357,23 @@ static int admin_site(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 }
 
 static const struct ctl_verb admin_nouns[] = {
-    {"allocation", admin_allocation},
-    {"principal", admin_principal},
-    {"site", admin_site},
-    {"audit", admin_audit},
-    {NULL, NULL},
+    {"allocation", admin_allocation, -1},
+    {"principal", admin_principal, -1},
+    {"site", admin_site, -1},
+    {"audit", admin_audit, 0},
+    {NULL, NULL, 0},
 };
 
 int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"project", required_argument, NULL, 'p'},
-        {"site", required_argument, NULL, 's'},
-        {"gpu-hours", required_argument, NULL, 'g'},
-        {"until", required_argument, NULL, 'u'},
-        {"pub", required_argument, NULL, 'k'},
-        {"projects", required_argument, NULL, 'P'},
-        {"since", required_argument, NULL, 'S'},
-        {"verify", no_argument, NULL, 'v'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct admin_opts *o = &admin_o;
     const struct ctl_verb *noun;
     char *end;
-    int opt;
+    int opt, rc;
 
     *o = (struct admin_opts){
         .a = AIFED__ALLOCATION__INIT, .list = AIFED__LIST_ALLOCATIONS__INIT, .hours = -1};
-    while ((opt = getopt_long(argc, argv, "p:s:g:u:k:P:S:vjh", opts, NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_admin)) != -1) {
         switch (opt) {
         case 'p':
             if (!af_id_valid(optarg))
@@ -457,13 +412,9 @@ int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
                 return ctl_usage_error(
                     cmd, "--projects: '%s' is not a list like ai-lux,bio", optarg);
             break;
-        case 'j':
-            ctl->json = true;
-            break;
-        case 'h':
-            return ctl_command_help(cmd), 0;
         default:
-            return ctl_usage_error(cmd, NULL, NULL);
+            if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+                return rc;
         }
     }
     if (optind >= argc || !(noun = ctl_verb_find(admin_nouns, argv[optind])))
@@ -475,5 +426,7 @@ int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
             NULL);
     if (ctl->db && noun->run != admin_audit)
         return ctl_usage_error(cmd, "with --db only admin audit works", NULL);
+    if (noun->words >= 0 && argc - optind - 1 != noun->words)
+        return ctl_usage_error(cmd, "%s takes no more words", noun->name);
     return noun->run(ctl, cmd, argc - optind, argv + optind);
 }

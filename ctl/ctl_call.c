@@ -61,6 +61,15 @@ Aifed__Envelope *ctl_call(const struct ctl *ctl, Aifed__Envelope *req,
     return rep;
 }
 
+int ctl_ask(const struct ctl *ctl, int body_case, void *body,
+            Aifed__Envelope__BodyCase want, ctl_show_fn show)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
+
+    af_wire_set_body(&req, body_case, body);
+    return ctl_call_show(ctl, &req, want, 10000, show);
+}
+
 int ctl_call_show(const struct ctl *ctl, Aifed__Envelope *req,
                   Aifed__Envelope__BodyCase want, uint64_t timeout_ms, ctl_show_fn show)
 {

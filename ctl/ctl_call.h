@@ -24,6 +24,11 @@ Aifed__Envelope *ctl_call(const struct ctl *ctl, Aifed__Envelope *req,
                           Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
                           int *ret_exit);
 
+/* Send body (of case body_case) as the request, wait for a reply of body
+ * want (10 s, unless --timeout), and show it: the exit status. */
+int ctl_ask(const struct ctl *ctl, int body_case, void *body,
+            Aifed__Envelope__BodyCase want, ctl_show_fn show);
+
 /* ctl_call, then show the reply: the exit status. */
 int ctl_call_show(const struct ctl *ctl, Aifed__Envelope *req,
                   Aifed__Envelope__BodyCase want, uint64_t timeout_ms, ctl_show_fn show);

@@ -38,43 +38,37 @@ static uint64_t mono_ms(void)
 struct ctl_client *ctl_client_create(const char *endpoint, const char *broker_pub_file,
                                      const char *key_file, struct af_error *err)
 {
-    struct ctl_client *c = calloc(1, sizeof(*c));
+    struct ctl_client *c;
     struct af_keypair kp;
     char pub[AF_KEY_Z85_LEN + 1];
-    struct af_error kerr;
+    struct af_error kerr = {"out of memory"};
 
-    if (!c) {
-        af_error_set(err, "out of memory");
+    if (af_keys_load_public(broker_pub_file, pub, &kerr) < 0) {
+        af_error_set(err, "broker key: %s", kerr.text);
+        return NULL;
+    }
+    if (af_keys_load_secret(key_file, &kp, &kerr) < 0) {
+        af_error_set(err, "your key: %s", kerr.text);
+        return NULL;
+    }
+    if ((c = calloc(1, sizeof(*c))))
+        c->zc = af_zclient_create(endpoint, pub, &kp, AF_WIRE_MAX_DEFAULT * 64, &kerr);
+    sodium_memzero(&kp, sizeof(kp));
+    if (!c || !c->zc) {
+        free(c);
+        af_error_set(err, "%s", kerr.text);
         return NULL;
     }
     snprintf(c->endpoint, sizeof(c->endpoint), "%s", endpoint);
     randombytes_buf(&c->next_corr, sizeof(c->next_corr));
     c->next_corr >>= 1; /* room to count up */
-    if (af_keys_load_public(broker_pub_file, pub, &kerr) < 0) {
-        af_error_set(err, "broker key: %s", kerr.text);
-        goto fail;
-    }
-    if (af_keys_load_secret(key_file, &kp, &kerr) < 0) {
-        af_error_set(err, "your key: %s", kerr.text);
-        goto fail;
-    }
-    c->zc = af_zclient_create(endpoint, pub, &kp, AF_WIRE_MAX_DEFAULT * 64, &kerr);
-    sodium_memzero(&kp, sizeof(kp));
-    if (!c->zc) {
-        af_error_set(err, "%s", kerr.text);
-        goto fail;
-    }
     return c;
-fail:
-    ctl_client_destroy(c);
-    return NULL;
 }
 
 void ctl_client_destroy(struct ctl_client *c)
 {
-    if (!c)
-        return;
-    af_zclient_destroy(c->zc);
+    if (c)
+        af_zclient_destroy(c->zc);
     free(c);
 }
 

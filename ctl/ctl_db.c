@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctl_db: see ctl_db.h. */
 #include "ctl_db.h"
+#include "af_wire.h"
 #include "ctl_show.h"
 #include "store.h"
 
@@ -31,8 +32,6 @@ struct collect {
 static int collect(const Aifed__Lease *l, void *arg)
 {
     struct collect *c = arg;
-    size_t len = aifed__lease__get_packed_size(l);
-    uint8_t *buf;
 
     if (c->limit && c->n == c->limit)
         return 1;
@@ -45,12 +44,10 @@ static int collect(const Aifed__Lease *l, void *arg)
         c->cap = cap;
     }
     /* The store lends l for this call only. */
-    if (!(buf = malloc(len ? len : 1)))
+    if (!(c->v[c->n] = af_wire_copy(l)))
         return -1;
-    aifed__lease__pack(l, buf);
-    c->v[c->n] = aifed__lease__unpack(NULL, len, buf);
-    free(buf);
-    return c->v[c->n] ? (c->n++, 0) : -1;
+    c->n++;
+    return 0;
 }
 
 int ctl_db_leases(const char *dir, const char *site, const char *project, int state,

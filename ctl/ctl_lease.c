@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "ctl_call.h"
 #include "ctl_db.h"
+#include "ctl_opts.h"
 #include "ctl_show.h"
 #include "ctl_workload.h"
 #include "lease.h"
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,32 +63,20 @@ int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
 int ctl_cmd_explain(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
     struct ctl_workload a = {0};
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__Explain e = AIFED__EXPLAIN__INIT;
     int rc = ctl_workload_parse(cmd, ctl, argc, argv, false, &a);
 
     if (rc)
         return rc < 0 ? 0 : rc;
     e.workload = &a.w;
-    req.body_case = AIFED__ENVELOPE__BODY_EXPLAIN;
-    req.explain = &e;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, 10000,
-                         ctl_reply_explain);
+    return ctl_ask(ctl, AIFED__ENVELOPE__BODY_EXPLAIN, &e,
+                   AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, ctl_reply_explain);
 }
 
 /* -------------------------------------------------------------- leases */
 
 int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"site", required_argument, NULL, 's'},
-        {"project", required_argument, NULL, 'p'},
-        {"state", required_argument, NULL, 't'},
-        {"limit", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     Aifed__ListLeases q = AIFED__LIST_LEASES__INIT;
     uint32_t limit = 0; /* 0: every page */
     size_t shown = 0;
@@ -94,7 +84,7 @@ int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
     bool first = true;
     char after[AF_ID_MAX + 1] = "";
 
-    while ((opt = getopt_long(argc, argv, "s:p:t:l:jh", o, NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_leases)) != -1) {
         switch (opt) {
         case 's':
             if (!af_id_valid(optarg))
@@ -120,13 +110,9 @@ int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
                 return ctl_usage_error(cmd, "--limit: '%s' is not a count of 1 or more",
                                        optarg);
             break;
-        case 'j':
-            ctl->json = true;
-            break;
-        case 'h':
-            return ctl_command_help(cmd), 0;
         default:
-            return ctl_usage_error(cmd, NULL, NULL);
+            if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+                return rc;
         }
     }
     if (optind != argc)
@@ -181,146 +167,103 @@ int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
 
 /* ------------------------------- lease show|why|release|renew|revoke|token */
 
-struct lease_opts {
+/* The options of this invocation (aifedctl runs one command). */
+static struct {
     uint64_t by_ms; /* renew --by */
     const char *reason;
+} lease_o;
+
+static int show_lease(const Aifed__Envelope *rep, bool json)
+{
+    ctl_show_lease(rep->lease_reply->lease, json);
+    return 0;
+}
+
+static int show_token(const Aifed__Envelope *rep, bool json)
+{
+    const Aifed__Lease *l = rep->lease_reply->lease;
+
+    (void)json;
+    if (!*l->token) {
+        fprintf(stderr, "aifedctl: lease %s has no token\n", l->id);
+        return 1;
+    }
+    printf("%s\n", l->token);
+    return 0;
+}
+
+/* Send body (of case body_case) about a lease, and show what answers: the
+ * request's record for why, the lease for every other verb. */
+static int lease_ask(struct ctl *ctl, int body_case, void *body, ctl_show_fn show)
+{
+    return ctl_ask(ctl, body_case, body,
+                   body_case == AIFED__ENVELOPE__BODY_GET_REQUEST
+                       ? AIFED__ENVELOPE__BODY_REQUEST_REPLY
+                       : AIFED__ENVELOPE__BODY_LEASE_REPLY,
+                   show);
+}
+
+/* Every body a lease verb may send, each naming the lease; a verb's row
+ * says which one it sends. */
+struct lease_req {
+    Aifed__GetLease get;
+    Aifed__GetRequest why;
+    Aifed__Release release;
+    Aifed__Renew renew;
+    Aifed__Revoke revoke;
 };
 
-/* The options of this invocation (aifedctl runs one command), for the
- * verbs that take them. */
-static struct lease_opts lease_o;
-
-/* The lease verbs that answer with the lease: send req, show the lease. */
-static int lease_call(struct ctl *ctl, Aifed__Envelope *req)
-{
-    int rc;
-    Aifed__Envelope *rep =
-        ctl_call(ctl, req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 10000, &rc);
-
-    if (rep) {
-        ctl_show_lease(rep->lease_reply->lease, ctl->json);
-        af_wire_free(rep);
-    }
-    return rc;
-}
-
-static int lease_show(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                      char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    Aifed__GetLease get = AIFED__GET_LEASE__INIT;
-
-    (void)cmd;
-    (void)argc;
-    if (ctl->db)
-        return ctl_db_lease_show(ctl->db, argv[1], ctl->json);
-    get.lease_id = argv[1];
-    req.body_case = AIFED__ENVELOPE__BODY_GET_LEASE;
-    req.get_lease = &get;
-    return lease_call(ctl, &req);
-}
-
-static int lease_token(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                       char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
-    Aifed__GetLease get = AIFED__GET_LEASE__INIT;
-    int rc;
-
-    (void)cmd;
-    (void)argc;
-    get.lease_id = argv[1];
-    req.body_case = AIFED__ENVELOPE__BODY_GET_LEASE;
-    req.get_lease = &get;
-    if ((rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 10000, &rc))) {
-        if (*rep->lease_reply->lease->token)
-            printf("%s\n", rep->lease_reply->lease->token);
-        else
-            rc = (fprintf(stderr, "aifedctl: lease %s has no token\n", argv[1]), 1);
-        af_wire_free(rep);
-    }
-    return rc;
-}
-
-static int lease_why(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                     char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    Aifed__GetRequest why = AIFED__GET_REQUEST__INIT;
-
-    (void)cmd;
-    (void)argc;
-    why.lease_id = argv[1];
-    req.body_case = AIFED__ENVELOPE__BODY_GET_REQUEST;
-    req.get_request = &why;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_REQUEST_REPLY, 10000,
-                         ctl_reply_request);
-}
-
-static int lease_release(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                         char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    Aifed__Release rel = AIFED__RELEASE__INIT;
-
-    (void)cmd;
-    (void)argc;
-    rel.lease_id = argv[1];
-    req.body_case = AIFED__ENVELOPE__BODY_RELEASE;
-    req.release = &rel;
-    return lease_call(ctl, &req);
-}
-
-static int lease_renew(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                       char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    Aifed__Renew renew = AIFED__RENEW__INIT;
-
-    (void)argc;
-    if (!lease_o.by_ms)
-        return ctl_usage_error(cmd, "renew needs --by DURATION (e.g. --by 2h)", NULL);
-    renew.lease_id = argv[1];
-    renew.extend_s = (uint32_t)((lease_o.by_ms + 999) / 1000);
-    req.body_case = AIFED__ENVELOPE__BODY_RENEW;
-    req.renew = &renew;
-    return lease_call(ctl, &req);
-}
-
-static int lease_revoke(struct ctl *ctl, const struct ctl_command *cmd, int argc,
-                        char **argv)
-{
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
-    Aifed__Revoke revoke = AIFED__REVOKE__INIT;
-
-    (void)cmd;
-    (void)argc;
-    revoke.lease_id = argv[1];
-    revoke.reason = (char *)(lease_o.reason ? lease_o.reason : "");
-    req.body_case = AIFED__ENVELOPE__BODY_REVOKE;
-    req.revoke = &revoke;
-    return lease_call(ctl, &req);
-}
-
-static const struct ctl_verb lease_verbs[] = {
-    {"show", lease_show},   {"why", lease_why},       {"release", lease_release},
-    {"renew", lease_renew}, {"revoke", lease_revoke}, {"token", lease_token},
-    {NULL, NULL},
+/* lease VERB ID: what each verb sends about the lease, and how the answer
+ * is shown. */
+static const struct lease_verb {
+    const char *name;
+    int body_case;
+    size_t body; /* where in struct lease_req */
+    ctl_show_fn show;
+} lease_verbs[] = {
+    {"show", AIFED__ENVELOPE__BODY_GET_LEASE, offsetof(struct lease_req, get),
+     show_lease},
+    {"token", AIFED__ENVELOPE__BODY_GET_LEASE, offsetof(struct lease_req, get),
+     show_token},
+    {"why", AIFED__ENVELOPE__BODY_GET_REQUEST, offsetof(struct lease_req, why),
+     ctl_reply_request},
+    {"release", AIFED__ENVELOPE__BODY_RELEASE, offsetof(struct lease_req, release),
+     show_lease},
+    {"renew", AIFED__ENVELOPE__BODY_RENEW, offsetof(struct lease_req, renew), show_lease},
+    {"revoke", AIFED__ENVELOPE__BODY_REVOKE, offsetof(struct lease_req, revoke),
+     show_lease},
+    {NULL, 0, 0, NULL},
 };
+
+static const struct lease_verb *lease_verb(const char *name)
+{
+    const struct lease_verb *v = lease_verbs;
+
+    while (v->name && strcmp(v->name, name))
+        v++;
+    return v->name ? v : NULL;
+}
+
+static int lease_run(struct ctl *ctl, const struct lease_verb *v, char *id)
+{
+    struct lease_req r = {AIFED__GET_LEASE__INIT, AIFED__GET_REQUEST__INIT,
+                          AIFED__RELEASE__INIT, AIFED__RENEW__INIT, AIFED__REVOKE__INIT};
+
+    if (ctl->db) /* only show gets here with --db */
+        return ctl_db_lease_show(ctl->db, id, ctl->json);
+    r.get.lease_id = r.why.lease_id = r.release.lease_id = id;
+    r.renew.lease_id = r.revoke.lease_id = id;
+    r.renew.extend_s = (uint32_t)((lease_o.by_ms + 999) / 1000);
+    r.revoke.reason = (char *)(lease_o.reason ? lease_o.reason : "");
+    return lease_ask(ctl, v->body_case, (char *)&r + v->body, v->show);
+}
 
 int ctl_cmd_lease(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"by", required_argument, NULL, 'b'},
-        {"reason", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const struct ctl_verb *verb;
-    int opt;
+    const struct lease_verb *verb;
+    int opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "b:r:jh", opts, NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_lease)) != -1) {
         switch (opt) {
         case 'b':
             if (af_duration_parse(optarg, &lease_o.by_ms) < 0 || lease_o.by_ms == 0 ||
@@ -334,32 +277,29 @@ int ctl_cmd_lease(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
                                        NULL);
             lease_o.reason = optarg;
             break;
-        case 'j':
-            ctl->json = true;
-            break;
-        case 'h':
-            return ctl_command_help(cmd), 0;
         default:
-            return ctl_usage_error(cmd, NULL, NULL);
+            if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+                return rc;
         }
     }
     if (optind + 2 != argc)
         return ctl_usage_error(cmd, "give a verb and a lease id", NULL);
-    if (!(verb = ctl_verb_find(lease_verbs, argv[optind])))
+    if (!(verb = lease_verb(argv[optind])))
         return ctl_usage_error(
             cmd, "'%s' is not show, why, release, renew, revoke or token", argv[optind]);
     if (!af_id_valid(argv[optind + 1]))
         return ctl_usage_error(cmd, "'%s' is not a lease id", argv[optind + 1]);
-    if (ctl->db && verb->run != lease_show)
+    if (ctl->db && strcmp(verb->name, "show"))
         return ctl_usage_error(cmd, "with --db only lease show works", NULL);
-    return verb->run(ctl, cmd, 2, argv + optind);
+    if (verb->body_case == AIFED__ENVELOPE__BODY_RENEW && !lease_o.by_ms)
+        return ctl_usage_error(cmd, "renew needs --by DURATION (e.g. --by 2h)", NULL);
+    return lease_run(ctl, verb, argv[optind + 1]);
 }
 
 /* ------------------------------------------------------- request show */
 
 int ctl_cmd_request(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
-    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__GetRequest g = AIFED__GET_REQUEST__INIT;
     int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
 
@@ -370,10 +310,7 @@ int ctl_cmd_request(struct ctl *ctl, const struct ctl_command *cmd, int argc, ch
     if (!af_id_valid(argv[optind + 1]))
         return ctl_usage_error(cmd, "'%s' is not a request id", argv[optind + 1]);
     g.request_id = argv[optind + 1];
-    req.body_case = AIFED__ENVELOPE__BODY_GET_REQUEST;
-    req.get_request = &g;
-    return ctl_call_show(ctl, &req, AIFED__ENVELOPE__BODY_REQUEST_REPLY, 10000,
-                         ctl_reply_request);
+    return lease_ask(ctl, AIFED__ENVELOPE__BODY_GET_REQUEST, &g, ctl_reply_request);
 }
 
 /* -------------------------------------------------------- verify-token */
@@ -381,30 +318,19 @@ int ctl_cmd_request(struct ctl *ctl, const struct ctl_command *cmd, int argc, ch
 int ctl_cmd_verify_token(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                          char **argv)
 {
-    static const struct option opts[] = {
-        {"broker-pub", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *pub = NULL;
     char token[AF_TOKEN_MAX + 2];
     uint8_t pk[32];
     struct af_token_claims c;
     struct af_error err;
     FILE *f;
-    int opt;
+    int opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_verify_token)) != -1)
         if (opt == 'p')
             pub = optarg;
-        else if (opt == 'j')
-            ctl->json = true;
-        else if (opt == 'h')
-            return ctl_command_help(cmd), 0;
-        else
-            return ctl_usage_error(cmd, NULL, NULL);
-    }
+        else if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+            return rc;
     if (optind + 1 != argc || !pub)
         return ctl_usage_error(
             cmd, "give a token FILE (- for stdin) and --broker-pub KEY", NULL);

@@ -3,6 +3,7 @@
 #include "ctl_workload.h"
 #include "af_conf.h"
 #include "af_time.h"
+#include "ctl_opts.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -105,33 +106,9 @@ static int add_countries(struct ctl_workload *a, const char *list)
 int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                        char **argv, bool submit, struct ctl_workload *a)
 {
-    static const struct option o[] = {
-        {"project", required_argument, NULL, 'p'},
-        {"gpus", required_argument, NULL, 'g'},
-        {"accelerator", required_argument, NULL, 'a'},
-        {"gpu-memory", required_argument, NULL, 'm'},
-        {"nodes", required_argument, NULL, 'n'},
-        {"cpus-per-node", required_argument, NULL, 'C'},
-        {"memory-per-node", required_argument, NULL, 'M'},
-        {"walltime", required_argument, NULL, 'w'},
-        {"not-before", required_argument, NULL, 'B'},
-        {"start-by", required_argument, NULL, 'D'},
-        {"country", required_argument, NULL, 'c'},
-        {"eu", no_argument, NULL, 'e'},
-        {"cert", required_argument, NULL, 'T'},
-        {"dataset", required_argument, NULL, '1'},
-        {"model", required_argument, NULL, '2'},
-        {"image", required_argument, NULL, '3'},
-        {"prefer", required_argument, NULL, 'P'},
-        {"weights", required_argument, NULL, 'W'},
-        {"request-id", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     static const char *const prefs[] = {"balanced", "time", "cost", "green", "local"};
     uint64_t ms;
-    int opt;
+    int opt, rc;
 
     aifed__workload__init(&a->w);
     a->w.countries = a->countries;
@@ -139,8 +116,7 @@ int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
     a->w.data = a->data_ptrs;
     a->w.accelerator = "";
     a->w.walltime_s = 3600;
-    while ((opt = getopt_long(argc, argv, "p:g:a:m:n:C:M:w:B:D:c:eT:1:2:3:P:W:r:jh", o,
-                              NULL)) != -1) {
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_workload)) != -1) {
         switch (opt) {
         case 'C':
             if (ctl_parse_u32(optarg, &a->w.cpus_per_node) < 0)
@@ -237,14 +213,9 @@ int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                 return ctl_usage_error(cmd, "'%s' is not a valid request id", optarg);
             a->request_id = optarg;
             break;
-        case 'j':
-            ctl->json = true;
-            break;
-        case 'h':
-            ctl_command_help(cmd);
-            return -1;
-        default:
-            return ctl_usage_error(cmd, NULL, NULL);
+        default: /* --help printed: -1, so that the caller exits 0 */
+            if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+                return rc == 0 ? -1 : rc;
         }
     }
     if (optind != argc)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body)
 {
@@ -59,8 +60,7 @@ void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease 
     Aifed__LeaseReply r = AIFED__LEASE_REPLY__INIT;
 
     r.lease = (Aifed__Lease *)l;
-    env.body_case = AIFED__ENVELOPE__BODY_LEASE_REPLY;
-    env.lease_reply = &r;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_REPLY, &r);
     rpc_reply(s, m, &env);
 }
 
@@ -73,10 +73,52 @@ void rpc_reply_sites(struct svc *s, const struct rpc_msg *m)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
-    env.body_case = AIFED__ENVELOPE__BODY_SITE_LIST;
-    env.site_list = list;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_SITE_LIST, list);
     rpc_reply(s, m, &env);
     sites_list_free(list);
+}
+
+int rpc_page_init(struct rpc_page *p, uint32_t limit)
+{
+    *p = (struct rpc_page){.limit = limit ? limit : RPC_DEFAULT_PAGE};
+    p->v = calloc(p->limit, sizeof(*p->v));
+    p->failed = !p->v;
+    return p->v ? 0 : -1;
+}
+
+int rpc_page_add(struct rpc_page *p, const void *msg)
+{
+    if (p->n == p->limit) {
+        p->more = true;
+        return 1;
+    }
+    if (!(p->v[p->n] = af_wire_copy(msg))) {
+        p->failed = true;
+        return -1;
+    }
+    p->n++;
+    return 0;
+}
+
+void rpc_reply_page(struct svc *s, const struct rpc_msg *m, int body_case, void *list,
+                    struct rpc_page *p)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+
+    if (p->failed) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    } else {
+        af_wire_set_body(&env, body_case, list);
+        rpc_reply(s, m, &env);
+    }
+    rpc_page_free(p);
+}
+
+void rpc_page_free(struct rpc_page *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        protobuf_c_message_free_unpacked(p->v[i], NULL);
+    free(p->v);
 }
 
 bool rpc_may_see(const struct rpc_msg *m, const Aifed__Lease *l)

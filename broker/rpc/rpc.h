@@ -74,6 +74,26 @@ void rpc_reply_allocations(struct svc *s, const struct rpc_msg *m, const char *p
 void rpc_error(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A page of a listing: copies of the borrowed messages a store walk
+ * visits, at most limit of them. */
+struct rpc_page {
+    void **v;
+    size_t n, limit;
+    bool more;   /* one more was offered than the page holds */
+    bool failed; /* out of memory: the page is not whole */
+};
+
+/* Room for limit messages (0: RPC_DEFAULT_PAGE). -1/ENOMEM. */
+int rpc_page_init(struct rpc_page *p, uint32_t limit);
+/* Keep a copy of msg: 0; 1 when the page is full (more is set: stop the
+ * walk); -1/ENOMEM. As a store walk's callbacks return. */
+int rpc_page_add(struct rpc_page *p, const void *msg);
+void rpc_page_free(struct rpc_page *p);
+/* Queue list (of body_case, holding p's messages) as the reply to m, or
+ * ERROR_INTERNAL if p is not whole; then free p. */
+void rpc_reply_page(struct svc *s, const struct rpc_msg *m, int body_case, void *list,
+                    struct rpc_page *p);
+
 /* Whether m's sender may see l (its project is theirs, or an admin). */
 bool rpc_may_see(const struct rpc_msg *m, const Aifed__Lease *l);
 

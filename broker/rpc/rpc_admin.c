@@ -27,48 +27,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct plist {
-    Aifed__Principal *v;
-    Aifed__Principal **ptrs;
-    char *(*keys)[AUTH_MAX_KEYS];
-    size_t n;
+/* The registry as a PrincipalList page: every principal, or only one. */
+struct principal_page {
     const char *only;
+    struct rpc_page page;
 };
 
 static void plist_add(const struct auth_principal *p, void *arg)
 {
-    struct plist *l = arg;
+    struct principal_page *l = arg;
+    char *keys[AUTH_MAX_KEYS];
+    Aifed__Principal msg;
 
     if (l->only && strcmp(l->only, p->id))
         return;
-    principals_to_msg(p, &l->v[l->n], l->keys[l->n]);
-    l->ptrs[l->n] = &l->v[l->n];
-    l->n++;
+    principals_to_msg(p, &msg, keys);
+    rpc_page_add(&l->page, &msg);
 }
 
 static void reply_principals(struct svc *s, const struct rpc_msg *m, const char *only)
 {
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__PrincipalList list = AIFED__PRINCIPAL_LIST__INIT;
-    size_t n = auth_count(s->auth);
-    struct plist l = {.only = only};
+    struct principal_page l = {.only = only};
 
-    l.v = calloc(n ? n : 1, sizeof(*l.v));
-    l.ptrs = calloc(n ? n : 1, sizeof(*l.ptrs));
-    l.keys = calloc(n ? n : 1, sizeof(*l.keys));
-    if (!l.v || !l.ptrs || !l.keys) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
-    } else {
+    if (rpc_page_init(&l.page, (uint32_t)auth_count(s->auth) + 1) == 0)
         auth_each(s->auth, plist_add, &l);
-        list.principals = l.ptrs;
-        list.n_principals = l.n;
-        env.body_case = AIFED__ENVELOPE__BODY_PRINCIPAL_LIST;
-        env.principal_list = &list;
-        rpc_reply(s, m, &env);
-    }
-    free(l.v);
-    free(l.ptrs);
-    free(l.keys);
+    list.principals = (Aifed__Principal **)l.page.v;
+    list.n_principals = l.page.n;
+    rpc_reply_page(s, m, AIFED__ENVELOPE__BODY_PRINCIPAL_LIST, &list, &l.page);
 }
 
 static void on_revoke(struct svc *s, const struct rpc_msg *m)
@@ -95,44 +81,28 @@ static void on_revoke(struct svc *s, const struct rpc_msg *m)
     store_lease_free(s->store, stored);
 }
 
+/* The entries of a ListAudit page: those from since_ms on. */
 struct audit_page {
-    Aifed__AuditEntry **v;
-    size_t n, limit;
     int64_t since_ms;
-    uint64_t last_seq;
-    bool more;
+    struct rpc_page page;
 };
 
 static int audit_add(const Aifed__AuditEntry *e, void *arg)
 {
     struct audit_page *p = arg;
-    size_t len = aifed__audit_entry__get_packed_size(e);
-    uint8_t *buf;
 
-    p->last_seq = e->seq;
-    if (e->time_ms < p->since_ms)
-        return 0;
-    if (p->n == p->limit) {
-        p->more = true;
-        return 1;
-    }
-    /* Borrowed for this call only: keep a copy for the reply. */
-    if (!(buf = malloc(len ? len : 1)))
-        return -1;
-    aifed__audit_entry__pack(e, buf);
-    p->v[p->n] = aifed__audit_entry__unpack(NULL, len, buf);
-    free(buf);
-    return p->v[p->n] ? (p->n++, 0) : -1;
+    /* Borrowed for this call only: the page keeps a copy. */
+    return e->time_ms < p->since_ms ? 0 : rpc_page_add(&p->page, e);
 }
 
 static void on_list_audit(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__ListAudit *q = m->env->list_audit;
-    struct audit_page p = {.limit = q->limit ? q->limit : 100, .since_ms = q->since_ms};
+    struct audit_page p = {.since_ms = q->since_ms};
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__AuditList list = AIFED__AUDIT_LIST__INIT;
 
-    if (!(p.v = calloc(p.limit, sizeof(*p.v)))) {
+    if (rpc_page_init(&p.page, q->limit) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
@@ -140,17 +110,14 @@ static void on_list_audit(struct svc *s, const struct rpc_msg *m)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
                   "reading the audit log failed");
     } else {
-        list.entries = p.v;
-        list.n_entries = p.n;
+        list.entries = (Aifed__AuditEntry **)p.page.v;
+        list.n_entries = p.page.n;
         /* Where the next page starts: after the last entry returned. */
-        list.next_seq = p.more && p.n ? p.v[p.n - 1]->seq : 0;
-        env.body_case = AIFED__ENVELOPE__BODY_AUDIT_LIST;
-        env.audit_list = &list;
+        list.next_seq = p.page.more && p.page.n ? list.entries[p.page.n - 1]->seq : 0;
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_AUDIT_LIST, &list);
         rpc_reply(s, m, &env);
     }
-    for (size_t i = 0; i < p.n; i++)
-        aifed__audit_entry__free_unpacked(p.v[i], NULL);
-    free(p.v);
+    rpc_page_free(&p.page);
 }
 
 static void on_site_down(const char *site, bool up, void *arg)
@@ -176,6 +143,18 @@ static void on_site_admin(struct svc *s, const struct rpc_msg *m)
                  a->site);
     }
     rpc_reply_sites(s, m);
+}
+
+/* Store the change an admin made to principal id (change: its audit entry's
+ * words), and answer with the entry as it is now. -1 when the store
+ * refused it (the batch then answers with an error). */
+static int save_and_reply(struct svc *s, const struct rpc_msg *m, const char *id,
+                          const char *change)
+{
+    if (principals_save(s, m->who->id, auth_find(s->auth, id), change) < 0)
+        return -1;
+    reply_principals(s, m, id);
+    return 0;
 }
 
 /* Apply an add to auth (and sites); 0, or -1 with the error sent. */
@@ -213,11 +192,8 @@ static void on_principal_add(struct svc *s, const struct rpc_msg *m)
 
     if (apply_add(s, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
         return;
-    if (principals_save(s, m->who->id, auth_find(s->auth, a->id),
-                        "principal key added") == 0) {
+    if (save_and_reply(s, m, a->id, "principal key added") == 0)
         log_info("%s registered a key for %s", m->who->id, a->id);
-        reply_principals(s, m, a->id);
-    }
 }
 
 static void on_principal_remove_key(struct svc *s, const struct rpc_msg *m)
@@ -233,11 +209,8 @@ static void on_principal_remove_key(struct svc *s, const struct rpc_msg *m)
                       r->id);
         return;
     }
-    if (principals_save(s, m->who->id, auth_find(s->auth, r->id),
-                        "principal key removed") == 0) {
+    if (save_and_reply(s, m, r->id, "principal key removed") == 0)
         log_info("%s removed a key of %s", m->who->id, r->id);
-        reply_principals(s, m, r->id);
-    }
 }
 
 static void on_principal_revoke(struct svc *s, const struct rpc_msg *m)
@@ -253,11 +226,8 @@ static void on_principal_revoke(struct svc *s, const struct rpc_msg *m)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no principal %s", id);
         return;
     }
-    if (principals_save(s, m->who->id, auth_find(s->auth, id), "principal revoked") ==
-        0) {
+    if (save_and_reply(s, m, id, "principal revoked") == 0)
         log_warnx("%s revoked %s: its keys are refused from now on", m->who->id, id);
-        reply_principals(s, m, id);
-    }
 }
 
 static void on_list_principals(struct svc *s, const struct rpc_msg *m)

@@ -38,8 +38,7 @@ static void on_hello(struct svc *s, const struct rpc_msg *m)
     w.advertise_interval_ms = (uint32_t)s->conf->advertise_interval_ms;
     w.principal = (char *)m->who->id;
     w.signing_key = s->signing_pub;
-    env.body_case = AIFED__ENVELOPE__BODY_WELCOME;
-    env.welcome = &w;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_WELCOME, &w);
     rpc_reply(s, m, &env);
 }
 

@@ -214,8 +214,7 @@ static void on_explain(struct svc *s, const struct rpc_msg *m)
     } else {
         er.candidates = c;
         er.n_candidates = mt.r.n;
-        env.body_case = AIFED__ENVELOPE__BODY_EXPLAIN_REPLY;
-        env.explain_reply = &er;
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, &er);
         rpc_reply(s, m, &env);
     }
     free(c);
@@ -232,43 +231,25 @@ static void on_get_lease(struct svc *s, const struct rpc_msg *m)
     }
 }
 
-struct page {
+/* The leases of a ListLeases page: those its sender may see. */
+struct lease_page {
     const struct rpc_msg *m;
-    Aifed__Lease **v;
-    size_t n, limit;
-    bool more;
+    struct rpc_page page;
 };
 
 static int page_add(const Aifed__Lease *l, void *arg)
 {
-    struct page *p = arg;
-    size_t len;
-    uint8_t *buf;
+    struct lease_page *p = arg;
 
-    if (!rpc_may_see(p->m, l))
-        return 0;
-    if (p->n == p->limit) {
-        p->more = true;
-        return 1;
-    }
-    /* The store lends l for this call only: keep a copy for the reply. */
-    len = aifed__lease__get_packed_size(l);
-    if (!(buf = malloc(len ? len : 1)))
-        return -1;
-    aifed__lease__pack(l, buf);
-    p->v[p->n] = aifed__lease__unpack(NULL, len, buf);
-    free(buf);
-    if (!p->v[p->n])
-        return -1;
-    p->n++;
-    return 0;
+    /* The store lends l for this call only: the page keeps a copy. */
+    return rpc_may_see(p->m, l) ? rpc_page_add(&p->page, l) : 0;
 }
 
 static void on_list_leases(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__ListLeases *q = m->env->list_leases;
     struct store_filter f = {.site = q->site, .project = q->project, .state = q->state};
-    struct page p = {.m = m, .limit = q->limit ? q->limit : RPC_DEFAULT_PAGE};
+    struct lease_page p = {.m = m};
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseList list = AIFED__LEASE_LIST__INIT;
 
@@ -277,23 +258,20 @@ static void on_list_leases(struct svc *s, const struct rpc_msg *m)
                   "%s is not a member of project %s", m->who->id, q->project);
         return;
     }
-    if (!(p.v = calloc(p.limit, sizeof(*p.v)))) {
+    if (rpc_page_init(&p.page, q->limit) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
     if (store_lease_list(s->store, &f, *q->after ? q->after : NULL, page_add, &p) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "listing leases failed");
     } else {
-        list.leases = p.v;
-        list.n_leases = p.n;
-        list.next = p.more && p.n ? p.v[p.n - 1]->id : "";
-        env.body_case = AIFED__ENVELOPE__BODY_LEASE_LIST;
-        env.lease_list = &list;
+        list.leases = (Aifed__Lease **)p.page.v;
+        list.n_leases = p.page.n;
+        list.next = p.page.more && p.page.n ? list.leases[p.page.n - 1]->id : "";
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_LIST, &list);
         rpc_reply(s, m, &env);
     }
-    for (size_t i = 0; i < p.n; i++)
-        aifed__lease__free_unpacked(p.v[i], NULL);
-    free(p.v);
+    rpc_page_free(&p.page);
 }
 
 static void on_release(struct svc *s, const struct rpc_msg *m)
@@ -412,53 +390,42 @@ static void on_get_request(struct svc *s, const struct rpc_msg *m)
         goto out;
     }
     rr.request = r;
-    env.body_case = AIFED__ENVELOPE__BODY_REQUEST_REPLY;
-    env.request_reply = &rr;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_REQUEST_REPLY, &rr);
     rpc_reply(s, m, &env);
 out:
     store_request_free(r);
     store_lease_free(s->store, l);
 }
 
+/* The allocations an AllocationList page shows: those its sender may see
+ * (a full page shows the first ones). */
 struct alloc_page {
-    Aifed__Allocation *v;
-    Aifed__Allocation **ptrs;
-    size_t n, cap;
     const struct rpc_msg *m;
+    struct rpc_page page;
 };
 
 static void alloc_add(const struct alloc_entry *e, void *arg)
 {
     struct alloc_page *p = arg;
+    Aifed__Allocation a;
 
-    if (p->n == p->cap || !auth_may_use_project(p->m->who, e->project))
+    if (!auth_may_use_project(p->m->who, e->project))
         return;
-    ledger_to_msg(e, &p->v[p->n]);
-    p->ptrs[p->n] = &p->v[p->n];
-    p->n++;
+    ledger_to_msg(e, &a);
+    rpc_page_add(&p->page, &a);
 }
 
 void rpc_reply_allocations(struct svc *s, const struct rpc_msg *m, const char *project,
                            const char *site)
 {
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__AllocationList list = AIFED__ALLOCATION_LIST__INIT;
-    struct alloc_page p = {.cap = AF_WIRE_MAX_PAGE, .m = m};
+    struct alloc_page p = {.m = m};
 
-    p.v = calloc(p.cap, sizeof(*p.v));
-    p.ptrs = calloc(p.cap, sizeof(*p.ptrs));
-    if (!p.v || !p.ptrs) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
-    } else {
+    if (rpc_page_init(&p.page, AF_WIRE_MAX_PAGE) == 0)
         alloc_each(s->allocs, project, site, alloc_add, &p);
-        list.allocations = p.ptrs;
-        list.n_allocations = p.n;
-        env.body_case = AIFED__ENVELOPE__BODY_ALLOCATION_LIST;
-        env.allocation_list = &list;
-        rpc_reply(s, m, &env);
-    }
-    free(p.v);
-    free(p.ptrs);
+    list.allocations = (Aifed__Allocation **)p.page.v;
+    list.n_allocations = p.page.n;
+    rpc_reply_page(s, m, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, &list, &p.page);
 }
 
 static void on_list_allocations(struct svc *s, const struct rpc_msg *m)

@@ -322,6 +322,16 @@ static int load_signer(struct server *srv, struct af_error *err)
     return rc;
 }
 
+/* The context, and in it the ZAP handler, which binds before any CURVE
+ * server socket does. */
+static int open_zap(struct server *srv, struct af_error *err)
+{
+    if (!(srv->zctx = af_zsock_ctx_new()))
+        return af_error_set(err, "out of memory");
+    srv->zap = af_zap_create(srv->zctx, auth_decide, srv->svc.auth, err);
+    return srv->zap ? 0 : -1;
+}
+
 static int open_sockets(struct server *srv, struct af_error *err)
 {
     struct af_keypair kp;
@@ -419,20 +429,12 @@ struct server *server_create(const struct bconf *conf, struct store *st,
         af_error_set(err, "event loop: cannot initialise");
         return NULL;
     }
-    if (create_services(srv, conf, st, err) < 0)
-        goto fail;
-    /* The ZAP handler binds before any CURVE server socket does. */
-    if (!(srv->zctx = af_zsock_ctx_new())) {
-        af_error_set(err, "out of memory");
-        goto fail;
+    if (create_services(srv, conf, st, err) < 0 || open_zap(srv, err) < 0 ||
+        open_sockets(srv, err) < 0 || watch_loop(srv, err) < 0) {
+        server_destroy(srv);
+        return NULL;
     }
-    if (!(srv->zap = af_zap_create(srv->zctx, auth_decide, srv->svc.auth, err)) ||
-        open_sockets(srv, err) < 0 || watch_loop(srv, err) < 0)
-        goto fail;
     return srv;
-fail:
-    server_destroy(srv);
-    return NULL;
 }
 
 int server_run(struct server *srv)

@@ -83,8 +83,7 @@ void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l)
     Aifed__LeaseHold hold = AIFED__LEASE_HOLD__INIT;
 
     hold.lease = (Aifed__Lease *)l;
-    env.body_case = AIFED__ENVELOPE__BODY_LEASE_HOLD;
-    env.lease_hold = &hold;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_HOLD, &hold);
     leasesvc_to_site(s, l->site, &env);
 }
 
@@ -94,8 +93,7 @@ void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease
     Aifed__LeaseRelease rel = AIFED__LEASE_RELEASE__INIT;
 
     rel.lease_id = (char *)lease_id;
-    env.body_case = AIFED__ENVELOPE__BODY_LEASE_RELEASE;
-    env.lease_release = &rel;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_RELEASE, &rel);
     leasesvc_to_site(s, site, &env);
 }
 

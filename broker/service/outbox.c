@@ -118,8 +118,7 @@ void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorC
     bmetrics_error(ob->metrics, code);
     e.code = code;
     e.message = (char *)text;
-    env.body_case = AIFED__ENVELOPE__BODY_ERROR;
-    env.error = &e;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_ERROR, &e);
     env.corr_id = to->corr_id;
     /* An error promises nothing: it may leave even if the commit fails. */
     if (outbox_push(ob, to, &env, false) < 0)

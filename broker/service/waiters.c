@@ -5,6 +5,7 @@
  */
 #include "waiters.h"
 #include "af_ids.h"
+#include "af_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,8 @@ struct waiters *waiters_create(size_t max)
 
 void waiters_destroy(struct waiters *w)
 {
-    if (!w)
-        return;
-    free(w->v);
+    if (w)
+        free(w->v);
     free(w);
 }
 
@@ -77,8 +77,7 @@ void waiters_wake(struct waiters *w, struct outbox *ob, const Aifed__Lease *leas
     size_t keep = 0;
 
     r.lease = (Aifed__Lease *)lease;
-    env.body_case = AIFED__ENVELOPE__BODY_LEASE_REPLY;
-    env.lease_reply = &r;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_REPLY, &r);
     for (size_t i = 0; i < w->n; i++) {
         struct waiter *x = &w->v[i];
 

@@ -24,6 +24,7 @@
 #include "sites.h"
 #include "store.h"
 #include "svc.h"
+#include "unit_adv.h"
 #include "waiters.h"
 
 #include "aifed.pb-c.h"
@@ -101,33 +102,9 @@ static const Aifed__Envelope *sent_of(const struct fx *f, enum outbox_side side,
     return NULL;
 }
 
-static Aifed__Advertisement *adv_of(const char *site, const char *country)
-{
-    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
-    Aifed__Site s = AIFED__SITE__INIT;
-    Aifed__Pool p = AIFED__POOL__INIT, *pp = &p;
-    uint8_t buf[1024];
-    size_t len;
-
-    s.id = (char *)site;
-    s.country = (char *)country;
-    p.name = "gpu";
-    p.accelerator = "H100";
-    p.gpus_per_node = 8;
-    p.nodes_total = 8;
-    p.gpus_total = 64;
-    p.gpus_free = 64;
-    p.max_walltime_s = 86400;
-    a.site = &s;
-    a.pools = &pp;
-    a.n_pools = 1;
-    len = aifed__advertisement__pack(&a, buf);
-    return aifed__advertisement__unpack(NULL, len, buf);
-}
-
 static void add_site(struct fx *f, const char *id, const char *country, uint8_t rid)
 {
-    Aifed__Advertisement *a = adv_of(id, country);
+    Aifed__Advertisement *a = unit_adv(id, country, 64, NULL);
     struct alloc_entry *e;
 
     assert_int_equal(sites_add(f->s.sites, id), 0);
@@ -254,6 +231,23 @@ static void grant(struct fx *f, const char *site, char *id)
     assert_int_equal(alloc_at(f, site)->reserved_gpu_s, GPUS * WALL_S);
 }
 
+/* grant(), and the lease as stored (store_lease_free it). */
+static Aifed__Lease *granted(struct fx *f, const char *site, char *id)
+{
+    grant(f, site, id);
+    return stored(f, id);
+}
+
+/* End lease id by ev now, as stored, and commit. */
+static void end_now(struct fx *f, const char *id, enum lease_event ev, uint64_t site_used)
+{
+    Aifed__Lease *l = stored(f, id);
+
+    assert_int_equal(leasesvc_end(&f->s, l, ev, "ended by the test", site_used, NULL), 0);
+    store_lease_free(f->s.store, l);
+    flush(f);
+}
+
 /* The site held it 100 s ago; nobody waits any more. */
 static void activate(struct fx *f, const char *id)
 {
@@ -347,10 +341,7 @@ static void site_end_ends_it(void **state)
     end_active(state, LEASE_EV_ENDED, LEASE_RELEASED, 123, 123, 123);
     grant(f, "pharos", id);
     activate(f, id);
-    l = stored(f, id);
-    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_ENDED, "ended", 1u << 30, NULL), 0);
-    store_lease_free(f->s.store, l);
-    flush(f);
+    end_now(f, id, LEASE_EV_ENDED, 1u << 30);
     assert_ended(f, id, "pharos", LEASE_RELEASED, GPUS * WALL_S, GPUS * WALL_S, false);
     l = stored(f, id);
     assert_true(l->usage_from_site);
@@ -362,13 +353,9 @@ static void release_before_held(void **state)
 {
     struct fx *f = *state;
     char id[32];
-    Aifed__Lease *l;
 
     grant(f, "mimer", id);
-    l = stored(f, id);
-    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "released", 0, NULL), 0);
-    store_lease_free(f->s.store, l);
-    flush(f);
+    end_now(f, id, LEASE_EV_RELEASE, 0);
     assert_ended(f, id, "mimer", LEASE_RELEASED, 0, 0, true);
 }
 
@@ -379,8 +366,7 @@ static void refused_ending_changes_nothing(void **state)
     char id[32];
     Aifed__Lease *l;
 
-    grant(f, "mimer", id);
-    l = stored(f, id);
+    l = granted(f, "mimer", id);
     assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_LOST, "lost", 0, NULL), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RENEW, "renew", 0, NULL), -1);
@@ -438,8 +424,7 @@ static void refused_hold_falls_back(void **state)
     Aifed__Lease *l;
 
     f->conf.hold_attempts = 3;
-    grant(f, "pharos", id);
-    l = stored(f, id);
+    l = granted(f, "pharos", id);
     leasesvc_hold_failed(&f->s, l, "site pharos refused the hold: full");
     store_lease_free(f->s.store, l);
     flush(f);
@@ -482,8 +467,7 @@ static void failed_commit_rebuilds_memory(void **state)
     char id[32];
     Aifed__Lease *l;
 
-    grant(f, "mimer", id);
-    l = stored(f, id);
+    l = granted(f, "mimer", id);
     assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "released", 0, NULL), 0);
     store_lease_free(f->s.store, l);
     assert_int_equal(available(f, "mimer"), 64);
@@ -523,9 +507,8 @@ static void renew_rehold(void **state)
     assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, GPUS * (WALL_S + 600));
     l = stored(f, id);
     assert_int_equal(l->workload->walltime_s, WALL_S + 600);
-    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "done", 0, NULL), 0);
     store_lease_free(f->s.store, l);
-    flush(f);
+    end_now(f, id, LEASE_EV_RELEASE, 0);
     assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, 0);
 }
 

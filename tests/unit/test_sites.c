@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "sites.h"
+#include "unit_adv.h"
 
 #include "aifed.pb-c.h"
 
@@ -14,39 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An unpacked-style advertisement (sites_advertise frees it as one). */
-static Aifed__Advertisement *adv_at(const char *site, uint32_t free_gpus,
-                                    const char *held)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
-    Aifed__Site s = AIFED__SITE__INIT;
-    Aifed__Pool p = AIFED__POOL__INIT, *pp = &p;
-    char *ids[1] = {(char *)held};
-    uint8_t buf[1024];
-    size_t len;
-
-    (void)env;
-    s.id = (char *)site;
-    s.country = "SE";
-    p.name = "gpu";
-    p.accelerator = "H100";
-    p.gpus_per_node = 8;
-    p.nodes_total = 8;
-    p.gpus_total = 64;
-    p.gpus_free = free_gpus;
-    a.site = &s;
-    a.pools = &pp;
-    a.n_pools = 1;
-    a.held_lease_ids = ids;
-    a.n_held_lease_ids = held ? 1 : 0;
-    len = aifed__advertisement__pack(&a, buf);
-    return aifed__advertisement__unpack(NULL, len, buf);
-}
-
 static Aifed__Advertisement *adv(uint32_t free_gpus, const char *held)
 {
-    return adv_at("mimer", free_gpus, held);
+    return unit_adv("mimer", "SE", free_gpus, held);
 }
 
 static uint32_t available(struct sites *s)
@@ -190,7 +161,7 @@ static void unconfirmed_holds_become_overdue(void **state)
 
 static void advertise(struct sites *s, const char *site, const char *held, int64_t now)
 {
-    Aifed__Advertisement *a = adv_at(site, 64, held);
+    Aifed__Advertisement *a = unit_adv(site, "SE", 64, held);
 
     sites_advertise(s, site, &a, now);
     assert_null(a);

@@ -298,6 +298,41 @@ static void too_many_pools_is_refused(void **state)
     expect_refused(&env, EBADMSG, "gpus_free exceeds gpus_total");
 }
 
+/* af_wire_set_body fills any case of the oneof; af_wire_copy copies any
+ * message deeply (the copy outlives the original). */
+static void set_body_and_copy(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT, *back;
+    Aifed__Release rel = AIFED__RELEASE__INIT;
+    Aifed__Lease l = AIFED__LEASE__INIT, *copy;
+    Aifed__Workload w = AIFED__WORKLOAD__INIT;
+    char id[] = "lease-1";
+    struct af_error err;
+    void *buf;
+    size_t len;
+
+    (void)state;
+    rel.lease_id = "lease-1";
+    env.version = AF_WIRE_VERSION;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_RELEASE, &rel);
+    assert_int_equal(env.body_case, AIFED__ENVELOPE__BODY_RELEASE);
+    assert_ptr_equal(env.release, &rel);
+    assert_int_equal(af_wire_pack(&env, &buf, &len), 0);
+    assert_int_equal(af_wire_unpack(buf, len, AF_WIRE_MAX_DEFAULT, &back, &err), 0);
+    assert_string_equal(back->release->lease_id, "lease-1");
+    af_wire_free(back);
+    free(buf);
+    w.project = "llm-eu";
+    l.id = id;
+    l.workload = &w;
+    assert_non_null(copy = af_wire_copy(&l));
+    id[0] = 'X';
+    assert_string_equal(copy->id, "lease-1");
+    assert_string_equal(copy->workload->project, "llm-eu");
+    assert_ptr_not_equal(copy->workload, &w);
+    aifed__lease__free_unpacked(copy, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +346,7 @@ int main(void)
         cmocka_unit_test(unknown_enum_is_refused),
         cmocka_unit_test(principal_add_is_checked),
         cmocka_unit_test(too_many_pools_is_refused),
+        cmocka_unit_test(set_body_and_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ctl_opts: the tables. Every command's ends with --help, and all but
+ * keygen's with --json before it. */
+#include "ctl_opts.h"
+
+#include <stddef.h>
+
+static const struct option global[] = {
+    {"broker", required_argument, NULL, 'b'},
+    {"broker-key", required_argument, NULL, 'B'},
+    {"db", required_argument, NULL, 'D'},
+    {"key", required_argument, NULL, 'k'},
+    {"timeout", required_argument, NULL, 't'},
+    {"version", no_argument, NULL, 'V'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+/* "+": stop at the command; its options are its own. */
+const struct ctl_opts ctl_opts_global = {"+b:B:D:k:t:jhV", global};
+
+static const struct option json[] = {
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_json = {"jh", json};
+
+static const struct option keygen[] = {
+    {"dir", required_argument, NULL, 'd'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_keygen = {"d:h", keygen};
+
+static const struct option workload[] = {
+    {"project", required_argument, NULL, 'p'},
+    {"gpus", required_argument, NULL, 'g'},
+    {"accelerator", required_argument, NULL, 'a'},
+    {"gpu-memory", required_argument, NULL, 'm'},
+    {"nodes", required_argument, NULL, 'n'},
+    {"cpus-per-node", required_argument, NULL, 'C'},
+    {"memory-per-node", required_argument, NULL, 'M'},
+    {"walltime", required_argument, NULL, 'w'},
+    {"not-before", required_argument, NULL, 'B'},
+    {"start-by", required_argument, NULL, 'D'},
+    {"country", required_argument, NULL, 'c'},
+    {"eu", no_argument, NULL, 'e'},
+    {"cert", required_argument, NULL, 'T'},
+    {"dataset", required_argument, NULL, '1'},
+    {"model", required_argument, NULL, '2'},
+    {"image", required_argument, NULL, '3'},
+    {"prefer", required_argument, NULL, 'P'},
+    {"weights", required_argument, NULL, 'W'},
+    {"request-id", required_argument, NULL, 'r'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_workload = {"p:g:a:m:n:C:M:w:B:D:c:eT:1:2:3:P:W:r:jh",
+                                           workload};
+
+static const struct option leases[] = {
+    {"site", required_argument, NULL, 's'},
+    {"project", required_argument, NULL, 'p'},
+    {"state", required_argument, NULL, 't'},
+    {"limit", required_argument, NULL, 'l'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_leases = {"s:p:t:l:jh", leases};
+
+static const struct option lease[] = {
+    {"by", required_argument, NULL, 'b'},
+    {"reason", required_argument, NULL, 'r'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_lease = {"b:r:jh", lease};
+
+static const struct option verify_token[] = {
+    {"broker-pub", required_argument, NULL, 'p'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_verify_token = {"p:jh", verify_token};
+
+static const struct option admin[] = {
+    {"project", required_argument, NULL, 'p'},
+    {"site", required_argument, NULL, 's'},
+    {"gpu-hours", required_argument, NULL, 'g'},
+    {"until", required_argument, NULL, 'u'},
+    {"pub", required_argument, NULL, 'k'},
+    {"projects", required_argument, NULL, 'P'},
+    {"since", required_argument, NULL, 'S'},
+    {"verify", no_argument, NULL, 'v'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_admin = {"p:s:g:u:k:P:S:vjh", admin};
+
+int ctl_getopt(int argc, char **argv, const struct ctl_opts *o)
+{
+    return getopt_long(argc, argv, o->shortopts, o->longopts, NULL);
+}
+
+int ctl_opt_common(const struct ctl_command *cmd, struct ctl *ctl, int opt)
+{
+    if (opt == 'j') {
+        ctl->json = true;
+        return -1;
+    }
+    if (opt == 'h') {
+        ctl_command_help(cmd);
+        return 0;
+    }
+    return ctl_usage_error(cmd, NULL, NULL);
+}
