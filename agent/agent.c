@@ -274,6 +274,7 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     } else {
         log_info("refusing lease %s: %s", l->id, why.text);
         refused.lease_id = l->id;
+        af_wire_clean_text(why.text);
         refused.reason = why.text;
         env.body_case = AIFED__ENVELOPE__BODY_LEASE_REFUSED;
         env.lease_refused = &refused;

@@ -607,6 +607,7 @@ static const Aifed__Advertisement *slurm_advertisement(struct backend *b,
     if (take_reads(b, err) < 0)
         return NULL;
     b->site_msg = *file;
+    af_wire_clean_text(b->degraded);
     b->site_msg.degraded = b->degraded;
     b->site_msg.maintenance = b->window_ptrs;
     b->site_msg.n_maintenance = b->n_windows;

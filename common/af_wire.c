@@ -38,10 +38,18 @@ static int check_id(const char *s, bool required, const char *what, struct af_er
     return 0;
 }
 
+/* Free text from a peer: bounded, one line, and no control character, so
+ * that nothing it carries can forge a log line or move a terminal's cursor
+ * wherever it is printed (UTF-8 beyond ASCII is let through). */
 static int check_text(const char *s, const char *what, struct af_error *err)
 {
-    if (s && strlen(s) > AF_WIRE_MAX_TEXT)
+    if (!s)
+        return 0;
+    if (strlen(s) > AF_WIRE_MAX_TEXT)
         return bad(err, "%s is too long", what);
+    for (; *s; s++)
+        if ((unsigned char)*s < ' ' || *s == 0x7f)
+            return bad(err, "%s holds a control character", what);
     return 0;
 }
 
@@ -171,6 +179,7 @@ static int check_site(const Aifed__Site *s, struct af_error *err)
     if (!s)
         return bad(err, "%s is required", "site");
     if (check_id(s->id, true, "site.id", err) || check_text(s->name, "site.name", err) ||
+        check_text(s->degraded, "site.degraded", err) ||
         check_list(s->n_certifications, s->certifications, true, "site.certifications",
                    err))
         return -1;
@@ -221,17 +230,21 @@ static int v_error(const Env *e, struct af_error *err)
 
 static int v_hello(const Env *e, struct af_error *err)
 {
-    return e->hello ? check_text(e->hello->agent_version, "hello.agent_version", err) ||
-                          check_blob(e->hello->signing_key, AF_SIGN_PK_B64,
-                                     "hello.signing_key", err)
+    return e->hello ? (check_text(e->hello->agent_version, "hello.agent_version", err) ||
+                               check_blob(e->hello->signing_key, AF_SIGN_PK_B64,
+                                          "hello.signing_key", err)
+                           ? -1
+                           : 0)
                     : bad(err, "%s is required", "hello");
 }
 
 static int v_welcome(const Env *e, struct af_error *err)
 {
-    return e->welcome ? check_text(e->welcome->principal, "welcome.principal", err) ||
-                            check_blob(e->welcome->signing_key, AF_SIGN_PK_B64,
-                                       "welcome.signing_key", err)
+    return e->welcome ? (check_text(e->welcome->principal, "welcome.principal", err) ||
+                                 check_blob(e->welcome->signing_key, AF_SIGN_PK_B64,
+                                            "welcome.signing_key", err)
+                             ? -1
+                             : 0)
                       : bad(err, "%s is required", "welcome");
 }
 
@@ -266,9 +279,11 @@ static int v_lease_hold(const Env *e, struct af_error *err)
 
 static int v_lease_held(const Env *e, struct af_error *err)
 {
-    return e->lease_held ? check_id(e->lease_held->lease_id, true, "lease_id", err) ||
-                               check_blob(e->lease_held->signature, AF_SIGN_SIG_B64,
-                                          "signature", err)
+    return e->lease_held ? (check_id(e->lease_held->lease_id, true, "lease_id", err) ||
+                                    check_blob(e->lease_held->signature, AF_SIGN_SIG_B64,
+                                               "signature", err)
+                                ? -1
+                                : 0)
                          : bad(err, "%s is required", "lease_held");
 }
 
@@ -536,8 +551,10 @@ static int v_renew(const Env *e, struct af_error *err)
 
 static int v_revoke(const Env *e, struct af_error *err)
 {
-    return e->revoke ? check_id(e->revoke->lease_id, true, "lease_id", err) ||
-                           check_text(e->revoke->reason, "reason", err)
+    return e->revoke ? (check_id(e->revoke->lease_id, true, "lease_id", err) ||
+                                check_text(e->revoke->reason, "reason", err)
+                            ? -1
+                            : 0)
                      : bad(err, "%s is required", "revoke");
 }
 
@@ -625,6 +642,13 @@ static const struct {
     {AIFED__ENVELOPE__BODY_SITE_ADMIN, "site_admin", v_site_admin},
 };
 
+void af_wire_clean_text(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < ' ' || *s == 0x7f)
+            *s = ' ';
+}
+
 void *af_wire_copy(const void *msg)
 {
     const ProtobufCMessage *m = msg;
@@ -680,7 +704,7 @@ int af_wire_unpack(const void *buf, size_t len, size_t max, Env **ret,
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         if (bodies[i].body != env->body_case)
             continue;
-        if (bodies[i].check(env, err) < 0) {
+        if (bodies[i].check(env, err) != 0) { /* any refusal, whatever its sign */
             aifed__envelope__free_unpacked(env, NULL);
             errno = EBADMSG;
             return -1;

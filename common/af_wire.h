@@ -50,6 +50,11 @@ void af_wire_set_body(struct Aifed__Envelope *env, int body_case, void *msg);
  * type's own __free_unpacked. NULL/ENOMEM. */
 void *af_wire_copy(const void *msg);
 
+/* Make s fit to send as free text (which the receiver refuses with a
+ * control character in it): every control character becomes a space. A
+ * command's stderr, say, arrives on one line. */
+void af_wire_clean_text(char *s);
+
 /* Name of a body case for logs ("submit", "lease_hold"); never NULL. */
 const char *af_wire_body_name(int body_case);
 

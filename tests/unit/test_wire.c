@@ -298,6 +298,91 @@ static void too_many_pools_is_refused(void **state)
     expect_refused(&env, EBADMSG, "gpus_free exceeds gpus_total");
 }
 
+/* The validators that answered a refusal with 1 (the caller took only
+ * negative values as refusals) now refuse: each bound, one case each. */
+static void every_refusal_refuses(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Hello h = AIFED__HELLO__INIT;
+    Aifed__Welcome w = AIFED__WELCOME__INIT;
+    Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
+    Aifed__Revoke r = AIFED__REVOKE__INIT;
+    char long_text[AF_WIRE_MAX_TEXT + 2];
+
+    (void)state;
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    env.version = AF_WIRE_VERSION;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_HELLO, &h);
+    h.agent_version = "0.1.0";
+    expect_accepted(&env);
+    h.agent_version = long_text;
+    expect_refused(&env, EBADMSG, "hello.agent_version is too long");
+    h.agent_version = "0.1.0";
+    h.signing_key = "not a key";
+    expect_refused(&env, EBADMSG, "hello.signing_key holds a character");
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_WELCOME, &w);
+    w.principal = long_text;
+    expect_refused(&env, EBADMSG, "welcome.principal is too long");
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_HELD, &held);
+    held.lease_id = "../../etc/passwd";
+    expect_refused(&env, EBADMSG, "lease_id is not a valid id");
+    held.lease_id = "lease-1";
+    held.signature = long_text;
+    expect_refused(&env, EBADMSG, "signature is too long");
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_REVOKE, &r);
+    r.lease_id = "lease-1";
+    r.reason = "ops asked";
+    expect_accepted(&env);
+    r.reason = long_text;
+    expect_refused(&env, EBADMSG, "reason is too long");
+    r.lease_id = "";
+    r.reason = "";
+    expect_refused(&env, EBADMSG, "lease_id is required");
+}
+
+/* Free text is one line without control characters: no escape sequence
+ * reaches a terminal, no newline forges a log line, and a site's degraded
+ * text is bounded like any other. */
+static void free_text_is_one_clean_line(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__LeaseRefused lr = AIFED__LEASE_REFUSED__INIT;
+    Aifed__Advertisement a = AIFED__ADVERTISEMENT__INIT;
+    Aifed__Site site = AIFED__SITE__INIT;
+    char *big = malloc(4096), line[] = "sinfo failed:\nerror: x";
+
+    (void)state;
+    assert_non_null(big);
+    env.version = AF_WIRE_VERSION;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_REFUSED, &lr);
+    lr.lease_id = "lease-1";
+    lr.reason = "pool full (Grüße)";
+    expect_accepted(&env);
+    lr.reason = "full\n2026-12-01 aifed-broker: forged line";
+    expect_refused(&env, EBADMSG, "reason holds a control character");
+    lr.reason = "\x1b[2J\x1b[Hwiped";
+    expect_refused(&env, EBADMSG, "reason holds a control character");
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_ADVERTISEMENT, &a);
+    a.site = &site;
+    site.id = "pharos";
+    site.name = "Pharos";
+    expect_accepted(&env);
+    site.name = "Pha\x1b]0;owned\x07ros";
+    expect_refused(&env, EBADMSG, "site.name holds a control character");
+    site.name = "Pharos";
+    memset(big, 'x', 4095);
+    big[4095] = '\0';
+    site.degraded = big;
+    expect_refused(&env, EBADMSG, "site.degraded is too long");
+    /* What the agent sends is cleaned first. */
+    af_wire_clean_text(line);
+    assert_string_equal(line, "sinfo failed: error: x");
+    site.degraded = line;
+    expect_accepted(&env);
+    free(big);
+}
+
 /* af_wire_set_body fills any case of the oneof; af_wire_copy copies any
  * message deeply (the copy outlives the original). */
 static void set_body_and_copy(void **state)
@@ -347,6 +432,8 @@ int main(void)
         cmocka_unit_test(principal_add_is_checked),
         cmocka_unit_test(too_many_pools_is_refused),
         cmocka_unit_test(set_body_and_copy),
+        cmocka_unit_test(every_refusal_refuses),
+        cmocka_unit_test(free_text_is_one_clean_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
