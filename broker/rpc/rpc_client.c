@@ -293,54 +293,6 @@ static void on_release(struct svc *s, const struct rpc_msg *m)
     store_lease_free(s->store, stored);
 }
 
-/* The pool's maximum walltime refuses a renewal. Worded so that the answer
- * can be typed back: --by takes "69h". */
-static void walltime_refusal(const Aifed__Lease *l, uint32_t max, char *buf, size_t size)
-{
-    char most[32], has[32], room[32];
-
-    af_duration_format((uint64_t)max * 1000, most, sizeof(most));
-    af_duration_format((uint64_t)l->workload->walltime_s * 1000, has, sizeof(has));
-    if (max <= l->workload->walltime_s) {
-        snprintf(buf, size, "%s/%s allows at most %s of walltime; the lease has it all",
-                 l->site, l->pool, most);
-        return;
-    }
-    af_duration_format((uint64_t)(max - l->workload->walltime_s) * 1000, room,
-                       sizeof(room));
-    snprintf(buf, size,
-             "%s/%s allows at most %s of walltime; the lease has %s, so it can grow by "
-             "at most %s",
-             l->site, l->pool, most, has, room);
-}
-
-/* Why lease l cannot grow by extend_s, or NULL: the pool's maximum
- * walltime and the project's allocation there bound it. */
-static const char *renew_refusal(struct svc *s, const Aifed__Lease *l, uint32_t extend_s,
-                                 char *buf, size_t size)
-{
-    uint32_t max = sites_pool_max_walltime(s->sites, l->site, l->pool);
-    uint64_t total = (uint64_t)l->workload->walltime_s + extend_s;
-    const struct alloc_entry *e = alloc_find(s->allocs, l->workload->project, l->site);
-    uint64_t need = (uint64_t)l->gpus * extend_s;
-
-    if (max && total > max) {
-        walltime_refusal(l, max, buf, size);
-        return buf;
-    }
-    if (total > UINT32_MAX / 2) {
-        snprintf(buf, size, "that walltime is too long");
-        return buf;
-    }
-    if (e && alloc_remaining(e) < need) {
-        snprintf(buf, size, "project %s has %.1f GPU-hours left at %s; %.1f are needed",
-                 l->workload->project, alloc_remaining(e) / 3600.0, l->site,
-                 need / 3600.0);
-        return buf;
-    }
-    return NULL;
-}
-
 static void on_renew(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__Renew *r = m->env->renew;
@@ -354,7 +306,7 @@ static void on_renew(struct svc *s, const struct rpc_msg *m)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
                   "lease %s is %s: only an ACTIVE lease can be renewed", r->lease_id,
                   lease_state_name(stored->state));
-    else if (renew_refusal(s, stored, r->extend_s, why, sizeof(why)))
+    else if (leasesvc_renew_refusal(s, stored, r->extend_s, why, sizeof(why)))
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
     else if (leasesvc_renew(s, stored, r->extend_s, &renewed) == 0)
         rpc_reply_lease(s, m, &renewed.lease);

@@ -148,6 +148,73 @@ int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *sig
     return 0;
 }
 
+/* The pool's maximum walltime refuses a renewal. Worded so that the answer
+ * can be typed back: --by takes "69h". */
+static void walltime_refusal(const Aifed__Lease *l, uint32_t max, char *buf, size_t size)
+{
+    char most[32], has[32], room[32];
+
+    af_duration_format((uint64_t)max * 1000, most, sizeof(most));
+    af_duration_format((uint64_t)l->workload->walltime_s * 1000, has, sizeof(has));
+    if (max <= l->workload->walltime_s) {
+        snprintf(buf, size, "%s/%s allows at most %s of walltime; the lease has it all",
+                 l->site, l->pool, most);
+        return;
+    }
+    af_duration_format((uint64_t)(max - l->workload->walltime_s) * 1000, room,
+                       sizeof(room));
+    snprintf(buf, size,
+             "%s/%s allows at most %s of walltime; the lease has %s, so it can grow by "
+             "at most %s",
+             l->site, l->pool, most, has, room);
+}
+
+/* The allocation ends before the renewed lease would. */
+static void ends_refusal(const Aifed__Lease *l, int64_t end_ms, char *buf, size_t size)
+{
+    char when[32], room[32];
+
+    af_time_format(end_ms, when, sizeof(when));
+    if (end_ms <= l->expires_ms) {
+        snprintf(buf, size, "the allocation of %s at %s ends %s, with the lease",
+                 l->workload->project, l->site, when);
+        return;
+    }
+    af_duration_format((uint64_t)(end_ms - l->expires_ms), room, sizeof(room));
+    snprintf(buf, size,
+             "the allocation of %s at %s ends %s, so the lease can grow by at most %s",
+             l->workload->project, l->site, when, room);
+}
+
+const char *leasesvc_renew_refusal(struct svc *s, const Aifed__Lease *l,
+                                   uint32_t extend_s, char *buf, size_t size)
+{
+    uint32_t max = sites_pool_max_walltime(s->sites, l->site, l->pool);
+    uint64_t total = (uint64_t)l->workload->walltime_s + extend_s;
+    const struct alloc_entry *e = alloc_find(s->allocs, l->workload->project, l->site);
+    uint64_t need = (uint64_t)l->gpus * extend_s;
+
+    if (max && total > max) {
+        walltime_refusal(l, max, buf, size);
+        return buf;
+    }
+    if (total > UINT32_MAX / 2) {
+        snprintf(buf, size, "that walltime is too long");
+        return buf;
+    }
+    if (e && alloc_remaining(e) < need) {
+        snprintf(buf, size, "project %s has %.1f GPU-hours left at %s; %.1f are needed",
+                 l->workload->project, alloc_remaining(e) / 3600.0, l->site,
+                 need / 3600.0);
+        return buf;
+    }
+    if (e && e->end_ms && l->expires_ms + (int64_t)extend_s * 1000 > e->end_ms) {
+        ends_refusal(l, e->end_ms, buf, size);
+        return buf;
+    }
+    return NULL;
+}
+
 int leasesvc_renew(struct svc *s, const Aifed__Lease *stored, uint32_t extend_s,
                    struct leasesvc_lease *ret)
 {

@@ -58,6 +58,12 @@ int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
 int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *signature,
                       const char *site_key);
 
+/* Why lease l may not grow by extend_s, into buf (and returned), or NULL:
+ * the pool's maximum walltime, the project's GPU-hours left at the site and
+ * the end date of its allocation there bound it, as they bound a submit. */
+const char *leasesvc_renew_refusal(struct svc *s, const Aifed__Lease *l,
+                                   uint32_t extend_s, char *buf, size_t size);
+
 /* ACTIVE lease stored grows by extend_s: allocation reserved, a new token
  * signed, stored, and the site asked to hold it again (into ret). */
 int leasesvc_renew(struct svc *s, const Aifed__Lease *stored, uint32_t extend_s,

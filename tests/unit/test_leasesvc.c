@@ -512,6 +512,36 @@ static void renew_rehold(void **state)
     assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, 0);
 }
 
+/* A renewal stays within the pool's maximum walltime (a day here), the
+ * GPU-hours left and the allocation's end date, and says by how much it
+ * may grow. */
+static void renew_bounds(void **state)
+{
+    struct fx *f = *state;
+    struct alloc_entry *e = alloc_get(f->s.allocs, PROJECT, "mimer");
+    char id[32], why[AF_WIRE_MAX_TEXT];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    activate(f, id);
+    l = stored(f, id);
+    assert_null(leasesvc_renew_refusal(&f->s, l, 3600, why, sizeof(why)));
+    assert_non_null(leasesvc_renew_refusal(&f->s, l, 86400, why, sizeof(why)));
+    assert_non_null(strstr(why, "allows at most 1d of walltime"));
+    e->granted_gpu_s = GPUS * WALL_S + GPUS * 600; /* 10 minutes left */
+    assert_non_null(leasesvc_renew_refusal(&f->s, l, 3600, why, sizeof(why)));
+    assert_non_null(strstr(why, "GPU-hours left at mimer"));
+    e->granted_gpu_s = GRANTED;
+    e->end_ms = l->expires_ms + 1800 * 1000;
+    assert_null(leasesvc_renew_refusal(&f->s, l, 1800, why, sizeof(why)));
+    assert_non_null(leasesvc_renew_refusal(&f->s, l, 1801, why, sizeof(why)));
+    assert_non_null(strstr(why, "so the lease can grow by at most 30m"));
+    e->end_ms = l->expires_ms;
+    assert_non_null(leasesvc_renew_refusal(&f->s, l, 60, why, sizeof(why)));
+    assert_non_null(strstr(why, "with the lease"));
+    store_lease_free(f->s.store, l);
+}
+
 static void waiters_bound_and_wake(void **state)
 {
     struct fx *f = *state;
@@ -589,6 +619,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tick_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_commit_rebuilds_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(renew_rehold, setup, teardown),
+        cmocka_unit_test_setup_teardown(renew_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
         cmocka_unit_test(alloc_table),
     };
