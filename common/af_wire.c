@@ -99,6 +99,14 @@ static int check_data(size_t n, Aifed__DataItem **v, const char *what,
     return 0;
 }
 
+/* An instant in ms since the epoch: 0 (not set) up to AF_WIRE_MAX_TIME_MS. */
+static int check_time(int64_t ms, const char *what, struct af_error *err)
+{
+    if (ms < 0 || ms > AF_WIRE_MAX_TIME_MS)
+        return bad(err, "%s is not a time between 1970 and 9999", what);
+    return 0;
+}
+
 static bool weight_ok(double w)
 {
     return isfinite(w) && w >= 0 && w <= 1000;
@@ -141,8 +149,10 @@ static int check_workload(const Aifed__Workload *w, struct af_error *err)
     if (w->prefer < AIFED__PREFERENCE__PREFER_BALANCED ||
         w->prefer > AIFED__PREFERENCE__PREFER_LOCAL)
         return bad(err, "%s is not a known preference", "workload.prefer");
-    if (w->not_before_ms < 0 || w->start_by_ms < 0 ||
-        (w->start_by_ms && w->not_before_ms > w->start_by_ms))
+    if (check_time(w->not_before_ms, "workload.not_before", err) ||
+        check_time(w->start_by_ms, "workload.start_by", err))
+        return -1;
+    if (w->start_by_ms && w->not_before_ms > w->start_by_ms)
         return bad(err, "%s", "workload: not_before must come before start_by");
     return 0;
 }
@@ -163,6 +173,10 @@ static int check_lease(const Aifed__Lease *l, struct af_error *err)
         check_id(l->request_id, false, "lease.request_id", err) ||
         check_text(l->principal, "lease.principal", err) ||
         check_workload(l->workload, err) || check_lease_state(l->state, false, err) ||
+        check_time(l->created_ms, "lease.created", err) ||
+        check_time(l->updated_ms, "lease.updated", err) ||
+        check_time(l->activated_ms, "lease.activated", err) ||
+        check_time(l->expires_ms, "lease.expires", err) ||
         check_id(l->site, false, "lease.site", err) ||
         check_id(l->pool, false, "lease.pool", err) ||
         check_text(l->reason, "lease.reason", err) ||
@@ -194,9 +208,15 @@ static int check_site(const Aifed__Site *s, struct af_error *err)
         return bad(err, "%s must be a price of 0 or more", "site.price_per_gpu_hour");
     if (s->n_maintenance > AF_WIRE_MAX_POOLS)
         return bad(err, "%s has too many windows", "site.maintenance");
-    for (size_t i = 0; i < s->n_maintenance; i++)
-        if (s->maintenance[i]->end_ms <= s->maintenance[i]->start_ms)
+    for (size_t i = 0; i < s->n_maintenance; i++) {
+        const Aifed__Window *m = s->maintenance[i];
+
+        if (check_time(m->start_ms, "site.maintenance", err) ||
+            check_time(m->end_ms, "site.maintenance", err))
+            return -1;
+        if (m->end_ms <= m->start_ms)
             return bad(err, "%s: a window must end after it starts", "site.maintenance");
+    }
     return 0;
 }
 
@@ -414,9 +434,11 @@ static int check_allocation(const Aifed__Allocation *a, struct af_error *err)
     if (check_id(a->project, true, "allocation.project", err) ||
         check_id(a->site, true, "allocation.site", err))
         return -1;
-    if (a->end_ms < 0)
-        return bad(err, "%s must be a date", "allocation.end");
-    return 0;
+    if (a->granted_gpu_s > AF_WIRE_MAX_GPU_S || a->used_gpu_s > AF_WIRE_MAX_GPU_S ||
+        a->reserved_gpu_s > AF_WIRE_MAX_GPU_S)
+        return bad(err, "%s is more GPU-seconds than the broker counts",
+                   "allocation.granted");
+    return check_time(a->end_ms, "allocation.end", err);
 }
 
 static int v_get_request(const Env *e, struct af_error *err)
@@ -564,7 +586,7 @@ static int v_list_audit(const Env *e, struct af_error *err)
         return bad(err, "%s is required", "list_audit");
     if (e->list_audit->limit > AF_WIRE_MAX_PAGE)
         return bad(err, "%s is more than a page", "limit");
-    return 0;
+    return check_time(e->list_audit->since_ms, "since", err);
 }
 
 static int v_audit_list(const Env *e, struct af_error *err)

@@ -26,6 +26,12 @@
 #define AF_WIRE_MAX_HELD  32768 /* holds one advertisement lists (~37 bytes each) */
 #define AF_WIRE_MAX_TEXT  512   /* free text: reasons, names, messages */
 #define AF_WIRE_MAX_PAGE  1000  /* leases in one ListLeases page */
+/* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
+ * times and their sums with any walltime stay far inside 64 bits. */
+#define AF_WIRE_MAX_TIME_MS 253402300799999LL
+/* The most GPU-seconds an allocation counts (2^50: 35 million GPU-years),
+ * so that sums of them never wrap. */
+#define AF_WIRE_MAX_GPU_S (1ULL << 50)
 
 struct Aifed__Envelope;
 

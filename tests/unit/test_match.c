@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "af_wire.h"
 #include "match.h"
 
 #include <stdio.h>
@@ -160,6 +161,13 @@ static void pool_constraints(void **state)
         "the run");
     s.n_maintenance = 0;
     s.alloc = &ends;
+    expect_reject(
+        &w, &s, MATCH_ALLOCATION_ENDS,
+        "the project's allocation here ends 2027-01-15T09:00:00Z, before the run "
+        "would");
+    /* The latest start the wire lets through: its sums do not wrap (UBSan
+     * would say so), and the allocation still ends before the run. */
+    w.not_before_ms = AF_WIRE_MAX_TIME_MS;
     expect_reject(
         &w, &s, MATCH_ALLOCATION_ENDS,
         "the project's allocation here ends 2027-01-15T09:00:00Z, before the run "

@@ -383,6 +383,39 @@ static void free_text_is_one_clean_line(void **state)
     free(big);
 }
 
+/* Every time a client sends is bounded (so that its sums with a walltime
+ * cannot wrap), and so is every count of GPU-seconds. */
+static void times_are_bounded(void **state)
+{
+    Aifed__Envelope env;
+    Aifed__Submit s;
+    Aifed__Workload w;
+    Aifed__AllocationSet set = AIFED__ALLOCATION_SET__INIT;
+    Aifed__Allocation a = AIFED__ALLOCATION__INIT;
+
+    (void)state;
+    fill_submit(&env, &s, &w);
+    w.not_before_ms = AF_WIRE_MAX_TIME_MS;
+    expect_accepted(&env);
+    w.not_before_ms = INT64_MAX;
+    expect_refused(&env, EBADMSG, "workload.not_before is not a time between");
+    w.not_before_ms = 0;
+    w.start_by_ms = AF_WIRE_MAX_TIME_MS + 1;
+    expect_refused(&env, EBADMSG, "workload.start_by is not a time between");
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_ALLOCATION_SET, &set);
+    set.allocation = &a;
+    a.project = "llm-eu";
+    a.site = "mimer";
+    a.granted_gpu_s = AF_WIRE_MAX_GPU_S;
+    a.end_ms = AF_WIRE_MAX_TIME_MS;
+    expect_accepted(&env);
+    a.end_ms = INT64_MAX;
+    expect_refused(&env, EBADMSG, "allocation.end is not a time between");
+    a.end_ms = 0;
+    a.granted_gpu_s = UINT64_MAX;
+    expect_refused(&env, EBADMSG, "more GPU-seconds than the broker counts");
+}
+
 /* af_wire_set_body fills any case of the oneof; af_wire_copy copies any
  * message deeply (the copy outlives the original). */
 static void set_body_and_copy(void **state)
@@ -434,6 +467,7 @@ int main(void)
         cmocka_unit_test(set_body_and_copy),
         cmocka_unit_test(every_refusal_refuses),
         cmocka_unit_test(free_text_is_one_clean_line),
+        cmocka_unit_test(times_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
