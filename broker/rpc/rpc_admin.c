@@ -127,20 +127,39 @@ static void on_site_down(const char *site, bool up, void *arg)
     log_warnx("site %s is DOWN: an admin confirmed its silence", site);
 }
 
+/* A drain outlives a restart: stored, with its audit entry, in the batch
+ * that answers it (a failed commit reloads the drains from the store). */
+static int store_drain(struct svc *s, const struct rpc_msg *m, const char *site,
+                       bool drained)
+{
+    char text[128];
+
+    snprintf(text, sizeof(text), "by %s", m->who->id);
+    if (store_drained_put(s->store, site, drained) < 0 ||
+        store_audit_append(s->store, site, "",
+                           drained ? "site drained" : "site undrained", text) < 0) {
+        outbox_store_failed(s->outbox, "storing the drain of site %s", site);
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not store it");
+        return -1;
+    }
+    return 0;
+}
+
 static void on_site_admin(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__SiteAdmin *a = m->env->site_admin;
+    bool drain = a->action == AIFED__SITE_ACTION__SITE_DRAIN;
 
     if (a->action == AIFED__SITE_ACTION__SITE_CONFIRM_DOWN) {
         sites_confirm_down(s->sites, svc_now_ms(s), on_site_down, NULL);
-    } else if (sites_drain(s->sites, a->site,
-                           a->action == AIFED__SITE_ACTION__SITE_DRAIN) < 0) {
+    } else if (!sites_known(s->sites, a->site)) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no site %s", a->site);
         return;
+    } else if (store_drain(s, m, a->site, drain) < 0) {
+        return;
     } else {
-        log_info("%s %s site %s", m->who->id,
-                 a->action == AIFED__SITE_ACTION__SITE_DRAIN ? "drained" : "undrained",
-                 a->site);
+        sites_drain(s->sites, a->site, drain);
+        log_info("%s %s site %s", m->who->id, drain ? "drained" : "undrained", a->site);
     }
     rpc_reply_sites(s, m);
 }

@@ -390,6 +390,15 @@ static int load_promise(const Aifed__Lease *l, void *arg)
     return 0;
 }
 
+static int load_drained(const char *site, void *arg)
+{
+    struct svc *s = arg;
+
+    if (sites_drain(s->sites, site, true) < 0) /* no longer configured */
+        log_warnx("site %s is drained in the store but not configured", site);
+    return 0;
+}
+
 int leasesvc_reload(struct svc *s)
 {
     struct store_filter pending = {.state = LEASE_PENDING},
@@ -403,7 +412,8 @@ int leasesvc_reload(struct svc *s)
         return -1;
     alloc_destroy(s->allocs);
     s->allocs = fresh;
-    return 0;
+    sites_undrain_all(s->sites);
+    return store_drained_list(s->store, load_drained, s);
 }
 
 void leasesvc_answer_waiters(struct svc *s)

@@ -98,8 +98,9 @@ void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease
  * forgotten. Writes into the batch. */
 void leasesvc_tick(struct svc *s, int64_t now_ms);
 
-/* Rebuild the promises and the allocation table from the store (at start,
- * and after a failed commit, when memory may be ahead of disk). */
+/* Rebuild what memory holds of the store: the promises, the allocation
+ * table and which sites are drained (at start, and after a failed commit,
+ * when memory may be ahead of disk). */
 int leasesvc_reload(struct svc *s);
 
 /* A clean stop: answer everyone still waiting with their lease as it

@@ -537,6 +537,12 @@ bool sites_isolated(const struct sites *s)
     return s->isolated;
 }
 
+void sites_undrain_all(struct sites *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->v[i].admin_drained = false;
+}
+
 int sites_drain(struct sites *s, const char *id, bool drained)
 {
     struct site *st = find(s, id);

@@ -91,6 +91,8 @@ bool sites_isolated(const struct sites *s);
 
 /* Drained by an admin: no new leases there; its leases stay. -1/ENOENT. */
 int sites_drain(struct sites *s, const char *id, bool drained);
+/* Undrain every site (before the store's drains are applied again). */
+void sites_undrain_all(struct sites *s);
 
 /* After an advertisement: lost_fn for each lease the site had confirmed
  * but no longer lists; unknown_fn for each hold it lists that the broker

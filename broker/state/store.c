@@ -811,6 +811,58 @@ int store_principal_put(struct store *st, const Aifed__Principal *p)
     return 0;
 }
 
+#define DRAINED_KEY "drained\n"
+
+int store_drained_put(struct store *st, const char *site, bool drained)
+{
+    char key[AF_ID_MAX + sizeof(DRAINED_KEY)];
+    MDB_val k, v = val_str("1");
+    int rc;
+
+    if (strlen(site) > AF_ID_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(key, sizeof(key), DRAINED_KEY "%s", site);
+    k = val_str(key);
+    if (batch_txn(st) < 0)
+        return -1;
+    rc = drained ? mdb_put(st->batch, st->dbi[DB_META], &k, &v, 0)
+                 : mdb_del(st->batch, st->dbi[DB_META], &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? mdb_errno(rc) : 0;
+}
+
+int store_drained_list(struct store *st, store_site_fn fn, void *arg)
+{
+    MDB_val k = val_str(DRAINED_KEY), v;
+    size_t plen = strlen(DRAINED_KEY);
+    char site[AF_ID_MAX + 1];
+    MDB_cursor *cur;
+    MDB_txn *txn;
+    bool own;
+    int rc, r = 0;
+
+    if (read_txn(st, &txn, &own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->dbi[DB_META], &cur))) {
+        read_done(txn, own);
+        return mdb_errno(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && r == 0 && k.mv_size > plen && k.mv_size - plen <= AF_ID_MAX &&
+         !memcmp(k.mv_data, DRAINED_KEY, plen);
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        memcpy(site, (char *)k.mv_data + plen, k.mv_size - plen);
+        site[k.mv_size - plen] = '\0';
+        r = fn(site, arg);
+    }
+    mdb_cursor_close(cur);
+    read_done(txn, own);
+    if (r < 0)
+        return -1;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+}
+
 struct principal_visit {
     store_principal_fn fn;
     void *arg;

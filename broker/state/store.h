@@ -111,6 +111,13 @@ int store_principal_put(struct store *st, const struct Aifed__Principal *p);
 typedef int (*store_principal_fn)(const struct Aifed__Principal *p, void *arg);
 int store_principal_list(struct store *st, store_principal_fn fn, void *arg);
 
+/* Sites an admin drained: kept in the meta database (key "drained\n" +
+ * site), so that a drain outlives a restart. Into the batch. */
+int store_drained_put(struct store *st, const char *site, bool drained);
+/* Visit each drained site; fn's 1 stops, -1 fails. */
+typedef int (*store_site_fn)(const char *site, void *arg);
+int store_drained_list(struct store *st, store_site_fn fn, void *arg);
+
 /* Append to the audit log (into the batch), chained to the last entry.
  * store_lease_put() does this itself for every change of state, site or
  * expiry; others (the principal registry, allocations) call it. */

@@ -27,6 +27,19 @@ fed_start_broker "$T" || exit 1
 check "after kill -9 every lease is back with its state" test "$(snapshot)" = "$want"
 fed_wait_up "$T" 3 && ok "agents reconnected after kill -9"
 
+# An admin's drain outlives a restart: no new lease goes to the drained site.
+check "ops drains meluxina" quiet ctl ops admin site drain meluxina
+kill -KILL "$(cat "$T/broker.pid")"; wait "$(cat "$T/broker.pid")" 2>/dev/null; rm -f "$T/broker.pid"
+fed_start_broker "$T" || exit 1
+fed_wait_up "$T" 3
+check "after kill -9 meluxina is still drained" \
+    test "$(ctlj ops sites | jq -r '.[] | select(.id == "meluxina") | .admin_drained')" = true
+out=$(ctl alice submit --project llm-eu --gpus 1 --country LU 2>&1); rc=$?
+check "and takes no new lease" test "$rc" -eq 1
+check "ops undrains meluxina" quiet ctl ops admin site undrain meluxina
+check "the drain and the undrain are in the audit log" test \
+    "$(ctlj ops admin audit | jq '[.[] | select(.subject == "meluxina")] | length')" -eq 2
+
 # The restarted broker knows what it promised: mimer's capacity still
 # accounts for lease a, and a new grant and a release both work.
 check "mimer still counts lease $a" test "$(site_avail mimer)" -eq 56

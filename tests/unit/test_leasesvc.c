@@ -484,6 +484,41 @@ static void failed_commit_rebuilds_memory(void **state)
     assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, GPUS * WALL_S);
 }
 
+static bool drained(struct fx *f, const char *site)
+{
+    struct match_site *v;
+    size_t n;
+
+    assert_int_equal(sites_views(f->s.sites, PROJECT, &v, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].id, site))
+            return v[i].drained;
+    fail_msg("no site %s", site);
+    return false;
+}
+
+/* Drains follow the store: a committed one is there after a reload (as at
+ * a restart), one whose commit failed is gone. */
+static void drains_follow_the_store(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(store_drained_put(f->s.store, "pharos", true), 0);
+    sites_drain(f->s.sites, "pharos", true);
+    flush(f);
+    sites_drain(f->s.sites, "pharos", false); /* memory lost, as in a restart */
+    assert_int_equal(leasesvc_reload(&f->s), 0);
+    assert_true(drained(f, "pharos"));
+    assert_int_equal(store_drained_put(f->s.store, "mimer", true), 0);
+    sites_drain(f->s.sites, "mimer", true);
+    errno = EIO;
+    outbox_store_failed(f->s.outbox, "a write the test failed");
+    assert_int_equal(outbox_flush(f->s.outbox, true), -1);
+    assert_int_equal(leasesvc_reload(&f->s), 0);
+    assert_false(drained(f, "mimer"));
+    assert_true(drained(f, "pharos"));
+}
+
 /* Renewing grows the walltime and the reservation, re-signs, re-holds,
  * and leaves the message read from the store as it was. */
 static void renew_rehold(void **state)
@@ -619,6 +654,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tick_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_commit_rebuilds_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(renew_rehold, setup, teardown),
+        cmocka_unit_test_setup_teardown(drains_follow_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(renew_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
         cmocka_unit_test(alloc_table),

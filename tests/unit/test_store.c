@@ -312,6 +312,38 @@ static void audit_follows_every_change(void **state)
     assert_string_equal(c.changes[0], "ACTIVE renewed");
 }
 
+static int gather(const char *site, void *arg)
+{
+    char *buf = arg;
+
+    strcat(buf, site);
+    strcat(buf, " ");
+    return 0;
+}
+
+/* Drained sites survive a reopen; an undrain removes the record; the list
+ * sees only drains, not the schema beside them in the meta database. */
+static void drains_are_stored(void **state)
+{
+    struct fixture *f = *state;
+    struct af_error err;
+    char seen[256] = "";
+
+    assert_int_equal(store_drained_put(f->st, "pharos", true), 0);
+    assert_int_equal(store_drained_put(f->st, "mimer", true), 0);
+    assert_int_equal(store_drained_put(f->st, "lumi-ai", false), 0); /* never drained */
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    assert_non_null(f->st = store_open(f->dir, 64, false, &err));
+    assert_int_equal(store_drained_list(f->st, gather, seen), 0);
+    assert_string_equal(seen, "mimer pharos ");
+    assert_int_equal(store_drained_put(f->st, "mimer", false), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    seen[0] = '\0';
+    assert_int_equal(store_drained_list(f->st, gather, seen), 0);
+    assert_string_equal(seen, "pharos ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +356,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(readonly_cannot_write, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_follows_every_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(drains_are_stored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
