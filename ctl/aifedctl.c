@@ -169,7 +169,8 @@ static const struct ctl_command commands[] = {
      "verify-token FILE|- --broker-pub KEY [--json]",
      "Check a lease token offline: its signature against the broker's signing key\n"
      "(KEY: the broker's signing.key.pub file, or its base64 text), and print what it\n"
-     "grants. Exit 0 when valid, 1 when not (altered, or not signed by that key).\n"},
+     "grants. Exit 0 when valid, 1 when not (altered, not signed by that key, or\n"
+     "its time has passed). It cannot show a release or revoke: `lease show` can.\n"},
     {"request", ctl_cmd_request, "request show REQUEST-ID [--json]",
      "What the broker decided for one of your submits, granted or refused, and why,\n"
      "site by site.\n"},

@@ -324,6 +324,7 @@ int ctl_cmd_verify_token(struct ctl *ctl, const struct ctl_command *cmd, int arg
     struct af_token_claims c;
     struct af_error err;
     FILE *f;
+    bool expired;
     int opt, rc;
 
     while ((opt = ctl_getopt(argc, argv, &ctl_opts_verify_token)) != -1)
@@ -352,6 +353,9 @@ int ctl_cmd_verify_token(struct ctl *ctl, const struct ctl_command *cmd, int arg
         fprintf(stderr, "aifedctl: INVALID token: %s\n", err.text);
         return 1;
     }
-    ctl_show_token(&c, ctl->json);
-    return 0;
+    /* The signature is good; whether the grant still holds is the clock's
+     * to say (expired), or the broker's (released, revoked). */
+    expired = c.not_after_ms <= af_now_ms();
+    ctl_show_token(&c, expired, ctl->json);
+    return expired ? 1 : 0;
 }

@@ -408,30 +408,36 @@ void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
     }
 }
 
-void ctl_show_token(const struct af_token_claims *c, bool json)
+void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
 {
     char from[32], until[32];
 
     if (json) {
         ctl_print_json(json_pack(
-            "{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "valid", 1,
-            "lease", c->id, "site", c->site, "pool", c->pool, "project", c->project,
-            "principal", c->principal, "accelerator", c->accelerator, "gpus",
-            (json_int_t)c->gpus, "nodes", (json_int_t)c->nodes, "not_before",
-            time_json(c->not_before_ms), "not_after", time_json(c->not_after_ms)));
+            "{s:b, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "valid",
+            !expired, "signature_valid", 1, "expired", expired, "lease", c->id, "site",
+            c->site, "pool", c->pool, "project", c->project, "principal", c->principal,
+            "accelerator", c->accelerator, "gpus", (json_int_t)c->gpus, "nodes",
+            (json_int_t)c->nodes, "not_before", time_json(c->not_before_ms), "not_after",
+            time_json(c->not_after_ms)));
         return;
     }
     af_time_format(c->not_before_ms, from, sizeof(from));
     af_time_format(c->not_after_ms, until, sizeof(until));
-    printf("valid token, signed by the broker\n"
+    printf("%s\n"
            "lease:       %s\n"
            "site/pool:   %s/%s\n"
            "project:     %s (for %s)\n"
            "resources:   %u x %s GPU%s on %u node%s\n"
-           "valid:       %s to %s\n",
+           "valid:       %s to %s\n"
+           "The signature proves the broker granted this lease these resources for\n"
+           "this time; it cannot show whether the lease was released or revoked\n"
+           "since (`aifedctl lease show %s` asks the broker).\n",
+           expired ? "EXPIRED token: signed by the broker, but its time has passed"
+                   : "valid token, signed by the broker",
            c->id, c->site, c->pool, c->project, c->principal, c->gpus,
            *c->accelerator ? c->accelerator : "any", c->gpus == 1 ? "" : "s", c->nodes,
-           c->nodes == 1 ? "" : "s", from, until);
+           c->nodes == 1 ? "" : "s", from, until, c->id);
 }
 
 json_t *ctl_audit_json(const Aifed__AuditEntry *e)

@@ -34,7 +34,8 @@ void ctl_show_audit_entry(const struct Aifed__AuditEntry *e, bool first);
 json_t *ctl_audit_json(const struct Aifed__AuditEntry *e);
 /* Print j (and release it). */
 void ctl_print_json(json_t *j);
-void ctl_show_token(const struct af_token_claims *c, bool json);
+/* A token whose signature verified; expired when its end has passed. */
+void ctl_show_token(const struct af_token_claims *c, bool expired, bool json);
 
 /* The same, of a whole reply (ctl_show_fn, for ctl_call_show): 0. */
 struct Aifed__Envelope;

@@ -50,7 +50,12 @@ static bool submit_retry(struct svc *s, const struct rpc_msg *m, const char *req
     if (store_lease_get(s->store, id, &l) < 0)
         return false;
     log_debug("submit %s retried: lease %s", request_id, id);
-    reply_or_wait(s, m, l);
+    if (rpc_may_see(m, l))
+        reply_or_wait(s, m, l);
+    else /* the sender lost the lease's project since: it is not theirs now */
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "%s is no longer a member of project %s", m->who->id,
+                  l->workload->project);
     store_lease_free(s->store, l);
     return true;
 }

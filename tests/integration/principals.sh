@@ -106,6 +106,17 @@ check "ops registers carol again with a third key" \
 check "the third key works" quiet ctlj carol3 sites
 check "the revoked key stays refused" refused carol2
 
+# A retried submit answers only while its sender may still see the lease: a
+# user who lost the project gets neither the lease nor its token.
+check "carol's submit for bio-x is granted" test "$(ctlj carol3 submit --project bio-x \
+    --gpus 1 --request-id rq-carol-1 | jq -r .state)" = ACTIVE
+check "ops moves carol to project llm-eu only" \
+    quiet ctl ops admin principal add user:carol --pub "$T/keys/carol3.pub" --projects llm-eu
+out=$(ctl carol3 submit --project llm-eu --gpus 1 --request-id rq-carol-1 2>&1); rc=$?
+check "her retry is refused (exit 1)" test "$rc" -eq 1
+check "saying she no longer acts for bio-x" grep -q "no longer a member of project bio-x" <<<"$out"
+check "and shows no token" test "$(grep -c aifed1 <<<"$out")" -eq 0
+
 # Revoking a site: its agent's open connection is refused, the site goes DOWN.
 check "ops revokes site:it4lia" quiet ctl ops admin principal revoke site:it4lia
 wait_for "it4lia goes DOWN" 15 \

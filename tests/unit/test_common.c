@@ -119,6 +119,13 @@ static void keys(void **state)
     chmod(path, 0644);
     assert_int_equal(af_keys_load_secret(path, &back, &err), -1);
     assert_non_null(strstr(err.text, "chmod 600"));
+    /* Another user's secret is refused too (root can make one to try). */
+    chmod(path, 0600);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        assert_int_equal(af_keys_load_secret(path, &back, &err), -1);
+        assert_non_null(strstr(err.text, "belongs to uid 65534"));
+    }
     snprintf(path, sizeof(path), "%s/alice.pub", dir);
     assert_int_equal(af_keys_load_public(path, pub, &err), 0);
     assert_string_equal(pub, kp.public_z85);
