@@ -357,9 +357,13 @@ static int open_sockets(struct server *srv, struct af_error *err)
     if (!srv->agent_sock || !srv->client_sock)
         return af_error_set(err, "%s", kerr.text);
     log_info("listening: agents on %s, clients on %s", agent_ep, client_ep);
+    /* A full disk must not keep the broker from serving (and reading its
+     * store, which needs no room): only tools read this file. */
     if (write_endpoints(srv, agent_ep, client_ep) < 0)
-        return af_error_set(err, "writing %s/endpoints: %s", srv->svc.conf->state_dir,
-                            strerror(errno));
+        log_warnx("cannot write %s/endpoints (%s); serving without it: only tests and "
+                  "the demo read it",
+                  srv->svc.conf->state_dir,
+                  errno == ENOSPC ? "the disk is full" : strerror(errno));
     return 0;
 }
 

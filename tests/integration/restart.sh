@@ -95,3 +95,15 @@ full=$(ctlj alice submit --project llm-eu --gpus 1 --country SE --walltime 3d | 
 out=$(ctl alice lease renew "$full" --by 1h 2>&1); rc=$?
 check "a lease with the pool's whole walltime cannot be renewed" \
     test "$rc:$out" = "1:aifedctl: mimer/gpu allows at most 3d of walltime; the lease has it all"
+
+# A broker that cannot write its endpoints file (a full disk, here a
+# directory in the way) still starts and serves: it reads its store.
+check "the broker stops cleanly" fed_stop_pid "$T/broker.pid"
+mkdir "$T/state/endpoints.tmp"
+"$FED_BROKER_BIN" -f -c "$T/broker.conf" >>"$T/logs/broker.log" 2>&1 &
+echo $! >"$T/broker.pid"
+wait_for "it serves without its endpoints file" 15 'quiet ctlj ops sites'
+check "every lease is still there" test "$(ctlj ops lease show "$full" | jq -r .state)" = ACTIVE
+check "its log says why the file is missing" \
+    grep -q "cannot write .*/endpoints (.*); serving without it" "$T/logs/broker.log"
+rmdir "$T/state/endpoints.tmp"
