@@ -147,10 +147,11 @@ int af_keys_read_file(const char *path, bool secret, char *buf, size_t size,
      * read it (root): the file says whose it is. */
     if (secret && st.st_uid != geteuid()) {
         close(fd);
-        return af_error_set(err,
-                            "%s: secret key belongs to uid %u, not to this user (uid %u); "
-                            "chown it to the user that runs this",
-                            path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return af_error_set(
+            err,
+            "%s: secret key belongs to uid %u, not to this user (uid %u); "
+            "chown it to the user that runs this",
+            path, (unsigned)st.st_uid, (unsigned)geteuid());
     }
     n = read(fd, buf, size - 1);
     close(fd);

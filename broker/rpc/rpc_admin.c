@@ -170,8 +170,11 @@ static void on_site_admin(struct svc *s, const struct rpc_msg *m)
 static int save_and_reply(struct svc *s, const struct rpc_msg *m, const char *id,
                           const char *change)
 {
-    if (principals_save(s, m->who->id, auth_find(s->auth, id), change) < 0)
+    if (principals_save(s, m->who->id, auth_find(s->auth, id), change) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                  "the broker could not store this change; nothing was changed");
         return -1;
+    }
     reply_principals(s, m, id);
     return 0;
 }

@@ -61,6 +61,7 @@ struct server {
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
     char metrics_url[128]; /* "" when metrics are off */
+    bool failed;           /* the store could not be read: stopping */
 };
 
 /* Which tables a socket's messages are dispatched by. */
@@ -165,12 +166,22 @@ static void on_client(void *sock, void *arg)
     handle(arg, sock, OUTBOX_CLIENT, client_tables);
 }
 
-/* Commit and send; a failed commit leaves memory ahead of disk, so what it
- * holds of open leases and allocations is read again from the store. */
+/* Commit and send. A failed commit leaves memory ahead of disk, so what it
+ * holds (promises, allocations, drains, the registry) is read again from the
+ * store. A store that cannot even be read then is no ground to act on: the
+ * broker stops rather than release holds or grant on a view it cannot
+ * check, and a restart (systemd's) opens the store afresh. */
 static void flush(struct server *srv, bool force)
 {
-    if (outbox_flush(srv->svc.outbox, force) < 0 && leasesvc_reload(&srv->svc) < 0)
-        log_err("reloading open leases and allocations after a failed commit");
+    if (outbox_flush(srv->svc.outbox, force) == 0 || srv->failed)
+        return;
+    if (leasesvc_reload(&srv->svc) < 0 || principals_restore(&srv->svc) < 0) {
+        log_errx("the store cannot be read after a failed commit (%s): stopping, so "
+                 "that a restart opens it afresh; no hold was released",
+                 strerror(errno));
+        srv->failed = true;
+        uv_stop(&srv->loop);
+    }
 }
 
 static void on_batch_end(void *sock, void *arg)
@@ -450,7 +461,7 @@ int server_run(struct server *srv)
     log_info("broker ready: %zu leases stored", store_lease_count(srv->svc.store));
     af_notify_ready("serving");
     uv_run(&srv->loop, UV_RUN_DEFAULT);
-    return 0;
+    return srv->failed ? -1 : 0;
 }
 
 static void close_cb(uv_handle_t *h)

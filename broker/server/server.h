@@ -19,7 +19,8 @@ struct store;
 struct server *server_create(const struct bconf *conf, struct store *st,
                              struct af_error *err);
 
-/* Run until SIGTERM or SIGINT. Returns 0 after a clean stop, -1 on failure. */
+/* Run until SIGTERM or SIGINT. Returns 0 after a clean stop, -1 when it
+ * stopped because the store could not be read (exit 1: restart it). */
 int server_run(struct server *srv);
 
 void server_destroy(struct server *srv);

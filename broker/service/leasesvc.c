@@ -375,45 +375,97 @@ void leasesvc_tick(struct svc *s, int64_t now_ms)
                    (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1)));
 }
 
-static int load_promise(const Aifed__Lease *l, void *arg)
-{
-    struct svc *s = arg;
+/* What the store says memory should hold, read whole before anything in
+ * memory changes: a store that cannot be read leaves the view as it was. */
+struct reload {
+    Aifed__Lease **open; /* PENDING and ACTIVE leases (copies) */
+    size_t n_open, cap_open;
+    char (*drained)[AF_ID_MAX + 1];
+    size_t n_drained, cap_drained;
+    struct allocs *allocs;
+};
 
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    void *grown;
+
+    if (n < *cap)
+        return 0;
+    if (!(grown = realloc(*v, (*cap ? *cap * 2 : 64) * size)))
+        return -1;
+    *v = grown;
+    *cap = *cap ? *cap * 2 : 64;
+    return 0;
+}
+
+static int read_open(const Aifed__Lease *l, void *arg)
+{
+    struct reload *r = arg;
+
+    if (grow((void **)&r->open, &r->cap_open, r->n_open, sizeof(*r->open)) < 0 ||
+        !(r->open[r->n_open] = af_wire_copy(l)))
+        return -1;
+    r->n_open++;
+    return 0;
+}
+
+static int read_drained(const char *site, void *arg)
+{
+    struct reload *r = arg;
+
+    if (grow((void **)&r->drained, &r->cap_drained, r->n_drained, sizeof(*r->drained)) <
+        0)
+        return -1;
+    snprintf(r->drained[r->n_drained++], sizeof(r->drained[0]), "%s", site);
+    return 0;
+}
+
+static void reload_free(struct reload *r)
+{
+    for (size_t i = 0; i < r->n_open; i++)
+        aifed__lease__free_unpacked(r->open[i], NULL);
+    free(r->open);
+    free(r->drained);
+    alloc_destroy(r->allocs);
+}
+
+static void apply_promise(struct svc *s, const Aifed__Lease *l)
+{
     if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
                       svc_now_ms(s)) < 0) {
         /* A site no longer in the configuration: its leases stay stored. */
         log_warnx("lease %s is at site %s, which is not configured", l->id, l->site);
-        return 0;
+        return;
     }
     if (l->state == LEASE_ACTIVE)
         sites_promise_confirm(s->sites, l->site, l->id);
-    return 0;
-}
-
-static int load_drained(const char *site, void *arg)
-{
-    struct svc *s = arg;
-
-    if (sites_drain(s->sites, site, true) < 0) /* no longer configured */
-        log_warnx("site %s is drained in the store but not configured", site);
-    return 0;
 }
 
 int leasesvc_reload(struct svc *s)
 {
     struct store_filter pending = {.state = LEASE_PENDING},
                         active = {.state = LEASE_ACTIVE};
-    struct allocs *fresh;
+    struct reload r = {0};
 
-    sites_unpromise_all(s->sites);
-    if (store_lease_list(s->store, &pending, NULL, load_promise, s) < 0 ||
-        store_lease_list(s->store, &active, NULL, load_promise, s) < 0 ||
-        !(fresh = ledger_load(s->store)))
+    if (store_lease_list(s->store, &pending, NULL, read_open, &r) < 0 ||
+        store_lease_list(s->store, &active, NULL, read_open, &r) < 0 ||
+        store_drained_list(s->store, read_drained, &r) < 0 ||
+        !(r.allocs = ledger_load(s->store))) {
+        reload_free(&r);
         return -1;
+    }
+    sites_unpromise_all(s->sites);
+    for (size_t i = 0; i < r.n_open; i++)
+        apply_promise(s, r.open[i]);
     alloc_destroy(s->allocs);
-    s->allocs = fresh;
+    s->allocs = r.allocs;
+    r.allocs = NULL;
     sites_undrain_all(s->sites);
-    return store_drained_list(s->store, load_drained, s);
+    for (size_t i = 0; i < r.n_drained; i++)
+        if (sites_drain(s->sites, r.drained[i], true) < 0) /* no longer configured */
+            log_warnx("site %s is drained in the store but not configured", r.drained[i]);
+    reload_free(&r);
+    return 0;
 }
 
 void leasesvc_answer_waiters(struct svc *s)

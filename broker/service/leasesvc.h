@@ -100,7 +100,9 @@ void leasesvc_tick(struct svc *s, int64_t now_ms);
 
 /* Rebuild what memory holds of the store: the promises, the allocation
  * table and which sites are drained (at start, and after a failed commit,
- * when memory may be ahead of disk). */
+ * when memory may be ahead of disk). All of it is read before anything in
+ * memory changes: -1 (the view left as it was) when the store cannot be
+ * read. */
 int leasesvc_reload(struct svc *s);
 
 /* A clean stop: answer everyone still waiting with their lease as it

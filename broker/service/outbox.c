@@ -173,6 +173,7 @@ int outbox_flush(struct outbox *ob, bool force)
         if (!ob->failed)
             outbox_store_failed(ob, "commit failed; answering the batch with errors");
         store_abort(ob->store);
+        bmetrics_commit_failed(ob->metrics);
         ob->failed = false;
         answer_failed(ob);
         rc = -1;

@@ -118,6 +118,22 @@ int principals_bootstrap(struct svc *s, struct af_error *err)
     return 0;
 }
 
+int principals_restore(struct svc *s)
+{
+    char id[AF_ID_MAX + 8];
+
+    auth_reset(s->auth);
+    for (size_t i = 0; i < s->conf->n_principals; i++) {
+        const struct bconf_principal *p = &s->conf->principals[i];
+
+        id_of(p, id, sizeof(id));
+        if (auth_key_add(s->auth, id, p->public_z85, p->projects.v, p->projects.n, true) <
+            0)
+            log_warnx("restoring %s from %s: %s", id, s->conf->path, strerror(errno));
+    }
+    return store_principal_list(s->store, load_one, s);
+}
+
 static bool same_projects(const struct auth_principal *p, const struct af_strv *v)
 {
     if (p->n_projects != v->n)

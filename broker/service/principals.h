@@ -20,6 +20,11 @@ struct Aifed__Principal;
  * -1 with err set. */
 int principals_bootstrap(struct svc *s, struct af_error *err);
 
+/* After a failed commit: the registry as broker.conf and the store say,
+ * so that a change the store refused is not in force either. A principal
+ * added by the lost batch stays, revoked. -1 when the store cannot be read. */
+int principals_restore(struct svc *s);
+
 /* SIGHUP: apply broker.conf's principals again (from old to c): new ones
  * added, changed keys or projects taken, removed ones revoked; those an
  * admin changed at run time follow the registry instead. */

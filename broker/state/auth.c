@@ -198,6 +198,15 @@ int auth_revoke(struct auth *a, const char *id)
     return 0;
 }
 
+void auth_reset(struct auth *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        a->v[i]->revoked = true;
+        a->v[i]->n_keys = 0;
+        a->v[i]->in_registry = false;
+    }
+}
+
 void auth_set_registry(struct auth *a, const char *id)
 {
     struct auth_principal *p = find_mut(a, id);

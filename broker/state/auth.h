@@ -64,6 +64,10 @@ int auth_key_add(struct auth *a, const char *id, const char *public_z85,
 int auth_key_remove(struct auth *a, const char *id, const char *public_z85);
 /* -1/ENOENT. */
 int auth_revoke(struct auth *a, const char *id);
+/* Revoke every principal, forget its keys and whether the registry rules
+ * it (before broker.conf and the stored registry are applied again). Every
+ * principal stays where it is, with its index. */
+void auth_reset(struct auth *a);
 /* Mark id as ruled by the registry from now on (no effect when unknown). */
 void auth_set_registry(struct auth *a, const char *id);
 

@@ -23,6 +23,7 @@ struct bmetrics {
     struct af_metrics *http; /* NULL when off */
     unsigned long long requests[N_BODIES];
     unsigned long long errors[N_CODES];
+    unsigned long long commits_failed;
     struct af_hist grant, batch;
 };
 
@@ -69,6 +70,11 @@ void bmetrics_error(struct bmetrics *m, int code)
 void bmetrics_grant(struct bmetrics *m, double seconds)
 {
     af_hist_observe(&m->grant, seconds);
+}
+
+void bmetrics_commit_failed(struct bmetrics *m)
+{
+    m->commits_failed++;
 }
 
 void bmetrics_commit(struct bmetrics *m, size_t messages)
@@ -128,6 +134,12 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
         if (m->requests[b])
             fprintf(f, "aifed_requests_total{type=\"%s\"} %llu\n", af_wire_body_name(b),
                     m->requests[b]);
+    fprintf(f,
+            "# HELP aifed_commit_failures_total Batches whose commit failed (each "
+            "answered with errors, nothing changed).\n"
+            "# TYPE aifed_commit_failures_total counter\n"
+            "aifed_commit_failures_total %llu\n",
+            m->commits_failed);
     fprintf(f, "# HELP aifed_errors_total Error replies, by code.\n"
                "# TYPE aifed_errors_total counter\n");
     for (int c = 1; c < N_CODES; c++)

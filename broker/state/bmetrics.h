@@ -26,6 +26,8 @@ void bmetrics_request(struct bmetrics *m, int body_case);
 void bmetrics_error(struct bmetrics *m, int code);
 void bmetrics_grant(struct bmetrics *m, double seconds);
 void bmetrics_commit(struct bmetrics *m, size_t messages);
+/* A commit failed (the batch was answered with errors). */
+void bmetrics_commit_failed(struct bmetrics *m);
 
 /* Render everything, with the state of sites and st, and publish it. */
 void bmetrics_publish(struct bmetrics *m, struct sites *sites, struct store *st);

@@ -41,6 +41,35 @@ check "the log says the store is full and what to raise" \
     "$T/logs/broker.log"
 check "reads still work" test "$(ctlj ops lease show "$(head -n 1 "$T/kept" | cut -d' ' -f1)" | jq -r .state)" = RELEASED
 
+# What the client was told was refused did not happen: no change to memory
+# outlives the commit that failed to store it. Small changes may still fit
+# where a submit did not, so each is made until the store refuses one
+# (bounded: the store is all but full).
+for ((i = 1; i <= 300; i++)); do
+    "$FED_CTL_BIN" keygen --dir "$T/keys" "zed$i" >/dev/null
+    out=$(ctl ops admin principal add "user:zed$i" --pub "$T/keys/zed$i.pub" --projects llm-eu 2>&1) ||
+        break
+done
+check "adding a principal to the full store is refused, in the end" \
+    grep -q "could not store this change; nothing was changed" <<<"$out"
+refused_key() { ! ctl "$1" sites >/dev/null 2>&1; }
+check "and its key is not admitted" refused_key "zed$i"
+check "the registry does not list it in force" test "$(ctlj ops admin principal list |
+    jq --arg id "user:zed$i" '[.[] | select(.id == $id and (.revoked | not))] | length')" -eq 0
+check "the principal added before it is still in force" quiet ctlj "zed$((i - 1))" sites
+want=false
+for ((j = 1; j <= 300; j++)); do
+    if ((j % 2)); then verb=drain next=true; else verb=undrain next=false; fi
+    ctl ops admin site "$verb" pharos >/dev/null 2>&1 || break
+    want=$next
+done
+check "a drain or undrain is refused by the full store, in the end" test "$j" -le 300
+check "and pharos is as the last one stored left it" \
+    test "$(ctlj ops sites | jq -r '.[] | select(.id == "pharos") | .admin_drained')" = "$want"
+url=$(awk '$1 == "metrics" {print $2}' "$T/state/endpoints")
+wait_for "the failed commits are counted (published each second)" 5 \
+    'test "$(curl -s "$url" | awk '"'"'$1 == "aifed_commit_failures_total" {print $2}'"'"')" -ge 3'
+
 sed -i 's/^map_size_mb = 1$/map_size_mb = 64/' "$T/broker.conf"
 check "the broker stops cleanly with a full store" fed_stop_pid "$T/broker.pid"
 fed_start_broker "$T" || exit 1
