@@ -17,6 +17,7 @@
 #include "af_zloop.h"
 #include "af_zsock.h"
 #include "backend.h"
+#include "held.h"
 
 #include "aifed.pb-c.h"
 
@@ -49,9 +50,10 @@ struct agent {
     char signing_pub[AF_SIGN_PK_B64];
     uint8_t broker_sign_pk[32]; /* from the Welcome, over CURVE */
     bool have_broker_key;
-    size_t adv_bytes; /* the last advertisement, plus the holds made since */
-    size_t adv_held;  /* the holds it listed, plus the holds made since */
-    bool list_full;   /* said once: holds are refused for want of room */
+    size_t adv_bytes;  /* the last advertisement, plus the holds made since */
+    size_t adv_held;   /* the holds it listed, plus the holds made since */
+    bool list_full;    /* said once: holds are refused for want of room */
+    struct held *held; /* what was countersigned, per hold */
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -77,6 +79,7 @@ static void report_ended(struct agent *a)
             Aifed__Envelope env = AIFED__ENVELOPE__INIT;
             Aifed__LeaseEnded e = AIFED__LEASE_ENDED__INIT;
 
+            held_drop(a->held, ended[i].lease_id);
             e.lease_id = ended[i].lease_id;
             e.gpu_seconds_used = ended[i].gpu_seconds;
             env.body_case = AIFED__ENVELOPE__BODY_LEASE_ENDED;
@@ -179,10 +182,12 @@ static void advertise_soon(struct agent *a)
 
 /* The lease must carry the broker's token, and the token must say what the
  * lease says: a hold is made for what the broker signed, nothing else. */
-static int check_token(struct agent *a, const Aifed__Lease *l, struct af_error *why)
+static int check_token(struct agent *a, const Aifed__Lease *l,
+                       struct af_token_claims *ret, struct af_error *why)
 {
     struct af_token_claims c;
     struct af_error err;
+    char when[32];
 
     if (!a->have_broker_key)
         return af_error_set(why, "the broker gave no signing key");
@@ -191,10 +196,34 @@ static int check_token(struct agent *a, const Aifed__Lease *l, struct af_error *
         a->welcomed = false;
         return af_error_set(why, "token: %s", err.text);
     }
+    /* Every field the backend acts on (the reservation's size, its users and
+     * accounts from the principal and project, its end) is the token's. */
     if (strcmp(c.id, l->id) || strcmp(c.site, l->site) || strcmp(c.pool, l->pool) ||
-        c.gpus != l->gpus || c.not_after_ms != l->expires_ms)
+        c.gpus != l->gpus || c.nodes != l->nodes ||
+        strcmp(c.project, l->workload->project) || strcmp(c.principal, l->principal) ||
+        strcmp(c.accelerator, l->workload->accelerator) ||
+        c.not_after_ms != l->expires_ms)
         return af_error_set(why, "the token is for other resources than the lease");
+    if (c.not_after_ms <= af_now_ms()) {
+        af_time_format(c.not_after_ms, when, sizeof(when));
+        return af_error_set(why, "the token expired at %s", when);
+    }
+    *ret = c;
     return 0;
+}
+
+/* A hold asked again for a lease that stands may change its end only. */
+static int check_same(struct agent *a, const struct af_token_claims *c,
+                      struct af_error *why)
+{
+    const struct af_token_claims *was = held_find(a->held, c->id);
+
+    if (!was || !a->ops->holding(a->b, c->id) || held_same(was, c))
+        return 0;
+    return af_error_set(why,
+                        "a hold for lease %s stands for %u GPUs on %u nodes in pool %s; "
+                        "it may change its end, not what it holds",
+                        c->id, was->gpus, was->nodes, was->pool);
 }
 
 /*
@@ -246,6 +275,7 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
     Aifed__LeaseRefused refused = AIFED__LEASE_REFUSED__INIT;
     char sig[AF_SIGN_SIG_B64];
+    struct af_token_claims claims;
     struct af_error why;
     bool is_new = false;
     int rc;
@@ -253,7 +283,8 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     if (strcmp(l->site, a->conf->site))
         rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
                           a->conf->site);
-    else if (check_token(a, l, &why) < 0 || check_room(a, l, &is_new, &why) < 0)
+    else if (check_token(a, l, &claims, &why) < 0 || check_same(a, &claims, &why) < 0 ||
+             check_room(a, l, &is_new, &why) < 0)
         rc = -1;
     else if (af_token_countersign(l->token, &a->signer, sig, sizeof(sig)) < 0)
         rc = af_error_set(&why, "cannot sign the token");
@@ -265,6 +296,8 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
             a->adv_bytes += listed_bytes(l->id);
             a->adv_held++;
         }
+        if (held_put(a->held, &claims) < 0)
+            log_err("lease %s: remembering what was signed", l->id);
         log_info("holding lease %s: %u GPUs in pool %s for %s", l->id, l->gpus, l->pool,
                  l->workload->project);
         held.lease_id = l->id;
@@ -290,10 +323,12 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
     const char *id = in->lease_release->lease_id;
 
     if (a->ops->release(a->b, id) == 0) {
+        held_drop(a->held, id);
         log_info("released lease %s", id);
         report_ended(a);
         advertise_soon(a);
     } else if (errno == ENOENT) {
+        held_drop(a->held, id);
         log_debug("release of lease %s: not held here", id);
     } /* else the backend said why and tries again */
 }
@@ -480,7 +515,7 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         af_error_set(err, "event loop: cannot initialise");
         return NULL;
     }
-    if (!(a->zctx = af_zsock_ctx_new())) {
+    if (!(a->zctx = af_zsock_ctx_new()) || !(a->held = held_create())) {
         af_error_set(err, "out of memory");
         goto fail;
     }
@@ -554,6 +589,7 @@ void agent_destroy(struct agent *a)
     if (a->zctx)
         af_zsock_ctx_term(a->zctx);
     af_signer_wipe(&a->signer);
+    held_destroy(a->held);
     ametrics_destroy(a->m);
     free(a);
 }

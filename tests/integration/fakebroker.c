@@ -51,6 +51,11 @@ static void welcome(void *s, const struct af_zmsg *z)
     reply(s, z, &env);
 }
 
+/* A hold of the lease the test knows, signed as kind says: valid (as the
+ * broker would), forged (another key), altered (the token for 1 GPU, the
+ * lease for 8), nodes (the token for 1 node, the lease for 2), principal
+ * (the token for bob, the lease alice's), expired (both ended an hour ago),
+ * regrow (valid: 16 GPUs for the same lease id, once 8 are held). */
 static void hold(void *s, const struct af_zmsg *z, const char *kind)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
@@ -68,6 +73,12 @@ static void hold(void *s, const struct af_zmsg *z, const char *kind)
     strcpy(c.principal, "user:alice");
     if (!strcmp(kind, "altered"))
         c.gpus = 1;
+    if (!strcmp(kind, "principal"))
+        strcpy(c.principal, "user:bob");
+    if (!strcmp(kind, "expired"))
+        c.not_after_ms = (int64_t)time(NULL) * 1000 - 3600 * 1000;
+    if (!strcmp(kind, "regrow"))
+        c.gpus = 16;
     af_token_make(&c, !strcmp(kind, "forged") ? &other : &announced, token,
                   sizeof(token));
     w.project = "llm-eu";
@@ -80,10 +91,11 @@ static void hold(void *s, const struct af_zmsg *z, const char *kind)
     l.state = AIFED__LEASE_STATE__LEASE_PENDING;
     l.site = "mimer";
     l.pool = "gpu";
-    l.gpus = 8;
-    l.nodes = 1;
+    l.gpus = c.gpus == 1 ? 8 : c.gpus;
+    w.gpus = l.gpus;
+    l.nodes = !strcmp(kind, "nodes") ? 2 : 1;
     l.created_ms = 1;
-    l.expires_ms = 4102444800000;
+    l.expires_ms = c.not_after_ms;
     l.token = token;
     h.lease = &l;
     env.body_case = AIFED__ENVELOPE__BODY_LEASE_HOLD;
@@ -98,10 +110,12 @@ int main(int argc, char **argv)
     char ep[256];
     void *zctx, *s;
     int stage = 0; /* 0 wait hello, 1 wait advert, 2 wait answer, 3 wait advert */
+    int regrown = 0;
     time_t deadline = time(NULL) + 20;
 
     if (argc != 3 || sodium_init() < 0) {
-        fprintf(stderr, "usage: fakebroker BROKER_KEY_FILE valid|forged|altered\n");
+        fprintf(stderr, "usage: fakebroker BROKER_KEY_FILE "
+                        "valid|forged|altered|nodes|principal|expired|regrow\n");
         return 2;
     }
     if (af_keys_load_secret(argv[1], &kp, &err) < 0) {
@@ -136,7 +150,7 @@ int main(int argc, char **argv)
             break;
         case AIFED__ENVELOPE__BODY_ADVERTISEMENT:
             if (stage == 1) {
-                hold(s, &z, argv[2]);
+                hold(s, &z, strcmp(argv[2], "regrow") ? argv[2] : "valid");
                 stage = 2;
             } else if (stage == 3) {
                 printf("free=%u\n", z.env->advertisement->pools[0]->gpus_free);
@@ -145,7 +159,11 @@ int main(int argc, char **argv)
             break;
         case AIFED__ENVELOPE__BODY_LEASE_HELD:
             printf("held\n");
-            stage = 3;
+            /* regrow: 8 GPUs held; now the same lease for 16. */
+            if (!strcmp(argv[2], "regrow") && !regrown++)
+                hold(s, &z, "regrow");
+            else
+                stage = 3;
             break;
         case AIFED__ENVELOPE__BODY_LEASE_REFUSED:
             printf("refused: %s\n", z.env->lease_refused->reason);
