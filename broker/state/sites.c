@@ -42,8 +42,9 @@ struct site {
     Aifed__Advertisement *adv;
     int64_t last_seen_ms;
     bool up;
-    bool went_down;  /* was DOWN after being UP: hysteresis applies */
-    unsigned streak; /* advertisements in a row since then */
+    bool went_down;     /* was DOWN after being UP: hysteresis applies */
+    unsigned streak;    /* advertisements in a row since then, one an interval */
+    int64_t counted_ms; /* when the streak last counted one */
     bool admin_drained;
     char signing_key[AF_SIGN_PK_B64]; /* from its Hello */
     uint8_t rid[256];
@@ -310,7 +311,16 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
     if (st->went_down && now_ms - st->last_seen_ms > s->down_after_ms)
         st->streak = 0; /* silent again in between: start over */
     st->last_seen_ms = now_ms;
-    if (!st->up && (!st->went_down || ++st->streak >= s->up_after)) {
+    /* Hysteresis counts time, not messages: what queued while the site was
+     * cut off arrives at once after the heal and counts as one, and so do a
+     * burst's extra advertisements; one counts per interval (a quarter
+     * early, for a live site's jitter). */
+    if (!st->up && st->went_down &&
+        (st->streak == 0 || now_ms - st->counted_ms >= s->interval_ms * 3 / 4)) {
+        st->streak++;
+        st->counted_ms = now_ms;
+    }
+    if (!st->up && (!st->went_down || st->streak >= s->up_after)) {
         st->up = true;
         st->streak = 0;
     }

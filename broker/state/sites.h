@@ -32,7 +32,8 @@ struct Aifed__Advertisement;
 struct Aifed__SiteList;
 
 /* Sites advertise every interval_ms; one silent for down_after of them is
- * DOWN, and one DOWN is UP again after up_after advertisements in a row. */
+ * DOWN, and one DOWN is UP again after up_after advertisements in a row,
+ * at most one counted per interval (so about up_after intervals). */
 struct sites *sites_create(int64_t interval_ms, unsigned down_after, unsigned up_after);
 /* New timing (a reload of broker.conf). */
 void sites_set_timing(struct sites *s, int64_t interval_ms, unsigned down_after,

@@ -191,6 +191,29 @@ static void flapping_site_comes_back_slowly(void **state)
     sites_destroy(s);
 }
 
+/* Advertisements queued while a site was cut off arrive together after the
+ * heal: they count as one, and UP takes up_after intervals of being heard. */
+static void hysteresis_counts_time(void **state)
+{
+    struct sites *s = sites_create(1000, 3, 3);
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    advertise(s, "mimer", NULL, 1000);
+    assert_false(sites_sweep(s, 5000, NULL, NULL));
+    assert_false(sites_is_up(s, "mimer"));
+    for (int i = 0; i < 10; i++) /* ten at once, as TCP delivers them */
+        advertise(s, "mimer", NULL, 5100 + i);
+    assert_false(sites_is_up(s, "mimer"));
+    advertise(s, "mimer", NULL, 5600); /* half an interval on: not yet */
+    assert_false(sites_is_up(s, "mimer"));
+    advertise(s, "mimer", NULL, 6100);
+    assert_false(sites_is_up(s, "mimer"));
+    advertise(s, "mimer", NULL, 6950); /* an interval on, a little early */
+    assert_true(sites_is_up(s, "mimer"));
+    sites_destroy(s);
+}
+
 static int changes;
 
 static void count_change(const char *site, bool up, void *arg)
@@ -331,6 +354,7 @@ int main(void)
         cmocka_unit_test(silence_means_down),
         cmocka_unit_test(unconfirmed_holds_become_overdue),
         cmocka_unit_test(flapping_site_comes_back_slowly),
+        cmocka_unit_test(hysteresis_counts_time),
         cmocka_unit_test(isolation_guard),
         cmocka_unit_test(isolation_guard_out_of_step),
         cmocka_unit_test(reconcile),
