@@ -16,6 +16,8 @@ pkgs=(
     libsystemd-dev                        # sd_notify: Type=notify and the watchdog
     prometheus curl                       # the metrics test scrapes with a real Prometheus
     libcmocka-dev jq clang-format         # tests and checks
+    clang-tidy                            # the static analyzer's check (tests/check-tidy.sh)
+    strace                                # slowdisk.sh: syncs made slow on purpose
     systemd                               # systemd-analyze checks deploy/systemd units
     scdoc bash-completion                 # man pages; the completion test
     debhelper dpkg-dev fakeroot adduser   # Debian packages (debian/) and their test

@@ -120,8 +120,9 @@ static bool within_rate(struct server *srv, const struct rpc_msg *m)
     return false;
 }
 
-/* One message from either socket: decode, authorize, dispatch. */
-static void handle(struct server *srv, void *sock, enum outbox_side side,
+/* One message from either socket: decode, authorize, dispatch. false when
+ * none was waiting. */
+static bool handle(struct server *srv, void *sock, enum outbox_side side,
                    const struct rpc_spec *const *tables)
 {
     struct af_zmsg z;
@@ -129,7 +130,7 @@ static void handle(struct server *srv, void *sock, enum outbox_side side,
     const struct rpc_spec *spec;
 
     if (af_zsock_recv(sock, true, srv->svc.conf->max_message, &z) < 0)
-        return;
+        return false;
     memcpy(m.from.rid, z.rid, z.rid_len);
     m.from.rid_len = z.rid_len;
     m.from.corr_id = z.env ? z.env->corr_id : 0;
@@ -154,6 +155,7 @@ static void handle(struct server *srv, void *sock, enum outbox_side side,
         rpc_call(&srv->svc, spec, &m);
     }
     af_zmsg_clear(&z);
+    return true;
 }
 
 static void on_agent(void *sock, void *arg)
@@ -205,13 +207,30 @@ static void on_site_change(const char *site, bool up, void *arg)
             site);
 }
 
+/* What sites said before a timeout is judged: after the loop was held up
+ * (a long fsync, a stop), libuv runs the timers before it polls, and the
+ * answers already in the socket would be judged missing. Bounded, as a turn
+ * of af_zloop is. */
+#define TICK_READ_MAX 4096
+
+static void read_sites(struct server *srv)
+{
+    for (int i = 0; i < TICK_READ_MAX; i++)
+        if (!handle(srv, srv->agent_sock, OUTBOX_AGENT, agent_tables))
+            break;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct server *srv = t->data;
     struct svc *s = &srv->svc;
-    int64_t now = svc_now_ms(s);
-    bool was = sites_isolated(s->sites);
-    bool isolated = sites_sweep(s->sites, now, on_site_change, srv);
+    int64_t now;
+    bool was, isolated;
+
+    read_sites(srv);
+    now = svc_now_ms(s);
+    was = sites_isolated(s->sites);
+    isolated = sites_sweep(s->sites, now, on_site_change, srv);
 
     if (isolated && !was)
         log_warnx("every site went silent at once: this broker is likely the one cut "
