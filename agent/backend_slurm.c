@@ -215,7 +215,7 @@ static void note_released(struct backend *b, const char *lease_id)
     struct released *r = &b->released[b->next_released++ % MAX_RELEASED];
 
     snprintf(r->lease_id, sizeof(r->lease_id), "%s", lease_id);
-    r->at_ms = af_now_ms();
+    r->at_ms = af_mono_ms(); /* compared with a read's start, also monotonic */
 }
 
 /* Let go of after since_ms: a read begun then still shows its reservation. */
@@ -741,7 +741,7 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
     h->nodes = nodes;
     h->gpus = nodes * gpn;
     h->end_ms = l->expires_ms;
-    h->created_ms = af_now_ms();
+    h->created_ms = af_mono_ms();
     /* Until the next read shows the reservation. */
     sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
     return 0;

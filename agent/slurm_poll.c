@@ -108,6 +108,18 @@ static void read_all(const struct slurm_cmd *cmd, struct slurm_snap *s, bool wit
         s->have_jobs = true;
 }
 
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC: a wait is
+ * a duration, which a step of the wall clock must not cut or stretch. */
+static void cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 struct slurm_snap *slurm_snap_read(const struct slurm_cmd *cmd, bool with_jobs)
 {
     struct slurm_snap *s = calloc(1, sizeof(*s));
@@ -115,7 +127,7 @@ struct slurm_snap *slurm_snap_read(const struct slurm_cmd *cmd, bool with_jobs)
 
     if (!s)
         return NULL;
-    s->started_ms = af_now_ms();
+    s->started_ms = af_mono_ms();
     read_all(cmd, s, with_jobs);
     s->seconds = mono_s() - t0;
     return s;
@@ -224,7 +236,7 @@ static void publish(struct slurm_poll *p, struct slurm_snap *s)
 
 static bool estimates_due(struct slurm_poll *p, const struct slurm_snap *s)
 {
-    int64_t now = af_now_ms();
+    int64_t now = af_mono_ms();
 
     if (s->error[0] || (p->estimated_ms &&
                         now - p->estimated_ms < (int64_t)p->conf->estimate_interval_ms))
@@ -292,7 +304,7 @@ struct slurm_poll *slurm_poll_start(const struct slurm_cmd *cmd,
     p->conf = conf;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    cond_init_monotonic(&p->done);
     if (pthread_create(&p->thread, NULL, thread_main, p) != 0) {
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->wake);
@@ -334,7 +346,7 @@ struct slurm_snap *slurm_poll_take(struct slurm_poll *p, uint64_t wait_ms)
     struct slurm_snap *s;
     struct timespec until;
 
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until); /* the clock p->done waits on */
     until.tv_sec += (time_t)(wait_ms / 1000);
     until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
     if (until.tv_nsec >= 1000000000) {

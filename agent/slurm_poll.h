@@ -22,7 +22,7 @@ struct aconf_slurm;
 
 /* One read of the site. */
 struct slurm_snap {
-    int64_t started_ms; /* wall clock when the read began */
+    int64_t started_ms; /* when the read began (monotonic: it orders events) */
     double seconds;     /* how long it took */
     char error[160];    /* why it failed, or "" */
     struct slurm_node *nodes;

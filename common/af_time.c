@@ -10,6 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+int64_t af_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t af_now_ms(void)
 {
     struct timespec ts;

@@ -12,6 +12,10 @@
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t af_now_ms(void);
 
+/* Milliseconds on CLOCK_MONOTONIC: for durations, which a step of the wall
+ * clock must not stretch or cut. */
+int64_t af_mono_ms(void);
+
 /* Parse "N[ms|s|m|h|d]" (bare N = seconds) into milliseconds.
  * Returns 0, or -1 with errno EINVAL (syntax) or ERANGE (overflow). */
 int af_duration_parse(const char *s, uint64_t *ret_ms);

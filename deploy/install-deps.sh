@@ -18,6 +18,7 @@ pkgs=(
     libcmocka-dev jq clang-format         # tests and checks
     clang-tidy                            # the static analyzer's check (tests/check-tidy.sh)
     strace                                # slowdisk.sh: syncs made slow on purpose
+    libfaketime                           # clock.sh: the broker's wall clock stepped
     systemd                               # systemd-analyze checks deploy/systemd units
     scdoc bash-completion                 # man pages; the completion test
     debhelper dpkg-dev fakeroot adduser   # Debian packages (debian/) and their test

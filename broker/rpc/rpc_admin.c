@@ -151,7 +151,7 @@ static void on_site_admin(struct svc *s, const struct rpc_msg *m)
     bool drain = a->action == AIFED__SITE_ACTION__SITE_DRAIN;
 
     if (a->action == AIFED__SITE_ACTION__SITE_CONFIRM_DOWN) {
-        sites_confirm_down(s->sites, svc_now_ms(s), on_site_down, NULL);
+        sites_confirm_down(s->sites, svc_mono_ms(s), on_site_down, NULL);
     } else if (!sites_known(s->sites, a->site)) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no site %s", a->site);
         return;

@@ -110,7 +110,7 @@ static void on_advertisement(struct svc *s, const struct rpc_msg *m)
     /* Take the advertisement out of the envelope: the registry keeps it. */
     env->advertisement = NULL;
     env->body_case = AIFED__ENVELOPE__BODY__NOT_SET;
-    sites_advertise(s->sites, site, &adv, svc_now_ms(s));
+    sites_advertise(s->sites, site, &adv, svc_mono_ms(s), svc_now_ms(s));
     if (adv) /* not taken: cannot happen for a registered site */
         aifed__advertisement__free_unpacked(adv, NULL);
     sites_reconcile(s->sites, site, on_lost, on_unknown_hold, on_unconfirmed, s);

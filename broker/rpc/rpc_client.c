@@ -35,7 +35,7 @@
 static void reply_or_wait(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l)
 {
     if (l->state != LEASE_PENDING ||
-        !waiters_add(s->waiters, l->id, m->who->index, &m->from, svc_now_ms(s)))
+        !waiters_add(s->waiters, l->id, m->who->index, &m->from, svc_mono_ms(s)))
         rpc_reply_lease(s, m, l);
 }
 
@@ -69,7 +69,7 @@ static bool submit_retry(struct svc *s, const struct rpc_msg *m, const char *req
  */
 static bool starting(struct svc *s, char *buf, size_t size)
 {
-    int64_t up = svc_now_ms(s) - s->started_ms;
+    int64_t up = svc_mono_ms(s) - s->started_ms;
     char unheard[256];
 
     if (up >= (int64_t)(s->conf->advertise_interval_ms * s->conf->down_after) ||

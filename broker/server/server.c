@@ -62,6 +62,7 @@ struct server {
     size_t n_buckets;
     char metrics_url[128]; /* "" when metrics are off */
     bool failed;           /* the store could not be read: stopping */
+    int64_t skew_ms;       /* wall clock - lease clock, as last seen */
 };
 
 /* Which tables a socket's messages are dispatched by. */
@@ -220,6 +221,25 @@ static void read_sites(struct server *srv)
             break;
 }
 
+/* A step of the wall clock by more than this is logged and counted. */
+#define STEP_MS 2000
+
+/* The lease clock does not follow a step of the wall clock (svc.h): say so
+ * once per step, and count it. */
+static void watch_clock(struct server *srv)
+{
+    int64_t skew = svc_wall_ms(&srv->svc) - svc_now_ms(&srv->svc);
+
+    if (llabs(skew - srv->skew_ms) <= STEP_MS)
+        return;
+    log_warnx("the wall clock stepped by %+lld ms; leases keep to the time the broker "
+              "started with (and the monotonic clock since), so none ends early or "
+              "late for it; restart the broker to take the new time",
+              (long long)(skew - srv->skew_ms));
+    bmetrics_clock_step(srv->svc.metrics);
+    srv->skew_ms = skew;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct server *srv = t->data;
@@ -228,7 +248,8 @@ static void on_tick(uv_timer_t *t)
     bool was, isolated;
 
     read_sites(srv);
-    now = svc_now_ms(s);
+    watch_clock(srv);
+    now = svc_mono_ms(s);
     was = sites_isolated(s->sites);
     isolated = sites_sweep(s->sites, now, on_site_change, srv);
 
@@ -238,7 +259,7 @@ static void on_tick(uv_timer_t *t)
                   "returns (or an admin runs `aifedctl admin site confirm-down`)");
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
-    leasesvc_tick(s, now);
+    leasesvc_tick(s);
     flush(srv, true);
     bmetrics_publish(s->metrics, s->sites, s->store);
 }
@@ -405,7 +426,8 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
 
     s->conf = conf;
     s->store = st;
-    s->started_ms = svc_now_ms(s);
+    svc_anchor(s);
+    s->started_ms = svc_mono_ms(s);
     s->sites = sites_create((int64_t)conf->advertise_interval_ms,
                             (unsigned)conf->down_after, (unsigned)conf->up_after);
     s->waiters = waiters_create(WAITERS_MAX);

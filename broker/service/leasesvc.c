@@ -101,7 +101,7 @@ void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease
 static int ask_hold(struct svc *s, const Aifed__Lease *l)
 {
     if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
-                      svc_now_ms(s)) < 0)
+                      svc_mono_ms(s)) < 0)
         return -1;
     leasesvc_hold_again(s, l);
     return 0;
@@ -361,17 +361,18 @@ static int on_expired(const Aifed__Lease *stored, void *arg)
     return 0;
 }
 
-void leasesvc_tick(struct svc *s, int64_t now_ms)
+void leasesvc_tick(struct svc *s)
 {
     const struct bconf *c = s->conf;
+    int64_t mono = svc_mono_ms(s);
 
     /* Cut off, a silent hold says nothing about the site: keep waiting. */
     if (!sites_isolated(s->sites))
-        sites_overdue(s->sites, now_ms - (int64_t)c->hold_timeout_ms, on_overdue, s);
-    if (store_lease_expired(s->store, now_ms, on_expired, s) < 0)
+        sites_overdue(s->sites, mono - (int64_t)c->hold_timeout_ms, on_overdue, s);
+    if (store_lease_expired(s->store, svc_now_ms(s), on_expired, s) < 0)
         log_err("expiry sweep");
     /* By then the client has surely given up: every hold attempt timed out. */
-    waiters_expire(s->waiters, now_ms,
+    waiters_expire(s->waiters, mono,
                    (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1)));
 }
 
@@ -432,7 +433,7 @@ static void reload_free(struct reload *r)
 static void apply_promise(struct svc *s, const Aifed__Lease *l)
 {
     if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
-                      svc_now_ms(s)) < 0) {
+                      svc_mono_ms(s)) < 0) {
         /* A site no longer in the configuration: its leases stay stored. */
         log_warnx("lease %s is at site %s, which is not configured", l->id, l->site);
         return;

@@ -94,9 +94,9 @@ void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l);
 void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id);
 
 /* Once a second: holds overdue fail over (unless the isolation guard
- * holds), open leases past their end expire, waiters who gave up are
- * forgotten. Writes into the batch. */
-void leasesvc_tick(struct svc *s, int64_t now_ms);
+ * holds; by the monotonic clock), open leases past their end expire (by the
+ * lease clock), waiters who gave up are forgotten. Writes into the batch. */
+void leasesvc_tick(struct svc *s);
 
 /* Rebuild what memory holds of the store: the promises, the allocation
  * table and which sites are drained (at start, and after a failed commit,

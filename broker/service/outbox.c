@@ -128,7 +128,7 @@ void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorC
 void outbox_store_failed(struct outbox *ob, const char *fmt, ...)
 {
     int why = errno;
-    int64_t now = af_now_ms();
+    int64_t now = af_mono_ms();
     char what[256];
     va_list ap;
 

@@ -24,6 +24,7 @@ struct bmetrics {
     unsigned long long requests[N_BODIES];
     unsigned long long errors[N_CODES];
     unsigned long long commits_failed;
+    unsigned long long clock_steps;
     struct af_hist grant, batch;
 };
 
@@ -70,6 +71,11 @@ void bmetrics_error(struct bmetrics *m, int code)
 void bmetrics_grant(struct bmetrics *m, double seconds)
 {
     af_hist_observe(&m->grant, seconds);
+}
+
+void bmetrics_clock_step(struct bmetrics *m)
+{
+    m->clock_steps++;
 }
 
 void bmetrics_commit_failed(struct bmetrics *m)
@@ -140,6 +146,12 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
             "# TYPE aifed_commit_failures_total counter\n"
             "aifed_commit_failures_total %llu\n",
             m->commits_failed);
+    fprintf(f,
+            "# HELP aifed_clock_steps_total Steps of the wall clock seen (leases keep "
+            "to the clock the broker started with).\n"
+            "# TYPE aifed_clock_steps_total counter\n"
+            "aifed_clock_steps_total %llu\n",
+            m->clock_steps);
     fprintf(f, "# HELP aifed_errors_total Error replies, by code.\n"
                "# TYPE aifed_errors_total counter\n");
     for (int c = 1; c < N_CODES; c++)

@@ -26,6 +26,8 @@ void bmetrics_request(struct bmetrics *m, int body_case);
 void bmetrics_error(struct bmetrics *m, int code);
 void bmetrics_grant(struct bmetrics *m, double seconds);
 void bmetrics_commit(struct bmetrics *m, size_t messages);
+/* The wall clock stepped (the lease clock did not follow). */
+void bmetrics_clock_step(struct bmetrics *m);
 /* A commit failed (the batch was answered with errors). */
 void bmetrics_commit_failed(struct bmetrics *m);
 

@@ -40,7 +40,8 @@ struct project_sum {
 struct site {
     char id[AF_ID_MAX + 1];
     Aifed__Advertisement *adv;
-    int64_t last_seen_ms;
+    int64_t last_seen_ms;      /* monotonic: for DOWN detection */
+    int64_t last_seen_wall_ms; /* the same on the wall clock, for people */
     bool up;
     bool went_down;     /* was DOWN after being UP: hysteresis applies */
     unsigned streak;    /* advertisements in a row since then, one an interval */
@@ -298,7 +299,7 @@ static int mark_reported(struct site *st)
 }
 
 void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv,
-                     int64_t now_ms)
+                     int64_t now_ms, int64_t wall_ms)
 {
     struct site *st = find(s, id);
 
@@ -311,6 +312,7 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
     if (st->went_down && now_ms - st->last_seen_ms > s->down_after_ms)
         st->streak = 0; /* silent again in between: start over */
     st->last_seen_ms = now_ms;
+    st->last_seen_wall_ms = wall_ms;
     /* Hysteresis counts time, not messages: what queued while the site was
      * cut off arrives at once after the heal and counts as one, and so do a
      * burst's extra advertisements; one counts per interval (a quarter
@@ -796,7 +798,7 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
         b->status.site = st->adv ? st->adv->site : &b->bare;
         b->status.state =
             st->up ? AIFED__SITE_STATE__SITE_UP : AIFED__SITE_STATE__SITE_DOWN;
-        b->status.last_seen_ms = st->last_seen_ms;
+        b->status.last_seen_ms = st->last_seen_wall_ms;
         b->status.admin_drained = st->admin_drained;
         b->status.leases_open = (uint32_t)st->n_promises;
         b->pools = calloc(np ? np : 1, sizeof(*b->pools));

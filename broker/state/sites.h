@@ -14,6 +14,9 @@
  * at once, the broker is the likelier one cut off (isolation guard): the
  * sweep marks none of them DOWN until one returns or an admin confirms.
  *
+ * Times given to it (now_ms, cutoff_ms) are monotonic, as every duration
+ * must be; only last_seen, for people to read, is on the wall clock.
+ *
  * Ownership: advertisements passed in are taken (the pointer is cleared);
  * views and lists returned are borrowed until the next call that changes
  * the registry, except sites_list(), whose result the caller frees.
@@ -61,7 +64,7 @@ const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_le
 /* Take a new advertisement (which must be for a known site) seen at now.
  * *adv is left alone for an unknown site. */
 void sites_advertise(struct sites *s, const char *id, struct Aifed__Advertisement **adv,
-                     int64_t now_ms);
+                     int64_t now_ms, int64_t wall_ms);
 
 /* Promise gpus of pool at site to lease_id of project (asked at now_ms).
  * -1/ENOENT for an unknown site, ENOMEM. */

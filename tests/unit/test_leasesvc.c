@@ -40,12 +40,24 @@
 #define GPUS    8
 #define WALL_S  3600
 
-/* The services' clock, moved by the tests. */
-static int64_t now_ms;
+/* The services' clocks, moved by the tests: the wall clock (now_ms) and
+ * the monotonic one. advance() moves both; a step moves the wall alone. */
+static int64_t now_ms, mono_now;
 
 static int64_t test_clock(void)
 {
     return now_ms;
+}
+
+static int64_t test_mono(void)
+{
+    return mono_now;
+}
+
+static void advance(int64_t ms)
+{
+    now_ms += ms;
+    mono_now += ms;
 }
 
 struct sent {
@@ -108,7 +120,7 @@ static void add_site(struct fx *f, const char *id, const char *country, uint8_t 
     struct alloc_entry *e;
 
     assert_int_equal(sites_add(f->s.sites, id), 0);
-    sites_advertise(f->s.sites, id, &a, now_ms);
+    sites_advertise(f->s.sites, id, &a, mono_now, now_ms);
     sites_route_set(f->s.sites, id, &rid, 1);
     assert_non_null(e = alloc_get(f->s.allocs, PROJECT, id));
     e->granted_gpu_s = GRANTED;
@@ -130,7 +142,10 @@ static int setup(void **state)
                              .max_waiting = 8};
     f->s.conf = &f->conf;
     f->s.clock_ms = test_clock;
+    f->s.mono_ms = test_mono;
     now_ms = af_now_ms();
+    mono_now = 1000000;
+    svc_anchor(&f->s);
     assert_non_null(f->s.store = store_open(f->dir, 64, false, &err));
     assert_non_null(f->s.sites = sites_create(1000, 3, 1));
     assert_non_null(f->s.allocs = alloc_create());
@@ -222,7 +237,7 @@ static void grant(struct fx *f, const char *site, char *id)
     l.created_ms = l.updated_ms = now_ms;
     l.expires_ms = l.created_ms + WALL_S * 1000;
     assert_int_equal(leasesvc_grant(&f->s, &l, "user:alice", token), 0);
-    assert_true(waiters_add(f->s.waiters, id, 0, &client, now_ms));
+    assert_true(waiters_add(f->s.waiters, id, 0, &client, mono_now));
     /* The hold leaves at once: it promises nothing. */
     assert_non_null(sent_of(f, OUTBOX_AGENT, AIFED__ENVELOPE__BODY_LEASE_HOLD, id));
     flush(f);
@@ -301,7 +316,7 @@ static void end_active(void **state, enum lease_event ev, int to, uint64_t site_
     grant(f, "mimer", id);
     activate(f, id);
     /* Someone waits for it again (a retried submit). */
-    assert_true(waiters_add(f->s.waiters, id, 0, &client, now_ms));
+    assert_true(waiters_add(f->s.waiters, id, 0, &client, mono_now));
     l = stored(f, id);
     assert_int_equal(leasesvc_end(&f->s, l, ev, "because", site_used, &ended), 0);
     assert_int_equal(ended.lease.state, to);
@@ -390,8 +405,8 @@ static void hold_timeout_moves_then_fails(void **state)
     int64_t late = (int64_t)f->conf.hold_timeout_ms + 1000;
 
     grant(f, "mimer", id);
-    now_ms += late;
-    leasesvc_tick(&f->s, now_ms);
+    advance(late);
+    leasesvc_tick(&f->s);
     flush(f);
     l = stored(f, id);
     assert_int_equal(l->state, LEASE_PENDING);
@@ -407,8 +422,8 @@ static void hold_timeout_moves_then_fails(void **state)
     assert_int_equal(alloc_at(f, "mimer")->reserved_gpu_s, 0);
     assert_int_equal(alloc_at(f, "pharos")->reserved_gpu_s, GPUS * WALL_S);
     forget_sent(f);
-    now_ms += late;
-    leasesvc_tick(&f->s, now_ms);
+    advance(late);
+    leasesvc_tick(&f->s);
     flush(f);
     assert_ended(f, id, "pharos", LEASE_FAILED, 0, 0, true);
     l = stored(f, id);
@@ -452,8 +467,8 @@ static void tick_expires(void **state)
     activate(f, id);
     grant(f, "pharos", other);
     activate(f, other);
-    now_ms += WALL_S * 1000 + 1000;
-    leasesvc_tick(&f->s, now_ms);
+    advance(WALL_S * 1000 + 1000);
+    leasesvc_tick(&f->s);
     flush(f);
     assert_ended(f, id, "mimer", LEASE_EXPIRED, GPUS * WALL_S, GPUS * WALL_S, false);
     assert_ended(f, other, "pharos", LEASE_EXPIRED, GPUS * WALL_S, GPUS * WALL_S, false);
@@ -577,6 +592,54 @@ static void renew_bounds(void **state)
     store_lease_free(f->s.store, l);
 }
 
+/* A step of the wall clock, either way, ends no lease early and stretches
+ * none, and fails no hold in flight: durations are monotonic, lease times on
+ * the clock the broker started with. */
+static void clock_steps_change_nothing(void **state)
+{
+    struct fx *f = *state;
+    char a[32], b[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", a);
+    activate(f, a);
+    grant(f, "pharos", b);     /* PENDING: its hold is in flight */
+    now_ms += 2 * 3600 * 1000; /* two hours forward, in an instant */
+    leasesvc_tick(&f->s);
+    flush(f);
+    l = stored(f, a);
+    assert_int_equal(l->state, LEASE_ACTIVE);
+    store_lease_free(f->s.store, l);
+    l = stored(f, b);
+    assert_int_equal(l->state, LEASE_PENDING);
+    assert_string_equal(l->site, "pharos");
+    store_lease_free(f->s.store, l);
+    /* Back four hours while an hour passes: the lease ends on time. */
+    now_ms -= 4 * 3600 * 1000;
+    advance(WALL_S * 1000 + 1000);
+    leasesvc_tick(&f->s);
+    flush(f);
+    l = stored(f, a);
+    assert_int_equal(l->state, LEASE_EXPIRED);
+    store_lease_free(f->s.store, l);
+}
+
+/* The wall clock stopped, the monotonic one runs: a hold still times out. */
+static void holds_time_out_by_the_monotonic_clock(void **state)
+{
+    struct fx *f = *state;
+    char id[32];
+    Aifed__Lease *l;
+
+    grant(f, "mimer", id);
+    mono_now += (int64_t)f->conf.hold_timeout_ms + 1000;
+    leasesvc_tick(&f->s);
+    flush(f);
+    l = stored(f, id);
+    assert_string_equal(l->site, "pharos");
+    store_lease_free(f->s.store, l);
+}
+
 static void waiters_bound_and_wake(void **state)
 {
     struct fx *f = *state;
@@ -656,6 +719,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(renew_rehold, setup, teardown),
         cmocka_unit_test_setup_teardown(drains_follow_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(renew_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(clock_steps_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(holds_time_out_by_the_monotonic_clock, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
         cmocka_unit_test(alloc_table),
     };

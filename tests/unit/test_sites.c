@@ -39,7 +39,7 @@ static void promises_count_until_reported(void **state)
     assert_int_equal(sites_add(s, "mimer"), 0);
     assert_int_equal(sites_add(s, "mimer"), -1);
     assert_false(sites_is_up(s, "mimer"));
-    sites_advertise(s, "mimer", &a, 1000);
+    sites_advertise(s, "mimer", &a, 1000, 1000);
     assert_null(a);
     assert_true(sites_is_up(s, "mimer"));
     assert_int_equal(available(s), 64);
@@ -47,11 +47,11 @@ static void promises_count_until_reported(void **state)
     assert_int_equal(available(s), 48);
     /* The site holds it but its report does not list it yet: still counted. */
     a = adv(48, NULL);
-    sites_advertise(s, "mimer", &a, 1100);
+    sites_advertise(s, "mimer", &a, 1100, 1100);
     assert_int_equal(available(s), 32);
     /* Now it lists the hold: its own figure accounts for it. */
     a = adv(48, "lease-1");
-    sites_advertise(s, "mimer", &a, 1200);
+    sites_advertise(s, "mimer", &a, 1200, 1200);
     assert_int_equal(available(s), 48);
     sites_unpromise(s, "mimer", "lease-1");
     assert_int_equal(available(s), 48);
@@ -68,7 +68,7 @@ static void project_gpus_are_counted_per_project(void **state)
 
     (void)state;
     sites_add(s, "mimer");
-    sites_advertise(s, "mimer", &a, 0);
+    sites_advertise(s, "mimer", &a, 0, 0);
     sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 8, 0);
     sites_promise(s, "mimer", "gpu", "lease-2", "bio-x", 4, 0);
     sites_promise(s, "mimer", "gpu", "lease-3", "llm-eu", 2, 0);
@@ -92,7 +92,7 @@ static void overcommit_floor_is_zero(void **state)
 
     (void)state;
     sites_add(s, "mimer");
-    sites_advertise(s, "mimer", &a, 0);
+    sites_advertise(s, "mimer", &a, 0, 0);
     sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 16, 0);
     assert_int_equal(available(s), 0);
     sites_destroy(s);
@@ -117,7 +117,7 @@ static void silence_means_down(void **state)
 
     (void)state;
     sites_add(s, "mimer");
-    sites_advertise(s, "mimer", &a, 10000);
+    sites_advertise(s, "mimer", &a, 10000, 10000);
     sites_sweep(s, 13000, count_down, NULL);
     assert_int_equal(downs, 0);
     sites_sweep(s, 13001, count_down, NULL);
@@ -127,7 +127,7 @@ static void silence_means_down(void **state)
     assert_int_equal(sites_views(s, NULL, &v, &n), 0);
     assert_false(v[0].up);
     a = adv(64, NULL);
-    sites_advertise(s, "mimer", &a, 21000);
+    sites_advertise(s, "mimer", &a, 21000, 21000);
     assert_true(sites_is_up(s, "mimer"));
     sites_destroy(s);
 }
@@ -163,7 +163,7 @@ static void advertise(struct sites *s, const char *site, const char *held, int64
 {
     Aifed__Advertisement *a = unit_adv(site, "SE", 64, held);
 
-    sites_advertise(s, site, &a, now);
+    sites_advertise(s, site, &a, now, now);
     assert_null(a);
 }
 
