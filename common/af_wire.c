@@ -403,8 +403,12 @@ static int v_lease_reply(const Env *e, struct af_error *err)
 
 static int v_release(const Env *e, struct af_error *err)
 {
-    return e->release ? check_id(e->release->lease_id, true, "lease_id", err)
-                      : bad(err, "%s is required", "release");
+    return e->release
+               ? (check_id(e->release->lease_id, true, "lease_id", err) ||
+                          check_id(e->release->request_id, false, "request_id", err)
+                      ? -1
+                      : 0)
+               : bad(err, "%s is required", "release");
 }
 
 static int v_list_sites(const Env *e, struct af_error *err)
@@ -566,7 +570,8 @@ static int v_renew(const Env *e, struct af_error *err)
 {
     if (!e->renew)
         return bad(err, "%s is required", "renew");
-    if (check_id(e->renew->lease_id, true, "lease_id", err))
+    if (check_id(e->renew->lease_id, true, "lease_id", err) ||
+        check_id(e->renew->request_id, false, "request_id", err))
         return -1;
     return e->renew->extend_s ? 0 : bad(err, "%s must be at least 1", "extend_s");
 }
@@ -574,7 +579,8 @@ static int v_renew(const Env *e, struct af_error *err)
 static int v_revoke(const Env *e, struct af_error *err)
 {
     return e->revoke ? (check_id(e->revoke->lease_id, true, "lease_id", err) ||
-                                check_text(e->revoke->reason, "reason", err)
+                                check_text(e->revoke->reason, "reason", err) ||
+                                check_id(e->revoke->request_id, false, "request_id", err)
                             ? -1
                             : 0)
                      : bad(err, "%s is required", "revoke");

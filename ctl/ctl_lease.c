@@ -248,11 +248,15 @@ static int lease_run(struct ctl *ctl, const struct lease_verb *v, char *id)
 {
     struct lease_req r = {AIFED__GET_LEASE__INIT, AIFED__GET_REQUEST__INIT,
                           AIFED__RELEASE__INIT, AIFED__RENEW__INIT, AIFED__REVOKE__INIT};
+    char rid[AF_ID_MAX + 1];
 
     if (ctl->db) /* only show gets here with --db */
         return ctl_db_lease_show(ctl->db, id, ctl->json);
     r.get.lease_id = r.why.lease_id = r.release.lease_id = id;
     r.renew.lease_id = r.revoke.lease_id = id;
+    /* One id per invocation, so that asking again (ctl_retry) changes once. */
+    af_id_new("req", rid, sizeof(rid));
+    r.release.request_id = r.renew.request_id = r.revoke.request_id = rid;
     r.renew.extend_s = (uint32_t)((lease_o.by_ms + 999) / 1000);
     r.revoke.reason = (char *)(lease_o.reason ? lease_o.reason : "");
     return lease_ask(ctl, v->body_case, (char *)&r + v->body, v->show);

@@ -13,9 +13,16 @@
 /* How long to wait before asking a broker that is still starting again. */
 #define STARTING_RETRY_MS 500
 
-bool ctl_retry_safe(Aifed__Envelope__BodyCase body)
+bool ctl_retry_safe(const Aifed__Envelope *req)
 {
-    switch (body) {
+    switch (req->body_case) {
+    /* Changes that carry a request id: the broker makes them once. */
+    case AIFED__ENVELOPE__BODY_RELEASE:
+        return *req->release->request_id;
+    case AIFED__ENVELOPE__BODY_RENEW:
+        return *req->renew->request_id;
+    case AIFED__ENVELOPE__BODY_REVOKE:
+        return *req->revoke->request_id;
     case AIFED__ENVELOPE__BODY_SUBMIT:
     case AIFED__ENVELOPE__BODY_EXPLAIN:
     case AIFED__ENVELOPE__BODY_GET_LEASE:
@@ -42,7 +49,7 @@ static bool starting(const Aifed__Envelope *rep)
 Aifed__Envelope *ctl_retry_call(struct ctl_client *c, Aifed__Envelope *req,
                                 uint64_t timeout_ms, bool quiet, struct af_error *err)
 {
-    bool safe = ctl_retry_safe(req->body_case), said = false;
+    bool safe = ctl_retry_safe(req), said = false;
     int64_t deadline = af_now_ms() + (int64_t)timeout_ms;
 
     for (;;) {

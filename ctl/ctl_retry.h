@@ -4,7 +4,8 @@
  * (a read, or a submit, whose request id makes its repeats one lease) is
  * sent again while no answer comes (a broker restarting), and again while a
  * broker that has just started answers that it has not heard every site yet.
- * Release, renew and the admin calls are sent once.
+ * Release, renew and revoke carry a request id, which makes them safe too;
+ * the other admin calls are sent once.
  */
 #ifndef CTL_RETRY_H
 #define CTL_RETRY_H
@@ -17,7 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-bool ctl_retry_safe(Aifed__Envelope__BodyCase body);
+/* Whether req may be sent again: a read, or a change with a request id. */
+bool ctl_retry_safe(const Aifed__Envelope *req);
 
 /* The reply to req within timeout_ms in all, asked again as above (quiet
  * says nothing of the waiting; otherwise it is said once). NULL with err

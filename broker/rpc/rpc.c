@@ -121,6 +121,27 @@ void rpc_page_free(struct rpc_page *p)
     free(p->v);
 }
 
+bool rpc_retried(struct svc *s, const struct rpc_msg *m, const char *rid)
+{
+    char id[AF_ID_MAX + 1];
+    Aifed__Lease *l;
+
+    if (!*rid || store_idem_get(s->store, m->who->id, rid, id, sizeof(id)) < 0)
+        return false;
+    if ((l = rpc_lease_get(s, m, id))) {
+        rpc_reply_lease(s, m, l);
+        store_lease_free(s->store, l);
+    }
+    return true;
+}
+
+void rpc_remember(struct svc *s, const struct rpc_msg *m, const char *rid,
+                  const char *lease_id)
+{
+    if (*rid && store_idem_put(s->store, m->who->id, rid, lease_id) < 0)
+        outbox_store_failed(s->outbox, "storing request %s", rid);
+}
+
 bool rpc_may_see(const struct rpc_msg *m, const Aifed__Lease *l)
 {
     return auth_may_use_project(m->who, l->workload->project);

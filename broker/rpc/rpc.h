@@ -97,6 +97,14 @@ void rpc_reply_page(struct svc *s, const struct rpc_msg *m, int body_case, void 
 /* Whether m's sender may see l (its project is theirs, or an admin). */
 bool rpc_may_see(const struct rpc_msg *m, const Aifed__Lease *l);
 
+/* A change retried with its request id (rid, "" when none): true, with the
+ * lease as it stands now sent, when that request id already acted; the
+ * change must then not be made again. */
+bool rpc_retried(struct svc *s, const struct rpc_msg *m, const char *rid);
+/* Record that request id rid (if not "") acted on lease_id (into the batch). */
+void rpc_remember(struct svc *s, const struct rpc_msg *m, const char *rid,
+                  const char *lease_id);
+
 /* The stored lease id names, for m's sender: NULL (with NOT_FOUND sent)
  * when there is none or the sender may not see it, so that users cannot
  * probe which lease ids exist. Free with store_lease_free(). */

@@ -64,16 +64,15 @@ static void on_revoke(struct svc *s, const struct rpc_msg *m)
     struct leasesvc_lease revoked;
     char reason[AF_WIRE_MAX_TEXT];
 
-    if (store_lease_get(s->store, r->lease_id, &stored) < 0) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", r->lease_id);
+    if (rpc_retried(s, m, r->request_id) || !(stored = rpc_lease_get(s, m, r->lease_id)))
         return;
-    }
     snprintf(reason, sizeof(reason), "revoked by %s%s%.400s", m->who->id,
              *r->reason ? ": " : "", r->reason);
     /* Ending it sends the site its LeaseRelease. */
-    if (leasesvc_end(s, stored, LEASE_EV_REVOKE, reason, 0, &revoked) == 0)
+    if (leasesvc_end(s, stored, LEASE_EV_REVOKE, reason, 0, &revoked) == 0) {
+        rpc_remember(s, m, r->request_id, r->lease_id);
         rpc_reply_lease(s, m, &revoked.lease);
-    else if (errno == EINVAL)
+    } else if (errno == EINVAL)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s",
                   stored->id, lease_state_name(stored->state));
     else

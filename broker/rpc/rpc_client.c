@@ -281,15 +281,17 @@ static void on_list_leases(struct svc *s, const struct rpc_msg *m)
 
 static void on_release(struct svc *s, const struct rpc_msg *m)
 {
-    const char *id = m->env->release->lease_id;
-    Aifed__Lease *stored = rpc_lease_get(s, m, id);
+    const char *id = m->env->release->lease_id, *rid = m->env->release->request_id;
     struct leasesvc_lease ended;
+    Aifed__Lease *stored;
 
-    if (!stored)
+    if (rpc_retried(s, m, rid) || !(stored = rpc_lease_get(s, m, id)))
         return;
-    if (leasesvc_end(s, stored, LEASE_EV_RELEASE, "released by the user", 0, &ended) == 0)
+    if (leasesvc_end(s, stored, LEASE_EV_RELEASE, "released by the user", 0, &ended) ==
+        0) {
+        rpc_remember(s, m, rid, id);
         rpc_reply_lease(s, m, &ended.lease);
-    else if (errno == EINVAL)
+    } else if (errno == EINVAL)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s", id,
                   lease_state_name(stored->state));
     else
@@ -301,11 +303,12 @@ static void on_release(struct svc *s, const struct rpc_msg *m)
 static void on_renew(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__Renew *r = m->env->renew;
-    Aifed__Lease *stored = rpc_lease_get(s, m, r->lease_id);
     struct leasesvc_lease renewed;
     char why[AF_WIRE_MAX_TEXT];
+    Aifed__Lease *stored;
 
-    if (!stored)
+    /* A retry of a renewal that took effect answers; it does not extend twice. */
+    if (rpc_retried(s, m, r->request_id) || !(stored = rpc_lease_get(s, m, r->lease_id)))
         return;
     if (lease_next(stored->state, LEASE_EV_RENEW) < 0)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
@@ -313,9 +316,10 @@ static void on_renew(struct svc *s, const struct rpc_msg *m)
                   lease_state_name(stored->state));
     else if (leasesvc_renew_refusal(s, stored, r->extend_s, why, sizeof(why)))
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
-    else if (leasesvc_renew(s, stored, r->extend_s, &renewed) == 0)
+    else if (leasesvc_renew(s, stored, r->extend_s, &renewed) == 0) {
+        rpc_remember(s, m, r->request_id, r->lease_id);
         rpc_reply_lease(s, m, &renewed.lease);
-    else
+    } else
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not renew");
     store_lease_free(s->store, stored);
 }

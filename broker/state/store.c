@@ -423,15 +423,24 @@ int store_lease_put(struct store *st, const Aifed__Lease *lease,
     aifed__lease__pack(lease, v.mv_data);
     if (index_update(st, lease, true) < 0)
         return -1;
-    if (idem_principal && lease->request_id && *lease->request_id) {
-        char key[AF_ID_MAX * 3];
-        MDB_val ik, iv = val_str(lease->id);
+    if (idem_principal && lease->request_id && *lease->request_id)
+        return store_idem_put(st, idem_principal, lease->request_id, lease->id);
+    return 0;
+}
 
-        snprintf(key, sizeof(key), "%s\n%s", idem_principal, lease->request_id);
-        ik = val_str(key);
-        if ((rc = mdb_put(st->batch, st->dbi[DB_IDEM], &ik, &iv, 0)))
-            return mdb_errno(rc);
-    }
+int store_idem_put(struct store *st, const char *principal, const char *request_id,
+                   const char *lease_id)
+{
+    char key[AF_ID_MAX * 3];
+    MDB_val k, v = val_str(lease_id);
+    int rc;
+
+    if (batch_txn(st) < 0)
+        return -1;
+    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
+    k = val_str(key);
+    if ((rc = mdb_put(st->batch, st->dbi[DB_IDEM], &k, &v, 0)))
+        return mdb_errno(rc);
     return 0;
 }
 

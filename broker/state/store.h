@@ -64,6 +64,11 @@ int store_lease_get(struct store *st, const char *id, struct Aifed__Lease **ret)
 int store_idem_get(struct store *st, const char *principal, const char *request_id,
                    char *buf, size_t size);
 
+/* Record that a principal's request id acted on lease_id (into the batch):
+ * a retry of a change finds it, and is answered without acting again. */
+int store_idem_put(struct store *st, const char *principal, const char *request_id,
+                   const char *lease_id);
+
 void store_lease_free(struct store *st, struct Aifed__Lease *lease);
 
 /* Which leases store_lease_list visits. Empty strings and state 0 match all. */

@@ -21,6 +21,7 @@
 #include "bmetrics.h"
 #include "leasesvc.h"
 #include "outbox.h"
+#include "rpc.h"
 #include "sites.h"
 #include "store.h"
 #include "svc.h"
@@ -640,6 +641,49 @@ static void holds_time_out_by_the_monotonic_clock(void **state)
     store_lease_free(f->s.store, l);
 }
 
+/* The client's Renew, driven through the dispatch table as the server would:
+ * a retry with the same request id (its answer was lost) renews once, and
+ * answers with the lease as it stands. */
+static void renew_retried_renews_once(void **state)
+{
+    struct fx *f = *state;
+    const struct rpc_spec *const tables[] = {rpc_client_specs, rpc_admin_specs, NULL};
+    char *projects[] = {PROJECT};
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Renew r = AIFED__RENEW__INIT;
+    struct rpc_msg m = {.from = {.side = OUTBOX_CLIENT, .rid = {5}, .rid_len = 1}};
+    char id[32];
+    Aifed__Lease *l;
+
+    assert_int_equal(auth_add(f->s.auth, AUTH_USER, "alice",
+                              "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", projects, 1),
+                     0);
+    grant(f, "mimer", id);
+    activate(f, id);
+    r.lease_id = id;
+    r.extend_s = 600;
+    r.request_id = "req-renew-1";
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_RENEW, &r);
+    m.env = &env;
+    m.who = auth_find(f->s.auth, "user:alice");
+    for (int i = 0; i < 2; i++) {
+        rpc_call(&f->s, rpc_spec_find(tables, AIFED__ENVELOPE__BODY_RENEW), &m);
+        flush(f);
+        assert_non_null(sent_of(f, OUTBOX_CLIENT, AIFED__ENVELOPE__BODY_LEASE_REPLY, id));
+        forget_sent(f);
+    }
+    l = stored(f, id);
+    assert_int_equal(l->workload->walltime_s, WALL_S + 600);
+    store_lease_free(f->s.store, l);
+    /* A new request id is a new renewal. */
+    r.request_id = "req-renew-2";
+    rpc_call(&f->s, rpc_spec_find(tables, AIFED__ENVELOPE__BODY_RENEW), &m);
+    flush(f);
+    l = stored(f, id);
+    assert_int_equal(l->workload->walltime_s, WALL_S + 1200);
+    store_lease_free(f->s.store, l);
+}
+
 static void waiters_bound_and_wake(void **state)
 {
     struct fx *f = *state;
@@ -722,6 +766,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(clock_steps_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(holds_time_out_by_the_monotonic_clock, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(renew_retried_renews_once, setup, teardown),
         cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
         cmocka_unit_test(alloc_table),
     };
