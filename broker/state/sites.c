@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uthash.h>
 
 struct promise {
     char lease_id[AF_ID_MAX + 1];
@@ -60,9 +61,20 @@ struct site {
     /* The matching view, built once per advertisement (build_view); only
      * availability and the per-request fields change between matches. */
     struct match_pool *pools;
+    size_t n_view_pools; /* of pools, those holding an interned accelerator */
     struct match_start *starts;
     struct match_data *data;
     struct match_window *windows;
+};
+
+/* An accelerator model some pool advertises now. Names are interned while
+ * a view uses them and forgotten when none does, so the table holds at
+ * most one name per configured site's pools, whatever the sites send. */
+struct accel {
+    char key[AF_ID_MAX + 1]; /* lower case */
+    uint32_t id;
+    unsigned refs; /* pools of current views that name it */
+    UT_hash_handle hh;
 };
 
 struct sites {
@@ -72,8 +84,9 @@ struct sites {
     struct site *v;
     size_t n;
     struct match_site *views;
-    char **accels; /* interned accelerator models, id = index + 1 */
-    size_t n_accels;
+    struct accel *accels; /* interned accelerator models, by name (hash) */
+    struct accel **by_id; /* ... and by id - 1; NULL: a free id */
+    size_t n_ids;
     bool isolated; /* the isolation guard holds (see sites_sweep) */
 };
 
@@ -94,8 +107,13 @@ void sites_set_timing(struct sites *s, int64_t interval_ms, unsigned down_after,
     s->up_after = up_after ? up_after : 1;
 }
 
-static void view_free(struct site *st)
+static void accel_unref(struct sites *s, uint32_t id);
+
+static void view_free(struct sites *s, struct site *st)
 {
+    for (size_t j = 0; j < st->n_view_pools; j++)
+        accel_unref(s, st->pools[j].accel_id);
+    st->n_view_pools = 0;
     free(st->pools);
     free(st->starts);
     free(st->data);
@@ -130,12 +148,10 @@ void sites_destroy(struct sites *s)
         if (s->v[i].adv)
             aifed__advertisement__free_unpacked(s->v[i].adv, NULL);
         promises_free(&s->v[i]);
-        view_free(&s->v[i]);
+        view_free(s, &s->v[i]);
         free(s->v[i].unreported);
     }
-    for (size_t i = 0; i < s->n_accels; i++)
-        free(s->accels[i]);
-    free(s->accels);
+    free(s->by_id); /* every view let go of its names above */
     free(s->v);
     free(s->views);
     free(s);
@@ -328,7 +344,7 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
     }
     if (mark_reported(st) < 0 || build_view(s, st) < 0) {
         /* Without a view the site cannot be matched: treat it as silent. */
-        view_free(st);
+        view_free(s, st);
         st->up = false;
     }
 }
@@ -619,31 +635,80 @@ static uint32_t promised(const struct site *st, size_t j)
     return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
+static void accel_key(const char *model, char key[AF_ID_MAX + 1])
+{
+    size_t i;
+
+    for (i = 0; model[i] && i < AF_ID_MAX; i++)
+        key[i] = (char)(model[i] >= 'A' && model[i] <= 'Z' ? model[i] + 32 : model[i]);
+    key[i] = '\0';
+}
+
+static struct accel *accel_find(const struct sites *s, const char *model)
+{
+    char key[AF_ID_MAX + 1];
+    struct accel *e;
+
+    accel_key(model, key);
+    HASH_FIND_STR(s->accels, key, e);
+    return e;
+}
+
+/* The id of model, interned for one more pool; 0 (none) on ENOMEM. */
 static uint32_t intern(struct sites *s, const char *model)
 {
-    char **grown;
+    struct accel *e = accel_find(s, model);
+    size_t slot;
 
-    for (size_t i = 0; i < s->n_accels; i++)
-        if (!strcasecmp(s->accels[i], model))
-            return (uint32_t)i + 1;
-    grown = realloc(s->accels, (s->n_accels + 1) * sizeof(*grown));
-    if (!grown || !(grown[s->n_accels] = strdup(model))) {
-        if (grown)
-            s->accels = grown;
-        return 0;
+    if (e) {
+        e->refs++;
+        return e->id;
     }
-    s->accels = grown;
-    return (uint32_t)++s->n_accels;
+    for (slot = 0; slot < s->n_ids && s->by_id[slot]; slot++)
+        ;
+    if (slot == s->n_ids) {
+        struct accel **grown = realloc(s->by_id, (s->n_ids + 64) * sizeof(*grown));
+
+        if (!grown)
+            return 0;
+        memset(grown + s->n_ids, 0, 64 * sizeof(*grown));
+        s->by_id = grown;
+        s->n_ids += 64;
+    }
+    if (!(e = calloc(1, sizeof(*e))))
+        return 0;
+    accel_key(model, e->key);
+    e->id = (uint32_t)slot + 1;
+    e->refs = 1;
+    HASH_ADD_STR(s->accels, key, e);
+    s->by_id[slot] = e;
+    return e->id;
+}
+
+static void accel_unref(struct sites *s, uint32_t id)
+{
+    struct accel *e = id && id <= s->n_ids ? s->by_id[id - 1] : NULL;
+
+    if (!e || --e->refs > 0)
+        return;
+    HASH_DEL(s->accels, e);
+    s->by_id[id - 1] = NULL;
+    free(e);
 }
 
 uint32_t sites_accel_id(const struct sites *s, const char *model)
 {
+    const struct accel *e;
+
     if (!model || !*model)
         return 0;
-    for (size_t i = 0; i < s->n_accels; i++)
-        if (!strcasecmp(s->accels[i], model))
-            return (uint32_t)i + 1;
-    return UINT32_MAX; /* no pool has it */
+    e = accel_find(s, model);
+    return e ? e->id : UINT32_MAX; /* no pool has it */
+}
+
+size_t sites_accel_count(const struct sites *s)
+{
+    return HASH_COUNT(s->accels);
 }
 
 static int start_cmp(const void *a, const void *b)
@@ -661,7 +726,7 @@ static int build_view(struct sites *s, struct site *st)
     const Aifed__Site *site = a->site;
     size_t n_starts = 0, k = 0;
 
-    view_free(st);
+    view_free(s, st);
     for (size_t j = 0; j < a->n_pools; j++)
         n_starts += a->pools[j]->n_starts;
     st->pools = calloc(a->n_pools ? a->n_pools : 1, sizeof(*st->pools));
@@ -696,6 +761,7 @@ static int build_view(struct sites *s, struct site *st)
         };
         if (!st->pools[j].accel_id)
             return -1;
+        st->n_view_pools = j + 1;
     }
     for (size_t d = 0; d < site->n_data; d++)
         st->data[d] = (struct match_data){site->data[d]->kind, site->data[d]->name,

@@ -122,6 +122,9 @@ int sites_views(struct sites *s, const char *project, struct match_site **ret,
  * advertises gets an id no pool has. NULL or "" gives 0 (any). */
 uint32_t sites_accel_id(const struct sites *s, const char *model);
 
+/* How many accelerator names are interned (those current views use). */
+size_t sites_accel_count(const struct sites *s);
+
 /* A SiteList for ListSites; the caller frees it with sites_list_free(). */
 int sites_list(struct sites *s, struct Aifed__SiteList **ret);
 void sites_list_free(struct Aifed__SiteList *list);

@@ -214,6 +214,35 @@ static void hysteresis_counts_time(void **state)
     sites_destroy(s);
 }
 
+/* A site that names a new accelerator in every advertisement does not grow
+ * the broker's name table: names no current view uses are forgotten. */
+static void accelerator_names_are_bounded(void **state)
+{
+    struct sites *s = sites_create(1000, 3, 1);
+    char name[32];
+
+    (void)state;
+    assert_int_equal(sites_add(s, "mimer"), 0);
+    assert_int_equal(sites_add(s, "pharos"), 0);
+    advertise(s, "pharos", NULL, 1000); /* H100 */
+    for (int i = 0; i < 10000; i++) {
+        Aifed__Advertisement *a = unit_adv("mimer", "SE", 64, NULL);
+
+        snprintf(name, sizeof(name), "X%d", i);
+        free(a->pools[0]->accelerator); /* the message's own (malloc'd) string */
+        a->pools[0]->accelerator = strdup(name);
+        sites_advertise(s, "mimer", &a, 1000 + i, 1000 + i);
+    }
+    assert_int_equal(sites_accel_count(s), 2); /* H100 and X9999 */
+    assert_int_not_equal(sites_accel_id(s, "x9999"), UINT32_MAX);
+    assert_int_equal(sites_accel_id(s, "X42"), UINT32_MAX); /* no pool has it now */
+    assert_int_not_equal(sites_accel_id(s, "h100"), UINT32_MAX);
+    advertise(s, "mimer", NULL, 20000); /* H100 again: one name for both */
+    assert_int_equal(sites_accel_count(s), 1);
+    assert_int_equal(sites_accel_id(s, "X9999"), UINT32_MAX);
+    sites_destroy(s);
+}
+
 static int changes;
 
 static void count_change(const char *site, bool up, void *arg)
@@ -355,6 +384,7 @@ int main(void)
         cmocka_unit_test(unconfirmed_holds_become_overdue),
         cmocka_unit_test(flapping_site_comes_back_slowly),
         cmocka_unit_test(hysteresis_counts_time),
+        cmocka_unit_test(accelerator_names_are_bounded),
         cmocka_unit_test(isolation_guard),
         cmocka_unit_test(isolation_guard_out_of_step),
         cmocka_unit_test(reconcile),
