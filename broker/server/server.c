@@ -121,6 +121,28 @@ static bool within_rate(struct server *srv, const struct rpc_msg *m)
     return false;
 }
 
+/* A message from a principal within its rate: refused if it did not decode
+ * or is not one this socket takes; else to the handler its table names,
+ * which checks the role. */
+static void dispatch(struct server *srv, const struct rpc_msg *m, const struct af_zmsg *z,
+                     const struct rpc_spec *const *tables)
+{
+    const struct rpc_spec *spec;
+
+    if (!z->env) {
+        log_info("bad message from %s: %s", m->who->id, z->why.text);
+        rpc_error(&srv->svc, m, decode_code(z->why_errno), "%s", z->why.text);
+    } else if (!(spec = rpc_spec_find(tables, z->env->body_case))) {
+        rpc_error(&srv->svc, m, AIFED__ERROR_CODE__ERROR_UNSUPPORTED,
+                  "%s is not a request this socket takes",
+                  af_wire_body_name(z->env->body_case));
+    } else {
+        log_debug("%s from %s", af_wire_body_name(z->env->body_case), m->who->id);
+        bmetrics_request(srv->svc.metrics, z->env->body_case);
+        rpc_call(&srv->svc, spec, m);
+    }
+}
+
 /* One message from either socket: decode, authorize, dispatch. false when
  * none was waiting. */
 static bool handle(struct server *srv, void *sock, enum outbox_side side,
@@ -128,7 +150,6 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
 {
     struct af_zmsg z;
     struct rpc_msg m = {.from = {.side = side}};
-    const struct rpc_spec *spec;
 
     if (af_zsock_recv(sock, true, srv->svc.conf->max_message, &z) < 0)
         return false;
@@ -141,19 +162,8 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
          * removed: refuse every message on the open connection. */
         outbox_error(srv->svc.outbox, &m.from, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
                      "this key is no longer valid here (revoked or replaced)");
-    } else if (!within_rate(srv, &m)) {
-        ;
-    } else if (!z.env) {
-        log_info("bad message from %s: %s", m.who->id, z.why.text);
-        rpc_error(&srv->svc, &m, decode_code(z.why_errno), "%s", z.why.text);
-    } else if (!(spec = rpc_spec_find(tables, z.env->body_case))) {
-        rpc_error(&srv->svc, &m, AIFED__ERROR_CODE__ERROR_UNSUPPORTED,
-                  "%s is not a request this socket takes",
-                  af_wire_body_name(z.env->body_case));
-    } else {
-        log_debug("%s from %s", af_wire_body_name(z.env->body_case), m.who->id);
-        bmetrics_request(srv->svc.metrics, z.env->body_case);
-        rpc_call(&srv->svc, spec, &m);
+    } else if (within_rate(srv, &m)) {
+        dispatch(srv, &m, &z, tables);
     }
     af_zmsg_clear(&z);
     return true;
