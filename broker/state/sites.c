@@ -646,7 +646,7 @@ static void accel_key(const char *model, char key[AF_ID_MAX + 1])
 
 static struct accel *accel_find(const struct sites *s, const char *model)
 {
-    char key[AF_ID_MAX + 1];
+    char key[AF_ID_MAX + 1] = {0}; /* whole: uthash hashes it byte by byte */
     struct accel *e;
 
     accel_key(model, key);
@@ -691,7 +691,9 @@ static void accel_unref(struct sites *s, uint32_t id)
 
     if (!e || --e->refs > 0)
         return;
-    HASH_DEL(s->accels, e);
+    /* e is in the table, so the table is not empty: the analyzer does not
+     * follow uthash's macros that far. */
+    HASH_DEL(s->accels, e); // NOLINT(clang-analyzer-core.NullDereference)
     s->by_id[id - 1] = NULL;
     free(e);
 }

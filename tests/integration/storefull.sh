@@ -35,7 +35,7 @@ done
 kept=$(wc -l <"$T/kept")
 check "the store filled up after $kept leases" test -n "$refused"
 check "the client is told its change was not stored" \
-    grep -Eq "^aifedctl: (the broker could not store this change; nothing was changed|could not record the lease)$" <<<"$refused"
+    grep -Eq "^aifedctl: (the broker could not store this change; nothing was changed|could not record the (lease|release))$" <<<"$refused"
 check "the log says the store is full and what to raise" \
     grep -q "the store is full: it has reached map_size_mb (1 MiB), so every change is refused (reads still work) until map_size_mb is raised in" \
     "$T/logs/broker.log"
