@@ -112,6 +112,16 @@ static uint64_t held_gpu_s(const Aifed__Lease *l)
     return (uint64_t)l->gpus * l->workload->walltime_s;
 }
 
+/* A change to l the store refused: whoever waits for l is answered all
+ * the same, through the outbox, which turns every answer of the failed
+ * batch into "nothing was changed"; left waiting, they would hear nothing
+ * until their own timeout. -1. */
+static int unstored(struct svc *s, const Aifed__Lease *l)
+{
+    waiters_wake(s->waiters, s->outbox, l);
+    return -1;
+}
+
 int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
                    char token[AF_TOKEN_MAX])
 {
@@ -140,7 +150,7 @@ int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *sig
     l.site_signature = (char *)signature;
     l.site_signing_key = (char *)site_key;
     if (leasesvc_put(s, &l, NULL) < 0)
-        return -1;
+        return unstored(s, &l);
     sites_promise_confirm(s->sites, l.site, l.id);
     bmetrics_grant(s->metrics, (double)(now - l.created_ms) / 1000.0);
     log_info("lease %s ACTIVE at %s/%s (%u GPUs)", l.id, l.site, l.pool, l.gpus);
@@ -261,7 +271,7 @@ int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
     if (ev == LEASE_EV_ENDED)
         l->usage_from_site = true;
     if (leasesvc_put(s, l, NULL) < 0)
-        return -1;
+        return unstored(s, l);
     if (e.state == LEASE_LOST || e.state == LEASE_REVOKED)
         log_warnx("lease %s %s at %s: %s", l->id, lease_state_name(e.state), l->site,
                   l->reason);
