@@ -118,7 +118,10 @@ static uint64_t held_gpu_s(const Aifed__Lease *l)
  * until their own timeout. -1. */
 static int unstored(struct svc *s, const Aifed__Lease *l)
 {
+    int why = errno; /* the store's: callers tell it from EINVAL */
+
     waiters_wake(s->waiters, s->outbox, l);
+    errno = why;
     return -1;
 }
 
