@@ -336,11 +336,8 @@ static void on_get_request(struct svc *s, const struct rpc_msg *m)
     int rc;
 
     if (*g->lease_id) {
-        if (store_lease_get(s->store, g->lease_id, &l) < 0 || !rpc_may_see(m, l)) {
-            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s",
-                      g->lease_id);
+        if (!(l = rpc_lease_get(s, m, g->lease_id)))
             goto out;
-        }
         rc = store_request_get(s->store, l->principal, l->request_id, &r);
     } else {
         rc = store_request_get(s->store, m->who->id, g->request_id, &r);

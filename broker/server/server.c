@@ -151,7 +151,9 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
     struct af_zmsg z;
     struct rpc_msg m = {.from = {.side = side}};
 
-    if (af_zsock_recv(sock, true, srv->svc.conf->max_message, &z) < 0)
+    /* Stopping on an unreadable store: what is left of this loop turn acts
+     * on nothing (no advertisement reconciled against a view it lost). */
+    if (srv->failed || af_zsock_recv(sock, true, srv->svc.conf->max_message, &z) < 0)
         return false;
     memcpy(m.from.rid, z.rid, z.rid_len);
     m.from.rid_len = z.rid_len;

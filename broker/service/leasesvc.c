@@ -97,11 +97,17 @@ void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease
     leasesvc_to_site(s, site, &env);
 }
 
+/* Count gpus of pool at site against lease_id, asked now (monotonic). */
+static int promise(struct svc *s, const char *site, const char *pool, const char *id,
+                   const char *project, uint32_t gpus)
+{
+    return sites_promise(s->sites, site, pool, id, project, gpus, svc_mono_ms(s));
+}
+
 /* Promise the capacity at l's site and ask the site to hold it. */
 static int ask_hold(struct svc *s, const Aifed__Lease *l)
 {
-    if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
-                      svc_mono_ms(s)) < 0)
+    if (promise(s, l->site, l->pool, l->id, l->workload->project, l->gpus) < 0)
         return -1;
     leasesvc_hold_again(s, l);
     return 0;
@@ -389,10 +395,19 @@ void leasesvc_tick(struct svc *s)
                    (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1)));
 }
 
+/* Of an open lease, what its promise needs: a copy of the whole lease (its
+ * workload, token, explanation) would cost ten times the memory at start. */
+struct open_lease {
+    char id[AF_ID_MAX + 1], site[AF_ID_MAX + 1], pool[AF_ID_MAX + 1];
+    char project[AF_ID_MAX + 1];
+    uint32_t gpus;
+    bool active;
+};
+
 /* What the store says memory should hold, read whole before anything in
  * memory changes: a store that cannot be read leaves the view as it was. */
 struct reload {
-    Aifed__Lease **open; /* PENDING and ACTIVE leases (copies) */
+    struct open_lease *open; /* what promises need of each PENDING, ACTIVE lease */
     size_t n_open, cap_open;
     char (*drained)[AF_ID_MAX + 1];
     size_t n_drained, cap_drained;
@@ -416,10 +431,17 @@ static int read_open(const Aifed__Lease *l, void *arg)
 {
     struct reload *r = arg;
 
-    if (grow((void **)&r->open, &r->cap_open, r->n_open, sizeof(*r->open)) < 0 ||
-        !(r->open[r->n_open] = af_wire_copy(l)))
+    struct open_lease *o;
+
+    if (grow((void **)&r->open, &r->cap_open, r->n_open, sizeof(*r->open)) < 0)
         return -1;
-    r->n_open++;
+    o = &r->open[r->n_open++];
+    snprintf(o->id, sizeof(o->id), "%s", l->id);
+    snprintf(o->site, sizeof(o->site), "%s", l->site);
+    snprintf(o->pool, sizeof(o->pool), "%s", l->pool);
+    snprintf(o->project, sizeof(o->project), "%s", l->workload->project);
+    o->gpus = l->gpus;
+    o->active = l->state == LEASE_ACTIVE;
     return 0;
 }
 
@@ -436,23 +458,20 @@ static int read_drained(const char *site, void *arg)
 
 static void reload_free(struct reload *r)
 {
-    for (size_t i = 0; i < r->n_open; i++)
-        aifed__lease__free_unpacked(r->open[i], NULL);
     free(r->open);
     free(r->drained);
     alloc_destroy(r->allocs);
 }
 
-static void apply_promise(struct svc *s, const Aifed__Lease *l)
+static void apply_promise(struct svc *s, const struct open_lease *o)
 {
-    if (sites_promise(s->sites, l->site, l->pool, l->id, l->workload->project, l->gpus,
-                      svc_mono_ms(s)) < 0) {
+    if (promise(s, o->site, o->pool, o->id, o->project, o->gpus) < 0) {
         /* A site no longer in the configuration: its leases stay stored. */
-        log_warnx("lease %s is at site %s, which is not configured", l->id, l->site);
+        log_warnx("lease %s is at site %s, which is not configured", o->id, o->site);
         return;
     }
-    if (l->state == LEASE_ACTIVE)
-        sites_promise_confirm(s->sites, l->site, l->id);
+    if (o->active)
+        sites_promise_confirm(s->sites, o->site, o->id);
 }
 
 int leasesvc_reload(struct svc *s)
@@ -470,7 +489,7 @@ int leasesvc_reload(struct svc *s)
     }
     sites_unpromise_all(s->sites);
     for (size_t i = 0; i < r.n_open; i++)
-        apply_promise(s, r.open[i]);
+        apply_promise(s, &r.open[i]);
     alloc_destroy(s->allocs);
     s->allocs = r.allocs;
     r.allocs = NULL;

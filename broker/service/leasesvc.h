@@ -100,9 +100,9 @@ void leasesvc_tick(struct svc *s);
 
 /* Rebuild what memory holds of the store: the promises, the allocation
  * table and which sites are drained (at start, and after a failed commit,
- * when memory may be ahead of disk). All of it is read before anything in
- * memory changes: -1 (the view left as it was) when the store cannot be
- * read. */
+ * when memory may be ahead of disk). All of it is read (compactly: what
+ * each open lease's promise needs) before anything in memory changes: -1,
+ * the view left as it was, when the store cannot be read. */
 int leasesvc_reload(struct svc *s);
 
 /* A clean stop: answer everyone still waiting with their lease as it
