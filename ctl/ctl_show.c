@@ -323,6 +323,7 @@ void ctl_show_request(const Aifed__RequestRecord *r, bool json)
                                                (json_int_t)r->candidates[i]->rank,
                                                "reason", r->candidates[i]->reason));
         json_object_set_new(o, "candidates", c);
+        json_object_set_new(o, "omitted", json_integer(r->omitted));
         ctl_print_json(o);
         return;
     }
@@ -333,6 +334,9 @@ void ctl_show_request(const Aifed__RequestRecord *r, bool json)
         printf("lease:    %s\n", r->lease_id);
     else
         printf("refused:  %s\n", r->refusal);
+    if (r->omitted)
+        printf("kept:     the first entries of the workload's lists (%u not kept)\n",
+               r->omitted);
     printf("\n");
     ctl_show_explain(&er, false);
 }

@@ -138,7 +138,7 @@ bool rpc_retried(struct svc *s, const struct rpc_msg *m, const char *rid)
 void rpc_remember(struct svc *s, const struct rpc_msg *m, const char *rid,
                   const char *lease_id)
 {
-    if (*rid && store_idem_put(s->store, m->who->id, rid, lease_id) < 0)
+    if (*rid && store_idem_put(s->store, m->who->id, rid, lease_id, svc_now_ms(s)) < 0)
         outbox_store_failed(s->outbox, "storing request %s", rid);
 }
 

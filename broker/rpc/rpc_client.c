@@ -82,13 +82,29 @@ static bool starting(struct svc *s, char *buf, size_t size)
     return true;
 }
 
-/* Keep what was decided, and why, with the request (into the batch). */
+/* A record keeps the first few entries of each of the workload's lists
+ * (the wire allows AF_WIRE_MAX_LIST each): what the matcher weighed is in
+ * the candidates' reasons, and a granted lease keeps its whole workload.
+ * With this, a record is at most about 15 KiB, and sites x 0.7 KiB more. */
+#define RECORD_LIST_KEEP 8
+
+static uint32_t record_trim(size_t *n)
+{
+    uint32_t cut = *n > RECORD_LIST_KEEP ? (uint32_t)(*n - RECORD_LIST_KEEP) : 0;
+
+    *n -= cut;
+    return cut;
+}
+
+/* Keep what was decided, and why, with the request (into the batch): at
+ * most max_requests records per principal, the oldest deleted first. */
 static void record_request(struct svc *s, const struct rpc_msg *m,
                            const struct placement *mt, const char *lease_id,
                            const char *refused)
 {
     const Aifed__Submit *sub = m->env->submit;
     Aifed__RequestRecord r = AIFED__REQUEST_RECORD__INIT;
+    Aifed__Workload w = *sub->workload; /* shallow: only the counts change */
     Aifed__Candidate **c = NULL;
 
     if (placement_candidates(mt, &c) < 0) {
@@ -97,13 +113,15 @@ static void record_request(struct svc *s, const struct rpc_msg *m,
     }
     r.request_id = sub->request_id;
     r.principal = (char *)m->who->id;
-    r.workload = sub->workload;
+    r.omitted = record_trim(&w.n_countries) + record_trim(&w.n_certifications) +
+                record_trim(&w.n_data);
+    r.workload = &w;
     r.created_ms = svc_now_ms(s);
     r.lease_id = (char *)(lease_id ? lease_id : "");
     r.refusal = (char *)(refused ? refused : "");
     r.candidates = c;
     r.n_candidates = mt->r.n;
-    if (store_request_put(s->store, &r) < 0)
+    if (store_request_put(s->store, &r, s->conf->max_requests) < 0)
         outbox_store_failed(s->outbox, "storing request %s", sub->request_id);
     free(c);
 }

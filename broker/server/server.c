@@ -252,6 +252,21 @@ static void watch_clock(struct server *srv)
     srv->skew_ms = skew;
 }
 
+/* Request records and request ids past the retention period go, a bounded
+ * number a tick, in the batch the tick's flush commits. */
+#define PRUNE_MAX 1000
+
+static void prune_records(struct svc *s)
+{
+    int64_t before = svc_now_ms(s) - (int64_t)s->conf->request_retention_ms;
+    int n = store_records_prune(s->store, before, PRUNE_MAX);
+
+    if (n < 0)
+        outbox_store_failed(s->outbox, "deleting request records past their retention");
+    else if (n > 0)
+        log_debug("%d request records past their retention deleted", n);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct server *srv = t->data;
@@ -272,6 +287,7 @@ static void on_tick(uv_timer_t *t)
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
     leasesvc_tick(s);
+    prune_records(s);
     flush(srv, true);
     bmetrics_publish(s->metrics, s->sites, s->store);
 }

@@ -45,6 +45,9 @@ static const struct opt {
     {"rate_limit", OPT_UINT, offsetof(struct bconf, rate_limit), 1000000, "50"},
     {"rate_burst", OPT_UINT, offsetof(struct bconf, rate_burst), 1000000, "100"},
     {"max_waiting", OPT_UINT, offsetof(struct bconf, max_waiting), 4096, "64"},
+    {"max_requests", OPT_UINT, offsetof(struct bconf, max_requests), 1000000, "1000"},
+    {"request_retention", OPT_DURATION, offsetof(struct bconf, request_retention_ms),
+     3650ULL * 86400000, "30d"},
     {"metrics_listen", OPT_STR, offsetof(struct bconf, metrics_listen), 0,
      "127.0.0.1:9464"},
 };
@@ -76,8 +79,12 @@ static int set_opt(struct bconf *c, const struct opt *o, const char *value,
     case OPT_DURATION:
         if (af_conf_duration(o->key, value, (uint64_t *)base, err) < 0)
             return -1;
-        if (*(uint64_t *)base == 0 || *(uint64_t *)base > o->max)
-            return af_error_set(err, "%s: must be more than 0 and at most 1h", o->key);
+        if (*(uint64_t *)base == 0 || *(uint64_t *)base > o->max) {
+            char most[32];
+            af_duration_format(o->max, most, sizeof(most));
+            return af_error_set(err, "%s: must be more than 0 and at most %s", o->key,
+                                most);
+        }
         return 0;
     }
     return -1;

@@ -41,11 +41,13 @@ struct bconf {
     uint64_t hold_attempts;
     uint64_t max_message;
     uint64_t map_size_mb;
-    bool require_allocation; /* a site needs the project's allocation */
-    uint64_t rate_limit;     /* requests a second per principal, on average */
-    uint64_t rate_burst;     /* ... and at once */
-    uint64_t max_waiting;    /* submits one principal may have waiting for a site */
-    char *metrics_listen;    /* Prometheus endpoint HOST:PORT, or "off" */
+    bool require_allocation;       /* a site needs the project's allocation */
+    uint64_t rate_limit;           /* requests a second per principal, on average */
+    uint64_t rate_burst;           /* ... and at once */
+    uint64_t max_waiting;          /* submits one principal may have waiting for a site */
+    uint64_t max_requests;         /* request records kept per principal (oldest go) */
+    uint64_t request_retention_ms; /* request records and request ids, kept this long */
+    char *metrics_listen;          /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t
         fair_share_floor; /* percent of a site's GPUs free below which it is contended */
     struct bconf_principal *principals;

@@ -7,6 +7,7 @@
  * the old version's index entries and adds the new ones in the same batch.
  */
 #include "store.h"
+#include "store_priv.h"
 #include "af_audit.h"
 #include "af_ids.h"
 #include "af_time.h"
@@ -20,21 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-enum {
-    DB_LEASES,
-    DB_BY_SITE,
-    DB_BY_PROJECT,
-    DB_BY_STATE,
-    DB_BY_EXPIRY,
-    DB_IDEM,
-    DB_META,
-    DB_REQUESTS,
-    DB_ALLOCATIONS,
-    DB_PRINCIPALS,
-    DB_AUDIT,
-    DB_N
-};
 
 static const struct {
     const char *name;
@@ -51,17 +37,12 @@ static const struct {
     [DB_ALLOCATIONS] = {"allocations", 0},
     [DB_PRINCIPALS] = {"principals", 0},
     [DB_AUDIT] = {"audit", 0},
-};
-
-struct store {
-    MDB_env *env;
-    MDB_dbi dbi[DB_N];
-    MDB_txn *batch; /* open write transaction, or NULL */
-    bool readonly;
+    [DB_RECORD_AGE] = {"record_age", 0},
+    [DB_REQUEST_OWNER] = {"request_owner", MDB_DUPSORT},
 };
 
 /* Map an LMDB return code onto errno and -1 (0 passes through). */
-static int mdb_errno(int rc)
+int store_errno(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS:
@@ -89,9 +70,34 @@ static int mdb_errno(int rc)
     return -1;
 }
 
-static MDB_val val_str(const char *s)
+MDB_val store_val(const char *s)
 {
     return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
+}
+
+/* A new store gets this schema; one of schema 1 (no record ages) is
+ * upgraded in the transaction that opens it; any other is refused. */
+static int schema_check(struct store *st, MDB_txn *txn, struct af_error *err)
+{
+    MDB_val k = store_val("schema"), v, want;
+    char schema[16];
+    int rc;
+
+    snprintf(schema, sizeof(schema), "%d", STORE_SCHEMA);
+    want = store_val(schema);
+    rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
+    if (rc == 0 && v.mv_size == 1 && *(char *)v.mv_data == '1') {
+        if (store_records_upgrade(st, txn, af_now_ms()) < 0)
+            return af_error_set(err, "upgrading schema 1: %s", strerror(errno));
+        rc = MDB_NOTFOUND;
+    } else if (rc == 0 &&
+               (v.mv_size != want.mv_size || memcmp(v.mv_data, schema, v.mv_size))) {
+        return af_error_set(err, "schema version %.*s is not %s (upgrade aifed?)",
+                            (int)v.mv_size, (char *)v.mv_data, schema);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_put(txn, st->dbi[DB_META], &k, &want, 0);
+    return rc ? af_error_set(err, "meta: %s", mdb_strerror(rc)) : 0;
 }
 
 static int open_dbs(struct store *st, struct af_error *err)
@@ -106,29 +112,18 @@ static int open_dbs(struct store *st, struct af_error *err)
         rc = mdb_dbi_open(txn, db_spec[i].name, flags, &st->dbi[i]);
         if (rc) {
             mdb_txn_abort(txn);
+            if (rc == MDB_NOTFOUND) /* read-only, and never opened by a broker */
+                return af_error_set(err,
+                                    "database %s is missing (a store of an older "
+                                    "schema: start aifed-broker once to upgrade it)",
+                                    db_spec[i].name);
             return af_error_set(err, "database %s: %s", db_spec[i].name,
                                 mdb_strerror(rc));
         }
     }
-    if (!st->readonly) {
-        MDB_val k = val_str("schema"), v, want;
-        char schema[16];
-
-        snprintf(schema, sizeof(schema), "%d", STORE_SCHEMA);
-        want = val_str(schema);
-        rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
-        if (rc == MDB_NOTFOUND)
-            rc = mdb_put(txn, st->dbi[DB_META], &k, &want, 0);
-        else if (rc == 0 &&
-                 (v.mv_size != want.mv_size || memcmp(v.mv_data, schema, v.mv_size))) {
-            mdb_txn_abort(txn);
-            return af_error_set(err, "schema version %.*s is not %s (upgrade aifed?)",
-                                (int)v.mv_size, (char *)v.mv_data, schema);
-        }
-        if (rc) {
-            mdb_txn_abort(txn);
-            return af_error_set(err, "meta: %s", mdb_strerror(rc));
-        }
+    if (!st->readonly && schema_check(st, txn, err) < 0) {
+        mdb_txn_abort(txn);
+        return -1;
     }
     rc = mdb_txn_commit(txn);
     return rc ? af_error_set(err, "commit: %s", mdb_strerror(rc)) : 0;
@@ -178,7 +173,7 @@ void store_close(struct store *st)
     errno = saved;
 }
 
-static int batch_txn(struct store *st)
+int store_batch(struct store *st)
 {
     if (st->readonly) {
         errno = EROFS;
@@ -186,7 +181,7 @@ static int batch_txn(struct store *st)
     }
     if (st->batch)
         return 0;
-    return mdb_errno(mdb_txn_begin(st->env, NULL, 0, &st->batch));
+    return store_errno(mdb_txn_begin(st->env, NULL, 0, &st->batch));
 }
 
 bool store_in_batch(const struct store *st)
@@ -202,7 +197,7 @@ int store_commit(struct store *st)
         return 0;
     rc = mdb_txn_commit(st->batch);
     st->batch = NULL;
-    return mdb_errno(rc);
+    return store_errno(rc);
 }
 
 void store_abort(struct store *st)
@@ -214,7 +209,7 @@ void store_abort(struct store *st)
 }
 
 /* A read transaction, or the open batch so reads see its writes. */
-static int read_txn(struct store *st, MDB_txn **ret, bool *ret_own)
+int store_read_begin(struct store *st, MDB_txn **ret, bool *ret_own)
 {
     if (st->batch) {
         *ret = st->batch;
@@ -222,10 +217,10 @@ static int read_txn(struct store *st, MDB_txn **ret, bool *ret_own)
         return 0;
     }
     *ret_own = true;
-    return mdb_errno(mdb_txn_begin(st->env, NULL, MDB_RDONLY, ret));
+    return store_errno(mdb_txn_begin(st->env, NULL, MDB_RDONLY, ret));
 }
 
-static void read_done(MDB_txn *txn, bool own)
+void store_read_end(MDB_txn *txn, bool own)
 {
     if (own)
         mdb_txn_abort(txn);
@@ -242,8 +237,7 @@ static size_t expiry_key(const Aifed__Lease *l, unsigned char *buf)
     uint64_t t = (uint64_t)l->expires_ms;
     size_t n = strlen(l->id);
 
-    for (int i = 0; i < 8; i++)
-        buf[i] = (unsigned char)(t >> (56 - 8 * i));
+    store_be64(t, buf);
     memcpy(buf + 8, l->id, n);
     return 8 + n;
 }
@@ -257,7 +251,7 @@ static bool indexed_for_expiry(const Aifed__Lease *l)
 /* Add (add = true) or delete the index entries lease l implies. */
 static int index_update(struct store *st, const Aifed__Lease *l, bool add)
 {
-    MDB_val id = val_str(l->id), k, empty = {0, ""};
+    MDB_val id = store_val(l->id), k, empty = {0, ""};
     char sk[4];
     unsigned char ek[8 + AF_ID_MAX];
     int rc = 0;
@@ -270,9 +264,9 @@ static int index_update(struct store *st, const Aifed__Lease *l, bool add)
 
     state_key(l->state, sk);
     if (l->site && *l->site)
-        rows[n++] = (typeof(rows[0])){DB_BY_SITE, val_str(l->site), &id};
-    rows[n++] = (typeof(rows[0])){DB_BY_PROJECT, val_str(l->workload->project), &id};
-    rows[n++] = (typeof(rows[0])){DB_BY_STATE, val_str(sk), &id};
+        rows[n++] = (typeof(rows[0])){DB_BY_SITE, store_val(l->site), &id};
+    rows[n++] = (typeof(rows[0])){DB_BY_PROJECT, store_val(l->workload->project), &id};
+    rows[n++] = (typeof(rows[0])){DB_BY_STATE, store_val(sk), &id};
     if (indexed_for_expiry(l)) {
         k.mv_data = ek;
         k.mv_size = expiry_key(l, ek);
@@ -288,7 +282,7 @@ static int index_update(struct store *st, const Aifed__Lease *l, bool add)
                 rc = 0;
         }
     }
-    return mdb_errno(rc);
+    return store_errno(rc);
 }
 
 static int lease_decode(const MDB_val *v, Aifed__Lease **ret)
@@ -317,25 +311,34 @@ static int audit_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *seq,
     *seq = 0;
     hash[0] = '\0';
     if ((rc = mdb_cursor_open(txn, dbi, &cur)))
-        return mdb_errno(rc);
+        return store_errno(rc);
     rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
-        return mdb_errno(rc);
+        return store_errno(rc);
     if (!(e = aifed__audit_entry__unpack(NULL, v.mv_size, v.mv_data)))
-        return mdb_errno(MDB_CORRUPTED);
+        return store_errno(MDB_CORRUPTED);
     *seq = e->seq;
     snprintf(hash, AF_AUDIT_HASH_HEX, "%s", e->hash);
     aifed__audit_entry__free_unpacked(e, NULL);
     return 0;
 }
 
-static void seq_key(uint64_t seq, unsigned char buf[8])
+void store_be64(uint64_t v, unsigned char buf[8])
 {
     for (int i = 0; i < 8; i++)
-        buf[i] = (unsigned char)(seq >> (56 - 8 * i));
+        buf[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+uint64_t store_be64_get(const unsigned char buf[8])
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | buf[i];
+    return v;
 }
 
 int store_audit_append(struct store *st, const char *subject, const char *principal,
@@ -347,7 +350,7 @@ int store_audit_append(struct store *st, const char *subject, const char *princi
     MDB_val k = {sizeof(key), key}, v;
     int rc;
 
-    if (batch_txn(st) < 0 || audit_last(st->batch, st->dbi[DB_AUDIT], &e.seq, prev) < 0)
+    if (store_batch(st) < 0 || audit_last(st->batch, st->dbi[DB_AUDIT], &e.seq, prev) < 0)
         return -1;
     e.seq++;
     e.time_ms = af_now_ms();
@@ -358,10 +361,10 @@ int store_audit_append(struct store *st, const char *subject, const char *princi
     e.prev_hash = prev;
     af_audit_hash(&e, hash);
     e.hash = hash;
-    seq_key(e.seq, key);
+    store_be64(e.seq, key);
     v.mv_size = aifed__audit_entry__get_packed_size(&e);
     if ((rc = mdb_put(st->batch, st->dbi[DB_AUDIT], &k, &v, MDB_RESERVE | MDB_APPEND)))
-        return mdb_errno(rc);
+        return store_errno(rc);
     aifed__audit_entry__pack(&e, v.mv_data);
     return 0;
 }
@@ -393,11 +396,11 @@ static int audit_lease(struct store *st, const Aifed__Lease *prev, const Aifed__
 int store_lease_put(struct store *st, const Aifed__Lease *lease,
                     const char *idem_principal)
 {
-    MDB_val k = val_str(lease->id), v, old;
+    MDB_val k = store_val(lease->id), v, old;
     size_t len = aifed__lease__get_packed_size(lease);
     int rc;
 
-    if (batch_txn(st) < 0)
+    if (store_batch(st) < 0)
         return -1;
     rc = mdb_get(st->batch, st->dbi[DB_LEASES], &k, &old);
     if (rc == 0) {
@@ -411,7 +414,7 @@ int store_lease_put(struct store *st, const Aifed__Lease *lease,
         if (rc < 0)
             return -1;
     } else if (rc != MDB_NOTFOUND) {
-        return mdb_errno(rc);
+        return store_errno(rc);
     } else if (audit_lease(st, NULL, lease) < 0) {
         return -1;
     }
@@ -419,28 +422,13 @@ int store_lease_put(struct store *st, const Aifed__Lease *lease,
     v.mv_size = len;
     rc = mdb_put(st->batch, st->dbi[DB_LEASES], &k, &v, MDB_RESERVE);
     if (rc)
-        return mdb_errno(rc);
+        return store_errno(rc);
     aifed__lease__pack(lease, v.mv_data);
     if (index_update(st, lease, true) < 0)
         return -1;
     if (idem_principal && lease->request_id && *lease->request_id)
-        return store_idem_put(st, idem_principal, lease->request_id, lease->id);
-    return 0;
-}
-
-int store_idem_put(struct store *st, const char *principal, const char *request_id,
-                   const char *lease_id)
-{
-    char key[AF_ID_MAX * 3];
-    MDB_val k, v = val_str(lease_id);
-    int rc;
-
-    if (batch_txn(st) < 0)
-        return -1;
-    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
-    k = val_str(key);
-    if ((rc = mdb_put(st->batch, st->dbi[DB_IDEM], &k, &v, 0)))
-        return mdb_errno(rc);
+        return store_idem_put(st, idem_principal, lease->request_id, lease->id,
+                              lease->updated_ms);
     return 0;
 }
 
@@ -448,42 +436,18 @@ int store_lease_get(struct store *st, const char *id, Aifed__Lease **ret)
 {
     MDB_txn *txn;
     bool own;
-    MDB_val k = val_str(id), v;
+    MDB_val k = store_val(id), v;
     int rc;
 
-    if (read_txn(st, &txn, &own) < 0)
+    if (store_read_begin(st, &txn, &own) < 0)
         return -1;
     rc = mdb_get(txn, st->dbi[DB_LEASES], &k, &v);
     if (rc == 0)
         rc = lease_decode(&v, ret);
     else
-        rc = mdb_errno(rc);
-    read_done(txn, own);
+        rc = store_errno(rc);
+    store_read_end(txn, own);
     return rc;
-}
-
-int store_idem_get(struct store *st, const char *principal, const char *request_id,
-                   char *buf, size_t size)
-{
-    char key[AF_ID_MAX * 3];
-    MDB_txn *txn;
-    bool own;
-    MDB_val k, v;
-    int rc;
-
-    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
-    k = val_str(key);
-    if (read_txn(st, &txn, &own) < 0)
-        return -1;
-    rc = mdb_get(txn, st->dbi[DB_IDEM], &k, &v);
-    if (rc == 0 && v.mv_size < size) {
-        memcpy(buf, v.mv_data, v.mv_size);
-        buf[v.mv_size] = '\0';
-    } else if (rc == 0) {
-        rc = MDB_CORRUPTED;
-    }
-    read_done(txn, own);
-    return mdb_errno(rc);
 }
 
 void store_lease_free(struct store *st, Aifed__Lease *lease)
@@ -513,7 +477,7 @@ static int visit_id(MDB_txn *txn, struct store *st, const MDB_val *id,
     if (rc == MDB_NOTFOUND)
         return 0; /* index ahead of a lease cannot happen in one txn; skip */
     if (rc)
-        return mdb_errno(rc);
+        return store_errno(rc);
     if (lease_decode(&v, &l) < 0)
         return -1;
     rc = filter_match(f, l) ? fn(l, arg) : 0;
@@ -533,17 +497,17 @@ static int walk(MDB_txn *txn, struct store *st, int db, const char *key,
     int rc;
 
     if ((rc = mdb_cursor_open(txn, st->dbi[db], &cur)))
-        return mdb_errno(rc);
+        return store_errno(rc);
     if (db == DB_LEASES) {
-        k = val_str(after ? after : "");
+        k = store_val(after ? after : "");
         op = after ? MDB_SET_RANGE : MDB_FIRST;
         rc = mdb_cursor_get(cur, &k, &v, op);
         if (rc == 0 && after && k.mv_size == strlen(after) &&
             !memcmp(k.mv_data, after, k.mv_size))
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     } else {
-        k = val_str(key);
-        v = val_str(after ? after : "");
+        k = store_val(key);
+        v = store_val(after ? after : "");
         rc = mdb_cursor_get(cur, &k, &v, after ? MDB_GET_BOTH_RANGE : MDB_SET_KEY);
         if (rc == 0 && !after)
             rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
@@ -560,7 +524,7 @@ static int walk(MDB_txn *txn, struct store *st, int db, const char *key,
         rc = mdb_cursor_get(cur, &k, &v, db == DB_LEASES ? MDB_NEXT : MDB_NEXT_DUP);
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+    return rc == MDB_NOTFOUND ? 0 : store_errno(rc);
 }
 
 int store_lease_list(struct store *st, const struct store_filter *f, const char *after,
@@ -571,7 +535,7 @@ int store_lease_list(struct store *st, const struct store_filter *f, const char 
     char sk[4];
     int rc;
 
-    if (read_txn(st, &txn, &own) < 0)
+    if (store_read_begin(st, &txn, &own) < 0)
         return -1;
     if (f->site && *f->site)
         rc = walk(txn, st, DB_BY_SITE, f->site, after, f, fn, arg);
@@ -582,7 +546,7 @@ int store_lease_list(struct store *st, const struct store_filter *f, const char 
         rc = walk(txn, st, DB_BY_STATE, sk, after, f, fn, arg);
     } else
         rc = walk(txn, st, DB_LEASES, NULL, after, f, fn, arg);
-    read_done(txn, own);
+    store_read_end(txn, own);
     return rc;
 }
 
@@ -597,25 +561,20 @@ int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, voi
 
     /* The caller writes what it finds: read through the batch, so that the
      * thread holds one transaction and sees its own writes. */
-    if (batch_txn(st) < 0 || read_txn(st, &txn, &own) < 0)
+    if (store_batch(st) < 0 || store_read_begin(st, &txn, &own) < 0)
         return -1;
     if ((rc = mdb_cursor_open(txn, st->dbi[DB_BY_EXPIRY], &cur))) {
-        read_done(txn, own);
-        return mdb_errno(rc);
+        store_read_end(txn, own);
+        return store_errno(rc);
     }
     /* Collect first: fn may write to the same index through the batch. */
     char(*ids)[AF_ID_MAX + 1] = NULL;
     size_t n = 0, cap = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const unsigned char *p = k.mv_data;
-        uint64_t t = 0;
-
         if (k.mv_size <= 8 || k.mv_size > 8 + AF_ID_MAX)
             continue;
-        for (int i = 0; i < 8; i++)
-            t = (t << 8) | p[i];
-        if ((int64_t)t > now_ms)
+        if ((int64_t)store_be64_get(k.mv_data) > now_ms)
             break;
         if (n == cap) {
             void *grown = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof(*ids));
@@ -625,21 +584,21 @@ int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, voi
             }
             ids = grown;
         }
-        memcpy(ids[n], p + 8, k.mv_size - 8);
+        memcpy(ids[n], (const char *)k.mv_data + 8, k.mv_size - 8);
         ids[n++][k.mv_size - 8] = '\0';
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        read_done(txn, own);
+        store_read_end(txn, own);
         free(ids);
-        return rc == ENOMEM ? (errno = ENOMEM, -1) : mdb_errno(rc);
+        return rc == ENOMEM ? (errno = ENOMEM, -1) : store_errno(rc);
     }
     rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        MDB_val id = val_str(ids[i]);
+        MDB_val id = store_val(ids[i]);
         rc = visit_id(txn, st, &id, &all, fn, arg);
     }
-    read_done(txn, own);
+    store_read_end(txn, own);
     free(ids);
     return rc < 0 ? -1 : 0;
 }
@@ -651,11 +610,11 @@ size_t store_lease_count(struct store *st)
     bool own;
     size_t n = 0;
 
-    if (read_txn(st, &txn, &own) < 0)
+    if (store_read_begin(st, &txn, &own) < 0)
         return 0;
     if (mdb_stat(txn, st->dbi[DB_LEASES], &s) == 0)
         n = s.ms_entries;
-    read_done(txn, own);
+    store_read_end(txn, own);
     return n;
 }
 
@@ -668,16 +627,16 @@ size_t store_lease_count_state(struct store *st, int state)
     char sk[4];
     bool own;
 
-    if (read_txn(st, &txn, &own) < 0)
+    if (store_read_begin(st, &txn, &own) < 0)
         return 0;
     state_key(state, sk);
-    k = val_str(sk);
+    k = store_val(sk);
     if (mdb_cursor_open(txn, st->dbi[DB_BY_STATE], &cur) == 0) {
         if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
             mdb_cursor_count(cur, &n);
         mdb_cursor_close(cur);
     }
-    read_done(txn, own);
+    store_read_end(txn, own);
     return (size_t)n;
 }
 
@@ -689,52 +648,15 @@ static int put_pair(struct store *st, int db, const char *a, const char *b,
     MDB_val k, v;
     int rc;
 
-    if (batch_txn(st) < 0)
+    if (store_batch(st) < 0)
         return -1;
     snprintf(key, sizeof(key), "%s\n%s", a, b);
-    k = val_str(key);
+    k = store_val(key);
     v.mv_size = protobuf_c_message_get_packed_size(msg);
     if ((rc = mdb_put(st->batch, st->dbi[db], &k, &v, MDB_RESERVE)))
-        return mdb_errno(rc);
+        return store_errno(rc);
     protobuf_c_message_pack(msg, v.mv_data);
     return 0;
-}
-
-int store_request_put(struct store *st, const Aifed__RequestRecord *r)
-{
-    return put_pair(st, DB_REQUESTS, r->principal, r->request_id, &r->base);
-}
-
-int store_request_get(struct store *st, const char *principal, const char *request_id,
-                      Aifed__RequestRecord **ret)
-{
-    char key[AF_ID_MAX * 3];
-    MDB_txn *txn;
-    MDB_val k, v;
-    bool own;
-    int rc;
-
-    snprintf(key, sizeof(key), "%s\n%s", principal, request_id);
-    k = val_str(key);
-    if (read_txn(st, &txn, &own) < 0)
-        return -1;
-    rc = mdb_get(txn, st->dbi[DB_REQUESTS], &k, &v);
-    if (rc == 0) {
-        *ret = aifed__request_record__unpack(NULL, v.mv_size, v.mv_data);
-        if (!*ret || !(*ret)->workload) {
-            if (*ret)
-                aifed__request_record__free_unpacked(*ret, NULL);
-            rc = MDB_CORRUPTED;
-        }
-    }
-    read_done(txn, own);
-    return mdb_errno(rc);
-}
-
-void store_request_free(Aifed__RequestRecord *r)
-{
-    if (r)
-        aifed__request_record__free_unpacked(r, NULL);
 }
 
 int store_alloc_put(struct store *st, const Aifed__Allocation *a)
@@ -755,11 +677,11 @@ static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *d
     bool own;
     int rc;
 
-    if (read_txn(st, &txn, &own) < 0)
+    if (store_read_begin(st, &txn, &own) < 0)
         return -1;
     if ((rc = mdb_cursor_open(txn, st->dbi[db], &cur))) {
-        read_done(txn, own);
-        return mdb_errno(rc);
+        store_read_end(txn, own);
+        return store_errno(rc);
     }
     if (from)
         k = *from;
@@ -780,10 +702,10 @@ static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *d
         }
     }
     mdb_cursor_close(cur);
-    read_done(txn, own);
+    store_read_end(txn, own);
     if (rc == -1)
         return -1;
-    return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+    return rc == MDB_NOTFOUND ? 0 : store_errno(rc);
 }
 
 struct alloc_visit {
@@ -808,14 +730,14 @@ int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
 
 int store_principal_put(struct store *st, const Aifed__Principal *p)
 {
-    MDB_val k = val_str(p->id), v;
+    MDB_val k = store_val(p->id), v;
     int rc;
 
-    if (batch_txn(st) < 0)
+    if (store_batch(st) < 0)
         return -1;
     v.mv_size = aifed__principal__get_packed_size(p);
     if ((rc = mdb_put(st->batch, st->dbi[DB_PRINCIPALS], &k, &v, MDB_RESERVE)))
-        return mdb_errno(rc);
+        return store_errno(rc);
     aifed__principal__pack(p, v.mv_data);
     return 0;
 }
@@ -825,7 +747,7 @@ int store_principal_put(struct store *st, const Aifed__Principal *p)
 int store_drained_put(struct store *st, const char *site, bool drained)
 {
     char key[AF_ID_MAX + sizeof(DRAINED_KEY)];
-    MDB_val k, v = val_str("1");
+    MDB_val k, v = store_val("1");
     int rc;
 
     if (strlen(site) > AF_ID_MAX) {
@@ -833,17 +755,17 @@ int store_drained_put(struct store *st, const char *site, bool drained)
         return -1;
     }
     snprintf(key, sizeof(key), DRAINED_KEY "%s", site);
-    k = val_str(key);
-    if (batch_txn(st) < 0)
+    k = store_val(key);
+    if (store_batch(st) < 0)
         return -1;
     rc = drained ? mdb_put(st->batch, st->dbi[DB_META], &k, &v, 0)
                  : mdb_del(st->batch, st->dbi[DB_META], &k, NULL);
-    return rc && rc != MDB_NOTFOUND ? mdb_errno(rc) : 0;
+    return rc && rc != MDB_NOTFOUND ? store_errno(rc) : 0;
 }
 
 int store_drained_list(struct store *st, store_site_fn fn, void *arg)
 {
-    MDB_val k = val_str(DRAINED_KEY), v;
+    MDB_val k = store_val(DRAINED_KEY), v;
     size_t plen = strlen(DRAINED_KEY);
     char site[AF_ID_MAX + 1];
     MDB_cursor *cur;
@@ -851,11 +773,11 @@ int store_drained_list(struct store *st, store_site_fn fn, void *arg)
     bool own;
     int rc, r = 0;
 
-    if (read_txn(st, &txn, &own) < 0)
+    if (store_read_begin(st, &txn, &own) < 0)
         return -1;
     if ((rc = mdb_cursor_open(txn, st->dbi[DB_META], &cur))) {
-        read_done(txn, own);
-        return mdb_errno(rc);
+        store_read_end(txn, own);
+        return store_errno(rc);
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
          rc == 0 && r == 0 && k.mv_size > plen && k.mv_size - plen <= AF_ID_MAX &&
@@ -866,10 +788,10 @@ int store_drained_list(struct store *st, store_site_fn fn, void *arg)
         r = fn(site, arg);
     }
     mdb_cursor_close(cur);
-    read_done(txn, own);
+    store_read_end(txn, own);
     if (r < 0)
         return -1;
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_errno(rc);
 }
 
 struct principal_visit {
@@ -910,6 +832,6 @@ int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, vo
     unsigned char key[8];
     MDB_val from = {sizeof(key), key};
 
-    seq_key(after_seq + 1, key);
+    store_be64(after_seq + 1, key);
     return scan_db(st, DB_AUDIT, &aifed__audit_entry__descriptor, &from, audit_visit, &v);
 }

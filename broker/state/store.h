@@ -5,7 +5,8 @@
  * by_state (key -> lease ids, sorted duplicates), by_expiry (be64 expiry ms ||
  * id, for the sweep), idem (principal "\n" request id -> lease id) and meta
  * (schema version), requests (principal "\n" request id -> RequestRecord: the
- * explanation kept with every submit) and allocations (project "\n" site ->
+ * explanation kept with every submit), record_age and request_owner (their
+ * bounds: store_records.c) and allocations (project "\n" site ->
  * Allocation), principals (id -> Principal: keys, projects, revoked) and
  * audit (big-endian seq -> AuditEntry, a hash chain: af_audit.h). A lease,
  * its index entries and its audit entry change in one transaction.
@@ -35,7 +36,7 @@ struct Aifed__Allocation;
 struct Aifed__Principal;
 struct Aifed__AuditEntry;
 
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 
 /* Open (creating if needed unless readonly) the environment in dir.
  * map_mb bounds the database size. NULL with err set on failure. */
@@ -65,9 +66,10 @@ int store_idem_get(struct store *st, const char *principal, const char *request_
                    char *buf, size_t size);
 
 /* Record that a principal's request id acted on lease_id (into the batch):
- * a retry of a change finds it, and is answered without acting again. */
+ * a retry of a change finds it, and is answered without acting again, until
+ * store_records_prune() deletes it. now_ms is when (the lease clock). */
 int store_idem_put(struct store *st, const char *principal, const char *request_id,
-                   const char *lease_id);
+                   const char *lease_id, int64_t now_ms);
 
 void store_lease_free(struct store *st, struct Aifed__Lease *lease);
 
@@ -97,12 +99,22 @@ size_t store_lease_count(struct store *st);
 size_t store_lease_count_state(struct store *st, int state);
 
 /* What the broker decided for a request, by (principal, request id); a
- * later put for the same request replaces it. Into the batch. */
-int store_request_put(struct store *st, const struct Aifed__RequestRecord *r);
+ * later put for the same request replaces it. The principal keeps at most
+ * keep records (at least 1): its oldest beyond that are deleted in the same
+ * batch. Into the batch. */
+int store_request_put(struct store *st, const struct Aifed__RequestRecord *r,
+                      size_t keep);
 /* -1/ENOENT when there is none. Free with store_request_free(). */
 int store_request_get(struct store *st, const char *principal, const char *request_id,
                       struct Aifed__RequestRecord **ret);
 void store_request_free(struct Aifed__RequestRecord *r);
+/* How many request records a principal has. */
+size_t store_request_count(struct store *st, const char *principal);
+
+/* Delete up to max idem entries and request records made before before_ms,
+ * oldest first (into the batch): the retention period ends there. The
+ * number deleted, or -1 with errno. */
+int store_records_prune(struct store *st, int64_t before_ms, size_t max);
 
 /* Allocations, by (project, site). Into the batch. */
 int store_alloc_put(struct store *st, const struct Aifed__Allocation *a);

@@ -3,13 +3,14 @@
 # A principal may say what it should and nothing else: a site cannot speak
 # for another site or another site's lease; a peer without CURVE gets
 # nothing; a flood is limited per principal while everyone else is served;
-# the waiting submits of one principal are bounded. Each refusal leaves the
-# broker up and the store unchanged.
+# the waiting submits of one principal are bounded, and so are the records
+# it can make the broker keep. Each refusal leaves the broker up and the
+# store unchanged.
 . "$(dirname "$0")/lib.sh"
 
 # pharos is stopped below while two submits wait for it: a long hold timeout
 # and DOWN only after 20 s keep both waiting however slowly they arrive.
-FED_MAX_WAITING=2 FED_HOLD_TIMEOUT=30s FED_DOWN_AFTER=40 \
+FED_MAX_WAITING=2 FED_HOLD_TIMEOUT=30s FED_DOWN_AFTER=40 FED_MAX_REQUESTS=3 \
     start_federation mimer pharos || exit 1
 raw() { "$RAWSEND" "$@"; }
 
@@ -57,3 +58,18 @@ check "a third waiting submit is refused" test "$out" = \
 kill -CONT "$(cat "$T/agents/pharos.pid")"
 wait "$w1" "$w2"
 check "the broker still serves" test "$(ctlj alice lease show "$lease" | jq -r .state)" = ACTIVE
+
+# max_requests = 3: a refused submit costs its sender nothing, and each is
+# kept with its explanation; past three, bob's oldest records go. Each keeps
+# the first 8 entries of a list (here 16 countries).
+countries=AT,BE,BG,CY,CZ,DE,DK,EE,ES,FI,FR,GR,HR,HU,IE,IT
+for i in 1 2 3 4 5; do
+    ctl bob submit --project bio-x --gpus 1 --accelerator B200 --country "$countries" \
+        --request-id bound-$i >/dev/null 2>&1
+done
+out=$(ctl bob request show bound-2 2>&1); rc=$?
+check "past max_requests the oldest record is gone ($out)" test "$rc:$out" = "1:aifedctl: no request bound-2"
+check "the newest three are kept" quiet ctl bob request show bound-3
+req=$(ctlj bob request show bound-5)
+check "a record keeps 8 of the 16 countries and says so" test "$(jq .omitted <<<"$req")" -eq 8
+check "and its explanation" test "$(jq '.candidates | length' <<<"$req")" -eq 2

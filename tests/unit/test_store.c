@@ -7,12 +7,15 @@
 #include <cmocka.h>
 
 #include "af_audit.h"
+#include "af_ids.h"
 #include "lease.h"
 #include "store.h"
 
 #include "aifed.pb-c.h"
 
 #include <errno.h>
+#include <lmdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +347,138 @@ static void drains_are_stored(void **state)
     assert_string_equal(seen, "pharos ");
 }
 
+/* A request record for tests: strings are borrowed. */
+static int put_record(struct store *st, const char *principal, const char *rid,
+                      int64_t ms, size_t keep)
+{
+    Aifed__RequestRecord r = AIFED__REQUEST_RECORD__INIT;
+    Aifed__Workload w = AIFED__WORKLOAD__INIT;
+
+    w.project = "llm-eu";
+    r.principal = (char *)principal;
+    r.request_id = (char *)rid;
+    r.workload = &w;
+    r.created_ms = ms;
+    r.refusal = "no site can take it";
+    return store_request_put(st, &r, keep);
+}
+
+static bool has_record(struct store *st, const char *principal, const char *rid)
+{
+    Aifed__RequestRecord *r = NULL;
+    int rc = store_request_get(st, principal, rid, &r);
+
+    store_request_free(r);
+    return rc == 0;
+}
+
+/* One principal cannot make the broker keep more than its bound: its oldest
+ * records go as it makes new ones, and nobody else's do. */
+static void requests_are_bounded_per_principal(void **state)
+{
+    struct fixture *f = *state;
+    char rid[16];
+
+    for (int i = 1; i <= 5; i++) {
+        snprintf(rid, sizeof(rid), "r%d", i);
+        assert_int_equal(put_record(f->st, "user:alice", rid, 1000 * i, 3), 0);
+    }
+    assert_int_equal(put_record(f->st, "user:bob", "r1", 500, 3), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_request_count(f->st, "user:alice"), 3);
+    assert_false(has_record(f->st, "user:alice", "r1"));
+    assert_false(has_record(f->st, "user:alice", "r2"));
+    for (int i = 3; i <= 5; i++) {
+        snprintf(rid, sizeof(rid), "r%d", i);
+        assert_true(has_record(f->st, "user:alice", rid));
+    }
+    assert_true(has_record(f->st, "user:bob", "r1"));
+    assert_int_equal(store_request_count(f->st, "user:bob"), 1);
+    /* A lower bound (a reload) takes effect at the next record. */
+    assert_int_equal(put_record(f->st, "user:alice", "r6", 6000, 1), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_request_count(f->st, "user:alice"), 1);
+    assert_true(has_record(f->st, "user:alice", "r6"));
+}
+
+/* Records and request ids past the retention go, oldest first, as many as
+ * asked at a time; a record made again is aged from its remaking. */
+static void records_are_pruned_by_age(void **state)
+{
+    struct fixture *f = *state;
+    char id[AF_ID_MAX + 1];
+
+    assert_int_equal(put_record(f->st, "user:alice", "old", 100, 10), 0);
+    assert_int_equal(store_idem_put(f->st, "user:alice", "rn1", "lease-1", 150), 0);
+    assert_int_equal(put_record(f->st, "user:alice", "again", 200, 10), 0);
+    assert_int_equal(put_record(f->st, "user:alice", "again", 900, 10), 0);
+    assert_int_equal(put_record(f->st, "user:alice", "young", 400, 10), 0);
+    assert_int_equal(store_idem_put(f->st, "user:alice", "rn2", "lease-2", 350), 0);
+    /* Known already: aged from when it was first made, not again. */
+    assert_int_equal(store_idem_put(f->st, "user:alice", "rn1", "lease-1", 5000), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_records_prune(f->st, 320, 1), 1);
+    assert_false(has_record(f->st, "user:alice", "old"));
+    assert_int_equal(store_idem_get(f->st, "user:alice", "rn1", id, sizeof(id)), 0);
+    assert_int_equal(store_records_prune(f->st, 320, 100),
+                     1); /* "again" is younger now */
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_idem_get(f->st, "user:alice", "rn1", id, sizeof(id)), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_true(has_record(f->st, "user:alice", "again"));
+    assert_true(has_record(f->st, "user:alice", "young"));
+    assert_int_equal(store_idem_get(f->st, "user:alice", "rn2", id, sizeof(id)), 0);
+    assert_string_equal(id, "lease-2");
+    assert_int_equal(store_request_count(f->st, "user:alice"), 2);
+    assert_int_equal(store_records_prune(f->st, 320, 100), 0);
+    assert_false(store_in_batch(f->st)); /* nothing due opens no batch */
+    assert_int_equal(store_records_prune(f->st, 1000, 100), 3);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_request_count(f->st, "user:alice"), 0);
+}
+
+/* A store written before records had ages (schema 1) is indexed when a
+ * broker opens it, so that its records are bounded too. */
+static void schema_1_records_are_indexed(void **state)
+{
+    struct fixture *f = *state;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {6, "schema"}, v = {1, "1"};
+    struct af_error err;
+    char id[AF_ID_MAX + 1];
+
+    assert_int_equal(put_record(f->st, "user:alice", "r1", 100, 10), 0);
+    assert_int_equal(store_idem_put(f->st, "user:alice", "rn1", "lease-1", 100), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    f->st = NULL;
+    /* Undo what schema 2 added, as a schema 1 broker left it. */
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "record_age", 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "request_owner", MDB_DUPSORT, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    assert_null(store_open(f->dir, 64, true, &err)); /* read-only cannot upgrade */
+    assert_non_null(strstr(err.text, "start aifed-broker once"));
+    assert_non_null(f->st = store_open(f->dir, 64, false, &err));
+    assert_int_equal(store_request_count(f->st, "user:alice"), 1);
+    assert_int_equal(store_records_prune(f->st, 200, 100), 1); /* the record */
+    assert_int_equal(store_commit(f->st), 0);
+    assert_false(has_record(f->st, "user:alice", "r1"));
+    /* The request id was aged as of the upgrade, now: it stays. */
+    assert_int_equal(store_idem_get(f->st, "user:alice", "rn1", id, sizeof(id)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +492,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(readonly_cannot_write, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_follows_every_change, setup, teardown),
         cmocka_unit_test_setup_teardown(drains_are_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(requests_are_bounded_per_principal, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(records_are_pruned_by_age, setup, teardown),
+        cmocka_unit_test_setup_teardown(schema_1_records_are_indexed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
