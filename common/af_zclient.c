@@ -83,27 +83,11 @@ const struct af_zclient_state *af_zclient_state(const struct af_zclient *c)
 /* Read one monitor event and note what it says about the connection. */
 static void read_event(struct af_zclient *c)
 {
-    zmq_msg_t m;
-    uint16_t event = 0;
-    uint32_t value = 0;
-    int more;
+    uint16_t event;
+    uint32_t value;
 
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
+    if (!af_zsock_monitor_event(c->mon, &event, &value))
         return;
-    }
-    if (zmq_msg_size(&m) >= 6) {
-        memcpy(&event, zmq_msg_data(&m), 2);
-        memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
-    }
-    more = zmq_msg_more(&m);
-    zmq_msg_close(&m);
-    while (more) { /* the endpoint frame */
-        zmq_msg_init(&m);
-        more = zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0 ? 0 : zmq_msg_more(&m);
-        zmq_msg_close(&m);
-    }
     switch (event) {
     case ZMQ_EVENT_CONNECTED:
         c->st.connected = true;

@@ -190,6 +190,32 @@ void af_zsock_close_linger(void *sock, int linger_ms)
     af_zsock_close(sock);
 }
 
+bool af_zsock_monitor_event(void *mon, uint16_t *event, uint32_t *value)
+{
+    zmq_msg_t m;
+    int more;
+
+    *event = 0;
+    *value = 0;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return false;
+    }
+    if (zmq_msg_size(&m) >= 6) {
+        memcpy(event, zmq_msg_data(&m), 2);
+        memcpy(value, (char *)zmq_msg_data(&m) + 2, 4);
+    }
+    more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    while (more) { /* the endpoint frame */
+        zmq_msg_init(&m);
+        more = zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0 ? 0 : zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    return true;
+}
+
 void *af_zsock_ctx_new(void)
 {
     void *zctx = zmq_ctx_new();

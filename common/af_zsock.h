@@ -70,6 +70,11 @@ void af_zsock_close_linger(void *sock, int linger_ms);
 
 /* A ZeroMQ context, and its end (which waits for every socket in it to be
  * closed). NULL/ENOMEM. af_zsock_ctx_term(NULL) does nothing. */
+/* Read one event from a socket monitor's PAIR, without waiting: its number
+ * and value (a descriptor, an error code), the endpoint frame dropped.
+ * false when none was queued. */
+bool af_zsock_monitor_event(void *mon, uint16_t *event, uint32_t *value);
+
 void *af_zsock_ctx_new(void);
 void af_zsock_ctx_term(void *zctx);
 

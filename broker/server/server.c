@@ -20,6 +20,7 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "af_zap.h"
+#include "af_zguard.h"
 #include "af_zloop.h"
 #include "af_zsock.h"
 #include "alloc.h"
@@ -54,6 +55,9 @@ struct server {
     void *client_sock;
     struct af_zap *zap;
     struct af_zloop *zl_agent, *zl_client, *zl_zap;
+    /* connections that have not finished a handshake, per socket */
+    struct af_zguard *guard_agent, *guard_client;
+    struct af_zloop *zl_guard_agent, *zl_guard_client;
     uv_loop_t loop;
     uv_timer_t tick;
     uv_timer_t watchdog; /* systemd's, when it asked for one */
@@ -211,6 +215,12 @@ static void on_zap(void *sock, void *arg)
     af_zap_handle(((struct server *)arg)->zap);
 }
 
+static void on_guard(void *sock, void *arg)
+{
+    (void)sock;
+    af_zguard_read(arg);
+}
+
 static void on_site_change(const char *site, bool up, void *arg)
 {
     (void)arg;
@@ -289,6 +299,10 @@ static void on_tick(uv_timer_t *t)
     leasesvc_tick(s);
     prune_records(s);
     flush(srv, true);
+    af_zguard_sweep(srv->guard_agent);
+    af_zguard_sweep(srv->guard_client);
+    bmetrics_connections_shed(s->metrics, af_zguard_shed(srv->guard_agent) +
+                                              af_zguard_shed(srv->guard_client));
     bmetrics_publish(s->metrics, s->sites, s->store);
 }
 
@@ -350,6 +364,8 @@ static void on_hup(uv_signal_t *h, int signum)
         outbox_set_store_limit(srv->svc.outbox, c->map_size_mb, c->path);
         sites_set_timing(srv->svc.sites, (int64_t)c->advertise_interval_ms,
                          (unsigned)c->down_after, (unsigned)c->up_after);
+        af_zguard_set_max(srv->guard_agent, c->max_handshakes);
+        af_zguard_set_max(srv->guard_client, c->max_handshakes);
         log_info("reload: %s read again", c->path);
     }
     af_notify_ready("serving");
@@ -435,6 +451,11 @@ static int open_sockets(struct server *srv, struct af_error *err)
     memset(&kp, 0, sizeof(kp));
     if (!srv->agent_sock || !srv->client_sock)
         return af_error_set(err, "%s", kerr.text);
+    if (!(srv->guard_agent = af_zguard_create(srv->zctx, srv->agent_sock, "agent",
+                                              srv->svc.conf->max_handshakes, err)) ||
+        !(srv->guard_client = af_zguard_create(srv->zctx, srv->client_sock, "client",
+                                               srv->svc.conf->max_handshakes, err)))
+        return -1;
     log_info("listening: agents on %s, clients on %s", agent_ep, client_ep);
     /* A full disk must not keep the broker from serving (and reading its
      * store, which needs no room): only tools read this file. */
@@ -487,7 +508,13 @@ static int watch_loop(struct server *srv, struct af_error *err)
         af_zloop_create(&srv->loop, srv->agent_sock, on_agent, on_batch_end, srv);
     srv->zl_client =
         af_zloop_create(&srv->loop, srv->client_sock, on_client, on_batch_end, srv);
-    if (!srv->zl_zap || !srv->zl_agent || !srv->zl_client)
+    srv->zl_guard_agent = af_zloop_create(&srv->loop, af_zguard_socket(srv->guard_agent),
+                                          on_guard, NULL, srv->guard_agent);
+    srv->zl_guard_client =
+        af_zloop_create(&srv->loop, af_zguard_socket(srv->guard_client), on_guard, NULL,
+                        srv->guard_client);
+    if (!srv->zl_zap || !srv->zl_agent || !srv->zl_client || !srv->zl_guard_agent ||
+        !srv->zl_guard_client)
         return af_error_set(err, "event loop: cannot watch sockets");
     uv_timer_init(&srv->loop, &srv->tick);
     if ((wd = af_notify_watchdog_start(&srv->loop, &srv->watchdog)))
@@ -548,6 +575,8 @@ void server_destroy(struct server *srv)
     af_zloop_destroy(srv->zl_zap);
     af_zloop_destroy(srv->zl_agent);
     af_zloop_destroy(srv->zl_client);
+    af_zloop_destroy(srv->zl_guard_agent);
+    af_zloop_destroy(srv->zl_guard_client);
     if (srv->tick.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&srv->tick, close_cb);
         uv_close((uv_handle_t *)&srv->watchdog, close_cb);
@@ -561,6 +590,8 @@ void server_destroy(struct server *srv)
     outbox_destroy(s->outbox);
     waiters_destroy(s->waiters);
     free(srv->buckets);
+    af_zguard_destroy(srv->guard_agent);
+    af_zguard_destroy(srv->guard_client);
     /* Let the last answers leave (bounded), then close. */
     af_zsock_close_linger(srv->client_sock, STOP_LINGER_MS);
     af_zsock_close_linger(srv->agent_sock, STOP_LINGER_MS);

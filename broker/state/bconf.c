@@ -45,6 +45,7 @@ static const struct opt {
     {"rate_limit", OPT_UINT, offsetof(struct bconf, rate_limit), 1000000, "50"},
     {"rate_burst", OPT_UINT, offsetof(struct bconf, rate_burst), 1000000, "100"},
     {"max_waiting", OPT_UINT, offsetof(struct bconf, max_waiting), 4096, "64"},
+    {"max_handshakes", OPT_UINT, offsetof(struct bconf, max_handshakes), 1000000, "1024"},
     {"max_requests", OPT_UINT, offsetof(struct bconf, max_requests), 1000000, "1000"},
     {"request_retention", OPT_DURATION, offsetof(struct bconf, request_retention_ms),
      3650ULL * 86400000, "30d"},

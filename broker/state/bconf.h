@@ -41,11 +41,12 @@ struct bconf {
     uint64_t hold_attempts;
     uint64_t max_message;
     uint64_t map_size_mb;
-    bool require_allocation;       /* a site needs the project's allocation */
-    uint64_t rate_limit;           /* requests a second per principal, on average */
-    uint64_t rate_burst;           /* ... and at once */
-    uint64_t max_waiting;          /* submits one principal may have waiting for a site */
-    uint64_t max_requests;         /* request records kept per principal (oldest go) */
+    bool require_allocation; /* a site needs the project's allocation */
+    uint64_t rate_limit;     /* requests a second per principal, on average */
+    uint64_t rate_burst;     /* ... and at once */
+    uint64_t max_waiting;    /* submits one principal may have waiting for a site */
+    uint64_t max_handshakes; /* connections per socket that may wait to finish one */
+    uint64_t max_requests;   /* request records kept per principal (oldest go) */
     uint64_t request_retention_ms; /* request records and request ids, kept this long */
     char *metrics_listen;          /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t

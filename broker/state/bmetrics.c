@@ -25,6 +25,7 @@ struct bmetrics {
     unsigned long long errors[N_CODES];
     unsigned long long commits_failed;
     unsigned long long clock_steps;
+    unsigned long long shed;
     struct af_hist grant, batch;
 };
 
@@ -76,6 +77,11 @@ void bmetrics_grant(struct bmetrics *m, double seconds)
 void bmetrics_clock_step(struct bmetrics *m)
 {
     m->clock_steps++;
+}
+
+void bmetrics_connections_shed(struct bmetrics *m, uint64_t total)
+{
+    m->shed = total;
 }
 
 void bmetrics_commit_failed(struct bmetrics *m)
@@ -152,6 +158,12 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
             "# TYPE aifed_clock_steps_total counter\n"
             "aifed_clock_steps_total %llu\n",
             m->clock_steps);
+    fprintf(f,
+            "# HELP aifed_connections_shed_total Connections shut down before they "
+            "finished a CURVE handshake, to keep descriptors for those that do.\n"
+            "# TYPE aifed_connections_shed_total counter\n"
+            "aifed_connections_shed_total %llu\n",
+            m->shed);
     fprintf(f, "# HELP aifed_errors_total Error replies, by code.\n"
                "# TYPE aifed_errors_total counter\n");
     for (int c = 1; c < N_CODES; c++)

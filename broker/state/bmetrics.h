@@ -12,6 +12,7 @@
 #include "af_error.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct bmetrics;
 struct sites;
@@ -28,6 +29,8 @@ void bmetrics_grant(struct bmetrics *m, double seconds);
 void bmetrics_commit(struct bmetrics *m, size_t messages);
 /* The wall clock stepped (the lease clock did not follow). */
 void bmetrics_clock_step(struct bmetrics *m);
+/* Connections shed so far (af_zguard), all sockets. */
+void bmetrics_connections_shed(struct bmetrics *m, uint64_t total);
 /* A commit failed (the batch was answered with errors). */
 void bmetrics_commit_failed(struct bmetrics *m);
 

@@ -12,6 +12,10 @@
  *   rawsend ENDPOINT BROKER_PUB KEY twice FILE  (ListSites on one connection,
  *           again once FILE exists: prints each answer, "ok" or "CODE message")
  *   rawsend ENDPOINT - - plaintext              (a peer without CURVE)
+ *   rawsend ENDPOINT - - idle N FILE            (N TCP connections that send
+ *           nothing, each opened again when the broker closes it, until FILE
+ *           exists or 60 s: prints "opened=N" once they are open, then
+ *           "closed=N", how many the broker closed)
  */
 #include "af_keys.h"
 #include "af_wire.h"
@@ -19,9 +23,15 @@
 
 #include "aifed.pb-c.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -179,6 +189,81 @@ static int plaintext(const char *endpoint)
     return n < 0 ? 0 : 1;
 }
 
+/* One TCP connection to tcp://A.B.C.D:PORT, or -1. */
+static int tcp_open(const char *endpoint)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct timeval tv = {0, 100 * 1000}; /* beyond the backlog, give up soon */
+    char host[64];
+    unsigned port;
+    int fd;
+
+    if (sscanf(endpoint, "tcp://%63[0-9.]:%u", host, &port) != 2 ||
+        inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return -1;
+    sa.sin_port = htons((uint16_t)port);
+    if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether the broker closed fd: read its greeting, if any, to EOF or empty. */
+static bool tcp_closed(int fd)
+{
+    char buf[256];
+    ssize_t got;
+
+    while ((got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        ;
+    return got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Connections that never start a handshake, as an attacker holds them: each
+ * one the broker closes is opened again, until FILE exists (at most 60 s). */
+static int idle(const char *endpoint, int n, const char *file)
+{
+    struct timespec start, now;
+    struct rlimit rl;
+    int *fds = calloc((size_t)n, sizeof(*fds));
+    int opened = 0, closed = 0;
+
+    if (!fds || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    for (int i = 0; i < n; i++)
+        if ((fds[opened] = tcp_open(endpoint)) >= 0)
+            opened++;
+    printf("opened=%d\n", opened);
+    fflush(stdout);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        const struct timespec tick = {0, 50 * 1000 * 1000};
+        for (int i = 0; i < opened; i++) {
+            if (fds[i] < 0 || tcp_closed(fds[i])) {
+                if (fds[i] >= 0) {
+                    close(fds[i]);
+                    closed++;
+                }
+                fds[i] = tcp_open(endpoint);
+            }
+        }
+        nanosleep(&tick, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (access(file, F_OK) != 0 && now.tv_sec - start.tv_sec < 60);
+    for (int i = 0; i < opened; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    printf("closed=%d\n", closed);
+    free(fds);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t big[2 * 1024 * 1024];
@@ -191,6 +276,8 @@ int main(int argc, char **argv)
     const char *kind;
     int rc = 1, timeout = 5000;
 
+    if (argc == 7 && !strcmp(argv[4], "idle"))
+        return idle(argv[1], (int)strtol(argv[5], NULL, 10), argv[6]);
     if (argc != 5 && argc != 6) {
         fprintf(stderr, "usage: rawsend ENDPOINT BROKER_PUB KEY KIND [ARG]\n");
         return 2;

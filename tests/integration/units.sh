@@ -25,6 +25,8 @@ for d in broker agent; do
         "SystemCallFilter=@system-service" CapabilityBoundingSet= ; do
         check "aifed-$d.service has $line" grep -qx "$line" "$unit"
     done
+    nofile=$(sed -n 's/^LimitNOFILE=//p' "$unit")
+    check "aifed-$d.service sizes its descriptors ($nofile)" test "${nofile:-0}" -ge 4096
     rw=$(sed -n 's/^ReadWritePaths=//p' "$unit")
     state=$(sed -n 's/^StateDirectory=//p' "$unit")
     check "aifed-$d.service may write only its state directory ($rw)" \
