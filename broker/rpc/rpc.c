@@ -26,7 +26,14 @@ const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int b
 
 void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *m)
 {
-    if (spec->roles & (1u << m->who->kind))
+    if ((spec->roles & (1u << m->who->kind)) && (spec->flags & RPC_READS)) {
+        struct rpc_msg r = *m;
+
+        r.reads = true;
+        store_reads_committed(s->store, true);
+        spec->fn(s, &r);
+        store_reads_committed(s->store, false);
+    } else if (spec->roles & (1u << m->who->kind))
         spec->fn(s, m);
     else if (spec->roles == RPC_ADMIN)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN, "only admins %s", spec->what);
@@ -38,7 +45,7 @@ void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *
 void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply)
 {
     reply->corr_id = m->from.corr_id;
-    if (outbox_push(s->outbox, &m->from, reply, true) < 0)
+    if (outbox_push(s->outbox, &m->from, reply, !m->reads) < 0)
         log_err("reply to %s dropped", m->who ? m->who->id : "peer");
 }
 

@@ -31,6 +31,7 @@ struct rpc_msg {
     struct outbox_peer from; /* whom a reply goes to */
     const Aifed__Envelope *env;
     const struct auth_principal *who;
+    bool reads; /* set by rpc_call for an RPC_READS row */
 };
 
 /* Roles, as a mask of auth kinds. */
@@ -40,11 +41,18 @@ struct rpc_msg {
 
 typedef void (*rpc_fn)(struct svc *s, const struct rpc_msg *m);
 
+/* A row that only reads: its handler sees the store as last committed (not
+ * the open batch), and its reply leaves at once. So a read never waits for
+ * another's commit, and is never answered as a failed write when that
+ * commit fails. */
+#define RPC_READS 1u
+
 struct rpc_spec {
     Aifed__Envelope__BodyCase body;
     unsigned roles; /* who may send it */
     rpc_fn fn;
     const char *what; /* for the refusal: "only admins <what>" */
+    unsigned flags;   /* RPC_READS */
 };
 
 /* Handler tables, each ended by a { 0, NULL } row: what sites say (the
@@ -61,7 +69,8 @@ const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int b
  * with ERROR_FORBIDDEN. */
 void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *m);
 
-/* Queue reply (its corr id set to m's) for after the commit. */
+/* Queue reply (its corr id set to m's) for after the commit; a read's
+ * leaves now. */
 void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply);
 /* Queue a LeaseReply with l, or the SiteList, as the reply to m. */
 void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l);

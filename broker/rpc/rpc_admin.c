@@ -289,15 +289,18 @@ static void on_allocation_set(struct svc *s, const struct rpc_msg *m)
 #define PRINCIPALS "manage principals"
 
 const struct rpc_spec rpc_admin_specs[] = {
-    {AIFED__ENVELOPE__BODY_REVOKE, RPC_ADMIN, on_revoke, "revoke leases"},
-    {AIFED__ENVELOPE__BODY_SITE_ADMIN, RPC_ADMIN, on_site_admin, "act on sites"},
-    {AIFED__ENVELOPE__BODY_LIST_AUDIT, RPC_ADMIN, on_list_audit, "read the audit log"},
+    {AIFED__ENVELOPE__BODY_REVOKE, RPC_ADMIN, on_revoke, "revoke leases", 0},
+    {AIFED__ENVELOPE__BODY_SITE_ADMIN, RPC_ADMIN, on_site_admin, "act on sites", 0},
+    {AIFED__ENVELOPE__BODY_LIST_AUDIT, RPC_ADMIN, on_list_audit, "read the audit log",
+     RPC_READS},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, RPC_ADMIN, on_allocation_set,
-     "set allocations"},
-    {AIFED__ENVELOPE__BODY_PRINCIPAL_ADD, RPC_ADMIN, on_principal_add, PRINCIPALS},
+     "set allocations", 0},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_ADD, RPC_ADMIN, on_principal_add, PRINCIPALS, 0},
     {AIFED__ENVELOPE__BODY_PRINCIPAL_REMOVE_KEY, RPC_ADMIN, on_principal_remove_key,
-     PRINCIPALS},
-    {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, RPC_ADMIN, on_principal_revoke, PRINCIPALS},
-    {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, RPC_ADMIN, on_list_principals, PRINCIPALS},
-    {0, 0, NULL, NULL},
+     PRINCIPALS, 0},
+    {AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE, RPC_ADMIN, on_principal_revoke, PRINCIPALS,
+     0},
+    {AIFED__ENVELOPE__BODY_LIST_PRINCIPALS, RPC_ADMIN, on_list_principals, PRINCIPALS,
+     RPC_READS},
+    {0, 0, NULL, NULL, 0},
 };

@@ -245,10 +245,10 @@ static void on_lease_ended(struct svc *s, const struct rpc_msg *m)
 }
 
 const struct rpc_spec rpc_agent_specs[] = {
-    {AIFED__ENVELOPE__BODY_HELLO, RPC_SITE, on_hello, NULL},
-    {AIFED__ENVELOPE__BODY_ADVERTISEMENT, RPC_SITE, on_advertisement, NULL},
-    {AIFED__ENVELOPE__BODY_LEASE_HELD, RPC_SITE, on_lease_held, NULL},
-    {AIFED__ENVELOPE__BODY_LEASE_REFUSED, RPC_SITE, on_lease_refused, NULL},
-    {AIFED__ENVELOPE__BODY_LEASE_ENDED, RPC_SITE, on_lease_ended, NULL},
-    {0, 0, NULL, NULL},
+    {AIFED__ENVELOPE__BODY_HELLO, RPC_SITE, on_hello, NULL, 0},
+    {AIFED__ENVELOPE__BODY_ADVERTISEMENT, RPC_SITE, on_advertisement, NULL, 0},
+    {AIFED__ENVELOPE__BODY_LEASE_HELD, RPC_SITE, on_lease_held, NULL, 0},
+    {AIFED__ENVELOPE__BODY_LEASE_REFUSED, RPC_SITE, on_lease_refused, NULL, 0},
+    {AIFED__ENVELOPE__BODY_LEASE_ENDED, RPC_SITE, on_lease_ended, NULL, 0},
+    {0, 0, NULL, NULL, 0},
 };

@@ -414,14 +414,15 @@ static void on_list_allocations(struct svc *s, const struct rpc_msg *m)
 #define ANYONE (RPC_USER | RPC_ADMIN)
 
 const struct rpc_spec rpc_client_specs[] = {
-    {AIFED__ENVELOPE__BODY_SUBMIT, ANYONE, on_submit, NULL},
-    {AIFED__ENVELOPE__BODY_EXPLAIN, ANYONE, on_explain, NULL},
-    {AIFED__ENVELOPE__BODY_GET_LEASE, ANYONE, on_get_lease, NULL},
-    {AIFED__ENVELOPE__BODY_LIST_LEASES, ANYONE, on_list_leases, NULL},
-    {AIFED__ENVELOPE__BODY_RELEASE, ANYONE, on_release, NULL},
-    {AIFED__ENVELOPE__BODY_RENEW, ANYONE, on_renew, NULL},
-    {AIFED__ENVELOPE__BODY_GET_REQUEST, ANYONE, on_get_request, NULL},
-    {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, ANYONE, on_list_allocations, NULL},
-    {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE, rpc_reply_sites, NULL},
-    {0, 0, NULL, NULL},
+    {AIFED__ENVELOPE__BODY_SUBMIT, ANYONE, on_submit, NULL, 0},
+    {AIFED__ENVELOPE__BODY_EXPLAIN, ANYONE, on_explain, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_GET_LEASE, ANYONE, on_get_lease, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_LIST_LEASES, ANYONE, on_list_leases, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_RELEASE, ANYONE, on_release, NULL, 0},
+    {AIFED__ENVELOPE__BODY_RENEW, ANYONE, on_renew, NULL, 0},
+    {AIFED__ENVELOPE__BODY_GET_REQUEST, ANYONE, on_get_request, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, ANYONE, on_list_allocations, NULL,
+     RPC_READS},
+    {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE, rpc_reply_sites, NULL, RPC_READS},
+    {0, 0, NULL, NULL, 0},
 };

@@ -175,13 +175,18 @@ void store_close(struct store *st)
 
 int store_batch(struct store *st)
 {
-    if (st->readonly) {
+    if (st->readonly || st->committed) {
         errno = EROFS;
         return -1;
     }
     if (st->batch)
         return 0;
     return store_errno(mdb_txn_begin(st->env, NULL, 0, &st->batch));
+}
+
+void store_reads_committed(struct store *st, bool committed)
+{
+    st->committed = committed;
 }
 
 bool store_in_batch(const struct store *st)
@@ -211,7 +216,7 @@ void store_abort(struct store *st)
 /* A read transaction, or the open batch so reads see its writes. */
 int store_read_begin(struct store *st, MDB_txn **ret, bool *ret_own)
 {
-    if (st->batch) {
+    if (st->batch && !st->committed) {
         *ret = st->batch;
         *ret_own = false;
         return 0;

@@ -56,6 +56,11 @@ int store_lease_put(struct store *st, const struct Aifed__Lease *lease,
 int store_commit(struct store *st);
 void store_abort(struct store *st);
 bool store_in_batch(const struct store *st);
+/* While committed is true, reads see the last commit rather than the open
+ * batch (a read-only transaction beside it: the environment is MDB_NOTLS),
+ * so that what they return does not hang on the batch's fate. Writes are
+ * refused meanwhile (EROFS): a handler that only reads must not write. */
+void store_reads_committed(struct store *st, bool committed);
 
 /* Look a lease up by id. -1 with errno ENOENT when there is none. */
 int store_lease_get(struct store *st, const char *id, struct Aifed__Lease **ret);

@@ -35,6 +35,7 @@ struct store {
     MDB_dbi dbi[DB_N];
     MDB_txn *batch; /* open write transaction, or NULL */
     bool readonly;
+    bool committed; /* reads see the last commit, not the batch */
 };
 
 /* An LMDB return code as errno and -1 (0 passes through). */

@@ -684,6 +684,53 @@ static void renew_retried_renews_once(void **state)
     store_lease_free(f->s.store, l);
 }
 
+/* A read in the batch of a write that fails is answered as a read: at once,
+ * from what was last committed, and not as the failed write. */
+static void reads_do_not_share_a_failed_commit(void **state)
+{
+    struct fx *f = *state;
+    const struct rpc_spec *const tables[] = {rpc_client_specs, rpc_admin_specs, NULL};
+    char *projects[] = {PROJECT};
+    Aifed__Envelope renew_env = AIFED__ENVELOPE__INIT, get_env = AIFED__ENVELOPE__INIT;
+    Aifed__Renew r = AIFED__RENEW__INIT;
+    Aifed__GetLease g = AIFED__GET_LEASE__INIT;
+    struct rpc_msg m = {.from = {.side = OUTBOX_CLIENT, .rid = {5}, .rid_len = 1}};
+    const Aifed__Envelope *e;
+    char id[32];
+    size_t errors = 0, clients = 0;
+
+    assert_int_equal(auth_add(f->s.auth, AUTH_USER, "alice",
+                              "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", projects, 1),
+                     0);
+    grant(f, "mimer", id);
+    activate(f, id);
+    forget_sent(f);
+    m.who = auth_find(f->s.auth, "user:alice");
+    r.lease_id = id;
+    r.extend_s = 600;
+    r.request_id = "req-renew-1";
+    af_wire_set_body(&renew_env, AIFED__ENVELOPE__BODY_RENEW, &r);
+    m.env = &renew_env;
+    rpc_call(&f->s, rpc_spec_find(tables, AIFED__ENVELOPE__BODY_RENEW), &m);
+    g.lease_id = id;
+    af_wire_set_body(&get_env, AIFED__ENVELOPE__BODY_GET_LEASE, &g);
+    m.env = &get_env;
+    rpc_call(&f->s, rpc_spec_find(tables, AIFED__ENVELOPE__BODY_GET_LEASE), &m);
+    e = sent_of(f, OUTBOX_CLIENT, AIFED__ENVELOPE__BODY_LEASE_REPLY, id);
+    assert_non_null(e); /* before the commit */
+    assert_int_equal(e->lease_reply->lease->workload->walltime_s, WALL_S);
+    errno = EIO;
+    outbox_store_failed(f->s.outbox, "a write the test failed");
+    assert_int_equal(outbox_flush(f->s.outbox, true), -1);
+    assert_int_equal(leasesvc_reload(&f->s), 0);
+    for (size_t i = 0; i < f->n_sent; i++) {
+        clients += f->sent[i].side == OUTBOX_CLIENT;
+        errors += f->sent[i].env->body_case == AIFED__ENVELOPE__BODY_ERROR;
+    }
+    assert_int_equal(errors, 1); /* the renewal's */
+    assert_int_equal(clients, 2);
+}
+
 static void waiters_bound_and_wake(void **state)
 {
     struct fx *f = *state;
@@ -765,6 +812,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(renew_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(clock_steps_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(holds_time_out_by_the_monotonic_clock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reads_do_not_share_a_failed_commit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(renew_retried_renews_once, setup, teardown),
         cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
