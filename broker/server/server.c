@@ -320,6 +320,14 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(&srv->loop);
 }
 
+static void set_store_limit(struct server *srv, const struct bconf *c)
+{
+    char *dir = bconf_path(c, c->state_dir);
+
+    outbox_set_store_limit(srv->svc.outbox, c->map_size_mb, c->path, dir);
+    free(dir);
+}
+
 /* What a reload cannot change while sockets and the store are open. */
 static void warn_restart(const struct bconf *a, const struct bconf *b)
 {
@@ -361,7 +369,7 @@ static void on_hup(uv_signal_t *h, int signum)
         srv->svc.conf = c;
         bconf_destroy(srv->conf_owned);
         srv->conf_owned = c;
-        outbox_set_store_limit(srv->svc.outbox, c->map_size_mb, c->path);
+        set_store_limit(srv, c);
         sites_set_timing(srv->svc.sites, (int64_t)c->advertise_interval_ms,
                          (unsigned)c->down_after, (unsigned)c->up_after);
         af_zguard_set_max(srv->guard_agent, c->max_handshakes);
@@ -490,7 +498,7 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
         log_info("metrics on %s", srv->metrics_url);
     if (!(s->outbox = outbox_create(st, s->metrics, send_packed, srv)))
         return af_error_set(err, "out of memory");
-    outbox_set_store_limit(s->outbox, conf->map_size_mb, conf->path);
+    set_store_limit(srv, conf);
     if (load_signer(srv, err) < 0 || principals_bootstrap(s, err) < 0)
         return -1;
     if (leasesvc_reload(s) < 0)

@@ -14,11 +14,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* How often a full store's log line repeats the advice. */
 #define FULL_ADVICE_MS 60000
+/* Below this much free space, a failed write is put down to a full disk:
+ * a commit writes at most a few MiB. */
+#define DISK_LOW (16LL * 1024 * 1024)
 
 struct outmsg {
     struct outbox_peer to;
@@ -37,6 +41,7 @@ struct outbox {
     int64_t full_told_ms; /* when the log last said how to grow a full store */
     uint64_t map_size_mb;
     char conf_path[256];
+    char state_dir[256]; /* where the store is, to tell a full disk */
 };
 
 struct outbox *outbox_create(struct store *st, struct bmetrics *metrics,
@@ -64,10 +69,11 @@ void outbox_destroy(struct outbox *ob)
 }
 
 void outbox_set_store_limit(struct outbox *ob, uint64_t map_size_mb,
-                            const char *conf_path)
+                            const char *conf_path, const char *state_dir)
 {
     ob->map_size_mb = map_size_mb;
     snprintf(ob->conf_path, sizeof(ob->conf_path), "%s", conf_path);
+    snprintf(ob->state_dir, sizeof(ob->state_dir), "%s", state_dir ? state_dir : "");
 }
 
 static void send_now(struct outbox *ob, const struct outbox_peer *to, const void *buf,
@@ -125,10 +131,32 @@ void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorC
         log_err("error reply dropped");
 }
 
+/* Free bytes on the disk holding the store, or -1 when unknown. */
+static int64_t disk_free(const struct outbox *ob)
+{
+    struct statvfs v;
+
+    if (!*ob->state_dir || statvfs(ob->state_dir, &v) < 0)
+        return -1;
+    return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+}
+
+/* Whether to say how to get out of a full store or disk now: once a
+ * minute, and a short line between. */
+static bool advise(struct outbox *ob)
+{
+    int64_t now = af_mono_ms();
+
+    if (now - ob->full_told_ms < FULL_ADVICE_MS)
+        return false;
+    ob->full_told_ms = now;
+    return true;
+}
+
 void outbox_store_failed(struct outbox *ob, const char *fmt, ...)
 {
     int why = errno;
-    int64_t now = af_mono_ms();
+    int64_t left;
     char what[256];
     va_list ap;
 
@@ -136,17 +164,27 @@ void outbox_store_failed(struct outbox *ob, const char *fmt, ...)
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     ob->failed = true;
-    if (why != EDQUOT) {
+    /* LMDB reports a short write as EIO: on a disk with no room left, that
+     * is a full disk, not a dying one. */
+    if ((why == EIO || why == ENOSPC) && (left = disk_free(ob)) >= 0 && left < DISK_LOW) {
+        if (!advise(ob))
+            log_errx("%s: the disk holding the store is full", what);
+        else
+            log_errx("%s: the disk holding the store (%s) is full (%lld KiB free), so "
+                     "every change is refused (reads still work) until space is freed "
+                     "there; nothing stored is lost",
+                     what, ob->state_dir, (long long)(left / 1024));
+    } else if (why != EDQUOT) {
         log_errx("%s: %s", what, strerror(why));
-    } else if (now - ob->full_told_ms < FULL_ADVICE_MS) {
+    } else if (!advise(ob)) {
         log_errx("%s: the store is full", what);
     } else {
-        ob->full_told_ms = now;
         log_errx("%s: the store is full: it has reached map_size_mb (%llu MiB), so every "
                  "change is refused (reads still work) until map_size_mb is raised in %s "
                  "and the broker restarted; nothing stored is lost",
                  what, (unsigned long long)ob->map_size_mb, ob->conf_path);
     }
+    errno = why;
 }
 
 /* The batch is lost: queued client replies become errors (sent now), and

@@ -53,9 +53,10 @@ struct outbox *outbox_create(struct store *st, struct bmetrics *metrics,
 /* Frees what is still queued, unsent. */
 void outbox_destroy(struct outbox *ob);
 
-/* What the log says when the store is full: its size and where to raise it. */
+/* What the log says when the store is full: its size and where to raise
+ * it; and the store's directory, to tell a full disk from a failing one. */
 void outbox_set_store_limit(struct outbox *ob, uint64_t map_size_mb,
-                            const char *conf_path);
+                            const char *conf_path, const char *state_dir);
 
 /* Queue env (its version set here) to peer for after the commit; durable
  * false sends it now. -1/ENOMEM (dropped). */

@@ -61,6 +61,10 @@ finish() {
         rc=1
     fi
     printf '1..%d\n' "$CHECKS"
+    # What a test mounted under $T (a small disk) goes before $T does.
+    if [[ -d $T ]]; then
+        findmnt -rn -o TARGET | grep "^$T/" | sort -r | xargs -r -n 1 umount 2>/dev/null
+    fi
     rm -rf "$T"
     exit $rc
 }
