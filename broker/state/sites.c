@@ -404,6 +404,17 @@ static int project_add(struct site *st, const char *project, int64_t delta)
     return 0;
 }
 
+static struct promise *promise_find(const struct site *st, const char *lease_id)
+{
+    if (!st->n_buckets)
+        return NULL;
+    for (struct promise *p = st->buckets[hash_id(lease_id) & (st->n_buckets - 1)]; p;
+         p = p->hnext)
+        if (!strcmp(p->lease_id, lease_id))
+            return p;
+    return NULL;
+}
+
 int sites_promise(struct sites *s, const char *site, const char *pool,
                   const char *lease_id, const char *project, uint32_t gpus,
                   int64_t now_ms)
@@ -416,6 +427,10 @@ int sites_promise(struct sites *s, const char *site, const char *pool,
         errno = ENOENT;
         return -1;
     }
+    /* One promise per lease: a second would count its GPUs twice and
+     * outlive the lease's end, which removes one. */
+    if (promise_find(st, lease_id))
+        sites_unpromise(s, site, lease_id);
     p = calloc(1, sizeof(*p));
     if (!p)
         return -1;
@@ -436,17 +451,6 @@ int sites_promise(struct sites *s, const char *site, const char *pool,
     if ((j = pool_index(st, pool)) >= 0 && st->unreported)
         st->unreported[j] += gpus;
     return 0;
-}
-
-static struct promise *promise_find(const struct site *st, const char *lease_id)
-{
-    if (!st->n_buckets)
-        return NULL;
-    for (struct promise *p = st->buckets[hash_id(lease_id) & (st->n_buckets - 1)]; p;
-         p = p->hnext)
-        if (!strcmp(p->lease_id, lease_id))
-            return p;
-    return NULL;
 }
 
 void sites_promise_confirm(struct sites *s, const char *site, const char *lease_id)

@@ -77,6 +77,9 @@ fed_wait_up "$T" 1 || { fail "the Slurm site did not come UP"; exit 1; }
 
 pool() { ctlj ops sites | jq -r --arg k "$1" '.[0].pools[0][$k]'; }
 free_is() { [[ $(pool gpus_free) == "$1" ]]; }
+# What a user waits for before asking again: the broker's figure, net of what
+# it has promised, not only the site's.
+avail_is() { [[ $(pool gpus_available) == "$1" ]]; }
 slurm_gres() { sinfo --json | jq -r ".nodes[0].$1"; }
 resv() { scontrol --oneliner show reservation "$1" 2>/dev/null; }
 
@@ -118,7 +121,7 @@ wait_for "a job sent to the reservation runs and completes" 20 \
     '[[ $(squeue --json | jq -r ".jobs[] | select(.job_id == $job) | .job_state") == COMPLETED ]]'
 check "the user releases the lease" quiet ctl alice lease release "$lease"
 wait_for "... and the reservation is deleted" 5 '! resv "aifed-$lease" | grep -q Name'
-wait_for "... and the GPUs are free again" 5 'free_is 4'
+wait_for "... and the GPUs are free again" 5 'free_is 4 && avail_is 4'
 wait_for "... and the usage the job had in Slurm reached the broker" 5 \
     '[[ $(ctlj alice lease show "$lease" | jq -r .usage_from_site) == true ]]'
 used=$(ctlj alice lease show "$lease" | jq -r .gpu_seconds_used)
@@ -150,7 +153,8 @@ wait_for "... and moves the reservation's end by the hour" 5 \
     '[[ $(end_of "$lease") == $((before + 3600)) ]]'
 check "an admin revokes the lease" quiet ctl ops lease revoke "$lease" --reason test
 wait_for "... and its reservation is deleted" 5 '! resv "aifed-$lease" | grep -q Name'
-wait_for "... and the node's GPUs are free again" 5 'free_is 4'
+wait_for "... and the node's GPUs are free again, to the broker too" 5 \
+    'free_is 4 && avail_is 4'
 
 # --- expiry
 out=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 3s)

@@ -98,6 +98,25 @@ static void overcommit_floor_is_zero(void **state)
     sites_destroy(s);
 }
 
+/* A lease has one promise however often it is made: the end of the lease,
+ * which removes one, leaves none behind (slurm.sh once saw 0 available on a
+ * site that said 4 were free). */
+static void one_promise_per_lease(void **state)
+{
+    struct sites *s = sites_create(1000, 3, 1);
+    Aifed__Advertisement *a = adv(64, NULL);
+
+    (void)state;
+    sites_add(s, "mimer");
+    sites_advertise(s, "mimer", &a, 0, 0);
+    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 8, 0), 0);
+    assert_int_equal(sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 8, 10), 0);
+    assert_int_equal(available(s), 56);
+    sites_unpromise(s, "mimer", "lease-1");
+    assert_int_equal(available(s), 64);
+    sites_destroy(s);
+}
+
 static int downs;
 
 static void count_down(const char *site, bool up, void *arg)
@@ -379,6 +398,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(promises_count_until_reported),
         cmocka_unit_test(overcommit_floor_is_zero),
+        cmocka_unit_test(one_promise_per_lease),
         cmocka_unit_test(project_gpus_are_counted_per_project),
         cmocka_unit_test(silence_means_down),
         cmocka_unit_test(unconfirmed_holds_become_overdue),
