@@ -23,6 +23,12 @@ bool ctl_retry_safe(const Aifed__Envelope *req)
         return *req->renew->request_id;
     case AIFED__ENVELOPE__BODY_REVOKE:
         return *req->revoke->request_id;
+    /* Changes that set a state: made again, they leave it as it is (an add
+     * of a key already in force is answered as the first was). */
+    case AIFED__ENVELOPE__BODY_ALLOCATION_SET:
+    case AIFED__ENVELOPE__BODY_SITE_ADMIN:
+    case AIFED__ENVELOPE__BODY_PRINCIPAL_ADD:
+    case AIFED__ENVELOPE__BODY_PRINCIPAL_REVOKE:
     case AIFED__ENVELOPE__BODY_SUBMIT:
     case AIFED__ENVELOPE__BODY_EXPLAIN:
     case AIFED__ENVELOPE__BODY_GET_LEASE:

@@ -207,10 +207,33 @@ static int apply_add(struct svc *s, const struct rpc_msg *m, const char *id,
     return 0;
 }
 
+/* Whether an add asks for what the registry already says: p in force with
+ * key, and (when projects are given) exactly those projects. A retried add
+ * (its answer was lost) is then answered as it was the first time. */
+static bool add_done(const struct auth_principal *p, const Aifed__PrincipalAdd *a)
+{
+    bool has_key = false;
+
+    if (!p || p->revoked)
+        return false;
+    for (size_t i = 0; i < p->n_keys; i++)
+        has_key |= !strcmp(p->keys[i], a->public_key);
+    if (!has_key || (a->n_projects && a->n_projects != p->n_projects))
+        return false;
+    for (size_t i = 0; i < a->n_projects; i++)
+        if (!auth_may_use_project(p, a->projects[i]))
+            return false;
+    return true;
+}
+
 static void on_principal_add(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__PrincipalAdd *a = m->env->principal_add;
 
+    if (add_done(auth_find(s->auth, a->id), a)) {
+        reply_principals(s, m, a->id);
+        return;
+    }
     if (apply_add(s, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
         return;
     if (save_and_reply(s, m, a->id, "principal key added") == 0)

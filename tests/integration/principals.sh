@@ -42,6 +42,12 @@ check "ops adds user:carol" \
     quiet ctl ops admin principal add user:carol --pub "$T/keys/carol.pub" --projects bio-x
 check "the registry lists carol with one key" \
     test "$(principal user:carol | jq -c '[(.public_keys | length), .projects, .revoked]')" = '[1,["bio-x"],false]'
+audit_n=$(ctlj ops admin audit | jq length)
+check "the same add again (a retry whose answer was lost) is answered as the first" \
+    quiet ctl ops admin principal add user:carol --pub "$T/keys/carol.pub" --projects bio-x
+check "... and changes nothing" \
+    test "$(principal user:carol | jq -c '[(.public_keys | length), .projects, .revoked]')" = '[1,["bio-x"],false]'
+check "... not even the audit log" test "$(ctlj ops admin audit | jq length)" -eq "$audit_n"
 check "carol sees the sites" test "$(ctlj carol sites | jq length)" -eq 2
 lease=$(ctlj carol submit --project bio-x --gpus 1 | jq -r .id)
 check "carol's submit for bio-x is ACTIVE" \
