@@ -161,7 +161,7 @@ static void refuse_submit(struct svc *s, const struct rpc_msg *m,
                           const struct placement *mt)
 {
     const char *request_id = m->env->submit->request_id;
-    char why[AF_WIRE_MAX_TEXT];
+    char why[AF_WIRE_MAX_TEXT], text[AF_WIRE_MAX_TEXT];
 
     if (starting(s, why, sizeof(why))) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_STARTING, "%s", why);
@@ -169,8 +169,12 @@ static void refuse_submit(struct svc *s, const struct rpc_msg *m,
     }
     placement_refusal(mt, why, sizeof(why));
     record_request(s, m, mt, NULL, why);
-    rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
-              "%s; `aifedctl request show %s` explains every site", why, request_id);
+    /* It points at the record: it leaves once the record is stored. The
+     * reason is cut so that the pointer fits in a message's text. */
+    snprintf(text, sizeof(text),
+             "%.400s; `aifedctl request show %.64s` explains every site", why,
+             request_id);
+    outbox_error_stored(s->outbox, &m->from, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, text);
 }
 
 static void on_submit(struct svc *s, const struct rpc_msg *m)

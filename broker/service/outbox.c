@@ -115,8 +115,8 @@ int outbox_push(struct outbox *ob, const struct outbox_peer *to, Aifed__Envelope
     return 0;
 }
 
-void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorCode code,
-                  const char *text)
+static void push_error(struct outbox *ob, const struct outbox_peer *to,
+                       Aifed__ErrorCode code, const char *text, bool durable)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__Error e = AIFED__ERROR__INIT;
@@ -126,9 +126,21 @@ void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorC
     e.message = (char *)text;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_ERROR, &e);
     env.corr_id = to->corr_id;
-    /* An error promises nothing: it may leave even if the commit fails. */
-    if (outbox_push(ob, to, &env, false) < 0)
+    if (outbox_push(ob, to, &env, durable) < 0)
         log_err("error reply dropped");
+}
+
+void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorCode code,
+                  const char *text)
+{
+    /* An error promises nothing: it may leave even if the commit fails. */
+    push_error(ob, to, code, text, false);
+}
+
+void outbox_error_stored(struct outbox *ob, const struct outbox_peer *to,
+                         Aifed__ErrorCode code, const char *text)
+{
+    push_error(ob, to, code, text, true);
 }
 
 /* Free bytes on the disk holding the store, or -1 when unknown. */

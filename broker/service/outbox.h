@@ -67,6 +67,13 @@ int outbox_push(struct outbox *ob, const struct outbox_peer *to, Aifed__Envelope
 void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorCode code,
                   const char *text);
 
+/* The same, queued for after the commit: for a refusal that points at
+ * what the batch stores (a refused submit's explanation), which must be
+ * there when the client asks for it. A failed commit answers it as a
+ * failed write, which it is. */
+void outbox_error_stored(struct outbox *ob, const struct outbox_peer *to,
+                         Aifed__ErrorCode code, const char *text);
+
 /* A write to the store failed (errno says why): log it once, saying what
  * to do when the store is full, and fail the batch. */
 void outbox_store_failed(struct outbox *ob, const char *fmt, ...)
