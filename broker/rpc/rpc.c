@@ -61,6 +61,18 @@ void rpc_error(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
     outbox_error(s->outbox, &m->from, code, text);
 }
 
+void rpc_error_stored(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
+                      const char *fmt, ...)
+{
+    char text[AF_WIRE_MAX_TEXT];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    outbox_error_stored(s->outbox, &m->from, code, text);
+}
+
 void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;

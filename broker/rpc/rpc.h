@@ -83,6 +83,12 @@ void rpc_reply_allocations(struct svc *s, const struct rpc_msg *m, const char *p
 void rpc_error(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The same, queued for after the commit: for a refusal that rests on
+ * what the batch holds (a lease "already RELEASED" by a change not yet
+ * stored, a refused submit's explanation). */
+void rpc_error_stored(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* A page of a listing: copies of the borrowed messages a store walk
  * visits, at most limit of them. */
 struct rpc_page {

@@ -73,8 +73,9 @@ static void on_revoke(struct svc *s, const struct rpc_msg *m)
         rpc_remember(s, m, r->request_id, r->lease_id);
         rpc_reply_lease(s, m, &revoked.lease);
     } else if (errno == EINVAL)
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s",
-                  stored->id, lease_state_name(stored->state));
+        rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                         "lease %s is already %s", stored->id,
+                         lease_state_name(stored->state));
     else
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the revoke");
     store_lease_free(s->store, stored);

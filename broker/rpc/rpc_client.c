@@ -161,7 +161,7 @@ static void refuse_submit(struct svc *s, const struct rpc_msg *m,
                           const struct placement *mt)
 {
     const char *request_id = m->env->submit->request_id;
-    char why[AF_WIRE_MAX_TEXT], text[AF_WIRE_MAX_TEXT];
+    char why[AF_WIRE_MAX_TEXT];
 
     if (starting(s, why, sizeof(why))) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_STARTING, "%s", why);
@@ -169,12 +169,10 @@ static void refuse_submit(struct svc *s, const struct rpc_msg *m,
     }
     placement_refusal(mt, why, sizeof(why));
     record_request(s, m, mt, NULL, why);
-    /* It points at the record: it leaves once the record is stored. The
-     * reason is cut so that the pointer fits in a message's text. */
-    snprintf(text, sizeof(text),
-             "%.400s; `aifedctl request show %.64s` explains every site", why,
-             request_id);
-    outbox_error_stored(s->outbox, &m->from, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, text);
+    /* It points at the record: it leaves once the record is stored. */
+    rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+                     "%s; `aifedctl request show %s` explains every site", why,
+                     request_id);
 }
 
 static void on_submit(struct svc *s, const struct rpc_msg *m)
@@ -314,8 +312,8 @@ static void on_release(struct svc *s, const struct rpc_msg *m)
         rpc_remember(s, m, rid, id);
         rpc_reply_lease(s, m, &ended.lease);
     } else if (errno == EINVAL)
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT, "lease %s is already %s", id,
-                  lease_state_name(stored->state));
+        rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                         "lease %s is already %s", id, lease_state_name(stored->state));
     else
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
                   "could not record the release");
