@@ -24,43 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, const char *arg)
-{
-    if (fmt) {
-        fprintf(stderr, "aifedctl %s: ", cmd->name);
-        fprintf(stderr, fmt, arg);
-        fputc('\n', stderr);
-    }
-    fprintf(stderr, "usage: aifedctl %s\n", cmd->usage);
-    return CTL_EXIT_USAGE;
-}
-
-void ctl_command_help(const struct ctl_command *cmd)
-{
-    printf("usage: aifedctl %s\n\n%s", cmd->usage, cmd->help);
-}
-
-const struct ctl_verb *ctl_verb_find(const struct ctl_verb *table, const char *word)
-{
-    for (; table->name; table++)
-        if (!strcmp(table->name, word))
-            return table;
-    return NULL;
-}
-
-int ctl_parse_u32(const char *s, uint32_t *ret)
-{
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (*s < '0' || *s > '9' || *end || errno || v > UINT32_MAX)
-        return -1;
-    *ret = (uint32_t)v;
-    return 0;
-}
-
 int ctl_parse_json_only(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                         char **argv)
 {
@@ -139,7 +102,7 @@ static const struct ctl_command commands[] = {
      "       [--not-before WHEN] [--start-by WHEN] [--country CC,CC | --eu]\n"
      "       [--cert NAME]... [--dataset|--model|--image NAME[:SIZE]]...\n"
      "       [--prefer time|cost|green|local|balanced] [--weights time=W,cost=W,...]\n"
-     "       [--request-id ID] [--json]",
+     "       [--request-id ID] [--task FILE] [--json]",
      "Ask for capacity. The broker picks the best site, asks it to hold the GPUs, and\n"
      "answers once the site holds them (ACTIVE) or no site would (FAILED). The\n"
      "walltime defaults to 1h. WHEN is a UTC time (2026-12-01T06:00Z) or a duration\n"
@@ -147,9 +110,17 @@ static const struct ctl_command commands[] = {
      "several); data the site already holds need not be moved, which --prefer local\n"
      "weighs most. --weights sets the score weights of time, cost, carbon, data and\n"
      "fit directly. A retry with the same --request-id returns the same lease,\n"
-     "never a second one; `aifedctl request show ID` explains any request later.\n"},
+     "never a second one; `aifedctl request show ID` explains any request later.\n"
+     "--task FILE reads the workload from a task file (docs/task-file.md); a flag\n"
+     "given as well overrides the file's field.\n"},
+    {"task", ctl_cmd_task, "task check FILE [workload options] [--json]",
+     "Read a task file (YAML: name, project, resources, placement, datasets, models,\n"
+     "images, image, env, setup, run, files) and print it as submit would read it,\n"
+     "with any workload flags over it. An error names the file, line and column,\n"
+     "and the field. Contacts no broker.\n"},
     {"explain", ctl_cmd_explain,
-     "explain --project P --gpus N [workload options as for submit] [--json]",
+     "explain --project P --gpus N [workload options as for submit] [--task FILE]\n"
+     "       [--json]",
      "Show how the broker would place a workload: every site, chosen, ranked (with the\n"
      "start, cost, carbon and data figures behind its score) or rejected (the first\n"
      "constraint that failed, with the numbers).\n"},

@@ -27,27 +27,24 @@
 
 /* ------------------------------------------------------ submit, explain */
 
-int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
+static int submit(struct ctl *ctl, struct ctl_workload *w)
 {
-    struct ctl_workload a = {0};
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__Submit s = AIFED__SUBMIT__INIT;
     char rid[AF_ID_MAX + 1];
-    int rc = ctl_workload_parse(cmd, ctl, argc, argv, true, &a);
+    int rc;
 
-    if (rc)
-        return rc < 0 ? 0 : rc;
     /* One id per invocation: the broker makes one lease per id, however
      * often the same request arrives. */
-    if (!a.request_id)
+    if (!w->request_id)
         af_id_new("req", rid, sizeof(rid));
-    s.request_id = a.request_id ? (char *)a.request_id : rid;
-    s.workload = &a.w;
+    s.request_id = w->request_id ? (char *)w->request_id : rid;
+    s.workload = &w->w;
     req.body_case = AIFED__ENVELOPE__BODY_SUBMIT;
     req.submit = &s;
     if (!ctl->json)
         fprintf(stderr, "submitting %s: waiting for a site to hold %u GPU%s...\n",
-                s.request_id, a.w.gpus, a.w.gpus == 1 ? "" : "s");
+                s.request_id, w->w.gpus, w->w.gpus == 1 ? "" : "s");
     rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 60000, &rc);
     if (!rep)
         return rc;
@@ -60,17 +57,59 @@ int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
     return rc;
 }
 
+int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
+{
+    struct ctl_workload a = {0};
+    int rc = ctl_workload_parse(cmd, ctl, argc, argv, true, &a);
+
+    if (rc == 0)
+        rc = submit(ctl, &a);
+    ctl_task_free(a.task);
+    return rc < 0 ? 0 : rc;
+}
+
+/* task check FILE [workload flags]: the task as submit would read it. */
+int ctl_cmd_task(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
+{
+    struct ctl_workload a = {0};
+    char **args;
+    int rc;
+
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        ctl_command_help(cmd);
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[1], "check"))
+        return ctl_usage_error(cmd, "give check and a task file", NULL);
+    /* The same reading as submit --task FILE, and its flags over it. */
+    if (!(args = calloc((size_t)argc + 1, sizeof(*args))))
+        return 1;
+    args[0] = argv[0];
+    args[1] = "--task";
+    args[2] = argv[2];
+    for (int i = 3; i < argc; i++)
+        args[i] = argv[i];
+    rc = ctl_workload_parse(cmd, ctl, argc, args, false, &a);
+    if (rc == 0)
+        ctl_show_task(a.task, &a.w, ctl->json);
+    ctl_task_free(a.task);
+    free(args);
+    return rc < 0 ? 0 : rc;
+}
+
 int ctl_cmd_explain(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
     struct ctl_workload a = {0};
     Aifed__Explain e = AIFED__EXPLAIN__INIT;
     int rc = ctl_workload_parse(cmd, ctl, argc, argv, false, &a);
 
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    e.workload = &a.w;
-    return ctl_ask(ctl, AIFED__ENVELOPE__BODY_EXPLAIN, &e,
-                   AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, ctl_reply_explain);
+    if (rc == 0) {
+        e.workload = &a.w;
+        rc = ctl_ask(ctl, AIFED__ENVELOPE__BODY_EXPLAIN, &e,
+                     AIFED__ENVELOPE__BODY_EXPLAIN_REPLY, ctl_reply_explain);
+    }
+    ctl_task_free(a.task);
+    return rc < 0 ? 0 : rc;
 }
 
 /* -------------------------------------------------------------- leases */

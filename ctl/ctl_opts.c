@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ctl_opts: the tables. Every command's ends with --help, and all but
- * keygen's with --json before it. */
+/* ctl_opts: the tables, and the helpers every command's parsing shares.
+ * Every command's table ends with --help, and all but keygen's with --json
+ * before it. */
 #include "ctl_opts.h"
+#include "ctl.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const struct option global[] = {
     {"broker", required_argument, NULL, 'b'},
@@ -53,11 +59,12 @@ static const struct option workload[] = {
     {"prefer", required_argument, NULL, 'P'},
     {"weights", required_argument, NULL, 'W'},
     {"request-id", required_argument, NULL, 'r'},
+    {"task", required_argument, NULL, 'f'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-const struct ctl_opts ctl_opts_workload = {"p:g:a:m:n:C:M:w:B:D:c:eT:1:2:3:P:W:r:jh",
+const struct ctl_opts ctl_opts_workload = {"p:g:a:m:n:C:M:w:B:D:c:eT:1:2:3:P:W:r:f:jh",
                                            workload};
 
 static const struct option leases[] = {
@@ -119,4 +126,41 @@ int ctl_opt_common(const struct ctl_command *cmd, struct ctl *ctl, int opt)
         return 0;
     }
     return ctl_usage_error(cmd, NULL, NULL);
+}
+
+int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, const char *arg)
+{
+    if (fmt) {
+        fprintf(stderr, "aifedctl %s: ", cmd->name);
+        fprintf(stderr, fmt, arg);
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "usage: aifedctl %s\n", cmd->usage);
+    return CTL_EXIT_USAGE;
+}
+
+void ctl_command_help(const struct ctl_command *cmd)
+{
+    printf("usage: aifedctl %s\n\n%s", cmd->usage, cmd->help);
+}
+
+const struct ctl_verb *ctl_verb_find(const struct ctl_verb *table, const char *word)
+{
+    for (; table->name; table++)
+        if (!strcmp(table->name, word))
+            return table;
+    return NULL;
+}
+
+int ctl_parse_u32(const char *s, uint32_t *ret)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || errno || v > UINT32_MAX)
+        return -1;
+    *ret = (uint32_t)v;
+    return 0;
 }

@@ -5,6 +5,7 @@
  * both places in this file and nowhere else.
  */
 #include "ctl_show.h"
+#include "ctl_task.h"
 #include "lease.h"
 #include "af_token.h"
 #include "af_time.h"
@@ -492,4 +493,113 @@ int ctl_reply_principals(const struct Aifed__Envelope *rep, bool json)
 {
     ctl_show_principals(rep->principal_list, json);
     return 0;
+}
+
+/* A task's workload, as the broker will get it. */
+static json_t *workload_json(const Aifed__Workload *w)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "project", w->project, "accelerator",
+        *w->accelerator ? w->accelerator : "any", "gpus", (json_int_t)w->gpus,
+        "gpu_memory_gb", (json_int_t)w->gpu_memory_gb, "nodes", (json_int_t)w->nodes,
+        "cpus_per_node", (json_int_t)w->cpus_per_node, "memory_per_node_gb",
+        (json_int_t)w->memory_per_node_gb, "walltime_s", (json_int_t)w->walltime_s);
+    json_t *c = json_array(), *t = json_array(), *d = json_array();
+    static const char *const kinds[] = {"dataset", "model", "image"};
+
+    for (size_t i = 0; i < w->n_countries; i++)
+        json_array_append_new(c, json_string(w->countries[i]));
+    for (size_t i = 0; i < w->n_certifications; i++)
+        json_array_append_new(t, json_string(w->certifications[i]));
+    for (size_t i = 0; i < w->n_data; i++)
+        json_array_append_new(d, json_pack("{s:s, s:s, s:I}", "kind",
+                                           kinds[w->data[i]->kind % 3], "name",
+                                           w->data[i]->name, "size_bytes",
+                                           (json_int_t)w->data[i]->size_bytes));
+    json_object_set_new(o, "countries", c);
+    json_object_set_new(o, "certifications", t);
+    json_object_set_new(o, "data", d);
+    json_object_set_new(o, "not_before", time_json(w->not_before_ms));
+    json_object_set_new(o, "start_by", time_json(w->start_by_ms));
+    return o;
+}
+
+static json_t *opt_string(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static void show_task_json(const struct ctl_task *t, const Aifed__Workload *w)
+{
+    json_t *o = json_object(), *env = json_object(), *files = json_array();
+
+    for (size_t i = 0; i < t->n_env; i++)
+        json_object_set_new(env, t->env[i].key, json_string(t->env[i].value));
+    for (size_t i = 0; i < t->n_files; i++)
+        json_array_append_new(files, json_pack("{s:s, s:s, s:I}", "name",
+                                               t->files[i].name, "path", t->files[i].path,
+                                               "bytes", (json_int_t)t->files[i].bytes));
+    json_object_set_new(o, "name", opt_string(t->name));
+    json_object_set_new(o, "workload", workload_json(w));
+    json_object_set_new(o, "image", opt_string(t->image));
+    json_object_set_new(o, "env", env);
+    json_object_set_new(o, "setup", opt_string(t->setup));
+    json_object_set_new(o, "run", opt_string(t->run));
+    json_object_set_new(o, "files", files);
+    ctl_print_json(o);
+}
+
+static size_t lines(const char *s)
+{
+    size_t n = 0;
+
+    for (; s && *s; s++)
+        n += *s == '\n' || !s[1];
+    return n;
+}
+
+void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json)
+{
+    static const char *const kinds[] = {"dataset", "model", "image"};
+    static const char *const prefs[] = {"balanced", "time", "cost", "green", "local"};
+    char wall[32];
+
+    if (json) {
+        show_task_json(t, w);
+        return;
+    }
+    af_duration_format((uint64_t)w->walltime_s * 1000, wall, sizeof(wall));
+    printf("task:       %s (%s)\n", t->name ? t->name : "-", t->path);
+    printf("project:    %s\n", *w->project ? w->project : "- (give --project)");
+    printf("resources:  %u x %s", w->gpus, *w->accelerator ? w->accelerator : "any GPU");
+    if (w->gpu_memory_gb)
+        printf(", %u GB each", w->gpu_memory_gb);
+    if (w->nodes)
+        printf(", on %u node%s", w->nodes, w->nodes == 1 ? "" : "s");
+    printf(", walltime %s\n", wall);
+    if (w->n_countries) {
+        printf("countries:  ");
+        for (size_t i = 0; i < w->n_countries; i++)
+            printf("%s%s", i ? "," : "", w->countries[i]);
+        printf("\n");
+    }
+    for (size_t i = 0; i < w->n_certifications; i++)
+        printf("needs:      certification %s\n", w->certifications[i]);
+    for (size_t i = 0; i < w->n_data; i++)
+        printf("data:       %s %s\n", kinds[w->data[i]->kind % 3], w->data[i]->name);
+    if (w->prefer || w->weights)
+        printf("prefer:     %s\n",
+               w->weights ? "the weights given" : prefs[w->prefer % 5]);
+    if (t->image)
+        printf("image:      %s (run inside apptainer exec)\n", t->image);
+    for (size_t i = 0; i < t->n_env; i++)
+        printf("env:        %s=%s\n", t->env[i].key, t->env[i].value);
+    if (t->setup)
+        printf("setup:      %zu line%s\n", lines(t->setup),
+               lines(t->setup) == 1 ? "" : "s");
+    if (t->run)
+        printf("run:        %zu line%s\n", lines(t->run), lines(t->run) == 1 ? "" : "s");
+    for (size_t i = 0; i < t->n_files; i++)
+        printf("file:       %s <- %s (%llu bytes)\n", t->files[i].name, t->files[i].path,
+               (unsigned long long)t->files[i].bytes);
 }

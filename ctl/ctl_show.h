@@ -25,6 +25,10 @@ void ctl_show_sites(const struct Aifed__SiteList *list, bool json);
 void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
 /* A request, what was decided and the explanation kept with it. */
 void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
+struct ctl_task;
+struct Aifed__Workload;
+/* A task file as understood: what it asks of a site, and what it runs. */
+void ctl_show_task(const struct ctl_task *t, const struct Aifed__Workload *w, bool json);
 void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
 void ctl_show_principals(const struct Aifed__PrincipalList *l, bool json);
 struct af_token_claims;

@@ -103,126 +103,176 @@ static int add_countries(struct ctl_workload *a, const char *list)
     return 0;
 }
 
-int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
-                       char **argv, bool submit, struct ctl_workload *a)
+void ctl_workload_init(struct ctl_workload *a)
 {
-    static const char *const prefs[] = {"balanced", "time", "cost", "green", "local"};
-    uint64_t ms;
-    int opt, rc;
-
     aifed__workload__init(&a->w);
     a->w.countries = a->countries;
     a->w.certifications = a->certs;
     a->w.data = a->data_ptrs;
     a->w.accelerator = "";
     a->w.walltime_s = 3600;
+}
+
+/* Why arg is wrong for opt, into why: the words a flag and a task file's
+ * field share. */
+static int bad(char *why, size_t size, const char *fmt, const char *arg)
+{
+    snprintf(why, size, fmt, arg);
+    return -1;
+}
+
+int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why,
+                     size_t size)
+{
+    static const char *const prefs[] = {"balanced", "time", "cost", "green", "local"};
+    uint64_t ms;
+
+    switch (opt) {
+    case 'C':
+        if (ctl_parse_u32(arg, &a->w.cpus_per_node) < 0)
+            return bad(why, size, "'%s' is not a count", arg);
+        return 0;
+    case 'M':
+        if (ctl_parse_u32(arg, &a->w.memory_per_node_gb) < 0)
+            return bad(why, size, "'%s' is not a number of GB", arg);
+        return 0;
+    case 'B':
+        if (parse_when(arg, &a->w.not_before_ms) < 0)
+            return bad(why, size, "'%s' is not a time or duration", arg);
+        return 0;
+    case 'D':
+        if (parse_when(arg, &a->w.start_by_ms) < 0)
+            return bad(why, size, "'%s' is not a time or duration", arg);
+        return 0;
+    case 'T':
+        if (!af_id_valid(arg) || a->w.n_certifications == CTL_MAX_ITEMS)
+            return bad(why, size, "'%s' is not a certification name", arg);
+        a->certs[a->w.n_certifications++] = (char *)arg;
+        return 0;
+    case '1':
+    case '2':
+    case '3':
+        if (add_data(a, opt - '1', arg) < 0)
+            return bad(why, size, "'%s' is not NAME or NAME:SIZE (like 120GB)", arg);
+        return 0;
+    case 'P':
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(arg, prefs[k])) {
+                a->w.prefer = (Aifed__Preference)k;
+                return 0;
+            }
+        return bad(why, size, "'%s' is not time, cost, green, local or balanced", arg);
+    case 'W':
+        if (parse_weights(a, arg) < 0)
+            return bad(why, size, "'%s' is not like time=4,cost=1,fit=0.1", arg);
+        return 0;
+    case 'p':
+        if (!af_id_valid(arg))
+            return bad(why, size, "'%s' is not a valid project name", arg);
+        a->w.project = (char *)arg;
+        return 0;
+    case 'g':
+        if (ctl_parse_u32(arg, &a->w.gpus) < 0 || a->w.gpus == 0)
+            return bad(why, size, "'%s' is not a count of 1 or more", arg);
+        return 0;
+    case 'a':
+        if (!af_id_valid(arg))
+            return bad(why, size, "'%s' is not an accelerator model", arg);
+        a->w.accelerator = strcasecmp(arg, "any") ? (char *)arg : "";
+        return 0;
+    case 'm':
+        if (ctl_parse_u32(arg, &a->w.gpu_memory_gb) < 0)
+            return bad(why, size, "'%s' is not a number of GB", arg);
+        return 0;
+    case 'n':
+        if (ctl_parse_u32(arg, &a->w.nodes) < 0)
+            return bad(why, size, "'%s' is not a count", arg);
+        return 0;
+    case 'w':
+        if (af_duration_parse(arg, &ms) < 0 || ms < 1000 || ms / 1000 > UINT32_MAX)
+            return bad(why, size, "'%s' is not a duration like 4h", arg);
+        a->w.walltime_s = (uint32_t)(ms / 1000);
+        return 0;
+    case 'c':
+        if (add_countries(a, arg) < 0)
+            return bad(why, size, "'%s' is not a list like LU,DE", arg);
+        return 0;
+    case 'e':
+        for (size_t i = 0; i < sizeof(eu27) / sizeof(eu27[0]); i++)
+            add_countries(a, eu27[i]);
+        return 0;
+    case 'r':
+        if (!af_id_valid(arg))
+            return bad(why, size, "'%s' is not a valid request id", arg);
+        a->request_id = arg;
+        return 0;
+    default:
+        return bad(why, size, "%s", "not a workload option");
+    }
+}
+
+/* The long name of a workload option, for its error. */
+static const char *opt_name(int opt)
+{
+    for (const struct option *o = ctl_opts_workload.longopts; o->name; o++)
+        if (o->val == opt)
+            return o->name;
+    return "?";
+}
+
+/* --task FILE first, wherever it is on the line: the flags override it. */
+static int load_task(const struct ctl_command *cmd, int argc, char **argv,
+                     struct ctl_workload *a)
+{
+    char why[1024];
+
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (!strcmp(argv[i], "--task") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--task=", 7))
+            path = argv[i] + 7;
+        if (!path)
+            continue;
+        if (!(a->task = ctl_task_load(path, a, why, sizeof(why))))
+            return ctl_usage_error(cmd, "%s", why);
+        return 0;
+    }
+    return 0;
+}
+
+int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
+                       char **argv, bool submit, struct ctl_workload *a)
+{
+    char why[256], full[320];
+    int opt, rc;
+
+    ctl_workload_init(a);
+    if ((rc = load_task(cmd, argc, argv, a)) != 0)
+        return rc;
     while ((opt = ctl_getopt(argc, argv, &ctl_opts_workload)) != -1) {
-        switch (opt) {
-        case 'C':
-            if (ctl_parse_u32(optarg, &a->w.cpus_per_node) < 0)
-                return ctl_usage_error(cmd, "--cpus-per-node: '%s' is not a count",
-                                       optarg);
-            break;
-        case 'M':
-            if (ctl_parse_u32(optarg, &a->w.memory_per_node_gb) < 0)
-                return ctl_usage_error(
-                    cmd, "--memory-per-node: '%s' is not a number of GB", optarg);
-            break;
-        case 'B':
-            if (parse_when(optarg, &a->w.not_before_ms) < 0)
-                return ctl_usage_error(
-                    cmd, "--not-before: '%s' is not a time or duration", optarg);
-            break;
-        case 'D':
-            if (parse_when(optarg, &a->w.start_by_ms) < 0)
-                return ctl_usage_error(cmd, "--start-by: '%s' is not a time or duration",
-                                       optarg);
-            break;
-        case 'T':
-            if (!af_id_valid(optarg) || a->w.n_certifications == CTL_MAX_ITEMS)
-                return ctl_usage_error(cmd, "--cert: '%s' is not a certification name",
-                                       optarg);
-            a->certs[a->w.n_certifications++] = optarg;
-            break;
-        case '1':
-        case '2':
-        case '3':
-            if (add_data(a, opt - '1', optarg) < 0)
-                return ctl_usage_error(cmd, "'%s' is not NAME or NAME:SIZE (like 120GB)",
-                                       optarg);
-            break;
-        case 'P':
-            a->w.prefer = AIFED__PREFERENCE__PREFER_BALANCED;
-            for (int k = 0; k < 5; k++)
-                if (!strcmp(optarg, prefs[k]))
-                    a->w.prefer = (Aifed__Preference)k;
-            if (a->w.prefer == AIFED__PREFERENCE__PREFER_BALANCED &&
-                strcmp(optarg, "balanced"))
-                return ctl_usage_error(
-                    cmd,
-                    "--prefer: '%s' is not time, cost, green, local or "
-                    "balanced",
-                    optarg);
-            break;
-        case 'W':
-            if (parse_weights(a, optarg) < 0)
-                return ctl_usage_error(
-                    cmd, "--weights: '%s' is not like time=4,cost=1,fit=0.1", optarg);
-            break;
-        case 'p':
-            if (!af_id_valid(optarg))
-                return ctl_usage_error(cmd, "'%s' is not a valid project name", optarg);
-            a->w.project = optarg;
-            break;
-        case 'g':
-            if (ctl_parse_u32(optarg, &a->w.gpus) < 0 || a->w.gpus == 0)
-                return ctl_usage_error(cmd, "--gpus: '%s' is not a count of 1 or more",
-                                       optarg);
-            break;
-        case 'a':
-            if (!af_id_valid(optarg))
-                return ctl_usage_error(cmd, "'%s' is not an accelerator model", optarg);
-            a->w.accelerator = strcasecmp(optarg, "any") ? optarg : "";
-            break;
-        case 'm':
-            if (ctl_parse_u32(optarg, &a->w.gpu_memory_gb) < 0)
-                return ctl_usage_error(cmd, "--gpu-memory: '%s' is not a number of GB",
-                                       optarg);
-            break;
-        case 'n':
-            if (ctl_parse_u32(optarg, &a->w.nodes) < 0)
-                return ctl_usage_error(cmd, "--nodes: '%s' is not a count", optarg);
-            break;
-        case 'w':
-            if (af_duration_parse(optarg, &ms) < 0 || ms < 1000 || ms / 1000 > UINT32_MAX)
-                return ctl_usage_error(cmd, "--walltime: '%s' is not a duration like 4h",
-                                       optarg);
-            a->w.walltime_s = (uint32_t)(ms / 1000);
-            break;
-        case 'c':
-            if (add_countries(a, optarg) < 0)
-                return ctl_usage_error(cmd, "--country: '%s' is not a list like LU,DE",
-                                       optarg);
-            break;
-        case 'e':
-            for (size_t i = 0; i < sizeof(eu27) / sizeof(eu27[0]); i++)
-                add_countries(a, eu27[i]);
-            break;
-        case 'r':
-            if (!submit || !af_id_valid(optarg))
-                return ctl_usage_error(cmd, "'%s' is not a valid request id", optarg);
-            a->request_id = optarg;
-            break;
-        default: /* --help printed: -1, so that the caller exits 0 */
+        if (opt == 'f')
+            continue; /* the task file: read first */
+        if (opt == 'j' || opt == 'h' || opt == '?') {
+            /* --help printed: -1, so that the caller exits 0 */
             if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
                 return rc == 0 ? -1 : rc;
+            continue;
+        }
+        if (opt == 'r' && !submit)
+            return ctl_usage_error(cmd, "'%s' is not a valid request id", optarg);
+        if (ctl_workload_set(a, opt, optarg, why, sizeof(why)) < 0) {
+            snprintf(full, sizeof(full), "--%s: %s", opt_name(opt), why);
+            return ctl_usage_error(cmd, "%s", full);
         }
     }
     if (optind != argc)
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!*a->w.project) /* protobuf-c's init sets strings to "" */
-        return ctl_usage_error(cmd, "--project is required", NULL);
+        return ctl_usage_error(cmd, "--project (or a task file's project) is required",
+                               NULL);
     if (!a->w.gpus)
-        return ctl_usage_error(cmd, "--gpus is required", NULL);
+        return ctl_usage_error(cmd, "--gpus (or a task file's resources) is required",
+                               NULL);
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "af_ids.h"
 #include "ctl.h"
+#include "ctl_task.h"
 
 #include "aifed.pb-c.h"
 
@@ -26,7 +27,17 @@ struct ctl_workload {
     char data_names[CTL_MAX_ITEMS][AF_ID_MAX + 1];
     Aifed__Weights weights;
     const char *request_id; /* --request-id (submit only) */
+    struct ctl_task *task;  /* --task FILE, which the strings may point into */
 };
+
+/* An empty workload: 1h of walltime, nothing else asked. */
+void ctl_workload_init(struct ctl_workload *a);
+
+/* Set what the workload option opt (its short name: 'g' for --gpus) says
+ * arg is; arg is borrowed and must outlive a. -1 with why (words without
+ * the option's name: "'0' is not a count of 1 or more") when it is wrong. */
+int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why,
+                     size_t size);
 
 /* Parse argv into a (submit: --request-id is allowed). 0 to go on, -1 when
  * --help was printed (exit 0), or the exit status of bad usage. */

@@ -10,7 +10,7 @@ pkgs=(
     protobuf-c-compiler libprotobuf-c-dev # wire protocol
     libzmq3-dev libsodium-dev             # CURVE sockets, keys
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
-    libuv1-dev libinih-dev libjansson-dev # loop, config files, JSON output
+    libuv1-dev libinih-dev libjansson-dev libyaml-dev # loop, config, JSON, task files
     uthash-dev                            # hash tables (headers only)
     libmicrohttpd-dev                     # the Prometheus endpoint
     libsystemd-dev                        # sd_notify: Type=notify and the watchdog

@@ -29,7 +29,7 @@ out=$("$FED_CTL_BIN" sites 2>&1); rc=$?
 check "no broker configured: exit 3 and says how to configure" test "$rc" -eq 3
 grep -q AIFED_BROKER <<<"$out" && ok "names the environment variables" || fail "names the environment variables"
 out=$("$FED_CTL_BIN" submit --gpus 2 2>&1); rc=$?
-check "missing --project: exit 2 with usage" test "$rc:$(head -1 <<<"$out")" = "2:aifedctl submit: --project is required"
+check "missing --project: exit 2 with usage" test "$rc:$(head -1 <<<"$out")" = "2:aifedctl submit: --project (or a task file's project) is required"
 out=$("$FED_CTL_BIN" frobnicate 2>&1); rc=$?
 check "unknown command: exit 2" test "$rc" -eq 2
 for cmd in keygen sites submit explain leases lease help; do

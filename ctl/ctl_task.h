@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_task: a task file (YAML, docs/task-file.md): what a job needs, where
+ * it may run, and what it runs. What it asks of a site goes through the
+ * same setters as submit's flags (ctl_workload_set), so every flag has its
+ * field, a field says what its flag says, and a flag given as well wins.
+ * Errors name the file, line and column, and the field.
+ *
+ * What the job runs (image, env, setup, run, files) is kept for the job
+ * commands and checked here against the bounds a broker will hold it to.
+ */
+#ifndef CTL_TASK_H
+#define CTL_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ctl_workload;
+
+/* Bounds on what a task may carry along (and a broker will be asked to). */
+#define CTL_TASK_MAX_BYTES       (256 * 1024) /* the task file itself */
+#define CTL_TASK_MAX_SCRIPT      (64 * 1024)  /* setup, run */
+#define CTL_TASK_MAX_ENV         64
+#define CTL_TASK_MAX_VALUE       4096 /* one env value */
+#define CTL_TASK_MAX_FILES       16
+#define CTL_TASK_MAX_FILES_BYTES (1024 * 1024) /* all files together */
+
+struct ctl_task_env {
+    char *key, *value;
+};
+
+struct ctl_task_file {
+    char *name; /* in the job's directory: relative, no "..", no "//" */
+    char *path; /* here: relative to the task file's directory */
+    uint64_t bytes;
+};
+
+struct ctl_task {
+    char *path;
+    char *name, *image, *setup, *run; /* NULL when not given */
+    struct ctl_task_env env[CTL_TASK_MAX_ENV];
+    size_t n_env;
+    struct ctl_task_file files[CTL_TASK_MAX_FILES];
+    size_t n_files;
+    uint64_t files_bytes;
+    char **strs; /* every string the workload borrows, freed with the task */
+    size_t n_strs, cap_strs;
+};
+
+/* Read path into a (initialised by the caller) and a new task. NULL with
+ * why ("task.yaml:4:10: resources.gpus: '0' is not a count of 1 or more"). */
+struct ctl_task *ctl_task_load(const char *path, struct ctl_workload *a, char *why,
+                               size_t size);
+
+/* The same from a buffer (path names it in errors; files are looked for
+ * relative to its directory). */
+struct ctl_task *ctl_task_parse(const char *path, const char *buf, size_t len,
+                                struct ctl_workload *a, char *why, size_t size);
+
+void ctl_task_free(struct ctl_task *t);
+
+#endif
