@@ -69,6 +69,7 @@ struct spool {
     char name[SLURM_NAME_MAX + 1];
     char accel[AF_ID_MAX + 1];
     Aifed__Pool pool;
+    uint32_t gpus_reserved; /* on nodes sinfo flags RESERVED (ours and others') */
     Aifed__StartEstimate starts[MAX_SIZES];
     Aifed__StartEstimate *start_ptrs[MAX_SIZES];
 };
@@ -420,6 +421,8 @@ static bool build_pool(struct backend *b, struct spool *sp, const struct slurm_p
          * project's) is not free to anyone who asks now. */
         if (part->up && nd->usable && !nd->reserved && nd->gpus > nd->gpus_used)
             p->gpus_free += nd->gpus - nd->gpus_used;
+        if (nd->reserved)
+            sp->gpus_reserved += nd->gpus;
     }
     if (!p->nodes_total)
         return false;
@@ -488,15 +491,26 @@ static void build_windows(struct backend *b, const struct slurm_resv *r, size_t 
 
 /* ---- applying what the reader found ---- */
 
-/* Holds made after the read began may not be in its figures yet. */
-static void subtract_new_holds(struct backend *b, int64_t read_ms)
+/*
+ * Our holds take their GPUs from the reservations we made, not from sinfo:
+ * slurmctld flags a reserved node RESERVED a few seconds after the
+ * reservation is made, and until then sinfo reads it as free. So whatever
+ * of a pool's holds the RESERVED nodes do not account for is not free.
+ * (Another's reservation flagged meanwhile can hide that much of ours for
+ * those seconds; nothing else can.)
+ */
+static void subtract_unflagged_holds(struct backend *b)
 {
-    for (size_t i = 0; i < b->n_holds; i++) {
-        const struct shold *h = &b->holds[i];
-        struct spool *sp = find_pool(b, h->pool);
-        if (sp && !h->releasing && h->created_ms >= read_ms)
-            sp->pool.gpus_free -=
-                sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
+    for (size_t i = 0; i < b->n_pools; i++) {
+        struct spool *sp = &b->pools[i];
+        uint64_t held = 0, missing;
+
+        for (size_t k = 0; k < b->n_holds; k++)
+            if (!strcmp(b->holds[k].pool, sp->name))
+                held += b->holds[k].gpus;
+        missing = held > sp->gpus_reserved ? held - sp->gpus_reserved : 0;
+        sp->pool.gpus_free -=
+            sp->pool.gpus_free < missing ? sp->pool.gpus_free : (uint32_t)missing;
     }
 }
 
@@ -517,7 +531,7 @@ static void apply_read(struct backend *b, const struct slurm_snap *s)
     if (s->have_jobs)
         account_jobs(b, s->jobs, s->n_jobs);
     sync_holds(b, s->resv, s->n_resv, s->started_ms);
-    subtract_new_holds(b, s->started_ms);
+    subtract_unflagged_holds(b);
     build_windows(b, s->resv, s->n_resv);
 }
 

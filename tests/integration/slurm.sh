@@ -115,6 +115,17 @@ check "... ending when the lease does" test "$(date -d "$(resv "aifed-$lease" |
     grep -o 'EndTime=[^ ]*' | cut -d= -f2)" +%s)" = \
     "$(date -d "$(jq -r .expires <<<"$out")" +%s)"
 wait_for "the held node's GPUs are no longer free" 5 'free_is 0'
+# ... and never free again while held: slurmctld flags the node RESERVED
+# seconds after the reservation is made, and sinfo reads it free till then.
+# Five advertisements in a row (each waited for by its last_seen) say 0.
+seen() { ctlj ops sites | jq -r '.[0].last_seen'; }
+zeros=0
+for ((i = 0; i < 5; i++)); do
+    last=$(seen)
+    wait_for "advertisement $((i + 1)) after the hold" 10 '[[ $(seen) != "$last" ]]'
+    free_is 0 && zeros=$((zeros + 1))
+done
+check "... and stay held in the next five advertisements ($zeros of 5 say 0 free)" test "$zeros" -eq 5
 job=$(sbatch --parsable --reservation="aifed-$lease" --gres=gpu:1 --time=5 \
     --output=/dev/null --wrap "sleep 2")
 wait_for "a job sent to the reservation runs and completes" 20 \
