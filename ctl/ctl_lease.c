@@ -48,7 +48,7 @@ static int submit(struct ctl *ctl, struct ctl_workload *w)
     rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 60000, &rc);
     if (!rep)
         return rc;
-    ctl_show_lease(rep->lease_reply->lease, ctl->json);
+    ctl_show_lease_reply(rep->lease_reply, ctl->json);
     rc = rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
                  rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_PENDING
              ? 0
@@ -214,7 +214,7 @@ static struct {
 
 static int show_lease(const Aifed__Envelope *rep, bool json)
 {
-    ctl_show_lease(rep->lease_reply->lease, json);
+    ctl_show_lease_reply(rep->lease_reply, json);
     return 0;
 }
 

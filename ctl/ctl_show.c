@@ -110,6 +110,36 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
                l->site, l->id);
 }
 
+/* What the site's own word says of the hold, against the lease's state. */
+static const char *at_site(const Aifed__Lease *l, bool holds)
+{
+    bool open = l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
+                l->state == AIFED__LEASE_STATE__LEASE_ACTIVE;
+
+    if (open)
+        return holds ? "held (the site's advertisements list the hold)"
+                     : "not yet in the site's advertisements";
+    return holds
+               ? "still held: the site's last advertisement lists the hold, and it lets "
+                 "go within seconds (the capacity counts as held until then)"
+               : "let go";
+}
+
+void ctl_show_lease_reply(const Aifed__LeaseReply *r, bool json)
+{
+    const Aifed__Lease *l = r->lease;
+
+    if (json) {
+        json_t *o = lease_json(l);
+        json_object_set_new(o, "site_holds", json_boolean(r->site_holds));
+        ctl_print_json(o);
+        return;
+    }
+    ctl_show_lease(l, false);
+    if (*l->site && l->state != AIFED__LEASE_STATE__LEASE_FAILED)
+        printf("at site:     %s\n", at_site(l, r->site_holds));
+}
+
 /* Wide enough for the broker's lease ids, so that the columns line up over
  * every page of a listing (each page is printed as it arrives). */
 #define LEASE_W ((int)AF_ID_NEW_LEN("lease"))

@@ -19,6 +19,9 @@ struct Aifed__AllocationList;
 struct Aifed__PrincipalList;
 
 void ctl_show_lease(const struct Aifed__Lease *l, bool json);
+struct Aifed__LeaseReply;
+/* The lease, and what the site's own word says of its hold. */
+void ctl_show_lease_reply(const struct Aifed__LeaseReply *r, bool json);
 /* A page of leases; header printed when first. */
 void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json, bool first);
 void ctl_show_sites(const struct Aifed__SiteList *list, bool json);

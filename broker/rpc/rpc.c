@@ -79,6 +79,7 @@ void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease 
     Aifed__LeaseReply r = AIFED__LEASE_REPLY__INIT;
 
     r.lease = (Aifed__Lease *)l;
+    r.site_holds = l->site && *l->site && sites_holds(s->sites, l->site, l->id);
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_REPLY, &r);
     rpc_reply(s, m, &env);
 }

@@ -267,13 +267,6 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool holds_listed(const Aifed__Advertisement *a, const char *lease_id)
-{
-    return a->n_held_lease_ids &&
-           bsearch(&lease_id, a->held_lease_ids, a->n_held_lease_ids, sizeof(char *),
-                   str_cmp) != NULL;
-}
-
 static int pool_index(const struct site *st, const char *pool)
 {
     for (size_t j = 0; st->adv && j < st->adv->n_pools; j++)
@@ -288,6 +281,21 @@ static bool sorted(char **v, size_t n)
         if (strcmp(v[i - 1], v[i]) > 0)
             return false;
     return true;
+}
+
+static bool holds_listed(const Aifed__Advertisement *a, const char *lease_id)
+{
+    return a->n_held_lease_ids &&
+           bsearch(&lease_id, a->held_lease_ids, a->n_held_lease_ids, sizeof(char *),
+                   str_cmp) != NULL;
+}
+
+bool sites_holds(const struct sites *s, const char *site, const char *lease_id)
+{
+    const struct site *st = find(s, site);
+
+    /* mark_reported() sorted the list when the advertisement came. */
+    return st && st->adv && holds_listed(st->adv, lease_id);
 }
 
 /* Decide once per advertisement which promises it already counts, and sum

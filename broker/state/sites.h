@@ -48,6 +48,9 @@ int sites_add(struct sites *s, const char *id);
 bool sites_known(const struct sites *s, const char *id);
 /* UP: advertised within down_after. */
 bool sites_is_up(const struct sites *s, const char *id);
+/* Whether site's last advertisement lists a hold for lease_id: the site's
+ * own word that it holds the capacity. */
+bool sites_holds(const struct sites *s, const char *site, const char *lease_id);
 /* How many configured sites have not advertised since this broker started;
  * their ids, comma-separated, into buf (cut short to fit). */
 size_t sites_unheard(const struct sites *s, char *buf, size_t size);

@@ -102,6 +102,20 @@ kill -CONT "$(cat "$T/agents/pharos.pid")"
 wait_for "pharos comes back UP" 10 'test "$(site_state pharos)" = UP'
 check "its lease is still ACTIVE" test "$(state_of "$kept")" = ACTIVE
 
+# A release while the site has not let go yet: lease show says the site still
+# holds the capacity, then that it let go.
+gone=$(ctlj alice submit --project llm-eu --gpus 1 --country GR | jq -r .id)
+holds() { ctlj alice lease show "$gone" | jq -r .site_holds; }
+wait_for "pharos's advertisements list the hold" 10 'test "$(holds)" = true'
+kill -STOP "$(cat "$T/agents/pharos.pid")"
+check "the user releases it while pharos is stopped" \
+    test "$(ctlj alice lease release "$gone" | jq -r '.state + " " + (.site_holds | tostring)')" = "RELEASED true"
+check "lease show says the site still holds it" \
+    grep -q "^at site: *still held: the site's last advertisement lists the hold" <<<"$(ctl alice lease show "$gone")"
+kill -CONT "$(cat "$T/agents/pharos.pid")"
+wait_for "once pharos has let go, lease show says so" 10 \
+    'grep -q "^at site: *let go$" <<<"$(ctl alice lease show "$gone")"'
+
 # Isolation guard: every site silent at once.
 kill -STOP "$(cat "$T/agents/pharos.pid")" "$(cat "$T/agents/mimer.pid")"
 wait_for "the broker notices it hears no site" 10 'grep -q "every site went silent at once" "$T/logs/broker.log"'
