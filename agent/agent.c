@@ -302,6 +302,8 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
                  l->workload->project);
         held.lease_id = l->id;
         held.signature = sig;
+        held.access =
+            a->ops->access ? (Aifed__SiteAccess *)a->ops->access(a->b, l) : NULL;
         env.body_case = AIFED__ENVELOPE__BODY_LEASE_HELD;
         env.lease_held = &held;
     } else {

@@ -23,6 +23,7 @@ struct backend;
 struct aconf;
 struct Aifed__Advertisement;
 struct Aifed__Lease;
+struct Aifed__SiteAccess;
 
 /* A lease that ended at the site, with what its jobs used there. */
 struct backend_ended {
@@ -41,6 +42,11 @@ struct backend_ops {
     /* Hold capacity for lease. -1 with the reason in why when it cannot. */
     int (*hold)(struct backend *b, const struct Aifed__Lease *lease,
                 struct af_error *why);
+    /* How a user works in lease's hold by hand (for a Slurm site: the
+     * reservation, partition and local account), borrowed until the next
+     * call; NULL where there is nothing to say. Optional. */
+    const struct Aifed__SiteAccess *(*access)(struct backend *b,
+                                              const struct Aifed__Lease *lease);
     /* Whether a hold by that id stands (asking again for it changes nothing). */
     bool (*holding)(struct backend *b, const char *lease_id);
     /* Let go of a hold. -1/ENOENT when there is none by that id; -1 with

@@ -94,6 +94,8 @@ struct backend {
     bool read_ok;
     struct umap *users, *projects;
     size_t n_users, n_projects;
+    Aifed__SiteAccess access; /* the last slurm_access() answer, in access_buf */
+    char access_buf[3][SLURM_NAME_MAX + 32];
     struct spool pools[AF_WIRE_MAX_POOLS];
     Aifed__Pool *pool_ptrs[AF_WIRE_MAX_POOLS];
     size_t n_pools;
@@ -646,15 +648,25 @@ static void local_time(int64_t ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
 }
 
+/* The local user and account the user map gives for l's principal and
+ * project; either may be NULL. */
+static void local_names(const struct backend *b, const Aifed__Lease *l, const char **user,
+                        const char **acct)
+{
+    const char *name =
+        strncmp(l->principal, "user:", 5) ? l->principal : l->principal + 5;
+
+    *user = map_find(b->users, b->n_users, name);
+    *acct = map_find(b->projects, b->n_projects, l->workload->project);
+}
+
 /* Users= and Accounts= for the lease, from user_map. */
 static int who(struct backend *b, const Aifed__Lease *l, char *users, char *accounts,
                size_t size, struct af_error *why)
 {
-    const char *name =
-        strncmp(l->principal, "user:", 5) ? l->principal : l->principal + 5;
-    const char *user = map_find(b->users, b->n_users, name);
-    const char *acct = map_find(b->projects, b->n_projects, l->workload->project);
+    const char *user, *acct;
 
+    local_names(b, l, &user, &acct);
     if (!user && !acct)
         return af_error_set(why,
                             "no local Slurm user for %s or account for project %s "
@@ -759,6 +771,27 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
     /* Until the next read shows the reservation. */
     sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
     return 0;
+}
+
+/* sbatch --reservation=aifed-<lease> --partition=<pool>, as the local
+ * account the user map gives (the user's, else the project's). */
+static const Aifed__SiteAccess *slurm_access(struct backend *b, const Aifed__Lease *l)
+{
+    const char *user, *acct;
+
+    local_names(b, l, &user, &acct);
+    aifed__site_access__init(&b->access);
+    snprintf(b->access_buf[0], sizeof(b->access_buf[0]), RESV_PREFIX "%s", l->id);
+    snprintf(b->access_buf[1], sizeof(b->access_buf[1]), "%s", l->pool);
+    snprintf(b->access_buf[2], sizeof(b->access_buf[2]), "%s",
+             user   ? user
+             : acct ? acct
+                    : "");
+    b->access.scheduler = "slurm";
+    b->access.reservation = b->access_buf[0];
+    b->access.partition = b->access_buf[1];
+    b->access.account = b->access_buf[2];
+    return &b->access;
 }
 
 static int slurm_release(struct backend *b, const char *lease_id)
@@ -900,6 +933,7 @@ const struct backend_ops backend_slurm_ops = {
     .destroy = slurm_destroy,
     .advertisement = slurm_advertisement,
     .hold = slurm_hold,
+    .access = slurm_access,
     .holding = slurm_holding,
     .release = slurm_release,
     .ended = slurm_ended,

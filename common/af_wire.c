@@ -165,6 +165,27 @@ static int check_lease_state(int s, bool allow_unspecified, struct af_error *err
     return bad(err, "%s is not a known lease state", "state");
 }
 
+/* What a site says of how to work in a hold: names a user types, so ids. */
+static int check_access(const Aifed__SiteAccess *a, const char *what,
+                        struct af_error *err)
+{
+    char w[64];
+
+    if (!a)
+        return 0;
+    snprintf(w, sizeof(w), "%s.scheduler", what);
+    if (check_id(a->scheduler, false, w, err))
+        return -1;
+    snprintf(w, sizeof(w), "%s.reservation", what);
+    if (check_id(a->reservation, false, w, err))
+        return -1;
+    snprintf(w, sizeof(w), "%s.partition", what);
+    if (check_id(a->partition, false, w, err))
+        return -1;
+    snprintf(w, sizeof(w), "%s.account", what);
+    return check_id(a->account, false, w, err);
+}
+
 static int check_lease(const Aifed__Lease *l, struct af_error *err)
 {
     if (!l)
@@ -183,7 +204,8 @@ static int check_lease(const Aifed__Lease *l, struct af_error *err)
         check_list(l->n_tried_sites, l->tried_sites, true, "lease.tried_sites", err) ||
         check_blob(l->token, AF_TOKEN_MAX, "lease.token", err) ||
         check_blob(l->site_signature, AF_SIGN_SIG_B64, "lease.site_signature", err) ||
-        check_blob(l->site_signing_key, AF_SIGN_PK_B64, "lease.site_signing_key", err))
+        check_blob(l->site_signing_key, AF_SIGN_PK_B64, "lease.site_signing_key", err) ||
+        check_access(l->access, "lease.access", err))
         return -1;
     return 0;
 }
@@ -301,7 +323,8 @@ static int v_lease_held(const Env *e, struct af_error *err)
 {
     return e->lease_held ? (check_id(e->lease_held->lease_id, true, "lease_id", err) ||
                                     check_blob(e->lease_held->signature, AF_SIGN_SIG_B64,
-                                               "signature", err)
+                                               "signature", err) ||
+                                    check_access(e->lease_held->access, "access", err)
                                 ? -1
                                 : 0)
                          : bad(err, "%s is required", "lease_held");

@@ -132,12 +132,24 @@ void ctl_show_lease_reply(const Aifed__LeaseReply *r, bool json)
     if (json) {
         json_t *o = lease_json(l);
         json_object_set_new(o, "site_holds", json_boolean(r->site_holds));
+        if (l->access)
+            json_object_set_new(
+                o, "access",
+                json_pack("{s:s, s:s, s:s, s:s}", "scheduler", l->access->scheduler,
+                          "reservation", l->access->reservation, "partition",
+                          l->access->partition, "account", l->access->account));
         ctl_print_json(o);
         return;
     }
     ctl_show_lease(l, false);
     if (*l->site && l->state != AIFED__LEASE_STATE__LEASE_FAILED)
         printf("at site:     %s\n", at_site(l, r->site_holds));
+    if (l->access && !strcmp(l->access->scheduler, "slurm") &&
+        l->state == AIFED__LEASE_STATE__LEASE_ACTIVE)
+        printf("by hand:     on %s's login node%s%s, sbatch --reservation=%s "
+               "--partition=%s\n",
+               l->site, *l->access->account ? ", as " : "", l->access->account,
+               l->access->reservation, l->access->partition);
 }
 
 /* Wide enough for the broker's lease ids, so that the columns line up over

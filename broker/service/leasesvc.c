@@ -145,7 +145,7 @@ int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
 }
 
 int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *signature,
-                      const char *site_key)
+                      const char *site_key, const Aifed__SiteAccess *access)
 {
     Aifed__Lease l = *stored;
     int64_t now = svc_now_ms(s);
@@ -158,6 +158,7 @@ int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *sig
     l.activated_ms = now;
     l.site_signature = (char *)signature;
     l.site_signing_key = (char *)site_key;
+    l.access = (Aifed__SiteAccess *)access;
     if (leasesvc_put(s, &l, NULL) < 0)
         return unstored(s, &l);
     sites_promise_confirm(s->sites, l.site, l.id);

@@ -54,9 +54,10 @@ int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
                    char token[AF_TOKEN_MAX]);
 
 /* The site holds PENDING lease stored and signed its token (signature,
- * with its key site_key): ACTIVE, stored, and its waiters woken. */
+ * with its key site_key): ACTIVE, stored with how to work in it there
+ * (access, the site's word; may be NULL), and its waiters woken. */
 int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *signature,
-                      const char *site_key);
+                      const char *site_key, const Aifed__SiteAccess *access);
 
 /* Why lease l may not grow by extend_s, into buf (and returned), or NULL:
  * the pool's maximum walltime, the project's GPU-hours left at the site and

@@ -111,6 +111,12 @@ check "a submit is granted at the Slurm site" test "$(jq -r '.state + " " + .sit
 check "... as reservation aifed-$lease in Slurm" quiet resv "aifed-$lease"
 check "... of the node, for the mapped local user" \
     grep -q "NodeCnt=1 .*Users=root" <<<"$(resv "aifed-$lease")"
+part=$(resv "aifed-$lease" | grep -o 'PartitionName=[^ ]*' | cut -d= -f2)
+check "lease show says how to work in it by hand, as Slurm has it" \
+    grep -q "^by hand: *on $SITE's login node, as root, sbatch --reservation=aifed-$lease --partition=$part$" \
+    <<<"$(ctl alice lease show "$lease")"
+check "... and --json gives it as fields" \
+    test "$(ctlj alice lease show "$lease" | jq -r '.access | [.scheduler, .reservation, .account] | join(" ")')" = "slurm aifed-$lease root"
 check "... ending when the lease does" test "$(date -d "$(resv "aifed-$lease" |
     grep -o 'EndTime=[^ ]*' | cut -d= -f2)" +%s)" = \
     "$(date -d "$(jq -r .expires <<<"$out")" +%s)"

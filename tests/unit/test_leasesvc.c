@@ -269,7 +269,7 @@ static void activate(struct fx *f, const char *id)
 {
     Aifed__Lease *l = stored(f, id), copy;
 
-    assert_int_equal(leasesvc_activate(&f->s, l, "sig", "key"), 0);
+    assert_int_equal(leasesvc_activate(&f->s, l, "sig", "key", NULL), 0);
     store_lease_free(f->s.store, l);
     l = stored(f, id);
     assert_int_equal(l->state, LEASE_ACTIVE);

@@ -306,6 +306,7 @@ static void every_refusal_refuses(void **state)
     Aifed__Hello h = AIFED__HELLO__INIT;
     Aifed__Welcome w = AIFED__WELCOME__INIT;
     Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
+    Aifed__SiteAccess access = AIFED__SITE_ACCESS__INIT;
     Aifed__Revoke r = AIFED__REVOKE__INIT;
     char long_text[AF_WIRE_MAX_TEXT + 2];
 
@@ -330,6 +331,26 @@ static void every_refusal_refuses(void **state)
     held.lease_id = "lease-1";
     held.signature = long_text;
     expect_refused(&env, EBADMSG, "signature is too long");
+    held.signature = "";
+    held.access = &access;
+    access.scheduler = "slurm";
+    access.reservation = "aifed-lease-1";
+    access.partition = "gpu";
+    access.account = "alice";
+    expect_accepted(&env);
+    /* What a user would paste into a shell: ids only. */
+    access.reservation = "x; rm -rf ~";
+    expect_refused(&env, EBADMSG, "access.reservation is not a valid id");
+    access.reservation = "aifed-lease-1";
+    access.partition = "\033[2J";
+    expect_refused(&env, EBADMSG, "access.partition is not a valid id");
+    access.partition = "gpu";
+    access.account = long_text;
+    expect_refused(&env, EBADMSG, "access.account is not a valid id");
+    access.account = "alice";
+    access.scheduler = "sl urm";
+    expect_refused(&env, EBADMSG, "access.scheduler is not a valid id");
+    held.access = NULL;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_REVOKE, &r);
     r.lease_id = "lease-1";
     r.reason = "ops asked";
