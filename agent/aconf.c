@@ -81,6 +81,11 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return set_str(&c->site_file, key, value, err);
     if (!strcmp(key, "signing_key"))
         return set_str(&c->signing_key, key, value, err);
+    if (!strcmp(key, "jobs_dir")) {
+        free(c->jobs_dir);
+        c->jobs_dir = NULL;
+        return set_str(&c->jobs_dir, key, value, err);
+    }
     if (!strcmp(key, "metrics_listen")) {
         free(c->metrics_listen);
         c->metrics_listen = NULL;
@@ -112,7 +117,8 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
         !(c->broker = strdup("tcp://127.0.0.1:7700")) ||
         !(c->broker_public_key = strdup("/etc/aifed/broker.pub")) ||
         !(c->secret_key = strdup("/etc/aifed/agent.key")) ||
-        !(c->metrics_listen = strdup("127.0.0.1:9465"))) {
+        !(c->metrics_listen = strdup("127.0.0.1:9465")) ||
+        !(c->jobs_dir = strdup("/var/lib/aifed-agent/jobs"))) {
         af_error_set(err, "out of memory");
         aconf_destroy(c);
         return NULL;
@@ -157,6 +163,7 @@ void aconf_destroy(struct aconf *c)
     free(c->site_file);
     free(c->signing_key);
     free(c->metrics_listen);
+    free(c->jobs_dir);
     free(c->slurm.conf);
     free(c->slurm.bin_dir);
     free(c->slurm.user_map);
@@ -203,6 +210,7 @@ void aconf_print(const struct aconf *c, FILE *out)
             c->site, c->broker, c->broker_public_key, c->secret_key, c->backend,
             c->site_file, ivl, (unsigned long long)c->max_message);
     fprintf(out, "metrics_listen = %s\n", c->metrics_listen);
+    fprintf(out, "jobs_dir = %s\n", c->jobs_dir);
     if (c->signing_key)
         fprintf(out, "signing_key = %s\n", c->signing_key);
     else

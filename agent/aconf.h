@@ -35,6 +35,7 @@ struct aconf {
                                 scheduler does not know (slurm) */
     char *signing_key;       /* Ed25519 file, or NULL: a new key at every start */
     char *metrics_listen;    /* Prometheus endpoint HOST:PORT, or "off" */
+    char *jobs_dir;          /* where the demo executor runs jobs (static backend) */
     uint64_t advertise_interval_ms;
     uint64_t max_message;
     struct aconf_slurm slurm;

@@ -18,6 +18,7 @@
 #include "af_zsock.h"
 #include "backend.h"
 #include "held.h"
+#include "jobs.h"
 
 #include "aifed.pb-c.h"
 
@@ -54,6 +55,7 @@ struct agent {
     size_t adv_held;   /* the holds it listed, plus the holds made since */
     bool list_full;    /* said once: holds are refused for want of room */
     struct held *held; /* what was countersigned, per hold */
+    struct jobs *jobs; /* the demo executor (static backend), or NULL */
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -324,6 +326,9 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
 {
     const char *id = in->lease_release->lease_id;
 
+    /* No job outlives its lease's hold. */
+    if (a->jobs)
+        jobs_stop_lease(a->jobs, id, "the lease ended");
     if (a->ops->release(a->b, id) == 0) {
         held_drop(a->held, id);
         log_info("released lease %s", id);
@@ -333,6 +338,58 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
         held_drop(a->held, id);
         log_debug("release of lease %s: not held here", id);
     } /* else the backend said why and tries again */
+}
+
+/* ---- jobs ---- */
+
+static void report_job(const char *job_id, int state, int exit_code, const char *reason,
+                       const char *site_job_id, const char *account, void *arg)
+{
+    struct agent *a = arg;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobStatus st = AIFED__JOB_STATUS__INIT;
+    char why[AF_WIRE_MAX_TEXT + 1];
+
+    snprintf(why, sizeof(why), "%s", reason);
+    af_wire_clean_text(why);
+    st.job_id = (char *)job_id;
+    st.state = state;
+    st.exit_code = exit_code;
+    st.reason = why;
+    st.site_job_id = (char *)site_job_id;
+    st.local_account = (char *)account;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_STATUS, &st);
+    send_env(a, &env);
+}
+
+static void on_start_job(struct agent *a, const Aifed__Envelope *in)
+{
+    const Aifed__Job *j = in->start_job->job;
+    struct af_error why;
+    int rc;
+
+    if (strcmp(j->site, a->conf->site))
+        rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
+                          a->conf->site);
+    else if (!a->jobs)
+        rc = af_error_set(&why,
+                          "this site runs no jobs through aifed yet; run it by hand in "
+                          "the lease's reservation (aifedctl lease show %s)",
+                          j->lease_id);
+    else if (!a->ops->holding(a->b, j->lease_id))
+        rc = af_error_set(&why, "no hold for lease %s here", j->lease_id);
+    else
+        rc = jobs_start(a->jobs, j, &why);
+    if (rc < 0) {
+        log_info("job %s: not started: %s", j->id, why.text);
+        report_job(j->id, AIFED__JOB_STATE__JOB_FAILED, 0, why.text, "", "", a);
+    }
+}
+
+static void on_stop_job(struct agent *a, const Aifed__Envelope *in)
+{
+    if (a->jobs)
+        jobs_stop(a->jobs, in->stop_job->job_id, "cancelled");
 }
 
 static void on_welcome(struct agent *a, const Aifed__Envelope *in)
@@ -377,6 +434,8 @@ static const struct agent_spec handlers[] = {
     {AIFED__ENVELOPE__BODY_WELCOME, on_welcome},
     {AIFED__ENVELOPE__BODY_LEASE_HOLD, on_hold},
     {AIFED__ENVELOPE__BODY_LEASE_RELEASE, on_release},
+    {AIFED__ENVELOPE__BODY_START_JOB, on_start_job},
+    {AIFED__ENVELOPE__BODY_STOP_JOB, on_stop_job},
     {AIFED__ENVELOPE__BODY_ERROR, on_error},
     {0, NULL},
 };
@@ -527,6 +586,15 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         log_info("metrics on %s", url);
     if (load_signer(a, err) < 0 || connect_broker(a, err) < 0)
         goto fail;
+    if (!strcmp(ops->name, "static")) {
+        char *dir = aconf_path(conf, conf->jobs_dir);
+        a->jobs = dir ? jobs_create(&a->loop, dir, report_job, a) : NULL;
+        free(dir);
+        if (!a->jobs) {
+            af_error_set(err, "out of memory");
+            goto fail;
+        }
+    }
     if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a))) {
         af_error_set(err, "event loop: cannot watch the socket");
         goto fail;
@@ -575,6 +643,7 @@ void agent_destroy(struct agent *a)
     if (!a)
         return;
     af_zloop_destroy(a->zl);
+    jobs_destroy(a->jobs);
     if (a->timer.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);

@@ -651,6 +651,159 @@ static int v_site_admin(const Env *e, struct af_error *err)
 
 typedef int (*validator_fn)(const Env *, struct af_error *);
 
+/* ---- jobs ---- */
+
+/* A script: bounded, and no control character but newline and tab. */
+static int check_script(const char *s, const char *what, struct af_error *err)
+{
+    if (!s)
+        return 0;
+    if (strlen(s) > AF_WIRE_MAX_SCRIPT)
+        return bad(err, "%s is too long", what);
+    for (; *s; s++)
+        if (((unsigned char)*s < ' ' && *s != '\n' && *s != '\t') || *s == 0x7f)
+            return bad(err, "%s holds a control character", what);
+    return 0;
+}
+
+static int check_env_name(const char *s, struct af_error *err)
+{
+    if (!s || !*s || strlen(s) > 64 || (*s >= '0' && *s <= '9'))
+        return bad(err, "%s is not a variable name", "spec.env.name");
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9')))
+            return bad(err, "%s is not a variable name", "spec.env.name");
+    return 0;
+}
+
+static int check_spec(const Aifed__JobSpec *j, struct af_error *err)
+{
+    if (!j)
+        return bad(err, "%s is required", "spec");
+    if (j->n_env > AF_WIRE_MAX_ENV)
+        return bad(err, "%s has too many entries", "spec.env");
+    for (size_t i = 0; i < j->n_env; i++) {
+        if (!j->env[i] || check_env_name(j->env[i]->name, err))
+            return -1;
+        if (j->env[i]->value && strlen(j->env[i]->value) > AF_WIRE_MAX_ENV_VALUE)
+            return bad(err, "%s is too long", "spec.env.value");
+        if (check_script(j->env[i]->value, "spec.env.value", err))
+            return -1;
+    }
+    if (check_id(j->name, false, "spec.name", err) ||
+        check_text(j->image, "spec.image", err) ||
+        check_script(j->setup, "spec.setup", err) ||
+        check_script(j->run, "spec.run", err))
+        return -1;
+    if (!j->run || !*j->run)
+        return bad(err, "%s is required", "spec.run");
+    return 0;
+}
+
+static int check_job_state(int s, struct af_error *err)
+{
+    if (s >= AIFED__JOB_STATE__JOB_QUEUED && s <= AIFED__JOB_STATE__JOB_TIMEOUT)
+        return 0;
+    return bad(err, "%s is not a known job state", "state");
+}
+
+static int check_job(const Aifed__Job *j, struct af_error *err)
+{
+    if (!j)
+        return bad(err, "%s is required", "job");
+    return check_id(j->id, true, "job.id", err) ||
+                   check_id(j->request_id, false, "job.request_id", err) ||
+                   check_id(j->lease_id, true, "job.lease_id", err) ||
+                   check_id(j->site, false, "job.site", err) ||
+                   check_id(j->project, false, "job.project", err) ||
+                   check_text(j->principal, "job.principal", err) ||
+                   check_spec(j->spec, err) || check_job_state(j->state, err) ||
+                   check_time(j->created_ms, "job.created", err) ||
+                   check_time(j->started_ms, "job.started", err) ||
+                   check_time(j->ended_ms, "job.ended", err) ||
+                   check_text(j->reason, "job.reason", err) ||
+                   check_id(j->site_job_id, false, "job.site_job_id", err) ||
+                   check_id(j->local_account, false, "job.local_account", err)
+               ? -1
+               : 0;
+}
+
+static int v_submit_job(const Env *e, struct af_error *err)
+{
+    const Aifed__SubmitJob *s = e->submit_job;
+
+    if (!s)
+        return bad(err, "%s is required", "submit_job");
+    return check_id(s->request_id, true, "request_id", err) ||
+                   check_id(s->lease_id, true, "lease_id", err) ||
+                   check_spec(s->spec, err)
+               ? -1
+               : 0;
+}
+
+static int v_get_job(const Env *e, struct af_error *err)
+{
+    return e->get_job ? check_id(e->get_job->job_id, true, "job_id", err)
+                      : bad(err, "%s is required", "get_job");
+}
+
+static int v_list_jobs(const Env *e, struct af_error *err)
+{
+    return e->list_jobs ? check_id(e->list_jobs->lease_id, true, "lease_id", err)
+                        : bad(err, "%s is required", "list_jobs");
+}
+
+static int v_cancel_job(const Env *e, struct af_error *err)
+{
+    return e->cancel_job ? check_id(e->cancel_job->job_id, true, "job_id", err)
+                         : bad(err, "%s is required", "cancel_job");
+}
+
+static int v_job_reply(const Env *e, struct af_error *err)
+{
+    return e->job_reply ? check_job(e->job_reply->job, err)
+                        : bad(err, "%s is required", "job_reply");
+}
+
+static int v_job_list(const Env *e, struct af_error *err)
+{
+    if (!e->job_list)
+        return bad(err, "%s is required", "job_list");
+    if (e->job_list->n_jobs > AF_WIRE_MAX_JOBS)
+        return bad(err, "%s has too many entries", "job_list.jobs");
+    for (size_t i = 0; i < e->job_list->n_jobs; i++)
+        if (check_job(e->job_list->jobs[i], err))
+            return -1;
+    return 0;
+}
+
+static int v_start_job(const Env *e, struct af_error *err)
+{
+    return e->start_job ? check_job(e->start_job->job, err)
+                        : bad(err, "%s is required", "start_job");
+}
+
+static int v_stop_job(const Env *e, struct af_error *err)
+{
+    return e->stop_job ? check_id(e->stop_job->job_id, true, "job_id", err)
+                       : bad(err, "%s is required", "stop_job");
+}
+
+static int v_job_status(const Env *e, struct af_error *err)
+{
+    const Aifed__JobStatus *j = e->job_status;
+
+    if (!j)
+        return bad(err, "%s is required", "job_status");
+    return check_id(j->job_id, true, "job_id", err) || check_job_state(j->state, err) ||
+                   check_text(j->reason, "reason", err) ||
+                   check_id(j->site_job_id, false, "site_job_id", err) ||
+                   check_id(j->local_account, false, "local_account", err)
+               ? -1
+               : 0;
+}
+
 static const struct {
     Aifed__Envelope__BodyCase body;
     const char *name;
@@ -691,6 +844,15 @@ static const struct {
     {AIFED__ENVELOPE__BODY_LIST_AUDIT, "list_audit", v_list_audit},
     {AIFED__ENVELOPE__BODY_AUDIT_LIST, "audit_list", v_audit_list},
     {AIFED__ENVELOPE__BODY_SITE_ADMIN, "site_admin", v_site_admin},
+    {AIFED__ENVELOPE__BODY_SUBMIT_JOB, "submit_job", v_submit_job},
+    {AIFED__ENVELOPE__BODY_GET_JOB, "get_job", v_get_job},
+    {AIFED__ENVELOPE__BODY_LIST_JOBS, "list_jobs", v_list_jobs},
+    {AIFED__ENVELOPE__BODY_CANCEL_JOB, "cancel_job", v_cancel_job},
+    {AIFED__ENVELOPE__BODY_JOB_REPLY, "job_reply", v_job_reply},
+    {AIFED__ENVELOPE__BODY_JOB_LIST, "job_list", v_job_list},
+    {AIFED__ENVELOPE__BODY_START_JOB, "start_job", v_start_job},
+    {AIFED__ENVELOPE__BODY_STOP_JOB, "stop_job", v_stop_job},
+    {AIFED__ENVELOPE__BODY_JOB_STATUS, "job_status", v_job_status},
 };
 
 void af_wire_clean_text(char *s)

@@ -21,11 +21,15 @@
 #define AF_WIRE_MAX_DEFAULT (1024 * 1024) /* bytes; also the sockets' ZMQ_MAXMSGSIZE */
 
 /* Limits on what one peer can make a daemon hold (see docs/protocol.md). */
-#define AF_WIRE_MAX_POOLS 64
-#define AF_WIRE_MAX_LIST  1024  /* datasets, certifications, countries */
-#define AF_WIRE_MAX_HELD  32768 /* holds one advertisement lists (~37 bytes each) */
-#define AF_WIRE_MAX_TEXT  512   /* free text: reasons, names, messages */
-#define AF_WIRE_MAX_PAGE  1000  /* leases in one ListLeases page */
+#define AF_WIRE_MAX_POOLS     64
+#define AF_WIRE_MAX_LIST      1024  /* datasets, certifications, countries */
+#define AF_WIRE_MAX_HELD      32768 /* holds one advertisement lists (~37 bytes each) */
+#define AF_WIRE_MAX_TEXT      512   /* free text: reasons, names, messages */
+#define AF_WIRE_MAX_PAGE      1000  /* leases in one ListLeases page */
+#define AF_WIRE_MAX_SCRIPT    (64 * 1024) /* a job's setup or run */
+#define AF_WIRE_MAX_ENV       64          /* a job's variables */
+#define AF_WIRE_MAX_ENV_VALUE 4096
+#define AF_WIRE_MAX_JOBS      64 /* jobs open in one lease; one JobList */
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL

@@ -124,6 +124,22 @@ static const struct ctl_command commands[] = {
      "Show how the broker would place a workload: every site, chosen, ranked (with the\n"
      "start, cost, carbon and data figures behind its score) or rejected (the first\n"
      "constraint that failed, with the numbers).\n"},
+    {"run", ctl_cmd_run,
+     "run TASK.yaml [--lease ID] [--detach] [--keep-lease] [workload options] [--json]",
+     "Run a task file's job: lease what it asks for (unless --lease names a lease of\n"
+     "yours), start the job in it as your account at the site, say each stage, and\n"
+     "exit with the job's status: its exit code, 124 when its time limit passed, 1\n"
+     "when it was cancelled. The job's time limit is the task's walltime, and never\n"
+     "more than is left of the lease: a longer one is refused with the renewal that\n"
+     "would make room. A lease run made is released when the job ends, unless\n"
+     "--keep-lease. --detach returns once the job is queued, printing its id.\n"
+     "Ctrl-C detaches: the job goes on, nothing is cancelled. On the demo's static\n"
+     "sites the agent runs the job itself, as a local process (its output says so).\n"},
+    {"jobs", ctl_cmd_jobs, "jobs --lease ID [--json]",
+     "The jobs of a lease: state, site, exit code and name.\n"},
+    {"job", ctl_cmd_job, "job show|cancel ID [--json]",
+     "show: one job in full (state, the site's id for it and the account it runs as,\n"
+     "times, exit code). cancel: stop it; it ends CANCELLED.\n"},
     {"leases", ctl_cmd_leases,
      "leases [--site S] [--project P] [--state STATE] [--limit N] [--json]",
      "List the leases you may see (your projects' leases; an admin sees all).\n"},

@@ -61,6 +61,9 @@ int ctl_parse_u32(const char *s, uint32_t *ret);
 /* The command files' commands. */
 int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
 int ctl_cmd_task(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
+int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
+int ctl_cmd_jobs(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
+int ctl_cmd_job(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
 int ctl_cmd_explain(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                     char **argv);
 int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);

@@ -60,7 +60,7 @@ static int submit(struct ctl *ctl, struct ctl_workload *w)
 int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
     struct ctl_workload a = {0};
-    int rc = ctl_workload_parse(cmd, ctl, argc, argv, true, &a);
+    int rc = ctl_workload_parse(cmd, ctl, argc, argv, CTL_WL_REQUEST_ID, &a);
 
     if (rc == 0)
         rc = submit(ctl, &a);
@@ -89,7 +89,7 @@ int ctl_cmd_task(struct ctl *ctl, const struct ctl_command *cmd, int argc, char 
     args[2] = argv[2];
     for (int i = 3; i < argc; i++)
         args[i] = argv[i];
-    rc = ctl_workload_parse(cmd, ctl, argc, args, false, &a);
+    rc = ctl_workload_parse(cmd, ctl, argc, args, 0, &a);
     if (rc == 0)
         ctl_show_task(a.task, &a.w, ctl->json);
     ctl_task_free(a.task);
@@ -101,7 +101,7 @@ int ctl_cmd_explain(struct ctl *ctl, const struct ctl_command *cmd, int argc, ch
 {
     struct ctl_workload a = {0};
     Aifed__Explain e = AIFED__EXPLAIN__INIT;
-    int rc = ctl_workload_parse(cmd, ctl, argc, argv, false, &a);
+    int rc = ctl_workload_parse(cmd, ctl, argc, argv, 0, &a);
 
     if (rc == 0) {
         e.workload = &a.w;

@@ -23,6 +23,11 @@ bool ctl_retry_safe(const Aifed__Envelope *req)
         return *req->renew->request_id;
     case AIFED__ENVELOPE__BODY_REVOKE:
         return *req->revoke->request_id;
+    case AIFED__ENVELOPE__BODY_SUBMIT_JOB:
+        return *req->submit_job->request_id;
+    case AIFED__ENVELOPE__BODY_GET_JOB:
+    case AIFED__ENVELOPE__BODY_LIST_JOBS:
+        return true;
     /* Changes that set a state: made again, they leave it as it is (an add
      * of a key already in force is answered as the first was). */
     case AIFED__ENVELOPE__BODY_ALLOCATION_SET:

@@ -645,3 +645,98 @@ void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json
         printf("file:       %s <- %s (%llu bytes)\n", t->files[i].name, t->files[i].path,
                (unsigned long long)t->files[i].bytes);
 }
+
+/* ---- jobs ---- */
+
+static const char *job_state_name(int s)
+{
+    static const char *const names[] = {"?",      "QUEUED",    "RUNNING", "COMPLETED",
+                                        "FAILED", "CANCELLED", "TIMEOUT"};
+
+    return s >= 0 && s <= AIFED__JOB_STATE__JOB_TIMEOUT ? names[s] : "?";
+}
+
+static json_t *job_json(const Aifed__Job *j)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, "
+                     "s:s, s:s}",
+                     "id", j->id, "name", j->spec ? j->spec->name : "", "state",
+                     job_state_name(j->state), "lease_id", j->lease_id, "site", j->site,
+                     "project", j->project, "principal", j->principal, "time_limit_s",
+                     (json_int_t)(j->spec ? j->spec->time_limit_s : 0), "created",
+                     time_json(j->created_ms), "started", time_json(j->started_ms),
+                     "ended", time_json(j->ended_ms), "exit_code",
+                     (json_int_t)j->exit_code, "reason", j->reason, "site_job_id",
+                     j->site_job_id, "local_account", j->local_account);
+}
+
+void ctl_show_job_line(const Aifed__Job *j)
+{
+    switch (j->state) {
+    case AIFED__JOB_STATE__JOB_QUEUED:
+        fprintf(stderr, "job %s queued at %s: waiting for the site to start it\n", j->id,
+                j->site);
+        break;
+    case AIFED__JOB_STATE__JOB_RUNNING:
+        fprintf(stderr, "job %s RUNNING at %s%s%s (%s)\n", j->id, j->site,
+                *j->local_account ? " as " : "", j->local_account, j->site_job_id);
+        break;
+    default:
+        fprintf(stderr, "job %s %s: %s\n", j->id, job_state_name(j->state), j->reason);
+    }
+}
+
+void ctl_show_job(const Aifed__Job *j, bool json)
+{
+    char created[32], started[32], ended[32], limit[32];
+
+    if (json) {
+        ctl_print_json(job_json(j));
+        return;
+    }
+    af_time_format(j->created_ms, created, sizeof(created));
+    af_time_format(j->started_ms, started, sizeof(started));
+    af_time_format(j->ended_ms, ended, sizeof(ended));
+    af_duration_format((uint64_t)(j->spec ? j->spec->time_limit_s : 0) * 1000, limit,
+                       sizeof(limit));
+    printf("job:         %s%s%s%s\n"
+           "state:       %s%s%s\n"
+           "lease:       %s at %s (project %s)\n"
+           "time limit:  %s\n"
+           "created:     %s\n"
+           "started:     %s\n"
+           "ended:       %s\n",
+           j->id, j->spec && *j->spec->name ? " (" : "", j->spec ? j->spec->name : "",
+           j->spec && *j->spec->name ? ")" : "", job_state_name(j->state),
+           *j->reason ? ": " : "", j->reason, j->lease_id, j->site, j->project, limit,
+           created, started, ended);
+    if (*j->site_job_id)
+        printf("at site:     %s, as %s\n", j->site_job_id,
+               *j->local_account ? j->local_account : "?");
+    if (j->state >= AIFED__JOB_STATE__JOB_COMPLETED)
+        printf("exit code:   %d\n", j->exit_code);
+}
+
+void ctl_show_jobs(const Aifed__JobList *l, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l->n_jobs; i++)
+            json_array_append_new(a, job_json(l->jobs[i]));
+        ctl_print_json(a);
+        return;
+    }
+    if (!l->n_jobs) {
+        printf("no jobs\n");
+        return;
+    }
+    printf("%-32s %-10s %-10s %4s  %s\n", "JOB", "STATE", "SITE", "EXIT", "NAME");
+    for (size_t i = 0; i < l->n_jobs; i++) {
+        const Aifed__Job *j = l->jobs[i];
+        char code[8] = "-";
+        if (j->state >= AIFED__JOB_STATE__JOB_COMPLETED)
+            snprintf(code, sizeof(code), "%d", j->exit_code);
+        printf("%-32s %-10s %-10s %4s  %s\n", j->id, job_state_name(j->state), j->site,
+               code, j->spec ? j->spec->name : "");
+    }
+}

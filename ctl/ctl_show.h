@@ -30,6 +30,12 @@ void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
 void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
 struct ctl_task;
 struct Aifed__Workload;
+struct Aifed__Job;
+struct Aifed__JobList;
+/* A job in full; one line for run's progress (on stderr); a table. */
+void ctl_show_job(const struct Aifed__Job *j, bool json);
+void ctl_show_job_line(const struct Aifed__Job *j);
+void ctl_show_jobs(const struct Aifed__JobList *l, bool json);
 /* A task file as understood: what it asks of a site, and what it runs. */
 void ctl_show_task(const struct ctl_task *t, const struct Aifed__Workload *w, bool json);
 void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);

@@ -242,7 +242,7 @@ static int load_task(const struct ctl_command *cmd, int argc, char **argv,
 }
 
 int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
-                       char **argv, bool submit, struct ctl_workload *a)
+                       char **argv, unsigned flags, struct ctl_workload *a)
 {
     char why[256], full[320];
     int opt, rc;
@@ -259,7 +259,7 @@ int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                 return rc == 0 ? -1 : rc;
             continue;
         }
-        if (opt == 'r' && !submit)
+        if (opt == 'r' && !(flags & CTL_WL_REQUEST_ID))
             return ctl_usage_error(cmd, "'%s' is not a valid request id", optarg);
         if (ctl_workload_set(a, opt, optarg, why, sizeof(why)) < 0) {
             snprintf(full, sizeof(full), "--%s: %s", opt_name(opt), why);
@@ -268,6 +268,8 @@ int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
     }
     if (optind != argc)
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (flags & CTL_WL_OPTIONAL)
+        return 0;
     if (!*a->w.project) /* protobuf-c's init sets strings to "" */
         return ctl_usage_error(cmd, "--project (or a task file's project) is required",
                                NULL);

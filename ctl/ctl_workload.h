@@ -39,9 +39,13 @@ void ctl_workload_init(struct ctl_workload *a);
 int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why,
                      size_t size);
 
-/* Parse argv into a (submit: --request-id is allowed). 0 to go on, -1 when
- * --help was printed (exit 0), or the exit status of bad usage. */
+/* What ctl_workload_parse() allows. */
+#define CTL_WL_REQUEST_ID 1u /* --request-id (submit, run) */
+#define CTL_WL_OPTIONAL   2u /* project and GPUs may be missing (a job in a lease) */
+
+/* Parse argv into a. 0 to go on, -1 when --help was printed (exit 0), or
+ * the exit status of bad usage. */
 int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
-                       char **argv, bool submit, struct ctl_workload *a);
+                       char **argv, unsigned flags, struct ctl_workload *a);
 
 #endif

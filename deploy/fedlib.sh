@@ -85,6 +85,7 @@ backend = static
 site_file = $(realpath "$sitefile")
 advertise_interval = $FED_INTERVAL
 metrics_listen = 127.0.0.1:0
+jobs_dir = $site-jobs
 ${FED_MAX_MESSAGE:+max_message = $FED_MAX_MESSAGE}
 CONF
     "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &

@@ -61,6 +61,9 @@ struct rpc_spec {
 extern const struct rpc_spec rpc_agent_specs[];
 extern const struct rpc_spec rpc_client_specs[];
 extern const struct rpc_spec rpc_admin_specs[];
+/* Jobs (rpc_jobs.c): what users ask of them, and what sites say. */
+extern const struct rpc_spec rpc_job_client_specs[];
+extern const struct rpc_spec rpc_job_agent_specs[];
 
 /* The row for body in tables (a NULL-ended list of tables), or NULL. */
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body);

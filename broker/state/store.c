@@ -39,6 +39,8 @@ static const struct {
     [DB_AUDIT] = {"audit", 0},
     [DB_RECORD_AGE] = {"record_age", 0},
     [DB_REQUEST_OWNER] = {"request_owner", MDB_DUPSORT},
+    [DB_JOBS] = {"jobs", 0},
+    [DB_JOBS_BY_LEASE] = {"jobs_by_lease", MDB_DUPSORT},
 };
 
 /* Map an LMDB return code onto errno and -1 (0 passes through). */
@@ -229,6 +231,25 @@ void store_read_end(MDB_txn *txn, bool own)
 {
     if (own)
         mdb_txn_abort(txn);
+}
+
+int store_cursor(struct store *st, int db, MDB_txn **txn, bool *own, MDB_cursor **cur)
+{
+    int rc;
+
+    if (store_read_begin(st, txn, own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(*txn, st->dbi[db], cur))) {
+        store_read_end(*txn, *own);
+        return store_errno(rc);
+    }
+    return 0;
+}
+
+void store_cursor_end(MDB_cursor *cur, MDB_txn *txn, bool own)
+{
+    mdb_cursor_close(cur);
+    store_read_end(txn, own);
 }
 
 static void state_key(int state, char buf[4])
@@ -778,12 +799,8 @@ int store_drained_list(struct store *st, store_site_fn fn, void *arg)
     bool own;
     int rc, r = 0;
 
-    if (store_read_begin(st, &txn, &own) < 0)
+    if (store_cursor(st, DB_META, &txn, &own, &cur) < 0)
         return -1;
-    if ((rc = mdb_cursor_open(txn, st->dbi[DB_META], &cur))) {
-        store_read_end(txn, own);
-        return store_errno(rc);
-    }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
          rc == 0 && r == 0 && k.mv_size > plen && k.mv_size - plen <= AF_ID_MAX &&
          !memcmp(k.mv_data, DRAINED_KEY, plen);
@@ -792,8 +809,7 @@ int store_drained_list(struct store *st, store_site_fn fn, void *arg)
         site[k.mv_size - plen] = '\0';
         r = fn(site, arg);
     }
-    mdb_cursor_close(cur);
-    store_read_end(txn, own);
+    store_cursor_end(cur, txn, own);
     if (r < 0)
         return -1;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_errno(rc);

@@ -27,6 +27,8 @@ enum {
     DB_AUDIT,
     DB_RECORD_AGE,    /* be64 ms, kind, principal "\n" request id -> "" */
     DB_REQUEST_OWNER, /* principal -> be64 ms || request id (sorted dups) */
+    DB_JOBS,          /* job id -> Job */
+    DB_JOBS_BY_LEASE, /* lease id -> job ids (sorted dups) */
     DB_N
 };
 
@@ -46,6 +48,9 @@ int store_batch(struct store *st);
 /* A read transaction, or the open batch so reads see its writes. */
 int store_read_begin(struct store *st, MDB_txn **ret, bool *ret_own);
 void store_read_end(MDB_txn *txn, bool own);
+/* A read (as store_read_begin) and a cursor on db in it; -1 with errno. */
+int store_cursor(struct store *st, int db, MDB_txn **txn, bool *own, MDB_cursor **cur);
+void store_cursor_end(MDB_cursor *cur, MDB_txn *txn, bool own);
 /* Big-endian, so that LMDB's byte order is time order. */
 void store_be64(uint64_t v, unsigned char buf[8]);
 uint64_t store_be64_get(const unsigned char buf[8]);

@@ -8,6 +8,7 @@
  *   rawsend ENDPOINT BROKER_PUB KEY garbage|truncated|oversized|version|
  *                                   wrongtype|multipart|emptybody|advert-other
  *   rawsend ENDPOINT BROKER_PUB KEY held-other LEASE_ID
+ *   rawsend ENDPOINT BROKER_PUB KEY job-status JOB_ID (says it COMPLETED)
  *   rawsend ENDPOINT BROKER_PUB KEY flood N     (prints "ok=N limited=N")
  *   rawsend ENDPOINT BROKER_PUB KEY twice FILE  (ListSites on one connection,
  *           again once FILE exists: prints each answer, "ok" or "CODE message")
@@ -87,6 +88,20 @@ static size_t held_for(uint8_t *buf, const char *lease_id)
     env.corr_id = 9;
     env.body_case = AIFED__ENVELOPE__BODY_LEASE_HELD;
     env.lease_held = &held;
+    return aifed__envelope__pack(&env, buf);
+}
+
+/* A site's word on a job: that it completed. */
+static size_t job_status_for(uint8_t *buf, const char *job_id)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobStatus st = AIFED__JOB_STATUS__INIT;
+
+    st.job_id = (char *)job_id;
+    st.state = AIFED__JOB_STATE__JOB_COMPLETED;
+    env.version = AF_WIRE_VERSION;
+    env.corr_id = 9;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_STATUS, &st);
     return aifed__envelope__pack(&env, buf);
 }
 
@@ -326,6 +341,9 @@ int main(int argc, char **argv)
         zmq_send(s, buf, len, 0);
     } else if (!strcmp(kind, "held-other") && argc == 6) {
         len = held_for(buf, argv[5]);
+        zmq_send(s, buf, len, 0);
+    } else if (!strcmp(kind, "job-status") && argc == 6) {
+        len = job_status_for(buf, argv[5]);
         zmq_send(s, buf, len, 0);
     } else if ((!strcmp(kind, "flood") || !strcmp(kind, "twice")) && argc == 6) {
         rc =

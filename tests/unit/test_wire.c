@@ -472,6 +472,63 @@ static void set_body_and_copy(void **state)
     aifed__lease__free_unpacked(copy, NULL);
 }
 
+/* Job bodies: each bound refuses. */
+static void job_bodies_are_bounded(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__SubmitJob sj = AIFED__SUBMIT_JOB__INIT;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+    Aifed__EnvVar var = AIFED__ENV_VAR__INIT, *vars[AF_WIRE_MAX_ENV + 1];
+    Aifed__JobStatus st = AIFED__JOB_STATUS__INIT;
+    static char script[AF_WIRE_MAX_SCRIPT + 2];
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
+    sj.request_id = "req-1";
+    sj.lease_id = "lease-1";
+    expect_refused(&env, EBADMSG, "spec is required");
+    sj.spec = &spec;
+    expect_refused(&env, EBADMSG, "spec.run is required");
+    spec.run = "echo hi\n\tpython train.py\n";
+    expect_accepted(&env);
+    memset(script, 'x', sizeof(script) - 1);
+    spec.run = script;
+    expect_refused(&env, EBADMSG, "spec.run is too long");
+    spec.run = "echo \033[2J";
+    expect_refused(&env, EBADMSG, "spec.run holds a control character");
+    spec.run = "true";
+    spec.setup = script;
+    expect_refused(&env, EBADMSG, "spec.setup is too long");
+    spec.setup = "";
+    var.name = "1BAD";
+    var.value = "x";
+    for (size_t i = 0; i <= AF_WIRE_MAX_ENV; i++)
+        vars[i] = &var;
+    spec.env = vars;
+    spec.n_env = 1;
+    expect_refused(&env, EBADMSG, "spec.env.name is not a variable name");
+    var.name = "EPOCHS";
+    expect_accepted(&env);
+    spec.n_env = AF_WIRE_MAX_ENV + 1;
+    expect_refused(&env, EBADMSG, "spec.env has too many entries");
+    spec.n_env = 1;
+    var.value = script;
+    expect_refused(&env, EBADMSG, "spec.env.value is too long");
+    var.value = "3";
+    sj.lease_id = "../lease";
+    expect_refused(&env, EBADMSG, "lease_id is not a valid id");
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_STATUS, &st);
+    st.job_id = "job-1";
+    st.state = AIFED__JOB_STATE__JOB_RUNNING;
+    expect_accepted(&env);
+    st.state = 99;
+    expect_refused(&env, EBADMSG, "state is not a known job state");
+    st.state = AIFED__JOB_STATE__JOB_COMPLETED;
+    st.site_job_id = "pid 1; rm";
+    expect_refused(&env, EBADMSG, "site_job_id is not a valid id");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +544,7 @@ int main(void)
         cmocka_unit_test(too_many_pools_is_refused),
         cmocka_unit_test(set_body_and_copy),
         cmocka_unit_test(every_refusal_refuses),
+        cmocka_unit_test(job_bodies_are_bounded),
         cmocka_unit_test(free_text_is_one_clean_line),
         cmocka_unit_test(times_are_bounded),
     };

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * jobs: the demo executor. For a static site (the demo federation, tests)
+ * the agent runs a job itself, as a local process in its own directory
+ * under jobs_dir, with its time limit enforced, and says so at the top of
+ * the job's output. A Slurm site does not use this (its jobs go to sbatch).
+ *
+ * Each job runs `sh job.sh` in a session of its own, so that stopping it
+ * (its user's cancel, its lease's end, its time limit) reaches every
+ * process it started. What it writes goes to output.log there.
+ */
+#ifndef JOBS_H
+#define JOBS_H
+
+#include "af_error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct jobs;
+struct Aifed__Job;
+
+/* A job's state changed: state (Aifed__JobState), exit code, why in words,
+ * the site's id for it (pid-N) and the account it runs as. */
+typedef void (*jobs_report_fn)(const char *job_id, int state, int exit_code,
+                               const char *reason, const char *site_job_id,
+                               const char *account, void *arg);
+
+struct jobs *jobs_create(uv_loop_t *loop, const char *dir, jobs_report_fn report,
+                         void *arg);
+/* Stop every job (SIGTERM to its session) and close the handles; run the
+ * loop once more before closing it. */
+void jobs_destroy(struct jobs *j);
+
+/* Start job (reported RUNNING once it is). 0 also when it runs already;
+ * -1 with why. */
+int jobs_start(struct jobs *j, const struct Aifed__Job *job, struct af_error *why);
+/* Stop a job, or every job of a lease; each reports CANCELLED with reason
+ * when it has exited. */
+void jobs_stop(struct jobs *j, const char *job_id, const char *reason);
+void jobs_stop_lease(struct jobs *j, const char *lease_id, const char *reason);
+/* Jobs running now. */
+size_t jobs_running(const struct jobs *j);
+
+#endif

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc_jobs: jobs run in a lease. A user submits one into an ACTIVE lease of
+ * its projects; the broker stores it QUEUED, answers once that is on disk,
+ * and asks the lease's site to start it (StartJob, after the commit). The
+ * site reports each change (JobStatus) for its own jobs only. A job's time
+ * limit never outlives its lease: one asking more is refused with the
+ * numbers and the renewal that would make room.
+ */
+#include "af_ids.h"
+#include "af_log.h"
+#include "af_time.h"
+#include "af_wire.h"
+#include "lease.h"
+#include "leasesvc.h"
+#include "rpc.h"
+#include "store.h"
+#include "svc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool job_ended(int state)
+{
+    return state >= AIFED__JOB_STATE__JOB_COMPLETED;
+}
+
+static void reply_job(struct svc *s, const struct rpc_msg *m, const Aifed__Job *j)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobReply r = AIFED__JOB_REPLY__INIT;
+
+    r.job = (Aifed__Job *)j;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_REPLY, &r);
+    rpc_reply(s, m, &env);
+}
+
+/* The stored job id names, for m's sender (NOT_FOUND sent, as for leases,
+ * when it may not see it). Free with store_job_free(). */
+static Aifed__Job *job_get(struct svc *s, const struct rpc_msg *m, const char *id)
+{
+    Aifed__Job *j = NULL;
+
+    if (store_job_get(s->store, id, &j) < 0 ||
+        !auth_may_use_project(m->who, j->project)) {
+        store_job_free(j);
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no job %s", id);
+        return NULL;
+    }
+    return j;
+}
+
+static int count_open(const Aifed__Job *j, void *arg)
+{
+    *(size_t *)arg += !job_ended(j->state);
+    return 0;
+}
+
+/* Whether spec's time limit fits in what is left of l (setting a missing
+ * one to all of it); false with the refusal sent. */
+static bool fits(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
+                 uint32_t *limit_s)
+{
+    int64_t left_ms = l->expires_ms - svc_now_ms(s);
+    uint32_t left_s = left_ms > 0 ? (uint32_t)(left_ms / 1000) : 0;
+    char left[32], asks[32], more[32];
+
+    if (!*limit_s)
+        *limit_s = left_s;
+    if (*limit_s <= left_s && left_s > 0)
+        return true;
+    af_duration_format((uint64_t)left_s * 1000, left, sizeof(left));
+    af_duration_format((uint64_t)*limit_s * 1000, asks, sizeof(asks));
+    /* Whole minutes, so that --by takes it as it is. */
+    af_duration_format(((uint64_t)(*limit_s - left_s) + 59) / 60 * 60000, more,
+                       sizeof(more));
+    rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
+              "the lease ends in %s, the job asks %s: `aifedctl lease renew %s --by %s`, "
+              "or ask less",
+              left, asks, l->id, more);
+    return false;
+}
+
+static void start_at_site(struct svc *s, const Aifed__Job *j)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__StartJob st = AIFED__START_JOB__INIT;
+
+    st.job = (Aifed__Job *)j;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_START_JOB, &st);
+    leasesvc_to_site(s, j->site, &env);
+}
+
+static void on_submit_job(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__SubmitJob *sj = m->env->submit_job;
+    Aifed__JobSpec spec = *sj->spec;
+    Aifed__Job j = AIFED__JOB__INIT, *done;
+    char id[AF_ID_MAX + 1];
+    Aifed__Lease *l;
+    size_t open = 0;
+
+    /* A retry (same principal and request id) is the same job. */
+    if (store_idem_get(s->store, m->who->id, sj->request_id, id, sizeof(id)) == 0) {
+        if ((done = job_get(s, m, id))) {
+            reply_job(s, m, done);
+            store_job_free(done);
+        }
+        return;
+    }
+    if (!(l = rpc_lease_get(s, m, sj->lease_id)))
+        return;
+    if (l->state != AIFED__LEASE_STATE__LEASE_ACTIVE) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                  "lease %s is %s: a job runs in an ACTIVE lease", l->id,
+                  lease_state_name(l->state));
+    } else if (store_job_list(s->store, l->id, count_open, &open) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the lease's jobs");
+    } else if (open >= AF_WIRE_MAX_JOBS) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_LIMITED,
+                  "lease %s has %zu jobs queued or running; at most %d", l->id, open,
+                  AF_WIRE_MAX_JOBS);
+    } else if (fits(s, m, l, &spec.time_limit_s)) {
+        af_id_new("job", id, sizeof(id));
+        j.id = id;
+        j.request_id = sj->request_id;
+        j.lease_id = l->id;
+        j.site = l->site;
+        j.project = l->workload->project;
+        j.principal = (char *)m->who->id;
+        j.spec = &spec;
+        j.state = AIFED__JOB_STATE__JOB_QUEUED;
+        j.created_ms = svc_now_ms(s);
+        if (store_job_put(s->store, &j) < 0) {
+            outbox_store_failed(s->outbox, "storing job %s", id);
+        } else {
+            rpc_remember(s, m, sj->request_id, id);
+            log_info("job %s for %s queued in lease %s at %s", id, m->who->id, l->id,
+                     l->site);
+            reply_job(s, m, &j);
+            start_at_site(s, &j);
+        }
+    }
+    store_lease_free(s->store, l);
+}
+
+static void on_get_job(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Job *j = job_get(s, m, m->env->get_job->job_id);
+
+    if (j)
+        reply_job(s, m, j);
+    store_job_free(j);
+}
+
+/* The newest AF_WIRE_MAX_JOBS of a lease (ids sort by time). */
+struct job_page {
+    Aifed__Job *v[AF_WIRE_MAX_JOBS];
+    size_t n, seen;
+};
+
+static int page_add(const Aifed__Job *j, void *arg)
+{
+    struct job_page *p = arg;
+    size_t at = p->seen++ % AF_WIRE_MAX_JOBS;
+    uint8_t *buf = NULL;
+    size_t len = aifed__job__get_packed_size(j);
+    Aifed__Job *copy;
+
+    /* The walk's job is borrowed: keep a copy. */
+    if (!(buf = malloc(len)))
+        return -1;
+    aifed__job__pack(j, buf);
+    copy = aifed__job__unpack(NULL, len, buf);
+    free(buf);
+    if (!copy)
+        return -1;
+    if (p->v[at])
+        aifed__job__free_unpacked(p->v[at], NULL);
+    p->v[at] = copy;
+    if (p->n < AF_WIRE_MAX_JOBS)
+        p->n++;
+    return 0;
+}
+
+static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobList list = AIFED__JOB_LIST__INIT;
+    struct job_page p = {0};
+    Aifed__Job *ordered[AF_WIRE_MAX_JOBS];
+    Aifed__Lease *l = rpc_lease_get(s, m, m->env->list_jobs->lease_id);
+
+    if (!l)
+        return;
+    if (store_job_list(s->store, l->id, page_add, &p) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the lease's jobs");
+    } else {
+        /* Oldest first, from where the ring starts. */
+        for (size_t i = 0; i < p.n; i++)
+            ordered[i] = p.v[(p.seen - p.n + i) % AF_WIRE_MAX_JOBS];
+        list.jobs = ordered;
+        list.n_jobs = p.n;
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LIST, &list);
+        rpc_reply(s, m, &env);
+    }
+    for (size_t i = 0; i < AF_WIRE_MAX_JOBS; i++)
+        if (p.v[i])
+            aifed__job__free_unpacked(p.v[i], NULL);
+    store_lease_free(s->store, l);
+}
+
+static void stop_at_site(struct svc *s, const Aifed__Job *j)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__StopJob st = AIFED__STOP_JOB__INIT;
+
+    st.job_id = j->id;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_STOP_JOB, &st);
+    leasesvc_to_site(s, j->site, &env);
+}
+
+static void on_cancel_job(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Job *j = job_get(s, m, m->env->cancel_job->job_id);
+    char reason[AF_WIRE_MAX_TEXT], *was;
+
+    if (!j)
+        return;
+    was = j->reason;
+    if (job_ended(j->state)) {
+        rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                         "job %s has already ended", j->id);
+    } else {
+        snprintf(reason, sizeof(reason), "cancelled by %s", m->who->id);
+        j->state = AIFED__JOB_STATE__JOB_CANCELLED;
+        j->reason = reason;
+        j->ended_ms = svc_now_ms(s);
+        if (store_job_put(s->store, j) < 0) {
+            outbox_store_failed(s->outbox, "storing job %s", j->id);
+        } else {
+            log_info("job %s %s", j->id, reason);
+            reply_job(s, m, j);
+            stop_at_site(s, j);
+        }
+        j->reason = was; /* the unpacked one's, to free */
+    }
+    store_job_free(j);
+}
+
+/* A site says how one of its jobs is doing. An ended job stays as it
+ * ended (a cancel the site had not seen yet, a report that came late). */
+static void on_job_status(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__JobStatus *st = m->env->job_status;
+    Aifed__Job *j = NULL;
+    Aifed__Job upd;
+
+    if (store_job_get(s->store, st->job_id, &j) < 0 || strcmp(j->site, m->who->name)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN, "job %s is not at your site",
+                  st->job_id);
+        store_job_free(j);
+        return;
+    }
+    if (job_ended(j->state) || st->state == AIFED__JOB_STATE__JOB_QUEUED) {
+        store_job_free(j);
+        return;
+    }
+    upd = *j;
+    upd.state = st->state;
+    upd.exit_code = st->exit_code;
+    upd.reason = st->reason;
+    if (*st->site_job_id)
+        upd.site_job_id = st->site_job_id;
+    if (*st->local_account)
+        upd.local_account = st->local_account;
+    if (!upd.started_ms)
+        upd.started_ms = svc_now_ms(s);
+    if (job_ended(st->state))
+        upd.ended_ms = svc_now_ms(s);
+    if (store_job_put(s->store, &upd) < 0)
+        outbox_store_failed(s->outbox, "storing job %s", j->id);
+    else
+        log_info("job %s at %s: state %d, exit %d", j->id, j->site, st->state,
+                 st->exit_code);
+    store_job_free(j);
+}
+
+#define ANYONE (RPC_USER | RPC_ADMIN)
+
+const struct rpc_spec rpc_job_client_specs[] = {
+    {AIFED__ENVELOPE__BODY_SUBMIT_JOB, ANYONE, on_submit_job, NULL, 0},
+    {AIFED__ENVELOPE__BODY_GET_JOB, ANYONE, on_get_job, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_LIST_JOBS, ANYONE, on_list_jobs, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_CANCEL_JOB, ANYONE, on_cancel_job, NULL, 0},
+    {0, 0, NULL, NULL, 0},
+};
+
+const struct rpc_spec rpc_job_agent_specs[] = {
+    {AIFED__ENVELOPE__BODY_JOB_STATUS, RPC_SITE, on_job_status, NULL, 0},
+    {0, 0, NULL, NULL, 0},
+};
