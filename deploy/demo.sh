@@ -94,6 +94,16 @@ ctl submit --project llm-eu --gpus 8 --accelerator B200 --request-id want-b200 2
 echo "\$ aifedctl request show want-b200"
 ctl request show want-b200 | head -n 6
 
+step "A task file, run end to end: leased, started, followed to its end, released"
+echo "\$ aifedctl run deploy/examples/hello.yaml"
+out=$(ctl run deploy/examples/hello.yaml 2>&1) || true
+echo "$out"
+job=$(grep -o 'job-[0-9a-f]*' <<<"$out" | head -n 1)
+if [[ -n $job ]]; then
+    echo "# what it wrote (the demo executor runs it on the agent's machine):"
+    cat "$demo"/agents/*-jobs/"$job"/output.log 2>/dev/null | sed 's/^/  /'
+fi
+
 step "The federation now"
 ctl sites
 echo
