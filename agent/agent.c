@@ -392,6 +392,28 @@ static void on_stop_job(struct agent *a, const Aifed__Envelope *in)
         jobs_stop(a->jobs, in->stop_job->job_id, "cancelled");
 }
 
+/* A piece of a job's output, for the broker to pass on. A job this site
+ * has no output for answers an empty end, so the follower stops. */
+static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
+{
+    const Aifed__ReadJobLog *rd = in->read_job_log;
+    static uint8_t buf[AF_WIRE_MAX_LOG_CHUNK];
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
+    Aifed__JobLog log = AIFED__JOB_LOG__INIT;
+
+    if (!a->jobs ||
+        jobs_read_log(a->jobs, rd->job_id, rd->offset, rd->max_bytes, buf, &log) < 0) {
+        log.job_id = rd->job_id;
+        log.offset = rd->offset;
+        log.at_end = true;
+    }
+    c.relay_id = rd->relay_id;
+    c.log = &log;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, &c);
+    send_env(a, &env);
+}
+
 static void on_welcome(struct agent *a, const Aifed__Envelope *in)
 {
     const Aifed__Welcome *w = in->welcome;
@@ -436,6 +458,7 @@ static const struct agent_spec handlers[] = {
     {AIFED__ENVELOPE__BODY_LEASE_RELEASE, on_release},
     {AIFED__ENVELOPE__BODY_START_JOB, on_start_job},
     {AIFED__ENVELOPE__BODY_STOP_JOB, on_stop_job},
+    {AIFED__ENVELOPE__BODY_READ_JOB_LOG, on_read_job_log},
     {AIFED__ENVELOPE__BODY_ERROR, on_error},
     {0, NULL},
 };

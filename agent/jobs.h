@@ -40,6 +40,12 @@ int jobs_start(struct jobs *j, const struct Aifed__Job *job, struct af_error *wh
  * when it has exited. */
 void jobs_stop(struct jobs *j, const char *job_id, const char *reason);
 void jobs_stop_lease(struct jobs *j, const char *lease_id, const char *reason);
+/* Up to max bytes (at most AF_WIRE_MAX_LOG_CHUNK) of a job's output from
+ * offset, into buf and out (which borrows job_id and buf). -1/ENOENT when
+ * this site has no output for it. */
+struct Aifed__JobLog;
+int jobs_read_log(struct jobs *j, const char *job_id, uint64_t offset, uint32_t max,
+                  uint8_t *buf, struct Aifed__JobLog *out);
 /* Jobs running now. */
 size_t jobs_running(const struct jobs *j);
 

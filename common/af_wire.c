@@ -790,6 +790,44 @@ static int v_stop_job(const Env *e, struct af_error *err)
                        : bad(err, "%s is required", "stop_job");
 }
 
+static int check_job_log(const Aifed__JobLog *l, struct af_error *err)
+{
+    if (!l)
+        return bad(err, "%s is required", "log");
+    if (l->data.len > AF_WIRE_MAX_LOG_CHUNK)
+        return bad(err, "%s is too long", "log.data");
+    return check_id(l->job_id, true, "log.job_id", err);
+}
+
+static int v_get_job_log(const Env *e, struct af_error *err)
+{
+    if (!e->get_job_log)
+        return bad(err, "%s is required", "get_job_log");
+    if (e->get_job_log->max_bytes > AF_WIRE_MAX_LOG_CHUNK)
+        return bad(err, "%s is too large", "max_bytes");
+    return check_id(e->get_job_log->job_id, true, "job_id", err);
+}
+
+static int v_job_log(const Env *e, struct af_error *err)
+{
+    return check_job_log(e->job_log, err);
+}
+
+static int v_read_job_log(const Env *e, struct af_error *err)
+{
+    if (!e->read_job_log)
+        return bad(err, "%s is required", "read_job_log");
+    if (e->read_job_log->max_bytes > AF_WIRE_MAX_LOG_CHUNK)
+        return bad(err, "%s is too large", "max_bytes");
+    return check_id(e->read_job_log->job_id, true, "job_id", err);
+}
+
+static int v_job_log_chunk(const Env *e, struct af_error *err)
+{
+    return e->job_log_chunk ? check_job_log(e->job_log_chunk->log, err)
+                            : bad(err, "%s is required", "job_log_chunk");
+}
+
 static int v_job_status(const Env *e, struct af_error *err)
 {
     const Aifed__JobStatus *j = e->job_status;
@@ -853,6 +891,10 @@ static const struct {
     {AIFED__ENVELOPE__BODY_START_JOB, "start_job", v_start_job},
     {AIFED__ENVELOPE__BODY_STOP_JOB, "stop_job", v_stop_job},
     {AIFED__ENVELOPE__BODY_JOB_STATUS, "job_status", v_job_status},
+    {AIFED__ENVELOPE__BODY_GET_JOB_LOG, "get_job_log", v_get_job_log},
+    {AIFED__ENVELOPE__BODY_JOB_LOG, "job_log", v_job_log},
+    {AIFED__ENVELOPE__BODY_READ_JOB_LOG, "read_job_log", v_read_job_log},
+    {AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, "job_log_chunk", v_job_log_chunk},
 };
 
 void af_wire_clean_text(char *s)

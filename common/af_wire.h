@@ -29,7 +29,8 @@
 #define AF_WIRE_MAX_SCRIPT    (64 * 1024) /* a job's setup or run */
 #define AF_WIRE_MAX_ENV       64          /* a job's variables */
 #define AF_WIRE_MAX_ENV_VALUE 4096
-#define AF_WIRE_MAX_JOBS      64 /* jobs open in one lease; one JobList */
+#define AF_WIRE_MAX_JOBS      64          /* jobs open in one lease; one JobList */
+#define AF_WIRE_MAX_LOG_CHUNK (64 * 1024) /* bytes of a job's output at once */
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL

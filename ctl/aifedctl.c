@@ -140,6 +140,9 @@ static const struct ctl_command commands[] = {
     {"job", ctl_cmd_job, "job show|cancel ID [--json]",
      "show: one job in full (state, the site's id for it and the account it runs as,\n"
      "times, exit code). cancel: stop it; it ends CANCELLED.\n"},
+    {"logs", ctl_cmd_logs, "logs JOB [-f]",
+     "A job's output as the site has it, byte for byte. -f follows it until the job\n"
+     "ends. The broker passes it on from the site and keeps none of it.\n"},
     {"leases", ctl_cmd_leases,
      "leases [--site S] [--project P] [--state STATE] [--limit N] [--json]",
      "List the leases you may see (your projects' leases; an admin sees all).\n"},

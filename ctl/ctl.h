@@ -64,6 +64,7 @@ int ctl_cmd_task(struct ctl *ctl, const struct ctl_command *cmd, int argc, char 
 int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
 int ctl_cmd_jobs(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
 int ctl_cmd_job(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
+int ctl_cmd_logs(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
 int ctl_cmd_explain(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                     char **argv);
 int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);

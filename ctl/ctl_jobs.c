@@ -341,3 +341,51 @@ int ctl_cmd_job(struct ctl *ctl, const struct ctl_command *cmd, int argc, char *
     }
     return ctl_usage_error(cmd, "'%s' is not show or cancel", verb);
 }
+
+/* ---- logs ---- */
+
+int ctl_cmd_logs(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
+{
+    const struct timespec pause = {0, POLL_MS * 1000000L};
+    const char *id = NULL;
+    bool follow = false;
+    uint64_t offset = 0;
+    int rc = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
+            follow = true;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return ctl_command_help(cmd), 0;
+        else if (!id && af_id_valid(argv[i]))
+            id = argv[i];
+        else
+            return ctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (!id)
+        return ctl_usage_error(cmd, "give a job id", NULL);
+    for (;;) {
+        Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+        Aifed__GetJobLog g = AIFED__GET_JOB_LOG__INIT;
+        const Aifed__JobLog *l;
+        bool done;
+
+        g.job_id = (char *)id;
+        g.offset = offset;
+        g.max_bytes = AF_WIRE_MAX_LOG_CHUNK;
+        af_wire_set_body(&req, AIFED__ENVELOPE__BODY_GET_JOB_LOG, &g);
+        if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_LOG, 20000, &rc)))
+            return rc;
+        l = rep->job_log;
+        if (l->data.len)
+            fwrite(l->data.data, 1, l->data.len, stdout);
+        fflush(stdout);
+        offset += l->data.len;
+        done = l->at_end || (!follow && offset >= l->size);
+        if (l->data.len == 0 && !done)
+            nanosleep(&pause, NULL);
+        af_wire_free(rep);
+        if (done)
+            return 0;
+    }
+}

@@ -27,6 +27,7 @@ bool ctl_retry_safe(const Aifed__Envelope *req)
         return *req->submit_job->request_id;
     case AIFED__ENVELOPE__BODY_GET_JOB:
     case AIFED__ENVELOPE__BODY_LIST_JOBS:
+    case AIFED__ENVELOPE__BODY_GET_JOB_LOG:
         return true;
     /* Changes that set a state: made again, they leave it as it is (an add
      * of a key already in force is answered as the first was). */

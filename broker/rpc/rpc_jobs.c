@@ -13,7 +13,9 @@
 #include "af_wire.h"
 #include "lease.h"
 #include "leasesvc.h"
+#include "relays.h"
 #include "rpc.h"
+#include "sites.h"
 #include "store.h"
 #include "svc.h"
 
@@ -288,6 +290,51 @@ static void on_job_status(struct svc *s, const struct rpc_msg *m)
     store_job_free(j);
 }
 
+/* A piece of a job's output: asked of its site, whose answer the broker
+ * passes on (on_job_log_chunk). The broker keeps none of it. */
+static void on_get_job_log(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__GetJobLog *g = m->env->get_job_log;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__ReadJobLog rd = AIFED__READ_JOB_LOG__INIT;
+    Aifed__Job *j = job_get(s, m, g->job_id);
+
+    if (!j)
+        return;
+    if (!sites_route(s->sites, j->site, &(size_t){0})) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_TIMEOUT,
+                  "site %s is not connected now; ask again later", j->site);
+    } else if (!(rd.relay_id = relays_add(s->relays, m->who->index, &m->from, j->site,
+                                          svc_mono_ms(s)))) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_LIMITED,
+                  errno == EMLINK ? "you already follow %d outputs at once"
+                                  : "the broker follows %d outputs already",
+                  errno == EMLINK ? RELAYS_PER_PRINCIPAL : RELAYS_MAX);
+    } else {
+        rd.job_id = j->id;
+        rd.offset = g->offset;
+        rd.max_bytes = g->max_bytes ? g->max_bytes : AF_WIRE_MAX_LOG_CHUNK;
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_READ_JOB_LOG, &rd);
+        leasesvc_to_site(s, j->site, &env);
+    }
+    store_job_free(j);
+}
+
+/* A site's answer to ReadJobLog, to the client waiting for it. */
+static void on_job_log_chunk(struct svc *s, const struct rpc_msg *m)
+{
+    const Aifed__JobLogChunk *c = m->env->job_log_chunk;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    struct outbox_peer to;
+
+    if (!relays_take(s->relays, c->relay_id, m->who->name, &to))
+        return; /* late (the client was told to ask again), or not this site's */
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LOG, c->log);
+    env.corr_id = to.corr_id;
+    if (outbox_push(s->outbox, &to, &env, false) < 0)
+        log_err("job output for %s dropped", c->log->job_id);
+}
+
 #define ANYONE (RPC_USER | RPC_ADMIN)
 
 const struct rpc_spec rpc_job_client_specs[] = {
@@ -295,10 +342,12 @@ const struct rpc_spec rpc_job_client_specs[] = {
     {AIFED__ENVELOPE__BODY_GET_JOB, ANYONE, on_get_job, NULL, RPC_READS},
     {AIFED__ENVELOPE__BODY_LIST_JOBS, ANYONE, on_list_jobs, NULL, RPC_READS},
     {AIFED__ENVELOPE__BODY_CANCEL_JOB, ANYONE, on_cancel_job, NULL, 0},
+    {AIFED__ENVELOPE__BODY_GET_JOB_LOG, ANYONE, on_get_job_log, NULL, RPC_READS},
     {0, 0, NULL, NULL, 0},
 };
 
 const struct rpc_spec rpc_job_agent_specs[] = {
     {AIFED__ENVELOPE__BODY_JOB_STATUS, RPC_SITE, on_job_status, NULL, 0},
+    {AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, RPC_SITE, on_job_log_chunk, NULL, 0},
     {0, 0, NULL, NULL, 0},
 };

@@ -31,6 +31,7 @@
 #include "limit.h"
 #include "outbox.h"
 #include "principals.h"
+#include "relays.h"
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
@@ -298,6 +299,7 @@ static void on_tick(uv_timer_t *t)
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
     leasesvc_tick(s);
+    relays_expire(s->relays, s->outbox, svc_mono_ms(s));
     prune_records(s);
     flush(srv, true);
     af_zguard_sweep(srv->guard_agent);
@@ -489,8 +491,9 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
     s->sites = sites_create((int64_t)conf->advertise_interval_ms,
                             (unsigned)conf->down_after, (unsigned)conf->up_after);
     s->waiters = waiters_create(WAITERS_MAX);
+    s->relays = relays_create();
     s->auth = auth_create();
-    if (!s->sites || !s->waiters || !s->auth)
+    if (!s->sites || !s->waiters || !s->relays || !s->auth)
         return af_error_set(err, "out of memory");
     if (!(s->metrics = bmetrics_create(conf->metrics_listen, srv->metrics_url,
                                        sizeof(srv->metrics_url), err)))
@@ -598,6 +601,7 @@ void server_destroy(struct server *srv)
         log_warnx("event loop closed with handles still open");
     outbox_destroy(s->outbox);
     waiters_destroy(s->waiters);
+    relays_destroy(s->relays);
     free(srv->buckets);
     af_zguard_destroy(srv->guard_agent);
     af_zguard_destroy(srv->guard_client);

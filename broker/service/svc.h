@@ -31,6 +31,7 @@ struct svc {
     struct auth *auth;
     struct outbox *outbox;
     struct waiters *waiters;
+    struct relays *relays; /* clients waiting for a site's answer passed on */
     struct bmetrics *metrics;
     struct af_signer signer; /* signs lease tokens */
     char signing_pub[AF_SIGN_PK_B64];

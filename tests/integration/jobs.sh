@@ -4,7 +4,8 @@
 # itself: aifedctl run leases, starts the job, follows it to its end and
 # exits with its status; a job never outlives its lease (too long refused
 # with the numbers, stopped when the lease is released); cancel; Ctrl-C
-# detaches; only a project's members see its jobs.
+# detaches; logs -f gives the output byte for byte; only a project's members
+# see its jobs.
 . "$(dirname "$0")/lib.sh"
 
 start_federation mimer pharos || exit 1
@@ -51,11 +52,20 @@ check "another site cannot report on mimer's job ($out)" test "$out" = "3 job $j
 check "... which is still RUNNING" test "$(job_state "$job")" = RUNNING
 check "job cancel stops it" test "$(ctlj alice job cancel "$job" | jq -r .state)" = CANCELLED
 check "... for good" test "$(job_state "$job")" = CANCELLED
+lease2=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
 job=$(ctl alice run --detach --lease "$lease" "$(task nap2 10m 'sleep 60')" 2>/dev/null)
 wait_for "another job is RUNNING" 10 'test "$(job_state "$job")" = RUNNING'
 ctl alice lease release "$lease" >/dev/null
 wait_for "releasing the lease stops its running job: CANCELLED" 10 'test "$(job_state "$job")" = CANCELLED'
 check "... saying why" test "$(ctlj alice job show "$job" | jq -r .reason)" = "the lease ended"
+
+# Output through aifedctl logs -f, byte for byte, while the job writes it.
+job=$(ctl alice run --detach --lease "$lease2" "$(task chatty 10m 'for i in 1 2 3; do printf "line %s\\tx\\n" $i; sleep 1; done; head -c 100000 /dev/urandom | base64')" 2>/dev/null)
+ctl alice logs -f "$job" >"$T/followed" 2>"$T/logs.err"; rc=$?
+check "logs -f follows to the job's end" test "$rc:$(job_state "$job")" = "0:COMPLETED"
+check "... byte for byte what the job wrote ($(wc -c <"$T/followed") bytes)" \
+    cmp -s "$T/followed" "$T/agents/mimer-jobs/$job/output.log"
+check "another project's user cannot read it" refused ctl bob logs "$job"
 
 # Ctrl-C detaches; it never cancels.
 lease=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)

@@ -527,6 +527,27 @@ static void job_bodies_are_bounded(void **state)
     st.state = AIFED__JOB_STATE__JOB_COMPLETED;
     st.site_job_id = "pid 1; rm";
     expect_refused(&env, EBADMSG, "site_job_id is not a valid id");
+    {
+        Aifed__GetJobLog g = AIFED__GET_JOB_LOG__INIT;
+        Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
+        Aifed__JobLog l = AIFED__JOB_LOG__INIT;
+
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_GET_JOB_LOG, &g);
+        g.job_id = "job-1";
+        g.max_bytes = AF_WIRE_MAX_LOG_CHUNK;
+        expect_accepted(&env);
+        g.max_bytes = AF_WIRE_MAX_LOG_CHUNK + 1;
+        expect_refused(&env, EBADMSG, "max_bytes is too large");
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, &c);
+        expect_refused(&env, EBADMSG, "log is required");
+        c.log = &l;
+        l.job_id = "job-1";
+        l.data.data = (uint8_t *)script;
+        l.data.len = AF_WIRE_MAX_LOG_CHUNK;
+        expect_accepted(&env);
+        l.data.len = AF_WIRE_MAX_LOG_CHUNK + 1;
+        expect_refused(&env, EBADMSG, "log.data is too long");
+    }
 }
 
 int main(void)
