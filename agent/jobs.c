@@ -26,8 +26,9 @@ extern char **environ;
 
 /* After SIGTERM, this long before SIGKILL. */
 #define KILL_AFTER_MS 5000
-/* Variables a job gets beyond the agent's own. */
-#define EXTRA_ENV (AF_WIRE_MAX_ENV + 2)
+/* Variables a job gets beyond the agent's own: its task's, and AIFED_JOB_ID,
+ * AIFED_LEASE_ID and AIFED_IMAGE. */
+#define EXTRA_ENV (AF_WIRE_MAX_ENV + 3)
 
 struct run {
     struct jobs *owner;
@@ -210,7 +211,7 @@ static char **job_env(const Aifed__Job *job, char **bufs, size_t *n_bufs)
         return NULL;
     memcpy(env, environ, n * sizeof(*env));
     *n_bufs = 0;
-    for (size_t i = 0; i < job->spec->n_env && *n_bufs < EXTRA_ENV; i++)
+    for (size_t i = 0; i < job->spec->n_env && *n_bufs < AF_WIRE_MAX_ENV; i++)
         if (asprintf(&bufs[(*n_bufs)++], "%s=%s", job->spec->env[i]->name,
                      job->spec->env[i]->value) < 0)
             bufs[--(*n_bufs)] = NULL;

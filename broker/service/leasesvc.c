@@ -259,6 +259,51 @@ int leasesvc_renew(struct svc *s, const Aifed__Lease *stored, uint32_t extend_s,
     return 0;
 }
 
+/* The ids of a lease's queued and running jobs (at most AF_WIRE_MAX_JOBS:
+ * no more may be open in one lease). */
+struct open_jobs {
+    char ids[AF_WIRE_MAX_JOBS][AF_ID_MAX + 1];
+    size_t n;
+};
+
+static int collect_open(const Aifed__Job *j, void *arg)
+{
+    struct open_jobs *o = arg;
+
+    if (j->state < AIFED__JOB_STATE__JOB_COMPLETED && o->n < AF_WIRE_MAX_JOBS)
+        snprintf(o->ids[o->n++], sizeof(o->ids[0]), "%s", j->id);
+    return 0;
+}
+
+/* No job outlives its lease: the open ones end with it, in its batch (the
+ * site, told to let go of the hold, stops them; its late word changes
+ * nothing). */
+static int end_jobs(struct svc *s, const Aifed__Lease *l)
+{
+    struct open_jobs o = {.n = 0};
+
+    if (store_job_list(s->store, l->id, collect_open, &o) < 0)
+        return -1;
+    for (size_t i = 0; i < o.n; i++) {
+        Aifed__Job *j;
+        char *was;
+        int rc;
+
+        if (store_job_get(s->store, o.ids[i], &j) < 0)
+            return -1;
+        was = j->reason;
+        j->state = AIFED__JOB_STATE__JOB_CANCELLED;
+        j->reason = "the lease ended";
+        j->ended_ms = l->updated_ms;
+        rc = store_job_put(s->store, j);
+        j->reason = was;
+        store_job_free(j);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
                  const char *reason, uint64_t site_used_gpu_s, struct leasesvc_lease *ret)
 {
@@ -282,6 +327,10 @@ int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
         l->usage_from_site = true;
     if (leasesvc_put(s, l, NULL) < 0)
         return unstored(s, l);
+    if (end_jobs(s, l) < 0) {
+        outbox_store_failed(s->outbox, "ending the jobs of lease %s", l->id);
+        return unstored(s, l);
+    }
     if (e.state == LEASE_LOST || e.state == LEASE_REVOKED)
         log_warnx("lease %s %s at %s: %s", l->id, lease_state_name(e.state), l->site,
                   l->reason);

@@ -55,9 +55,14 @@ check "... for good" test "$(job_state "$job")" = CANCELLED
 lease2=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
 job=$(ctl alice run --detach --lease "$lease" "$(task nap2 10m 'sleep 60')" 2>/dev/null)
 wait_for "another job is RUNNING" 10 'test "$(job_state "$job")" = RUNNING'
+pid=$(ctlj alice job show "$job" | jq -r .site_job_id | sed 's/^pid-//')
+# With the agent stopped, the broker's word: the job ends with its lease.
+kill -STOP "$(cat "$T/agents/mimer.pid")"
 ctl alice lease release "$lease" >/dev/null
-wait_for "releasing the lease stops its running job: CANCELLED" 10 'test "$(job_state "$job")" = CANCELLED'
+check "releasing the lease ends its running job at once: CANCELLED" test "$(job_state "$job")" = CANCELLED
 check "... saying why" test "$(ctlj alice job show "$job" | jq -r .reason)" = "the lease ended"
+kill -CONT "$(cat "$T/agents/mimer.pid")"
+wait_for "... and the site stops its process (pid $pid)" 15 '! kill -0 "$pid" 2>/dev/null'
 
 # Output through aifedctl logs -f, byte for byte, while the job writes it.
 job=$(ctl alice run --detach --lease "$lease2" "$(task chatty 10m 'for i in 1 2 3; do printf "line %s\\tx\\n" $i; sleep 1; done; head -c 100000 /dev/urandom | base64')" 2>/dev/null)
