@@ -7,6 +7,10 @@
  * A descriptor number is reused once libzmq closes it, and the monitor's
  * events arrive after the fact; so before shutting a connection down the
  * guard checks that the descriptor still leads to the peer it accepted.
+ *
+ * The NOLINT marks: clang's analyzer does not follow uthash's bookkeeping
+ * through a delete inside HASH_ITER (the idiom uthash documents) and reports
+ * a use after free on each.
  */
 #include "af_zguard.h"
 #include "af_log.h"
@@ -24,9 +28,6 @@
 #include <uthash.h>
 #include <zmq.h>
 
-/* The analyzer does not follow uthash's bookkeeping through a delete inside
- * HASH_ITER (the idiom uthash documents), and reports a use after free on
- * each; the lines so marked are that idiom. */
 /* Events one read takes, so that a flood of them cannot hold the loop. */
 #define READ_MAX 4096
 /* Events the monitor queues before libzmq's I/O thread waits for us. */

@@ -12,6 +12,7 @@
 #include "ctl_call.h"
 #include "ctl_show.h"
 #include "ctl_workload.h"
+#include "job.h"
 #include "lease.h"
 
 #include <signal.h>
@@ -187,7 +188,7 @@ static int follow(struct ctl *ctl, const char *id, int *exit_status)
         if ((int)j->state != last && !ctl->json)
             ctl_show_job_line(j);
         last = (int)j->state;
-        if (j->state >= AIFED__JOB_STATE__JOB_COMPLETED) {
+        if (job_ended(j->state)) {
             if (ctl->json)
                 ctl_show_job(j, true);
             *exit_status = job_exit(j);

@@ -6,6 +6,7 @@
  */
 #include "ctl_show.h"
 #include "ctl_task.h"
+#include "job.h"
 #include "lease.h"
 #include "af_token.h"
 #include "af_time.h"
@@ -648,14 +649,6 @@ void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json
 
 /* ---- jobs ---- */
 
-static const char *job_state_name(int s)
-{
-    static const char *const names[] = {"?",      "QUEUED",    "RUNNING", "COMPLETED",
-                                        "FAILED", "CANCELLED", "TIMEOUT"};
-
-    return s >= 0 && s <= AIFED__JOB_STATE__JOB_TIMEOUT ? names[s] : "?";
-}
-
 static json_t *job_json(const Aifed__Job *j)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, "
@@ -713,7 +706,7 @@ void ctl_show_job(const Aifed__Job *j, bool json)
     if (*j->site_job_id)
         printf("at site:     %s, as %s\n", j->site_job_id,
                *j->local_account ? j->local_account : "?");
-    if (j->state >= AIFED__JOB_STATE__JOB_COMPLETED)
+    if (job_ended(j->state))
         printf("exit code:   %d\n", j->exit_code);
 }
 
@@ -734,7 +727,7 @@ void ctl_show_jobs(const Aifed__JobList *l, bool json)
     for (size_t i = 0; i < l->n_jobs; i++) {
         const Aifed__Job *j = l->jobs[i];
         char code[8] = "-";
-        if (j->state >= AIFED__JOB_STATE__JOB_COMPLETED)
+        if (job_ended(j->state))
             snprintf(code, sizeof(code), "%d", j->exit_code);
         printf("%-32s %-10s %-10s %4s  %s\n", j->id, job_state_name(j->state), j->site,
                code, j->spec ? j->spec->name : "");

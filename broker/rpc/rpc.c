@@ -49,28 +49,37 @@ void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply)
         log_err("reply to %s dropped", m->who ? m->who->id : "peer");
 }
 
+/* An Error to m: now, or (stored) after the batch's commit. */
+static void verror(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
+                   bool stored, const char *fmt, va_list ap)
+{
+    char text[AF_WIRE_MAX_TEXT];
+
+    vsnprintf(text, sizeof(text), fmt, ap);
+    if (stored)
+        outbox_error_stored(s->outbox, &m->from, code, text);
+    else
+        outbox_error(s->outbox, &m->from, code, text);
+}
+
 void rpc_error(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
                const char *fmt, ...)
 {
-    char text[AF_WIRE_MAX_TEXT];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    verror(s, m, code, false, fmt, ap);
     va_end(ap);
-    outbox_error(s->outbox, &m->from, code, text);
 }
 
 void rpc_error_stored(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode code,
                       const char *fmt, ...)
 {
-    char text[AF_WIRE_MAX_TEXT];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    verror(s, m, code, true, fmt, ap);
     va_end(ap);
-    outbox_error_stored(s->outbox, &m->from, code, text);
 }
 
 void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l)

@@ -11,6 +11,7 @@
 #include "af_log.h"
 #include "af_time.h"
 #include "af_wire.h"
+#include "job.h"
 #include "lease.h"
 #include "leasesvc.h"
 #include "relays.h"
@@ -23,11 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static bool job_ended(int state)
-{
-    return state >= AIFED__JOB_STATE__JOB_COMPLETED;
-}
 
 static void reply_job(struct svc *s, const struct rpc_msg *m, const Aifed__Job *j)
 {

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "bconf.h"
 #include "bmetrics.h"
+#include "job.h"
 #include "ledger.h"
 #include "outbox.h"
 #include "placement.h"
@@ -270,7 +271,7 @@ static int collect_open(const Aifed__Job *j, void *arg)
 {
     struct open_jobs *o = arg;
 
-    if (j->state < AIFED__JOB_STATE__JOB_COMPLETED && o->n < AF_WIRE_MAX_JOBS)
+    if (!job_ended(j->state) && o->n < AF_WIRE_MAX_JOBS)
         snprintf(o->ids[o->n++], sizeof(o->ids[0]), "%s", j->id);
     return 0;
 }

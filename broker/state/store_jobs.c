@@ -5,6 +5,7 @@
  * range. A change of state is an audit entry, in the same transaction.
  */
 #include "af_ids.h"
+#include "job.h"
 #include "store.h"
 #include "store_priv.h"
 
@@ -13,14 +14,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *job_state(int s)
-{
-    static const char *const names[] = {"NEW",    "QUEUED",    "RUNNING", "COMPLETED",
-                                        "FAILED", "CANCELLED", "TIMEOUT"};
-
-    return s >= 0 && s <= AIFED__JOB_STATE__JOB_TIMEOUT ? names[s] : "?";
-}
 
 static int job_decode(const MDB_val *v, Aifed__Job **ret)
 {
@@ -55,8 +48,8 @@ int store_job_put(struct store *st, const Aifed__Job *j)
         return store_errno(rc);
     if (prev == (int)j->state)
         return 0;
-    snprintf(change, sizeof(change), "job %s -> %s", job_state(prev),
-             job_state(j->state));
+    snprintf(change, sizeof(change), "job %s -> %s", job_state_name(prev),
+             job_state_name(j->state));
     return store_audit_append(st, j->id, j->principal, change, j->reason);
 }
 
