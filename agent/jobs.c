@@ -92,6 +92,52 @@ static void on_closed(uv_handle_t *h)
     free(r);
 }
 
+/* A job's end, kept in its directory, so that the broker asking about it
+ * again (it sends StartJob once more when the agent connects) learns how it
+ * ended rather than starting it twice. */
+#define END_FILE ".aifed-end"
+#define STOPPED_WITH_AGENT                                                               \
+    "the agent stopped while it ran (the demo executor's jobs do not outlive their "     \
+    "agent)"
+
+static void end_put(const struct jobs *j, const char *id, int state, int code,
+                    const char *why)
+{
+    char path[4300];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s/" END_FILE, j->dir, id);
+    if (!(f = fopen(path, "w"))) {
+        log_err("job %s: %s", id, path);
+        return;
+    }
+    fprintf(f, "%d %d %s\n", state, code, why);
+    if (fclose(f) != 0)
+        log_err("job %s: %s", id, path);
+}
+
+/* 0 with the end of job id (why has the reason), -1 when none is kept. */
+static int end_get(const struct jobs *j, const char *id, int *state, int *code, char *why,
+                   size_t size)
+{
+    char path[4300], line[AF_WIRE_MAX_TEXT + 64];
+    int used = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s/" END_FILE, j->dir, id);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    if (!fgets(line, sizeof(line), f) ||
+        sscanf(line, "%d %d %n", state, code, &used) < 2 || !used) {
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(why, size, "%s", line + used);
+    return 0;
+}
+
 static void on_exited(uv_process_t *p, int64_t status, int signum)
 {
     struct run *r = p->data;
@@ -118,6 +164,7 @@ static void on_exited(uv_process_t *p, int64_t status, int signum)
             snprintf(why, sizeof(why), "exited %d", code);
     }
     log_info("job %s: %s", r->id, why);
+    end_put(r->owner, r->id, state, code, why);
     r->owner->report(r->id, state, code, why, "", "", r->owner->arg);
     uv_close((uv_handle_t *)&r->proc, on_closed);
     uv_close((uv_handle_t *)&r->limit, on_closed);
@@ -168,6 +215,35 @@ static int write_file(const char *dir, const char *name, const char *text,
     return 0;
 }
 
+/* The task's files, in the job's directory (their names are checked on the
+ * wire: relative, without "." or ".." parts). */
+static int put_files(const char *dir, const Aifed__JobSpec *s, struct af_error *why)
+{
+    for (size_t i = 0; i < s->n_files; i++) {
+        const Aifed__JobFile *f = s->files[i];
+        char path[4400];
+        FILE *out;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, f->name);
+        /* Each parent in turn (mkdir -p). */
+        for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+            *p = '\0';
+            if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return af_error_set(why, "%s: %s", path, strerror(errno));
+            *p = '/';
+        }
+        if (!(out = fopen(path, "w")) ||
+            fwrite(f->data.data, 1, f->data.len, out) != f->data.len) {
+            if (out)
+                fclose(out);
+            return af_error_set(why, "%s: %s", path, strerror(errno));
+        }
+        if (fclose(out) != 0 || chmod(path, f->executable ? 0700 : 0600) < 0)
+            return af_error_set(why, "%s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 /* The job's directory and scripts. job.sh says what runs it, then runs
  * setup (stopping if it fails) and run, inside the image when there is one
  * (Apptainer, the EuroHPC sites' container runtime). */
@@ -191,7 +267,7 @@ static int prepare(struct jobs *j, const Aifed__Job *job, char *dir, size_t size
              s->setup && *s->setup ? "sh ./setup.sh || exit $?\n" : "",
              s->image && *s->image ? "exec apptainer exec \"$AIFED_IMAGE\" sh"
                                    : "exec sh");
-    if (write_file(dir, "job.sh", head, why) < 0 ||
+    if (put_files(dir, s, why) < 0 || write_file(dir, "job.sh", head, why) < 0 ||
         write_file(dir, "run.sh", s->run, why) < 0 ||
         (s->setup && *s->setup && write_file(dir, "setup.sh", s->setup, why) < 0))
         return -1;
@@ -267,13 +343,36 @@ static int spawn(struct jobs *j, struct run *r, const Aifed__Job *job, const cha
     return 0;
 }
 
+bool jobs_again(struct jobs *j, const Aifed__Job *job)
+{
+    char why[AF_WIRE_MAX_TEXT], pid[32], dir[4200];
+    const struct run *r = find(j, job->id);
+    struct stat st;
+    int state, code;
+
+    snprintf(dir, sizeof(dir), "%s/%s", j->dir, job->id);
+    if (!r && stat(dir, &st) < 0)
+        return false; /* never started here */
+    if (r) {
+        snprintf(pid, sizeof(pid), "pid-%d", r->proc.pid);
+        j->report(job->id, AIFED__JOB_STATE__JOB_RUNNING, 0, "running", pid, j->account,
+                  j->arg);
+    } else if (end_get(j, job->id, &state, &code, why, sizeof(why)) == 0) {
+        j->report(job->id, state, code, why, "", "", j->arg);
+    } else {
+        j->report(job->id, AIFED__JOB_STATE__JOB_FAILED, 0, STOPPED_WITH_AGENT, "", "",
+                  j->arg);
+    }
+    return true;
+}
+
 int jobs_start(struct jobs *j, const Aifed__Job *job, struct af_error *why)
 {
     char dir[4200], pid[32];
     struct run *r;
 
-    if (find(j, job->id))
-        return 0; /* asked again: it runs */
+    if (jobs_again(j, job))
+        return 0;
     if (prepare(j, job, dir, sizeof(dir), why) < 0)
         return -1;
     if (!(r = calloc(1, sizeof(*r))))
@@ -361,6 +460,7 @@ void jobs_destroy(struct jobs *j)
         return;
     for (struct run *r = j->runs; r; r = r->next) {
         if (!r->exited) {
+            end_put(j, r->id, AIFED__JOB_STATE__JOB_FAILED, 0, STOPPED_WITH_AGENT);
             kill(-r->proc.pid, SIGTERM);
             uv_close((uv_handle_t *)&r->proc, on_closed);
             uv_close((uv_handle_t *)&r->limit, on_closed);

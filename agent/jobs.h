@@ -14,6 +14,7 @@
 
 #include "af_error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -33,8 +34,11 @@ struct jobs *jobs_create(uv_loop_t *loop, const char *dir, jobs_report_fn report
  * loop once more before closing it. */
 void jobs_destroy(struct jobs *j);
 
-/* Start job (reported RUNNING once it is). 0 also when it runs already;
- * -1 with why. */
+/* Whether job was started here before (the broker asks again when the
+ * agent connects); if so, how it is now is reported again. */
+bool jobs_again(struct jobs *j, const struct Aifed__Job *job);
+/* Start job (reported RUNNING once it is). 0 also when it was started
+ * before (jobs_again); -1 with why. */
 int jobs_start(struct jobs *j, const struct Aifed__Job *job, struct af_error *why);
 /* Stop a job, or every job of a lease; each reports CANCELLED with reason
  * when it has exited. */

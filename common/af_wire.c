@@ -677,10 +677,57 @@ static int check_env_name(const char *s, struct af_error *err)
     return 0;
 }
 
+/* A path inside the job's directory: relative, made of names that are
+ * neither "." nor "..", in letters, digits and ._- (no quoting needed). */
+bool af_wire_file_name_ok(const char *s)
+{
+    size_t len = s ? strlen(s) : 0, part = 0;
+
+    if (!len || len > AF_WIRE_MAX_FILE_NAME || *s == '/' || s[len - 1] == '/')
+        return false;
+    for (const char *p = s;; p++) {
+        if (*p == '/' || !*p) {
+            if (!part || (part == 1 && p[-1] == '.') ||
+                (part == 2 && p[-1] == '.' && p[-2] == '.'))
+                return false;
+            if (!*p)
+                return true;
+            part = 0;
+        } else if (*p == '.' || *p == '_' || *p == '-' || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) {
+            part++;
+        } else {
+            return false;
+        }
+    }
+}
+
+static int check_files(const Aifed__JobSpec *j, struct af_error *err)
+{
+    size_t total = 0;
+
+    if (j->n_files > AF_WIRE_MAX_FILES)
+        return bad(err, "%s has too many entries", "spec.files");
+    for (size_t i = 0; i < j->n_files; i++) {
+        if (!j->files[i] || !af_wire_file_name_ok(j->files[i]->name))
+            return bad(err, "%s is not a path inside the job's directory",
+                       "spec.files.name");
+        total += j->files[i]->data.len;
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(j->files[k]->name, j->files[i]->name))
+                return bad(err, "%s names a file twice", "spec.files");
+    }
+    if (total > AF_WIRE_MAX_FILES_SIZE)
+        return bad(err, "%s is too large", "spec.files");
+    return 0;
+}
+
 static int check_spec(const Aifed__JobSpec *j, struct af_error *err)
 {
     if (!j)
         return bad(err, "%s is required", "spec");
+    if (check_files(j, err))
+        return -1;
     if (j->n_env > AF_WIRE_MAX_ENV)
         return bad(err, "%s has too many entries", "spec.env");
     for (size_t i = 0; i < j->n_env; i++) {
@@ -722,9 +769,13 @@ static int check_job(const Aifed__Job *j, struct af_error *err)
                    check_time(j->created_ms, "job.created", err) ||
                    check_time(j->started_ms, "job.started", err) ||
                    check_time(j->ended_ms, "job.ended", err) ||
+                   check_time(j->lease_expires_ms, "job.lease_expires", err) ||
                    check_text(j->reason, "job.reason", err) ||
                    check_id(j->site_job_id, false, "job.site_job_id", err) ||
-                   check_id(j->local_account, false, "job.local_account", err)
+                   check_id(j->local_account, false, "job.local_account", err) ||
+                   (j->gpu_seconds > AF_WIRE_MAX_GPU_S
+                        ? bad(err, "%s is out of range", "job.gpu_seconds")
+                        : 0)
                ? -1
                : 0;
 }
@@ -750,8 +801,15 @@ static int v_get_job(const Env *e, struct af_error *err)
 
 static int v_list_jobs(const Env *e, struct af_error *err)
 {
-    return e->list_jobs ? check_id(e->list_jobs->lease_id, true, "lease_id", err)
-                        : bad(err, "%s is required", "list_jobs");
+    const Aifed__ListJobs *l = e->list_jobs;
+
+    if (!l)
+        return bad(err, "%s is required", "list_jobs");
+    return check_id(l->lease_id, false, "lease_id", err) ||
+                   check_id(l->project, false, "project", err) ||
+                   (l->state && check_job_state(l->state, err))
+               ? -1
+               : 0;
 }
 
 static int v_cancel_job(const Env *e, struct af_error *err)

@@ -15,22 +15,26 @@
 
 #include "af_error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define AF_WIRE_VERSION     1
 #define AF_WIRE_MAX_DEFAULT (1024 * 1024) /* bytes; also the sockets' ZMQ_MAXMSGSIZE */
 
 /* Limits on what one peer can make a daemon hold (see docs/protocol.md). */
-#define AF_WIRE_MAX_POOLS     64
-#define AF_WIRE_MAX_LIST      1024  /* datasets, certifications, countries */
-#define AF_WIRE_MAX_HELD      32768 /* holds one advertisement lists (~37 bytes each) */
-#define AF_WIRE_MAX_TEXT      512   /* free text: reasons, names, messages */
-#define AF_WIRE_MAX_PAGE      1000  /* leases in one ListLeases page */
-#define AF_WIRE_MAX_SCRIPT    (64 * 1024) /* a job's setup or run */
-#define AF_WIRE_MAX_ENV       64          /* a job's variables */
-#define AF_WIRE_MAX_ENV_VALUE 4096
-#define AF_WIRE_MAX_JOBS      64          /* jobs open in one lease; one JobList */
-#define AF_WIRE_MAX_LOG_CHUNK (64 * 1024) /* bytes of a job's output at once */
+#define AF_WIRE_MAX_POOLS      64
+#define AF_WIRE_MAX_LIST       1024  /* datasets, certifications, countries */
+#define AF_WIRE_MAX_HELD       32768 /* holds one advertisement lists (~37 bytes each) */
+#define AF_WIRE_MAX_TEXT       512   /* free text: reasons, names, messages */
+#define AF_WIRE_MAX_PAGE       1000  /* leases in one ListLeases page */
+#define AF_WIRE_MAX_SCRIPT     (64 * 1024) /* a job's setup or run */
+#define AF_WIRE_MAX_ENV        64          /* a job's variables */
+#define AF_WIRE_MAX_ENV_VALUE  4096
+#define AF_WIRE_MAX_FILES      16 /* files sent along with a job */
+#define AF_WIRE_MAX_FILE_NAME  128
+#define AF_WIRE_MAX_FILES_SIZE (256 * 1024) /* their bytes, all together */
+#define AF_WIRE_MAX_JOBS       64           /* jobs open in one lease; one JobList */
+#define AF_WIRE_MAX_LOG_CHUNK  (64 * 1024)  /* bytes of a job's output at once */
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL
@@ -65,6 +69,10 @@ void *af_wire_copy(const void *msg);
  * control character in it): every control character becomes a space. A
  * command's stderr, say, arrives on one line. */
 void af_wire_clean_text(char *s);
+
+/* Whether s is a file's path inside a job's directory: relative, of names
+ * that are neither "." nor "..", in letters, digits and ._- only. */
+bool af_wire_file_name_ok(const char *s);
 
 /* Name of a body case for logs ("submit", "lease_hold"); never NULL. */
 const char *af_wire_body_name(int body_case);

@@ -127,22 +127,28 @@ static const struct ctl_command commands[] = {
     {"run", ctl_cmd_run,
      "run TASK.yaml [--lease ID] [--detach] [--keep-lease] [workload options] [--json]",
      "Run a task file's job: lease what it asks for (unless --lease names a lease of\n"
-     "yours), start the job in it as your account at the site, say each stage, and\n"
-     "exit with the job's status: its exit code, 124 when its time limit passed, 1\n"
-     "when it was cancelled. The job's time limit is the task's walltime, and never\n"
+     "yours), start the job in it as your account at the site, say each stage on\n"
+     "stderr, stream its output to stdout, and exit with the job's status: its exit\n"
+     "code, 124 when its time limit passed, 1 when it was cancelled. The job's time\n"
+     "limit is the task's walltime, and never\n"
      "more than is left of the lease: a longer one is refused with the renewal that\n"
      "would make room. A lease run made is released when the job ends, unless\n"
      "--keep-lease. --detach returns once the job is queued, printing its id.\n"
      "Ctrl-C detaches: the job goes on, nothing is cancelled. On the demo's static\n"
      "sites the agent runs the job itself, as a local process (its output says so).\n"},
-    {"jobs", ctl_cmd_jobs, "jobs --lease ID [--json]",
-     "The jobs of a lease: state, site, exit code and name.\n"},
+    {"jobs", ctl_cmd_jobs, "jobs [--lease ID] [--project P] [--state STATE] [--json]",
+     "The newest 64 jobs of a lease, or of your projects (an admin's: every\n"
+     "project's): state, site, exit code and name. STATE is queued, running,\n"
+     "completed, failed, cancelled or timeout. A lease that ends within 15 minutes\n"
+     "with jobs still open is named, with the renewal to ask for.\n"},
     {"job", ctl_cmd_job, "job show|cancel ID [--json]",
      "show: one job in full (state, the site's id for it and the account it runs as,\n"
-     "times, exit code). cancel: stop it; it ends CANCELLED.\n"},
-    {"logs", ctl_cmd_logs, "logs JOB [-f]",
-     "A job's output as the site has it, byte for byte. -f follows it until the job\n"
-     "ends. The broker passes it on from the site and keeps none of it.\n"},
+     "times, exit code, GPU-seconds used). cancel: stop it; it ends CANCELLED.\n"},
+    {"logs", ctl_cmd_logs, "logs JOB [-f] [--tail N]",
+     "A job's output as the site has it, byte for byte. --tail N starts at its last\n"
+     "N lines (looking back 1 MiB at most). -f follows it until the job ends, and\n"
+     "says once when its lease nears its end. The broker passes it on from the site\n"
+     "and keeps none of it.\n"},
     {"leases", ctl_cmd_leases,
      "leases [--site S] [--project P] [--state STATE] [--limit N] [--json]",
      "List the leases you may see (your projects' leases; an admin sees all).\n"},

@@ -15,10 +15,12 @@
 #include "job.h"
 #include "lease.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* How often run asks how its job is doing. */
@@ -109,9 +111,62 @@ static void release_lease(struct ctl *ctl, const char *id)
     r.request_id = rid;
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_RELEASE, &r);
     if ((rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 20000, &rc))) {
-        fprintf(stderr, "released lease %s: its GPUs are not held idle\n", id);
+        fprintf(stderr, "released lease %s: its GPUs are not held idle%s\n", id,
+                rep->lease_reply->site_holds ? " (the site is letting go of them)" : "");
         af_wire_free(rep);
     }
+}
+
+_Static_assert(CTL_TASK_MAX_FILES == AF_WIRE_MAX_FILES &&
+                   CTL_TASK_MAX_FILES_BYTES == AF_WIRE_MAX_FILES_SIZE,
+               "a task carries what the wire does");
+
+/* The task's files, read now (a file changed since the task was read is
+ * sent as it is now, within the bounds). -1 with the error said. */
+struct job_files {
+    Aifed__JobFile v[CTL_TASK_MAX_FILES], *ptrs[CTL_TASK_MAX_FILES];
+    uint8_t *data[CTL_TASK_MAX_FILES];
+    size_t n;
+};
+
+static void files_free(struct job_files *jf)
+{
+    for (size_t i = 0; i < jf->n; i++)
+        free(jf->data[i]);
+    jf->n = 0;
+}
+
+static int files_read(const struct ctl_task *t, struct job_files *jf)
+{
+    size_t total = 0;
+
+    jf->n = 0;
+    for (size_t i = 0; i < t->n_files; i++) {
+        Aifed__JobFile *f = &jf->v[i];
+        struct stat st;
+        FILE *in = fopen(t->files[i].path, "rb");
+        size_t got;
+
+        if (!in || fstat(fileno(in), &st) < 0 || !S_ISREG(st.st_mode) ||
+            (total += (size_t)st.st_size) > AF_WIRE_MAX_FILES_SIZE ||
+            !(jf->data[jf->n] = malloc((size_t)st.st_size + 1))) {
+            fprintf(stderr, "aifedctl: %s: %s\n", t->files[i].path,
+                    !in ? strerror(errno) : "no longer a file within the task's bounds");
+            if (in)
+                fclose(in);
+            files_free(jf);
+            return -1;
+        }
+        got = fread(jf->data[jf->n], 1, (size_t)st.st_size, in);
+        fclose(in);
+        aifed__job_file__init(f);
+        f->name = t->files[i].name;
+        f->data.data = jf->data[jf->n];
+        f->data.len = got;
+        f->executable = (st.st_mode & S_IXUSR) != 0;
+        jf->ptrs[jf->n++] = f;
+    }
+    return 0;
 }
 
 /* limit_s 0: all that is left of the lease. */
@@ -124,8 +179,14 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
     Aifed__SubmitJob sj = AIFED__SUBMIT_JOB__INIT;
     Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
     Aifed__EnvVar vars[CTL_TASK_MAX_ENV], *ptrs[CTL_TASK_MAX_ENV];
+    struct job_files files;
+    Aifed__Envelope *rep;
     char rid[AF_ID_MAX + 1];
 
+    if (files_read(t, &files) < 0) {
+        *rc = 1;
+        return NULL;
+    }
     for (size_t i = 0; i < t->n_env; i++) {
         aifed__env_var__init(&vars[i]);
         vars[i].name = t->env[i].key;
@@ -139,12 +200,16 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
     spec.env = ptrs;
     spec.n_env = t->n_env;
     spec.time_limit_s = limit_s;
+    spec.files = files.ptrs;
+    spec.n_files = files.n;
     af_id_new("req", rid, sizeof(rid));
     sj.request_id = rid;
     sj.lease_id = (char *)lease;
     sj.spec = &spec;
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
-    return ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_REPLY, 20000, rc);
+    rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_REPLY, 20000, rc);
+    files_free(&files);
+    return rep;
 }
 
 static Aifed__Envelope *get_job(struct ctl *ctl, const char *id, int *rc)
@@ -172,36 +237,117 @@ static int job_exit(const Aifed__Job *j)
     }
 }
 
-/* Ask until the job ends (or the user detaches), saying each change. */
-static int follow(struct ctl *ctl, const char *id, int *exit_status)
+/* One ask for the piece of a job's output at [at, at + max): borrowed
+ * into *ret until the reply is freed. */
+static Aifed__Envelope *log_piece(struct ctl *ctl, const char *id, uint64_t at,
+                                  uint32_t max, int *rc)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
+    Aifed__GetJobLog g = AIFED__GET_JOB_LOG__INIT;
+
+    g.job_id = (char *)id;
+    g.offset = at;
+    g.max_bytes = max;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_GET_JOB_LOG, &g);
+    return ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_LOG, 20000, rc);
+}
+
+/* Following a job: its output from offset to stdout as the site has it,
+ * and between pieces how it is doing. run says each change of state on
+ * stderr; both say, once, when its lease nears its end. */
+struct tail {
+    const char *id;
+    uint64_t offset;
+    bool progress;  /* run: a line for each state */
+    bool no_output; /* the site could not be asked: follow the state only */
+    bool warned;    /* the lease's end is near: said */
+    int last_state; /* -1 before the first */
+};
+
+/* One piece of output: 1 with data, 0 with none yet, 2 at its end, -1
+ * with rc set. */
+static int tail_step(struct ctl *ctl, struct tail *t, int *rc)
+{
+    Aifed__Envelope *rep;
+    const Aifed__JobLog *l;
+    int r;
+
+    if (!(rep = log_piece(ctl, t->id, t->offset, AF_WIRE_MAX_LOG_CHUNK, rc)))
+        return -1;
+    l = rep->job_log;
+    if (l->data.len)
+        fwrite(l->data.data, 1, l->data.len, stdout);
+    fflush(stdout);
+    t->offset += l->data.len;
+    r = l->at_end ? 2 : l->data.len ? 1 : 0;
+    af_wire_free(rep);
+    return r;
+}
+
+/* How the job is doing: 1 when it has ended (exit_status set), 0 when
+ * not, -1 with rc set. */
+static int tail_state(struct ctl *ctl, struct tail *t, int *exit_status, int *rc)
+{
+    Aifed__Envelope *rep = get_job(ctl, t->id, rc);
+    const Aifed__Job *j;
+    int ended;
+
+    if (!rep)
+        return -1;
+    j = rep->job_reply->job;
+    if ((int)j->state != t->last_state && t->progress && !ctl->json)
+        ctl_show_job_line(j);
+    t->last_state = (int)j->state;
+    if (!job_ended(j->state) && !t->warned &&
+        ctl_show_lease_left(stderr, j->lease_id, j->lease_expires_ms, 1))
+        t->warned = true;
+    if ((ended = job_ended(j->state))) {
+        if (ctl->json && t->progress)
+            ctl_show_job(j, true);
+        *exit_status = job_exit(j);
+    }
+    af_wire_free(rep);
+    return ended;
+}
+
+/* Follow until the job has ended and its output is all out (or the user
+ * detaches: -1). 0 with exit_status, or rc on an error. Once the broker has
+ * the job ended, its site has DRAIN_POLLS polls to say the output is whole
+ * (a stop takes a few seconds to reach every process). */
+#define DRAIN_POLLS 60
+
+static int tail_follow(struct ctl *ctl, struct tail *t, int *exit_status)
 {
     const struct timespec pause = {0, POLL_MS * 1000000L};
-    int last = -1, rc = 0;
+    int rc = 0, got = 0, ended = 0, drain = 0;
+    bool whole = false; /* the site says the output is all out */
 
     for (;;) {
-        Aifed__Envelope *rep = get_job(ctl, id, &rc);
-        const Aifed__Job *j;
-
-        if (!rep)
-            return rc;
-        j = rep->job_reply->job;
-        if ((int)j->state != last && !ctl->json)
-            ctl_show_job_line(j);
-        last = (int)j->state;
-        if (job_ended(j->state)) {
-            if (ctl->json)
-                ctl_show_job(j, true);
-            *exit_status = job_exit(j);
-            af_wire_free(rep);
-            return 0;
+        got = 0;
+        if (!t->no_output && !whole) {
+            if ((got = tail_step(ctl, t, &rc)) < 0) {
+                /* The site cannot be asked now (away, busy): the job's
+                 * state still comes from the broker; logs gets the output
+                 * later. */
+                fprintf(stderr,
+                        "aifedctl: its output cannot be read now; `aifedctl logs %s` "
+                        "shows it later\n",
+                        t->id);
+                t->no_output = true;
+            }
+            whole = got == 2;
         }
-        af_wire_free(rep);
+        if (got == 1 && !detach_asked)
+            continue;
+        if (!ended && (ended = tail_state(ctl, t, exit_status, &rc)) < 0)
+            return rc;
+        if (ended && (whole || t->no_output || drain++ >= DRAIN_POLLS))
+            return 0;
         if (detach_asked) {
             fprintf(stderr,
                     "\ndetached: job %s goes on (nothing was cancelled); follow it with "
-                    "`aifedctl job show %s`\n",
-                    id, id);
-            *exit_status = 0;
+                    "`aifedctl logs -f %s`\n",
+                    t->id, t->id);
             return -1;
         }
         nanosleep(&pause, NULL);
@@ -236,7 +382,12 @@ static int run(struct ctl *ctl, const struct run_opts *o, struct ctl_workload *a
         goto out;
     }
     signal(SIGINT, on_sigint);
-    f = follow(ctl, job, &status);
+    /* A lease run made for the job ends when it does: nothing to warn of. */
+    f = tail_follow(
+        ctl,
+        &(struct tail){
+            .id = job, .progress = true, .warned = !o->lease, .last_state = -1},
+        &status);
     signal(SIGINT, SIG_DFL);
     if (f > 0) {
         rc = f;
@@ -295,23 +446,31 @@ static int show_jobs(const Aifed__Envelope *rep, bool json)
 int ctl_cmd_jobs(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
     Aifed__ListJobs l = AIFED__LIST_JOBS__INIT;
-    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--lease") && i + 1 < argc)
             l.lease_id = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
+        else if (!strcmp(argv[i], "--project") && i + 1 < argc)
+            l.project = argv[++i];
+        else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+            if (!(l.state = job_state_parse(argv[++i])))
+                return ctl_usage_error(cmd,
+                                       "--state: '%s' is not queued, running, completed, "
+                                       "failed, cancelled or timeout",
+                                       argv[i]);
+        } else if (!strcmp(argv[i], "--json"))
             ctl->json = true;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return ctl_command_help(cmd), 0;
         else
             return ctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
-    if (!*l.lease_id)
-        return ctl_usage_error(cmd, "--lease is required", NULL);
-    rc = ctl_ask(ctl, AIFED__ENVELOPE__BODY_LIST_JOBS, &l, AIFED__ENVELOPE__BODY_JOB_LIST,
-                 show_jobs);
-    return rc;
+    if (*l.lease_id && !af_id_valid(l.lease_id))
+        return ctl_usage_error(cmd, "--lease: '%s' is not a lease id", l.lease_id);
+    if (*l.project && !af_id_valid(l.project))
+        return ctl_usage_error(cmd, "--project: '%s' is not a project name", l.project);
+    return ctl_ask(ctl, AIFED__ENVELOPE__BODY_LIST_JOBS, &l,
+                   AIFED__ENVELOPE__BODY_JOB_LIST, show_jobs);
 }
 
 int ctl_cmd_job(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
@@ -345,48 +504,79 @@ int ctl_cmd_job(struct ctl *ctl, const struct ctl_command *cmd, int argc, char *
 
 /* ---- logs ---- */
 
+/* Where the last n lines of a job's output start: read back from its end
+ * a piece at a time (at most TAIL_PIECES of them: 1 MiB), counting
+ * newlines. */
+#define TAIL_PIECES 16
+
+static int tail_start(struct ctl *ctl, const char *id, uint64_t n, uint64_t *ret, int *rc)
+{
+    Aifed__Envelope *rep;
+    uint64_t size, pos, lines = 0;
+
+    if (!(rep = log_piece(ctl, id, 0, 1, rc)))
+        return -1;
+    size = pos = rep->job_log->size;
+    af_wire_free(rep);
+    for (int i = 0; i < TAIL_PIECES && pos > 0 && n > 0; i++) {
+        uint64_t at = pos > AF_WIRE_MAX_LOG_CHUNK ? pos - AF_WIRE_MAX_LOG_CHUNK : 0;
+        const ProtobufCBinaryData *d;
+
+        if (!(rep = log_piece(ctl, id, at, (uint32_t)(pos - at), rc)))
+            return -1;
+        d = &rep->job_log->data;
+        /* The newline that ends the last line starts no line. */
+        for (size_t k = d->len; k-- > 0;)
+            if (d->data[k] == '\n' && at + k != size - 1 && ++lines == n) {
+                *ret = at + k + 1;
+                af_wire_free(rep);
+                return 0;
+            }
+        af_wire_free(rep);
+        pos = at;
+    }
+    *ret = n ? pos : size; /* fewer lines than asked: from where it looked */
+    return 0;
+}
+
 int ctl_cmd_logs(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
-    const struct timespec pause = {0, POLL_MS * 1000000L};
-    const char *id = NULL;
-    bool follow = false;
-    uint64_t offset = 0;
-    int rc = 0;
+    struct tail t = {.last_state = -1};
+    bool follow = false, tail = false;
+    uint64_t lines = 0;
+    int rc = 0, status = 0, got;
+    char *end;
 
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
+        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow")) {
             follow = true;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+        } else if ((!strcmp(argv[i], "--tail") || !strcmp(argv[i], "-n")) &&
+                   i + 1 < argc) {
+            lines = strtoull(argv[++i], &end, 10);
+            if (*end || !*argv[i] || *argv[i] == '-')
+                return ctl_usage_error(cmd, "--tail: '%s' is not a number of lines",
+                                       argv[i]);
+            tail = true;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             return ctl_command_help(cmd), 0;
-        else if (!id && af_id_valid(argv[i]))
-            id = argv[i];
-        else
+        } else if (!t.id && af_id_valid(argv[i])) {
+            t.id = argv[i];
+        } else {
             return ctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        }
     }
-    if (!id)
+    if (!t.id)
         return ctl_usage_error(cmd, "give a job id", NULL);
-    for (;;) {
-        Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
-        Aifed__GetJobLog g = AIFED__GET_JOB_LOG__INIT;
-        const Aifed__JobLog *l;
-        bool done;
-
-        g.job_id = (char *)id;
-        g.offset = offset;
-        g.max_bytes = AF_WIRE_MAX_LOG_CHUNK;
-        af_wire_set_body(&req, AIFED__ENVELOPE__BODY_GET_JOB_LOG, &g);
-        if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_LOG, 20000, &rc)))
-            return rc;
-        l = rep->job_log;
-        if (l->data.len)
-            fwrite(l->data.data, 1, l->data.len, stdout);
-        fflush(stdout);
-        offset += l->data.len;
-        done = l->at_end || (!follow && offset >= l->size);
-        if (l->data.len == 0 && !done)
-            nanosleep(&pause, NULL);
-        af_wire_free(rep);
-        if (done)
-            return 0;
+    if (tail && tail_start(ctl, t.id, lines, &t.offset, &rc) < 0)
+        return rc;
+    if (follow) {
+        signal(SIGINT, on_sigint);
+        rc = tail_follow(ctl, &t, &status);
+        signal(SIGINT, SIG_DFL);
+        return rc < 0 ? 0 : rc;
     }
+    /* What the site has now, and no more. */
+    while ((got = tail_step(ctl, &t, &rc)) == 1)
+        ;
+    return got < 0 ? rc : 0;
 }

@@ -48,7 +48,7 @@ static int submit(struct ctl *ctl, struct ctl_workload *w)
     rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 60000, &rc);
     if (!rep)
         return rc;
-    ctl_show_lease_reply(rep->lease_reply, ctl->json);
+    ctl_show_lease_reply(rep->lease_reply, NULL, ctl->json);
     rc = rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
                  rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_PENDING
              ? 0
@@ -214,7 +214,25 @@ static struct {
 
 static int show_lease(const Aifed__Envelope *rep, bool json)
 {
-    ctl_show_lease_reply(rep->lease_reply, json);
+    ctl_show_lease_reply(rep->lease_reply, NULL, json);
+    return 0;
+}
+
+/* For show: the lease's own ask, then its jobs (a second ask; a lease
+ * shown without them when that one fails). */
+static const struct ctl *show_ctl;
+
+static int show_lease_jobs(const Aifed__Envelope *rep, bool json)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *jobs;
+    Aifed__ListJobs l = AIFED__LIST_JOBS__INIT;
+    int rc;
+
+    l.lease_id = rep->lease_reply->lease->id;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LIST_JOBS, &l);
+    jobs = ctl_call(show_ctl, &req, AIFED__ENVELOPE__BODY_JOB_LIST, 10000, &rc);
+    ctl_show_lease_reply(rep->lease_reply, jobs ? jobs->job_list : NULL, json);
+    af_wire_free(jobs);
     return 0;
 }
 
@@ -261,7 +279,7 @@ static const struct lease_verb {
     ctl_show_fn show;
 } lease_verbs[] = {
     {"show", AIFED__ENVELOPE__BODY_GET_LEASE, offsetof(struct lease_req, get),
-     show_lease},
+     show_lease_jobs},
     {"token", AIFED__ENVELOPE__BODY_GET_LEASE, offsetof(struct lease_req, get),
      show_token},
     {"why", AIFED__ENVELOPE__BODY_GET_REQUEST, offsetof(struct lease_req, why),
@@ -298,6 +316,7 @@ static int lease_run(struct ctl *ctl, const struct lease_verb *v, char *id)
     r.release.request_id = r.renew.request_id = r.revoke.request_id = rid;
     r.renew.extend_s = (uint32_t)((lease_o.by_ms + 999) / 1000);
     r.revoke.reason = (char *)(lease_o.reason ? lease_o.reason : "");
+    show_ctl = ctl;
     return lease_ask(ctl, v->body_case, (char *)&r + v->body, v->show);
 }
 

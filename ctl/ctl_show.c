@@ -126,13 +126,24 @@ static const char *at_site(const Aifed__Lease *l, bool holds)
                : "let go";
 }
 
-void ctl_show_lease_reply(const Aifed__LeaseReply *r, bool json)
+static json_t *job_json(const Aifed__Job *j);
+static size_t open_jobs(const Aifed__JobList *l);
+
+void ctl_show_lease_reply(const Aifed__LeaseReply *r, const Aifed__JobList *jobs,
+                          bool json)
 {
     const Aifed__Lease *l = r->lease;
 
     if (json) {
         json_t *o = lease_json(l);
         json_object_set_new(o, "site_holds", json_boolean(r->site_holds));
+        json_object_set_new(o, "jobs_cancelled", json_integer(r->jobs_cancelled));
+        if (jobs) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < jobs->n_jobs; i++)
+                json_array_append_new(a, job_json(jobs->jobs[i]));
+            json_object_set_new(o, "jobs", a);
+        }
         if (l->access)
             json_object_set_new(
                 o, "access",
@@ -151,6 +162,19 @@ void ctl_show_lease_reply(const Aifed__LeaseReply *r, bool json)
                "--partition=%s\n",
                l->site, *l->access->account ? ", as " : "", l->access->account,
                l->access->reservation, l->access->partition);
+    if (r->jobs_cancelled)
+        printf("cancelled:   %u job%s that ran in it\n", r->jobs_cancelled,
+               r->jobs_cancelled == 1 ? "" : "s");
+    if (jobs && jobs->n_jobs) {
+        printf("jobs:\n");
+        for (size_t i = 0; i < jobs->n_jobs; i++) {
+            const Aifed__Job *j = jobs->jobs[i];
+            printf("  %-32s %-10s%s%s\n", j->id, job_state_name(j->state),
+                   *j->spec->name ? " " : "", j->spec->name);
+        }
+    }
+    if (jobs && l->state == AIFED__LEASE_STATE__LEASE_ACTIVE)
+        ctl_show_lease_left(stdout, l->id, l->expires_ms, open_jobs(jobs));
 }
 
 /* Wide enough for the broker's lease ids, so that the columns line up over
@@ -652,7 +676,7 @@ void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json
 static json_t *job_json(const Aifed__Job *j)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, "
-                     "s:s, s:s}",
+                     "s:s, s:s, s:i, s:I, s:o}",
                      "id", j->id, "name", j->spec ? j->spec->name : "", "state",
                      job_state_name(j->state), "lease_id", j->lease_id, "site", j->site,
                      "project", j->project, "principal", j->principal, "time_limit_s",
@@ -660,7 +684,35 @@ static json_t *job_json(const Aifed__Job *j)
                      time_json(j->created_ms), "started", time_json(j->started_ms),
                      "ended", time_json(j->ended_ms), "exit_code",
                      (json_int_t)j->exit_code, "reason", j->reason, "site_job_id",
-                     j->site_job_id, "local_account", j->local_account);
+                     j->site_job_id, "local_account", j->local_account, "gpus",
+                     (json_int_t)j->gpus, "gpu_seconds", (json_int_t)j->gpu_seconds,
+                     "lease_expires", time_json(j->lease_expires_ms));
+}
+
+static size_t open_jobs(const Aifed__JobList *l)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < l->n_jobs; i++)
+        n += !job_ended(l->jobs[i]->state);
+    return n;
+}
+
+int ctl_show_lease_left(FILE *out, const char *lease_id, int64_t expires_ms,
+                        size_t n_open)
+{
+    int64_t left_ms = expires_ms - af_now_ms();
+    char left[32];
+
+    if (!n_open || !expires_ms || left_ms > (int64_t)CTL_NEAR_END_S * 1000)
+        return 0;
+    af_duration_format(left_ms > 0 ? (uint64_t)left_ms / 1000 * 1000 : 0, left,
+                       sizeof(left));
+    fprintf(out,
+            "lease %s ends in %s, with %zu job%s still open, which end with it: "
+            "`aifedctl lease renew %s --by 1h` for more time\n",
+            lease_id, left, n_open, n_open == 1 ? "" : "s", lease_id);
+    return 1;
 }
 
 void ctl_show_job_line(const Aifed__Job *j)
@@ -707,7 +759,12 @@ void ctl_show_job(const Aifed__Job *j, bool json)
         printf("at site:     %s, as %s\n", j->site_job_id,
                *j->local_account ? j->local_account : "?");
     if (job_ended(j->state))
-        printf("exit code:   %d\n", j->exit_code);
+        printf("exit code:   %d\n"
+               "used:        %llu GPU-seconds (%u GPU%s while it ran)\n",
+               j->exit_code, (unsigned long long)j->gpu_seconds, j->gpus,
+               j->gpus == 1 ? "" : "s");
+    else
+        ctl_show_lease_left(stdout, j->lease_id, j->lease_expires_ms, 1);
 }
 
 void ctl_show_jobs(const Aifed__JobList *l, bool json)
@@ -731,5 +788,18 @@ void ctl_show_jobs(const Aifed__JobList *l, bool json)
             snprintf(code, sizeof(code), "%d", j->exit_code);
         printf("%-32s %-10s %-10s %4s  %s\n", j->id, job_state_name(j->state), j->site,
                code, j->spec ? j->spec->name : "");
+    }
+    /* A lease near its end, once, with how many of its jobs are open. */
+    for (size_t i = 0; i < l->n_jobs; i++) {
+        const Aifed__Job *j = l->jobs[i];
+        size_t n = 0, k;
+        for (k = 0; k < i && strcmp(l->jobs[k]->lease_id, j->lease_id); k++)
+            ;
+        if (k < i)
+            continue; /* said with its first job */
+        for (k = i; k < l->n_jobs; k++)
+            n += !strcmp(l->jobs[k]->lease_id, j->lease_id) &&
+                 !job_ended(l->jobs[k]->state);
+        ctl_show_lease_left(stdout, j->lease_id, j->lease_expires_ms, n);
     }
 }

@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 struct Aifed__Lease;
 struct Aifed__SiteList;
@@ -20,8 +22,11 @@ struct Aifed__PrincipalList;
 
 void ctl_show_lease(const struct Aifed__Lease *l, bool json);
 struct Aifed__LeaseReply;
-/* The lease, and what the site's own word says of its hold. */
-void ctl_show_lease_reply(const struct Aifed__LeaseReply *r, bool json);
+struct Aifed__JobList;
+/* The lease, what the site's own word says of its hold, and its jobs
+ * (NULL: not asked for). */
+void ctl_show_lease_reply(const struct Aifed__LeaseReply *r,
+                          const struct Aifed__JobList *jobs, bool json);
 /* A page of leases; header printed when first. */
 void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json, bool first);
 void ctl_show_sites(const struct Aifed__SiteList *list, bool json);
@@ -31,11 +36,15 @@ void ctl_show_request(const struct Aifed__RequestRecord *r, bool json);
 struct ctl_task;
 struct Aifed__Workload;
 struct Aifed__Job;
-struct Aifed__JobList;
 /* A job in full; one line for run's progress (on stderr); a table. */
 void ctl_show_job(const struct Aifed__Job *j, bool json);
 void ctl_show_job_line(const struct Aifed__Job *j);
 void ctl_show_jobs(const struct Aifed__JobList *l, bool json);
+/* Lease lease_id ends within CTL_NEAR_END_S, with n_open jobs still open
+ * in it: say how long is left and how to renew (1), else nothing (0). */
+#define CTL_NEAR_END_S (15 * 60)
+int ctl_show_lease_left(FILE *out, const char *lease_id, int64_t expires_ms,
+                        size_t n_open);
 /* A task file as understood: what it asks of a site, and what it runs. */
 void ctl_show_task(const struct ctl_task *t, const struct Aifed__Workload *w, bool json);
 void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);

@@ -6,6 +6,7 @@
  * ctl_workload_set(); the strings it keeps live in the task's arena.
  */
 #include "ctl_task.h"
+#include "af_wire.h"
 #include "af_ids.h"
 #include "ctl_workload.h"
 
@@ -305,29 +306,6 @@ static int walk_env(struct walk *w, const yaml_node_t *n)
     return 0;
 }
 
-/* A name in the job's directory: relative, no "..", no empty part. */
-static bool file_name_valid(const char *name)
-{
-    const char *p = name;
-
-    if (!*name || *name == '/' || strlen(name) > 255)
-        return false;
-    while (*p) {
-        size_t n = strcspn(p, "/");
-        if (n == 0 || (n == 2 && !strncmp(p, "..", 2)) || (n == 1 && *p == '.'))
-            return false;
-        for (size_t i = 0; i < n; i++)
-            if (!(p[i] == '.' || p[i] == '_' || p[i] == '-' ||
-                  (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
-                  (p[i] >= '0' && p[i] <= '9')))
-                return false;
-        p += n;
-        if (*p == '/')
-            p++;
-    }
-    return true;
-}
-
 static int walk_files(struct walk *w, const yaml_node_t *n)
 {
     if (n->type != YAML_MAPPING_NODE)
@@ -342,7 +320,7 @@ static int walk_files(struct walk *w, const yaml_node_t *n)
 
         if (w->t->n_files == CTL_TASK_MAX_FILES)
             return fail(w, k, "files", "at most %d files", CTL_TASK_MAX_FILES);
-        if (!scalar(k) || !file_name_valid(scalar(k)))
+        if (!scalar(k) || !af_wire_file_name_ok(scalar(k)))
             return fail(w, k, "files",
                         "'%s' is not a name in the job's directory (relative, without "
                         "'..', of letters, digits, '.', '_', '-' and '/')",
@@ -358,7 +336,8 @@ static int walk_files(struct walk *w, const yaml_node_t *n)
         if (w->t->files_bytes + (uint64_t)st.st_size > CTL_TASK_MAX_FILES_BYTES)
             return fail(w, v, "files", "the files come to more than %d KiB",
                         CTL_TASK_MAX_FILES_BYTES / 1024);
-        if (!(f->name = keep(w->t, scalar(k), strlen(scalar(k)))))
+        if (!(f->name = keep(w->t, scalar(k), strlen(scalar(k)))) ||
+            !(f->path = keep(w->t, full, strlen(full))))
             return fail(w, k, "files", "out of memory");
         f->bytes = (uint64_t)st.st_size;
         w->t->files_bytes += f->bytes;

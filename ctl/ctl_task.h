@@ -22,9 +22,9 @@ struct ctl_workload;
 #define CTL_TASK_MAX_BYTES       (256 * 1024) /* the task file itself */
 #define CTL_TASK_MAX_SCRIPT      (64 * 1024)  /* setup, run */
 #define CTL_TASK_MAX_ENV         64
-#define CTL_TASK_MAX_VALUE       4096 /* one env value */
-#define CTL_TASK_MAX_FILES       16
-#define CTL_TASK_MAX_FILES_BYTES (1024 * 1024) /* all files together */
+#define CTL_TASK_MAX_VALUE       4096         /* one env value */
+#define CTL_TASK_MAX_FILES       16           /* AF_WIRE_MAX_FILES */
+#define CTL_TASK_MAX_FILES_BYTES (256 * 1024) /* all together: AF_WIRE_MAX_FILES_SIZE */
 
 struct ctl_task_env {
     char *key, *value;
@@ -32,7 +32,7 @@ struct ctl_task_env {
 
 struct ctl_task_file {
     char *name; /* in the job's directory: relative, no "..", no "//" */
-    char *path; /* here: relative to the task file's directory */
+    char *path; /* here: as found from the task file's directory */
     uint64_t bytes;
 };
 

@@ -3,6 +3,13 @@
 
 #include "aifed.pb-c.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Bytes of run's first line a list shows. */
+#define JOB_RUN_SHOWN 72
+
 bool job_ended(int state)
 {
     return state >= AIFED__JOB_STATE__JOB_COMPLETED &&
@@ -15,4 +22,44 @@ const char *job_state_name(int state)
                                         "FAILED", "CANCELLED", "TIMEOUT"};
 
     return state >= 0 && state <= AIFED__JOB_STATE__JOB_TIMEOUT ? names[state] : "?";
+}
+
+int job_state_parse(const char *name)
+{
+    for (int i = AIFED__JOB_STATE__JOB_QUEUED; i <= AIFED__JOB_STATE__JOB_TIMEOUT; i++)
+        if (!strcasecmp(name, job_state_name(i)))
+            return i;
+    return 0;
+}
+
+void job_finish(Aifed__Job *j, int state, const char *reason, int64_t now_ms)
+{
+    int64_t ran_ms =
+        j->started_ms > 0 && now_ms > j->started_ms ? now_ms - j->started_ms : 0;
+
+    j->state = state;
+    j->reason = (char *)reason;
+    j->ended_ms = now_ms;
+    j->gpu_seconds = (uint64_t)j->gpus * (((uint64_t)ran_ms + 999) / 1000);
+}
+
+void job_strip(Aifed__JobSpec *spec)
+{
+    /* The strings stay allocated (free_unpacked frees them); the repeated
+     * fields' arrays go with free_unpacked, their entries here. */
+    if (!*spec->run)
+        return;
+    spec->run[strcspn(spec->run, "\n")] = '\0';
+    if (strlen(spec->run) > JOB_RUN_SHOWN)
+        spec->run[JOB_RUN_SHOWN] = '\0';
+    if (!*spec->run)
+        snprintf(spec->run, 2, "%s", "-"); /* run is never empty: the wire requires it */
+    if (*spec->setup) /* an empty one may be protobuf-c's shared constant */
+        spec->setup[0] = '\0';
+    for (size_t i = 0; i < spec->n_env; i++)
+        aifed__env_var__free_unpacked(spec->env[i], NULL);
+    spec->n_env = 0;
+    for (size_t i = 0; i < spec->n_files; i++)
+        aifed__job_file__free_unpacked(spec->files[i], NULL);
+    spec->n_files = 0;
 }

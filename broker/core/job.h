@@ -8,11 +8,26 @@
 #define JOB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* COMPLETED, FAILED, CANCELLED or TIMEOUT. */
 bool job_ended(int state);
 
 /* "QUEUED", "RUNNING", ...; "NEW" for 0 (not stored yet), "?" for others. */
 const char *job_state_name(int state);
+
+/* The state named name ("running", "RUNNING"), or 0 when none is. */
+int job_state_parse(const char *name);
+
+/* End j at now in state (an ended one) for reason (borrowed: j points at
+ * it), with what it used: its lease's GPUs for as long as it ran, in whole
+ * seconds rounded up; nothing if it never started. */
+struct Aifed__Job;
+struct Aifed__JobSpec;
+void job_finish(struct Aifed__Job *j, int state, const char *reason, int64_t now_ms);
+
+/* What a list shows of an unpacked spec: its name, image and time limit,
+ * and the first line of run; the scripts, variables and files are freed. */
+void job_strip(struct Aifed__JobSpec *spec);
 
 #endif

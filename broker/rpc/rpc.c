@@ -84,10 +84,17 @@ void rpc_error_stored(struct svc *s, const struct rpc_msg *m, Aifed__ErrorCode c
 
 void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l)
 {
+    rpc_reply_ended(s, m, l, 0);
+}
+
+void rpc_reply_ended(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
+                     uint32_t jobs_cancelled)
+{
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseReply r = AIFED__LEASE_REPLY__INIT;
 
     r.lease = (Aifed__Lease *)l;
+    r.jobs_cancelled = jobs_cancelled;
     r.site_holds = l->site && *l->site && sites_holds(s->sites, l->site, l->id);
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_REPLY, &r);
     rpc_reply(s, m, &env);

@@ -65,6 +65,9 @@ extern const struct rpc_spec rpc_admin_specs[];
 extern const struct rpc_spec rpc_job_client_specs[];
 extern const struct rpc_spec rpc_job_agent_specs[];
 
+/* Site connected (again): send it StartJob for each of its open jobs. */
+void rpc_jobs_resume(struct svc *s, const char *site);
+
 /* The row for body in tables (a NULL-ended list of tables), or NULL. */
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body);
 
@@ -77,6 +80,9 @@ void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *
 void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply);
 /* Queue a LeaseReply with l, or the SiteList, as the reply to m. */
 void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l);
+/* The same, for the end of l by this call, which cancelled that many jobs. */
+void rpc_reply_ended(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
+                     uint32_t jobs_cancelled);
 void rpc_reply_sites(struct svc *s, const struct rpc_msg *m);
 /* Queue the allocations of project at site (either "" for any) that m's
  * sender may see, as the reply to m. */

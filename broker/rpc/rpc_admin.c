@@ -71,7 +71,7 @@ static void on_revoke(struct svc *s, const struct rpc_msg *m)
     /* Ending it sends the site its LeaseRelease. */
     if (leasesvc_end(s, stored, LEASE_EV_REVOKE, reason, 0, &revoked) == 0) {
         rpc_remember(s, m, r->request_id, r->lease_id);
-        rpc_reply_lease(s, m, &revoked.lease);
+        rpc_reply_ended(s, m, &revoked.lease, revoked.jobs_ended);
     } else if (errno == EINVAL)
         rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
                          "lease %s is already %s", stored->id,

@@ -310,7 +310,7 @@ static void on_release(struct svc *s, const struct rpc_msg *m)
     if (leasesvc_end(s, stored, LEASE_EV_RELEASE, "released by the user", 0, &ended) ==
         0) {
         rpc_remember(s, m, rid, id);
-        rpc_reply_lease(s, m, &ended.lease);
+        rpc_reply_ended(s, m, &ended.lease, ended.jobs_ended);
     } else if (errno == EINVAL)
         rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
                          "lease %s is already %s", id, lease_state_name(stored->state));

@@ -25,12 +25,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void reply_job(struct svc *s, const struct rpc_msg *m, const Aifed__Job *j)
+/* A reply says when the job's lease ends now (renewals move it), so that
+ * aifedctl can warn while there is time to renew. */
+static void lease_end_of(struct svc *s, Aifed__Job *j)
+{
+    Aifed__Lease *l;
+
+    if (store_lease_get(s->store, j->lease_id, &l) == 0) {
+        j->lease_expires_ms = l->expires_ms;
+        store_lease_free(s->store, l);
+    }
+}
+
+static void reply_job(struct svc *s, const struct rpc_msg *m, Aifed__Job *j)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__JobReply r = AIFED__JOB_REPLY__INIT;
 
-    r.job = (Aifed__Job *)j;
+    lease_end_of(s, j);
+    r.job = j;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_REPLY, &r);
     rpc_reply(s, m, &env);
 }
@@ -114,7 +127,7 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
                   "lease %s is %s: a job runs in an ACTIVE lease", l->id,
                   lease_state_name(l->state));
-    } else if (store_job_list(s->store, l->id, count_open, &open) < 0) {
+    } else if (store_job_list(s->store, STORE_JOBS_LEASE, l->id, count_open, &open) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the lease's jobs");
     } else if (open >= AF_WIRE_MAX_JOBS) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_LIMITED,
@@ -129,6 +142,7 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
         j.project = l->workload->project;
         j.principal = (char *)m->who->id;
         j.spec = &spec;
+        j.gpus = l->gpus;
         j.state = AIFED__JOB_STATE__JOB_QUEUED;
         j.created_ms = svc_now_ms(s);
         if (store_job_put(s->store, &j) < 0) {
@@ -153,8 +167,13 @@ static void on_get_job(struct svc *s, const struct rpc_msg *m)
     store_job_free(j);
 }
 
-/* The newest AF_WIRE_MAX_JOBS of a lease (ids sort by time). */
+/* The newest AF_WIRE_MAX_JOBS that pass the filter (ids sort by time), each
+ * without its scripts, variables and files, so that a full list stays far
+ * inside one message (GetJob has them). */
 struct job_page {
+    int state;           /* 0: any */
+    const char *project; /* NULL: any */
+    bool newest_first;   /* the walk's order: stop once the page is full */
     Aifed__Job *v[AF_WIRE_MAX_JOBS];
     size_t n, seen;
 };
@@ -162,19 +181,19 @@ struct job_page {
 static int page_add(const Aifed__Job *j, void *arg)
 {
     struct job_page *p = arg;
-    size_t at = p->seen++ % AF_WIRE_MAX_JOBS;
-    uint8_t *buf = NULL;
-    size_t len = aifed__job__get_packed_size(j);
+    size_t at;
     Aifed__Job *copy;
 
-    /* The walk's job is borrowed: keep a copy. */
-    if (!(buf = malloc(len)))
+    if ((p->state && (int)j->state != p->state) ||
+        (p->project && strcmp(j->project, p->project)))
+        return 0;
+    if (p->newest_first && p->n == AF_WIRE_MAX_JOBS)
+        return 1;
+    /* The walk's job is borrowed: keep a copy, less what a list leaves out. */
+    if (!(copy = af_wire_copy(j)))
         return -1;
-    aifed__job__pack(j, buf);
-    copy = aifed__job__unpack(NULL, len, buf);
-    free(buf);
-    if (!copy)
-        return -1;
+    job_strip(copy->spec);
+    at = p->seen++ % AF_WIRE_MAX_JOBS;
     if (p->v[at])
         aifed__job__free_unpacked(p->v[at], NULL);
     p->v[at] = copy;
@@ -183,22 +202,66 @@ static int page_add(const Aifed__Job *j, void *arg)
     return 0;
 }
 
+/* The page's jobs newest last, into list (which borrows them). */
+static void page_order(struct job_page *p, Aifed__Job **ordered)
+{
+    Aifed__Job *tmp;
+
+    for (size_t i = 0; i < p->n; i++)
+        ordered[i] = p->v[(p->seen - p->n + i) % AF_WIRE_MAX_JOBS];
+    /* Walks of several projects meet out of order: sort by id (by time). */
+    for (size_t i = 1; i < p->n; i++)
+        for (size_t k = i; k > 0 && strcmp(ordered[k - 1]->id, ordered[k]->id) > 0; k--) {
+            tmp = ordered[k];
+            ordered[k] = ordered[k - 1];
+            ordered[k - 1] = tmp;
+        }
+}
+
+/* Walk what a list without a lease covers: project, if the caller may see
+ * it; or each of a user's projects; or, for an admin, every job. */
+static int page_walk(struct svc *s, const struct rpc_msg *m, const char *project,
+                     struct job_page *p)
+{
+    if (*project)
+        return auth_may_use_project(m->who, project)
+                   ? store_job_list(s->store, STORE_JOBS_PROJECT, project, page_add, p)
+                   : 0;
+    if (m->who->kind == AUTH_ADMIN) {
+        p->newest_first = true;
+        return store_job_each(s->store, page_add, p);
+    }
+    for (size_t i = 0; i < m->who->n_projects; i++)
+        if (store_job_list(s->store, STORE_JOBS_PROJECT, m->who->projects[i], page_add,
+                           p) < 0)
+            return -1;
+    return 0;
+}
+
 static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
 {
+    const Aifed__ListJobs *lj = m->env->list_jobs;
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__JobList list = AIFED__JOB_LIST__INIT;
-    struct job_page p = {0};
+    struct job_page p = {.state = lj->state,
+                         .project = *lj->project ? lj->project : NULL};
     Aifed__Job *ordered[AF_WIRE_MAX_JOBS];
-    Aifed__Lease *l = rpc_lease_get(s, m, m->env->list_jobs->lease_id);
+    Aifed__Lease *l = NULL;
+    int rc;
 
-    if (!l)
-        return;
-    if (store_job_list(s->store, l->id, page_add, &p) < 0) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the lease's jobs");
+    if (*lj->lease_id) {
+        if (!(l = rpc_lease_get(s, m, lj->lease_id)))
+            return;
+        rc = store_job_list(s->store, STORE_JOBS_LEASE, l->id, page_add, &p);
     } else {
-        /* Oldest first, from where the ring starts. */
+        rc = page_walk(s, m, lj->project, &p);
+    }
+    if (rc < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the jobs");
+    } else {
+        page_order(&p, ordered);
         for (size_t i = 0; i < p.n; i++)
-            ordered[i] = p.v[(p.seen - p.n + i) % AF_WIRE_MAX_JOBS];
+            lease_end_of(s, ordered[i]);
         list.jobs = ordered;
         list.n_jobs = p.n;
         af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LIST, &list);
@@ -233,9 +296,7 @@ static void on_cancel_job(struct svc *s, const struct rpc_msg *m)
                          "job %s has already ended", j->id);
     } else {
         snprintf(reason, sizeof(reason), "cancelled by %s", m->who->id);
-        j->state = AIFED__JOB_STATE__JOB_CANCELLED;
-        j->reason = reason;
-        j->ended_ms = svc_now_ms(s);
+        job_finish(j, AIFED__JOB_STATE__JOB_CANCELLED, reason, svc_now_ms(s));
         if (store_job_put(s->store, j) < 0) {
             outbox_store_failed(s->outbox, "storing job %s", j->id);
         } else {
@@ -249,7 +310,10 @@ static void on_cancel_job(struct svc *s, const struct rpc_msg *m)
 }
 
 /* A site says how one of its jobs is doing. An ended job stays as it
- * ended (a cancel the site had not seen yet, a report that came late). */
+ * ended (a cancel the site had not seen yet, a report that came late); a
+ * queued one learns its site id and account while it waits there. A report
+ * that changes nothing (a site answering the StartJob sent again when it
+ * connects) writes nothing. */
 static void on_job_status(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__JobStatus *st = m->env->job_status;
@@ -262,28 +326,49 @@ static void on_job_status(struct svc *s, const struct rpc_msg *m)
         store_job_free(j);
         return;
     }
-    if (job_ended(j->state) || st->state == AIFED__JOB_STATE__JOB_QUEUED) {
+    if (job_ended(j->state) ||
+        (st->state == AIFED__JOB_STATE__JOB_QUEUED && j->state != st->state) ||
+        (st->state == j->state && !strcmp(st->site_job_id, j->site_job_id) &&
+         !strcmp(st->local_account, j->local_account))) {
         store_job_free(j);
         return;
     }
     upd = *j;
-    upd.state = st->state;
-    upd.exit_code = st->exit_code;
-    upd.reason = st->reason;
     if (*st->site_job_id)
         upd.site_job_id = st->site_job_id;
     if (*st->local_account)
         upd.local_account = st->local_account;
-    if (!upd.started_ms)
+    if (st->state == AIFED__JOB_STATE__JOB_RUNNING && !upd.started_ms)
         upd.started_ms = svc_now_ms(s);
-    if (job_ended(st->state))
-        upd.ended_ms = svc_now_ms(s);
+    if (job_ended(st->state)) {
+        job_finish(&upd, st->state, st->reason, svc_now_ms(s));
+        upd.exit_code = st->exit_code;
+    } else {
+        upd.state = st->state;
+        upd.reason = st->reason;
+    }
     if (store_job_put(s->store, &upd) < 0)
         outbox_store_failed(s->outbox, "storing job %s", j->id);
     else
-        log_info("job %s at %s: state %d, exit %d", j->id, j->site, st->state,
-                 st->exit_code);
+        log_info("job %s at %s: %s, %s", j->id, j->site, job_state_name(st->state),
+                 st->reason);
     store_job_free(j);
+}
+
+/* A site connected (again): ask it once more to start each job the broker
+ * has queued or running there. A site answers for a job it has with how it
+ * is now, and starts only one it never had: so a StartJob lost while the
+ * site was away is delivered, and an end the broker missed is learnt. */
+static int start_again(const Aifed__Job *j, void *arg)
+{
+    start_at_site(arg, j);
+    return 0;
+}
+
+void rpc_jobs_resume(struct svc *s, const char *site)
+{
+    if (store_job_list(s->store, STORE_JOBS_OPEN, site, start_again, s) < 0)
+        log_err("reading the open jobs at %s", site);
 }
 
 /* A piece of a job's output: asked of its site, whose answer the broker

@@ -279,11 +279,11 @@ static int collect_open(const Aifed__Job *j, void *arg)
 /* No job outlives its lease: the open ones end with it, in its batch (the
  * site, told to let go of the hold, stops them; its late word changes
  * nothing). */
-static int end_jobs(struct svc *s, const Aifed__Lease *l)
+static int end_jobs(struct svc *s, const Aifed__Lease *l, uint32_t *ended)
 {
     struct open_jobs o = {.n = 0};
 
-    if (store_job_list(s->store, l->id, collect_open, &o) < 0)
+    if (store_job_list(s->store, STORE_JOBS_LEASE, l->id, collect_open, &o) < 0)
         return -1;
     for (size_t i = 0; i < o.n; i++) {
         Aifed__Job *j;
@@ -293,15 +293,14 @@ static int end_jobs(struct svc *s, const Aifed__Lease *l)
         if (store_job_get(s->store, o.ids[i], &j) < 0)
             return -1;
         was = j->reason;
-        j->state = AIFED__JOB_STATE__JOB_CANCELLED;
-        j->reason = "the lease ended";
-        j->ended_ms = l->updated_ms;
+        job_finish(j, AIFED__JOB_STATE__JOB_CANCELLED, "the lease ended", l->updated_ms);
         rc = store_job_put(s->store, j);
         j->reason = was;
         store_job_free(j);
         if (rc < 0)
             return -1;
     }
+    *ended = (uint32_t)o.n;
     return 0;
 }
 
@@ -320,6 +319,7 @@ int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
         return -1;
     *l = *from;
     snprintf(out->reason, sizeof(out->reason), "%s", reason);
+    out->jobs_ended = 0;
     l->state = e.state;
     l->updated_ms = now;
     l->reason = out->reason;
@@ -328,7 +328,7 @@ int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
         l->usage_from_site = true;
     if (leasesvc_put(s, l, NULL) < 0)
         return unstored(s, l);
-    if (end_jobs(s, l) < 0) {
+    if (end_jobs(s, l, &out->jobs_ended) < 0) {
         outbox_store_failed(s->outbox, "ending the jobs of lease %s", l->id);
         return unstored(s, l);
     }

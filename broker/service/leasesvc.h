@@ -36,6 +36,7 @@ struct leasesvc_lease {
     Aifed__Workload workload; /* a renewal's own copy */
     char reason[AF_WIRE_MAX_TEXT];
     char token[AF_TOKEN_MAX];
+    uint32_t jobs_ended; /* an end's: the open jobs it cancelled */
 };
 
 /* Sign l's token over its current fields (valid from created_ms to

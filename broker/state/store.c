@@ -41,6 +41,8 @@ static const struct {
     [DB_REQUEST_OWNER] = {"request_owner", MDB_DUPSORT},
     [DB_JOBS] = {"jobs", 0},
     [DB_JOBS_BY_LEASE] = {"jobs_by_lease", MDB_DUPSORT},
+    [DB_JOBS_BY_PROJECT] = {"jobs_by_project", MDB_DUPSORT},
+    [DB_JOBS_OPEN] = {"jobs_open", MDB_DUPSORT},
 };
 
 /* Map an LMDB return code onto errno and -1 (0 passes through). */
@@ -77,8 +79,9 @@ MDB_val store_val(const char *s)
     return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
 }
 
-/* A new store gets this schema; one of schema 1 (no record ages) is
- * upgraded in the transaction that opens it; any other is refused. */
+/* A new store gets this schema; one of schema 1 (no record ages) or 2 (jobs
+ * by lease only) is upgraded in the transaction that opens it; any other is
+ * refused. */
 static int schema_check(struct store *st, MDB_txn *txn, struct af_error *err)
 {
     MDB_val k = store_val("schema"), v, want;
@@ -88,9 +91,12 @@ static int schema_check(struct store *st, MDB_txn *txn, struct af_error *err)
     snprintf(schema, sizeof(schema), "%d", STORE_SCHEMA);
     want = store_val(schema);
     rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
-    if (rc == 0 && v.mv_size == 1 && *(char *)v.mv_data == '1') {
-        if (store_records_upgrade(st, txn, af_now_ms()) < 0)
-            return af_error_set(err, "upgrading schema 1: %s", strerror(errno));
+    if (rc == 0 && v.mv_size == 1 &&
+        (*(char *)v.mv_data == '1' || *(char *)v.mv_data == '2')) {
+        char from = *(char *)v.mv_data;
+        if ((from == '1' && store_records_upgrade(st, txn, af_now_ms()) < 0) ||
+            store_jobs_upgrade(st, txn) < 0)
+            return af_error_set(err, "upgrading schema %c: %s", from, strerror(errno));
         rc = MDB_NOTFOUND;
     } else if (rc == 0 &&
                (v.mv_size != want.mv_size || memcmp(v.mv_data, schema, v.mv_size))) {

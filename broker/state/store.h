@@ -36,7 +36,7 @@ struct Aifed__Allocation;
 struct Aifed__Principal;
 struct Aifed__AuditEntry;
 
-#define STORE_SCHEMA 2
+#define STORE_SCHEMA 3
 
 /* Open (creating if needed unless readonly) the environment in dir.
  * map_mb bounds the database size. NULL with err set on failure. */
@@ -140,18 +140,23 @@ int store_drained_put(struct store *st, const char *site, bool drained);
 typedef int (*store_site_fn)(const char *site, void *arg);
 int store_drained_list(struct store *st, store_site_fn fn, void *arg);
 
-/* Jobs (store_jobs.c), by id and by lease. A put replaces the stored
- * version, indexes it under its lease, and audits a change of state. Into
- * the batch. */
+/* Jobs (store_jobs.c), by id, lease and project, and the open ones by
+ * site. A put replaces the stored version, indexes it, and audits a change
+ * of state. Into the batch. */
 struct Aifed__Job;
 int store_job_put(struct store *st, const struct Aifed__Job *j);
 /* -1/ENOENT when there is none. Free with store_job_free(). */
 int store_job_get(struct store *st, const char *id, struct Aifed__Job **ret);
 void store_job_free(struct Aifed__Job *j);
-/* Visit the jobs of a lease in id order; j is borrowed for the call; fn's 1
+/* Visit in id order (oldest first) the jobs of a lease, of a project, or
+ * open (queued or running) at a site; j is borrowed for the call; fn's 1
  * stops, -1 fails. */
+enum store_jobs_by { STORE_JOBS_LEASE, STORE_JOBS_PROJECT, STORE_JOBS_OPEN };
 typedef int (*store_job_fn)(const struct Aifed__Job *j, void *arg);
-int store_job_list(struct store *st, const char *lease_id, store_job_fn fn, void *arg);
+int store_job_list(struct store *st, enum store_jobs_by by, const char *key,
+                   store_job_fn fn, void *arg);
+/* Visit every job, newest first. */
+int store_job_each(struct store *st, store_job_fn fn, void *arg);
 
 /* Append to the audit log (into the batch), chained to the last entry.
  * store_lease_put() does this itself for every change of state, site or

@@ -25,10 +25,12 @@ enum {
     DB_ALLOCATIONS,
     DB_PRINCIPALS,
     DB_AUDIT,
-    DB_RECORD_AGE,    /* be64 ms, kind, principal "\n" request id -> "" */
-    DB_REQUEST_OWNER, /* principal -> be64 ms || request id (sorted dups) */
-    DB_JOBS,          /* job id -> Job */
-    DB_JOBS_BY_LEASE, /* lease id -> job ids (sorted dups) */
+    DB_RECORD_AGE,      /* be64 ms, kind, principal "\n" request id -> "" */
+    DB_REQUEST_OWNER,   /* principal -> be64 ms || request id (sorted dups) */
+    DB_JOBS,            /* job id -> Job */
+    DB_JOBS_BY_LEASE,   /* lease id -> job ids (sorted dups) */
+    DB_JOBS_BY_PROJECT, /* project -> job ids (sorted dups) */
+    DB_JOBS_OPEN,       /* site -> ids of its queued and running jobs */
     DB_N
 };
 
@@ -58,5 +60,7 @@ uint64_t store_be64_get(const unsigned char buf[8]);
 /* Index every request record and idem entry of a schema 1 store by age
  * (idem entries as of now_ms: schema 1 kept no time for them). In txn. */
 int store_records_upgrade(struct store *st, MDB_txn *txn, int64_t now_ms);
+/* Schema 2 to 3: index the jobs by project and the open ones by site. */
+int store_jobs_upgrade(struct store *st, MDB_txn *txn);
 
 #endif

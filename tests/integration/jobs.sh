@@ -5,9 +5,22 @@
 # exits with its status; a job never outlives its lease (too long refused
 # with the numbers, stopped when the lease is released); cancel; Ctrl-C
 # detaches; logs -f gives the output byte for byte; only a project's members
-# see its jobs.
+# see its jobs; files are sent along; an image runs through apptainer.
 . "$(dirname "$0")/lib.sh"
 
+# Apptainer is not packaged for Debian 12: a stand-in on the jobs' PATH
+# (the agent's) records its arguments and runs the command without a
+# container. Real sites run the real one.
+mkdir -p "$T/bin"
+cat >"$T/bin/apptainer" <<'EOF'
+#!/bin/sh
+echo "$*" >>"$APPTAINER_ARGS"
+[ "$1" = exec ] || exit 2
+shift 2
+exec "$@"
+EOF
+chmod +x "$T/bin/apptainer"
+export PATH="$T/bin:$PATH" APPTAINER_ARGS="$T/apptainer.args"
 start_federation mimer pharos || exit 1
 task() { # task NAME WALLTIME RUN: a task file in $T
     printf 'name: %s\nproject: llm-eu\nresources: {gpus: 1, walltime: %s}\nplacement: {country: SE}\nenv: {GREETING: hi}\nsetup: echo setting up\nrun: |\n  %s\n' \
@@ -21,6 +34,7 @@ refused() { ! "$@" >/dev/null 2>&1; }
 out=$(ctl alice run "$(task hello 10m 'echo "$GREETING from $AIFED_JOB_ID"')" 2>&1); rc=$?
 check "run exits with the job's status (0)" test "$rc" -eq 0
 job=$(grep -o 'job-[0-9a-f]*' <<<"$out" | head -n 1)
+check "run streams the job's output as it follows it" grep -qx "hi from $job" <<<"$out"
 lease=$(grep -o 'lease-[0-9a-f]*' <<<"$out" | head -n 1)
 j=$(ctlj alice job show "$job")
 check "the job COMPLETED with exit code 0" test "$(jq -r '.state + " " + (.exit_code | tostring)' <<<"$j")" = "COMPLETED 0"
@@ -31,6 +45,39 @@ check "setup ran, then run with the task's env and its job id" \
     test "$(tail -n 2 <<<"$log" | tr '\n' '|')" = "setting up|hi from $job|"
 check "the lease run made is released when the job ends" test "$(ctlj alice lease show "$lease" | jq -r .state)" = RELEASED
 check "jobs --lease lists it" test "$(ctlj alice jobs --lease "$lease" | jq -r '.[0].id')" = "$job"
+check "job show gives the GPU-seconds it used (1 GPU, at least 1 s)" \
+    test "$(ctlj alice job show "$job" | jq -r '"\(.gpus) \(.gpu_seconds >= 1)"')" = "1 true"
+check "logs --tail 1 gives the last line only" test "$(ctl alice logs --tail 1 "$job")" = "hi from $job"
+check "logs --tail 2 the last two" test "$(ctl alice logs --tail 2 "$job" | tr '\n' '|')" = "setting up|hi from $job|"
+check "logs --tail 0 nothing" test -z "$(ctl alice logs --tail 0 "$job")"
+check "logs --tail with no number is a usage error" test "$(ctl alice logs --tail x "$job" >/dev/null 2>&1; echo $?)" = 2
+
+# Files sent along, and an image.
+mkdir -p "$T/src"
+printf 'some data\n' >"$T/src/in.txt"
+printf '#!/bin/sh\necho tool ran\n' >"$T/src/tool.sh"
+chmod +x "$T/src/tool.sh"
+cat >"$T/files.yaml" <<EOF
+name: files
+project: llm-eu
+resources: {gpus: 1, walltime: 10m}
+placement: {country: SE}
+image: /images/pytorch.sif
+files:
+  data/in.txt: src/in.txt
+  tool.sh: src/tool.sh
+run: |
+  cat data/in.txt; ./tool.sh; echo "image \$AIFED_IMAGE"
+EOF
+out=$(ctl alice run "$T/files.yaml" 2>/dev/null); rc=$?
+check "a task's files arrive in the job's directory, an executable one executable" \
+    test "$rc:$(tr '\n' '|' <<<"$out" | sed 's/^aifed: [^|]*|//')" = "0:some data|tool ran|image /images/pytorch.sif|"
+check "... and with an image, run runs through apptainer exec IMAGE" \
+    grep -qx "exec /images/pytorch.sif sh ./run.sh" "$T/apptainer.args"
+printf 'name: bad\nproject: llm-eu\nresources: {gpus: 1}\nfiles: {../up.txt: src/in.txt}\nrun: true\n' >"$T/bad.yaml"
+out=$(ctl alice run "$T/bad.yaml" 2>&1); rc=$?
+check "a file named outside the job's directory is refused with file:line:column ($out)" \
+    grep -q "bad.yaml:4:[0-9]*: files: '../up.txt' is not a name in the job's directory" <<<"$out"
 
 # A failing job: run exits with its code.
 ctl alice run "$(task fails 10m 'exit 3')" >/dev/null 2>&1; rc=$?
@@ -50,6 +97,15 @@ check "another project's user does not see it" refused ctl bob job show "$job"
 out=$("$RAWSEND" "$FED_AGENT_EP" "$T/keys/broker.pub" "$T/keys/pharos.key" job-status "$job")
 check "another site cannot report on mimer's job ($out)" test "$out" = "3 job $job is not at your site"
 check "... which is still RUNNING" test "$(job_state "$job")" = RUNNING
+check "jobs without --lease lists the user's projects' jobs, newest last" \
+    test "$(ctlj alice jobs | jq -r '.[-1].id')" = "$job"
+check "jobs --state running gives the running ones only" \
+    test "$(ctlj alice jobs --state running | jq -r '[.[].state] | unique | join(" ")')" = RUNNING
+check "jobs --state with an unknown state is a usage error" \
+    test "$(ctl alice jobs --state asleep >/dev/null 2>&1; echo $?)" = 2
+check "another project's user lists none of them" test "$(ctlj bob jobs | jq length)" = 0
+check "an admin lists them all" quiet grep -q "$job" <<<"$(ctl ops jobs)"
+check "lease show lists the lease's jobs" grep -Eq "^  $job +RUNNING +nap$" <<<"$(ctl alice lease show "$lease")"
 check "job cancel stops it" test "$(ctlj alice job cancel "$job" | jq -r .state)" = CANCELLED
 check "... for good" test "$(job_state "$job")" = CANCELLED
 lease2=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
@@ -79,4 +135,31 @@ out=$(timeout -s INT 3 "$FED_CTL_BIN" --broker "$FED_CLIENT_EP" --broker-key "$T
 job=$(grep -o 'job-[0-9a-f]*' <<<"$out" | head -n 1)
 check "Ctrl-C detaches and says how to follow" grep -q "detached: job $job goes on (nothing was cancelled)" <<<"$out"
 check "... and the job goes on" test "$(job_state "$job")" = RUNNING
+out=$(ctl alice lease release "$lease")
+check "releasing a lease with a running job says it cancelled it" grep -q "^cancelled: *1 job that ran in it$" <<<"$out"
+check "... and the job is CANCELLED" test "$(job_state "$job")" = CANCELLED
+
+# Near the lease's end: jobs, job show, lease show and logs -f say so.
+lease=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 10m --country SE | jq -r .id)
+job=$(ctl alice run --detach --lease "$lease" "$(task late 5m 'echo started; sleep 4')" 2>/dev/null)
+wait_for "a job in a lease that ends in 10m runs" 10 'test "$(job_state "$job")" = RUNNING'
+near="^lease $lease ends in [0-9hms]+, with 1 job still open, which end with it: \`aifedctl lease renew $lease --by 1h\` for more time$"
+check "jobs says the lease ends soon and how to renew" grep -Eq "$near" <<<"$(ctl alice jobs --lease "$lease")"
+check "... job show too" grep -Eq "$near" <<<"$(ctl alice job show "$job")"
+check "... lease show too" grep -Eq "$near" <<<"$(ctl alice lease show "$lease")"
+ctl alice logs -f "$job" >/dev/null 2>"$T/near.err"
+check "... and logs -f, once, on stderr" test "$(grep -Ec "$near" "$T/near.err")" = 1
+ctl alice lease release "$lease" >/dev/null
+
+# An agent restart mid-job: the demo executor's job ends with its agent,
+# and the broker learns so when the agent connects again: never started twice.
+lease=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
+job=$(ctl alice run --detach --lease "$lease" "$(task restart 10m 'sleep 60')" 2>/dev/null)
+wait_for "a job runs before its agent restarts" 10 'test "$(job_state "$job")" = RUNNING'
+fed_stop_pid "$T/agents/mimer.pid" || fail "the agent did not stop cleanly"
+"$FED_AGENT_BIN" -f -c "$T/agents/mimer.conf" >>"$T/logs/agent-mimer.log" 2>&1 &
+echo $! >"$T/agents/mimer.pid"
+wait_for "after the restart the broker has the job ended, not RUNNING" 15 \
+    '[[ $(job_state "$job") == FAILED || $(job_state "$job") == CANCELLED ]]'
+check "... started once only" test "$(grep -c "job $job: running as" "$T/logs/agent-mimer.log")" = 1
 check "a job needs an ACTIVE lease" refused ctl alice run --lease lease-00000000000000000000000000 "$T/hello.yaml"

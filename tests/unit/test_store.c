@@ -479,6 +479,110 @@ static void schema_1_records_are_indexed(void **state)
     assert_int_equal(store_idem_get(f->st, "user:alice", "rn1", id, sizeof(id)), 0);
 }
 
+static int put_job(struct store *st, const char *id, const char *project, int state)
+{
+    Aifed__Job j = AIFED__JOB__INIT;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+
+    spec.run = "true";
+    j.id = (char *)id;
+    j.lease_id = "lease-1";
+    j.site = "mimer";
+    j.project = (char *)project;
+    j.principal = "user:alice";
+    j.spec = &spec;
+    j.state = state;
+    return store_job_put(st, &j);
+}
+
+struct ids {
+    char v[8][AF_ID_MAX + 1];
+    size_t n;
+};
+
+static int add_id(const Aifed__Job *j, void *arg)
+{
+    struct ids *ids = arg;
+
+    if (ids->n < 8)
+        snprintf(ids->v[ids->n++], sizeof(ids->v[0]), "%s", j->id);
+    return 0;
+}
+
+static size_t listed(struct store *st, enum store_jobs_by by, const char *key,
+                     struct ids *ids)
+{
+    ids->n = 0;
+    assert_int_equal(store_job_list(st, by, key, add_id, ids), 0);
+    return ids->n;
+}
+
+/* Jobs are found by lease and project; only the open ones by site, which
+ * is what a site that connects again is asked about. */
+static void jobs_are_indexed(void **state)
+{
+    struct fixture *f = *state;
+    struct ids ids;
+
+    assert_int_equal(put_job(f->st, "job-1", "llm-eu", AIFED__JOB_STATE__JOB_RUNNING), 0);
+    assert_int_equal(put_job(f->st, "job-2", "vision", AIFED__JOB_STATE__JOB_QUEUED), 0);
+    assert_int_equal(put_job(f->st, "job-3", "llm-eu", AIFED__JOB_STATE__JOB_FAILED), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(listed(f->st, STORE_JOBS_LEASE, "lease-1", &ids), 3);
+    assert_int_equal(listed(f->st, STORE_JOBS_PROJECT, "llm-eu", &ids), 2);
+    assert_string_equal(ids.v[0], "job-1");
+    assert_string_equal(ids.v[1], "job-3");
+    assert_int_equal(listed(f->st, STORE_JOBS_OPEN, "mimer", &ids), 2);
+    assert_string_equal(ids.v[1], "job-2");
+    /* It ends: no longer open, still the project's. */
+    assert_int_equal(put_job(f->st, "job-1", "llm-eu", AIFED__JOB_STATE__JOB_COMPLETED),
+                     0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(listed(f->st, STORE_JOBS_OPEN, "mimer", &ids), 1);
+    assert_string_equal(ids.v[0], "job-2");
+    assert_int_equal(listed(f->st, STORE_JOBS_PROJECT, "llm-eu", &ids), 2);
+    ids.n = 0;
+    assert_int_equal(store_job_each(f->st, add_id, &ids), 0); /* newest first */
+    assert_int_equal(ids.n, 3);
+    assert_string_equal(ids.v[0], "job-3");
+}
+
+/* A store whose jobs were indexed by lease only (schema 2) gets the other
+ * indexes when a broker opens it. */
+static void schema_2_jobs_are_indexed(void **state)
+{
+    struct fixture *f = *state;
+    MDB_val k = {6, "schema"}, v = {1, "2"};
+    struct af_error err;
+    struct ids ids;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    assert_int_equal(put_job(f->st, "job-1", "llm-eu", AIFED__JOB_STATE__JOB_RUNNING), 0);
+    assert_int_equal(put_job(f->st, "job-2", "llm-eu", AIFED__JOB_STATE__JOB_FAILED), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "jobs_by_project", MDB_DUPSORT, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "jobs_open", MDB_DUPSORT, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    assert_non_null(f->st = store_open(f->dir, 64, false, &err));
+    assert_int_equal(listed(f->st, STORE_JOBS_PROJECT, "llm-eu", &ids), 2);
+    assert_int_equal(listed(f->st, STORE_JOBS_OPEN, "mimer", &ids), 1);
+    assert_string_equal(ids.v[0], "job-1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +600,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(records_are_pruned_by_age, setup, teardown),
         cmocka_unit_test_setup_teardown(schema_1_records_are_indexed, setup, teardown),
+        cmocka_unit_test_setup_teardown(jobs_are_indexed, setup, teardown),
+        cmocka_unit_test_setup_teardown(schema_2_jobs_are_indexed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -550,6 +550,67 @@ static void job_bodies_are_bounded(void **state)
     }
 }
 
+/* Files sent along stay inside the job's directory and within their bounds;
+ * a list may name a lease, a project and a state, each checked. */
+static void job_files_and_lists_are_checked(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__SubmitJob sj = AIFED__SUBMIT_JOB__INIT;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+    Aifed__JobFile f = AIFED__JOB_FILE__INIT, g = AIFED__JOB_FILE__INIT;
+    Aifed__JobFile *files[AF_WIRE_MAX_FILES + 1];
+    Aifed__ListJobs l = AIFED__LIST_JOBS__INIT;
+    static uint8_t big[AF_WIRE_MAX_FILES_SIZE + 1];
+    static const char *const bad[] = {"/etc/passwd", "../x", "a/../../x", "a//b",
+                                      "a/",          ".",    "a/./b",     "x y",
+                                      "a;b",         "",     NULL};
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
+    sj.request_id = "req-1";
+    sj.lease_id = "lease-1";
+    sj.spec = &spec;
+    spec.run = "sh train.sh";
+    f.name = "conf/train.yaml";
+    f.data.data = big;
+    f.data.len = 10;
+    g.name = "train.sh";
+    for (size_t i = 0; i <= AF_WIRE_MAX_FILES; i++)
+        files[i] = &f;
+    files[1] = &g;
+    spec.files = files;
+    spec.n_files = 2;
+    expect_accepted(&env);
+    for (size_t i = 0; bad[i]; i++) {
+        f.name = (char *)bad[i];
+        expect_refused(&env, EBADMSG,
+                       "spec.files.name is not a path inside the job's "
+                       "directory");
+    }
+    f.name = ".hidden/..x";
+    expect_accepted(&env);
+    g.name = f.name;
+    expect_refused(&env, EBADMSG, "spec.files names a file twice");
+    g.name = "train.sh";
+    spec.n_files = AF_WIRE_MAX_FILES + 1;
+    expect_refused(&env, EBADMSG, "spec.files has too many entries");
+    spec.n_files = 2;
+    f.data.len = AF_WIRE_MAX_FILES_SIZE + 1;
+    expect_refused(&env, EBADMSG, "spec.files is too large");
+
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LIST_JOBS, &l);
+    expect_accepted(&env); /* every job the caller may see */
+    l.project = "llm-eu";
+    l.state = AIFED__JOB_STATE__JOB_RUNNING;
+    expect_accepted(&env);
+    l.state = 42;
+    expect_refused(&env, EBADMSG, "state is not a known job state");
+    l.state = 0;
+    l.project = "llm eu";
+    expect_refused(&env, EBADMSG, "project is not a valid id");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +627,7 @@ int main(void)
         cmocka_unit_test(set_body_and_copy),
         cmocka_unit_test(every_refusal_refuses),
         cmocka_unit_test(job_bodies_are_bounded),
+        cmocka_unit_test(job_files_and_lists_are_checked),
         cmocka_unit_test(free_text_is_one_clean_line),
         cmocka_unit_test(times_are_bounded),
     };
