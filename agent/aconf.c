@@ -43,6 +43,12 @@ static int slurm_line(struct aconf_slurm *s, const char *key, const char *value,
         return set_str(&s->bin_dir, key, value, err);
     if (!strcmp(key, "user_map"))
         return set_str(&s->user_map, key, value, err);
+    if (!strcmp(key, "job_root")) {
+        if (value[0] != '/' && strncmp(value, "%h/", 3))
+            return af_error_set(err, "%s: '%s' is not an absolute path (or %%h/...)", key,
+                                value);
+        return set_str(&s->job_root, key, value, err);
+    }
     if (!strcmp(key, "partitions"))
         return af_strv_add(&s->partitions, key, value, true, 64, err);
     if (!strcmp(key, "estimate_sizes"))
@@ -118,7 +124,8 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
         !(c->broker_public_key = strdup("/etc/aifed/broker.pub")) ||
         !(c->secret_key = strdup("/etc/aifed/agent.key")) ||
         !(c->metrics_listen = strdup("127.0.0.1:9465")) ||
-        !(c->jobs_dir = strdup("/var/lib/aifed-agent/jobs"))) {
+        !(c->jobs_dir = strdup("/var/lib/aifed-agent/jobs")) ||
+        !(c->slurm.job_root = strdup("%h/.aifed/jobs"))) {
         af_error_set(err, "out of memory");
         aconf_destroy(c);
         return NULL;
@@ -167,6 +174,7 @@ void aconf_destroy(struct aconf *c)
     free(c->slurm.conf);
     free(c->slurm.bin_dir);
     free(c->slurm.user_map);
+    free(c->slurm.job_root);
     af_strv_free(&c->slurm.partitions);
     free(c);
 }
@@ -189,6 +197,7 @@ static void slurm_print(const struct aconf_slurm *s, FILE *out)
     fprintf(out, s->bin_dir ? "bin_dir = %s\n" : "# bin_dir: none, commands from PATH\n",
             s->bin_dir);
     fprintf(out, "user_map = %s\n", s->user_map);
+    fprintf(out, "job_root = %s\n", s->job_root);
     fprintf(out, s->partitions.n ? "partitions = " : "# partitions: every one with GPUs");
     for (size_t i = 0; i < s->partitions.n; i++)
         fprintf(out, "%s%s", i ? ", " : "", s->partitions.v[i]);

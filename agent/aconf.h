@@ -18,6 +18,7 @@ struct aconf_slurm {
     char *bin_dir;             /* where sinfo & co. are, or NULL: PATH */
     struct af_strv partitions; /* advertised; none: every partition with GPUs */
     char *user_map;            /* file: broker users/projects -> local accounts */
+    char *job_root;            /* jobs' directories: %u the local user, %h its home */
     uint64_t command_timeout_ms;
     uint64_t estimate_interval_ms;
     uint32_t estimate_sizes[8]; /* GPUs; none: 1 and a full node */
@@ -35,7 +36,8 @@ struct aconf {
                                 scheduler does not know (slurm) */
     char *signing_key;       /* Ed25519 file, or NULL: a new key at every start */
     char *metrics_listen;    /* Prometheus endpoint HOST:PORT, or "off" */
-    char *jobs_dir;          /* where the demo executor runs jobs (static backend) */
+    char *jobs_dir;          /* the demo executor's jobs (static backend); the
+                                Slurm jobs' records (slurm backend) */
     uint64_t advertise_interval_ms;
     uint64_t max_message;
     struct aconf_slurm slurm;

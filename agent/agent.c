@@ -19,6 +19,7 @@
 #include "backend.h"
 #include "held.h"
 #include "jobs.h"
+#include "sjobs.h"
 
 #include "aifed.pb-c.h"
 
@@ -51,11 +52,12 @@ struct agent {
     char signing_pub[AF_SIGN_PK_B64];
     uint8_t broker_sign_pk[32]; /* from the Welcome, over CURVE */
     bool have_broker_key;
-    size_t adv_bytes;  /* the last advertisement, plus the holds made since */
-    size_t adv_held;   /* the holds it listed, plus the holds made since */
-    bool list_full;    /* said once: holds are refused for want of room */
-    struct held *held; /* what was countersigned, per hold */
-    struct jobs *jobs; /* the demo executor (static backend), or NULL */
+    size_t adv_bytes;    /* the last advertisement, plus the holds made since */
+    size_t adv_held;     /* the holds it listed, plus the holds made since */
+    bool list_full;      /* said once: holds are refused for want of room */
+    struct held *held;   /* what was countersigned, per hold */
+    struct jobs *jobs;   /* the demo executor (static backend), or NULL */
+    struct sjobs *sjobs; /* sbatch (slurm backend), or NULL */
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -157,6 +159,8 @@ static void advertise(struct agent *a)
     free(held);
     ametrics_advertised(a->m, af_now_ms());
     report_ended(a);
+    if (a->sjobs) /* the read this advertisement used says how the jobs are */
+        sjobs_sync(a->sjobs);
 }
 
 static void on_metrics(uv_timer_t *t)
@@ -329,6 +333,8 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
     /* No job outlives its lease's hold. */
     if (a->jobs)
         jobs_stop_lease(a->jobs, id, "the lease ended");
+    if (a->sjobs)
+        sjobs_stop_lease(a->sjobs, id, "the lease ended");
     if (a->ops->release(a->b, id) == 0) {
         held_drop(a->held, id);
         log_info("released lease %s", id);
@@ -371,11 +377,15 @@ static void on_start_job(struct agent *a, const Aifed__Envelope *in)
     if (strcmp(j->site, a->conf->site))
         rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
                           a->conf->site);
+    else if (a->sjobs)
+        rc = sjobs_start(a->sjobs, j, &why); /* a job it has: said again */
     else if (!a->jobs)
         rc = af_error_set(&why,
-                          "this site runs no jobs through aifed yet; run it by hand in "
+                          "this site runs no jobs through aifed; run it by hand in "
                           "the lease's reservation (aifedctl lease show %s)",
                           j->lease_id);
+    else if (jobs_again(a->jobs, j))
+        rc = 0; /* known here: how it is was said again */
     else if (!a->ops->holding(a->b, j->lease_id))
         rc = af_error_set(&why, "no hold for lease %s here", j->lease_id);
     else
@@ -390,6 +400,8 @@ static void on_stop_job(struct agent *a, const Aifed__Envelope *in)
 {
     if (a->jobs)
         jobs_stop(a->jobs, in->stop_job->job_id, "cancelled");
+    if (a->sjobs)
+        sjobs_stop(a->sjobs, in->stop_job->job_id, "cancelled");
 }
 
 /* A piece of a job's output, for the broker to pass on. A job this site
@@ -402,8 +414,10 @@ static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
     Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
     Aifed__JobLog log = AIFED__JOB_LOG__INIT;
 
-    if (!a->jobs ||
-        jobs_read_log(a->jobs, rd->job_id, rd->offset, rd->max_bytes, buf, &log) < 0) {
+    if (a->sjobs ? sjobs_read_log(a->sjobs, rd->job_id, rd->offset, rd->max_bytes, buf,
+                                  &log) < 0
+                 : !a->jobs || jobs_read_log(a->jobs, rd->job_id, rd->offset,
+                                             rd->max_bytes, buf, &log) < 0) {
         log.job_id = rd->job_id;
         log.offset = rd->offset;
         log.at_end = true;
@@ -519,6 +533,8 @@ static void on_hup(uv_signal_t *h, int signum)
     } else {
         a->ops->destroy(a->b);
         a->b = b;
+        if (a->sjobs)
+            sjobs_set_backend(a->sjobs, b);
         log_info("reload: read the site again");
         advertise(a);
     }
@@ -617,6 +633,9 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
             af_error_set(err, "out of memory");
             goto fail;
         }
+    } else if (!strcmp(ops->name, "slurm") &&
+               !(a->sjobs = sjobs_create(conf, b, report_job, a, err))) {
+        goto fail;
     }
     if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a))) {
         af_error_set(err, "event loop: cannot watch the socket");
@@ -667,6 +686,7 @@ void agent_destroy(struct agent *a)
         return;
     af_zloop_destroy(a->zl);
     jobs_destroy(a->jobs);
+    sjobs_destroy(a->sjobs);
     if (a->timer.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);

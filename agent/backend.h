@@ -79,6 +79,28 @@ extern const struct backend_ops backend_slurm_ops;
 const struct Aifed__Site *backend_static_site(struct backend *b);
 const struct Aifed__Pool *backend_static_pool(struct backend *b, const char *name);
 
+/* A Slurm site runs a job with sbatch (sjobs.c), which asks its backend
+ * where and as whom: the lease's reservation and partition, the local user
+ * the user map gives for the job's user, and the Slurm account for its
+ * project ("" when none is mapped). -1 with why when it cannot run there. */
+struct Aifed__Job;
+struct slurm_cmd;
+struct slurm_job;
+struct backend_target {
+    char reservation[AF_ID_MAX + 16];
+    char partition[AF_ID_MAX + 1];
+    char user[AF_ID_MAX + 1];
+    char account[AF_ID_MAX + 1];
+};
+int backend_slurm_target(struct backend *b, const struct Aifed__Job *j,
+                         struct backend_target *t, struct af_error *why);
+/* How the backend runs Slurm's commands. */
+const struct slurm_cmd *backend_slurm_cmd(const struct backend *b);
+/* aifed's jobs as the last read of Slurm saw them (borrowed until the next
+ * advertisement), and the number of that read (it grows with each). */
+uint64_t backend_slurm_jobs(const struct backend *b, const struct slurm_job **jobs,
+                            size_t *n);
+
 /* The backend called name, or NULL. */
 const struct backend_ops *backend_find(const char *name);
 

@@ -114,6 +114,10 @@ struct backend {
     Aifed__Advertisement adv;
     char **held_ids;
     uint64_t seq;
+    /* aifed's jobs as the last read saw them (for sjobs.c), and which read. */
+    struct slurm_job *jobs;
+    size_t n_jobs;
+    uint64_t jobs_read;
 };
 
 /* ---- user map ---- */
@@ -516,6 +520,23 @@ static void subtract_unflagged_holds(struct backend *b)
     }
 }
 
+/* Keep the jobs aifed started (named "aifed-job-..."), for sjobs.c. */
+static void keep_jobs(struct backend *b, const struct slurm_job *jobs, size_t n)
+{
+    struct slurm_job *kept = n ? calloc(n, sizeof(*kept)) : NULL;
+    size_t k = 0;
+
+    if (n && !kept)
+        return; /* the last read's stay */
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(jobs[i].name, RESV_PREFIX "job-", strlen(RESV_PREFIX "job-")))
+            kept[k++] = jobs[i];
+    free(b->jobs);
+    b->jobs = kept;
+    b->n_jobs = k;
+    b->jobs_read++;
+}
+
 static void apply_read(struct backend *b, const struct slurm_snap *s)
 {
     if (s->error[0]) {
@@ -530,8 +551,10 @@ static void apply_read(struct backend *b, const struct slurm_snap *s)
         log_info("Slurm answers again: the site is no longer degraded");
     b->degraded[0] = '\0';
     build_pools(b, s->parts, s->n_parts, s->nodes, s->n_nodes);
-    if (s->have_jobs)
+    if (s->have_jobs) {
         account_jobs(b, s->jobs, s->n_jobs);
+        keep_jobs(b, s->jobs, s->n_jobs);
+    }
     sync_holds(b, s->resv, s->n_resv, s->started_ms);
     subtract_unflagged_holds(b);
     build_windows(b, s->resv, s->n_resv);
@@ -794,6 +817,43 @@ static const Aifed__SiteAccess *slurm_access(struct backend *b, const Aifed__Lea
     return &b->access;
 }
 
+const struct slurm_cmd *backend_slurm_cmd(const struct backend *b)
+{
+    return &b->cmd;
+}
+
+uint64_t backend_slurm_jobs(const struct backend *b, const struct slurm_job **jobs,
+                            size_t *n)
+{
+    *jobs = b->jobs;
+    *n = b->n_jobs;
+    return b->jobs_read;
+}
+
+int backend_slurm_target(struct backend *b, const Aifed__Job *j, struct backend_target *t,
+                         struct af_error *why)
+{
+    const struct shold *h = find_hold(b, j->lease_id);
+    const char *name =
+        strncmp(j->principal, "user:", 5) ? j->principal : j->principal + 5;
+    const char *user = map_find(b->users, b->n_users, name);
+    const char *acct = map_find(b->projects, b->n_projects, j->project);
+
+    if (!h || h->releasing)
+        return af_error_set(why, "no hold for lease %s here", j->lease_id);
+    if (!user)
+        return af_error_set(
+            why,
+            "no local user for %s in the site's user map: a job runs as "
+            "its user's own account (the site's admins add it to [users])",
+            j->principal);
+    snprintf(t->reservation, sizeof(t->reservation), RESV_PREFIX "%s", j->lease_id);
+    snprintf(t->partition, sizeof(t->partition), "%s", h->pool);
+    snprintf(t->user, sizeof(t->user), "%s", user);
+    snprintf(t->account, sizeof(t->account), "%s", acct ? acct : "");
+    return 0;
+}
+
 static int slurm_release(struct backend *b, const char *lease_id)
 {
     struct shold *h = find_hold(b, lease_id);
@@ -846,6 +906,7 @@ static void slurm_destroy(struct backend *b)
 {
     if (!b)
         return;
+    free(b->jobs);
     slurm_poll_stop(b->poll); /* first: the reader uses cmd and conf */
     if (b->site)
         backend_static_ops.destroy(b->site);

@@ -26,6 +26,12 @@ struct proc_out {
 int proc_run(char *const argv[], char *const env[], uint64_t timeout_ms, size_t max_out,
              struct proc_out *out, struct af_error *err);
 
+/* The same, with stdin from the file in (NULL: /dev/null), which the agent
+ * opens for the command before it runs. */
+int proc_run_in(char *const argv[], char *const env[], const char *in,
+                uint64_t timeout_ms, size_t max_out, struct proc_out *out,
+                struct af_error *err);
+
 void proc_out_free(struct proc_out *out);
 
 #endif

@@ -35,17 +35,37 @@ void slurm_cmd_fini(struct slurm_cmd *c)
 int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *o, struct af_error *err,
                   const char *const *args)
 {
-    char *argv[24], path[512];
+    return slurm_cmd_run_as(c, NULL, NULL, o, err, args);
+}
+
+int slurm_cmd_run_as(const struct slurm_cmd *c, const char *user, const char *in,
+                     struct proc_out *o, struct af_error *err, const char *const *args)
+{
+    char *argv[32], path[512];
     size_t n = 0;
     int rc;
 
-    if (c->bin_dir)
+    if (user) {
+        /* sudo drops the environment; SLURM_CONF must reach the command
+         * (deploy/slurm/sudoers keeps it for these commands). */
+        argv[n++] = "sudo";
+        argv[n++] = "-n";
+        if (c->env[0])
+            argv[n++] = "--preserve-env=SLURM_CONF";
+        argv[n++] = "-u";
+        argv[n++] = (char *)user;
+        argv[n++] = "--";
+    }
+    /* bin_dir is for Slurm's commands, named bare; a path is used as given. */
+    if (c->bin_dir && !strchr(args[0], '/'))
         snprintf(path, sizeof(path), "%s/%s", c->bin_dir, args[0]);
-    argv[n++] = c->bin_dir ? path : (char *)args[0];
+    else
+        snprintf(path, sizeof(path), "%s", args[0]);
+    argv[n++] = path;
     for (size_t i = 1; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
-    rc = proc_run(argv, c->env[0] ? c->env : NULL, c->timeout_ms, MAX_OUT, o, err);
+    rc = proc_run_in(argv, c->env[0] ? c->env : NULL, in, c->timeout_ms, MAX_OUT, o, err);
     if (rc > 0) {
         char *nl = strchr(o->err, '\n');
         if (nl)

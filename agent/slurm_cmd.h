@@ -27,6 +27,11 @@ void slurm_cmd_fini(struct slurm_cmd *c);
 int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *out, struct af_error *err,
                   const char *const *args);
 
+/* The same as the local account user (through sudo -n; NULL: as the
+ * agent), with stdin from the file in (NULL: none). */
+int slurm_cmd_run_as(const struct slurm_cmd *c, const char *user, const char *in,
+                     struct proc_out *out, struct af_error *err, const char *const *args);
+
 #define SLURM_RUN(c, o, err, ...)                                                        \
     slurm_cmd_run(c, o, err, (const char *const[]){__VA_ARGS__, NULL})
 

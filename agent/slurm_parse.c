@@ -209,6 +209,21 @@ static uint32_t job_gpus(json_t *o)
     return g;
 }
 
+/* Slurm 22.05 gives exit_code as the wait status (code << 8 | signal);
+ * later versions as an object with return_code. */
+static void job_exit(json_t *o, struct slurm_job *j)
+{
+    json_t *e = json_object_get(o, "exit_code");
+
+    if (json_is_integer(e)) {
+        int64_t v = json_integer_value(e);
+        j->exit_code = (int)((v >> 8) & 0xff);
+        j->signal = (int)(v & 0x7f);
+    } else if (json_is_object(e)) {
+        j->exit_code = (int)jint(e, "return_code");
+    }
+}
+
 int slurm_parse_jobs(const char *json, struct slurm_job **jobs, size_t *n,
                      struct af_error *err)
 {
@@ -232,6 +247,9 @@ int slurm_parse_jobs(const char *json, struct slurm_job **jobs, size_t *n,
         j->start_s = jint(o, "start_time");
         j->end_s = jint(o, "end_time");
         j->gpus = job_gpus(o);
+        copy(j->name, sizeof(j->name), jstr(o, "name"));
+        copy(j->user, sizeof(j->user), jstr(o, "user_name"));
+        job_exit(o, j);
     }
     *n = json_array_size(a);
     json_decref(a);

@@ -38,6 +38,10 @@ struct slurm_job {
     char resv[SLURM_NAME_MAX + 1]; /* the reservation it runs in, or "" */
     int64_t start_s, end_s;        /* epoch seconds; 0 when not known */
     uint32_t gpus;                 /* for the whole job */
+    char name[SLURM_NAME_MAX + 1]; /* aifed's jobs: "aifed-<job id>" */
+    char user[SLURM_NAME_MAX + 1];
+    int exit_code; /* its script's, once ended */
+    int signal;    /* what killed it, or 0 */
 };
 
 struct slurm_part {

@@ -24,6 +24,7 @@ pkgs=(
     debhelper dpkg-dev fakeroot adduser   # Debian packages (debian/) and their test
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
     slurmctld slurmd slurm-client munge   # the Slurm backend's test runs a real Slurm
+    sudo                                  # a Slurm job runs as its user's account
 )
 missing=()
 for p in "${pkgs[@]}"; do

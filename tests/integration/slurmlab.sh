@@ -75,7 +75,10 @@ EOF
 
 slurm_lab_start() {
     local dir=$1 gpus=$2 i
-    mkdir -p "$dir/ctld" "$dir/slurmd" "$dir/dev" && chmod 700 "$dir" || return 1
+    # 755: a job's user runs sbatch, which reads slurm.conf and talks to
+    # munged's socket here (the key stays 0600, the state dirs root's).
+    mkdir -p "$dir/ctld" "$dir/slurmd" "$dir/dev" && chmod 755 "$dir" &&
+        chmod 700 "$dir/ctld" "$dir/slurmd" || return 1
     for ((i = 0; i < gpus; i++)); do
         mknod "$dir/dev/gpu$i" c 1 3 || return 1 # like /dev/null: slurmd only checks
     done

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Jobs on a real Slurm (slurmlab.sh), as a real unprivileged local user the
+# test creates: a task runs as that user inside its lease's reservation; its
+# output arrives through aifedctl logs -f byte for byte; exit codes, cancel,
+# a lease released with a running job, files and an image (a stand-in
+# apptainer); the GPUs come back when run's lease ends; an agent restart and
+# a broker restart mid-job lose and double nothing. And the shipped sudoers
+# rule parses. Skips (77) only where Slurm cannot start at all.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=slurmlab.sh
+. "$(dirname "$0")/slurmlab.sh"
+
+JOBUSER=aifedjob$$
+skip() {
+    echo "1..0 # SKIP $*"
+    trap - EXIT
+    slurm_lab_stop
+    rm -rf "$T"
+    exit 77
+}
+for c in slurmctld slurmd munged mungekey sinfo jq sudo useradd; do
+    command -v "$c" >/dev/null || skip "$c is missing (deploy/install-deps.sh installs it)"
+done
+[[ $(id -u) -eq 0 ]] || skip "slurmd must run as root"
+chmod 711 "$T" # the job's user reaches the lab's slurm.conf and munge socket
+slurm_lab_start "$T/slurm" 4 || { slurm_lab_stop; rm -rf "$T/slurm"; slurm_lab_start "$T/slurm" 4; } ||
+    skip "Slurm did not start: $(tail -q -n 2 "$T"/slurm/*.log | tr '\n' ' ')"
+# A real local account, with its home outside $T (which only root may enter).
+HOMEDIR=$(mktemp -d /tmp/aifed-home.XXXXXX)
+chmod 755 "$HOMEDIR"
+useradd -M -d "$HOMEDIR/$JOBUSER" -s /bin/sh "$JOBUSER" || skip "cannot create a local user"
+mkdir -p "$HOMEDIR/$JOBUSER" && chown "$JOBUSER:" "$HOMEDIR/$JOBUSER" && chmod 700 "$HOMEDIR/$JOBUSER"
+trap 'slurm_lab_stop; userdel "$JOBUSER" 2>/dev/null; rm -rf "$HOMEDIR"; finish' EXIT
+
+check "the shipped sudoers rule parses" quiet visudo -cf "$(dirname "$0")/../../deploy/slurm/sudoers"
+
+SITE=meluxina
+fed_init "$T" "$SITE" || exit 1
+fed_start_broker "$T" || exit 1
+printf '[site]\nid = %s\nname = MeluXina-AI (test Slurm)\ncountry = LU\n\n[pool:gpu]\ngpu_memory_gb = 40\n' \
+    "$SITE" >"$T/agents/$SITE.site"
+printf '[users]\nalice = %s\n' "$JOBUSER" >"$T/agents/users.map"
+cat >"$T/agents/$SITE.conf" <<CONF
+[agent]
+site = $SITE
+broker = $FED_AGENT_EP
+broker_public_key = ../keys/broker.pub
+secret_key = ../keys/$SITE.key
+backend = slurm
+site_file = $SITE.site
+advertise_interval = 1s
+metrics_listen = 127.0.0.1:0
+jobs_dir = $SITE-jobs
+
+[slurm]
+conf = $SLURM_CONF
+user_map = users.map
+command_timeout = 5s
+estimate_sizes = 1
+estimate_interval = 1m
+CONF
+start_agent() {
+    "$FED_AGENT_BIN" -f -c "$T/agents/$SITE.conf" >>"$T/logs/agent-$SITE.log" 2>&1 &
+    echo $! >"$T/agents/$SITE.pid"
+}
+start_agent
+fed_wait_up "$T" 1 || { fail "the Slurm site did not come UP"; exit 1; }
+
+free_is() { [[ $(ctlj ops sites | jq -r '.[0].pools[0].gpus_free') == "$1" ]]; }
+job_state() { ctlj alice job show "$1" | jq -r .state; }
+job_field() { ctlj alice job show "$1" | jq -r ".$2"; }
+in_slurm() { squeue --json | jq -r --arg n "aifed-$1" '[.jobs[] | select(.name == $n)] | length'; }
+resv() { scontrol --oneliner show reservation "$1" 2>/dev/null; }
+task() { # task NAME WALLTIME RUN
+    printf 'name: %s\nproject: llm-eu\nresources: {gpus: 1, walltime: %s}\nenv: {GREETING: hi}\nrun: |\n  %s\n' \
+        "$1" "$2" "$3" >"$T/$1.yaml"
+    echo "$T/$1.yaml"
+}
+wait_free() { wait_for "$1" 10 'free_is 4'; }
+wait_free "the site is all free before any job"
+
+# --- run: as the user, in the reservation, its output and exit code
+out=$(ctl alice run "$(task hello 10m 'echo "$GREETING from $AIFED_JOB_ID as $(id -un)"; exit 3')" 2>"$T/run.err"); rc=$?
+job=$(grep -o 'job-[0-9a-f]*' "$T/run.err" | head -n 1)
+check "run exits with the job's exit code from Slurm (3)" test "$rc" -eq 3
+check "... FAILED with exit code 3" test "$(job_state "$job")/$(job_field "$job" exit_code)" = FAILED/3
+check "it ran as the mapped local user, not root or the agent" grep -qx "hi from $job as $JOBUSER" <<<"$out"
+check "... which job show names, with the Slurm job id" \
+    test "$(job_field "$job" local_account)" = "$JOBUSER" -a -n "$(job_field "$job" site_job_id)"
+jobdir="$HOMEDIR/$JOBUSER/.aifed/jobs/$job"
+check "its directory is under job_root, owned by that user" test "$(stat -c %U "$jobdir")" = "$JOBUSER"
+check "its output says it ran under Slurm" grep -q "^aifed: job $job runs as Slurm job [0-9]* in reservation aifed-lease-" "$jobdir/output.log"
+wait_free "the GPUs return within two advertisements once run's lease is released"
+
+# --- a detached job in a lease of the user's: squeue, logs -f, cancel
+lease=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m | jq -r .id)
+job=$(ctl alice run --detach --lease "$lease" "$(task nap 10m 'echo started; sleep 60')" 2>/dev/null)
+wait_for "a detached job is RUNNING" 20 'test "$(job_state "$job")" = RUNNING'
+sid=$(job_field "$job" site_job_id)
+check "squeue has it as the user, in the lease's reservation" \
+    test "$(squeue -h -j "$sid" -o '%u %v')" = "$JOBUSER aifed-$lease"
+check "job cancel stops it" test "$(ctlj alice job cancel "$job" | jq -r .state)" = CANCELLED
+wait_for "... and Slurm has it CANCELLED" 10 \
+    '[[ $(squeue --json | jq -r ".jobs[] | select(.job_id == $sid) | .job_state") == CANCELLED ]]'
+
+job=$(ctl alice run --detach --lease "$lease" "$(task chatty 10m 'for i in 1 2 3; do printf "line %s\\tx\\n" $i; sleep 1; done; head -c 200000 /dev/urandom | base64')" 2>/dev/null)
+ctl alice logs -f "$job" >"$T/followed" 2>/dev/null; rc=$?
+check "logs -f follows a Slurm job to its end" test "$rc:$(job_state "$job")" = "0:COMPLETED"
+check "... byte for byte what it wrote ($(wc -c <"$T/followed") bytes)" \
+    cmp -s "$T/followed" "$HOMEDIR/$JOBUSER/.aifed/jobs/$job/output.log"
+out=$(ctl alice run --lease "$lease" "$(task long 2h 'true')" 2>&1)
+check "a job longer than the lease is refused with the numbers" grep -q "the job asks 2h: \`aifedctl lease renew $lease --by" <<<"$out"
+
+# --- files and an image: a stand-in apptainer sent along, on the job's PATH
+mkdir -p "$T/src"
+printf '#!/bin/sh\necho "apptainer $*" >>apptainer.args\nshift 2\nexec "$@"\n' >"$T/src/apptainer"
+chmod +x "$T/src/apptainer"
+printf 'some data\n' >"$T/src/in.txt"
+cat >"$T/img.yaml" <<Y
+name: img
+project: llm-eu
+resources: {gpus: 1, walltime: 10m}
+image: /images/pytorch.sif
+env: {PATH: ".:/usr/bin:/bin"}
+files: {apptainer: src/apptainer, data/in.txt: src/in.txt}
+run: cat data/in.txt
+Y
+out=$(ctl alice run --lease "$lease" "$T/img.yaml" 2>"$T/run.err"); rc=$?
+job=$(grep -o 'job-[0-9a-f]*' "$T/run.err" | head -n 1)
+check "a task's files reach the job's directory" test "$rc:$(tail -n 1 <<<"$out")" = "0:some data"
+check "... and its run goes through apptainer exec IMAGE (the stand-in says so)" \
+    grep -qx "apptainer exec /images/pytorch.sif sh ./.aifed-run.sh" "$HOMEDIR/$JOBUSER/.aifed/jobs/$job/apptainer.args"
+
+# --- an agent restart mid-job: found again, not lost or doubled
+job=$(ctl alice run --detach --lease "$lease" "$(task restart 10m 'sleep 8; echo done')" 2>/dev/null)
+wait_for "a job runs before the agent restarts" 20 'test "$(job_state "$job")" = RUNNING'
+fed_stop_pid "$T/agents/$SITE.pid" || fail "the agent did not stop cleanly"
+start_agent
+wait_for "after the agent restart the job is RUNNING still" 15 \
+    'grep -q "Slurm job.* on record" "$T/logs/agent-$SITE.log" && test "$(job_state "$job")" = RUNNING'
+wait_for "... and COMPLETED when Slurm says so" 30 'test "$(job_state "$job")" = COMPLETED'
+check "... submitted to Slurm once" test "$(in_slurm "$job")" = 1
+
+# --- a broker restart mid-job: the end it missed is learnt
+job=$(ctl alice run --detach --lease "$lease" "$(task brestart 10m 'sleep 3; exit 7')" 2>/dev/null)
+wait_for "a job runs before the broker restarts" 20 'test "$(job_state "$job")" = RUNNING'
+# The broker comes back on the same ports, for the agent.
+sed -i "s|^agent_listen = .*|agent_listen = $FED_AGENT_EP|; s|^client_listen = .*|client_listen = $FED_CLIENT_EP|" "$T/broker.conf"
+fed_stop_pid "$T/broker.pid" || fail "the broker did not stop cleanly"
+sid=$(squeue -h -n "aifed-$job" -o %i)
+wait_for "... the job ends in Slurm while the broker is away" 20 \
+    '[[ $(squeue --json | jq -r ".jobs[] | select(.job_id == $sid) | .job_state") == FAILED ]]'
+fed_start_broker "$T" || exit 1
+wait_for "after the broker restart it has the job FAILED, exit 7" 30 \
+    'test "$(job_state "$job")/$(job_field "$job" exit_code)" = FAILED/7'
+check "... submitted to Slurm once" test "$(in_slurm "$job")" = 1
+
+# --- lease release with a running job
+job=$(ctl alice run --detach --lease "$lease" "$(task last 10m 'sleep 60')" 2>/dev/null)
+wait_for "a last job is RUNNING" 20 'test "$(job_state "$job")" = RUNNING'
+sid=$(job_field "$job" site_job_id)
+out=$(ctl alice lease release "$lease")
+check "releasing the lease says it cancelled the running job" grep -q "^cancelled: *1 job that ran in it$" <<<"$out"
+wait_for "... which Slurm cancels" 10 \
+    '[[ $(squeue --json | jq -r ".jobs[] | select(.job_id == $sid) | .job_state") == CANCELLED ]]'
+wait_for "... and no reservation is left behind" 10 '! resv "aifed-$lease" | grep -q Name'
+wait_free "... and the GPUs are free again"
