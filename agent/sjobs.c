@@ -172,10 +172,11 @@ static int records_load(struct sjobs *sj, struct af_error *err)
     struct dirent *e;
     size_t ext = strlen(RECORD_EXT), len;
 
-    if (mkdir(sj->records, 0700) < 0 && errno != EEXIST)
-        return af_error_set(err, "%s: %s", sj->records, strerror(errno));
+    /* Made by the first job (a site may run none through aifed). */
     if (!(d = opendir(sj->records)))
-        return af_error_set(err, "%s: %s", sj->records, strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : af_error_set(err, "%s: %s", sj->records, strerror(errno));
     while ((e = readdir(d)))
         if ((len = strlen(e->d_name)) > ext && !strcmp(e->d_name + len - ext, RECORD_EXT))
             record_load(sj, e->d_name);
@@ -410,6 +411,8 @@ int sjobs_start(struct sjobs *sj, const Aifed__Job *job, struct af_error *why)
         return 0;
     if (backend_slurm_target(sj->b, job, &t, why) < 0)
         return -1;
+    if (mkdir(sj->records, 0700) < 0 && errno != EEXIST)
+        return af_error_set(why, "jobs_dir %s: %s", sj->records, strerror(errno));
     if (!(r = add(sj, job->id)))
         return af_error_set(why, "this site has %d jobs on record; at most that many",
                             MAX_SJOBS);

@@ -76,7 +76,7 @@ check "... and with an image, run runs through apptainer exec IMAGE" \
     grep -qx "exec /images/pytorch.sif sh ./run.sh" "$T/apptainer.args"
 printf 'name: bad\nproject: llm-eu\nresources: {gpus: 1}\nfiles: {../up.txt: src/in.txt}\nrun: true\n' >"$T/bad.yaml"
 out=$(ctl alice run "$T/bad.yaml" 2>&1); rc=$?
-check "a file named outside the job's directory is refused with file:line:column ($out)" \
+check "a file named outside the job's directory is refused with file:line:column" \
     grep -q "bad.yaml:4:[0-9]*: files: '../up.txt' is not a name in the job's directory" <<<"$out"
 
 # A failing job: run exits with its code.
