@@ -169,53 +169,56 @@ static void on_get_job(struct svc *s, const struct rpc_msg *m)
 
 /* The newest AF_WIRE_MAX_JOBS that pass the filter (ids sort by time), each
  * without its scripts, variables and files, so that a full list stays far
- * inside one message (GetJob has them). */
+ * inside one message (GetJob has them). Walks come in any order (several
+ * projects, or newest first): a full page gives up its oldest for a newer. */
 struct job_page {
     int state;           /* 0: any */
     const char *project; /* NULL: any */
     bool newest_first;   /* the walk's order: stop once the page is full */
     Aifed__Job *v[AF_WIRE_MAX_JOBS];
-    size_t n, seen;
+    size_t n;
 };
+
+static int job_cmp(const void *a, const void *b)
+{
+    return strcmp((*(Aifed__Job *const *)a)->id, (*(Aifed__Job *const *)b)->id);
+}
+
+/* Where j goes in the page: a free slot, the oldest when j is newer, or
+ * -1 when the page is full of newer ones. */
+static int page_slot(const struct job_page *p, const Aifed__Job *j)
+{
+    size_t oldest = 0;
+
+    if (p->n < AF_WIRE_MAX_JOBS)
+        return (int)p->n;
+    for (size_t i = 1; i < p->n; i++)
+        if (strcmp(p->v[i]->id, p->v[oldest]->id) < 0)
+            oldest = i;
+    return strcmp(j->id, p->v[oldest]->id) > 0 ? (int)oldest : -1;
+}
 
 static int page_add(const Aifed__Job *j, void *arg)
 {
     struct job_page *p = arg;
-    size_t at;
     Aifed__Job *copy;
+    int at;
 
     if ((p->state && (int)j->state != p->state) ||
         (p->project && strcmp(j->project, p->project)))
         return 0;
-    if (p->newest_first && p->n == AF_WIRE_MAX_JOBS)
-        return 1;
+    if ((at = page_slot(p, j)) < 0)
+        return p->newest_first ? 1 : 0; /* newest first: none newer will come */
     /* The walk's job is borrowed: keep a copy, less what a list leaves out. */
     if (!(copy = af_wire_copy(j)))
         return -1;
     job_strip(copy->spec);
-    at = p->seen++ % AF_WIRE_MAX_JOBS;
-    if (p->v[at])
+    if ((size_t)at < p->n)
         aifed__job__free_unpacked(p->v[at], NULL);
-    p->v[at] = copy;
-    if (p->n < AF_WIRE_MAX_JOBS)
+    else
         p->n++;
+    p->v[at] = copy;
     return 0;
-}
-
-/* The page's jobs newest last, into list (which borrows them). */
-static void page_order(struct job_page *p, Aifed__Job **ordered)
-{
-    Aifed__Job *tmp;
-
-    for (size_t i = 0; i < p->n; i++)
-        ordered[i] = p->v[(p->seen - p->n + i) % AF_WIRE_MAX_JOBS];
-    /* Walks of several projects meet out of order: sort by id (by time). */
-    for (size_t i = 1; i < p->n; i++)
-        for (size_t k = i; k > 0 && strcmp(ordered[k - 1]->id, ordered[k]->id) > 0; k--) {
-            tmp = ordered[k];
-            ordered[k] = ordered[k - 1];
-            ordered[k - 1] = tmp;
-        }
 }
 
 /* Walk what a list without a lease covers: project, if the caller may see
@@ -245,7 +248,6 @@ static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
     Aifed__JobList list = AIFED__JOB_LIST__INIT;
     struct job_page p = {.state = lj->state,
                          .project = *lj->project ? lj->project : NULL};
-    Aifed__Job *ordered[AF_WIRE_MAX_JOBS];
     Aifed__Lease *l = NULL;
     int rc;
 
@@ -259,17 +261,16 @@ static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
     if (rc < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the jobs");
     } else {
-        page_order(&p, ordered);
+        qsort(p.v, p.n, sizeof(p.v[0]), job_cmp); /* oldest first */
         for (size_t i = 0; i < p.n; i++)
-            lease_end_of(s, ordered[i]);
-        list.jobs = ordered;
+            lease_end_of(s, p.v[i]);
+        list.jobs = p.v;
         list.n_jobs = p.n;
         af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LIST, &list);
         rpc_reply(s, m, &env);
     }
-    for (size_t i = 0; i < AF_WIRE_MAX_JOBS; i++)
-        if (p.v[i])
-            aifed__job__free_unpacked(p.v[i], NULL);
+    for (size_t i = 0; i < p.n; i++)
+        aifed__job__free_unpacked(p.v[i], NULL);
     store_lease_free(s->store, l);
 }
 
