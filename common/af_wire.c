@@ -267,6 +267,8 @@ static int v_error(const Env *e, struct af_error *err)
     if (e->error->code < AIFED__ERROR_CODE__ERROR_BAD_REQUEST ||
         e->error->code > AIFED__ERROR_CODE__ERROR_STARTING)
         return bad(err, "%s is not a known error code", "error.code");
+    if (e->error->retry_after_ms > 60000)
+        return bad(err, "%s is out of range", "error.retry_after_ms");
     return check_text(e->error->message, "error.message", err);
 }
 

@@ -51,11 +51,22 @@ bool ctl_retry_safe(const Aifed__Envelope *req)
 }
 
 /* A broker that has just started and not heard every site yet answers
- * ERROR_STARTING: ask again, with the same request. */
-static bool starting(const Aifed__Envelope *rep)
+ * ERROR_STARTING: ask again, with the same request, after STARTING_RETRY_MS
+ * (said once). One over its sender's request rate says when the request
+ * will be taken: ask again then (said never: it is pacing, not a fault).
+ * How long to wait, or 0 when rep is an answer to keep. */
+static uint32_t again_in(const Aifed__Envelope *rep, bool *say)
 {
-    return rep->body_case == AIFED__ENVELOPE__BODY_ERROR &&
-           rep->error->code == AIFED__ERROR_CODE__ERROR_STARTING;
+    *say = false;
+    if (rep->body_case != AIFED__ENVELOPE__BODY_ERROR)
+        return 0;
+    if (rep->error->code == AIFED__ERROR_CODE__ERROR_STARTING) {
+        *say = true;
+        return STARTING_RETRY_MS;
+    }
+    return rep->error->code == AIFED__ERROR_CODE__ERROR_LIMITED
+               ? rep->error->retry_after_ms
+               : 0;
 }
 
 Aifed__Envelope *ctl_retry_call(struct ctl_client *c, Aifed__Envelope *req,
@@ -68,15 +79,17 @@ Aifed__Envelope *ctl_retry_call(struct ctl_client *c, Aifed__Envelope *req,
         int64_t left = deadline - af_now_ms();
         Aifed__Envelope *rep = ctl_client_call(c, req, left > 0 ? (uint64_t)left : 1,
                                                safe ? RESEND_MS : 0, err);
+        uint32_t wait_ms;
+        bool say;
 
-        if (!rep || !safe || !starting(rep) ||
-            af_now_ms() + STARTING_RETRY_MS >= deadline)
+        if (!rep || !safe || !(wait_ms = again_in(rep, &say)) ||
+            af_now_ms() + wait_ms >= deadline)
             return rep;
-        if (!said && !quiet)
-            fprintf(stderr, "aifedctl: %s (asking again every %d ms)\n",
-                    rep->error->message, STARTING_RETRY_MS);
-        said = true;
+        if (say && !said && !quiet)
+            fprintf(stderr, "aifedctl: %s (asking again every %u ms)\n",
+                    rep->error->message, wait_ms);
+        said = said || say;
         af_wire_free(rep);
-        usleep(STARTING_RETRY_MS * 1000);
+        usleep(wait_ms * 1000);
     }
 }

@@ -43,6 +43,7 @@ fed_init() {
         echo "max_waiting = ${FED_MAX_WAITING:-64}"
         if [[ -n ${FED_MAX_MESSAGE:-} ]]; then echo "max_message = $FED_MAX_MESSAGE"; fi
         if [[ -n ${FED_MAX_REQUESTS:-} ]]; then echo "max_requests = $FED_MAX_REQUESTS"; fi
+        if [[ -n ${FED_RATE_LIMIT:-} ]]; then echo "rate_limit = $FED_RATE_LIMIT"; fi
         echo "metrics_listen = 127.0.0.1:0"
         for name in "$@"; do
             printf '\n[site:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"

@@ -19,3 +19,10 @@ bool limit_take(struct limit_bucket *b, int64_t now_ms, double rate, double burs
     b->tokens -= 1.0;
     return true;
 }
+
+uint32_t limit_wait_ms(const struct limit_bucket *b, double rate)
+{
+    double ms = b->tokens >= 1.0 || rate <= 0 ? 0 : (1.0 - b->tokens) * 1000.0 / rate;
+
+    return ms < 1 ? 1 : ms > 60000 ? 60000 : (uint32_t)ms + 1;
+}

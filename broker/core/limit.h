@@ -20,4 +20,8 @@ struct limit_bucket {
  * false when the bucket is empty (nothing is taken then). */
 bool limit_take(struct limit_bucket *b, int64_t now_ms, double rate, double burst);
 
+/* After a refusal: how long until the bucket holds a token again (at
+ * least 1 ms, so that an asker that waits it is taken). */
+uint32_t limit_wait_ms(const struct limit_bucket *b, double rate);
+
 #endif

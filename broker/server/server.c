@@ -118,12 +118,18 @@ static bool within_rate(struct server *srv, const struct rpc_msg *m)
     const struct bconf *c = srv->svc.conf;
     struct limit_bucket *b = bucket(srv, m->who->index);
 
+    char text[AF_WIRE_MAX_TEXT];
+
     if (b && limit_take(b, (int64_t)uv_now(&srv->loop), (double)c->rate_limit,
                         (double)c->rate_burst))
         return true;
-    rpc_error(&srv->svc, m, AIFED__ERROR_CODE__ERROR_LIMITED,
-              "over the rate limit of %llu requests a second; slow down",
-              (unsigned long long)c->rate_limit);
+    /* Saying when a token is back lets a client pace itself (aifedctl
+     * waits that long and asks again) instead of giving up. */
+    snprintf(text, sizeof(text),
+             "over the rate limit of %llu requests a second; slow down",
+             (unsigned long long)c->rate_limit);
+    outbox_error_retry(srv->svc.outbox, &m->from, AIFED__ERROR_CODE__ERROR_LIMITED, text,
+                       b ? limit_wait_ms(b, (double)c->rate_limit) : 1000);
     return false;
 }
 

@@ -116,7 +116,8 @@ int outbox_push(struct outbox *ob, const struct outbox_peer *to, Aifed__Envelope
 }
 
 static void push_error(struct outbox *ob, const struct outbox_peer *to,
-                       Aifed__ErrorCode code, const char *text, bool durable)
+                       Aifed__ErrorCode code, const char *text, bool durable,
+                       uint32_t retry_after_ms)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__Error e = AIFED__ERROR__INIT;
@@ -124,6 +125,7 @@ static void push_error(struct outbox *ob, const struct outbox_peer *to,
     bmetrics_error(ob->metrics, code);
     e.code = code;
     e.message = (char *)text;
+    e.retry_after_ms = retry_after_ms;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_ERROR, &e);
     env.corr_id = to->corr_id;
     if (outbox_push(ob, to, &env, durable) < 0)
@@ -134,13 +136,19 @@ void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorC
                   const char *text)
 {
     /* An error promises nothing: it may leave even if the commit fails. */
-    push_error(ob, to, code, text, false);
+    push_error(ob, to, code, text, false, 0);
+}
+
+void outbox_error_retry(struct outbox *ob, const struct outbox_peer *to,
+                        Aifed__ErrorCode code, const char *text, uint32_t retry_after_ms)
+{
+    push_error(ob, to, code, text, false, retry_after_ms);
 }
 
 void outbox_error_stored(struct outbox *ob, const struct outbox_peer *to,
                          Aifed__ErrorCode code, const char *text)
 {
-    push_error(ob, to, code, text, true);
+    push_error(ob, to, code, text, true, 0);
 }
 
 /* Free bytes on the disk holding the store, or -1 when unknown. */

@@ -66,6 +66,9 @@ int outbox_push(struct outbox *ob, const struct outbox_peer *to, Aifed__Envelope
 /* Send an Error (code, text) to peer now, and count it. */
 void outbox_error(struct outbox *ob, const struct outbox_peer *to, Aifed__ErrorCode code,
                   const char *text);
+/* The same, saying when the same request will be taken (over the rate). */
+void outbox_error_retry(struct outbox *ob, const struct outbox_peer *to,
+                        Aifed__ErrorCode code, const char *text, uint32_t retry_after_ms);
 
 /* The same, queued for after the commit: for a refusal that points at
  * what the batch stores (a refused submit's explanation), which must be

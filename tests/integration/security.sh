@@ -10,7 +10,8 @@
 
 # pharos is stopped below while two submits wait for it: a long hold timeout
 # and DOWN only after 20 s keep both waiting however slowly they arrive.
-FED_MAX_WAITING=2 FED_HOLD_TIMEOUT=30s FED_DOWN_AFTER=40 FED_MAX_REQUESTS=3 \
+# rate_limit 10: a principal whose burst is spent gets a token every 100 ms.
+FED_MAX_WAITING=2 FED_HOLD_TIMEOUT=30s FED_DOWN_AFTER=40 FED_MAX_REQUESTS=3 FED_RATE_LIMIT=10 \
     start_federation mimer pharos || exit 1
 raw() { "$RAWSEND" "$@"; }
 
@@ -43,6 +44,11 @@ check "a flood of 400 is answered in full ($out)" test "$((ok_n + lim_n))" -eq 4
 check "the burst of 100 is served" test "$ok_n" -ge 100
 check "the rest is refused with ERROR_LIMITED" test "$lim_n" -ge 200
 check "bob is served meanwhile" quiet test "$(ctlj bob sites | jq length)" -eq 2
+# Right after the flood alice's burst is spent: aifedctl, refused with when
+# to ask again, waits that long and asks, and is answered (three calls in a
+# row outrun the refill of one token per 100 ms).
+check "aifedctl over its rate waits as the broker says and is answered" \
+    quiet eval 'ctlj alice sites && ctlj alice sites && ctlj alice sites'
 
 # max_waiting = 2: with pharos silent, two submits wait for it; a third is
 # refused at once. Bob's, because the flood above spent alice's rate budget.

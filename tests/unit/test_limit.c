@@ -38,11 +38,28 @@ static void clock_backwards(void **state)
     assert_true(limit_take(&b, 6000, 1, 1));  /* a second after it */
 }
 
+/* A refusal says when asking again is taken: after that wait, a token. */
+static void wait_is_when_a_token_is_back(void **state)
+{
+    struct limit_bucket b = {0};
+    uint32_t w;
+
+    (void)state;
+    assert_true(limit_take(&b, 1000, 10, 1));
+    assert_false(limit_take(&b, 1020, 10, 1));
+    w = limit_wait_ms(&b, 10); /* 0.2 of a token: 80 ms more at 10/s */
+    assert_true(w >= 80 && w <= 82);
+    assert_false(limit_take(&b, 1020 + w - 2, 10, 1));
+    assert_true(limit_take(&b, 1020 + (int64_t)w, 10, 1));
+    assert_int_equal(limit_wait_ms(&(struct limit_bucket){.tokens = 0}, 0.001), 60000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(burst_then_rate),
         cmocka_unit_test(clock_backwards),
+        cmocka_unit_test(wait_is_when_a_token_is_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
