@@ -413,11 +413,13 @@ static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
     Aifed__JobLog log = AIFED__JOB_LOG__INIT;
+    int rc = -1;
 
-    if (a->sjobs ? sjobs_read_log(a->sjobs, rd->job_id, rd->offset, rd->max_bytes, buf,
-                                  &log) < 0
-                 : !a->jobs || jobs_read_log(a->jobs, rd->job_id, rd->offset,
-                                             rd->max_bytes, buf, &log) < 0) {
+    if (a->sjobs)
+        rc = sjobs_read_log(a->sjobs, rd->job_id, rd->offset, rd->max_bytes, buf, &log);
+    else if (a->jobs)
+        rc = jobs_read_log(a->jobs, rd->job_id, rd->offset, rd->max_bytes, buf, &log);
+    if (rc < 0) {
         log.job_id = rd->job_id;
         log.offset = rd->offset;
         log.at_end = true;

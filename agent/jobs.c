@@ -414,38 +414,58 @@ void jobs_stop_lease(struct jobs *j, const char *lease_id, const char *reason)
             stop(r, reason);
 }
 
-int jobs_read_log(struct jobs *j, const char *job_id, uint64_t offset, uint32_t max,
-                  uint8_t *buf, Aifed__JobLog *out)
+int jobs_read_file(const char *path, uint64_t offset, uint32_t max, uint8_t *buf,
+                   size_t *got, uint64_t *size)
 {
-    char path[4300];
     struct stat st;
-    ssize_t got = 0;
+    ssize_t n = 0;
     int fd;
 
-    if (!af_id_valid(job_id)) {
-        errno = ENOENT;
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/%s/output.log", j->dir, job_id);
+    *got = 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
         if (fd >= 0)
             close(fd);
         errno = ENOENT;
         return -1;
     }
-    if (max > AF_WIRE_MAX_LOG_CHUNK || !max)
-        max = AF_WIRE_MAX_LOG_CHUNK;
-    if (offset < (uint64_t)st.st_size && (got = pread(fd, buf, max, (off_t)offset)) < 0)
-        got = 0;
+    *size = (uint64_t)st.st_size;
+    if (offset < *size && (n = pread(fd, buf, max, (off_t)offset)) < 0)
+        n = 0;
     close(fd);
+    *got = (size_t)n;
+    return 0;
+}
+
+void jobs_log_piece(Aifed__JobLog *out, const char *job_id, uint64_t offset, uint8_t *buf,
+                    size_t got, uint64_t size, bool ended)
+{
     aifed__job_log__init(out);
     out->job_id = (char *)job_id;
     out->offset = offset;
     out->data.data = buf;
-    out->data.len = (size_t)got;
-    out->size = (uint64_t)st.st_size;
+    out->data.len = got;
+    out->size = size;
     /* A job still running may write more; one that ended will not. */
-    out->at_end = !find(j, job_id) && offset + (uint64_t)got >= (uint64_t)st.st_size;
+    out->at_end = ended && offset + got >= size;
+}
+
+int jobs_read_log(struct jobs *j, const char *job_id, uint64_t offset, uint32_t max,
+                  uint8_t *buf, Aifed__JobLog *out)
+{
+    char path[4300];
+    uint64_t size;
+    size_t got;
+
+    if (!af_id_valid(job_id)) {
+        errno = ENOENT;
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s/output.log", j->dir, job_id);
+    if (max > AF_WIRE_MAX_LOG_CHUNK || !max)
+        max = AF_WIRE_MAX_LOG_CHUNK;
+    if (jobs_read_file(path, offset, max, buf, &got, &size) < 0)
+        return -1;
+    jobs_log_piece(out, job_id, offset, buf, got, size, !find(j, job_id));
     return 0;
 }
 

@@ -50,6 +50,14 @@ void jobs_stop_lease(struct jobs *j, const char *lease_id, const char *reason);
 struct Aifed__JobLog;
 int jobs_read_log(struct jobs *j, const char *job_id, uint64_t offset, uint32_t max,
                   uint8_t *buf, struct Aifed__JobLog *out);
+/* Up to max bytes of the file at path from offset into buf (got), and its
+ * size; -1/ENOENT when it cannot be opened. For both executors. */
+int jobs_read_file(const char *path, uint64_t offset, uint32_t max, uint8_t *buf,
+                   size_t *got, uint64_t *size);
+/* out as the piece of job_id's output in buf; at its end when the job has
+ * ended and the piece reaches size. */
+void jobs_log_piece(struct Aifed__JobLog *out, const char *job_id, uint64_t offset,
+                    uint8_t *buf, size_t got, uint64_t size, bool ended);
 /* Jobs running now. */
 size_t jobs_running(const struct jobs *j);
 

@@ -21,7 +21,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -61,7 +60,8 @@ struct sjobs {
     struct sjob *jobs;
     size_t n;
     uint64_t last_read;
-    bool root; /* the agent reads any account's output itself */
+    bool root;     /* the agent reads any account's output itself */
+    char self[64]; /* the agent's own account */
 };
 
 static bool open_state(int state)
@@ -86,8 +86,10 @@ static int record_put(const struct sjobs *sj, const struct sjob *r)
 
     record_path(sj, r->id, RECORD_EXT, path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (!(f = fopen(tmp, "w")))
-        return log_err("job %s: %s", r->id, tmp), -1;
+    if (!(f = fopen(tmp, "w"))) {
+        log_err("job %s: %s", r->id, tmp);
+        return -1;
+    }
     fprintf(f, "%u %d %d %s %s %s\n%s\n", r->slurm_id, r->state, r->exit_code, r->user,
             r->lease, r->dir, r->why);
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -237,7 +239,8 @@ static void put_env(FILE *f, const char *name, const char *value)
     fputc('\n', f);
 }
 
-char *sjobs_script(const Aifed__Job *job, const char *dir, const char *reservation)
+/* The batch script for job, run in dir: a malloc'd string, or NULL. */
+static char *script_for(const Aifed__Job *job, const char *dir, const char *reservation)
 {
     const Aifed__JobSpec *s = job->spec;
     char *text = NULL;
@@ -286,12 +289,11 @@ char *sjobs_script(const Aifed__Job *job, const char *dir, const char *reservati
 
 /* ---- Slurm's commands, as the job's account ---- */
 
-/* The account's own: run directly when it is the agent's. */
-static const char *as_user(const char *user)
+/* Whom to run a command as: NULL (directly) when the account is the
+ * agent's own. */
+static const char *as_user(const struct sjobs *sj, const char *user)
 {
-    struct passwd *pw = getpwuid(geteuid());
-
-    return pw && !strcmp(pw->pw_name, user) ? NULL : user;
+    return strcmp(sj->self, user) ? user : NULL;
 }
 
 /* job_root with %u (the account) and %h (its home) filled in, and the job's
@@ -343,19 +345,22 @@ static int submit(struct sjobs *sj, struct sjob *r, const Aifed__Job *job,
     snprintf(resv, sizeof(resv), "--reservation=%s", t->reservation);
     snprintf(part, sizeof(part), "--partition=%s", t->partition);
     snprintf(gpus, sizeof(gpus), "--gpus=%u", job->gpus ? job->gpus : 1);
-    /* minutes:seconds, Slurm's form; never 0 (Slurm reads it as no limit) */
-    snprintf(time_s, sizeof(time_s), "--time=%u:%02u", job->spec->time_limit_s / 60,
-             job->spec->time_limit_s ? job->spec->time_limit_s % 60 : 1);
     args[n++] = name;
     args[n++] = resv;
     args[n++] = part;
     args[n++] = gpus;
-    args[n++] = time_s;
+    /* minutes:seconds, Slurm's form. The broker always sets a limit; were
+     * there none, the reservation's end would bound the job. */
+    if (job->spec->time_limit_s) {
+        snprintf(time_s, sizeof(time_s), "--time=%u:%02u", job->spec->time_limit_s / 60,
+                 job->spec->time_limit_s % 60);
+        args[n++] = time_s;
+    }
     if (*t->account) {
         snprintf(acct, sizeof(acct), "--account=%s", t->account);
         args[n++] = acct;
     }
-    rc = slurm_cmd_run_as(backend_slurm_cmd(sj->b), as_user(t->user), script_path, &o,
+    rc = slurm_cmd_run_as(backend_slurm_cmd(sj->b), as_user(sj, t->user), script_path, &o,
                           why, args);
     if (rc == 0) {
         /* --parsable: "ID" or "ID;cluster" */
@@ -369,34 +374,36 @@ static int submit(struct sjobs *sj, struct sjob *r, const Aifed__Job *job,
     return rc;
 }
 
-static void report(struct sjobs *sj, struct sjob *r, int state, int code, const char *why)
+/* Tell the broker how r is, as last recorded. */
+static void tell(struct sjobs *sj, const struct sjob *r)
 {
     char sid[16] = "";
 
     if (r->slurm_id)
         snprintf(sid, sizeof(sid), "%u", r->slurm_id);
+    sj->report(r->id, r->state, r->exit_code, r->why, sid, r->user, sj->arg);
+}
+
+/* r is now in state: recorded and logged when that is a change; told. */
+static void report(struct sjobs *sj, struct sjob *r, int state, int code, const char *why)
+{
     if (state != r->state) {
         r->state = state;
         r->exit_code = code;
         snprintf(r->why, sizeof(r->why), "%s", why);
         record_put(sj, r);
-        log_info("job %s (Slurm job %s): %s", r->id, *sid ? sid : "?", why);
+        log_info("job %s (Slurm job %u): %s", r->id, r->slurm_id, why);
     }
-    sj->report(r->id, state, code, why, sid, r->user, sj->arg);
+    tell(sj, r);
 }
 
 bool sjobs_again(struct sjobs *sj, const Aifed__Job *job)
 {
     struct sjob *r = find(sj, job->id);
-    char sid[16] = "";
 
-    if (!r)
-        return false;
-    if (r->slurm_id)
-        snprintf(sid, sizeof(sid), "%u", r->slurm_id);
-    /* As last seen; the next read of Slurm says more if it changed. */
-    sj->report(r->id, r->state, r->exit_code, r->why, sid, r->user, sj->arg);
-    return true;
+    if (r) /* as last seen; the next read of Slurm says more if it changed */
+        tell(sj, r);
+    return r != NULL;
 }
 
 int sjobs_start(struct sjobs *sj, const Aifed__Job *job, struct af_error *why)
@@ -419,8 +426,9 @@ int sjobs_start(struct sjobs *sj, const Aifed__Job *job, struct af_error *why)
     snprintf(r->lease, sizeof(r->lease), "%s", job->lease_id);
     snprintf(r->user, sizeof(r->user), "%s", t.user);
     r->state = AIFED__JOB_STATE__JOB_QUEUED;
+    snprintf(r->why, sizeof(r->why), "queued in Slurm");
     if (job_dir(sj, t.user, job->id, r->dir, sizeof(r->dir), why) < 0 ||
-        !(text = sjobs_script(job, r->dir, t.reservation)))
+        !(text = script_for(job, r->dir, t.reservation)))
         goto refused;
     /* The script is the agent's until sbatch has read it (it may hold the
      * task's variables): mode 0600 in the agent's own directory. */
@@ -447,8 +455,9 @@ int sjobs_start(struct sjobs *sj, const Aifed__Job *job, struct af_error *why)
         unlink(path);
         goto refused;
     }
-    r->state = -1; /* so that the first report is logged and kept */
-    report(sj, r, AIFED__JOB_STATE__JOB_QUEUED, 0, "queued in Slurm");
+    record_put(sj, r); /* now with Slurm's id */
+    log_info("job %s (Slurm job %u): %s", r->id, r->slurm_id, r->why);
+    tell(sj, r);
     return 0;
 refused:
     sj->jobs = r->next; /* the newest: at the head */
@@ -469,7 +478,7 @@ static void cancel(struct sjobs *sj, struct sjob *r, const char *reason)
     snprintf(id, sizeof(id), "%u", r->slurm_id);
     snprintf(name, sizeof(name), "--name=aifed-%s", r->id);
     rc =
-        slurm_cmd_run_as(backend_slurm_cmd(sj->b), as_user(r->user), NULL, &o, &err,
+        slurm_cmd_run_as(backend_slurm_cmd(sj->b), as_user(sj, r->user), NULL, &o, &err,
                          (const char *const[]){"scancel", r->slurm_id ? id : name, NULL});
     proc_out_free(&o);
     if (rc < 0)
@@ -503,27 +512,13 @@ static int read_piece(struct sjobs *sj, const struct sjob *r, const char *path,
 {
     char skip[40], count[40], in[PATH_LEN + 16];
     const struct slurm_cmd *c = backend_slurm_cmd(sj->b);
-    const char *user = as_user(r->user);
+    const char *user = as_user(sj, r->user);
     struct af_error err;
     struct proc_out o;
-    struct stat st;
-    ssize_t n = 0;
-    int fd;
 
     *got = 0;
-    if (sj->root || !user) {
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        *size = (uint64_t)st.st_size;
-        if (offset < *size && (n = pread(fd, buf, max, (off_t)offset)) < 0)
-            n = 0;
-        close(fd);
-        *got = (size_t)n;
-        return 0;
-    }
+    if (sj->root || !user)
+        return jobs_read_file(path, offset, max, buf, got, size);
     if (slurm_cmd_run_as(c, user, NULL, &o, &err,
                          (const char *const[]){"/usr/bin/stat", "-c", "%s", path, NULL}) <
         0) {
@@ -566,13 +561,7 @@ int sjobs_read_log(struct sjobs *sj, const char *job_id, uint64_t offset, uint32
     /* A job still queued has written nothing yet: an empty piece, not the end. */
     if (read_piece(sj, r, path, offset, max, buf, &got, &size) < 0)
         size = got = 0;
-    aifed__job_log__init(out);
-    out->job_id = (char *)job_id;
-    out->offset = offset;
-    out->data.data = buf;
-    out->data.len = got;
-    out->size = size;
-    out->at_end = !open_state(r->state) && offset + got >= size;
+    jobs_log_piece(out, job_id, offset, buf, got, size, !open_state(r->state));
     return 0;
 }
 
@@ -692,6 +681,7 @@ struct sjobs *sjobs_create(const struct aconf *conf, struct backend *b,
 {
     struct sjobs *sj = calloc(1, sizeof(*sj));
     char *dir = aconf_path(conf, conf->jobs_dir);
+    struct passwd *pw = getpwuid(geteuid());
 
     if (!sj || !dir) {
         free(sj);
@@ -706,6 +696,7 @@ struct sjobs *sjobs_create(const struct aconf *conf, struct backend *b,
     sj->report = report_fn;
     sj->arg = arg;
     sj->root = geteuid() == 0;
+    snprintf(sj->self, sizeof(sj->self), "%s", pw ? pw->pw_name : "");
     if (records_load(sj, err) < 0) {
         sjobs_destroy(sj);
         return NULL;

@@ -47,8 +47,4 @@ int sjobs_read_log(struct sjobs *sj, const char *job_id, uint64_t offset, uint32
 /* After each advertisement: what the newest read of Slurm says of the jobs. */
 void sjobs_sync(struct sjobs *sj);
 
-/* The batch script for job (exposed for tests): into a malloc'd string. */
-char *sjobs_script(const struct Aifed__Job *job, const char *dir,
-                   const char *reservation);
-
 #endif

@@ -50,28 +50,12 @@ cat > "$T/agents/users.map" <<EOF
 [users]
 alice = root
 EOF
-cat > "$T/agents/$SITE.conf" <<EOF
-[agent]
-site = $SITE
-broker = $FED_AGENT_EP
-broker_public_key = ../keys/broker.pub
-secret_key = ../keys/$SITE.key
-backend = slurm
-site_file = $SITE.site
-advertise_interval = 1s
-metrics_listen = 127.0.0.1:0
-
-[slurm]
-conf = $SLURM_CONF
-user_map = users.map
+slurm_lab_agent_conf "$T" "$SITE" <<EOF
 command_timeout = 2s
 estimate_sizes = 1, 4
 estimate_interval = 2s
 EOF
-start_agent() {
-    "$FED_AGENT_BIN" -f -c "$T/agents/$SITE.conf" >>"$T/logs/agent-$SITE.log" 2>&1 &
-    echo $! > "$T/agents/$SITE.pid"
-}
+start_agent() { slurm_lab_start_agent "$T" "$SITE"; }
 start_agent
 fed_wait_up "$T" 1 || { fail "the Slurm site did not come UP"; exit 1; }
 

@@ -42,29 +42,12 @@ fed_start_broker "$T" || exit 1
 printf '[site]\nid = %s\nname = MeluXina-AI (test Slurm)\ncountry = LU\n\n[pool:gpu]\ngpu_memory_gb = 40\n' \
     "$SITE" >"$T/agents/$SITE.site"
 printf '[users]\nalice = %s\n' "$JOBUSER" >"$T/agents/users.map"
-cat >"$T/agents/$SITE.conf" <<CONF
-[agent]
-site = $SITE
-broker = $FED_AGENT_EP
-broker_public_key = ../keys/broker.pub
-secret_key = ../keys/$SITE.key
-backend = slurm
-site_file = $SITE.site
-advertise_interval = 1s
-metrics_listen = 127.0.0.1:0
-jobs_dir = $SITE-jobs
-
-[slurm]
-conf = $SLURM_CONF
-user_map = users.map
+slurm_lab_agent_conf "$T" "$SITE" <<CONF
 command_timeout = 5s
 estimate_sizes = 1
 estimate_interval = 1m
 CONF
-start_agent() {
-    "$FED_AGENT_BIN" -f -c "$T/agents/$SITE.conf" >>"$T/logs/agent-$SITE.log" 2>&1 &
-    echo $! >"$T/agents/$SITE.pid"
-}
+start_agent() { slurm_lab_start_agent "$T" "$SITE"; }
 start_agent
 fed_wait_up "$T" 1 || { fail "the Slurm site did not come UP"; exit 1; }
 

@@ -15,6 +15,7 @@
 #
 # slurm_lab_start DIR GPUS : start it; SLURM_CONF is exported. 0 or 1.
 # slurm_lab_stop           : stop everything it started.
+# slurm_lab_agent_conf, slurm_lab_start_agent: an agent on it (below).
 
 SLURM_LAB_NODE=aifed-n1
 SLURM_LAB_PIDS=()
@@ -111,6 +112,37 @@ slurm_lab_start() {
         [[ -s $dir/$f.pid ]] && SLURM_LAB_PIDS+=("$(cat "$dir/$f.pid")")
     done
     return $up
+}
+
+# slurm_lab_agent_conf DIR SITE : the agent's config for a federation in DIR
+# (fedlib.sh's layout) on this Slurm, with the site file SITE.site and the
+# user map users.map beside it; the caller's [slurm] lines come on stdin.
+slurm_lab_agent_conf() {
+    local dir=$1 site=$2
+    cat >"$dir/agents/$site.conf" <<CONF
+[agent]
+site = $site
+broker = $FED_AGENT_EP
+broker_public_key = ../keys/broker.pub
+secret_key = ../keys/$site.key
+backend = slurm
+site_file = $site.site
+advertise_interval = 1s
+metrics_listen = 127.0.0.1:0
+jobs_dir = $site-jobs
+
+[slurm]
+conf = $SLURM_CONF
+user_map = users.map
+CONF
+    cat >>"$dir/agents/$site.conf"
+}
+
+# slurm_lab_start_agent DIR SITE : start it, logging to DIR/logs.
+slurm_lab_start_agent() {
+    local dir=$1 site=$2
+    "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
+    echo $! >"$dir/agents/$site.pid"
 }
 
 # slurm_lab_ctld_stop / _cont DIR : make slurmctld hang (SIGSTOP: it

@@ -437,15 +437,39 @@ static void records_are_pruned_by_age(void **state)
     assert_int_equal(store_request_count(f->st, "user:alice"), 0);
 }
 
+/* Make the closed store in dir look as an older broker left it: drop the
+ * databases it did not have, and write its schema. */
+struct db_name {
+    const char *name;
+    unsigned flags;
+};
+
+static void downgrade(const char *dir, const char *schema, const struct db_name *drop)
+{
+    MDB_val k = {6, "schema"}, v = {strlen(schema), (void *)schema};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    for (; drop->name; drop++) {
+        assert_int_equal(mdb_dbi_open(txn, drop->name, drop->flags, &dbi), 0);
+        assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    }
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
 /* A store written before records had ages (schema 1) is indexed when a
  * broker opens it, so that its records are bounded too. */
 static void schema_1_records_are_indexed(void **state)
 {
     struct fixture *f = *state;
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_val k = {6, "schema"}, v = {1, "1"};
     struct af_error err;
     char id[AF_ID_MAX + 1];
 
@@ -455,18 +479,9 @@ static void schema_1_records_are_indexed(void **state)
     store_close(f->st);
     f->st = NULL;
     /* Undo what schema 2 added, as a schema 1 broker left it. */
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "record_age", 0, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "request_owner", MDB_DUPSORT, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    downgrade(f->dir, "1",
+              (const struct db_name[]){
+                  {"record_age", 0}, {"request_owner", MDB_DUPSORT}, {NULL, 0}});
 
     assert_null(store_open(f->dir, 64, true, &err)); /* read-only cannot upgrade */
     assert_non_null(strstr(err.text, "start aifed-broker once"));
@@ -552,30 +567,18 @@ static void jobs_are_indexed(void **state)
 static void schema_2_jobs_are_indexed(void **state)
 {
     struct fixture *f = *state;
-    MDB_val k = {6, "schema"}, v = {1, "2"};
     struct af_error err;
     struct ids ids;
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
 
     assert_int_equal(put_job(f->st, "job-1", "llm-eu", AIFED__JOB_STATE__JOB_RUNNING), 0);
     assert_int_equal(put_job(f->st, "job-2", "llm-eu", AIFED__JOB_STATE__JOB_FAILED), 0);
     assert_int_equal(store_commit(f->st), 0);
     store_close(f->st);
     f->st = NULL;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "jobs_by_project", MDB_DUPSORT, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "jobs_open", MDB_DUPSORT, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    downgrade(f->dir, "2",
+              (const struct db_name[]){{"jobs_by_project", MDB_DUPSORT},
+                                       {"jobs_open", MDB_DUPSORT},
+                                       {NULL, 0}});
 
     assert_non_null(f->st = store_open(f->dir, 64, false, &err));
     assert_int_equal(listed(f->st, STORE_JOBS_PROJECT, "llm-eu", &ids), 2);
