@@ -27,12 +27,8 @@ done
 chmod 711 "$T" # the job's user reaches the lab's slurm.conf and munge socket
 slurm_lab_start "$T/slurm" 4 || { slurm_lab_stop; rm -rf "$T/slurm"; slurm_lab_start "$T/slurm" 4; } ||
     skip "Slurm did not start: $(tail -q -n 2 "$T"/slurm/*.log | tr '\n' ' ')"
-# A real local account, with its home outside $T (which only root may enter).
-HOMEDIR=$(mktemp -d /tmp/aifed-home.XXXXXX)
-chmod 755 "$HOMEDIR"
-useradd -M -d "$HOMEDIR/$JOBUSER" -s /bin/sh "$JOBUSER" || skip "cannot create a local user"
-mkdir -p "$HOMEDIR/$JOBUSER" && chown "$JOBUSER:" "$HOMEDIR/$JOBUSER" && chmod 700 "$HOMEDIR/$JOBUSER"
-trap 'slurm_lab_stop; userdel "$JOBUSER" 2>/dev/null; rm -rf "$HOMEDIR"; finish' EXIT
+slurm_lab_user "$JOBUSER" || skip "cannot create a local user"
+trap 'slurm_lab_stop; finish' EXIT
 
 check "the shipped sudoers rule parses" quiet visudo -cf "$(dirname "$0")/../../deploy/slurm/sudoers"
 
@@ -72,7 +68,7 @@ check "... FAILED with exit code 3" test "$(job_state "$job")/$(job_field "$job"
 check "it ran as the mapped local user, not root or the agent" grep -qx "hi from $job as $JOBUSER" <<<"$out"
 check "... which job show names, with the Slurm job id" \
     test "$(job_field "$job" local_account)" = "$JOBUSER" -a -n "$(job_field "$job" site_job_id)"
-jobdir="$HOMEDIR/$JOBUSER/.aifed/jobs/$job"
+jobdir="$SLURM_LAB_HOME/.aifed/jobs/$job"
 check "its directory is under job_root, owned by that user" test "$(stat -c %U "$jobdir")" = "$JOBUSER"
 check "its output says it ran under Slurm" grep -q "^aifed: job $job runs as Slurm job [0-9]* in reservation aifed-lease-" "$jobdir/output.log"
 wait_free "the GPUs return within two advertisements once run's lease is released"
@@ -92,7 +88,7 @@ job=$(ctl alice run --detach --lease "$lease" "$(task chatty 10m 'for i in 1 2 3
 ctl alice logs -f "$job" >"$T/followed" 2>/dev/null; rc=$?
 check "logs -f follows a Slurm job to its end" test "$rc:$(job_state "$job")" = "0:COMPLETED"
 check "... byte for byte what it wrote ($(wc -c <"$T/followed") bytes)" \
-    cmp -s "$T/followed" "$HOMEDIR/$JOBUSER/.aifed/jobs/$job/output.log"
+    cmp -s "$T/followed" "$SLURM_LAB_HOME/.aifed/jobs/$job/output.log"
 out=$(ctl alice run --lease "$lease" "$(task long 2h 'true')" 2>&1)
 check "a job longer than the lease is refused with the numbers" grep -q "the job asks 2h: \`aifedctl lease renew $lease --by" <<<"$out"
 
@@ -114,7 +110,7 @@ out=$(ctl alice run --lease "$lease" "$T/img.yaml" 2>"$T/run.err"); rc=$?
 job=$(grep -o 'job-[0-9a-f]*' "$T/run.err" | head -n 1)
 check "a task's files reach the job's directory" test "$rc:$(tail -n 1 <<<"$out")" = "0:some data"
 check "... and its run goes through apptainer exec IMAGE (the stand-in says so)" \
-    grep -qx "apptainer exec /images/pytorch.sif sh ./.aifed-run.sh" "$HOMEDIR/$JOBUSER/.aifed/jobs/$job/apptainer.args"
+    grep -qx "apptainer exec /images/pytorch.sif sh ./.aifed-run.sh" "$SLURM_LAB_HOME/.aifed/jobs/$job/apptainer.args"
 
 # --- an agent restart mid-job: found again, not lost or doubled
 job=$(ctl alice run --detach --lease "$lease" "$(task restart 10m 'sleep 8; echo done')" 2>/dev/null)

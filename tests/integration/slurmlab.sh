@@ -16,6 +16,7 @@
 # slurm_lab_start DIR GPUS : start it; SLURM_CONF is exported. 0 or 1.
 # slurm_lab_stop           : stop everything it started.
 # slurm_lab_agent_conf, slurm_lab_start_agent: an agent on it (below).
+# slurm_lab_user NAME      : a real unprivileged local user for jobs.
 
 SLURM_LAB_NODE=aifed-n1
 SLURM_LAB_PIDS=()
@@ -145,6 +146,19 @@ slurm_lab_start_agent() {
     echo $! >"$dir/agents/$site.pid"
 }
 
+# slurm_lab_user NAME : create the local user NAME, its home in a directory
+# of its own under /tmp (a job's user cannot enter the test's 0700 dirs);
+# SLURM_LAB_HOME is that home. slurm_lab_stop removes both. 0 or 1.
+SLURM_LAB_USER=
+slurm_lab_user() {
+    local name=$1 base
+    base=$(mktemp -d /tmp/aifed-home.XXXXXX) && chmod 755 "$base" || return 1
+    useradd -M -d "$base/$name" -s /bin/sh "$name" || { rm -rf "$base"; return 1; }
+    SLURM_LAB_USER=$name
+    SLURM_LAB_HOME=$base/$name
+    mkdir -p "$SLURM_LAB_HOME" && chown "$name:" "$SLURM_LAB_HOME" && chmod 700 "$SLURM_LAB_HOME"
+}
+
 # slurm_lab_ctld_stop / _cont DIR : make slurmctld hang (SIGSTOP: it
 # accepts connections and never answers) and bring it back.
 slurm_lab_ctld_stop() {
@@ -169,4 +183,9 @@ slurm_lab_stop() {
     done
     for p in "${SLURM_LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
     SLURM_LAB_PIDS=()
+    if [[ -n $SLURM_LAB_USER ]]; then
+        userdel "$SLURM_LAB_USER" 2>/dev/null
+        rm -rf "$(dirname "$SLURM_LAB_HOME")"
+        SLURM_LAB_USER=
+    fi
 }
