@@ -58,9 +58,9 @@ struct shold {
     char lease_id[AF_ID_MAX + 1];
     char pool[SLURM_NAME_MAX + 1];
     uint32_t nodes, gpus;
-    int64_t end_ms;
-    int64_t created_ms; /* a read that began before this may not show it */
-    bool releasing;     /* the broker let go; the delete has not gone through yet */
+    int64_t start_ms, end_ms; /* a hold booked for later (--not-before) starts then */
+    int64_t created_ms;       /* a read that began before this may not show it */
+    bool releasing;           /* the broker let go; the delete has not gone through yet */
     struct job_use *jobs;
     size_t n_jobs;
 };
@@ -339,6 +339,7 @@ static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n,
         h->nodes = r[i].nodes;
         p = find_pool(b, h->pool);
         h->gpus = p ? h->nodes * p->pool.gpus_per_node : 0;
+        h->start_ms = r[i].start_ms;
         h->end_ms = r[i].end_ms;
         log_info("lease %s: found its reservation in Slurm; holding it", id);
     }
@@ -507,12 +508,16 @@ static void build_windows(struct backend *b, const struct slurm_resv *r, size_t 
  */
 static void subtract_unflagged_holds(struct backend *b)
 {
+    int64_t now = af_now_ms();
+
     for (size_t i = 0; i < b->n_pools; i++) {
         struct spool *sp = &b->pools[i];
         uint64_t held = 0, missing;
 
+        /* A reservation booked for later holds nothing yet: Slurm still runs
+         * work on its nodes that ends before it starts. */
         for (size_t k = 0; k < b->n_holds; k++)
-            if (!strcmp(b->holds[k].pool, sp->name))
+            if (!strcmp(b->holds[k].pool, sp->name) && b->holds[k].start_ms <= now)
                 held += b->holds[k].gpus;
         missing = held > sp->gpus_reserved ? held - sp->gpus_reserved : 0;
         sp->pool.gpus_free -=
@@ -720,12 +725,20 @@ static int extend(struct backend *b, struct shold *h, int64_t end_ms,
     return rc == 0 ? 0 : -1;
 }
 
+/* When l's hold starts: now, or its not_before (an advance reservation). */
+static int64_t hold_start_ms(const Aifed__Lease *l, int64_t now_ms)
+{
+    return l->workload->not_before_ms > now_ms ? l->workload->not_before_ms : now_ms;
+}
+
 /* scontrol create reservation aifed-<lease> of nodes in l's partition,
- * from now to the lease's end, for whom the user map says. */
+ * from now (or the lease's not_before) to the lease's end, for whom the
+ * user map says. Slurm itself refuses one whose nodes are taken then. */
 static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t nodes,
-                              struct af_error *why)
+                              int64_t start_ms, struct af_error *why)
 {
     char name[SLURM_NAME_MAX + 32], part[SLURM_NAME_MAX + 32], end[64], cnt[32], t[32];
+    char start[64];
     char users[SLURM_NAME_MAX + 16], accounts[SLURM_NAME_MAX + 16];
     const char *args[12] = {"scontrol", "create", "reservation"};
     size_t n = 3;
@@ -740,7 +753,13 @@ static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t
     snprintf(end, sizeof(end), "EndTime=%s", t);
     snprintf(cnt, sizeof(cnt), "NodeCnt=%u", nodes);
     args[n++] = name;
-    args[n++] = "StartTime=now";
+    if (start_ms > af_now_ms()) {
+        local_time(start_ms, t, sizeof(t));
+        snprintf(start, sizeof(start), "StartTime=%s", t);
+        args[n++] = start;
+    } else {
+        args[n++] = "StartTime=now";
+    }
     args[n++] = end;
     args[n++] = part;
     args[n++] = cnt;
@@ -765,6 +784,7 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
 {
     struct shold *h = find_hold(b, l->id);
     struct spool *sp = find_pool(b, l->pool);
+    int64_t start_ms = hold_start_ms(l, af_now_ms());
     uint32_t gpn, nodes;
 
     if (h && !h->releasing)
@@ -782,17 +802,19 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
     nodes = (l->gpus + gpn - 1) / gpn;
     if (l->nodes > nodes)
         nodes = l->nodes;
-    if (create_reservation(b, l, nodes, why) < 0)
+    if (create_reservation(b, l, nodes, start_ms, why) < 0)
         return -1;
     if (!(h = add_hold(b, l->id))) /* the next read finds the reservation */
         return af_error_set(why, "out of memory");
     snprintf(h->pool, sizeof(h->pool), "%s", l->pool);
     h->nodes = nodes;
     h->gpus = nodes * gpn;
+    h->start_ms = start_ms;
     h->end_ms = l->expires_ms;
     h->created_ms = af_mono_ms();
     /* Until the next read shows the reservation. */
-    sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
+    if (start_ms <= af_now_ms())
+        sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
     return 0;
 }
 

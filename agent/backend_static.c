@@ -5,6 +5,11 @@
  * release; nothing runs anywhere. Holds live in memory: an agent restart
  * forgets them, and the broker's reconcile on reconnect sets that right.
  *
+ * A hold may be booked for later (the lease's not_before): it takes nothing
+ * until its start, and the holds make a timeline, so that a hold is refused
+ * when at any time in its span the holds then would take more than the
+ * pool has.
+ *
  * Site file:
  *     [site]                               [pool:NAME]
  *     id = meluxina                        accelerator = A100
@@ -53,6 +58,8 @@ struct hold {
     char lease_id[AF_ID_MAX + 1];
     size_t pool;
     uint32_t gpus;
+    int64_t start_ms, end_ms; /* the lease's span, by the wall clock */
+    bool started;             /* taken from gpus_free (at its start) */
     bool oom;
     UT_hash_handle hh; /* by lease_id; the hash keeps the order they came in */
 };
@@ -82,6 +89,7 @@ struct backend {
     bool free_given[AF_WIRE_MAX_POOLS];
     size_t n_pools;
     struct hold *holds; /* uthash head */
+    size_t n_booked;    /* holds not started yet */
     /* The advertisement handed out, rebuilt on each call. */
     Aifed__Site site;
     Aifed__Advertisement adv;
@@ -386,23 +394,103 @@ static void holds_free(struct backend *b)
     }
 }
 
-/* Add a hold for id; NULL (and nothing added) when out of memory. */
+/* Add a hold for id over [start_ms, end_ms), taking its GPUs from the
+ * pool now if it has started by now_ms; NULL (and nothing added) when out
+ * of memory. */
 static struct hold *hold_add(struct backend *b, const char *id, size_t pool,
-                             uint32_t gpus)
+                             uint32_t gpus, int64_t start_ms, int64_t end_ms,
+                             int64_t now_ms)
 {
     struct hold *h = calloc(1, sizeof(*h));
+    uint32_t *free_now = &b->pools[pool].gpus_free;
 
     if (!h)
         return NULL;
     snprintf(h->lease_id, sizeof(h->lease_id), "%s", id);
     h->pool = pool;
     h->gpus = gpus;
+    h->start_ms = start_ms;
+    h->end_ms = end_ms;
     HASH_ADD_STR(b->holds, lease_id, h);
     if (h->oom) {
         free(h);
         return NULL;
     }
+    if ((h->started = start_ms <= now_ms))
+        *free_now -= *free_now < gpus ? *free_now : gpus;
+    else
+        b->n_booked++;
     return h;
+}
+
+/* Booked holds whose start has come take their GPUs now. */
+static void holds_start(struct backend *b, int64_t now_ms)
+{
+    if (!b->n_booked)
+        return;
+    for (struct hold *h = b->holds; h; h = h->hh.next) {
+        uint32_t *free_now = &b->pools[h->pool].gpus_free;
+
+        if (h->started || h->start_ms > now_ms)
+            continue;
+        h->started = true;
+        b->n_booked--;
+        *free_now -= *free_now < h->gpus ? *free_now : h->gpus;
+        log_info("lease %s: its booked hold starts now", h->lease_id);
+    }
+}
+
+struct edge {
+    int64_t at;
+    int64_t gpus; /* + at a start, - at an end */
+};
+
+static int edge_cmp(const void *a, const void *b)
+{
+    const struct edge *x = a, *y = b;
+
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->gpus < y->gpus ? -1 : x->gpus > y->gpus; /* ends first */
+}
+
+/* Of pool, what the holds take at their busiest in [from, to) (a started
+ * hold past its end still takes its GPUs until it is let go), into *peak,
+ * and what the pool has for holds (free now plus what started holds take)
+ * into *cap. -1 when out of memory. */
+static int holds_peak(const struct backend *b, size_t pool, int64_t from, int64_t to,
+                      int64_t now_ms, uint64_t *peak, uint64_t *cap)
+{
+    size_t n = 0;
+    struct edge *e = malloc(2 * (HASH_COUNT(b->holds) + 1) * sizeof(*e));
+    int64_t cur = 0;
+
+    if (!e)
+        return -1;
+    *cap = b->pools[pool].gpus_free;
+    *peak = 0;
+    for (const struct hold *h = b->holds; h; h = h->hh.next) {
+        int64_t lo, hi;
+
+        if (h->pool != pool)
+            continue;
+        if (h->started)
+            *cap += h->gpus;
+        lo = h->start_ms > from ? h->start_ms : from;
+        hi = h->started && h->end_ms <= now_ms ? now_ms + 1 : h->end_ms;
+        if (hi > to)
+            hi = to;
+        if (lo >= hi)
+            continue;
+        e[n++] = (struct edge){lo, h->gpus};
+        e[n++] = (struct edge){hi, -(int64_t)h->gpus};
+    }
+    qsort(e, n, sizeof(*e), edge_cmp);
+    for (size_t i = 0; i < n; i++)
+        if ((cur += e[i].gpus) > (int64_t)*peak)
+            *peak = (uint64_t)cur;
+    free(e);
+    return 0;
 }
 
 static void static_destroy(struct backend *b)
@@ -459,14 +547,14 @@ static struct backend *static_reload(struct backend *old, const struct aconf *co
                       h->lease_id);
             continue;
         }
-        if (!hold_add(b, h->lease_id, j, h->gpus)) {
+        /* The file says what is free besides the holds; they still count
+         * (hold_add takes a started one's GPUs). */
+        if (!hold_add(b, h->lease_id, j, h->gpus, h->start_ms, h->end_ms,
+                      h->started ? INT64_MAX : INT64_MIN)) {
             af_error_set(err, "out of memory");
             static_destroy(b);
             return NULL;
         }
-        /* The file says what is free besides the holds; they still count. */
-        b->pools[j].gpus_free -=
-            b->pools[j].gpus_free < h->gpus ? b->pools[j].gpus_free : h->gpus;
     }
     return b;
 }
@@ -477,6 +565,7 @@ static const Aifed__Advertisement *static_advertisement(struct backend *b,
     size_t n = HASH_COUNT(b->holds), k = 0;
     char **ids = realloc(b->held_ids, (n ? n : 1) * sizeof(*ids));
 
+    holds_start(b, af_now_ms());
     if (!ids) {
         af_error_set(err, "out of memory");
         return NULL;
@@ -531,23 +620,52 @@ static bool static_holding(struct backend *b, const char *lease_id)
     return find_hold(b, lease_id) != NULL;
 }
 
+/* Refused: at some time in [start, end) the pool's holds would take more
+ * than it has. */
+static int busy_refusal(const struct backend *b, size_t i, const Aifed__Lease *l,
+                        int64_t start, uint64_t peak, uint64_t cap, struct af_error *why)
+{
+    char from[32], to[32];
+
+    af_time_format(start, from, sizeof(from));
+    af_time_format(l->expires_ms, to, sizeof(to));
+    return af_error_set(why,
+                        "pool %s has %llu GPUs free at its busiest between %s and %s "
+                        "(holds take %llu of %llu then), the lease needs %u",
+                        b->pool_names[i],
+                        (unsigned long long)(peak < cap ? cap - peak : 0), from, to,
+                        (unsigned long long)peak, (unsigned long long)cap, l->gpus);
+}
+
 static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
 {
+    int64_t now = af_now_ms();
+    int64_t start = l->workload->not_before_ms > now ? l->workload->not_before_ms : now;
+    struct hold *h = find_hold(b, l->id);
+    uint64_t peak, cap;
     size_t i;
 
-    if (find_hold(b, l->id))
-        return 0; /* the broker asked again: the hold stands */
+    if (h) { /* the broker asked again: the hold stands, to a renewal's end */
+        h->end_ms = l->expires_ms;
+        return 0;
+    }
     for (i = 0; i < b->n_pools; i++)
         if (!strcmp(b->pool_names[i], l->pool))
             break;
     if (i == b->n_pools)
         return af_error_set(why, "no pool %s here", l->pool);
-    if (b->pools[i].gpus_free < l->gpus)
-        return af_error_set(why, "pool %s has %u GPUs free, the lease needs %u", l->pool,
-                            b->pools[i].gpus_free, l->gpus);
-    if (!hold_add(b, l->id, i, l->gpus))
+    if (start <= now && !b->n_booked) {
+        /* Nothing booked for later: what is free now is the whole story. */
+        if (b->pools[i].gpus_free < l->gpus)
+            return af_error_set(why, "pool %s has %u GPUs free, the lease needs %u",
+                                l->pool, b->pools[i].gpus_free, l->gpus);
+    } else if (holds_peak(b, i, start, l->expires_ms, now, &peak, &cap) < 0) {
         return af_error_set(why, "out of memory");
-    b->pools[i].gpus_free -= l->gpus;
+    } else if (peak + l->gpus > cap) {
+        return busy_refusal(b, i, l, start, peak, cap, why);
+    }
+    if (!hold_add(b, l->id, i, l->gpus, start, l->expires_ms, now))
+        return af_error_set(why, "out of memory");
     return 0;
 }
 
@@ -559,7 +677,10 @@ static int static_release(struct backend *b, const char *lease_id)
         errno = ENOENT;
         return -1;
     }
-    b->pools[h->pool].gpus_free += h->gpus;
+    if (h->started)
+        b->pools[h->pool].gpus_free += h->gpus;
+    else
+        b->n_booked--;
     HASH_DEL(b->holds, h);
     free(h);
     return 0;

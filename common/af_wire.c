@@ -160,7 +160,8 @@ static int check_workload(const Aifed__Workload *w, struct af_error *err)
 static int check_lease_state(int s, bool allow_unspecified, struct af_error *err)
 {
     if ((s == AIFED__LEASE_STATE__LEASE_STATE_UNSPECIFIED && allow_unspecified) ||
-        (s >= AIFED__LEASE_STATE__LEASE_PENDING && s <= AIFED__LEASE_STATE__LEASE_LOST))
+        (s >= AIFED__LEASE_STATE__LEASE_PENDING &&
+         s <= AIFED__LEASE_STATE__LEASE_SCHEDULED))
         return 0;
     return bad(err, "%s is not a known lease state", "state");
 }

@@ -75,7 +75,10 @@ static char *make_lease(struct ctl *ctl, struct ctl_workload *a, int *rc)
 {
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__Submit s = AIFED__SUBMIT__INIT;
-    char rid[AF_ID_MAX + 1], *id = NULL;
+    const Aifed__Lease *l;
+    char rid[AF_ID_MAX + 1], *id = NULL, when[32], in[32];
+    int64_t now = af_now_ms();
+    uint64_t wait, unit;
 
     af_id_new("req", rid, sizeof(rid));
     s.request_id = rid;
@@ -85,15 +88,25 @@ static char *make_lease(struct ctl *ctl, struct ctl_workload *a, int *rc)
             a->w.gpus == 1 ? "" : "s");
     if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 60000, rc)))
         return NULL;
-    if (rep->lease_reply->lease->state != AIFED__LEASE_STATE__LEASE_ACTIVE) {
-        fprintf(stderr, "aifedctl: lease %s is %s: %s\n", rep->lease_reply->lease->id,
-                lease_state_name(rep->lease_reply->lease->state),
-                rep->lease_reply->lease->reason);
+    l = rep->lease_reply->lease;
+    if (l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED) {
+        af_time_format(l->activated_ms, when, sizeof(when));
+        /* Whole seconds, or whole minutes from ten minutes on. */
+        wait = l->activated_ms > now ? (uint64_t)(l->activated_ms - now) : 0;
+        unit = wait >= 600000 ? 60000 : 1000;
+        af_duration_format((wait + unit - 1) / unit * unit, in, sizeof(in));
+        fprintf(stderr,
+                "lease %s SCHEDULED at %s/%s: the hold starts at %s (in %s); the job "
+                "waits for it\n",
+                l->id, l->site, l->pool, when, in);
+        id = strdup(l->id);
+    } else if (l->state != AIFED__LEASE_STATE__LEASE_ACTIVE) {
+        fprintf(stderr, "aifedctl: lease %s is %s: %s\n", l->id,
+                lease_state_name(l->state), l->reason);
         *rc = 1;
     } else {
-        fprintf(stderr, "lease %s ACTIVE at %s/%s\n", rep->lease_reply->lease->id,
-                rep->lease_reply->lease->site, rep->lease_reply->lease->pool);
-        id = strdup(rep->lease_reply->lease->id);
+        fprintf(stderr, "lease %s ACTIVE at %s/%s\n", l->id, l->site, l->pool);
+        id = strdup(l->id);
     }
     af_wire_free(rep);
     return id;
@@ -324,7 +337,10 @@ static int tail_follow(struct ctl *ctl, struct tail *t, int *exit_status)
 
     for (;;) {
         got = 0;
-        if (!t->no_output && !whole) {
+        /* A queued job has no output yet, and one waiting for its lease to
+         * start is not at its site at all: only its state is asked then. */
+        if (!t->no_output && !whole && t->last_state != -1 &&
+            t->last_state != AIFED__JOB_STATE__JOB_QUEUED) {
             if ((got = tail_step(ctl, t, &rc)) < 0) {
                 /* The site cannot be asked now (away, busy): the job's
                  * state still comes from the broker; logs gets the output

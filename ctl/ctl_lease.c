@@ -49,10 +49,7 @@ static int submit(struct ctl *ctl, struct ctl_workload *w)
     if (!rep)
         return rc;
     ctl_show_lease_reply(rep->lease_reply, NULL, ctl->json);
-    rc = rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
-                 rep->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_PENDING
-             ? 0
-             : 1;
+    rc = lease_is_open((int)rep->lease_reply->lease->state) ? 0 : 1;
     af_wire_free(rep);
     return rc;
 }

@@ -49,18 +49,18 @@ static json_t *lease_json(const Aifed__Lease *l)
 
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
-        "s:o, s:o, s:s, s:o, s:s, s:s, s:s, s:i, s:b}",
+        "s:o, s:o, s:o, s:s, s:o, s:s, s:s, s:s, s:i, s:b}",
         "id", l->id, "state", lease_state_name(l->state), "project", w->project, "site",
         l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
         (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
         "walltime_s", (json_int_t)w->walltime_s, "countries",
         strv_json(w->countries, w->n_countries), "principal", l->principal, "request_id",
         l->request_id, "created", time_json(l->created_ms), "updated",
-        time_json(l->updated_ms), "expires", time_json(l->expires_ms), "reason",
-        l->reason, "tried_sites", strv_json(l->tried_sites, l->n_tried_sites), "token",
-        l->token, "site_signature", l->site_signature, "site_signing_key",
-        l->site_signing_key, "gpu_seconds_used", (json_int_t)l->gpu_seconds_used,
-        "usage_from_site", l->usage_from_site);
+        time_json(l->updated_ms), "expires", time_json(l->expires_ms), "activated",
+        time_json(l->activated_ms), "reason", l->reason, "tried_sites",
+        strv_json(l->tried_sites, l->n_tried_sites), "token", l->token, "site_signature",
+        l->site_signature, "site_signing_key", l->site_signing_key, "gpu_seconds_used",
+        (json_int_t)l->gpu_seconds_used, "usage_from_site", l->usage_from_site);
 }
 
 void ctl_show_lease(const Aifed__Lease *l, bool json)
@@ -93,8 +93,13 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
             printf(" %s", l->tried_sites[i]);
         printf("\n");
     }
-    if (l->activated_ms && l->state != AIFED__LEASE_STATE__LEASE_PENDING &&
-        l->state != AIFED__LEASE_STATE__LEASE_ACTIVE)
+    if (l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED) {
+        af_time_format(l->activated_ms, created, sizeof(created));
+        printf("starts:      %s (booked with --not-before: ACTIVE then, and charged "
+               "from then)\n",
+               created);
+    }
+    if (l->activated_ms && !lease_is_open((int)l->state))
         printf("used:        %llu GPU-seconds (%s)\n",
                (unsigned long long)l->gpu_seconds_used,
                l->usage_from_site ? "measured by the site's scheduler"
@@ -103,8 +108,7 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
     if (*l->site_signature)
         printf("signed:      by the broker, and by site %s (`aifedctl lease token %s`)\n",
                l->site, l->id);
-    else if (*l->token && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
-                           l->state == AIFED__LEASE_STATE__LEASE_ACTIVE))
+    else if (*l->token && lease_is_open((int)l->state))
         /* Pending, or just renewed: the site's answer to the hold brings it. */
         printf("signed:      by the broker; site %s has not countersigned it yet "
                "(`aifedctl lease token %s`)\n",
@@ -114,10 +118,7 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
 /* What the site's own word says of the hold, against the lease's state. */
 static const char *at_site(const Aifed__Lease *l, bool holds)
 {
-    bool open = l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
-                l->state == AIFED__LEASE_STATE__LEASE_ACTIVE;
-
-    if (open)
+    if (lease_is_open((int)l->state))
         return holds ? "held (the site's advertisements list the hold)"
                      : "not yet in the site's advertisements";
     return holds
@@ -157,7 +158,8 @@ void ctl_show_lease_reply(const Aifed__LeaseReply *r, const Aifed__JobList *jobs
     if (*l->site && l->state != AIFED__LEASE_STATE__LEASE_FAILED)
         printf("at site:     %s\n", at_site(l, r->site_holds));
     if (l->access && !strcmp(l->access->scheduler, "slurm") &&
-        l->state == AIFED__LEASE_STATE__LEASE_ACTIVE)
+        (l->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
+         l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED))
         printf("by hand:     on %s's login node%s%s, sbatch --reservation=%s "
                "--partition=%s\n",
                l->site, *l->access->account ? ", as " : "", l->access->account,

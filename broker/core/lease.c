@@ -11,6 +11,7 @@ static const struct {
     int to;
 } transitions[] = {
     {LEASE_PENDING, LEASE_EV_HELD, LEASE_ACTIVE},
+    {LEASE_PENDING, LEASE_EV_BOOKED, LEASE_SCHEDULED},
     {LEASE_PENDING, LEASE_EV_RELEASE, LEASE_RELEASED},
     {LEASE_PENDING, LEASE_EV_FAIL, LEASE_FAILED},
     {LEASE_PENDING, LEASE_EV_EXPIRE, LEASE_EXPIRED},
@@ -21,6 +22,13 @@ static const struct {
     {LEASE_ACTIVE, LEASE_EV_RENEW, LEASE_ACTIVE},
     {LEASE_ACTIVE, LEASE_EV_REVOKE, LEASE_REVOKED},
     {LEASE_ACTIVE, LEASE_EV_LOST, LEASE_LOST},
+    {LEASE_SCHEDULED, LEASE_EV_START, LEASE_ACTIVE},
+    {LEASE_SCHEDULED, LEASE_EV_RELEASE, LEASE_RELEASED},
+    {LEASE_SCHEDULED, LEASE_EV_ENDED, LEASE_RELEASED},
+    {LEASE_SCHEDULED, LEASE_EV_EXPIRE, LEASE_EXPIRED},
+    {LEASE_SCHEDULED, LEASE_EV_RENEW, LEASE_SCHEDULED},
+    {LEASE_SCHEDULED, LEASE_EV_REVOKE, LEASE_REVOKED},
+    {LEASE_SCHEDULED, LEASE_EV_LOST, LEASE_LOST},
 };
 
 int lease_next(int state, enum lease_event ev)
@@ -65,15 +73,21 @@ int lease_end(const struct lease_facts *f, enum lease_event ev, int64_t now_ms,
     return 0;
 }
 
+int64_t lease_start_ms(int64_t not_before_ms, int64_t now_ms)
+{
+    return not_before_ms > now_ms ? not_before_ms : now_ms;
+}
+
 bool lease_is_open(int state)
 {
-    return state == LEASE_PENDING || state == LEASE_ACTIVE;
+    return state == LEASE_PENDING || state == LEASE_ACTIVE || state == LEASE_SCHEDULED;
 }
 
 static const char *const names[] = {
-    [LEASE_PENDING] = "PENDING", [LEASE_ACTIVE] = "ACTIVE", [LEASE_RELEASED] = "RELEASED",
-    [LEASE_EXPIRED] = "EXPIRED", [LEASE_FAILED] = "FAILED", [LEASE_REVOKED] = "REVOKED",
-    [LEASE_LOST] = "LOST",
+    [LEASE_PENDING] = "PENDING",   [LEASE_ACTIVE] = "ACTIVE",
+    [LEASE_RELEASED] = "RELEASED", [LEASE_EXPIRED] = "EXPIRED",
+    [LEASE_FAILED] = "FAILED",     [LEASE_REVOKED] = "REVOKED",
+    [LEASE_LOST] = "LOST",         [LEASE_SCHEDULED] = "SCHEDULED",
 };
 
 const char *lease_state_name(int state)

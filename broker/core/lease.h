@@ -7,6 +7,9 @@
  *      |              | ^ \--expire-----------> EXPIRED
  *      |              | | \--revoke (admin)---> REVOKED
  *      |              \-/ renew  \--lost-----> LOST (the site no longer holds it)
+ *      |--booked--> SCHEDULED --start (its time came)--> ACTIVE
+ *      |               (a hold that starts later, --not-before; until then it
+ *      |                renews and ends as ACTIVE does)
  *      |--refused/timeout (no other site)--> FAILED
  *      |--revoke (admin)--------------------> REVOKED
  *      \--release-----------------------------> RELEASED (hold withdrawn)
@@ -28,7 +31,8 @@
 #define LEASE_FAILED    5
 #define LEASE_REVOKED   6
 #define LEASE_LOST      7
-#define LEASE_STATE_MAX LEASE_LOST
+#define LEASE_SCHEDULED 8
+#define LEASE_STATE_MAX LEASE_SCHEDULED
 
 enum lease_event {
     LEASE_EV_HELD,    /* the site confirmed the hold */
@@ -39,6 +43,8 @@ enum lease_event {
     LEASE_EV_RENEW,   /* the user extended it */
     LEASE_EV_REVOKE,  /* an admin took it back */
     LEASE_EV_LOST,    /* the site reports it no longer holds it */
+    LEASE_EV_BOOKED,  /* the site confirmed a hold that starts later */
+    LEASE_EV_START,   /* a booked hold's start came */
 };
 
 /* The state event ev leads to from state, or -1 with errno EINVAL when ev is
@@ -63,7 +69,8 @@ struct lease_ending {
  * the site's own measure (site_used_gpu_s, at most gpus x walltime) for
  * LEASE_EV_ENDED, none for LEASE_EV_FAIL, and the time held otherwise. -1
  * with errno EINVAL when ev does not end a lease in that state (HELD and
- * RENEW never do). */
+ * RENEW never do). Usage runs from activated_ms, which for a SCHEDULED
+ * lease is when it starts: ended before then, it used nothing. */
 int lease_end(const struct lease_facts *f, enum lease_event ev, int64_t now_ms,
               uint64_t site_used_gpu_s, struct lease_ending *ret);
 
@@ -72,7 +79,12 @@ int lease_end(const struct lease_facts *f, enum lease_event ev, int64_t now_ms,
 uint64_t lease_usage(uint32_t gpus, uint32_t walltime_s, int64_t activated_ms,
                      int64_t end_ms);
 
-/* PENDING and ACTIVE leases hold (or are about to hold) capacity. */
+/* When a lease asked at now_ms with not_before_ms (0: none) starts: the
+ * later of the two. Its walltime runs from there. */
+int64_t lease_start_ms(int64_t not_before_ms, int64_t now_ms);
+
+/* PENDING, SCHEDULED and ACTIVE leases hold (or are about to hold)
+ * capacity. */
 bool lease_is_open(int state);
 
 /* "PENDING", "ACTIVE", ...; "UNKNOWN" for anything else. */

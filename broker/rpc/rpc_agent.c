@@ -176,7 +176,7 @@ static void on_lease_held(struct svc *s, const struct rpc_msg *m)
                                  "the site's signature over the token did not verify");
     } else if (stored->state == LEASE_PENDING) {
         leasesvc_activate(s, stored, h->signature, site_key, h->access);
-    } else if (stored->state == LEASE_ACTIVE) {
+    } else if (stored->state == LEASE_ACTIVE || stored->state == LEASE_SCHEDULED) {
         /* A renewal's hold: keep the site's signature over the new token. */
         if (strcmp(stored->site_signature, h->signature)) {
             l.site_signature = h->signature;

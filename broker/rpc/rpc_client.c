@@ -205,8 +205,10 @@ static void on_submit(struct svc *s, const struct rpc_msg *m)
     l.gpus = sub->workload->gpus;
     l.nodes = c->nodes;
     l.created_ms = l.updated_ms = mt.w.now_ms;
-    /* The walltime runs from the grant; the token says until when. */
-    l.expires_ms = l.created_ms + (int64_t)sub->workload->walltime_s * 1000;
+    /* The walltime runs from the grant, or from a later not_before; the
+     * token says until when. */
+    l.expires_ms = lease_start_ms(sub->workload->not_before_ms, l.created_ms) +
+                   (int64_t)sub->workload->walltime_s * 1000;
     record_request(s, m, &mt, l.id, NULL);
     if (leasesvc_grant(s, &l, m->who->id, token) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the lease");

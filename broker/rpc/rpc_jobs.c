@@ -69,12 +69,13 @@ static int count_open(const Aifed__Job *j, void *arg)
     return 0;
 }
 
-/* Whether spec's time limit fits in what is left of l (setting a missing
- * one to all of it); false with the refusal sent. */
+/* Whether spec's time limit fits in what is left of l once the job can
+ * start (now, or a SCHEDULED lease's start), setting a missing one to all
+ * of it; false with the refusal sent. */
 static bool fits(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
                  uint32_t *limit_s)
 {
-    int64_t left_ms = l->expires_ms - svc_now_ms(s);
+    int64_t left_ms = l->expires_ms - lease_start_ms(l->activated_ms, svc_now_ms(s));
     uint32_t left_s = left_ms > 0 ? (uint32_t)(left_ms / 1000) : 0;
     char left[32], asks[32], more[32];
 
@@ -92,16 +93,6 @@ static bool fits(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
               "or ask less",
               left, asks, l->id, more);
     return false;
-}
-
-static void start_at_site(struct svc *s, const Aifed__Job *j)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__StartJob st = AIFED__START_JOB__INIT;
-
-    st.job = (Aifed__Job *)j;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_START_JOB, &st);
-    leasesvc_to_site(s, j->site, &env);
 }
 
 static void on_submit_job(struct svc *s, const struct rpc_msg *m)
@@ -123,9 +114,9 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
     }
     if (!(l = rpc_lease_get(s, m, sj->lease_id)))
         return;
-    if (l->state != AIFED__LEASE_STATE__LEASE_ACTIVE) {
+    if (l->state != LEASE_ACTIVE && l->state != LEASE_SCHEDULED) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
-                  "lease %s is %s: a job runs in an ACTIVE lease", l->id,
+                  "lease %s is %s: a job runs in an ACTIVE or SCHEDULED lease", l->id,
                   lease_state_name(l->state));
     } else if (store_job_list(s->store, STORE_JOBS_LEASE, l->id, count_open, &open) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the lease's jobs");
@@ -145,6 +136,8 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
         j.gpus = l->gpus;
         j.state = AIFED__JOB_STATE__JOB_QUEUED;
         j.created_ms = svc_now_ms(s);
+        if (l->state == LEASE_SCHEDULED) /* the tick sends it when the lease starts */
+            j.reason = "waiting for its lease to start";
         if (store_job_put(s->store, &j) < 0) {
             outbox_store_failed(s->outbox, "storing job %s", id);
         } else {
@@ -152,7 +145,8 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
             log_info("job %s for %s queued in lease %s at %s", id, m->who->id, l->id,
                      l->site);
             reply_job(s, m, &j);
-            start_at_site(s, &j);
+            if (l->state == LEASE_ACTIVE)
+                leasesvc_start_job(s, &j);
         }
     }
     store_lease_free(s->store, l);
@@ -362,7 +356,15 @@ static void on_job_status(struct svc *s, const struct rpc_msg *m)
  * site was away is delivered, and an end the broker missed is learnt. */
 static int start_again(const Aifed__Job *j, void *arg)
 {
-    start_at_site(arg, j);
+    struct svc *s = arg;
+    Aifed__Lease *l;
+
+    /* Not before a SCHEDULED lease starts: its start sends them. */
+    if (store_lease_get(s->store, j->lease_id, &l) == 0) {
+        if (l->state != LEASE_SCHEDULED)
+            leasesvc_start_job(s, j);
+        store_lease_free(s->store, l);
+    }
     return 0;
 }
 

@@ -31,7 +31,7 @@ int leasesvc_sign(struct svc *s, Aifed__Lease *l, char *buf, size_t size)
     struct af_token_claims c = {
         .gpus = l->gpus,
         .nodes = l->nodes,
-        .not_before_ms = l->created_ms,
+        .not_before_ms = lease_start_ms(l->workload->not_before_ms, l->created_ms),
         .not_after_ms = l->expires_ms,
     };
 
@@ -150,13 +150,16 @@ int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *sig
 {
     Aifed__Lease l = *stored;
     int64_t now = svc_now_ms(s);
-    int next = lease_next(stored->state, LEASE_EV_HELD);
+    /* A hold that starts later is booked: SCHEDULED, its usage (and so the
+     * allocation's charge) from its start; the tick starts it then. */
+    bool later = stored->workload->not_before_ms > now;
+    int next = lease_next(stored->state, later ? LEASE_EV_BOOKED : LEASE_EV_HELD);
 
     if (next < 0)
         return -1;
     l.state = next;
     l.updated_ms = now;
-    l.activated_ms = now;
+    l.activated_ms = later ? stored->workload->not_before_ms : now;
     l.site_signature = (char *)signature;
     l.site_signing_key = (char *)site_key;
     l.access = (Aifed__SiteAccess *)access;
@@ -164,8 +167,43 @@ int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *sig
         return unstored(s, &l);
     sites_promise_confirm(s->sites, l.site, l.id);
     bmetrics_grant(s->metrics, (double)(now - l.created_ms) / 1000.0);
-    log_info("lease %s ACTIVE at %s/%s (%u GPUs)", l.id, l.site, l.pool, l.gpus);
+    log_info("lease %s %s at %s/%s (%u GPUs)", l.id, lease_state_name(l.state), l.site,
+             l.pool, l.gpus);
     waiters_wake(s->waiters, s->outbox, &l);
+    return 0;
+}
+
+void leasesvc_start_job(struct svc *s, const Aifed__Job *j)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__StartJob st = AIFED__START_JOB__INIT;
+
+    st.job = (Aifed__Job *)j;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_START_JOB, &st);
+    leasesvc_to_site(s, j->site, &env);
+}
+
+static int start_queued(const Aifed__Job *j, void *arg)
+{
+    if (!job_ended(j->state))
+        leasesvc_start_job(arg, j);
+    return 0;
+}
+
+/* A SCHEDULED lease's time came: ACTIVE, and the jobs queued in it go to
+ * its site (after the commit, as every StartJob does). */
+static int start_booked(struct svc *s, const Aifed__Lease *stored)
+{
+    Aifed__Lease l = *stored;
+
+    if ((l.state = lease_next(stored->state, LEASE_EV_START)) < 0)
+        return -1;
+    l.updated_ms = svc_now_ms(s);
+    if (leasesvc_put(s, &l, NULL) < 0)
+        return -1;
+    log_info("lease %s ACTIVE at %s/%s: its booked hold began", l.id, l.site, l.pool);
+    if (store_job_list(s->store, STORE_JOBS_LEASE, l.id, start_queued, s) < 0)
+        log_err("reading the jobs of lease %s", l.id);
     return 0;
 }
 
@@ -359,7 +397,8 @@ static int move_lease(struct svc *s, const Aifed__Lease *from, const struct plac
     l->pool = (char *)p->views[c->site].pools[c->pool].name;
     l->nodes = c->nodes;
     l->updated_ms = svc_now_ms(s);
-    l->expires_ms = l->updated_ms + (int64_t)l->workload->walltime_s * 1000;
+    l->expires_ms = lease_start_ms(l->workload->not_before_ms, l->updated_ms) +
+                    (int64_t)l->workload->walltime_s * 1000;
     snprintf(ret->reason, sizeof(ret->reason), "moved from %s: %s", from->site, why);
     l->reason = ret->reason;
     if (leasesvc_sign(s, l, ret->token, sizeof(ret->token)) < 0)
@@ -423,8 +462,11 @@ static void on_overdue(const char *site, const char *lease_id, void *arg)
     store_lease_free(s->store, l);
 }
 
-static int on_expired(const Aifed__Lease *stored, void *arg)
+/* Due by the lease clock: a booked hold starts, anything else expires. */
+static int on_due(const Aifed__Lease *stored, void *arg)
 {
+    if (stored->state == LEASE_SCHEDULED)
+        return start_booked(arg, stored) < 0 && errno != EINVAL ? -1 : 0;
     if (leasesvc_end(arg, stored, LEASE_EV_EXPIRE, "walltime passed", 0, NULL) < 0 &&
         errno != EINVAL)
         return -1;
@@ -439,7 +481,7 @@ void leasesvc_tick(struct svc *s)
     /* Cut off, a silent hold says nothing about the site: keep waiting. */
     if (!sites_isolated(s->sites))
         sites_overdue(s->sites, mono - (int64_t)c->hold_timeout_ms, on_overdue, s);
-    if (store_lease_expired(s->store, svc_now_ms(s), on_expired, s) < 0)
+    if (store_lease_expired(s->store, svc_now_ms(s), on_due, s) < 0)
         log_err("expiry sweep");
     /* By then the client has surely given up: every hold attempt timed out. */
     waiters_expire(s->waiters, mono,
@@ -492,7 +534,7 @@ static int read_open(const Aifed__Lease *l, void *arg)
     snprintf(o->pool, sizeof(o->pool), "%s", l->pool);
     snprintf(o->project, sizeof(o->project), "%s", l->workload->project);
     o->gpus = l->gpus;
-    o->active = l->state == LEASE_ACTIVE;
+    o->active = l->state != LEASE_PENDING; /* confirmed by the site */
     return 0;
 }
 
@@ -528,11 +570,13 @@ static void apply_promise(struct svc *s, const struct open_lease *o)
 int leasesvc_reload(struct svc *s)
 {
     struct store_filter pending = {.state = LEASE_PENDING},
-                        active = {.state = LEASE_ACTIVE};
+                        active = {.state = LEASE_ACTIVE},
+                        booked = {.state = LEASE_SCHEDULED};
     struct reload r = {0};
 
     if (store_lease_list(s->store, &pending, NULL, read_open, &r) < 0 ||
         store_lease_list(s->store, &active, NULL, read_open, &r) < 0 ||
+        store_lease_list(s->store, &booked, NULL, read_open, &r) < 0 ||
         store_drained_list(s->store, read_drained, &r) < 0 ||
         !(r.allocs = ledger_load(s->store))) {
         reload_free(&r);

@@ -55,8 +55,9 @@ int leasesvc_grant(struct svc *s, Aifed__Lease *l, const char *idem_principal,
                    char token[AF_TOKEN_MAX]);
 
 /* The site holds PENDING lease stored and signed its token (signature,
- * with its key site_key): ACTIVE, stored with how to work in it there
- * (access, the site's word; may be NULL), and its waiters woken. */
+ * with its key site_key): ACTIVE (SCHEDULED when its not_before is still
+ * to come), stored with how to work in it there (access, the site's word;
+ * may be NULL), and its waiters woken. */
 int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *signature,
                       const char *site_key, const Aifed__SiteAccess *access);
 
@@ -90,14 +91,20 @@ void leasesvc_hold_failed(struct svc *s, const Aifed__Lease *lease, const char *
 /* Queue env to a site's agent; dropped (with a debug line) when the site
  * has no route yet: the hold then times out, which is the same recovery. */
 void leasesvc_to_site(struct svc *s, const char *site, Aifed__Envelope *env);
+/* Ask j's site to start it (after the commit; again is harmless: a site
+ * answers for a job it has with how it is now). */
+struct Aifed__Job;
+void leasesvc_start_job(struct svc *s, const struct Aifed__Job *j);
 /* Ask l's site to hold it (again: a renewal, or a hold never confirmed). */
 void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l);
 /* Tell site to let go of lease_id. */
 void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id);
 
 /* Once a second: holds overdue fail over (unless the isolation guard
- * holds; by the monotonic clock), open leases past their end expire (by the
- * lease clock), waiters who gave up are forgotten. Writes into the batch. */
+ * holds; by the monotonic clock), open leases past their end expire and
+ * SCHEDULED ones past their start become ACTIVE, their queued jobs sent to
+ * the site (by the lease clock), waiters who gave up are forgotten. Writes into the
+ * batch. */
 void leasesvc_tick(struct svc *s);
 
 /* Rebuild what memory holds of the store: the promises, the allocation

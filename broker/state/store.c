@@ -263,10 +263,18 @@ static void state_key(int state, char buf[4])
     snprintf(buf, 4, "%d", state);
 }
 
+/* When an open lease next changes by itself: a SCHEDULED one starts at
+ * activated_ms (its booked start), the others expire. */
+static int64_t due_ms(const Aifed__Lease *l)
+{
+    return l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED ? l->activated_ms
+                                                           : l->expires_ms;
+}
+
 /* Expiry index key: big-endian ms so LMDB's byte order is time order. */
 static size_t expiry_key(const Aifed__Lease *l, unsigned char *buf)
 {
-    uint64_t t = (uint64_t)l->expires_ms;
+    uint64_t t = (uint64_t)due_ms(l);
     size_t n = strlen(l->id);
 
     store_be64(t, buf);
@@ -276,8 +284,9 @@ static size_t expiry_key(const Aifed__Lease *l, unsigned char *buf)
 
 static bool indexed_for_expiry(const Aifed__Lease *l)
 {
-    return l->expires_ms > 0 && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
-                                 l->state == AIFED__LEASE_STATE__LEASE_ACTIVE);
+    return due_ms(l) > 0 && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
+                             l->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
+                             l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED);
 }
 
 /* Add (add = true) or delete the index entries lease l implies. */

@@ -94,8 +94,9 @@ typedef int (*store_lease_fn)(const struct Aifed__Lease *lease, void *arg);
 int store_lease_list(struct store *st, const struct store_filter *f, const char *after,
                      store_lease_fn fn, void *arg);
 
-/* Visit open leases whose expiry is at or before now_ms, oldest first.
- * Opens the batch (fn may write); the caller commits. */
+/* Visit open leases due at or before now_ms, oldest first: past their
+ * expiry, or SCHEDULED ones past their start. Opens the batch (fn may
+ * write); the caller commits. */
 int store_lease_expired(struct store *st, int64_t now_ms, store_lease_fn fn, void *arg);
 
 /* Number of leases stored. */

@@ -146,3 +146,29 @@ wait_for "... which Slurm cancels" 10 \
     '[[ $(squeue --json | jq -r ".jobs[] | select(.job_id == $sid) | .job_state") == CANCELLED ]]'
 wait_for "... and no reservation is left behind" 10 '! resv "aifed-$lease" | grep -q Name'
 wait_free "... and the GPUs are free again"
+
+# --- --not-before: an advance reservation, the lease SCHEDULED until then
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+start=$(($(date +%s) + 20))
+booked=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 10m --not-before "$(iso "$start")")
+lease=$(jq -r .id <<<"$booked")
+check "--not-before books a SCHEDULED lease at a Slurm site" test "$(jq -r .state <<<"$booked")" = SCHEDULED
+r=$(resv "aifed-$lease")
+check "... whose reservation starts at that time and ends a walltime later" \
+    test "$(grep -o 'StartTime=[^ ]* EndTime=[^ ]*' <<<"$r")" = \
+    "StartTime=$(date -d "@$start" +%Y-%m-%dT%H:%M:%S) EndTime=$(date -d "@$((start + 600))" +%Y-%m-%dT%H:%M:%S)"
+check "the node's GPUs stay free until then (4)" free_is 4
+now=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 10m)
+check "Slurm refuses a hold now that would run into it on the only node" \
+    test "$(jq -r .state <<<"$now")" = FAILED
+job=$(ctl alice run --detach --lease "$lease" "$(task booked 5m 'date +%s')" 2>/dev/null)
+check "a job into the booked lease waits, QUEUED, not in Slurm yet" \
+    test "$(job_state "$job"):$(in_slurm "$job")" = "QUEUED:0"
+wait_for "the lease becomes ACTIVE at its time" 60 \
+    '[[ $(ctlj alice lease show "$lease" | jq -r .state) == ACTIVE ]]'
+wait_for "its job then runs in the reservation and completes" 60 \
+    'test "$(job_state "$job")" = COMPLETED'
+check "... not before the reservation's start" \
+    test "$(tail -n 1 "$SLURM_LAB_HOME/.aifed/jobs/$job/output.log")" -ge "$start"
+ctl alice lease release "$lease" >/dev/null
+wait_for "... and no reservation is left behind" 10 '! resv "aifed-$lease" | grep -q Name'

@@ -22,6 +22,7 @@ static void states_match_the_wire(void **state)
     assert_int_equal(LEASE_FAILED, AIFED__LEASE_STATE__LEASE_FAILED);
     assert_int_equal(LEASE_REVOKED, AIFED__LEASE_STATE__LEASE_REVOKED);
     assert_int_equal(LEASE_LOST, AIFED__LEASE_STATE__LEASE_LOST);
+    assert_int_equal(LEASE_SCHEDULED, AIFED__LEASE_STATE__LEASE_SCHEDULED);
 }
 
 static void transitions(void **state)
@@ -42,8 +43,8 @@ static void transitions(void **state)
     assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_LOST), -1);
     assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_RENEW), -1);
     /* Nothing leaves a final state, and an ACTIVE lease cannot fail. */
-    for (int s = LEASE_RELEASED; s <= LEASE_STATE_MAX; s++)
-        for (int ev = LEASE_EV_HELD; ev <= LEASE_EV_LOST; ev++) {
+    for (int s = LEASE_RELEASED; s <= LEASE_LOST; s++)
+        for (int ev = LEASE_EV_HELD; ev <= LEASE_EV_START; ev++) {
             errno = 0;
             assert_int_equal(lease_next(s, (enum lease_event)ev), -1);
             assert_int_equal(errno, EINVAL);
@@ -51,6 +52,34 @@ static void transitions(void **state)
     assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_HELD), -1);
     assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_FAIL), -1);
     assert_int_equal(lease_next(0, LEASE_EV_HELD), -1);
+}
+
+/* A hold that starts later (--not-before): SCHEDULED until its time, then
+ * ACTIVE; until then it ends, renews and is lost as an ACTIVE lease is, and
+ * it is never held twice or started from anywhere else. */
+static void scheduled(void **state)
+{
+    (void)state;
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_BOOKED), LEASE_SCHEDULED);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_START), LEASE_ACTIVE);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_RELEASE), LEASE_RELEASED);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_ENDED), LEASE_RELEASED);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_EXPIRE), LEASE_EXPIRED);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_RENEW), LEASE_SCHEDULED);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_REVOKE), LEASE_REVOKED);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_LOST), LEASE_LOST);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_HELD), -1);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_BOOKED), -1);
+    assert_int_equal(lease_next(LEASE_SCHEDULED, LEASE_EV_FAIL), -1);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_START), -1);
+    assert_int_equal(lease_next(LEASE_PENDING, LEASE_EV_START), -1);
+    assert_int_equal(lease_next(LEASE_ACTIVE, LEASE_EV_BOOKED), -1);
+    assert_true(lease_is_open(LEASE_SCHEDULED));
+    assert_string_equal(lease_state_name(LEASE_SCHEDULED), "SCHEDULED");
+    assert_int_equal(lease_state_parse("scheduled"), LEASE_SCHEDULED);
+    /* Released before it started: nothing used (activated_ms is the start). */
+    assert_int_equal(lease_usage(4, 3600, 2000000, 1000000), 0);
+    assert_int_equal(lease_usage(4, 3600, 2000000, 2010000), 40);
 }
 
 static void names(void **state)
@@ -116,6 +145,7 @@ int main(void)
         cmocka_unit_test(states_match_the_wire),
         cmocka_unit_test(transitions),
         cmocka_unit_test(names),
+        cmocka_unit_test(scheduled),
         cmocka_unit_test(endings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
