@@ -4,8 +4,11 @@
 # The aifed demo: a federation of the first seven EuroHPC AI Factories on this
 # machine (loopback only, throwaway keys). Installs what is missing, builds,
 # starts the broker and seven agents, places five workloads that land on five
-# different sites for visible reasons, shows the sites and leases, and stops
-# everything cleanly. Capacities are illustrative, not the sites' real ones.
+# different sites for visible reasons, runs a task end to end, shows the
+# sites and leases, and stops everything cleanly. MeluXina-AI runs on a real
+# local Slurm (slurmctld and slurmd, 4 fake A100s) when this runs as root;
+# otherwise, or if that Slurm cannot start, it says so and MeluXina-AI is a
+# static site like the others. Capacities are illustrative.
 #
 #   deploy/demo.sh            run it and stop
 #   deploy/demo.sh --keep     leave it running and print how to use it
@@ -13,7 +16,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
 }
 keep=0 stop=0
 for arg in "$@"; do
@@ -35,10 +38,21 @@ step() {
     if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi
 }
 
+# demo_slurm_stop : stop the demo's Slurm and remove its user, if it has one
+# (slurmlab.sh takes over the daemons another shell started).
+demo_slurm_stop() {
+    [[ -d $demo/slurm ]] || return 0
+    # shellcheck source=slurmlab.sh
+    . deploy/slurmlab.sh
+    slurm_lab_adopt "$demo/slurm"
+    slurm_lab_stop
+}
+
 if ((stop)); then
     # shellcheck source=fedlib.sh
     . deploy/fedlib.sh
     fed_stop "$demo"
+    demo_slurm_stop
     echo "demo stopped"
     exit 0
 fi
@@ -50,16 +64,58 @@ ninja -C build >/dev/null
 # shellcheck source=fedlib.sh
 . deploy/fedlib.sh
 
-[[ -d $demo ]] && fed_stop "$demo" 2>/dev/null || true
+[[ -d $demo ]] && { fed_stop "$demo"; demo_slurm_stop; } 2>/dev/null || true
 rm -rf "$demo"
 FED_INTERVAL=1s
-trap '((keep)) || fed_stop "$demo"' EXIT
+trap '((keep)) || { fed_stop "$demo"; demo_slurm_stop; }' EXIT
+
+# demo_slurm : start a one-node Slurm for MeluXina-AI in .demo/slurm, and a
+# local user (aifeddemo) for alice's jobs there. 0, or 1 with why said.
+demo_slurm() {
+    local why= c
+    ((EUID == 0)) || why="slurmd must run as root"
+    for c in slurmctld slurmd munged mungekey sinfo useradd; do
+        [[ -n $why ]] || command -v "$c" >/dev/null || why="$c is missing"
+    done
+    if [[ -z $why ]]; then
+        # shellcheck source=slurmlab.sh
+        . deploy/slurmlab.sh
+        if ! slurm_lab_start "$demo/slurm" 4; then
+            why="Slurm did not start: $(tail -q -n 2 "$demo"/slurm/*.log 2>/dev/null | tr '\n' ' ')"
+        elif ! { userdel aifeddemo 2>/dev/null; slurm_lab_user aifeddemo; }; then
+            why="cannot create the local user aifeddemo"
+        fi
+        slurm_lab_keep "$demo/slurm"
+    fi
+    [[ -z $why ]] && return 0
+    echo "MeluXina-AI cannot run on a real Slurm here ($why): it is a static site like the others"
+    return 1
+}
+
+# demo_slurm_agent : MeluXina-AI's agent on that Slurm. Only what Slurm does
+# not know comes from a site file: the [site] section and the GPUs' names.
+demo_slurm_agent() {
+    {
+        sed -n '/^\[site\]/,/^\[pool/p' deploy/demo/sites/meluxina.site | sed '$d'
+        printf '\n[pool:gpu]\naccelerator = A100\ngpu_memory_gb = 40\n'
+    } >"$demo/agents/meluxina.site"
+    printf '[users]\nalice = aifeddemo\n' >"$demo/agents/users.map"
+    slurm_lab_agent_conf "$demo" meluxina </dev/null
+    slurm_lab_start_agent "$demo" meluxina
+}
 
 step "Starting the broker and seven AI Factory agents (keys and state in .demo/)"
+slurm=0
+demo_slurm && slurm=1
 fed_init "$demo" "${sites[@]}"
 fed_start_broker "$demo"
 for s in "${sites[@]}"; do
-    fed_start_agent "$demo" "$s" "deploy/demo/sites/$s.site"
+    if [[ $s == meluxina ]] && ((slurm)); then
+        demo_slurm_agent
+        echo "MeluXina-AI runs on a real local Slurm: $(sinfo -h -o '%P %D node, %G' | head -n 1)"
+    else
+        fed_start_agent "$demo" "$s" "deploy/demo/sites/$s.site"
+    fi
 done
 fed_wait_up "$demo" ${#sites[@]}
 ctl() { fed_ctl "$demo" alice "$@"; }
@@ -78,7 +134,7 @@ place() {
 place "A Finnish NLP lab wants 32 AMD MI250X GPUs: only LUMI-AI has that model" \
     --project llm-eu --gpus 32 --accelerator MI250X --walltime 2h
 place "A Luxembourg fintech's data must stay in Luxembourg" \
-    --project vision-sme --gpus 8 --country LU --walltime 4h
+    --project vision-sme --gpus 4 --country LU --walltime 4h
 place "An SME fine-tunes on 16 H100 80GB for 12h: MIMER starts soonest and emits least" \
     --project llm-eu --gpus 16 --accelerator H100 --gpu-memory 80 --walltime 12h
 place "The same job on a tight budget (--prefer cost): Pharos is cheapest per GPU-hour" \
@@ -96,12 +152,21 @@ ctl request show want-b200 | head -n 6
 
 step "A task file, run end to end: leased, started, followed to its end, released"
 echo "\$ aifedctl run deploy/examples/hello.yaml"
-out=$(ctl run deploy/examples/hello.yaml 2>&1) || true
-echo "$out"
-job=$(grep -o 'job-[0-9a-f]*' <<<"$out" | head -n 1)
-if [[ -n $job ]]; then
-    echo "# what it wrote (the demo executor runs it on the agent's machine):"
-    cat "$demo"/agents/*-jobs/"$job"/output.log 2>/dev/null | sed 's/^/  /'
+ctl run deploy/examples/hello.yaml 2>&1 || true
+if ((slurm)); then
+    step "The same task at MeluXina-AI, on its Slurm: sbatch in the lease's reservation, as the user's own account"
+    # Slurm 22.05 reserves whole nodes: the fintech's lease holds the one node.
+    for l in $(ctl leases --site meluxina --state active --json | jq -r '.[].id'); do
+        echo "\$ aifedctl lease release $l   # the fintech is done: its node goes back"
+        ctl lease release "$l" | sed -n '2p'
+    done
+    echo "# the GPUs count as held until Slurm has deleted the reservation (seconds)"
+    for ((i = 0; i < 100; i++)); do
+        [[ $(ctl sites --json | jq '.[] | select(.id == "meluxina") | .pools[0].gpus_available') -gt 0 ]] && break
+        sleep 0.2
+    done
+    echo "\$ aifedctl run --country LU deploy/examples/hello.yaml"
+    ctl run --country LU deploy/examples/hello.yaml 2>&1 || true
 fi
 
 step "The federation now"
@@ -118,11 +183,13 @@ export AIFED_KEY=$demo/keys/alice.key
 $AIFED_BUILD/ctl/aifedctl sites
 $AIFED_BUILD/ctl/aifedctl submit --project llm-eu --gpus 4 --accelerator H100
 (admin: AIFED_KEY=$demo/keys/ops.key; logs in $demo/logs)
+$( ((slurm)) && echo "MeluXina-AI's Slurm: export SLURM_CONF=$demo/slurm/slurm.conf; squeue; scontrol show reservation")
 Stop it with: deploy/demo.sh --stop
 EOF2
 else
     step "Stopping everything cleanly"
     fed_stop "$demo"
+    demo_slurm_stop
     trap - EXIT
     echo "done: the broker and agents stopped; the leases are on disk in .demo/state"
 fi

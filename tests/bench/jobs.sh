@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# tests/bench/jobs: jobs through aifed on the lab Slurm (tests/integration/
+# tests/bench/jobs: jobs through aifed on the lab Slurm (deploy/
 # slurmlab.sh, root), against Slurm itself in the same run:
 #  - start: `aifedctl run --detach --lease L` to RUNNING in `aifedctl job
 #    show`, against `sbatch --reservation` (as the same user) to RUNNING in
@@ -15,7 +15,7 @@ SRC=${2:?source dir}
 N=${3:-20}
 MB=${4:-100}
 . "$SRC/deploy/fedlib.sh"
-. "$SRC/tests/integration/slurmlab.sh"
+. "$SRC/deploy/slurmlab.sh"
 T=$(mktemp -d /tmp/aifed-bench.XXXXXX)
 chmod 711 "$T"
 trap 'fed_stop "$T" 2>/dev/null; slurm_lab_stop; rm -rf "$T"' EXIT

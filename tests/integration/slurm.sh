@@ -13,8 +13,8 @@
 # Skips (77) only where Slurm cannot start at all.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=slurmlab.sh
-. "$(dirname "$0")/slurmlab.sh"
+# shellcheck source=../../deploy/slurmlab.sh
+. "$(dirname "$0")/../../deploy/slurmlab.sh"
 
 skip() {
     echo "1..0 # SKIP $*"

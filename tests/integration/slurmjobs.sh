@@ -9,8 +9,8 @@
 # rule parses. Skips (77) only where Slurm cannot start at all.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=slurmlab.sh
-. "$(dirname "$0")/slurmlab.sh"
+# shellcheck source=../../deploy/slurmlab.sh
+. "$(dirname "$0")/../../deploy/slurmlab.sh"
 
 JOBUSER=aifedjob$$
 skip() {

@@ -4,7 +4,8 @@
 # slurmlab.sh: a real single-node Slurm (Debian 12's munge, slurmctld and
 # slurmd) in one temporary directory, on loopback ports nobody else uses,
 # with GPUS fake GPUs (GRES whose device files are character devices made
-# here). Sourced by tests/integration/slurm.sh.
+# here). Sourced by the Slurm integration tests and benchmark, and by
+# deploy/demo.sh, whose MeluXina-AI runs on it.
 #
 # What it took (so the next engineer need not find out again): the daemons
 # get an absolute config path; MpiDefault=none; GRES File= must name
@@ -17,6 +18,8 @@
 # slurm_lab_stop           : stop everything it started.
 # slurm_lab_agent_conf, slurm_lab_start_agent: an agent on it (below).
 # slurm_lab_user NAME      : a real unprivileged local user for jobs.
+# slurm_lab_keep DIR, slurm_lab_adopt DIR : note what runs, so that another
+#                            shell (demo.sh --stop) can stop it.
 
 SLURM_LAB_NODE=aifed-n1
 SLURM_LAB_PIDS=()
@@ -171,20 +174,41 @@ slurm_lab_ctld_cont() {
     kill -CONT "$(cat "$dir/slurmctld.pid")"
 }
 
+# slurm_lab_keep DIR : the user (the daemons' pid files are there already).
+slurm_lab_keep() {
+    [[ -z $SLURM_LAB_USER ]] || printf '%s %s\n' "$SLURM_LAB_USER" "$SLURM_LAB_HOME" >"$1/user"
+}
+
+# slurm_lab_adopt DIR : take over the lab in DIR that another shell started.
+slurm_lab_adopt() {
+    local dir=$1 f
+    export SLURM_CONF=$dir/slurm.conf
+    SLURM_LAB_PIDS=()
+    for f in munged slurmctld slurmd; do
+        [[ -s $dir/$f.pid ]] && SLURM_LAB_PIDS+=("$(cat "$dir/$f.pid")")
+    done
+    [[ -s $dir/user ]] && read -r SLURM_LAB_USER SLURM_LAB_HOME <"$dir/user"
+    return 0
+}
+
+# Safe under set -e (demo.sh): nothing here may end the caller.
 slurm_lab_stop() {
     local p i
-    scancel --full --quiet --user=root 2>/dev/null
-    for p in "${SLURM_LAB_PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+    scancel --full --quiet --user=root 2>/dev/null || true
+    for p in "${SLURM_LAB_PIDS[@]}"; do
+        kill -CONT "$p" 2>/dev/null || true
+        kill -TERM "$p" 2>/dev/null || true
+    done
     for ((i = 0; i < 50; i++)); do
         local alive=0
         for p in "${SLURM_LAB_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
         ((alive)) || break
         sleep 0.1
     done
-    for p in "${SLURM_LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    for p in "${SLURM_LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     SLURM_LAB_PIDS=()
     if [[ -n $SLURM_LAB_USER ]]; then
-        userdel "$SLURM_LAB_USER" 2>/dev/null
+        userdel "$SLURM_LAB_USER" 2>/dev/null || true
         rm -rf "$(dirname "$SLURM_LAB_HOME")"
         SLURM_LAB_USER=
     fi
