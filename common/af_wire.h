@@ -34,7 +34,7 @@
 #define AF_WIRE_MAX_FILE_NAME  128
 #define AF_WIRE_MAX_FILES_SIZE (256 * 1024) /* their bytes, all together */
 #define AF_WIRE_MAX_JOBS       64           /* jobs open in one lease; one JobList */
-#define AF_WIRE_MAX_LOG_CHUNK  (64 * 1024)  /* bytes of a job's output at once */
+#define AF_WIRE_MAX_LOG_CHUNK  (512 * 1024) /* bytes of a job's output at once */
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL

@@ -11,6 +11,7 @@
 #include "af_log.h"
 #include "af_time.h"
 #include "af_wire.h"
+#include "bconf.h"
 #include "job.h"
 #include "lease.h"
 #include "leasesvc.h"
@@ -374,6 +375,19 @@ void rpc_jobs_resume(struct svc *s, const char *site)
         log_err("reading the open jobs at %s", site);
 }
 
+/* The most of a job's output one piece may carry: what was asked (0: as
+ * much as the wire allows), and no more than the broker's own max_message
+ * takes in with the envelope around it, so the site's answer is never
+ * refused on the way back. */
+static uint32_t log_piece_max(const struct svc *s, uint32_t asked)
+{
+    uint64_t room = s->conf->max_message > 8192 ? s->conf->max_message - 4096
+                                                : s->conf->max_message / 2;
+    uint32_t max = asked && asked < AF_WIRE_MAX_LOG_CHUNK ? asked : AF_WIRE_MAX_LOG_CHUNK;
+
+    return room < max ? (uint32_t)room : max;
+}
+
 /* A piece of a job's output: asked of its site, whose answer the broker
  * passes on (on_job_log_chunk). The broker keeps none of it. */
 static void on_get_job_log(struct svc *s, const struct rpc_msg *m)
@@ -397,7 +411,7 @@ static void on_get_job_log(struct svc *s, const struct rpc_msg *m)
     } else {
         rd.job_id = j->id;
         rd.offset = g->offset;
-        rd.max_bytes = g->max_bytes ? g->max_bytes : AF_WIRE_MAX_LOG_CHUNK;
+        rd.max_bytes = log_piece_max(s, g->max_bytes);
         af_wire_set_body(&env, AIFED__ENVELOPE__BODY_READ_JOB_LOG, &rd);
         leasesvc_to_site(s, j->site, &env);
     }

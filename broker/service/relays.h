@@ -16,8 +16,8 @@
 
 struct relays;
 
-#define RELAYS_MAX           1024 /* in all */
-#define RELAYS_PER_PRINCIPAL 8    /* followers of one user at once */
+#define RELAYS_MAX           256 /* in all: at most this many pieces in flight */
+#define RELAYS_PER_PRINCIPAL 8   /* followers of one user at once */
 #define RELAYS_TTL_MS        10000
 
 struct relays *relays_create(void);

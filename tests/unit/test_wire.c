@@ -531,6 +531,7 @@ static void job_bodies_are_bounded(void **state)
         Aifed__GetJobLog g = AIFED__GET_JOB_LOG__INIT;
         Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
         Aifed__JobLog l = AIFED__JOB_LOG__INIT;
+        static uint8_t piece[AF_WIRE_MAX_LOG_CHUNK + 1];
 
         af_wire_set_body(&env, AIFED__ENVELOPE__BODY_GET_JOB_LOG, &g);
         g.job_id = "job-1";
@@ -542,7 +543,7 @@ static void job_bodies_are_bounded(void **state)
         expect_refused(&env, EBADMSG, "log is required");
         c.log = &l;
         l.job_id = "job-1";
-        l.data.data = (uint8_t *)script;
+        l.data.data = piece;
         l.data.len = AF_WIRE_MAX_LOG_CHUNK;
         expect_accepted(&env);
         l.data.len = AF_WIRE_MAX_LOG_CHUNK + 1;
