@@ -41,6 +41,7 @@ struct agent {
     uv_timer_t soon;     /* one advertisement for a burst of holds and releases */
     uv_timer_t metrics;  /* renders the metrics once a second */
     uv_timer_t watchdog; /* systemd's, when it asked for one */
+    uv_timer_t starting; /* reads Slurm back to back while a job starts */
     struct ametrics *m;
     uv_signal_t sigterm, sigint, sighup;
     bool welcomed;
@@ -173,6 +174,20 @@ static void on_metrics(uv_timer_t *t)
 static void on_soon(uv_timer_t *t)
 {
     advertise(t->data);
+}
+
+/* Between advertisements, every read of Slurm that comes in says how the
+ * jobs just submitted are, until none of them is still queued. */
+#define STARTING_MS 50
+
+static void on_starting(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+
+    if (backend_slurm_refresh(a->b))
+        sjobs_sync(a->sjobs);
+    if (!sjobs_starting(a->sjobs))
+        uv_timer_stop(t);
 }
 
 /* After a hold or release the broker should soon see the site as it is, but
@@ -377,9 +392,12 @@ static void on_start_job(struct agent *a, const Aifed__Envelope *in)
     if (strcmp(j->site, a->conf->site))
         rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
                           a->conf->site);
-    else if (a->sjobs)
+    else if (a->sjobs) {
         rc = sjobs_start(a->sjobs, j, &why); /* a job it has: said again */
-    else if (!a->jobs)
+        if (rc == 0 && sjobs_starting(a->sjobs) &&
+            !uv_is_active((uv_handle_t *)&a->starting))
+            uv_timer_start(&a->starting, on_starting, STARTING_MS, STARTING_MS);
+    } else if (!a->jobs)
         rc = af_error_set(&why,
                           "this site runs no jobs through aifed; run it by hand in "
                           "the lease's reservation (aifedctl lease show %s)",
@@ -646,12 +664,13 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
     uv_timer_init(&a->loop, &a->timer);
     uv_timer_init(&a->loop, &a->soon);
     uv_timer_init(&a->loop, &a->metrics);
+    uv_timer_init(&a->loop, &a->starting);
     af_notify_watchdog_start(&a->loop, &a->watchdog);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
     uv_signal_init(&a->loop, &a->sighup);
-    a->timer.data = a->soon.data = a->metrics.data = a->sigterm.data = a->sigint.data =
-        a->sighup.data = a;
+    a->timer.data = a->soon.data = a->metrics.data = a->starting.data = a->sigterm.data =
+        a->sigint.data = a->sighup.data = a;
     return a;
 fail:
     agent_destroy(a);
@@ -693,6 +712,7 @@ void agent_destroy(struct agent *a)
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);
         uv_close((uv_handle_t *)&a->metrics, close_cb);
+        uv_close((uv_handle_t *)&a->starting, close_cb);
         uv_close((uv_handle_t *)&a->watchdog, close_cb);
         uv_close((uv_handle_t *)&a->sigterm, close_cb);
         uv_close((uv_handle_t *)&a->sigint, close_cb);

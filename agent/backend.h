@@ -94,6 +94,12 @@ struct backend_target {
 };
 int backend_slurm_target(struct backend *b, const struct Aifed__Job *j,
                          struct backend_target *t, struct af_error *why);
+/* A read of Slurm that has come in since the last one taken (never
+ * waiting), applied as an advertisement's would be, and the next asked
+ * for: true when there was one. While a job has just been submitted, the
+ * agent takes reads this way between advertisements, so that its start is
+ * seen within a read's time, not an advertisement interval's. */
+bool backend_slurm_refresh(struct backend *b);
 /* How the backend runs Slurm's commands. */
 const struct slurm_cmd *backend_slurm_cmd(const struct backend *b);
 /* aifed's jobs as the last read of Slurm saw them (borrowed until the next

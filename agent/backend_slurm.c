@@ -544,6 +544,11 @@ static void keep_jobs(struct backend *b, const struct slurm_job *jobs, size_t n)
 
 static void apply_read(struct backend *b, const struct slurm_snap *s)
 {
+    if (s->jobs_only) { /* capacity stays as the last whole read had it */
+        if (s->have_jobs)
+            keep_jobs(b, s->jobs, s->n_jobs);
+        return;
+    }
     if (s->error[0]) {
         if (strcmp(b->degraded, s->error))
             log_errx("cannot read Slurm: %s; advertising the site as degraded", s->error);
@@ -620,6 +625,18 @@ static int take_reads(struct backend *b, struct af_error *err)
     /* The next read, for the next advertisement. */
     slurm_poll_kick(b->poll, b->n_holds > 0);
     return 0;
+}
+
+bool backend_slurm_refresh(struct backend *b)
+{
+    struct slurm_snap *s = b->poll ? slurm_poll_take(b->poll, 0) : NULL;
+
+    if (!s)
+        return false; /* the read asked for is not done yet */
+    apply_read(b, s);
+    slurm_snap_free(s);
+    slurm_poll_kick_jobs(b->poll);
+    return true;
 }
 
 /* Holds still in force, listed for the broker (net of the free figures). */

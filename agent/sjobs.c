@@ -11,6 +11,7 @@
 #include "aconf.h"
 #include "af_ids.h"
 #include "af_log.h"
+#include "af_time.h"
 #include "af_wire.h"
 #include "backend.h"
 #include "proc.h"
@@ -37,8 +38,11 @@
 /* Reads in a row that must miss a job Slurm listed before it counts as
  * gone (one read may begin before sbatch answered). */
 #define MISSING_READS 3
-#define MAX_SJOBS     4096
-#define PATH_LEN      4096
+/* After sbatch, how long a queued job's start is watched closely (Slurm's
+ * own scheduler starts one in a free reservation within seconds). */
+#define START_WATCH_MS 30000
+#define MAX_SJOBS      4096
+#define PATH_LEN       4096
 
 struct sjob {
     char id[AF_ID_MAX + 1], lease[AF_ID_MAX + 1], user[AF_ID_MAX + 1];
@@ -47,7 +51,8 @@ struct sjob {
     int state;         /* as last reported (Aifed__JobState) */
     int exit_code;     /* and its exit code, and why */
     char why[AF_WIRE_MAX_TEXT];
-    unsigned missing; /* reads since Slurm last listed it */
+    unsigned missing;    /* reads since Slurm last listed it */
+    int64_t watch_until; /* monotonic ms: just submitted, its start is watched */
     struct sjob *next;
 };
 
@@ -456,6 +461,7 @@ int sjobs_start(struct sjobs *sj, const Aifed__Job *job, struct af_error *why)
         goto refused;
     }
     record_put(sj, r); /* now with Slurm's id */
+    r->watch_until = af_mono_ms() + START_WATCH_MS;
     log_info("job %s (Slurm job %u): %s", r->id, r->slurm_id, r->why);
     tell(sj, r);
     return 0;
@@ -674,6 +680,16 @@ void sjobs_sync(struct sjobs *sj)
         if (state != r->state)
             report(sj, r, state, j->exit_code, why);
     }
+}
+
+bool sjobs_starting(const struct sjobs *sj)
+{
+    int64_t now = af_mono_ms();
+
+    for (const struct sjob *r = sj->jobs; r; r = r->next)
+        if (r->state == AIFED__JOB_STATE__JOB_QUEUED && now < r->watch_until)
+            return true;
+    return false;
 }
 
 struct sjobs *sjobs_create(const struct aconf *conf, struct backend *b,

@@ -46,5 +46,9 @@ int sjobs_read_log(struct sjobs *sj, const char *job_id, uint64_t offset, uint32
 
 /* After each advertisement: what the newest read of Slurm says of the jobs. */
 void sjobs_sync(struct sjobs *sj);
+/* Whether a job given to sbatch in the last 30 s is still queued: while one
+ * is, the agent reads Slurm back to back, so that its start reaches the
+ * broker within a read (~0.1 s), not an advertisement interval. */
+bool sjobs_starting(const struct sjobs *sj);
 
 #endif

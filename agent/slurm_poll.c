@@ -19,6 +19,7 @@ struct slurm_poll {
     pthread_mutex_t mu;
     pthread_cond_t wake, done; /* to the thread; from it */
     bool stop, kicked, with_jobs;
+    bool full;                /* a whole read is asked for; else the jobs only (squeue) */
     struct slurm_snap *fresh; /* published, not yet taken */
     struct slurm_estimate est[SLURM_MAX_ESTIMATES];
     size_t n_est;
@@ -133,6 +134,22 @@ struct slurm_snap *slurm_snap_read(const struct slurm_cmd *cmd, bool with_jobs)
     return s;
 }
 
+/* squeue alone: what a job just submitted is doing, between whole reads. */
+static struct slurm_snap *read_jobs(const struct slurm_cmd *cmd)
+{
+    struct slurm_snap *s = calloc(1, sizeof(*s));
+    double t0 = mono_s();
+
+    if (!s)
+        return NULL;
+    s->started_ms = af_mono_ms();
+    s->jobs_only = true;
+    s->have_jobs =
+        read_one(cmd, s, "squeue --json", squeue_args, p_jobs, &s->jobs, &s->n_jobs) == 0;
+    s->seconds = mono_s() - t0;
+    return s;
+}
+
 /* When a job of gpus GPUs would start in partition part (gpn GPUs per
  * node), by Slurm's own planner; -1 when it will not say. */
 static int estimate(const struct slurm_cmd *cmd, const char *part, uint32_t gpn,
@@ -228,6 +245,22 @@ static size_t estimate_all(struct slurm_poll *p, const struct target *t, size_t 
 static void publish(struct slurm_poll *p, struct slurm_snap *s)
 {
     pthread_mutex_lock(&p->mu);
+    if (s->jobs_only && p->fresh && !p->fresh->jobs_only) {
+        /* A whole read not yet taken keeps its capacity; the jobs are
+         * newer here. */
+        struct slurm_snap *whole = p->fresh;
+        if (s->have_jobs) {
+            free(whole->jobs);
+            whole->jobs = s->jobs;
+            whole->n_jobs = s->n_jobs;
+            whole->have_jobs = true;
+            s->jobs = NULL;
+        }
+        slurm_snap_free(s);
+        pthread_cond_broadcast(&p->done);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
     slurm_snap_free(p->fresh); /* never taken: the newer one replaces it */
     p->fresh = s;
     pthread_cond_broadcast(&p->done);
@@ -268,9 +301,17 @@ static void *thread_main(void *arg)
         if (p->stop)
             break;
         p->kicked = false;
-        bool with_jobs = p->with_jobs;
+        bool with_jobs = p->with_jobs, full = p->full;
+        p->full = false;
         pthread_mutex_unlock(&p->mu);
 
+        if (!full) {
+            struct slurm_snap *js = read_jobs(p->cmd);
+            if (js)
+                publish(p, js);
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
         struct slurm_snap *s = slurm_snap_read(p->cmd, with_jobs);
         struct target t[MAX_TARGETS];
         size_t n_t = 0;
@@ -332,10 +373,19 @@ void slurm_poll_stop(struct slurm_poll *p)
     free(p);
 }
 
+void slurm_poll_kick_jobs(struct slurm_poll *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->kicked = true; /* a whole read asked for and not begun stays asked */
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void slurm_poll_kick(struct slurm_poll *p, bool with_jobs)
 {
     pthread_mutex_lock(&p->mu);
     p->kicked = true;
+    p->full = true;
     p->with_jobs = with_jobs;
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->mu);

@@ -34,6 +34,7 @@ struct slurm_snap {
     struct slurm_job *jobs; /* when asked for (holds exist) */
     size_t n_jobs;
     bool have_jobs;
+    bool jobs_only; /* squeue alone (slurm_poll_kick_jobs): no capacity in it */
 };
 
 struct slurm_estimate {
@@ -55,6 +56,10 @@ void slurm_poll_stop(struct slurm_poll *p);
 
 /* Ask for a read; with_jobs adds squeue (only while something is held). */
 void slurm_poll_kick(struct slurm_poll *p, bool with_jobs);
+/* Ask for squeue alone (a job just submitted is watched), unless a whole
+ * read is already asked for. A jobs-only read published while a whole one
+ * waits to be taken gives that one its newer jobs instead. */
+void slurm_poll_kick_jobs(struct slurm_poll *p);
 
 /* The newest snapshot not yet taken, waiting up to wait_ms for one; NULL if
  * none. The caller frees it with slurm_snap_free. */
