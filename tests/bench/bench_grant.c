@@ -7,6 +7,10 @@
  *                                           a grant's four signature operations
  *   bench_grant load EP BROKER_PUB KEY SECS p50/p99 at 1,000 offered grants/s,
  *                                           then closed-loop grants/s
+ *   bench_grant open EP BROKER_PUB KEY SECS [release]
+ *                                           p50/p99 at 1,000 offered grants/s only,
+ *                                           each lease released once granted
+ *                                           (tests/bench/jobs.sh, with followers)
  *   bench_grant fill STATE_DIR N SITES      N leases into a (stopped) store
  *   bench_grant page EP BROKER_PUB KEY SITE first page of SITE's active leases
  *
@@ -25,6 +29,7 @@
 #include <inttypes.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,11 +234,16 @@ static double bare_tokens(double secs, double us[4])
 
 /* ------------------------------------------------------------------ load */
 
+/* Releases are told from grants by this bit of their correlation id. */
+#define RELEASE_CORR (UINT64_C(1) << 62)
+
 struct client {
     void *zctx, *sock;
     uint64_t corr;
     uint64_t sent_us[MAX_INFLIGHT]; /* by corr % MAX_INFLIGHT */
     size_t inflight;
+    bool release;     /* release each lease once granted (open ... release) */
+    size_t releasing; /* releases not answered yet */
 };
 
 static int client_open(struct client *c, const char *ep, const char *pubfile,
@@ -285,7 +295,23 @@ static void send_submit(struct client *c)
     c->inflight++;
 }
 
-/* One reply (waiting at most wait_ms): 1 granted, 0 anything else, -1 none. */
+/* Let go of a lease just granted, so that the open leases (and the holds
+ * each advertisement lists) stay few however long the run. */
+static void send_release(struct client *c, const char *lease_id)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Release r = AIFED__RELEASE__INIT;
+
+    r.lease_id = (char *)lease_id;
+    env.version = AF_WIRE_VERSION;
+    env.corr_id = RELEASE_CORR | ++c->corr;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_RELEASE, &r);
+    af_zsock_send(c->sock, NULL, 0, &env);
+    c->releasing++;
+}
+
+/* One reply (waiting at most wait_ms): 1 granted, 0 anything else, 2 a
+ * release answered, -1 none. */
 static int recv_reply(struct client *c, int wait_ms, uint64_t *lat_us)
 {
     zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
@@ -294,12 +320,19 @@ static int recv_reply(struct client *c, int wait_ms, uint64_t *lat_us)
 
     if (zmq_poll(&it, 1, wait_ms) <= 0 || af_zsock_recv(c->sock, false, 64 << 20, &z) < 0)
         return -1;
+    if (z.env && (z.env->corr_id & RELEASE_CORR)) {
+        c->releasing--;
+        af_zmsg_clear(&z);
+        return 2;
+    }
     c->inflight--;
     *lat_us = now_us() - c->sent_us[z.env ? z.env->corr_id % MAX_INFLIGHT : 0];
     granted = z.env && z.env->body_case == AIFED__ENVELOPE__BODY_LEASE_REPLY &&
               z.env->lease_reply->lease->state == AIFED__LEASE_STATE__LEASE_ACTIVE;
     if (z.env && z.env->body_case == AIFED__ENVELOPE__BODY_ERROR && c->corr < 5)
         fprintf(stderr, "bench_grant: %s\n", z.env->error->message);
+    if (granted && c->release)
+        send_release(c, z.env->lease_reply->lease->id);
     af_zmsg_clear(&z);
     return granted;
 }
@@ -340,7 +373,7 @@ static void open_loop(struct client *c, double secs)
     uint64_t *lats = calloc(total, sizeof(*lats)), start = now_us(), lat;
     uint64_t deadline = start + (uint64_t)(secs * 1e6) + 5000000;
 
-    while ((sent < total || c->inflight) && now_us() < deadline) {
+    while ((sent < total || c->inflight || c->releasing) && now_us() < deadline) {
         uint64_t due = start + sent * (1000000 / OPEN_RATE);
         if (sent < total && now_us() >= due) {
             send_submit(c);
@@ -486,6 +519,14 @@ int main(int argc, char **argv)
         client_close(&c);
         return 0;
     }
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "open")) {
+        if (client_open(&c, argv[2], argv[3], argv[4]) < 0)
+            return 1;
+        c.release = argc == 7 && !strcmp(argv[6], "release");
+        open_loop(&c, atof(argv[5]));
+        client_close(&c);
+        return 0;
+    }
     if (argc >= 5 && !strcmp(argv[1], "fill"))
         return fill(argv[2], atol(argv[3]), argv + 4, argc - 4);
     if (argc == 6 && !strcmp(argv[1], "page")) {
@@ -495,8 +536,9 @@ int main(int argc, char **argv)
         client_close(&c);
         return rc;
     }
-    fprintf(stderr,
-            "usage: bench_grant bare | load EP PUB KEY SECS | fill DIR N SITE... | "
-            "page EP PUB KEY SITE\n");
+    fprintf(stderr, "usage: bench_grant bare | load EP PUB KEY SECS | open EP PUB KEY "
+                    "SECS [release] | "
+                    "fill DIR N SITE... | "
+                    "page EP PUB KEY SITE\n");
     return 2;
 }

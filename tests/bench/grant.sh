@@ -11,27 +11,11 @@ SRC=${2:?source dir}
 SECS=${3:-5}
 LEASES=${4:-1000000}
 . "$SRC/deploy/fedlib.sh"
+. "$SRC/tests/bench/benchlib.sh"
 BENCH=$AIFED_BUILD/tests/bench/bench_grant
 # TMPDIR on a tmpfs shows what the broker does when syncs cost nothing.
 T=$(mktemp -d "${TMPDIR:-/tmp}/aifed-bench.XXXXXX")
 trap 'fed_stop "$T" 2>/dev/null; rm -rf "$T"' EXIT
-
-# Two simulated sites big enough that capacity never runs out.
-site_file() {
-    cat > "$T/$1.site" <<SITE
-[site]
-id = $1
-country = $2
-illustrative = yes
-[pool:gpu]
-accelerator = H100
-gpu_memory_gb = 80
-gpus_per_node = 8
-nodes = 4096
-gpus_free = 32000
-max_walltime = 24h
-SITE
-}
 
 echo "== bare limits (same machine, same run)"
 bare=$("$BENCH" bare) || exit 1
@@ -39,14 +23,7 @@ echo "$bare"
 echo_rate=$(sed -n 's/^bare CURVE DEALER\/ROUTER echo: \([0-9]*\) msgs.*/\1/p' <<<"$bare")
 
 echo "== grants through aifed-broker and two aifed-agents"
-site_file simA LU
-site_file simB DE
-FED_MAX_WAITING=4096 fed_init "$T" simA simB || exit 1
-sed -i 's/^max_waiting = .*/&\nrate_limit = 1000000\nrate_burst = 1000000/' "$T/broker.conf"
-fed_start_broker "$T" || exit 1
-fed_start_agent "$T" simA "$T/simA.site"
-fed_start_agent "$T" simB "$T/simB.site"
-fed_wait_up "$T" 2 || exit 1
+bench_sim_federation "$T" || exit 1
 load=$("$BENCH" load "$FED_CLIENT_EP" "$T/keys/broker.pub" "$T/keys/alice.key" "$SECS") || exit 1
 echo "$load"
 grants=$(sed -n 's/.*: \([0-9]*\) durable grants\/s.*/\1/p' <<<"$load")
