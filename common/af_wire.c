@@ -143,6 +143,7 @@ static int check_workload(const Aifed__Workload *w, struct af_error *err)
     }
     if (check_list(w->n_certifications, w->certifications, true,
                    "workload.certifications", err) ||
+        check_list(w->n_sites, w->sites, true, "workload.sites", err) ||
         check_data(w->n_data, w->data, "workload.data", err) ||
         check_weights(w->weights, err))
         return -1;

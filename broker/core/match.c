@@ -105,6 +105,8 @@ static bool fair_share_ok(const struct match_workload *w, const struct match_sit
 static bool check_site(const struct match_workload *w, const struct match_site *s,
                        struct eval *e)
 {
+    if (w->n_sites && !has_string((char *const *)w->sites, w->n_sites, s->id))
+        return fail(e, MATCH_SITE, 0, 0);
     if (!s->up)
         return fail(e, MATCH_DOWN, 0, 0);
     if (s->drained)
@@ -625,6 +627,10 @@ void match_reason(const struct match_workload *w, const struct match_site *sites
         break;
     case MATCH_TRIED:
         snprintf(buf, size, "site already refused this lease");
+        break;
+    case MATCH_SITE:
+        snprintf(buf, size, "not one of the sites asked for (%s%s)", w->sites[0],
+                 w->n_sites > 1 ? " and others" : "");
         break;
     case MATCH_NO_POOLS:
         snprintf(buf, size, "site advertises no pools");

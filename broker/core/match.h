@@ -112,6 +112,8 @@ struct match_workload {
     size_t n_certifications;
     const struct match_data *data;
     size_t n_data;
+    const char *const *sites; /* allow-list (--site); n_sites 0 = any */
+    size_t n_sites;
     const char *const *exclude; /* sites already tried for this lease */
     size_t n_exclude;
     bool require_allocation;
@@ -119,7 +121,8 @@ struct match_workload {
     struct match_weights weights;
 };
 
-/* The constraints, in the order they are checked. */
+/* The constraints, in the order they are checked (but MATCH_SITE, first;
+ * the numbers are kept in stored explanations, so new ones go last). */
 enum match_check {
     MATCH_OK = 0,
     /* per site */
@@ -145,6 +148,7 @@ enum match_check {
     MATCH_DEADLINE,
     MATCH_MAINTENANCE,
     MATCH_ALLOCATION_ENDS,
+    MATCH_SITE, /* not one of the sites the workload names */
 };
 
 enum match_verdict { MATCH_CHOSEN = 1, MATCH_RANKED, MATCH_REJECTED };

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body)
 {
@@ -183,15 +184,64 @@ bool rpc_may_see(const struct rpc_msg *m, const Aifed__Lease *l)
     return auth_may_use_project(m->who, l->workload->project);
 }
 
+/* Of the leases an abbreviated id may stand for, those the sender may see:
+ * the first one's id, and how many. */
+struct abbrev {
+    const struct rpc_msg *m;
+    char id[AF_ID_MAX + 1];
+    size_t seen;
+};
+
+static int abbrev_visit(const Aifed__Lease *l, void *arg)
+{
+    struct abbrev *a = arg;
+
+    if (rpc_may_see(a->m, l) && a->seen++ == 0)
+        snprintf(a->id, sizeof(a->id), "%s", l->id);
+    return a->seen > 1; /* a second one: it is ambiguous, stop */
+}
+
+/* How many of the leases m's sender may see begin with id, or with
+ * "lease-" and id (people type the part that differs); the one, if one. */
+#define ABBREV_SCAN 256
+
+static size_t abbreviated(struct svc *s, const struct rpc_msg *m, const char *id,
+                          char *full, size_t size)
+{
+    struct abbrev a = {.m = m};
+    char with[AF_ID_MAX + 8];
+
+    if (strlen(id) < 4) /* "le" stands for everything */
+        return 0;
+    store_lease_prefix(s->store, id, ABBREV_SCAN, abbrev_visit, &a);
+    if (!a.seen && strncmp(id, "lease-", 6)) {
+        snprintf(with, sizeof(with), "lease-%s", id);
+        store_lease_prefix(s->store, with, ABBREV_SCAN, abbrev_visit, &a);
+    }
+    if (a.seen == 1)
+        snprintf(full, size, "%s", a.id);
+    return a.seen;
+}
+
 Aifed__Lease *rpc_lease_get(struct svc *s, const struct rpc_msg *m, const char *id)
 {
+    char full[AF_ID_MAX + 1];
     Aifed__Lease *l;
+    size_t n;
 
     if (store_lease_get(s->store, id, &l) < 0) {
-        if (errno == ENOENT)
-            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", id);
-        else
+        if (errno != ENOENT) {
             rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading lease %s", id);
+            return NULL;
+        }
+        if ((n = abbreviated(s, m, id, full, sizeof(full))) == 1)
+            return rpc_lease_get(s, m, full);
+        if (n > 1)
+            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_BAD_REQUEST,
+                      "'%s' begins more than one of your leases: give more of its id",
+                      id);
+        else
+            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND, "no lease %s", id);
         return NULL;
     }
     if (!rpc_may_see(m, l)) {

@@ -131,7 +131,10 @@ void rpc_remember(struct svc *s, const struct rpc_msg *m, const char *rid,
 
 /* The stored lease id names, for m's sender: NULL (with NOT_FOUND sent)
  * when there is none or the sender may not see it, so that users cannot
- * probe which lease ids exist. Free with store_lease_free(). */
+ * probe which lease ids exist. id may be abbreviated: the start of one
+ * lease id the sender may see (4 characters at least, "lease-" may be left
+ * out); the start of several is refused (BAD_REQUEST). Free with
+ * store_lease_free(). */
 Aifed__Lease *rpc_lease_get(struct svc *s, const struct rpc_msg *m, const char *id);
 
 #endif

@@ -334,8 +334,8 @@ static void on_renew(struct svc *s, const struct rpc_msg *m)
         return;
     if (lease_next(stored->state, LEASE_EV_RENEW) < 0)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
-                  "lease %s is %s: only an ACTIVE lease can be renewed", r->lease_id,
-                  lease_state_name(stored->state));
+                  "lease %s is %s: only an ACTIVE or SCHEDULED lease can be renewed",
+                  r->lease_id, lease_state_name(stored->state));
     else if (leasesvc_renew_refusal(s, stored, r->extend_s, why, sizeof(why)))
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY, "%s", why);
     else if (leasesvc_renew(s, stored, r->extend_s, &renewed) == 0) {

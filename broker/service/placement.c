@@ -48,6 +48,8 @@ static int convert_workload(struct svc *s, const Aifed__Workload *w, struct plac
         .n_countries = w->n_countries,
         .certifications = w->certifications,
         .n_certifications = w->n_certifications,
+        .sites = (const char *const *)w->sites,
+        .n_sites = w->n_sites,
         .data = m->data,
         .n_data = w->n_data,
         .require_allocation = s->conf->require_allocation,
@@ -156,9 +158,12 @@ void placement_refusal(const struct placement *m, char *buf, size_t size)
     const struct match_candidate *best = NULL;
     char why[AF_WIRE_MAX_TEXT];
 
+    /* The furthest a site got through the checks; a site the workload did
+     * not name got nowhere, whatever its number. */
     for (size_t i = 0; i < m->r.n; i++) {
         const struct match_candidate *c = &m->r.candidates[i];
-        if (!best || c->failed > best->failed)
+        if (!best || (best->failed == MATCH_SITE && c->failed != MATCH_SITE) ||
+            (c->failed != MATCH_SITE && c->failed > best->failed))
             best = c;
     }
     if (!best) {

@@ -425,10 +425,16 @@ static int audit_lease(struct store *st, const Aifed__Lease *prev, const Aifed__
     if (prev && prev->state == l->state && !strcmp(prev->site, l->site) &&
         prev->expires_ms == l->expires_ms)
         return 0; /* the same lease, restated (a signature stored) */
-    if (prev && from == (int)l->state)
-        snprintf(change, sizeof(change), "%s %s", state_name(from),
-                 strcmp(prev->site, l->site) ? "moved" : "renewed");
-    else
+    if (prev && from == (int)l->state && strcmp(prev->site, l->site))
+        snprintf(change, sizeof(change), "%s moved", state_name(from));
+    else if (prev && from == (int)l->state) {
+        char by[32]; /* the audit says by how much, as renew --by took it */
+        af_duration_format((uint64_t)(l->expires_ms > prev->expires_ms
+                                          ? l->expires_ms - prev->expires_ms
+                                          : 0),
+                           by, sizeof(by));
+        snprintf(change, sizeof(change), "%s renewed by %s", state_name(from), by);
+    } else
         snprintf(change, sizeof(change), "%s->%s", state_name(from),
                  state_name(l->state));
     return store_audit_append(st, l->id, l->principal, change, l->reason);
@@ -489,6 +495,42 @@ int store_lease_get(struct store *st, const char *id, Aifed__Lease **ret)
         rc = store_errno(rc);
     store_read_end(txn, own);
     return rc;
+}
+
+int store_lease_prefix(struct store *st, const char *prefix, size_t max,
+                       store_lease_fn fn, void *arg)
+{
+    size_t len = strlen(prefix), n = 0;
+    MDB_val k = store_val(prefix), v;
+    MDB_cursor *cur;
+    MDB_txn *txn;
+    bool own;
+    int rc, stop = 0;
+
+    if (store_read_begin(st, &txn, &own) < 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->dbi[DB_LEASES], &cur))) {
+        store_read_end(txn, own);
+        return store_errno(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max && !stop;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Aifed__Lease *l;
+        if (k.mv_size < len || memcmp(k.mv_data, prefix, len))
+            break;
+        if (lease_decode(&v, &l) < 0) {
+            stop = -1;
+            break;
+        }
+        n++;
+        stop = fn(l, arg);
+        aifed__lease__free_unpacked(l, NULL);
+    }
+    mdb_cursor_close(cur);
+    store_read_end(txn, own);
+    if (stop < 0 || (rc != 0 && rc != MDB_NOTFOUND))
+        return stop < 0 ? -1 : store_errno(rc);
+    return (int)n;
 }
 
 void store_lease_free(struct store *st, Aifed__Lease *lease)

@@ -89,6 +89,11 @@ struct store_filter {
  * lease is borrowed for the call. */
 typedef int (*store_lease_fn)(const struct Aifed__Lease *lease, void *arg);
 
+/* Visit, in id order, the leases whose ids begin with prefix, at most max
+ * of them; fn's 1 stops, -1 fails. The number visited, or -1 with errno. */
+int store_lease_prefix(struct store *st, const char *prefix, size_t max,
+                       store_lease_fn fn, void *arg);
+
 /* Visit leases matching f with id > after (NULL: from the start), using the
  * most selective index. -1 with errno on failure or when fn fails. */
 int store_lease_list(struct store *st, const struct store_filter *f, const char *after,

@@ -79,7 +79,7 @@ wait_for "mimer drops the hold" 10 'grep -q "released lease $lease" "$T/logs/age
 wait_for "mimer's 64 GPUs are back" 10 'test "$(site_avail mimer)" -eq 64'
 out=$(ctl alice lease renew "$lease" --by 1h 2>&1); rc=$?
 check "a revoked lease cannot be renewed" \
-    test "$rc:$out" = "1:aifedctl: lease $lease is REVOKED: only an ACTIVE lease can be renewed"
+    test "$rc:$out" = "1:aifedctl: lease $lease is REVOKED: only an ACTIVE or SCHEDULED lease can be renewed"
 
 # An agent that restarts forgets its holds (static backend): LOST.
 lost=$(ctlj alice submit --project llm-eu --gpus 4 --country GR | jq -r .id)

@@ -306,13 +306,13 @@ static void audit_follows_every_change(void **state)
     assert_int_equal(c.n, 4);
     assert_string_equal(c.changes[0], "NEW->PENDING");
     assert_string_equal(c.changes[1], "PENDING->ACTIVE");
-    assert_string_equal(c.changes[2], "ACTIVE renewed");
+    assert_string_equal(c.changes[2], "ACTIVE renewed by 4s");
     assert_string_equal(c.changes[3], "principal revoked");
     /* Paging resumes after a given entry. */
     memset(&c, 0, sizeof(c));
     assert_int_equal(store_audit_list(f->st, 2, follow, &c), 0);
     assert_int_equal(c.n, 2);
-    assert_string_equal(c.changes[0], "ACTIVE renewed");
+    assert_string_equal(c.changes[0], "ACTIVE renewed by 4s");
 }
 
 static int gather(const char *site, void *arg)
