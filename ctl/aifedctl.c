@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "ctl_call.h"
 #include "ctl_client.h"
+#include "ctl_config.h"
 #include "ctl_opts.h"
 #include "ctl_show.h"
 
@@ -19,10 +20,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int ctl_parse_json_only(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                         char **argv)
@@ -35,7 +39,92 @@ int ctl_parse_json_only(const struct ctl_command *cmd, struct ctl *ctl, int argc
     return -1;
 }
 
+/* ------------------------------------------------------ global options */
+
+static int set_timeout(struct ctl *ctl, const char *value)
+{
+    if (af_duration_parse(value, &ctl->timeout_ms) < 0 || ctl->timeout_ms == 0) {
+        fprintf(stderr, "aifedctl: --timeout: '%s' is not a duration like 10s\n", value);
+        return -1;
+    }
+    ctl->timeout_set = true;
+    return 0;
+}
+
+/* The global options a command's words may also hold ("aifedctl sites
+ * --timeout 2s"), taken out of them. --key stays with admin, whose
+ * principal add has a --key of its own. */
+static int take_globals(struct ctl *ctl, const struct ctl_command *cmd, int *argc,
+                        char **argv)
+{
+    static const char *const names[] = {"--broker", "--broker-key", "--timeout", "--key"};
+    int out = 1, i;
+
+    for (i = 1; i < *argc; i++) {
+        const char *value = NULL, *arg = argv[i];
+        size_t k, len;
+
+        if (!strcmp(arg, "--"))
+            break;
+        for (k = 0; k < 4; k++) {
+            len = strlen(names[k]);
+            if (k == 3 && !strcmp(cmd->name, "admin"))
+                continue;
+            if (!strncmp(arg, names[k], len) && (arg[len] == '=' || !arg[len]))
+                break;
+        }
+        if (k == 4) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (arg[len] == '=')
+            value = arg + len + 1;
+        else if (i + 1 < *argc)
+            value = argv[++i];
+        if (!value) {
+            fprintf(stderr, "aifedctl: %s needs a value\n", names[k]);
+            return -1;
+        }
+        if (k == 0)
+            ctl->broker = value;
+        else if (k == 1)
+            ctl->broker_key = value;
+        else if (k == 3)
+            ctl->key = value;
+        else if (set_timeout(ctl, value) < 0)
+            return -1;
+    }
+    for (; i < *argc; i++) /* "--" and what follows it stay as they are */
+        argv[out++] = argv[i];
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
 /* -------------------------------------------------------------- keygen */
+
+/* mkdir -p, each new one 0700 (and said); 0, or -1 with errno. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof(path))
+        return errno = ENAMETOOLONG, -1;
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char was = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) == 0)
+            printf("made %s (mode 0700)\n", path);
+        else if (errno != EEXIST)
+            return -1;
+        if (!(*p = was))
+            return 0;
+    }
+}
 
 static int cmd_keygen(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                       char **argv)
@@ -55,6 +144,11 @@ static int cmd_keygen(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     if (!af_id_valid(argv[optind]))
         return ctl_usage_error(
             cmd, "'%s' is not a valid name (1-64 of A-Z a-z 0-9 . _ -)", argv[optind]);
+    /* The README's first command names a directory that is not there yet. */
+    if (make_dirs(dir) < 0) {
+        fprintf(stderr, "aifedctl: cannot make %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
     if (af_keys_generate(&kp) < 0) {
         fprintf(stderr, "aifedctl: cannot make a key: %s\n", strerror(errno));
         return 1;
@@ -84,6 +178,45 @@ static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return ctl_ask(ctl, AIFED__ENVELOPE__BODY_LIST_SITES, &ls,
                    AIFED__ENVELOPE__BODY_SITE_LIST, ctl_reply_sites);
+}
+
+/* -------------------------------------------------------------- config */
+
+static int cmd_config(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                      char **argv)
+{
+    const struct ctl_config *c = ctl->config;
+    char timeout[32] = "";
+    int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (optind + 1 != argc || strcmp(argv[optind], "show"))
+        return ctl_usage_error(cmd, "the one verb is show", NULL);
+    if (ctl->timeout_set)
+        af_duration_format(ctl->timeout_ms, timeout, sizeof(timeout));
+    if (ctl->json) {
+        json_t *o =
+            json_pack("{s:s, s:b}", "config_file", c->path, "config_file_read", c->found);
+        const char *names[] = {"broker", "broker_key", "key", "timeout"};
+        const char *values[] = {ctl->broker, ctl->broker_key, ctl->key,
+                                *timeout ? timeout : NULL};
+        const char *srcs[] = {c->src_broker, c->src_broker_key, c->src_key,
+                              c->src_timeout};
+        for (int i = 0; i < 4; i++)
+            json_object_set_new(
+                o, names[i],
+                json_pack("{s:s?, s:s}", "value", values[i], "from", srcs[i]));
+        ctl_print_json(o);
+        return 0;
+    }
+    printf("config file: %s (%s)\n", c->path, c->found ? "read" : "not there");
+    printf("broker:      %s (%s)\n", ctl->broker ? ctl->broker : "-", c->src_broker);
+    printf("broker_key:  %s (%s)\n", ctl->broker_key ? ctl->broker_key : "-",
+           c->src_broker_key);
+    printf("key:         %s (%s)\n", ctl->key ? ctl->key : "-", c->src_key);
+    printf("timeout:     %s (%s)\n", *timeout ? timeout : "-", c->src_timeout);
+    return 0;
 }
 
 static int cmd_help(struct ctl *ctl, const struct ctl_command *self, int argc,
@@ -202,6 +335,16 @@ static const struct ctl_command commands[] = {
      "recomputes the whole chain and exits 1 if any entry was altered or dropped.\n"
      "With the global --db STATE_DIR it reads the broker's store directly (on the\n"
      "broker host; works while the broker runs and while it is down).\n"},
+    {"config", cmd_config, "config show [--json]",
+     "The broker, broker key, key and timeout aifedctl uses, and where each came\n"
+     "from: an option, the environment (AIFED_BROKER, AIFED_BROKER_KEY, AIFED_KEY),\n"
+     "or the config file ($AIFED_CONFIG, else ~/.config/aifed/config), which holds\n"
+     "\n"
+     "    [aifedctl]\n"
+     "    broker = broker.example.eu:5555\n"
+     "    broker_key = broker.pub      (paths relative to the file's directory)\n"
+     "    key = alice.key\n"
+     "    timeout = 30s\n"},
     {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -212,6 +355,49 @@ static const struct ctl_command *find_command(const char *name)
         if (!strcmp(commands[i].name, name))
             return &commands[i];
     return NULL;
+}
+
+/* Edits (insert, delete, change a letter) from a to b, for suggestions. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+
+    if (la >= 63 || lb >= 63)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* No such command: the nearest one (two edits at most), and where to look. */
+static void unknown_command(const char *name)
+{
+    const char *near = NULL;
+    size_t best = 3;
+
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        size_t d = distance(name, commands[i].name);
+        if (d < best)
+            best = d, near = commands[i].name;
+    }
+    if (near)
+        fprintf(stderr, "aifedctl: no command '%s'; did you mean '%s'?\n", name, near);
+    else
+        fprintf(stderr, "aifedctl: no command '%s'\n", name);
+    fprintf(stderr, "See 'aifedctl --help'.\n");
 }
 
 static void usage(FILE *out)
@@ -240,7 +426,7 @@ static int cmd_help(struct ctl *ctl, const struct ctl_command *self, int argc,
         return 0;
     }
     if (!(cmd = find_command(argv[1]))) {
-        fprintf(stderr, "aifedctl: no command '%s'\n", argv[1]);
+        unknown_command(argv[1]);
         return CTL_EXIT_USAGE;
     }
     ctl_command_help(cmd);
@@ -249,12 +435,11 @@ static int cmd_help(struct ctl *ctl, const struct ctl_command *self, int argc,
 
 int main(int argc, char **argv)
 {
-    struct ctl ctl = {
-        .broker = getenv("AIFED_BROKER"),
-        .broker_key = getenv("AIFED_BROKER_KEY"),
-        .key = getenv("AIFED_KEY"),
-    };
+    struct ctl ctl = {0};
+    static struct ctl_config cfg;
     const struct ctl_command *cmd;
+    struct af_error err;
+    char endpoint[1100];
     int opt;
 
     if (sodium_init() < 0) {
@@ -276,12 +461,8 @@ int main(int argc, char **argv)
             ctl.key = optarg;
             break;
         case 't':
-            if (af_duration_parse(optarg, &ctl.timeout_ms) < 0 || ctl.timeout_ms == 0) {
-                fprintf(stderr, "aifedctl: --timeout: '%s' is not a duration like 10s\n",
-                        optarg);
+            if (set_timeout(&ctl, optarg) < 0)
                 return CTL_EXIT_USAGE;
-            }
-            ctl.timeout_set = true;
             break;
         case 'j':
             ctl.json = true;
@@ -302,8 +483,22 @@ int main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     if (!(cmd = find_command(argv[optind]))) {
-        fprintf(stderr, "aifedctl: no command '%s'\n\n", argv[optind]);
-        usage(stderr);
+        unknown_command(argv[optind]);
+        return CTL_EXIT_USAGE;
+    }
+    argc -= optind;
+    argv += optind;
+    if (take_globals(&ctl, cmd, &argc, argv) < 0)
+        return CTL_EXIT_USAGE;
+    if (ctl_config_apply(&ctl, &cfg, &err) < 0) {
+        fprintf(stderr, "aifedctl: %s\n", err.text);
+        return CTL_EXIT_USAGE;
+    }
+    ctl.config = &cfg;
+    if (ctl.broker &&
+        !(ctl.broker = ctl_config_endpoint(ctl.broker, endpoint, sizeof(endpoint)))) {
+        fprintf(stderr, "aifedctl: the broker (%s) is not host:port or tcp://host:port\n",
+                cfg.src_broker);
         return CTL_EXIT_USAGE;
     }
     if (ctl.db && strcmp(cmd->name, "leases") && strcmp(cmd->name, "lease") &&
@@ -311,8 +506,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "aifedctl: --db works with leases, lease show and admin audit\n");
         return CTL_EXIT_USAGE;
     }
-    argc -= optind;
-    argv += optind;
     /* 0, not 1: glibc then re-initialises getopt, forgetting the "+" (stop at
      * the first word) of the global parse, so a command's options may also
      * follow its words ("lease show ID --json"). */

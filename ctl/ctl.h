@@ -9,10 +9,14 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include "af_time.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
 #define CTL_EXIT_USAGE 2
+
+struct ctl_config;
 
 /* The global options. */
 struct ctl {
@@ -23,6 +27,7 @@ struct ctl {
     uint64_t timeout_ms;
     bool timeout_set;
     bool json;
+    const struct ctl_config *config; /* where the above came from */
 };
 
 struct ctl_command {
@@ -57,6 +62,17 @@ int ctl_parse_json_only(const struct ctl_command *cmd, struct ctl *ctl, int argc
 
 /* A decimal count that fits 32 bits; -1 otherwise. */
 int ctl_parse_u32(const char *s, uint32_t *ret);
+
+/* A duration a user typed for a job or a lease: a bare number is minutes,
+ * as sbatch --time reads it (af_duration_parse_bare). -1 otherwise. */
+int ctl_parse_duration(const char *s, uint64_t *ret_ms);
+/* A time a user typed (af_time_parse_user), or a duration from now (ago:
+ * before now), into epoch ms. -1 otherwise. */
+int ctl_parse_when(const char *s, bool ago, int64_t *ret_ms);
+/* What ctl_parse_duration and ctl_parse_when take, for their messages. */
+#define CTL_DURATION_HELP                                                                \
+    AF_DURATION_FORMS "; a bare number is minutes, as in sbatch --time"
+#define CTL_WHEN_HELP AF_TIME_FORMS ", or a duration like 2h"
 
 /* The command files' commands. */
 int ctl_cmd_submit(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);

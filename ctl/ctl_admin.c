@@ -392,17 +392,17 @@ int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
                                        optarg);
             break;
         case 'u':
-            if (af_time_parse(optarg, &o->a.end_ms) < 0)
-                return ctl_usage_error(cmd, "--until: '%s' is not a date like 2027-06-30",
-                                       optarg);
+            if (ctl_parse_when(optarg, false, &o->a.end_ms) < 0)
+                return ctl_usage_error(
+                    cmd, "--until: '%s' is not a time (" CTL_WHEN_HELP ")", optarg);
             break;
         case 'k':
             o->pub = optarg;
             break;
         case 'S':
-            if (af_time_parse(optarg, &o->since_ms) < 0)
+            if (ctl_parse_when(optarg, true, &o->since_ms) < 0)
                 return ctl_usage_error(
-                    cmd, "--since: '%s' is not a time like 2026-11-24T06:00Z", optarg);
+                    cmd, "--since: '%s' is not a time (" CTL_WHEN_HELP " ago)", optarg);
             break;
         case 'v':
             o->verify = true;

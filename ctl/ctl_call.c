@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctl_call: connect, call, and put what went wrong in words. */
 #include "ctl_call.h"
+#include "ctl_config.h"
 #include "af_wire.h"
 #include "ctl_client.h"
 #include "ctl_retry.h"
@@ -15,9 +16,15 @@ static struct ctl_client *connect_broker(const struct ctl *ctl)
     struct ctl_client *c;
 
     if (!ctl->broker || !ctl->broker_key || !ctl->key) {
-        fprintf(stderr, "aifedctl: say where the broker is and who you are: --broker "
-                        "ENDPOINT --broker-key FILE --key FILE, or set AIFED_BROKER, "
-                        "AIFED_BROKER_KEY and AIFED_KEY\n");
+        fprintf(stderr,
+                "aifedctl: no %s: say where the broker is and who you are with --broker "
+                "HOST:PORT --broker-key FILE --key FILE, AIFED_BROKER, AIFED_BROKER_KEY "
+                "and AIFED_KEY, or broker, broker_key and key in %s (`aifedctl config "
+                "show` says what is set)\n",
+                !ctl->broker       ? "broker"
+                : !ctl->broker_key ? "broker key"
+                                   : "key of yours",
+                ctl->config ? ctl->config->path : "~/.config/aifed/config");
         return NULL;
     }
     if (!(c = ctl_client_create(ctl->broker, ctl->broker_key, ctl->key, &err)))

@@ -76,9 +76,7 @@ static char *make_lease(struct ctl *ctl, struct ctl_workload *a, int *rc)
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__Submit s = AIFED__SUBMIT__INIT;
     const Aifed__Lease *l;
-    char rid[AF_ID_MAX + 1], *id = NULL, when[32], in[32];
-    int64_t now = af_now_ms();
-    uint64_t wait, unit;
+    char rid[AF_ID_MAX + 1], *id = NULL, when[96];
 
     af_id_new("req", rid, sizeof(rid));
     s.request_id = rid;
@@ -90,15 +88,11 @@ static char *make_lease(struct ctl *ctl, struct ctl_workload *a, int *rc)
         return NULL;
     l = rep->lease_reply->lease;
     if (l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED) {
-        af_time_format(l->activated_ms, when, sizeof(when));
-        /* Whole seconds, or whole minutes from ten minutes on. */
-        wait = l->activated_ms > now ? (uint64_t)(l->activated_ms - now) : 0;
-        unit = wait >= 600000 ? 60000 : 1000;
-        af_duration_format((wait + unit - 1) / unit * unit, in, sizeof(in));
+        ctl_show_time_far(l->activated_ms, when, sizeof(when));
         fprintf(stderr,
-                "lease %s SCHEDULED at %s/%s: the hold starts at %s (in %s); the job "
-                "waits for it\n",
-                l->id, l->site, l->pool, when, in);
+                "lease %s SCHEDULED at %s/%s: the hold starts at %s; the job waits for "
+                "it\n",
+                l->id, l->site, l->pool, when);
         id = strdup(l->id);
     } else if (l->state != AIFED__LEASE_STATE__LEASE_ACTIVE) {
         fprintf(stderr, "aifedctl: lease %s is %s: %s\n", l->id,

@@ -325,10 +325,10 @@ int ctl_cmd_lease(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
     while ((opt = ctl_getopt(argc, argv, &ctl_opts_lease)) != -1) {
         switch (opt) {
         case 'b':
-            if (af_duration_parse(optarg, &lease_o.by_ms) < 0 || lease_o.by_ms == 0 ||
+            if (ctl_parse_duration(optarg, &lease_o.by_ms) < 0 || lease_o.by_ms == 0 ||
                 lease_o.by_ms > 365ull * 86400 * 1000)
-                return ctl_usage_error(cmd, "--by: '%s' is not a duration like 2h",
-                                       optarg);
+                return ctl_usage_error(
+                    cmd, "--by: '%s' is not a duration (" CTL_DURATION_HELP ")", optarg);
             break;
         case 'r':
             if (strlen(optarg) > 400)

@@ -4,6 +4,7 @@
  * before it. */
 #include "ctl_opts.h"
 #include "ctl.h"
+#include "af_time.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -50,6 +51,7 @@ static const struct option workload[] = {
     {"walltime", required_argument, NULL, 'w'},
     {"not-before", required_argument, NULL, 'B'},
     {"start-by", required_argument, NULL, 'D'},
+    {"site", required_argument, NULL, 'S'},
     {"country", required_argument, NULL, 'c'},
     {"eu", no_argument, NULL, 'e'},
     {"cert", required_argument, NULL, 'T'},
@@ -64,7 +66,7 @@ static const struct option workload[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-const struct ctl_opts ctl_opts_workload = {"p:g:a:m:n:C:M:w:B:D:c:eT:1:2:3:P:W:r:f:jh",
+const struct ctl_opts ctl_opts_workload = {"p:g:a:m:n:C:M:w:B:D:S:c:eT:1:2:3:P:W:r:f:jh",
                                            workload};
 
 static const struct option leases[] = {
@@ -130,12 +132,15 @@ int ctl_opt_common(const struct ctl_command *cmd, struct ctl *ctl, int opt)
 
 int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, const char *arg)
 {
+    /* The reason in one line, and where the rest is: not the whole usage. */
     if (fmt) {
         fprintf(stderr, "aifedctl %s: ", cmd->name);
         fprintf(stderr, fmt, arg);
         fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "usage: aifedctl %s\n", cmd->usage);
     }
-    fprintf(stderr, "usage: aifedctl %s\n", cmd->usage);
+    fprintf(stderr, "See 'aifedctl %s --help'.\n", cmd->name);
     return CTL_EXIT_USAGE;
 }
 
@@ -150,6 +155,24 @@ const struct ctl_verb *ctl_verb_find(const struct ctl_verb *table, const char *w
         if (!strcmp(table->name, word))
             return table;
     return NULL;
+}
+
+int ctl_parse_duration(const char *s, uint64_t *ret_ms)
+{
+    return af_duration_parse_bare(s, AF_BARE_MINUTES, ret_ms);
+}
+
+int ctl_parse_when(const char *s, bool ago, int64_t *ret_ms)
+{
+    int64_t now = af_now_ms();
+    uint64_t ms;
+
+    if (af_time_parse_user(s, now, ret_ms) == 0)
+        return 0;
+    if (ctl_parse_duration(s, &ms) < 0 || ms > (uint64_t)INT64_MAX / 4)
+        return -1;
+    *ret_ms = ago ? now - (int64_t)ms : now + (int64_t)ms;
+    return 0;
 }
 
 int ctl_parse_u32(const char *s, uint32_t *ret)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static json_t *time_json(int64_t ms)
 {
@@ -63,28 +64,72 @@ static json_t *lease_json(const Aifed__Lease *l)
         (json_int_t)l->gpu_seconds_used, "usage_from_site", l->usage_from_site);
 }
 
+static bool on_terminal(void)
+{
+    static int tty = -1;
+
+    if (tty < 0)
+        tty = isatty(STDOUT_FILENO);
+    return tty == 1;
+}
+
+void ctl_show_time(int64_t ms, char *buf, size_t size)
+{
+    if (on_terminal())
+        af_time_format_local(ms, af_now_ms(), buf, size);
+    else
+        af_time_format(ms, buf, size);
+}
+
+void ctl_show_time_far(int64_t ms, char *buf, size_t size)
+{
+    char at[48], rel[48];
+
+    if (on_terminal()) {
+        af_time_format_local(ms, af_now_ms(), buf, size);
+        return;
+    }
+    af_time_format(ms, at, sizeof(at));
+    af_time_relative(ms, af_now_ms(), rel, sizeof(rel));
+    snprintf(buf, size, "%s (%s)", at, rel);
+}
+
+void ctl_show_time_short(int64_t ms, char *buf, size_t size)
+{
+    if (on_terminal() && ms > 0)
+        af_time_relative(ms, af_now_ms(), buf, size);
+    else
+        af_time_format(ms, buf, size);
+}
+
+/* When an open lease ends, or when an ended one did. */
+static int64_t lease_end_ms(const Aifed__Lease *l)
+{
+    return lease_is_open((int)l->state) ? l->expires_ms : l->updated_ms;
+}
+
 void ctl_show_lease(const Aifed__Lease *l, bool json)
 {
-    char created[32], expires[32], wall[24];
+    char created[64], expires[64], wall[24];
 
     if (json) {
         ctl_print_json(lease_json(l));
         return;
     }
     af_duration_format((uint64_t)l->workload->walltime_s * 1000, wall, sizeof(wall));
-    af_time_format(l->created_ms, created, sizeof(created));
-    af_time_format(l->expires_ms, expires, sizeof(expires));
+    ctl_show_time(l->created_ms, created, sizeof(created));
+    ctl_show_time(lease_end_ms(l), expires, sizeof(expires));
     printf("lease:       %s\n"
            "state:       %s\n"
            "project:     %s\n"
            "site/pool:   %s/%s\n"
            "resources:   %u x %s GPU%s on %u node%s, walltime %s\n"
            "created:     %s\n"
-           "expires:     %s\n",
+           "%s     %s\n",
            l->id, lease_state_name(l->state), l->workload->project, l->site, l->pool,
            l->gpus, *l->workload->accelerator ? l->workload->accelerator : "any",
            l->gpus == 1 ? "" : "s", l->nodes, l->nodes == 1 ? "" : "s", wall, created,
-           expires);
+           lease_is_open((int)l->state) ? "expires:" : "ended:  ", expires);
     if (*l->reason)
         printf("reason:      %s\n", l->reason);
     if (l->n_tried_sites) {
@@ -94,14 +139,13 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
         printf("\n");
     }
     if (l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED) {
-        af_time_format(l->activated_ms, created, sizeof(created));
+        ctl_show_time(l->activated_ms, created, sizeof(created));
         printf("starts:      %s (booked with --not-before: ACTIVE then, and charged "
                "from then)\n",
                created);
     }
     if (l->activated_ms && !lease_is_open((int)l->state))
-        printf("used:        %llu GPU-seconds (%s)\n",
-               (unsigned long long)l->gpu_seconds_used,
+        printf("used:        %.2f GPU-hours (%s)\n", (double)l->gpu_seconds_used / 3600.0,
                l->usage_from_site ? "measured by the site's scheduler"
                                   : "time held, as the broker saw it");
     printf("requested:   %s by %s\n", l->request_id, l->principal);
@@ -194,10 +238,10 @@ void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
     }
     if (first)
         printf("%-*s %-9s %-14s %-12s %-10s %5s  %s\n", LEASE_W, "LEASE", "STATE",
-               "PROJECT", "SITE", "POOL", "GPUS", "EXPIRES");
+               "PROJECT", "SITE", "POOL", "GPUS", "ENDS");
     for (size_t i = 0; i < n; i++) {
-        char expires[32];
-        af_time_format(v[i]->expires_ms, expires, sizeof(expires));
+        char expires[64];
+        ctl_show_time_short(lease_end_ms(v[i]), expires, sizeof(expires));
         printf("%-*s %-9s %-14s %-12s %-10s %5u  %s\n", LEASE_W, v[i]->id,
                lease_state_name(v[i]->state), v[i]->workload->project, v[i]->site,
                v[i]->pool, v[i]->gpus, expires);
@@ -375,7 +419,7 @@ void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
 void ctl_show_request(const Aifed__RequestRecord *r, bool json)
 {
     Aifed__ExplainReply er = AIFED__EXPLAIN_REPLY__INIT;
-    char when[32];
+    char when[64];
 
     er.candidates = r->candidates;
     er.n_candidates = r->n_candidates;
@@ -397,7 +441,7 @@ void ctl_show_request(const Aifed__RequestRecord *r, bool json)
         ctl_print_json(o);
         return;
     }
-    af_time_format(r->created_ms, when, sizeof(when));
+    ctl_show_time(r->created_ms, when, sizeof(when));
     printf("request:  %s by %s for %s, %s\n", r->request_id, r->principal,
            r->workload->project, when);
     if (*r->lease_id)
@@ -442,9 +486,9 @@ void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
         const Aifed__Allocation *a = l->allocations[i];
         uint64_t spent = a->used_gpu_s + a->reserved_gpu_s;
         uint64_t left = a->granted_gpu_s > spent ? a->granted_gpu_s - spent : 0;
-        char ends[32];
+        char ends[64];
 
-        af_time_format(a->end_ms, ends, sizeof(ends));
+        ctl_show_time(a->end_ms, ends, sizeof(ends));
         printf("%-14s %-12s %10.1f %10.1f %10.1f %10.1f  %s\n", a->project, a->site,
                a->granted_gpu_s / 3600.0, a->used_gpu_s / 3600.0,
                a->reserved_gpu_s / 3600.0, left / 3600.0, ends);
@@ -484,7 +528,7 @@ void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
 
 void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
 {
-    char from[32], until[32];
+    char from[64], until[64];
 
     if (json) {
         ctl_print_json(json_pack(
@@ -496,8 +540,8 @@ void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
             time_json(c->not_after_ms)));
         return;
     }
-    af_time_format(c->not_before_ms, from, sizeof(from));
-    af_time_format(c->not_after_ms, until, sizeof(until));
+    ctl_show_time(c->not_before_ms, from, sizeof(from));
+    ctl_show_time(c->not_after_ms, until, sizeof(until));
     printf("%s\n"
            "lease:       %s\n"
            "site/pool:   %s/%s\n"
@@ -524,12 +568,12 @@ json_t *ctl_audit_json(const Aifed__AuditEntry *e)
 
 void ctl_show_audit_entry(const Aifed__AuditEntry *e, bool first)
 {
-    char when[32];
+    char when[64];
 
     if (first)
         printf("%-6s %-20s %-*s %-20s %s\n", "SEQ", "TIME", LEASE_W, "SUBJECT", "CHANGE",
                "DETAIL");
-    af_time_format(e->time_ms, when, sizeof(when));
+    ctl_show_time(e->time_ms, when, sizeof(when));
     printf("%-6llu %-20s %-*s %-20s %s\n", (unsigned long long)e->seq, when, LEASE_W,
            e->subject, e->change, e->text);
 }
@@ -735,15 +779,15 @@ void ctl_show_job_line(const Aifed__Job *j)
 
 void ctl_show_job(const Aifed__Job *j, bool json)
 {
-    char created[32], started[32], ended[32], limit[32];
+    char created[64], started[64], ended[64], limit[32];
 
     if (json) {
         ctl_print_json(job_json(j));
         return;
     }
-    af_time_format(j->created_ms, created, sizeof(created));
-    af_time_format(j->started_ms, started, sizeof(started));
-    af_time_format(j->ended_ms, ended, sizeof(ended));
+    ctl_show_time(j->created_ms, created, sizeof(created));
+    ctl_show_time(j->started_ms, started, sizeof(started));
+    ctl_show_time(j->ended_ms, ended, sizeof(ended));
     af_duration_format((uint64_t)(j->spec ? j->spec->time_limit_s : 0) * 1000, limit,
                        sizeof(limit));
     printf("job:         %s%s%s%s\n"
@@ -762,8 +806,8 @@ void ctl_show_job(const Aifed__Job *j, bool json)
                *j->local_account ? j->local_account : "?");
     if (job_ended(j->state))
         printf("exit code:   %d\n"
-               "used:        %llu GPU-seconds (%u GPU%s while it ran)\n",
-               j->exit_code, (unsigned long long)j->gpu_seconds, j->gpus,
+               "used:        %.2f GPU-hours (%u GPU%s while it ran)\n",
+               j->exit_code, (double)j->gpu_seconds / 3600.0, j->gpus,
                j->gpus == 1 ? "" : "s");
     else
         ctl_show_lease_left(stdout, j->lease_id, j->lease_expires_ms, 1);

@@ -20,6 +20,14 @@ struct Aifed__RequestRecord;
 struct Aifed__AllocationList;
 struct Aifed__PrincipalList;
 
+/* A time for people: on a terminal the local time and how far it is
+ * ("2026-12-02 20:28 CET (in 1h58m)"), else UTC ISO-8601, for scripts. */
+void ctl_show_time(int64_t ms, char *buf, size_t size);
+/* Always with how far it is: "2026-12-02T19:28:00Z (in 58s)" for scripts. */
+void ctl_show_time_far(int64_t ms, char *buf, size_t size);
+/* The same for a table's column: how far only ("in 1h58m") on a terminal. */
+void ctl_show_time_short(int64_t ms, char *buf, size_t size);
+
 void ctl_show_lease(const struct Aifed__Lease *l, bool json);
 struct Aifed__LeaseReply;
 struct Aifed__JobList;

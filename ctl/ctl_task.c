@@ -214,10 +214,15 @@ static const struct field resources[] = {
 };
 
 static const struct field placement[] = {
-    {"country", K_EACH, 'c'},        {"eu", K_FLAG, 'e'},
-    {"certifications", K_EACH, 'T'}, {"prefer", K_VALUE, 'P'},
-    {"weights", K_WEIGHTS, 0},       {"not_before", K_VALUE, 'B'},
-    {"start_by", K_VALUE, 'D'},      {NULL, 0, 0},
+    {"site", K_EACH, 'S'},
+    {"country", K_EACH, 'c'},
+    {"eu", K_FLAG, 'e'},
+    {"certifications", K_EACH, 'T'},
+    {"prefer", K_VALUE, 'P'},
+    {"weights", K_WEIGHTS, 0},
+    {"not_before", K_VALUE, 'B'},
+    {"start_by", K_VALUE, 'D'},
+    {NULL, 0, 0},
 };
 
 static int set_field(struct walk *w, const struct field *f, const yaml_node_t *n,

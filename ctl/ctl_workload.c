@@ -39,19 +39,6 @@ static int add_data(struct ctl_workload *a, int kind, const char *arg)
     return 0;
 }
 
-/* A UTC time ("2026-12-01T06:00Z") or a duration from now ("2h"). */
-static int parse_when(const char *s, int64_t *ret_ms)
-{
-    uint64_t ms;
-
-    if (af_time_parse(s, ret_ms) == 0)
-        return 0;
-    if (af_duration_parse(s, &ms) < 0)
-        return -1;
-    *ret_ms = af_now_ms() + (int64_t)ms;
-    return 0;
-}
-
 /* "time=1,cost=4,..." over the preference's weights. */
 static int parse_weights(struct ctl_workload *a, const char *arg)
 {
@@ -103,11 +90,34 @@ static int add_countries(struct ctl_workload *a, const char *list)
     return 0;
 }
 
+/* "meluxina" or "meluxina,lumi-ai": sites the workload may go to. */
+static int add_sites(struct ctl_workload *a, const char *list)
+{
+    const char *p = list;
+
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (!n || n > AF_ID_MAX || a->w.n_sites == CTL_MAX_ITEMS)
+            return -1;
+        memcpy(a->site_buf[a->w.n_sites], p, n);
+        a->site_buf[a->w.n_sites][n] = '\0';
+        if (!af_id_valid(a->site_buf[a->w.n_sites]))
+            return -1;
+        a->sites[a->w.n_sites] = a->site_buf[a->w.n_sites];
+        a->w.n_sites++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 void ctl_workload_init(struct ctl_workload *a)
 {
     aifed__workload__init(&a->w);
     a->w.countries = a->countries;
     a->w.certifications = a->certs;
+    a->w.sites = a->sites;
     a->w.data = a->data_ptrs;
     a->w.accelerator = "";
     a->w.walltime_s = 3600;
@@ -137,12 +147,12 @@ int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why
             return bad(why, size, "'%s' is not a number of GB", arg);
         return 0;
     case 'B':
-        if (parse_when(arg, &a->w.not_before_ms) < 0)
-            return bad(why, size, "'%s' is not a time or duration", arg);
+        if (ctl_parse_when(arg, false, &a->w.not_before_ms) < 0)
+            return bad(why, size, "'%s' is not a time (" CTL_WHEN_HELP ")", arg);
         return 0;
     case 'D':
-        if (parse_when(arg, &a->w.start_by_ms) < 0)
-            return bad(why, size, "'%s' is not a time or duration", arg);
+        if (ctl_parse_when(arg, false, &a->w.start_by_ms) < 0)
+            return bad(why, size, "'%s' is not a time (" CTL_WHEN_HELP ")", arg);
         return 0;
     case 'T':
         if (!af_id_valid(arg) || a->w.n_certifications == CTL_MAX_ITEMS)
@@ -189,9 +199,14 @@ int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why
             return bad(why, size, "'%s' is not a count", arg);
         return 0;
     case 'w':
-        if (af_duration_parse(arg, &ms) < 0 || ms < 1000 || ms / 1000 > UINT32_MAX)
-            return bad(why, size, "'%s' is not a duration like 4h", arg);
+        if (ctl_parse_duration(arg, &ms) < 0 || ms < 1000 || ms / 1000 > UINT32_MAX)
+            return bad(why, size, "'%s' is not a duration (" CTL_DURATION_HELP ")", arg);
         a->w.walltime_s = (uint32_t)(ms / 1000);
+        return 0;
+    case 'S':
+        if (add_sites(a, arg) < 0)
+            return bad(why, size, "'%s' is not a site id or a list like meluxina,lumi-ai",
+                       arg);
         return 0;
     case 'c':
         if (add_countries(a, arg) < 0)
@@ -245,6 +260,7 @@ int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
                        char **argv, unsigned flags, struct ctl_workload *a)
 {
     char why[256], full[320];
+    bool site_flag = false;
     int opt, rc;
 
     ctl_workload_init(a);
@@ -258,6 +274,10 @@ int ctl_workload_parse(const struct ctl_command *cmd, struct ctl *ctl, int argc,
             if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
                 return rc == 0 ? -1 : rc;
             continue;
+        }
+        if (opt == 'S' && !site_flag) { /* the flag's sites replace the file's */
+            site_flag = true;
+            a->w.n_sites = 0;
         }
         if (opt == 'r' && !(flags & CTL_WL_REQUEST_ID))
             return ctl_usage_error(cmd, "'%s' is not a valid request id", optarg);

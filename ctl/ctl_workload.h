@@ -22,6 +22,8 @@ struct ctl_workload {
     char *countries[CTL_MAX_ITEMS];
     char country_buf[CTL_MAX_ITEMS][3];
     char *certs[CTL_MAX_ITEMS];
+    char *sites[CTL_MAX_ITEMS]; /* --site, borrowed from the arguments */
+    char site_buf[CTL_MAX_ITEMS][AF_ID_MAX + 1];
     Aifed__DataItem data[CTL_MAX_ITEMS];
     Aifed__DataItem *data_ptrs[CTL_MAX_ITEMS];
     char data_names[CTL_MAX_ITEMS][AF_ID_MAX + 1];

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ctl_config: the environment and the config file, under the options. */
+#include "ctl_config.h"
+#include "af_conf.h"
+#include "af_time.h"
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void config_path(struct ctl_config *c)
+{
+    const char *env = getenv("AIFED_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+
+    if (env && *env)
+        snprintf(c->path, sizeof(c->path), "%s", env);
+    else if (xdg && *xdg)
+        snprintf(c->path, sizeof(c->path), "%s/aifed/config", xdg);
+    else
+        snprintf(c->path, sizeof(c->path), "%s/.config/aifed/config", home ? home : ".");
+}
+
+/* A path in the file, relative to the file's directory. */
+static int file_path(const struct ctl_config *c, const char *key, const char *value,
+                     char *buf, size_t size, struct af_error *err)
+{
+    const char *slash = strrchr(c->path, '/');
+    int n;
+
+    if (value[0] == '/' || !slash)
+        n = snprintf(buf, size, "%s", value);
+    else
+        n = snprintf(buf, size, "%.*s/%s", (int)(slash - c->path), c->path, value);
+    if (n < 0 || (size_t)n >= size)
+        return af_error_set(err, "%s: the path is too long", key);
+    return 0;
+}
+
+static int on_line(void *arg, const char *section, const char *key, const char *value,
+                   struct af_error *err)
+{
+    struct ctl_config *c = arg;
+    uint64_t ms;
+
+    if (strcmp(section, "aifedctl"))
+        return af_error_set(err, "unknown section [%s] (want [aifedctl])", section);
+    if (!strcmp(key, "broker")) {
+        if (!ctl_config_endpoint(value, c->broker, sizeof(c->broker)))
+            return af_error_set(err, "broker: '%s' is not host:port or tcp://host:port",
+                                value);
+        if (c->broker[0] == '\0')
+            snprintf(c->broker, sizeof(c->broker), "%s", value);
+        return 0;
+    }
+    if (!strcmp(key, "broker_key"))
+        return file_path(c, key, value, c->broker_key, sizeof(c->broker_key), err);
+    if (!strcmp(key, "key"))
+        return file_path(c, key, value, c->key, sizeof(c->key), err);
+    if (!strcmp(key, "timeout")) {
+        if (af_duration_parse(value, &ms) < 0 || !ms)
+            return af_error_set(err, "timeout: '%s' is not a duration like 30s", value);
+        snprintf(c->timeout, sizeof(c->timeout), "%s", value);
+        return 0;
+    }
+    return af_error_set(err, "unknown setting '%s' (broker, broker_key, key, timeout)",
+                        key);
+}
+
+const char *ctl_config_endpoint(const char *s, char *buf, size_t size)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long port;
+
+    if (strstr(s, "://")) {
+        snprintf(buf, size, "%s", s);
+        return buf;
+    }
+    if (!colon || colon == s)
+        return NULL;
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return NULL;
+    snprintf(buf, size, "tcp://%s", s);
+    return buf;
+}
+
+/* The option's value, else the variable's, else the file's. */
+static void pick(const char **value, const char **src, const char *opt_name,
+                 const char *var, const char *from_file, const char *file)
+{
+    const char *env = getenv(var);
+
+    if (*value)
+        *src = opt_name;
+    else if (env && *env)
+        *value = env, *src = var;
+    else if (*from_file)
+        *value = from_file, *src = file;
+    else
+        *src = "not set";
+}
+
+int ctl_config_apply(struct ctl *ctl, struct ctl_config *c, struct af_error *err)
+{
+    struct stat st;
+
+    config_path(c);
+    if (stat(c->path, &st) == 0) {
+        if (af_conf_parse(c->path, on_line, c, err) < 0)
+            return -1;
+        c->found = true;
+    }
+    pick(&ctl->broker, &c->src_broker, "--broker", "AIFED_BROKER", c->broker, c->path);
+    pick(&ctl->broker_key, &c->src_broker_key, "--broker-key", "AIFED_BROKER_KEY",
+         c->broker_key, c->path);
+    pick(&ctl->key, &c->src_key, "--key", "AIFED_KEY", c->key, c->path);
+    if (ctl->timeout_set) {
+        c->src_timeout = "--timeout";
+    } else if (*c->timeout) {
+        af_duration_parse(c->timeout, &ctl->timeout_ms); /* checked when read */
+        ctl->timeout_set = true;
+        c->src_timeout = c->path;
+    } else {
+        c->src_timeout = "each command's own (20 s for most)";
+    }
+    return 0;
+}
