@@ -438,6 +438,26 @@ static int v_release(const Env *e, struct af_error *err)
                : bad(err, "%s is required", "release");
 }
 
+static int check_principal_id(const char *id, struct af_error *err);
+
+static int v_who_am_i(const Env *e, struct af_error *err)
+{
+    return e->who_am_i ? 0 : bad(err, "%s is required", "who_am_i");
+}
+
+static int v_identity(const Env *e, struct af_error *err)
+{
+    const Aifed__Identity *r = e->identity;
+
+    if (!r)
+        return bad(err, "%s is required", "identity");
+    if (check_principal_id(r->principal, err) ||
+        check_list(r->n_projects, r->projects, true, "identity.projects", err) ||
+        check_text(r->signing_key, "identity.signing_key", err))
+        return -1;
+    return 0;
+}
+
 static int v_list_sites(const Env *e, struct af_error *err)
 {
     return e->list_sites ? 0 : bad(err, "%s is required", "list_sites");
@@ -944,6 +964,8 @@ static const struct {
     {AIFED__ENVELOPE__BODY_LIST_AUDIT, "list_audit", v_list_audit},
     {AIFED__ENVELOPE__BODY_AUDIT_LIST, "audit_list", v_audit_list},
     {AIFED__ENVELOPE__BODY_SITE_ADMIN, "site_admin", v_site_admin},
+    {AIFED__ENVELOPE__BODY_WHO_AM_I, "who_am_i", v_who_am_i},
+    {AIFED__ENVELOPE__BODY_IDENTITY, "identity", v_identity},
     {AIFED__ENVELOPE__BODY_SUBMIT_JOB, "submit_job", v_submit_job},
     {AIFED__ENVELOPE__BODY_GET_JOB, "get_job", v_get_job},
     {AIFED__ENVELOPE__BODY_LIST_JOBS, "list_jobs", v_list_jobs},

@@ -9,6 +9,7 @@
 #include "af_ids.h"
 #include "af_keys.h"
 #include "af_time.h"
+#include "af_wire.h"
 #include "ctl.h"
 #include "ctl_call.h"
 #include "ctl_client.h"
@@ -180,6 +181,79 @@ static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                    AIFED__ENVELOPE__BODY_SITE_LIST, ctl_reply_sites);
 }
 
+/* -------------------------------------------------- whoami, broker-key */
+
+static Aifed__Envelope *who_am_i(struct ctl *ctl, int *rc)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
+    Aifed__WhoAmI w = AIFED__WHO_AM_I__INIT;
+
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_WHO_AM_I, &w);
+    return ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_IDENTITY, 20000, rc);
+}
+
+/* Who the broker takes you for, your projects, what their allocations have
+ * left, and the broker's token key. */
+static int cmd_whoami(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                      char **argv)
+{
+    Aifed__Envelope *who, *allocs, req = AIFED__ENVELOPE__INIT;
+    Aifed__ListAllocations la = AIFED__LIST_ALLOCATIONS__INIT;
+    const Aifed__Identity *w;
+    int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (optind != argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!(who = who_am_i(ctl, &rc)))
+        return rc;
+    w = who->identity;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, &la);
+    allocs = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 20000, &rc);
+    if (ctl->json) {
+        json_t *o = json_pack("{s:s, s:[], s:s}", "principal", w->principal, "projects",
+                              "signing_key", w->signing_key);
+        for (size_t i = 0; i < w->n_projects; i++)
+            json_array_append_new(json_object_get(o, "projects"),
+                                  json_string(w->projects[i]));
+        ctl_print_json(o);
+    } else {
+        printf("principal:   %s\nprojects:    ", w->principal);
+        for (size_t i = 0; i < w->n_projects; i++)
+            printf("%s%s", i ? ", " : "", w->projects[i]);
+        printf("%s\nbroker key:  %s (checks lease tokens: aifedctl verify-token FILE "
+               "--broker-pub KEY)\n\n",
+               w->n_projects ? "" : "(none)", w->signing_key);
+        if (allocs)
+            ctl_show_allocations(allocs->allocation_list, false);
+    }
+    af_wire_free(allocs);
+    af_wire_free(who);
+    return allocs ? 0 : rc;
+}
+
+/* The broker's token signing key alone, for verify-token away from it. */
+static int cmd_broker_key(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                          char **argv)
+{
+    Aifed__Envelope *who;
+    int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (optind != argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!(who = who_am_i(ctl, &rc)))
+        return rc;
+    if (ctl->json)
+        ctl_print_json(json_pack("{s:s}", "signing_key", who->identity->signing_key));
+    else
+        printf("%s\n", who->identity->signing_key);
+    af_wire_free(who);
+    return 0;
+}
+
 /* -------------------------------------------------------------- config */
 
 static int cmd_config(struct ctl *ctl, const struct ctl_command *cmd, int argc,
@@ -335,6 +409,12 @@ static const struct ctl_command commands[] = {
      "recomputes the whole chain and exits 1 if any entry was altered or dropped.\n"
      "With the global --db STATE_DIR it reads the broker's store directly (on the\n"
      "broker host; works while the broker runs and while it is down).\n"},
+    {"whoami", cmd_whoami, "whoami [--json]",
+     "Who the broker takes you for, the projects you may act for, what their\n"
+     "allocations have left at each site, and the broker's token signing key.\n"},
+    {"broker-key", cmd_broker_key, "broker-key [--json]",
+     "The broker's token signing key (base64), which verify-token --broker-pub\n"
+     "takes: `aifedctl broker-key > broker-signing.pub`.\n"},
     {"config", cmd_config, "config show [--json]",
      "The broker, broker key, key and timeout aifedctl uses, and where each came\n"
      "from: an option, the environment (AIFED_BROKER, AIFED_BROKER_KEY, AIFED_KEY),\n"

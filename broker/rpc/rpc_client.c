@@ -415,6 +415,21 @@ static void on_list_allocations(struct svc *s, const struct rpc_msg *m)
     rpc_reply_allocations(s, m, q->project, q->site);
 }
 
+/* Who the broker takes the sender for, and its token signing key: a user
+ * checks tokens with it (verify-token) without the broker's files. */
+static void on_who_am_i(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Identity r = AIFED__IDENTITY__INIT;
+
+    r.principal = (char *)m->who->id;
+    r.projects = m->who->projects;
+    r.n_projects = m->who->n_projects;
+    r.signing_key = s->signing_pub;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_IDENTITY, &r);
+    rpc_reply(s, m, &env);
+}
+
 #define ANYONE (RPC_USER | RPC_ADMIN)
 
 const struct rpc_spec rpc_client_specs[] = {
@@ -428,5 +443,6 @@ const struct rpc_spec rpc_client_specs[] = {
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, ANYONE, on_list_allocations, NULL,
      RPC_READS},
     {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE, rpc_reply_sites, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_WHO_AM_I, ANYONE, on_who_am_i, NULL, RPC_READS},
     {0, 0, NULL, NULL, 0},
 };

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_BODIES 64 /* envelope field numbers stay below this */
+#define N_BODIES 128 /* envelope field numbers stay below this (the jobs use 60-72) */
 #define N_CODES  16
 
 static const double grant_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,

@@ -11,7 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 
 start_federation mimer pharos || exit 1
-trap 'echo "# last output: $out"; finish' EXIT
 CTL=$FED_CTL_BIN
 H=$T/home
 mkdir -p "$H"
@@ -51,6 +50,13 @@ out=$(newbie_env AIFED_CONFIG="$T/bad.config" "$CTL" config show 2>&1); rc=$?
 check "a wrong setting in the file is named with its line" \
     test "$rc:$out" = "2:aifedctl: $T/bad.config:2: unknown setting 'brokr' (broker, broker_key, key, timeout)"
 
+out=$(newbie whoami)
+check "whoami names the principal and its projects" \
+    test "$(head -n 2 <<<"$out" | tr '\n' '|')" = "principal:   user:dana|projects:    llm-eu|"
+check "broker-key gives the broker's token key, the one in its state dir" \
+    test "$(newbie broker-key)" = "$(cat "$T/state/signing.key.pub")"
+newbie broker-key >"$H/broker-signing.pub"
+
 out=$(newbie sumbit 2>&1); rc=$?
 check "a mistyped command gets the nearest one, and where the help is" \
     test "$rc:$(tr '\n' '|' <<<"$out")" = "2:aifedctl: no command 'sumbit'; did you mean 'submit'?|See 'aifedctl --help'.|"
@@ -83,6 +89,9 @@ out=$(newbie lease show lease-0 2>&1); rc=$?
 check "... but not a start that fits more than one" \
     test "$rc" -ne 0 -a -n "$(grep -F "'lease-0' begins more than one of your leases: give more of its id" <<<"$out")"
 out=$(newbie lease release "$short" --timeout 20s)
+newbie lease token "$id" >"$H/lease.token"
+check "a newcomer checks a lease token with the key broker-key gave" \
+    quiet newbie verify-token "$H/lease.token" --broker-pub "$H/broker-signing.pub"
 check "release by the short id, with a global option after the command" \
     grep -q "^state: *RELEASED$" <<<"$out"
 check "... and the other by its full id" quiet newbie lease release "$second"
