@@ -183,11 +183,20 @@ static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 
 /* -------------------------------------------------- whoami, broker-key */
 
-static Aifed__Envelope *who_am_i(struct ctl *ctl, int *rc)
+/* The command's options (--json, --help), then the broker's Identity; NULL
+ * with *rc the exit status when there is nothing more to do. */
+static Aifed__Envelope *who_am_i(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                                 char **argv, int *rc)
 {
     Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__WhoAmI w = AIFED__WHO_AM_I__INIT;
 
+    if ((*rc = ctl_parse_json_only(cmd, ctl, argc, argv)) >= 0)
+        return NULL;
+    if (optind != argc) {
+        *rc = ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return NULL;
+    }
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_WHO_AM_I, &w);
     return ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_IDENTITY, 20000, rc);
 }
@@ -200,13 +209,9 @@ static int cmd_whoami(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     Aifed__Envelope *who, *allocs, req = AIFED__ENVELOPE__INIT;
     Aifed__ListAllocations la = AIFED__LIST_ALLOCATIONS__INIT;
     const Aifed__Identity *w;
-    int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
+    int rc;
 
-    if (rc >= 0)
-        return rc;
-    if (optind != argc)
-        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!(who = who_am_i(ctl, &rc)))
+    if (!(who = who_am_i(ctl, cmd, argc, argv, &rc)))
         return rc;
     w = who->identity;
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, &la);
@@ -238,13 +243,9 @@ static int cmd_broker_key(struct ctl *ctl, const struct ctl_command *cmd, int ar
                           char **argv)
 {
     Aifed__Envelope *who;
-    int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
+    int rc;
 
-    if (rc >= 0)
-        return rc;
-    if (optind != argc)
-        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!(who = who_am_i(ctl, &rc)))
+    if (!(who = who_am_i(ctl, cmd, argc, argv, &rc)))
         return rc;
     if (ctl->json)
         ctl_print_json(json_pack("{s:s}", "signing_key", who->identity->signing_key));
