@@ -693,6 +693,31 @@ static const char *data_key(int kind)
                                                   : "datasets";
 }
 
+/* A list as the file would say it (a comment when there is none). */
+static void print_list(FILE *out, const char *key, const struct af_strv *v)
+{
+    if (!v->n) {
+        fprintf(out, "# %s: none\n", key);
+        return;
+    }
+    fprintf(out, "%s = ", key);
+    for (size_t i = 0; i < v->n; i++)
+        fprintf(out, "%s%s", i ? ", " : "", v->v[i]);
+    fputc('\n', out);
+}
+
+/* Bytes in the largest decimal unit that holds them exactly, as the file
+ * takes them back ("120GB"). */
+static void bytes_format(uint64_t n, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
+    size_t u = 0;
+
+    while (u + 1 < sizeof(units) / sizeof(units[0]) && n && n % 1000 == 0)
+        n /= 1000, u++;
+    snprintf(buf, size, "%llu%s", (unsigned long long)n, units[u]);
+}
+
 static void static_print(struct backend *b, FILE *out)
 {
     char d[32], e[32];
@@ -700,11 +725,15 @@ static void static_print(struct backend *b, FILE *out)
     fprintf(out,
             "\n# site file, as understood\n[site]\nid = %s\nname = %s\ncountry = %s\n",
             b->id, b->name ? b->name : b->id, b->country);
+    print_list(out, "certifications", &b->certifications);
+    print_list(out, "jurisdictions", &b->jurisdictions);
     fprintf(out, "price_per_gpu_hour = %.2f\ncarbon_g_per_kwh = %u\ndrained = %s\n",
             b->price, b->carbon, b->drained ? "yes" : "no");
-    for (size_t i = 0; i < b->n_data; i++)
-        fprintf(out, "%s = %s:%lluB\n", data_key(b->data[i].kind), b->data[i].name,
-                (unsigned long long)b->data[i].size_bytes);
+    fprintf(out, "illustrative = %s\n", b->illustrative ? "yes" : "no");
+    for (size_t i = 0; i < b->n_data; i++) {
+        bytes_format(b->data[i].size_bytes, d, sizeof(d));
+        fprintf(out, "%s = %s:%s\n", data_key(b->data[i].kind), b->data[i].name, d);
+    }
     for (size_t i = 0; i < b->n_windows; i++) {
         af_time_format(b->windows[i].start_ms, d, sizeof(d));
         af_time_format(b->windows[i].end_ms, e, sizeof(e));
