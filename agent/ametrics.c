@@ -98,6 +98,7 @@ void ametrics_publish(struct ametrics *m, const char *site, bool connected,
         labels, m->backend_errors, labels, m->advertisements, labels,
         m->last_adv_ms ? (double)(now_ms - m->last_adv_ms) / 1000.0 : -1.0, labels,
         m->holds, labels, m->refused, labels, connected);
+    af_metrics_write_process(m->http, f, "aifed-agent");
     if (fclose(f) == 0)
         af_metrics_publish(m->http, text, len);
     free(text);

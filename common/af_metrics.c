@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* af_metrics: see af_metrics.h. */
 #include "af_metrics.h"
+#include "af_time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,7 +16,21 @@ struct af_metrics {
     pthread_mutex_t lock;
     char *text;
     size_t len;
+    double start_s; /* when it was opened (Unix seconds) */
 };
+
+void af_metrics_write_process(const struct af_metrics *m, FILE *f, const char *program)
+{
+    fprintf(f,
+            "# HELP aifed_build_info The running program and its version (always 1).\n"
+            "# TYPE aifed_build_info gauge\n"
+            "aifed_build_info{program=\"%s\",version=\"%s\"} 1\n"
+            "# HELP process_start_time_seconds Start time of the process since the Unix "
+            "epoch, in seconds.\n"
+            "# TYPE process_start_time_seconds gauge\n"
+            "process_start_time_seconds %.3f\n",
+            program, AIFED_VERSION, m ? m->start_s : 0.0);
+}
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url,
                              const char *method, const char *version, const char *upload,
@@ -88,6 +103,7 @@ int af_metrics_open(const char *listen, struct af_metrics **ret, char *ret_url,
     if (!(m = calloc(1, sizeof(*m))))
         return af_error_set(err, "out of memory");
     pthread_mutex_init(&m->lock, NULL);
+    m->start_s = (double)af_now_ms() / 1000.0;
     m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
                             serve, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,

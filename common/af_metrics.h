@@ -26,6 +26,11 @@ int af_metrics_open(const char *listen, struct af_metrics **ret, char *ret_url,
 void af_metrics_publish(struct af_metrics *m, const char *text, size_t len);
 void af_metrics_stop(struct af_metrics *m);
 
+/* What every aifed daemon exports about itself: aifed_build_info{program,
+ * version} 1 and process_start_time_seconds (when m was opened, by the
+ * wall clock). */
+void af_metrics_write_process(const struct af_metrics *m, FILE *f, const char *program);
+
 /* A histogram with fixed upper bounds (ascending; +Inf is implicit). */
 #define AF_HIST_MAX 16
 struct af_hist {

@@ -8,6 +8,7 @@
 #include "sites.h"
 #include "store.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,12 +134,28 @@ static void write_sites(FILE *f, const Aifed__SiteList *list)
         }
 }
 
+/* Label values in one casing across every series, as Prometheus's own:
+ * lower case ("active", "not_found"), a name's ERROR_ left out. */
+static const char *lower(const char *name, char buf[64])
+{
+    size_t i;
+
+    if (!strncmp(name, "ERROR_", 6))
+        name += 6;
+    for (i = 0; name[i] && i < 63; i++)
+        buf[i] = (char)tolower((unsigned char)name[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
 static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
 {
+    char lc[64];
+
     fprintf(f,
             "# HELP aifed_leases Leases stored, by state.\n# TYPE aifed_leases gauge\n");
     for (int s = LEASE_PENDING; s <= LEASE_STATE_MAX; s++)
-        fprintf(f, "aifed_leases{state=\"%s\"} %zu\n", lease_state_name(s),
+        fprintf(f, "aifed_leases{state=\"%s\"} %zu\n", lower(lease_state_name(s), lc),
                 store_lease_count_state(st, s));
     fprintf(f, "# HELP aifed_requests_total Messages handled, by type.\n"
                "# TYPE aifed_requests_total counter\n");
@@ -168,14 +185,15 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
                "# TYPE aifed_errors_total counter\n");
     for (int c = 1; c < N_CODES; c++)
         if (m->errors[c])
-            fprintf(
-                f, "aifed_errors_total{code=\"%s\"} %llu\n",
-                protobuf_c_enum_descriptor_get_value(&aifed__error_code__descriptor, c)
-                    ? protobuf_c_enum_descriptor_get_value(&aifed__error_code__descriptor,
-                                                           c)
-                          ->name
-                    : "unknown",
-                m->errors[c]);
+            fprintf(f, "aifed_errors_total{code=\"%s\"} %llu\n",
+                    lower(protobuf_c_enum_descriptor_get_value(
+                              &aifed__error_code__descriptor, c)
+                              ? protobuf_c_enum_descriptor_get_value(
+                                    &aifed__error_code__descriptor, c)
+                                    ->name
+                              : "unknown",
+                          lc),
+                    m->errors[c]);
 }
 
 void bmetrics_publish(struct bmetrics *m, struct sites *sites, struct store *st)
@@ -198,6 +216,7 @@ void bmetrics_publish(struct bmetrics *m, struct sites *sites, struct store *st)
     fprintf(f, "# HELP aifed_commit_batch_messages Messages answered per commit.\n"
                "# TYPE aifed_commit_batch_messages histogram\n");
     af_hist_write(&m->batch, f, "aifed_commit_batch_messages", "");
+    af_metrics_write_process(m->http, f, "aifed-broker");
     if (fclose(f) == 0)
         af_metrics_publish(m->http, text, len);
     free(text);

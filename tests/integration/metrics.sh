@@ -46,7 +46,10 @@ check "mimer's free H100s are there" \
     test -n "$(q 'aifed_gpus_free{site="mimer",accelerator="H100"}')"
 check "mimer has 56 GPUs available after the 8 granted" \
     test "$(q 'aifed_gpus_available{site="mimer"}')" = 56
-check "one lease ACTIVE" test "$(q 'aifed_leases{state="ACTIVE"}')" = 1
+check "one lease active" test "$(q 'aifed_leases{state="active"}')" = 1
+check "the broker says its build" test "$(q 'aifed_build_info{program="aifed-broker"}')" = 1
+check "... and when it started" \
+    awk -v t="$(q 'process_start_time_seconds{job="aifed-broker"}')" -v now="$(date +%s)" 'BEGIN { exit !(t > now - 600 && t <= now) }'
 check "submits are counted" test "$(q 'aifed_requests_total{type="submit"}')" -ge 1
 check "the grant latency histogram has the grant" \
     test "$(q 'aifed_grant_seconds_count')" = 1
