@@ -285,9 +285,11 @@ int auth_decide(const char *domain, const char *address, const char *key_z85, ch
     const struct auth_principal *p = decide(arg, domain, key_z85);
 
     if (!p) {
-        log_info(
-            "refused a connection from %s on the %s socket: key not registered there",
-            address, domain);
+        /* Which key, so that an operator can tell a user's new key that was
+         * never added from a wrong socket (public keys: nothing secret). */
+        log_info("refused a connection from %s on the %s socket: public key %s is not "
+                 "registered there",
+                 address, domain, key_z85);
         return -1;
     }
     /* The key goes with the id, so that every message can be checked against
