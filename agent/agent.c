@@ -24,6 +24,7 @@
 #include "aifed.pb-c.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -561,38 +562,52 @@ static void on_hup(uv_signal_t *h, int signum)
     af_notify_ready("advertising");
 }
 
+/* The site's secret key and the broker's public one, as conf names them. */
+static int load_keys(const struct aconf *conf, struct af_keypair *kp,
+                     char broker_pub[AF_KEY_Z85_LEN + 1], struct af_error *err)
+{
+    char *keyfile = aconf_path(conf, conf->secret_key);
+    char *pubfile = aconf_path(conf, conf->broker_public_key);
+    struct af_error kerr;
+    int rc = -1;
+
+    if (!keyfile || !pubfile)
+        af_error_set(err, "out of memory");
+    else if (af_keys_load_secret(keyfile, kp, &kerr) < 0)
+        af_error_set(err, "site key: %s", kerr.text);
+    else if (af_keys_load_public(pubfile, broker_pub, &kerr) < 0)
+        af_error_set(err, "broker key: %s", kerr.text);
+    else
+        rc = 0;
+    free(keyfile);
+    free(pubfile);
+    return rc;
+}
+
+int agent_keys_check(const struct aconf *conf, struct af_error *err)
+{
+    struct af_keypair kp;
+    char broker_pub[AF_KEY_Z85_LEN + 1];
+    int rc = load_keys(conf, &kp, broker_pub, err);
+
+    sodium_memzero(&kp, sizeof(kp));
+    return rc;
+}
+
 static int connect_broker(struct agent *a, struct af_error *err)
 {
     struct af_keypair kp;
     char broker_pub[AF_KEY_Z85_LEN + 1];
-    char *keyfile = aconf_path(a->conf, a->conf->secret_key);
-    char *pubfile = aconf_path(a->conf, a->conf->broker_public_key);
     struct af_error kerr;
-    int rc = -1;
 
-    if (!keyfile || !pubfile) {
-        af_error_set(err, "out of memory");
-        goto out;
-    }
-    if (af_keys_load_secret(keyfile, &kp, &kerr) < 0) {
-        af_error_set(err, "site key: %s", kerr.text);
-        goto out;
-    }
-    if (af_keys_load_public(pubfile, broker_pub, &kerr) < 0) {
-        af_error_set(err, "broker key: %s", kerr.text);
-        goto out;
-    }
+    if (load_keys(a->conf, &kp, broker_pub, err) < 0)
+        return -1;
     a->sock = af_zsock_client(a->zctx, a->conf->broker, broker_pub, &kp,
                               a->conf->max_message, NULL, &kerr);
-    memset(&kp, 0, sizeof(kp));
+    sodium_memzero(&kp, sizeof(kp));
     if (!a->sock)
-        af_error_set(err, "%s", kerr.text);
-    else
-        rc = 0;
-out:
-    free(keyfile);
-    free(pubfile);
-    return rc;
+        return af_error_set(err, "%s", kerr.text);
+    return 0;
 }
 
 /* The key the agent countersigns tokens with: signing_key (made on first

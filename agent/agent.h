@@ -27,4 +27,8 @@ void agent_destroy(struct agent *a);
 /* The backend in use now (the caller's, or the one a reload made). */
 struct backend *agent_backend(const struct agent *a);
 
+/* Whether the keys conf names can be read (aifed-agent -n): -1 with err
+ * saying which and why. */
+int agent_keys_check(const struct aconf *conf, struct af_error *err);
+
 #endif

@@ -46,6 +46,10 @@ int main(int argc, char **argv)
         log_errx("%s", err.text);
         goto cleanup;
     }
+    if (o.check && agent_keys_check(conf, &err) < 0) {
+        log_errx("%s", err.text);
+        goto cleanup;
+    }
     if (o.check) {
         if (o.verbose) {
             aconf_print(conf, stdout);

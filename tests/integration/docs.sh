@@ -19,22 +19,40 @@ for c in $commands; do
     check "aifedctl(1) describes $c" grep -q "fB$c" "$MAN/aifedctl.1"
 done
 golden=$SRC/tests/unit/golden
+# aifed-agent -n reads its keys: the configs below get real ones, in a copy
+# of their directory (symlinks, so relative paths still resolve).
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+keyed() { # keyed DIR CONF: CONF of DIR, in a copy under $W whose keys exist
+    local d=$W/$(basename "$1")-$(basename "$2" .conf)
+    mkdir -p "$d" && ln -s "$1"/* "$d"/ 2>/dev/null
+    "$CTL" keygen --dir "$d/k" site >/dev/null && "$CTL" keygen --dir "$d/k" broker >/dev/null
+    rm -f "$d/$(basename "$2")"
+    sed "s|^secret_key = .*|secret_key = $d/k/site.key|; s|^broker_public_key = .*|broker_public_key = $d/k/broker.pub|" \
+        "$1/$2" >"$d/$(basename "$2")"
+    echo "$d/$(basename "$2")"
+}
 for key in $("$BUILD/broker/aifed-broker" -n -v -c "$golden/broker.conf" 2>/dev/null |
     sed -n '/^\[broker\]/,/^\[/s/^\([a-z_]*\) = .*/\1/p'); do
     check "aifed.conf(5) has broker setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
 done
-for key in $("$BUILD/agent/aifed-agent" -n -v -c "$golden/agent.conf" 2>/dev/null |
+for key in $("$BUILD/agent/aifed-agent" -n -v -c "$(keyed "$golden" agent.conf)" 2>/dev/null |
     sed -n '/^\[agent\]/,/^\[/s/^\([a-z_]*\) = .*/\1/p'); do
     check "aifed.conf(5) has agent setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
 done
 # [slurm], defaults included (they print as "# key: ...").
-for key in $("$BUILD/agent/aifed-agent" -n -v -c "$golden/agent-slurm.conf" 2>/dev/null |
+for key in $("$BUILD/agent/aifed-agent" -n -v -c "$(keyed "$golden" agent-slurm.conf)" 2>/dev/null |
     sed -n '/^\[slurm\]/,/^$/s/^#* *\([a-z_]*\)\( =\|:\) .*/\1/p'); do
     check "aifed.conf(5) has slurm setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
 done
 
 check "the example Slurm site config (deploy/slurm) passes aifed-agent -n" \
-    "$BUILD/agent/aifed-agent" -n -c "$SRC/deploy/slurm/agent.conf"
+    "$BUILD/agent/aifed-agent" -n -c "$(keyed "$SRC/deploy/slurm" agent.conf)"
+nokey=$(keyed "$SRC/deploy/slurm" agent.conf)
+rm "$(dirname "$nokey")/k/site.key"
+out=$("$BUILD/agent/aifed-agent" -n -c "$nokey" 2>&1); rc=$?
+check "... and fails, naming the file, where its key is missing" \
+    test "$rc" -ne 0 -a -n "$(grep -F "site key: $(dirname "$nokey")/k/site.key" <<<"$out")"
 
 # Completion, as bash-completion runs it.
 complete_words() {
