@@ -98,6 +98,12 @@ static void read_event(struct af_zclient *c)
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         c->st.handshaken = true;
         break;
+    case ZMQ_EVENT_DISCONNECTED:
+        /* A server that cannot read our HELLO (we trust another key than
+         * its own) closes the connection; a slow one keeps it open. */
+        if (!c->st.handshaken)
+            c->st.dropped++;
+        break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         c->st.auth_failed = true;
         c->st.auth_status = (int)value;

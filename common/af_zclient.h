@@ -24,6 +24,7 @@ struct af_zclient_state {
     bool retried;     /* a connect was refused and retried */
     bool handshaken;  /* the CURVE handshake completed */
     bool auth_failed; /* the server's ZAP refused our key */
+    unsigned dropped; /* connections closed before a handshake completed */
     int auth_status;  /* its status (400) */
 };
 

@@ -20,6 +20,11 @@
 
 /* Refused connections this long in a row mean nobody listens there. */
 #define REFUSED_GIVE_UP_MS 2000
+/* Connections the broker closed before any handshake completed: it could
+ * not read our HELLO, so the broker's key we have is wrong. Said after this
+ * many (libzmq reconnects every 0.1 s), not at the end of a submit's minute;
+ * a slow broker keeps the connection open and is waited for. */
+#define DROPPED_GIVE_UP 3
 
 struct ctl_client {
     struct af_zclient *zc;
@@ -123,7 +128,8 @@ struct Aifed__Envelope *ctl_client_call(struct ctl_client *c, struct Aifed__Enve
         int rc;
 
         if (st->auth_failed ||
-            (!st->connected && st->retried && now - start >= REFUSED_GIVE_UP_MS))
+            (!st->connected && st->retried && now - start >= REFUSED_GIVE_UP_MS) ||
+            (!st->handshaken && st->dropped >= DROPPED_GIVE_UP))
             break;
         /* A request lost with a broker that stopped before answering is sent
          * again, the same (same corr id); only safe requests ask for this. */

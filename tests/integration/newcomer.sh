@@ -57,6 +57,13 @@ check "broker-key gives the broker's token key, the one in its state dir" \
     test "$(newbie broker-key)" = "$(cat "$T/state/signing.key.pub")"
 newbie broker-key >"$H/broker-signing.pub"
 
+# A wrong broker key is said in seconds, not at the end of a submit's wait
+# (the bound is only that it ends well before the 120 s it was given).
+out=$(timeout 60 env -u AIFED_CONFIG HOME="$H" "$CTL" --broker-key "$H/.config/aifed/dana.pub" \
+    --timeout 120s submit --project llm-eu --gpus 1 2>&1); rc=$?
+check "a wrong broker key is named as the likely cause, in seconds" \
+    test "$rc" -ne 124 -a -n "$(grep -F "CURVE handshake did not complete: is the broker's public key" <<<"$out")"
+
 out=$(newbie sumbit 2>&1); rc=$?
 check "a mistyped command gets the nearest one, and where the help is" \
     test "$rc:$(tr '\n' '|' <<<"$out")" = "2:aifedctl: no command 'sumbit'; did you mean 'submit'?|See 'aifedctl --help'.|"
