@@ -107,6 +107,10 @@ const struct slurm_cmd *backend_slurm_cmd(const struct backend *b);
 uint64_t backend_slurm_jobs(const struct backend *b, const struct slurm_job **jobs,
                             size_t *n);
 
+/* When lease l's hold starts, asked at now_ms: now, or its not_before when
+ * that is later (an advance reservation, --not-before). */
+int64_t backend_hold_start_ms(const struct Aifed__Lease *l, int64_t now_ms);
+
 /* The backend called name, or NULL. */
 const struct backend_ops *backend_find(const char *name);
 

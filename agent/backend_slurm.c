@@ -742,12 +742,6 @@ static int extend(struct backend *b, struct shold *h, int64_t end_ms,
     return rc == 0 ? 0 : -1;
 }
 
-/* When l's hold starts: now, or its not_before (an advance reservation). */
-static int64_t hold_start_ms(const Aifed__Lease *l, int64_t now_ms)
-{
-    return l->workload->not_before_ms > now_ms ? l->workload->not_before_ms : now_ms;
-}
-
 /* scontrol create reservation aifed-<lease> of nodes in l's partition,
  * from now (or the lease's not_before) to the lease's end, for whom the
  * user map says. Slurm itself refuses one whose nodes are taken then. */
@@ -801,7 +795,7 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
 {
     struct shold *h = find_hold(b, l->id);
     struct spool *sp = find_pool(b, l->pool);
-    int64_t start_ms = hold_start_ms(l, af_now_ms());
+    int64_t start_ms = backend_hold_start_ms(l, af_now_ms());
     uint32_t gpn, nodes;
 
     if (h && !h->releasing)

@@ -395,11 +395,11 @@ static void holds_free(struct backend *b)
 }
 
 /* Add a hold for id over [start_ms, end_ms), taking its GPUs from the
- * pool now if it has started by now_ms; NULL (and nothing added) when out
- * of memory. */
+ * pool now if it has started; NULL (and nothing added) when out of
+ * memory. */
 static struct hold *hold_add(struct backend *b, const char *id, size_t pool,
                              uint32_t gpus, int64_t start_ms, int64_t end_ms,
-                             int64_t now_ms)
+                             bool started)
 {
     struct hold *h = calloc(1, sizeof(*h));
     uint32_t *free_now = &b->pools[pool].gpus_free;
@@ -416,7 +416,7 @@ static struct hold *hold_add(struct backend *b, const char *id, size_t pool,
         free(h);
         return NULL;
     }
-    if ((h->started = start_ms <= now_ms))
+    if ((h->started = started))
         *free_now -= *free_now < gpus ? *free_now : gpus;
     else
         b->n_booked++;
@@ -549,8 +549,7 @@ static struct backend *static_reload(struct backend *old, const struct aconf *co
         }
         /* The file says what is free besides the holds; they still count
          * (hold_add takes a started one's GPUs). */
-        if (!hold_add(b, h->lease_id, j, h->gpus, h->start_ms, h->end_ms,
-                      h->started ? INT64_MAX : INT64_MIN)) {
+        if (!hold_add(b, h->lease_id, j, h->gpus, h->start_ms, h->end_ms, h->started)) {
             af_error_set(err, "out of memory");
             static_destroy(b);
             return NULL;
@@ -640,7 +639,7 @@ static int busy_refusal(const struct backend *b, size_t i, const Aifed__Lease *l
 static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
 {
     int64_t now = af_now_ms();
-    int64_t start = l->workload->not_before_ms > now ? l->workload->not_before_ms : now;
+    int64_t start = backend_hold_start_ms(l, now);
     struct hold *h = find_hold(b, l->id);
     uint64_t peak, cap;
     size_t i;
@@ -664,7 +663,7 @@ static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error
     } else if (peak + l->gpus > cap) {
         return busy_refusal(b, i, l, start, peak, cap, why);
     }
-    if (!hold_add(b, l->id, i, l->gpus, start, l->expires_ms, now))
+    if (!hold_add(b, l->id, i, l->gpus, start, l->expires_ms, start <= now))
         return af_error_set(why, "out of memory");
     return 0;
 }

@@ -97,23 +97,15 @@ static int parse_clock(const char *s, uint64_t *ret_ms)
     return 0;
 }
 
-/* Units in the order a compound duration must give them ("2d4h", "1h30m"). */
+/* The units of a compound duration; rank is the order it must give them
+ * in ("2d4h", "1h30m"). "ms" before "m", so that the longer one matches. */
 static const struct {
     const char *suffix;
     uint64_t ms;
+    int rank;
 } units[] = {
-    {"d", 86400000}, {"h", 3600000}, {"ms", 1}, {"m", 60000}, {"s", 1000},
+    {"d", 86400000, 0}, {"h", 3600000, 1}, {"ms", 1, 4}, {"m", 60000, 2}, {"s", 1000, 3},
 };
-
-static int unit_rank(const char *suffix)
-{
-    static const char *const order[] = {"d", "h", "m", "s", "ms"};
-
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(order[i], suffix))
-            return i;
-    return -1;
-}
 
 /* "90s", "1h30m", "2d4h", "500ms"; a bare number alone is bare_ms each. */
 static int parse_compound(const char *s, uint64_t bare_ms, uint64_t *ret_ms)
@@ -134,9 +126,9 @@ static int parse_compound(const char *s, uint64_t bare_ms, uint64_t *ret_ms)
                 (p[strlen(units[i].suffix)] < 'a' || p[strlen(units[i].suffix)] > 'z'))
                 break;
         if (i == sizeof(units) / sizeof(units[0]) ||
-            unit_rank(units[i].suffix) <= last) /* unknown, or out of order */
+            units[i].rank <= last) /* unknown, or out of order */
             return -1;
-        last = unit_rank(units[i].suffix);
+        last = units[i].rank;
         if (!add_scaled(&ms, n, units[i].ms))
             return -1;
         p += strlen(units[i].suffix);

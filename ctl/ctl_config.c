@@ -52,8 +52,6 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         if (!ctl_config_endpoint(value, c->broker, sizeof(c->broker)))
             return af_error_set(err, "broker: '%s' is not host:port or tcp://host:port",
                                 value);
-        if (c->broker[0] == '\0')
-            snprintf(c->broker, sizeof(c->broker), "%s", value);
         return 0;
     }
     if (!strcmp(key, "broker_key"))

@@ -284,9 +284,7 @@ static size_t expiry_key(const Aifed__Lease *l, unsigned char *buf)
 
 static bool indexed_for_expiry(const Aifed__Lease *l)
 {
-    return due_ms(l) > 0 && (l->state == AIFED__LEASE_STATE__LEASE_PENDING ||
-                             l->state == AIFED__LEASE_STATE__LEASE_ACTIVE ||
-                             l->state == AIFED__LEASE_STATE__LEASE_SCHEDULED);
+    return due_ms(l) > 0 && lease_is_open((int)l->state);
 }
 
 /* Add (add = true) or delete the index entries lease l implies. */
