@@ -22,13 +22,35 @@ struct conf_ctx {
     bool failed;
 };
 
+/* value without a comment that ends its line: "#" after a space, as in the
+ * examples people copy (inih itself ends a value at " ;" only). A "#" with
+ * no space before it is part of the value. */
+static const char *uncommented(const char *value, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (const char *p = value; *p; p++)
+        if (*p == '#' && p > value && (p[-1] == ' ' || p[-1] == '\t')) {
+            n = (size_t)(p - value);
+            break;
+        }
+    if (!n || n >= size)
+        return value;
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    memcpy(buf, value, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static int conf_handler(void *user, const char *section, const char *key,
                         const char *value)
 {
     struct conf_ctx *ctx = user;
     struct af_error err = {{0}};
+    char buf[AF_CONF_VALUE_MAX];
 
-    if (ctx->fn(ctx->arg, section, key, value, &err) == 0)
+    if (ctx->fn(ctx->arg, section, key, uncommented(value, buf, sizeof(buf)), &err) == 0)
         return 1;
     if (!ctx->failed) {
         ctx->first = err;

@@ -19,8 +19,11 @@
 typedef int (*af_conf_fn)(void *arg, const char *section, const char *key,
                           const char *value, struct af_error *err);
 
-/* Parse path with fn. On error err reads "path:line: reason" (or
- * "path: reason" when the file cannot be read) and -1 is returned. */
+/* Parse path with fn. A value ends before a "#" that follows a space (a
+ * comment at the end of the line) or a " ;" (inih's own). On error err
+ * reads "path:line: reason" (or "path: reason" when the file cannot be
+ * read) and -1 is returned. */
+#define AF_CONF_VALUE_MAX 4096
 int af_conf_parse(const char *path, af_conf_fn fn, void *arg, struct af_error *err);
 
 /* Value checkers: 0, or -1 with a reason in err (the caller's line is added

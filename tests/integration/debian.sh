@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The Debian packages: dpkg-buildpackage builds aifed-broker, aifed-agent and
-# aifedctl from this tree; they install on this machine with their users,
+# The Debian packages: dpkg-buildpackage builds aifed-broker, aifed-agent,
+# aifedctl and aifed-common (the shared man pages, guides and examples) from
+# this tree, leaving it clean; they install on this machine with their users,
 # state directories, units, man pages and completion; the installed daemons
 # start as their own users (as their units run them; no systemd runs here),
 # serve a lease, stop cleanly; and the packages purge without a trace.
@@ -27,21 +28,44 @@ pids=()
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    dpkg --purge aifedctl aifed-agent aifed-broker >/dev/null 2>&1
+    dpkg --purge aifedctl aifed-agent aifed-broker aifed-common >/dev/null 2>&1
     rm -rf /etc/aifed "$T"
 }
 trap cleanup EXIT
 
 # The tree as it is (tracked files), built in a copy: dpkg writes beside it.
+# The copy is a git tree of its own, to see what the build leaves in it.
 mkdir -p "$T/src"
 (cd "$SRC" && git ls-files -z 2>/dev/null || find . -path ./build\* -prune -o -type f -print0) |
     (cd "$SRC" && xargs -0 cp --parents -t "$T/src")
+(cd "$T/src" && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t)
 (cd "$T/src" && dpkg-buildpackage -us -uc -b >"$T/build.log" 2>&1)
-check "dpkg-buildpackage builds the three packages" \
-    test -f "$T"/aifed-broker_*.deb -a -f "$T"/aifed-agent_*.deb -a -f "$T"/aifedctl_*.deb ||
+check "dpkg-buildpackage builds the four packages" \
+    test -f "$T"/aifed-broker_*.deb -a -f "$T"/aifed-agent_*.deb -a -f "$T"/aifedctl_*.deb \
+    -a -f "$T"/aifed-common_*_all.deb ||
     { tail -n 30 "$T/build.log" | sed 's/^/# /'; exit 1; }
-check "they install" dpkg -i "$T"/aifed-broker_*_*.deb "$T"/aifed-agent_*_*.deb \
-    "$T"/aifedctl_*_*.deb
+check "the package build leaves the tree as git has it (nothing untracked)" \
+    test -z "$(cd "$T/src" && git status --porcelain)"
+check "they install" dpkg -i "$T"/aifed-common_*_all.deb "$T"/aifed-broker_*_*.deb \
+    "$T"/aifed-agent_*_*.deb "$T"/aifedctl_*_*.deb
+check "aifed.conf(5) and aifed-site(5) are installed, once, for both daemons" \
+    test -f /usr/share/man/man5/aifed.conf.5.gz -a -f /usr/share/man/man5/aifed-site.5.gz
+check "the guides and the example files are under /usr/share/doc/aifed" \
+    test -f /usr/share/doc/aifed/operations.md -a -f /usr/share/doc/aifed/examples/broker.conf \
+    -a -f /usr/share/doc/aifed/examples/sites/mimer.site -a -f /usr/share/doc/aifed/examples/slurm/sudoers
+# Every Documentation= of the installed units names a file that is there.
+docs_missing() {
+    local u d
+    for u in /lib/systemd/system/aifed-broker.service /lib/systemd/system/aifed-agent.service; do
+        for d in $(sed -n 's/^Documentation=//p' "$u"); do
+            case $d in
+            file://*) [[ -f ${d#file://} ]] || echo "$u: $d" ;;
+            man:*) d=${d#man:}; [[ -f /usr/share/man/man${d//[^0-9]/}/${d%%(*}.${d//[^0-9]/}.gz ]] || echo "$u: $d" ;;
+            esac
+        done
+    done
+}
+check "every Documentation= of the units is installed" test -z "$(docs_missing)"
 for p in broker agent; do
     check "user aifed-$p exists" getent passwd "aifed-$p"
     check "aifed-$p's unit is installed" test -f "/lib/systemd/system/aifed-$p.service"
@@ -112,7 +136,7 @@ done
 pids=()
 cd / || exit 1
 rm -rf /etc/aifed
-check "the packages purge" dpkg --purge aifedctl aifed-agent aifed-broker
+check "the packages purge" dpkg --purge aifedctl aifed-agent aifed-broker aifed-common
 check "purging removes the users and state" \
     bash -c '! getent passwd aifed-broker && ! test -e /var/lib/aifed'
 [[ $failed -eq 0 ]] || { sed 's/^/# broker: /' "$T/broker.log"; sed 's/^/# agent: /' "$T/agent.log"
