@@ -14,6 +14,7 @@
 #include "ametrics.h"
 #include "af_token.h"
 #include "af_wire.h"
+#include "af_zlink.h"
 #include "af_zloop.h"
 #include "af_zsock.h"
 #include "backend.h"
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #define HELLO_WARN_AFTER 3
+#define AGENT_MONITOR    "inproc://agent-monitor"
 
 struct agent {
     const struct aconf *conf;
@@ -37,6 +39,10 @@ struct agent {
     void *zctx;
     void *sock;
     struct af_zloop *zl;
+    void *mon; /* the socket's monitor: why the broker is silent */
+    struct af_zloop *zl_mon;
+    struct af_zlink link;        /* what the monitor said since the last connection */
+    enum af_zlink_why link_said; /* logged once until it changes */
     uv_loop_t loop;
     uv_timer_t timer;
     uv_timer_t soon;     /* one advertisement for a burst of holds and releases */
@@ -223,8 +229,7 @@ static int check_token(struct agent *a, const Aifed__Lease *l,
     if (strcmp(c.id, l->id) || strcmp(c.site, l->site) || strcmp(c.pool, l->pool) ||
         c.gpus != l->gpus || c.nodes != l->nodes ||
         strcmp(c.project, l->workload->project) || strcmp(c.principal, l->principal) ||
-        strcmp(c.accelerator, l->workload->accelerator) ||
-        c.not_after_ms != l->expires_ms)
+        strcmp(c.accelerator, af_wire_lease_model(l)) || c.not_after_ms != l->expires_ms)
         return af_error_set(why, "the token is for other resources than the lease");
     if (c.not_after_ms <= af_now_ms()) {
         af_time_format(c.not_after_ms, when, sizeof(when));
@@ -449,6 +454,47 @@ static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
     send_env(a, &env);
 }
 
+/* Why the broker does not answer, once per cause, in words that name the
+ * setting to check: the same causes aifedctl tells apart (af_zlink). */
+static void say_link(struct agent *a, enum af_zlink_why why)
+{
+    const char *ep = a->conf->broker, *site = a->conf->site;
+
+    if (why == a->link_said)
+        return;
+    a->link_said = why;
+    if (why == AF_ZLINK_UNREACHABLE)
+        log_warnx("cannot reach the broker at %s (connection refused): is it running, "
+                  "and is broker = in this agent's config its agent endpoint? (retrying)",
+                  ep);
+    else if (why == AF_ZLINK_SERVER_KEY)
+        log_warnx("connected to %s, but the CURVE handshake does not complete: "
+                  "broker_public_key (%s) is not that broker's key (retrying)",
+                  ep, a->conf->broker_public_key);
+    else if (why == AF_ZLINK_KEY_REFUSED)
+        log_warnx("the broker at %s refused site %s's key: its public key must be "
+                  "registered in broker.conf as [site:%s] (retrying)",
+                  ep, site, site);
+}
+
+static void on_monitor(void *mon, void *arg)
+{
+    struct agent *a = arg;
+    uint16_t event;
+    uint32_t value;
+
+    while (af_zsock_monitor_event(mon, &event, &value)) {
+        if (af_zlink_note(&a->link, event, value)) {
+            log_warnx("lost the connection to the broker at %s: reconnecting",
+                      a->conf->broker);
+            a->link = (struct af_zlink){0}; /* a new connection, a new diagnosis */
+            a->link_said = AF_ZLINK_OK;
+            continue;
+        }
+        say_link(a, af_zlink_why(&a->link));
+    }
+}
+
 static void on_welcome(struct agent *a, const Aifed__Envelope *in)
 {
     const Aifed__Welcome *w = in->welcome;
@@ -603,9 +649,11 @@ static int connect_broker(struct agent *a, struct af_error *err)
     if (load_keys(a->conf, &kp, broker_pub, err) < 0)
         return -1;
     a->sock = af_zsock_client(a->zctx, a->conf->broker, broker_pub, &kp,
-                              a->conf->max_message, NULL, &kerr);
+                              a->conf->max_message, AGENT_MONITOR, &kerr);
     sodium_memzero(&kp, sizeof(kp));
     if (!a->sock)
+        return af_error_set(err, "%s", kerr.text);
+    if (!(a->mon = af_zsock_monitor_open(a->zctx, AGENT_MONITOR, &kerr)))
         return af_error_set(err, "%s", kerr.text);
     return 0;
 }
@@ -672,7 +720,8 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
                !(a->sjobs = sjobs_create(conf, b, report_job, a, err))) {
         goto fail;
     }
-    if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a))) {
+    if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a)) ||
+        !(a->zl_mon = af_zloop_create(&a->loop, a->mon, on_monitor, NULL, a))) {
         af_error_set(err, "event loop: cannot watch the socket");
         goto fail;
     }
@@ -721,6 +770,7 @@ void agent_destroy(struct agent *a)
     if (!a)
         return;
     af_zloop_destroy(a->zl);
+    af_zloop_destroy(a->zl_mon);
     jobs_destroy(a->jobs);
     sjobs_destroy(a->sjobs);
     if (a->timer.data) { /* the handles were initialised */
@@ -736,6 +786,7 @@ void agent_destroy(struct agent *a)
     uv_run(&a->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&a->loop) != 0)
         log_warnx("event loop closed with handles still open");
+    af_zsock_close(a->mon);
     af_zsock_close(a->sock);
     if (a->zctx)
         af_zsock_ctx_term(a->zctx);

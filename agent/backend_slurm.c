@@ -94,6 +94,11 @@ struct backend {
     bool read_ok;
     struct umap *users, *projects;
     size_t n_users, n_projects;
+    /* Their names, advertised (maps_accounts) so that the broker does not
+     * offer the site to someone without an account here; NULL when the map
+     * is too long for one list (the site then takes everyone's leases and
+     * refuses the unmapped at the hold). */
+    char **user_names, **project_names;
     Aifed__SiteAccess access; /* the last slurm_access() answer, in access_buf */
     char access_buf[3][SLURM_NAME_MAX + 32];
     struct spool pools[AF_WIRE_MAX_POOLS];
@@ -175,6 +180,19 @@ static const char *map_find(const struct umap *v, size_t n, const char *from)
         if (!strcmp(v[i].from, from))
             return v[i].to;
     return NULL;
+}
+
+/* The names map v maps from, for the advertisement; NULL when they do not
+ * fit one list (or memory ran out): the site then says nothing of them. */
+static char **map_names(const struct umap *v, size_t n)
+{
+    char **names;
+
+    if (n > AF_WIRE_MAX_LIST || !(names = calloc(n + 1, sizeof(*names))))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        names[i] = v[i].from;
+    return names;
 }
 
 static void map_free(struct umap *v, size_t n)
@@ -672,6 +690,13 @@ static const Aifed__Advertisement *slurm_advertisement(struct backend *b,
     b->site_msg.degraded = b->degraded;
     b->site_msg.maintenance = b->window_ptrs;
     b->site_msg.n_maintenance = b->n_windows;
+    if (b->user_names && b->project_names) {
+        b->site_msg.maps_accounts = true;
+        b->site_msg.mapped_users = b->user_names;
+        b->site_msg.n_mapped_users = b->n_users;
+        b->site_msg.mapped_projects = b->project_names;
+        b->site_msg.n_mapped_projects = b->n_projects;
+    }
     aifed__advertisement__init(&b->adv);
     b->adv.site = &b->site_msg;
     b->adv.pools = b->pool_ptrs;
@@ -944,6 +969,8 @@ static void slurm_destroy(struct backend *b)
     if (b->site)
         backend_static_ops.destroy(b->site);
     slurm_cmd_fini(&b->cmd);
+    free(b->user_names);
+    free(b->project_names);
     map_free(b->users, b->n_users);
     map_free(b->projects, b->n_projects);
     for (size_t i = 0; i < b->n_holds; i++)
@@ -968,6 +995,12 @@ static struct backend *slurm_create(const struct aconf *conf, struct af_error *e
         !(b->site = backend_static_ops.create(conf, err)) ||
         af_conf_parse(map, on_map_line, b, err) < 0)
         goto fail;
+    b->user_names = map_names(b->users, b->n_users);
+    b->project_names = map_names(b->projects, b->n_projects);
+    if (!b->user_names || !b->project_names)
+        log_warnx("user map %s: more than %d users or projects: the broker is not told "
+                  "whose accounts are here, and refuses no one before a hold",
+                  map, AF_WIRE_MAX_LIST);
     build_windows(b, NULL, 0);
     free(map);
     return b;

@@ -202,6 +202,7 @@ static int check_lease(const Aifed__Lease *l, struct af_error *err)
         check_time(l->expires_ms, "lease.expires", err) ||
         check_id(l->site, false, "lease.site", err) ||
         check_id(l->pool, false, "lease.pool", err) ||
+        check_id(l->accelerator, false, "lease.accelerator", err) ||
         check_text(l->reason, "lease.reason", err) ||
         check_list(l->n_tried_sites, l->tried_sites, true, "lease.tried_sites", err) ||
         check_blob(l->token, AF_TOKEN_MAX, "lease.token", err) ||
@@ -226,7 +227,10 @@ static int check_site(const Aifed__Site *s, struct af_error *err)
         return bad(err, "%s must be an ISO 3166 code", "site.country");
     if (check_list(s->n_jurisdictions, s->jurisdictions, true, "site.jurisdictions",
                    err) ||
-        check_data(s->n_data, s->data, "site.data", err))
+        check_data(s->n_data, s->data, "site.data", err) ||
+        check_list(s->n_mapped_users, s->mapped_users, false, "site.mapped_users", err) ||
+        check_list(s->n_mapped_projects, s->mapped_projects, true, "site.mapped_projects",
+                   err))
         return -1;
     if (!isfinite(s->price_per_gpu_hour) || s->price_per_gpu_hour < 0)
         return bad(err, "%s must be a price of 0 or more", "site.price_per_gpu_hour");
@@ -703,6 +707,13 @@ static int check_env_name(const char *s, struct af_error *err)
 
 /* A path inside the job's directory: relative, made of names that are
  * neither "." nor "..", in letters, digits and ._- (no quoting needed). */
+const char *af_wire_lease_model(const Aifed__Lease *l)
+{
+    if (l->accelerator && *l->accelerator)
+        return l->accelerator;
+    return l->workload && l->workload->accelerator ? l->workload->accelerator : "";
+}
+
 bool af_wire_file_name_ok(const char *s)
 {
     size_t len = s ? strlen(s) : 0, part = 0;

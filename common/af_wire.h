@@ -43,6 +43,7 @@
 #define AF_WIRE_MAX_GPU_S (1ULL << 50)
 
 struct Aifed__Envelope;
+struct Aifed__Lease;
 
 /* Decode and validate len bytes (at most max). On success *ret is the
  * caller's, freed with af_wire_free(). On failure err says why and errno is
@@ -73,6 +74,11 @@ void af_wire_clean_text(char *s);
 /* Whether s is a file's path inside a job's directory: relative, of names
  * that are neither "." nor "..", in letters, digits and ._- only. */
 bool af_wire_file_name_ok(const char *s);
+
+/* The accelerator model a lease holds: its pool's (the broker fills it at
+ * placement), else the one its workload asked for, else "" (any). The
+ * token's accelerator claim is this. */
+const char *af_wire_lease_model(const struct Aifed__Lease *l);
 
 /* Name of a body case for logs ("submit", "lease_hold"); never NULL. */
 const char *af_wire_body_name(int body_case);

@@ -18,7 +18,7 @@ struct af_zclient {
     void *sock;
     void *mon;
     size_t maxmsg;
-    struct af_zclient_state st;
+    struct af_zlink st;
 };
 
 /* The DEALER, connected with its monitor publishing from before the
@@ -28,17 +28,12 @@ static int connect_monitored(struct af_zclient *c, const char *endpoint,
                              struct af_error *err)
 {
     char mon_ep[64];
-    int linger = 0;
 
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zclient-monitor-%p", (void *)c);
     if (!(c->sock =
               af_zsock_client(c->zctx, endpoint, server_pub, kp, c->maxmsg, mon_ep, err)))
         return -1;
-    c->mon = zmq_socket(c->zctx, ZMQ_PAIR);
-    if (!c->mon || zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
-        zmq_connect(c->mon, mon_ep) != 0)
-        return af_error_set(err, "monitor: %s", zmq_strerror(errno));
-    return 0;
+    return (c->mon = af_zsock_monitor_open(c->zctx, mon_ep, err)) ? 0 : -1;
 }
 
 struct af_zclient *af_zclient_create(const char *endpoint, const char *server_pub,
@@ -75,7 +70,7 @@ int af_zclient_send(struct af_zclient *c, const struct Aifed__Envelope *env)
     return af_zsock_send(c->sock, NULL, 0, env);
 }
 
-const struct af_zclient_state *af_zclient_state(const struct af_zclient *c)
+const struct af_zlink *af_zclient_link(const struct af_zclient *c)
 {
     return &c->st;
 }
@@ -88,29 +83,7 @@ static void read_event(struct af_zclient *c)
 
     if (!af_zsock_monitor_event(c->mon, &event, &value))
         return;
-    switch (event) {
-    case ZMQ_EVENT_CONNECTED:
-        c->st.connected = true;
-        break;
-    case ZMQ_EVENT_CONNECT_RETRIED:
-        c->st.retried = true;
-        break;
-    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-        c->st.handshaken = true;
-        break;
-    case ZMQ_EVENT_DISCONNECTED:
-        /* A server that cannot read our HELLO (we trust another key than
-         * its own) closes the connection; a slow one keeps it open. */
-        if (!c->st.handshaken)
-            c->st.dropped++;
-        break;
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        c->st.auth_failed = true;
-        c->st.auth_status = (int)value;
-        break;
-    default:
-        break;
-    }
+    (void)af_zlink_note(&c->st, event, value);
 }
 
 int af_zclient_wait(struct af_zclient *c, long wait_ms, struct af_zmsg *ret)

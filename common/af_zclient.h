@@ -11,22 +11,13 @@
 
 #include "af_error.h"
 #include "af_keys.h"
+#include "af_zlink.h"
 #include "af_zsock.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 struct af_zclient;
-
-/* What the connection events have said so far. */
-struct af_zclient_state {
-    bool connected;   /* TCP connected at least once */
-    bool retried;     /* a connect was refused and retried */
-    bool handshaken;  /* the CURVE handshake completed */
-    bool auth_failed; /* the server's ZAP refused our key */
-    unsigned dropped; /* connections closed before a handshake completed */
-    int auth_status;  /* its status (400) */
-};
 
 /* Connect to endpoint, trusting server_pub. NULL with err set. */
 struct af_zclient *af_zclient_create(const char *endpoint, const char *server_pub,
@@ -42,6 +33,7 @@ int af_zclient_send(struct af_zclient *c, const struct Aifed__Envelope *env);
  * 0 when none came in time, -1 with errno on a poll failure. */
 int af_zclient_wait(struct af_zclient *c, long wait_ms, struct af_zmsg *ret);
 
-const struct af_zclient_state *af_zclient_state(const struct af_zclient *c);
+/* What its monitor has said of the link so far. */
+const struct af_zlink *af_zclient_link(const struct af_zclient *c);
 
 #endif

@@ -190,6 +190,21 @@ void af_zsock_close_linger(void *sock, int linger_ms)
     af_zsock_close(sock);
 }
 
+void *af_zsock_monitor_open(void *zctx, const char *endpoint, struct af_error *err)
+{
+    void *mon = zmq_socket(zctx, ZMQ_PAIR);
+    int linger = 0;
+
+    if (!mon || zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
+        zmq_connect(mon, endpoint) != 0) {
+        af_error_set(err, "monitor: %s", zmq_strerror(errno));
+        if (mon)
+            zmq_close(mon);
+        return NULL;
+    }
+    return mon;
+}
+
 bool af_zsock_monitor_event(void *mon, uint16_t *event, uint32_t *value)
 {
     zmq_msg_t m;

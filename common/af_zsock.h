@@ -70,6 +70,10 @@ void af_zsock_close_linger(void *sock, int linger_ms);
 
 /* A ZeroMQ context, and its end (which waits for every socket in it to be
  * closed). NULL/ENOMEM. af_zsock_ctx_term(NULL) does nothing. */
+/* The PAIR that reads the events a socket monitor publishes on endpoint
+ * (af_zsock_client's monitor). NULL with err set. */
+void *af_zsock_monitor_open(void *zctx, const char *endpoint, struct af_error *err);
+
 /* Read one event from a socket monitor's PAIR, without waiting: its number
  * and value (a descriptor, an error code), the endpoint frame dropped.
  * false when none was queued. */

@@ -16,6 +16,7 @@
 #include "ctl_config.h"
 #include "ctl_opts.h"
 #include "ctl_show.h"
+#include "ctl_table.h"
 
 #include "aifed.pb-c.h"
 
@@ -58,7 +59,8 @@ static int set_timeout(struct ctl *ctl, const char *value)
 static int take_globals(struct ctl *ctl, const struct ctl_command *cmd, int *argc,
                         char **argv)
 {
-    static const char *const names[] = {"--broker", "--broker-key", "--timeout", "--key"};
+    static const char *const names[] = {"--broker", "--broker-key", "--timeout",
+                                        "--key",    "--output",     "-o"};
     int out = 1, i;
 
     for (i = 1; i < *argc; i++) {
@@ -67,14 +69,14 @@ static int take_globals(struct ctl *ctl, const struct ctl_command *cmd, int *arg
 
         if (!strcmp(arg, "--"))
             break;
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < 6; k++) {
             len = strlen(names[k]);
             if (k == 3 && !strcmp(cmd->name, "admin"))
                 continue;
             if (!strncmp(arg, names[k], len) && (arg[len] == '=' || !arg[len]))
                 break;
         }
-        if (k == 4) {
+        if (k == 6) {
             argv[out++] = argv[i];
             continue;
         }
@@ -92,6 +94,8 @@ static int take_globals(struct ctl *ctl, const struct ctl_command *cmd, int *arg
             ctl->broker_key = value;
         else if (k == 3)
             ctl->key = value;
+        else if (k >= 4)
+            ctl_table_select(value);
         else if (set_timeout(ctl, value) < 0)
             return -1;
     }
@@ -171,10 +175,14 @@ static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                      char **argv)
 {
     Aifed__ListSites ls = AIFED__LIST_SITES__INIT;
-    int rc = ctl_parse_json_only(cmd, ctl, argc, argv);
+    int opt, rc;
 
-    if (rc >= 0)
-        return rc;
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_sites)) != -1) {
+        if (opt == 's')
+            ls.site = optarg;
+        else if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+            return rc;
+    }
     if (optind != argc)
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return ctl_ask(ctl, AIFED__ENVELOPE__BODY_LIST_SITES, &ls,
@@ -301,9 +309,11 @@ static const struct ctl_command commands[] = {
     {"keygen", cmd_keygen, "keygen [--dir DIR] NAME",
      "Write a new CURVE key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub\n"
      "(public; give it to the broker's administrator). Never overwrites a key.\n"},
-    {"sites", cmd_sites, "sites [--json]",
+    {"sites", cmd_sites, "sites [--site S] [--json]",
      "List every site the broker knows: state, pools, free and available GPUs (free\n"
-     "minus what the broker has promised to leases the site has not counted yet).\n"},
+     "minus what the broker has promised to leases the site has not counted yet).\n"
+     "--site S shows that site alone. With a site's own key (an agent's), the\n"
+     "broker shows that site alone, read-only: how the federation sees it.\n"},
     {"submit", ctl_cmd_submit,
      "submit --project P --gpus N [--accelerator MODEL] [--gpu-memory GB] [--nodes N]\n"
      "       [--cpus-per-node N] [--memory-per-node GB] [--walltime DURATION]\n"
@@ -426,6 +436,9 @@ static const struct ctl_command commands[] = {
      "    broker_key = broker.pub      (paths relative to the file's directory)\n"
      "    key = alice.key\n"
      "    timeout = 30s\n"},
+    {"complete", ctl_cmd_complete, "complete sites|accelerators|projects|leases",
+     "For shell completion: the broker's sites or accelerator models, or your\n"
+     "projects or open leases, one per line, asked within 2 s (or --timeout).\n"},
     {"help", cmd_help, "help [COMMAND]", "Describe aifedctl or one command.\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -547,6 +560,9 @@ int main(int argc, char **argv)
             break;
         case 'j':
             ctl.json = true;
+            break;
+        case 'o':
+            ctl_table_select(optarg);
             break;
         case 'h':
             usage(stdout);

@@ -90,5 +90,7 @@ int ctl_cmd_request(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 int ctl_cmd_verify_token(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                          char **argv);
 int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv);
+int ctl_cmd_complete(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                     char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 #include "ctl_db.h"
 #include "ctl_opts.h"
 #include "ctl_show.h"
+#include "ctl_table.h"
 
 #include "aifed.pb-c.h"
 
@@ -238,7 +239,27 @@ struct audit_walk {
     struct af_audit_check chain;
     size_t shown, total;
     json_t *all;
+    struct ctl_table *table; /* the part of the table not printed yet */
 };
+
+/* A table holds its rows until printed, so a long log is printed a part of
+ * AUDIT_PART rows at a time: memory stays bounded, and each part is laid out
+ * from its own rows (the first alone has the header). */
+#define AUDIT_PART 1000
+
+static void audit_row(struct audit_walk *w, const Aifed__AuditEntry *e)
+{
+    if (!w->table) {
+        w->table = ctl_show_audit_table();
+        if (w->shown > 1)
+            ctl_table_no_header(w->table);
+    }
+    ctl_show_audit_entry(w->table, e);
+    if (ctl_table_rows(w->table) >= AUDIT_PART) {
+        ctl_table_print(w->table);
+        w->table = NULL;
+    }
+}
 
 static int audit_entry(const Aifed__AuditEntry *e, void *arg)
 {
@@ -258,7 +279,7 @@ static int audit_entry(const Aifed__AuditEntry *e, void *arg)
     if (w->json)
         json_array_append_new(w->all, ctl_audit_json(e));
     else
-        ctl_show_audit_entry(e, w->shown == 1);
+        audit_row(w, e);
     return 0;
 }
 
@@ -304,6 +325,8 @@ static int admin_audit(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     if (w.json)
         w.all = json_array();
     rc = audit_fetch(ctl, &w);
+    if (w.table)
+        ctl_table_print(w.table);
     if (rc == 0 && w.json)
         ctl_print_json(w.all);
     else

@@ -20,11 +20,6 @@
 
 /* Refused connections this long in a row mean nobody listens there. */
 #define REFUSED_GIVE_UP_MS 2000
-/* Connections the broker closed before any handshake completed: it could
- * not read our HELLO, so the broker's key we have is wrong. Said after this
- * many (libzmq reconnects every 0.1 s), not at the end of a submit's minute;
- * a slow broker keeps the connection open and is waited for. */
-#define DROPPED_GIVE_UP 3
 
 struct ctl_client {
     struct af_zclient *zc;
@@ -81,9 +76,10 @@ void ctl_client_destroy(struct ctl_client *c)
 static struct Aifed__Envelope *diagnose(struct ctl_client *c, uint64_t waited_ms,
                                         struct af_error *err)
 {
-    const struct af_zclient_state *st = af_zclient_state(c->zc);
+    const struct af_zlink *st = af_zclient_link(c->zc);
+    enum af_zlink_why why = af_zlink_why(st);
 
-    if (st->auth_failed) {
+    if (why == AF_ZLINK_KEY_REFUSED) {
         af_error_set(err,
                      "the broker at %s refused your key (status %d): is your public key "
                      "registered in its broker.conf as a user or admin?",
@@ -113,7 +109,7 @@ struct Aifed__Envelope *ctl_client_call(struct ctl_client *c, struct Aifed__Enve
                                         uint64_t timeout_ms, uint64_t resend_ms,
                                         struct af_error *err)
 {
-    const struct af_zclient_state *st = af_zclient_state(c->zc);
+    const struct af_zlink *st = af_zclient_link(c->zc);
     uint64_t start = mono_ms(), now = start, sent = start;
 
     req->version = AF_WIRE_VERSION;
@@ -127,9 +123,11 @@ struct Aifed__Envelope *ctl_client_call(struct ctl_client *c, struct Aifed__Enve
         struct af_zmsg z;
         int rc;
 
-        if (st->auth_failed ||
-            (!st->connected && st->retried && now - start >= REFUSED_GIVE_UP_MS) ||
-            (!st->handshaken && st->dropped >= DROPPED_GIVE_UP))
+        /* A refused key or a wrong broker key is said in a second, not at
+         * the end of a submit's minute; a slow broker keeps the connection
+         * open and is waited for. */
+        if (st->auth_failed || af_zlink_why(st) == AF_ZLINK_SERVER_KEY ||
+            (!st->connected && st->retried && now - start >= REFUSED_GIVE_UP_MS))
             break;
         /* A request lost with a broker that stopped before answering is sent
          * again, the same (same corr id); only safe requests ask for this. */

@@ -64,7 +64,7 @@ int ctl_db_leases(const char *dir, const char *site, const char *project, int st
         fprintf(stderr, "aifedctl: --db %s: reading leases: %s\n", dir, strerror(errno));
     } else {
         if (json || c.n)
-            ctl_show_leases(c.v, c.n, json, true);
+            ctl_show_leases(c.v, c.n, json);
         else
             printf("no leases\n");
         rc = 0;

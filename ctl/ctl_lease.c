@@ -117,7 +117,6 @@ int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
     uint32_t limit = 0; /* 0: every page */
     size_t shown = 0;
     int opt, rc = 0, state;
-    bool first = true;
     char after[AF_ID_MAX + 1] = "";
 
     while ((opt = ctl_getopt(argc, argv, &ctl_opts_leases)) != -1) {
@@ -155,8 +154,8 @@ int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (ctl->db)
         return ctl_db_leases(ctl->db, q.site, q.project, q.state, limit, ctl->json);
-    /* Page through. Tables print page by page; --json gathers the pages
-     * into one array (pages are kept until then: the leases live in them). */
+    /* Page through, gathering the pages (the leases live in them) for one
+     * table or one JSON array: a table's columns are as wide as its cells. */
     Aifed__Lease **all = NULL;
     size_t n_all = 0;
     Aifed__Envelope *pages[1024];
@@ -173,26 +172,20 @@ int ctl_cmd_leases(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
         Aifed__LeaseList *l = rep->lease_list;
         shown += l->n_leases;
         snprintf(after, sizeof(after), "%s", l->next);
-        if (ctl->json) {
-            Aifed__Lease **grown = realloc(all, (n_all + l->n_leases + 1) * sizeof(*all));
-            if (!grown) {
-                af_wire_free(rep);
-                rc = 1;
-                break;
-            }
-            all = grown;
-            if (l->n_leases) /* NULL when empty */
-                memcpy(all + n_all, l->leases, l->n_leases * sizeof(*all));
-            n_all += l->n_leases;
-            pages[n_pages++] = rep;
-        } else {
-            ctl_show_leases(l->leases, l->n_leases, false, first);
-            first = false;
+        Aifed__Lease **grown = realloc(all, (n_all + l->n_leases + 1) * sizeof(*all));
+        if (!grown) {
             af_wire_free(rep);
+            rc = 1;
+            break;
         }
+        all = grown;
+        if (l->n_leases) /* NULL when empty */
+            memcpy(all + n_all, l->leases, l->n_leases * sizeof(*all));
+        n_all += l->n_leases;
+        pages[n_pages++] = rep;
     } while (after[0] && (!limit || shown < limit) && n_pages < 1024);
-    if (ctl->json && rc == 0)
-        ctl_show_leases(all, n_all, true, true);
+    if ((ctl->json || shown) && rc == 0)
+        ctl_show_leases(all, n_all, ctl->json);
     else if (!ctl->json && rc == 0 && shown == 0)
         printf("no leases\n");
     for (size_t i = 0; i < n_pages; i++)

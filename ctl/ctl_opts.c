@@ -19,12 +19,13 @@ static const struct option global[] = {
     {"key", required_argument, NULL, 'k'},
     {"timeout", required_argument, NULL, 't'},
     {"version", no_argument, NULL, 'V'},
+    {"output", required_argument, NULL, 'o'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 /* "+": stop at the command; its options are its own. */
-const struct ctl_opts ctl_opts_global = {"+b:B:D:k:t:jhV", global};
+const struct ctl_opts ctl_opts_global = {"+b:B:D:k:t:o:jhV", global};
 
 static const struct option json[] = {
     {"json", no_argument, NULL, 'j'},
@@ -39,6 +40,14 @@ static const struct option keygen[] = {
     {NULL, 0, NULL, 0},
 };
 const struct ctl_opts ctl_opts_keygen = {"d:h", keygen};
+
+static const struct option sites[] = {
+    {"site", required_argument, NULL, 's'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_sites = {"s:jh", sites};
 
 static const struct option workload[] = {
     {"project", required_argument, NULL, 'p'},

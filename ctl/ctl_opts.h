@@ -21,6 +21,7 @@ struct ctl_opts {
 extern const struct ctl_opts ctl_opts_global;
 extern const struct ctl_opts ctl_opts_json; /* --json and --help only */
 extern const struct ctl_opts ctl_opts_keygen;
+extern const struct ctl_opts ctl_opts_sites;
 extern const struct ctl_opts ctl_opts_workload; /* submit, explain */
 extern const struct ctl_opts ctl_opts_leases;
 extern const struct ctl_opts ctl_opts_lease;

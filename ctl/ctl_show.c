@@ -5,10 +5,13 @@
  * both places in this file and nowhere else.
  */
 #include "ctl_show.h"
+
+#include "ctl_table.h"
 #include "ctl_task.h"
 #include "job.h"
 #include "lease.h"
 #include "af_token.h"
+#include "af_wire.h"
 #include "af_time.h"
 
 #include "aifed.pb-c.h"
@@ -50,7 +53,7 @@ static json_t *lease_json(const Aifed__Lease *l)
 
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:o, s:s, s:s, s:o, "
-        "s:o, s:o, s:o, s:s, s:o, s:s, s:s, s:s, s:i, s:b}",
+        "s:o, s:o, s:o, s:s, s:o, s:s, s:s, s:s, s:i, s:b, s:s}",
         "id", l->id, "state", lease_state_name(l->state), "project", w->project, "site",
         l->site, "pool", l->pool, "gpus", (json_int_t)l->gpus, "nodes",
         (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
@@ -61,7 +64,8 @@ static json_t *lease_json(const Aifed__Lease *l)
         time_json(l->activated_ms), "reason", l->reason, "tried_sites",
         strv_json(l->tried_sites, l->n_tried_sites), "token", l->token, "site_signature",
         l->site_signature, "site_signing_key", l->site_signing_key, "gpu_seconds_used",
-        (json_int_t)l->gpu_seconds_used, "usage_from_site", l->usage_from_site);
+        (json_int_t)l->gpu_seconds_used, "usage_from_site", l->usage_from_site,
+        "accelerator_held", l->accelerator);
 }
 
 static bool on_terminal(void)
@@ -108,6 +112,14 @@ static int64_t lease_end_ms(const Aifed__Lease *l)
     return lease_is_open((int)l->state) ? l->expires_ms : l->updated_ms;
 }
 
+/* The model the lease holds, else the one it asked for, else "any". */
+static const char *held_model(const Aifed__Lease *l)
+{
+    return *l->accelerator             ? l->accelerator
+           : *l->workload->accelerator ? l->workload->accelerator
+                                       : "any";
+}
+
 void ctl_show_lease(const Aifed__Lease *l, bool json)
 {
     char created[64], expires[64], wall[24];
@@ -127,9 +139,13 @@ void ctl_show_lease(const Aifed__Lease *l, bool json)
            "created:     %s\n"
            "%s     %s\n",
            l->id, lease_state_name(l->state), l->workload->project, l->site, l->pool,
-           l->gpus, *l->workload->accelerator ? l->workload->accelerator : "any",
-           l->gpus == 1 ? "" : "s", l->nodes, l->nodes == 1 ? "" : "s", wall, created,
+           l->gpus, held_model(l), l->gpus == 1 ? "" : "s", l->nodes,
+           l->nodes == 1 ? "" : "s", wall, created,
            lease_is_open((int)l->state) ? "expires:" : "ended:  ", expires);
+    if (!*l->workload->accelerator && *l->accelerator)
+        printf("model:       %s, the broker's choice: no --accelerator was given (code "
+               "built for one vendor's GPUs, CUDA or ROCm, needs --accelerator MODEL)\n",
+               l->accelerator);
     if (*l->reason)
         printf("reason:      %s\n", l->reason);
     if (l->n_tried_sites) {
@@ -223,12 +239,21 @@ void ctl_show_lease_reply(const Aifed__LeaseReply *r, const Aifed__JobList *jobs
         ctl_show_lease_left(stdout, l->id, l->expires_ms, open_jobs(jobs));
 }
 
-/* Wide enough for the broker's lease ids, so that the columns line up over
- * every page of a listing (each page is printed as it arrives). */
-#define LEASE_W ((int)AF_ID_NEW_LEN("lease"))
-
-void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
+void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json)
 {
+    static const struct ctl_col cols[] = {
+        {"LEASE", 0},
+        {"STATE", 0},
+        {"PROJECT", CTL_COL_TRUNC},
+        {"SITE", 0},
+        {"POOL", 0},
+        {"GPUS", CTL_COL_RIGHT},
+        {"ENDS", 0},
+        {"ACCELERATOR", CTL_COL_EXTRA},
+        {"PRINCIPAL", CTL_COL_EXTRA},
+    };
+    struct ctl_table *t;
+
     if (json) {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
@@ -236,16 +261,17 @@ void ctl_show_leases(Aifed__Lease *const *v, size_t n, bool json, bool first)
         ctl_print_json(a);
         return;
     }
-    if (first)
-        printf("%-*s %-9s %-14s %-12s %-10s %5s  %s\n", LEASE_W, "LEASE", "STATE",
-               "PROJECT", "SITE", "POOL", "GPUS", "ENDS");
+    t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
     for (size_t i = 0; i < n; i++) {
-        char expires[64];
-        ctl_show_time_short(lease_end_ms(v[i]), expires, sizeof(expires));
-        printf("%-*s %-9s %-14s %-12s %-10s %5u  %s\n", LEASE_W, v[i]->id,
-               lease_state_name(v[i]->state), v[i]->workload->project, v[i]->site,
-               v[i]->pool, v[i]->gpus, expires);
+        char ends[64], gpus[16];
+
+        ctl_show_time_short(lease_end_ms(v[i]), ends, sizeof(ends));
+        snprintf(gpus, sizeof(gpus), "%u", v[i]->gpus);
+        CTL_TABLE_ROW(t, v[i]->id, lease_state_name(v[i]->state), v[i]->workload->project,
+                      v[i]->site, v[i]->pool, gpus, ends, v[i]->workload->accelerator,
+                      v[i]->principal);
     }
+    ctl_table_print(t);
 }
 
 static json_t *pool_json(const Aifed__PoolStatus *ps)
@@ -316,9 +342,63 @@ static void duration(uint32_t s, char *buf, size_t size)
         snprintf(buf, size, "0");
 }
 
+static const char *site_state(const Aifed__SiteStatus *s)
+{
+    return s->state != AIFED__SITE_STATE__SITE_UP ? "DOWN"
+           : s->site->drained || s->admin_drained ? "DRAIN"
+           : *s->site->degraded                   ? "DEGR"
+                                                  : "UP";
+}
+
+static const struct ctl_col site_cols[] = {
+    {"SITE", 0},
+    {"NAME", CTL_COL_TRUNC},
+    {"CC", 0},
+    {"STATE", 0},
+    {"POOL", 0},
+    {"ACCEL", 0},
+    {"MEM", CTL_COL_RIGHT},
+    {"GPUS", CTL_COL_RIGHT},
+    {"FREE", CTL_COL_RIGHT},
+    {"AVAIL", CTL_COL_RIGHT},
+    {"WAIT", CTL_COL_RIGHT},
+    {"MAXWALL", CTL_COL_RIGHT},
+    {"EUR/H", CTL_COL_RIGHT},
+    {"GCO2", CTL_COL_RIGHT},
+    {"NODES", CTL_COL_RIGHT | CTL_COL_EXTRA},
+    {"LEASES", CTL_COL_RIGHT | CTL_COL_EXTRA},
+};
+
+/* One pool's row; the site's own cells only on its first pool's. */
+static void site_pool_row(struct ctl_table *t, const Aifed__SiteStatus *s, size_t j)
+{
+    const Aifed__Pool *p = s->pools[j]->pool;
+    char wait[16], wall[16], mem[16], gpus[16], free_[16], avail[16], price[16], co2[16],
+        nodes[16], leases[16];
+
+    duration(p->queue_wait_s, wait, sizeof(wait));
+    duration(p->max_walltime_s, wall, sizeof(wall));
+    snprintf(mem, sizeof(mem), "%uG", p->gpu_memory_gb);
+    snprintf(gpus, sizeof(gpus), "%u", p->gpus_total);
+    snprintf(free_, sizeof(free_), "%u", p->gpus_free);
+    snprintf(avail, sizeof(avail), "%u", s->pools[j]->gpus_available);
+    snprintf(price, sizeof(price), "%.2f", s->site->price_per_gpu_hour);
+    snprintf(co2, sizeof(co2), "%u", s->site->carbon_g_per_kwh);
+    snprintf(nodes, sizeof(nodes), "%u", p->nodes_total);
+    snprintf(leases, sizeof(leases), "%u", s->leases_open);
+    CTL_TABLE_ROW(t, j ? "" : s->site->id,
+                  j                ? ""
+                  : *s->site->name ? s->site->name
+                                   : s->site->id,
+                  j ? "" : s->site->country, j ? "" : site_state(s), p->name,
+                  p->accelerator, mem, gpus, free_, avail, wait, wall, price, co2, nodes,
+                  j ? "" : leases);
+}
+
 void ctl_show_sites(const Aifed__SiteList *list, bool json)
 {
     bool illustrative = false;
+    struct ctl_table *t;
 
     if (json) {
         json_t *a = json_array();
@@ -327,36 +407,19 @@ void ctl_show_sites(const Aifed__SiteList *list, bool json)
         ctl_print_json(a);
         return;
     }
-    printf("%-12s %-14s %-3s %-5s %-10s %-8s %4s %6s %6s %6s %6s %7s %6s %5s\n", "SITE",
-           "NAME", "CC", "STATE", "POOL", "ACCEL", "MEM", "GPUS", "FREE", "AVAIL", "WAIT",
-           "MAXWALL", "EUR/h", "gCO2");
+    t = ctl_table_new(site_cols, sizeof(site_cols) / sizeof(site_cols[0]));
     for (size_t i = 0; i < list->n_sites; i++) {
         const Aifed__SiteStatus *s = list->sites[i];
-        const char *state = s->state != AIFED__SITE_STATE__SITE_UP ? "DOWN"
-                            : s->site->drained || s->admin_drained ? "DRAIN"
-                            : *s->site->degraded                   ? "DEGR"
-                                                                   : "UP";
-        const char *name = *s->site->name ? s->site->name : s->site->id;
 
         illustrative |= s->site->illustrative;
         if (s->n_pools == 0)
-            printf("%-12s %-14s %-3s %-5s %s\n", s->site->id, name,
-                   *s->site->country ? s->site->country : "-", state,
-                   "(not heard from yet)");
-        for (size_t j = 0; j < s->n_pools; j++) {
-            const Aifed__Pool *p = s->pools[j]->pool;
-            char wait[16], wall[16];
-
-            duration(p->queue_wait_s, wait, sizeof(wait));
-            duration(p->max_walltime_s, wall, sizeof(wall));
-            printf(
-                "%-12s %-14s %-3s %-5s %-10s %-8s %3uG %6u %6u %6u %6s %7s %6.2f %5u\n",
-                j ? "" : s->site->id, j ? "" : name, j ? "" : s->site->country,
-                j ? "" : state, p->name, p->accelerator, p->gpu_memory_gb, p->gpus_total,
-                p->gpus_free, s->pools[j]->gpus_available, wait, wall,
-                s->site->price_per_gpu_hour, s->site->carbon_g_per_kwh);
-        }
+            CTL_TABLE_ROW(t, s->site->id, *s->site->name ? s->site->name : s->site->id,
+                          *s->site->country ? s->site->country : "-", site_state(s),
+                          "(not heard from yet)");
+        for (size_t j = 0; j < s->n_pools; j++)
+            site_pool_row(t, s, j);
     }
+    ctl_table_print(t);
     for (size_t i = 0; i < list->n_sites; i++)
         if (*list->sites[i]->site->degraded)
             printf("DEGR %s: the agent cannot read its scheduler (%s); no new leases "
@@ -378,16 +441,64 @@ static const char *verdict(int v)
                                                  : "rejected";
 }
 
+/* No --accelerator: when more than one model was ranked, say that any
+ * would do and how to keep to one (CUDA code does not run on AMD's GPUs). */
+static void say_models(const Aifed__ExplainReply *r)
+{
+    char models[256] = "";
+    size_t n = 0, at = 0;
+
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const char *m = r->candidates[i]->accelerator;
+        size_t k;
+
+        for (k = 0; k < i && strcmp(r->candidates[k]->accelerator, m); k++)
+            ;
+        if (!*m || k < i || at >= sizeof(models))
+            continue;
+        at += (size_t)snprintf(models + at, sizeof(models) - at, "%s%s", n++ ? ", " : "",
+                               m);
+    }
+    if (n > 1)
+        printf("(any model was ranked: %s; code built for one vendor's GPUs, CUDA or "
+               "ROCm, needs --accelerator MODEL)\n",
+               models);
+}
+
+static void candidate_row(struct ctl_table *t, const Aifed__Candidate *c)
+{
+    char rank[16] = "-", score[32] = "-";
+
+    if (c->rank) {
+        snprintf(rank, sizeof(rank), "%u", c->rank);
+        snprintf(score, sizeof(score), "%.3f", c->score);
+    }
+    CTL_TABLE_ROW(t, rank, c->site, *c->pool ? c->pool : "-",
+                  *c->accelerator ? c->accelerator : "-",
+                  c->rank ? verdict(c->verdict) : "rejected", c->reason, score);
+}
+
 void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
 {
+    static const struct ctl_col cols[] = {
+        {"RANK", CTL_COL_RIGHT},
+        {"SITE", 0},
+        {"POOL", 0},
+        {"ACCEL", 0},
+        {"VERDICT", 0},
+        {"WHY", CTL_COL_WRAP},
+        {"SCORE", CTL_COL_RIGHT | CTL_COL_EXTRA},
+    };
+    struct ctl_table *t;
+
     if (json) {
         json_t *a = json_array();
         for (size_t i = 0; i < r->n_candidates; i++) {
             const Aifed__Candidate *c = r->candidates[i];
-            json_t *o =
-                json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "site", c->site, "pool",
-                          c->pool, "verdict", verdict(c->verdict), "rank",
-                          (json_int_t)c->rank, "score", c->score, "reason", c->reason);
+            json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:f, s:s, s:s}", "site", c->site,
+                                  "pool", c->pool, "verdict", verdict(c->verdict), "rank",
+                                  (json_int_t)c->rank, "score", c->score, "reason",
+                                  c->reason, "accelerator", c->accelerator);
             if (c->parts)
                 json_object_set_new(o, "parts",
                                     json_pack("{s:i, s:f, s:f, s:I, s:f}", "start_in_s",
@@ -401,19 +512,17 @@ void ctl_show_explain(const Aifed__ExplainReply *r, bool json)
         ctl_print_json(a);
         return;
     }
-    printf("%-4s %-12s %-10s %-9s %s\n", "RANK", "SITE", "POOL", "VERDICT", "WHY");
+    t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
     /* Ranked sites first, in rank order, then the rejected ones. */
     for (unsigned rank = 1; rank <= r->n_candidates; rank++)
         for (size_t i = 0; i < r->n_candidates; i++)
             if (r->candidates[i]->rank == rank)
-                printf("%-4u %-12s %-10s %-9s %s\n", rank, r->candidates[i]->site,
-                       r->candidates[i]->pool, verdict(r->candidates[i]->verdict),
-                       r->candidates[i]->reason);
+                candidate_row(t, r->candidates[i]);
     for (size_t i = 0; i < r->n_candidates; i++)
         if (r->candidates[i]->rank == 0)
-            printf("%-4s %-12s %-10s %-9s %s\n", "-", r->candidates[i]->site,
-                   *r->candidates[i]->pool ? r->candidates[i]->pool : "-", "rejected",
-                   r->candidates[i]->reason);
+            candidate_row(t, r->candidates[i]);
+    ctl_table_print(t);
+    say_models(r);
 }
 
 void ctl_show_request(const Aifed__RequestRecord *r, bool json)
@@ -469,6 +578,17 @@ static json_t *alloc_json(const Aifed__Allocation *a)
 
 void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
 {
+    static const struct ctl_col cols[] = {
+        {"PROJECT", CTL_COL_TRUNC},
+        {"SITE", 0},
+        {"GRANTED", CTL_COL_RIGHT},
+        {"USED", CTL_COL_RIGHT},
+        {"RESERVED", CTL_COL_RIGHT},
+        {"LEFT", CTL_COL_RIGHT},
+        {"ENDS", 0},
+    };
+    struct ctl_table *t;
+
     if (json) {
         json_t *a = json_array();
         for (size_t i = 0; i < l->n_allocations; i++)
@@ -480,19 +600,22 @@ void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
         printf("no allocations\n");
         return;
     }
-    printf("%-14s %-12s %10s %10s %10s %10s  %s\n", "PROJECT", "SITE", "GRANTED", "USED",
-           "RESERVED", "LEFT", "ENDS   (GPU-hours)");
+    t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
     for (size_t i = 0; i < l->n_allocations; i++) {
         const Aifed__Allocation *a = l->allocations[i];
         uint64_t spent = a->used_gpu_s + a->reserved_gpu_s;
         uint64_t left = a->granted_gpu_s > spent ? a->granted_gpu_s - spent : 0;
-        char ends[64];
+        char ends[64], granted[32], used[32], reserved[32], rest[32];
 
         ctl_show_time(a->end_ms, ends, sizeof(ends));
-        printf("%-14s %-12s %10.1f %10.1f %10.1f %10.1f  %s\n", a->project, a->site,
-               a->granted_gpu_s / 3600.0, a->used_gpu_s / 3600.0,
-               a->reserved_gpu_s / 3600.0, left / 3600.0, ends);
+        snprintf(granted, sizeof(granted), "%.1f", a->granted_gpu_s / 3600.0);
+        snprintf(used, sizeof(used), "%.1f", a->used_gpu_s / 3600.0);
+        snprintf(reserved, sizeof(reserved), "%.1f", a->reserved_gpu_s / 3600.0);
+        snprintf(rest, sizeof(rest), "%.1f", left / 3600.0);
+        CTL_TABLE_ROW(t, a->project, a->site, granted, used, reserved, rest, ends);
     }
+    ctl_table_print(t);
+    printf("(GRANTED, USED, RESERVED and LEFT are GPU-hours)\n");
 }
 
 static json_t *principal_json(const Aifed__Principal *p)
@@ -505,6 +628,12 @@ static json_t *principal_json(const Aifed__Principal *p)
 
 void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
 {
+    static const struct ctl_col cols[] = {
+        {"PRINCIPAL", 0},           {"STATE", 0}, {"KEYS", CTL_COL_RIGHT}, {"SOURCE", 0},
+        {"PROJECTS", CTL_COL_WRAP},
+    };
+    struct ctl_table *t;
+
     if (json) {
         json_t *a = json_array();
         for (size_t i = 0; i < l->n_principals; i++)
@@ -512,18 +641,20 @@ void ctl_show_principals(const Aifed__PrincipalList *l, bool json)
         ctl_print_json(a);
         return;
     }
-    printf("%-24s %-8s %-5s %-11s %s\n", "PRINCIPAL", "STATE", "KEYS", "SOURCE",
-           "PROJECTS");
+    t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
     for (size_t i = 0; i < l->n_principals; i++) {
         const Aifed__Principal *p = l->principals[i];
+        char keys[16], projects[1024] = "-";
+        size_t at = 0;
 
-        printf("%-24s %-8s %-5zu %-11s ", p->id, p->revoked ? "revoked" : "active",
-               p->revoked ? 0 : p->n_public_keys,
-               p->from_config ? "broker.conf" : "registry");
-        for (size_t j = 0; j < p->n_projects; j++)
-            printf("%s%s", j ? "," : "", p->projects[j]);
-        printf("%s\n", p->n_projects ? "" : "-");
+        snprintf(keys, sizeof(keys), "%zu", p->revoked ? 0 : p->n_public_keys);
+        for (size_t j = 0; j < p->n_projects && at < sizeof(projects); j++)
+            at += (size_t)snprintf(projects + at, sizeof(projects) - at, "%s%s",
+                                   j ? "," : "", p->projects[j]);
+        CTL_TABLE_ROW(t, p->id, p->revoked ? "revoked" : "active", keys,
+                      p->from_config ? "broker.conf" : "registry", projects);
     }
+    ctl_table_print(t);
 }
 
 void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
@@ -566,16 +697,24 @@ json_t *ctl_audit_json(const Aifed__AuditEntry *e)
                      e->text, "prev_hash", e->prev_hash, "hash", e->hash);
 }
 
-void ctl_show_audit_entry(const Aifed__AuditEntry *e, bool first)
+struct ctl_table *ctl_show_audit_table(void)
 {
-    char when[64];
+    static const struct ctl_col cols[] = {
+        {"SEQ", CTL_COL_RIGHT},   {"TIME", 0},
+        {"SUBJECT", 0},           {"CHANGE", 0},
+        {"DETAIL", CTL_COL_WRAP}, {"PRINCIPAL", CTL_COL_EXTRA},
+    };
 
-    if (first)
-        printf("%-6s %-20s %-*s %-20s %s\n", "SEQ", "TIME", LEASE_W, "SUBJECT", "CHANGE",
-               "DETAIL");
+    return ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
+}
+
+void ctl_show_audit_entry(struct ctl_table *t, const Aifed__AuditEntry *e)
+{
+    char when[64], seq[32];
+
     ctl_show_time(e->time_ms, when, sizeof(when));
-    printf("%-6llu %-20s %-*s %-20s %s\n", (unsigned long long)e->seq, when, LEASE_W,
-           e->subject, e->change, e->text);
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->seq);
+    CTL_TABLE_ROW(t, seq, when, e->subject, e->change, e->text, e->principal);
 }
 
 int ctl_reply_sites(const struct Aifed__Envelope *rep, bool json)
@@ -815,6 +954,16 @@ void ctl_show_job(const Aifed__Job *j, bool json)
 
 void ctl_show_jobs(const Aifed__JobList *l, bool json)
 {
+    static const struct ctl_col cols[] = {
+        {"JOB", 0},
+        {"STATE", 0},
+        {"SITE", 0},
+        {"EXIT", CTL_COL_RIGHT},
+        {"NAME", CTL_COL_TRUNC},
+        {"LEASE", CTL_COL_EXTRA},
+    };
+    struct ctl_table *t;
+
     if (json) {
         json_t *a = json_array();
         for (size_t i = 0; i < l->n_jobs; i++)
@@ -826,15 +975,16 @@ void ctl_show_jobs(const Aifed__JobList *l, bool json)
         printf("no jobs\n");
         return;
     }
-    printf("%-32s %-10s %-10s %4s  %s\n", "JOB", "STATE", "SITE", "EXIT", "NAME");
+    t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
     for (size_t i = 0; i < l->n_jobs; i++) {
         const Aifed__Job *j = l->jobs[i];
         char code[8] = "-";
         if (job_ended(j->state))
             snprintf(code, sizeof(code), "%d", j->exit_code);
-        printf("%-32s %-10s %-10s %4s  %s\n", j->id, job_state_name(j->state), j->site,
-               code, j->spec ? j->spec->name : "");
+        CTL_TABLE_ROW(t, j->id, job_state_name(j->state), j->site, code,
+                      j->spec ? j->spec->name : "", j->lease_id);
     }
+    ctl_table_print(t);
     /* A lease near its end, once, with how many of its jobs are open. */
     for (size_t i = 0; i < l->n_jobs; i++) {
         const Aifed__Job *j = l->jobs[i];

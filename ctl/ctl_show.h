@@ -35,8 +35,8 @@ struct Aifed__JobList;
  * (NULL: not asked for). */
 void ctl_show_lease_reply(const struct Aifed__LeaseReply *r,
                           const struct Aifed__JobList *jobs, bool json);
-/* A page of leases; header printed when first. */
-void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json, bool first);
+/* Leases, as a table (ctl_table) or a JSON array. */
+void ctl_show_leases(struct Aifed__Lease *const *v, size_t n, bool json);
 void ctl_show_sites(const struct Aifed__SiteList *list, bool json);
 void ctl_show_explain(const struct Aifed__ExplainReply *r, bool json);
 /* A request, what was decided and the explanation kept with it. */
@@ -59,8 +59,10 @@ void ctl_show_allocations(const struct Aifed__AllocationList *l, bool json);
 void ctl_show_principals(const struct Aifed__PrincipalList *l, bool json);
 struct af_token_claims;
 struct Aifed__AuditEntry;
-/* One audit entry as a table row (header first when first), or as JSON. */
-void ctl_show_audit_entry(const struct Aifed__AuditEntry *e, bool first);
+struct ctl_table;
+/* The audit table (ctl_table), and one entry as its row, or as JSON. */
+struct ctl_table *ctl_show_audit_table(void);
+void ctl_show_audit_entry(struct ctl_table *t, const struct Aifed__AuditEntry *e);
 json_t *ctl_audit_json(const struct Aifed__AuditEntry *e);
 /* Print j (and release it). */
 void ctl_print_json(json_t *j);

@@ -12,6 +12,7 @@ pkgs=(
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
     libuv1-dev libinih-dev libjansson-dev libyaml-dev # loop, config, JSON, task files
     uthash-dev                            # hash tables (headers only)
+    libsmartcols-dev                      # aifedctl's tables (util-linux)
     libmicrohttpd-dev                     # the Prometheus endpoint
     libsystemd-dev                        # sd_notify: Type=notify and the watchdog
     prometheus curl                       # the metrics test scrapes with a real Prometheus

@@ -128,6 +128,8 @@ static bool check_site(const struct match_workload *w, const struct match_site *
     for (size_t i = 0; i < w->n_exclude; i++)
         if (!strcmp(w->exclude[i], s->id))
             return fail(e, MATCH_TRIED, 0, 0);
+    if (s->no_account)
+        return fail(e, MATCH_NO_ACCOUNT, 0, 0);
     if (s->n_pools == 0)
         return fail(e, MATCH_NO_POOLS, 0, 0);
     if (!s->alloc && w->require_allocation)
@@ -634,6 +636,11 @@ void match_reason(const struct match_workload *w, const struct match_site *sites
         break;
     case MATCH_NO_POOLS:
         snprintf(buf, size, "site advertises no pools");
+        break;
+    case MATCH_NO_ACCOUNT:
+        snprintf(buf, size,
+                 "no account here for you or the project (the site's user map has "
+                 "neither: its admins add one)");
         break;
     case MATCH_NO_ALLOCATION:
         snprintf(buf, size, "project has no allocation at this site");

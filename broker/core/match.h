@@ -88,6 +88,7 @@ struct match_site {
     uint32_t project_gpus_open;      /* GPUs its open leases hold here */
     double project_share;            /* fair share of the site's GPUs, 0..1 */
     bool shared;                     /* false: no allocations here, no share limit */
+    bool no_account;                 /* the site has no account for its user or project */
 };
 
 struct match_weights {
@@ -148,7 +149,8 @@ enum match_check {
     MATCH_DEADLINE,
     MATCH_MAINTENANCE,
     MATCH_ALLOCATION_ENDS,
-    MATCH_SITE, /* not one of the sites the workload names */
+    MATCH_SITE,       /* not one of the sites the workload names */
+    MATCH_NO_ACCOUNT, /* the site's user map has neither the user nor the project */
 };
 
 enum match_verdict { MATCH_CHOSEN = 1, MATCH_RANKED, MATCH_REJECTED };

@@ -101,17 +101,46 @@ void rpc_reply_ended(struct svc *s, const struct rpc_msg *m, const Aifed__Lease 
     rpc_reply(s, m, &env);
 }
 
+/* The one site the list is for: a site's own principal sees its own site
+ * only, whatever it asked; others see what they asked for (NULL: all). */
+static const char *sites_wanted(const struct rpc_msg *m)
+{
+    const Aifed__ListSites *q =
+        m->env && m->env->body_case == AIFED__ENVELOPE__BODY_LIST_SITES
+            ? m->env->list_sites
+            : NULL;
+
+    if (m->who->kind == AUTH_SITE)
+        return m->who->id + strlen("site:");
+    return q && q->site && *q->site ? q->site : NULL;
+}
+
 void rpc_reply_sites(struct svc *s, const struct rpc_msg *m)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__SiteList *list;
+    Aifed__SiteList *list, view;
+    Aifed__SiteStatus *one[1];
+    const char *want = sites_wanted(m);
 
     if (sites_list(s->sites, &list) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_SITE_LIST, list);
-    rpc_reply(s, m, &env);
+    view = *list; /* the list owns its entries; the view only points at one */
+    if (want) {
+        view.n_sites = 0;
+        view.sites = one;
+        for (size_t i = 0; i < list->n_sites && !view.n_sites; i++)
+            if (!strcmp(list->sites[i]->site->id, want))
+                one[view.n_sites++] = list->sites[i];
+    }
+    if (want && !view.n_sites)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND,
+                  "no site %s in the federation", want);
+    else {
+        af_wire_set_body(&env, AIFED__ENVELOPE__BODY_SITE_LIST, &view);
+        rpc_reply(s, m, &env);
+    }
     sites_list_free(list);
 }
 

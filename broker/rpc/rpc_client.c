@@ -185,7 +185,7 @@ static void on_submit(struct svc *s, const struct rpc_msg *m)
 
     if (submit_refused(s, m))
         return;
-    if (placement_run(s, sub->workload, NULL, &mt) < 0) {
+    if (placement_run(s, sub->workload, m->who->id, NULL, &mt) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
@@ -202,6 +202,7 @@ static void on_submit(struct svc *s, const struct rpc_msg *m)
     l.state = LEASE_PENDING;
     l.site = (char *)mt.views[c->site].id;
     l.pool = (char *)mt.views[c->site].pools[c->pool].name;
+    l.accelerator = (char *)mt.views[c->site].pools[c->pool].accelerator;
     l.gpus = sub->workload->gpus;
     l.nodes = c->nodes;
     l.created_ms = l.updated_ms = mt.w.now_ms;
@@ -232,7 +233,7 @@ static void on_explain(struct svc *s, const struct rpc_msg *m)
                   "%s is not a member of project %s", m->who->id, w->project);
         return;
     }
-    if (placement_run(s, w, NULL, &mt) < 0) {
+    if (placement_run(s, w, m->who->id, NULL, &mt) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
     }
@@ -430,6 +431,16 @@ static void on_who_am_i(struct svc *s, const struct rpc_msg *m)
     rpc_reply(s, m, &env);
 }
 
+/* An agent given the clients' endpoint: its key is admitted here (a site
+ * may read its own view), but it is told where agents connect. */
+static void on_misdirected_hello(struct svc *s, const struct rpc_msg *m)
+{
+    rpc_error(
+        s, m, AIFED__ERROR_CODE__ERROR_UNSUPPORTED,
+        "this is the broker's endpoint for clients (aifedctl); an agent connects to "
+        "its agent endpoint (the broker's agent_listen)");
+}
+
 #define ANYONE (RPC_USER | RPC_ADMIN)
 
 const struct rpc_spec rpc_client_specs[] = {
@@ -442,7 +453,10 @@ const struct rpc_spec rpc_client_specs[] = {
     {AIFED__ENVELOPE__BODY_GET_REQUEST, ANYONE, on_get_request, NULL, RPC_READS},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, ANYONE, on_list_allocations, NULL,
      RPC_READS},
-    {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE, rpc_reply_sites, NULL, RPC_READS},
-    {AIFED__ENVELOPE__BODY_WHO_AM_I, ANYONE, on_who_am_i, NULL, RPC_READS},
+    /* A site's own key may read its own site's view and who it is. */
+    {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE | RPC_SITE, rpc_reply_sites, NULL,
+     RPC_READS},
+    {AIFED__ENVELOPE__BODY_WHO_AM_I, ANYONE | RPC_SITE, on_who_am_i, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_HELLO, RPC_SITE, on_misdirected_hello, NULL, 0},
     {0, 0, NULL, NULL, 0},
 };

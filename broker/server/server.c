@@ -176,6 +176,17 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
          * removed: refuse every message on the open connection. */
         outbox_error(srv->svc.outbox, &m.from, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
                      "this key is no longer valid here (revoked or replaced)");
+    } else if (side == OUTBOX_AGENT && m.who->kind != AUTH_SITE) {
+        /* A user's or an admin's key on the agents' endpoint: admitted at the
+         * handshake so that it can be told where it should be, and nothing more. */
+        char text[AF_WIRE_MAX_TEXT];
+
+        snprintf(text, sizeof(text),
+                 "%s is not a site: this is the broker's endpoint for sites' agents; "
+                 "aifedctl connects to its client endpoint (the broker's client_listen)",
+                 m.who->id);
+        outbox_error(srv->svc.outbox, &m.from, AIFED__ERROR_CODE__ERROR_UNSUPPORTED,
+                     text);
     } else if (within_rate(srv, &m)) {
         dispatch(srv, &m, &z, tables);
     }

@@ -9,6 +9,7 @@
 #include "leasesvc.h"
 #include "af_log.h"
 #include "af_time.h"
+#include "af_wire.h"
 #include "alloc.h"
 #include "bconf.h"
 #include "bmetrics.h"
@@ -40,7 +41,10 @@ int leasesvc_sign(struct svc *s, Aifed__Lease *l, char *buf, size_t size)
     snprintf(c.pool, sizeof(c.pool), "%s", l->pool);
     snprintf(c.project, sizeof(c.project), "%s", l->workload->project);
     snprintf(c.principal, sizeof(c.principal), "%s", l->principal);
-    snprintf(c.accelerator, sizeof(c.accelerator), "%s", l->workload->accelerator);
+    /* The model held: the workload's may be any (empty). */
+    snprintf(c.accelerator, sizeof(c.accelerator), "%s",
+             l->accelerator && *l->accelerator ? l->accelerator
+                                               : l->workload->accelerator);
     if (af_token_make(&c, &s->signer, buf, size) < 0) {
         log_err("signing lease %s", l->id);
         return -1;
@@ -395,6 +399,7 @@ static int move_lease(struct svc *s, const Aifed__Lease *from, const struct plac
     *l = *from;
     l->site = (char *)p->views[c->site].id;
     l->pool = (char *)p->views[c->site].pools[c->pool].name;
+    l->accelerator = (char *)p->views[c->site].pools[c->pool].accelerator;
     l->nodes = c->nodes;
     l->updated_ms = svc_now_ms(s);
     l->expires_ms = lease_start_ms(l->workload->not_before_ms, l->updated_ms) +
@@ -431,8 +436,8 @@ void leasesvc_hold_failed(struct svc *s, const Aifed__Lease *lease, const char *
     l.n_tried_sites = lease->n_tried_sites + 1;
     sites_unpromise(s->sites, lease->site, lease->id);
     more = l.n_tried_sites < s->conf->hold_attempts;
-    if (more && placement_run(s, l.workload, &l, &p) == 0 && p.r.chosen != MATCH_NONE &&
-        move_lease(s, &l, &p, why, &moved) == 0)
+    if (more && placement_run(s, l.workload, l.principal, &l, &p) == 0 &&
+        p.r.chosen != MATCH_NONE && move_lease(s, &l, &p, why, &moved) == 0)
         goto out;
     snprintf(reason, sizeof(reason), "%s; %s", why,
              more ? "no other site can take it" : "no more sites tried");

@@ -82,12 +82,12 @@ static int fill_allocations(struct svc *s, const char *project, struct placement
     return 0;
 }
 
-int placement_run(struct svc *s, const Aifed__Workload *w, const Aifed__Lease *lease,
-                  struct placement *ret)
+int placement_run(struct svc *s, const Aifed__Workload *w, const char *principal,
+                  const Aifed__Lease *lease, struct placement *ret)
 {
     memset(ret, 0, sizeof(*ret));
     if (convert_workload(s, w, ret) < 0 ||
-        sites_views(s->sites, w->project, &ret->views, &ret->n) < 0 ||
+        sites_views(s->sites, w->project, principal, &ret->views, &ret->n) < 0 ||
         fill_allocations(s, w->project, ret) < 0)
         goto fail;
     if (lease) {
@@ -133,6 +133,9 @@ int placement_candidates(const struct placement *m, Aifed__Candidate ***ret_ptrs
         aifed__candidate__init(&c[i]);
         c[i].site = (char *)s->id;
         c[i].pool = x->pool == MATCH_NONE ? "" : (char *)s->pools[x->pool].name;
+        c[i].accelerator = x->pool == MATCH_NONE || x->verdict == MATCH_REJECTED
+                               ? ""
+                               : (char *)s->pools[x->pool].accelerator;
         c[i].verdict = (Aifed__Verdict)x->verdict;
         c[i].rank = x->rank;
         c[i].score = x->score;

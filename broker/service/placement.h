@@ -29,10 +29,11 @@ struct placement {
     struct match_alloc *allocs;
 };
 
-/* Match w, excluding the sites lease (if not NULL) already tried. 0 with
- * ret filled (free with placement_free), or -1/ENOMEM. */
-int placement_run(struct svc *s, const Aifed__Workload *w, const Aifed__Lease *lease,
-                  struct placement *ret);
+/* Match w for principal (sites without an account for it, or for w's
+ * project, are rejected), excluding the sites lease (if not NULL) already
+ * tried. 0 with ret filled (free with placement_free), or -1/ENOMEM. */
+int placement_run(struct svc *s, const Aifed__Workload *w, const char *principal,
+                  const Aifed__Lease *lease, struct placement *ret);
 void placement_free(struct placement *p);
 
 /* The candidates of p as protobuf, with their reasons in words, in one

@@ -261,21 +261,19 @@ bool auth_may_use_project(const struct auth_principal *p, const char *project)
     return false;
 }
 
-/* Which principal, if any, may use this key on this domain. */
+/* Which principal, if any, may use this key on this domain. Any registered
+ * key is admitted on either endpoint: what each principal may do there is
+ * the dispatch's to say (a site reads its own view on the clients'; a user
+ * on the agents' is told where it should be), which a refusal here could
+ * not (libzmq gives the peer a bare status code). */
 static const struct auth_principal *decide(const struct auth *a, const char *domain,
                                            const char *z85)
 {
-    bool agent = !strcmp(domain, AUTH_DOMAIN_AGENT);
-
-    if (!agent && strcmp(domain, AUTH_DOMAIN_CLIENT))
+    if (strcmp(domain, AUTH_DOMAIN_AGENT) && strcmp(domain, AUTH_DOMAIN_CLIENT))
         return NULL;
-    for (size_t i = 0; i < a->n; i++) {
-        if (a->v[i]->revoked || !owns_key(a->v[i], z85))
-            continue;
-        if (agent == (a->v[i]->kind == AUTH_SITE))
+    for (size_t i = 0; i < a->n; i++)
+        if (!a->v[i]->revoked && owns_key(a->v[i], z85))
             return a->v[i];
-        return NULL;
-    }
     return NULL;
 }
 
@@ -288,7 +286,7 @@ int auth_decide(const char *domain, const char *address, const char *key_z85, ch
         /* Which key, so that an operator can tell a user's new key that was
          * never added from a wrong socket (public keys: nothing secret). */
         log_info("refused a connection from %s on the %s socket: public key %s is not "
-                 "registered there",
+                 "registered",
                  address, domain, key_z85);
         return -1;
     }

@@ -79,9 +79,9 @@ void auth_each(const struct auth *a, auth_fn fn, void *arg);
 size_t auth_count(const struct auth *a);
 
 /* The ZAP policy (an af_zap_fn, arg the struct auth): a key registered for
- * a principal that may use domain ("agent": sites; "client": users and
- * admins) is admitted with the User-Id "id/key"; any other is refused, and
- * the refusal logged. */
+ * any principal is admitted on either domain ("agent", "client") with the
+ * User-Id "id/key", the dispatch deciding what it may do there; any other
+ * key is refused, and the refusal logged with the key. */
 int auth_decide(const char *domain, const char *address, const char *key_z85, char *user,
                 size_t size, void *arg);
 

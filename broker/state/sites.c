@@ -796,8 +796,27 @@ static uint32_t project_gpus(const struct site *st, const char *project)
     return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
-int sites_views(struct sites *s, const char *project, struct match_site **ret,
-                size_t *ret_n)
+/* Whether a site that runs work in its users' own accounts has one for
+ * principal (its name without "user:") or for project. A scan: user maps
+ * are short, and the list is bounded (AF_WIRE_MAX_LIST). */
+static bool has_account(const Aifed__Site *site, const char *principal,
+                        const char *project)
+{
+    const char *name = strncmp(principal, "user:", 5) ? principal : principal + 5;
+
+    if (!site->maps_accounts)
+        return true;
+    for (size_t i = 0; i < site->n_mapped_users; i++)
+        if (!strcmp(site->mapped_users[i], name))
+            return true;
+    for (size_t i = 0; project && i < site->n_mapped_projects; i++)
+        if (!strcmp(site->mapped_projects[i], project))
+            return true;
+    return false;
+}
+
+int sites_views(struct sites *s, const char *project, const char *principal,
+                struct match_site **ret, size_t *ret_n)
 {
     struct match_site *v = realloc(s->views, (s->n ? s->n : 1) * sizeof(*v));
 
@@ -832,6 +851,7 @@ int sites_views(struct sites *s, const char *project, struct match_site **ret,
         v[i].pools = st->pools;
         v[i].n_pools = st->adv->n_pools;
         v[i].project_gpus_open = project_gpus(st, project);
+        v[i].no_account = principal && !has_account(site, principal, project);
         v[i].project_share = 1.0;
     }
     *ret = v;
@@ -857,7 +877,7 @@ int sites_list(struct sites *s, Aifed__SiteList **ret)
     size_t n;
     Aifed__SiteList *list = calloc(1, sizeof(*list));
 
-    if (!list || sites_views(s, NULL, &views, &n) < 0)
+    if (!list || sites_views(s, NULL, NULL, &views, &n) < 0)
         goto fail;
     aifed__site_list__init(list);
     list->isolated = s->isolated;

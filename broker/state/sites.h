@@ -115,11 +115,12 @@ uint32_t sites_pool_max_walltime(const struct sites *s, const char *site,
                                  const char *pool);
 
 /* The sites as the matching engine sees them, sorted by id, for a workload
- * of project (NULL: none). Each view's project_gpus_open is filled; the
- * other per-request fields (alloc, project_share, shared) are the caller's
- * to fill. Borrowed until the next call. */
-int sites_views(struct sites *s, const char *project, struct match_site **ret,
-                size_t *ret_n);
+ * of project by principal (both NULL: none). Each view's project_gpus_open
+ * and no_account are filled; the other per-request fields (alloc,
+ * project_share, shared) are the caller's to fill. Borrowed until the next
+ * call. */
+int sites_views(struct sites *s, const char *project, const char *principal,
+                struct match_site **ret, size_t *ret_n);
 
 /* The id the views use for an accelerator model (any case); a model no site
  * advertises gets an id no pool has. NULL or "" gives 0 (any). */

@@ -54,14 +54,30 @@ out=$("$BUILD/agent/aifed-agent" -n -c "$nokey" 2>&1); rc=$?
 check "... and fails, naming the file, where its key is missing" \
     test "$rc" -ne 0 -a -n "$(grep -F "site key: $(dirname "$nokey")/k/site.key" <<<"$out")"
 
+# The site file's keys, as the agent prints them back, in aifed-site(5).
+for key in $("$BUILD/agent/aifed-agent" -n -v -c "$(keyed "$golden" agent.conf)" 2>/dev/null |
+    sed -n '/^# site file/,$s/^\([a-z_]*\) = .*/\1/p' | sort -u); do
+    [[ $key == gpus_total ]] && continue # printed, not read: gpus_per_node x nodes
+    check "aifed-site(5) has site-file setting $key" grep -q "fB$key" "$MAN/aifed-site.5"
+done
+
+# The example configs, as installed under /usr/share/doc/aifed/examples,
+# check clean with keys where they name them; their end-of-line comments
+# are comments.
+ex=$W/examples
+mkdir -p "$ex/keys"
+for k in broker site-mimer alice ops; do "$CTL" keygen --dir "$ex/keys" "$k" >/dev/null; done
+sed "s|/etc/aifed/|$ex/keys/|" "$SRC/deploy/examples/broker.conf" >"$ex/broker.conf"
+sed "s|/etc/aifed/|$ex/keys/|" "$SRC/deploy/examples/agent.conf" >"$ex/agent.conf"
+cp "$SRC/deploy/demo/sites/mimer.site" "$ex/"
+out=$("$BUILD/broker/aifed-broker" -n -v -c "$ex/broker.conf" 2>&1); rc=$?
+check "the example broker.conf checks clean, its comments left out of the values" \
+    test "$rc:$(grep '^state_dir = ' <<<"$out")" = "0:state_dir = /var/lib/aifed"
+out=$("$BUILD/agent/aifed-agent" -n -v -c "$ex/agent.conf" 2>&1); rc=$?
+check "the example agent.conf checks clean" test "$rc:$(grep '^site = ' <<<"$out")" = "0:site = mimer"
+
 # Completion, as bash-completion runs it.
-complete_words() {
-    bash -c '. /usr/share/bash-completion/bash_completion
-        . "$1"; shift
-        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
-        _aifedctl aifedctl "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
-        printf "%s\n" "${COMPREPLY[@]}"' _ "$SRC/deploy/bash-completion/aifedctl" "$@"
-}
+. "$SRC/tests/integration/complete_words.sh"
 got=$(complete_words aifedctl "")
 for c in $commands; do
     check "completion offers $c" grep -qx "$c" <<<"$got"

@@ -34,6 +34,23 @@ wait_for "mimer's own advertisement now counts the hold" 10 'test "$(site_free m
 
 l2=$(ctlj alice submit --project llm-eu --gpus 8 --country LU)
 check "LU-only workload is ACTIVE at meluxina" test "$(jq -r '.state + " " + .site' <<<"$l2")" = "ACTIVE meluxina"
+id2=$(jq -r .id <<<"$l2")
+# No --accelerator: the model is the broker's choice, and said to be.
+check "... holding the pool's model, A100, though none was asked for" \
+    test "$(jq -r '.accelerator + " " + .accelerator_held' <<<"$l2")" = "any A100"
+check "lease show says the model was the broker's choice, and how to choose" \
+    grep -q "^model: *A100, the broker's choice: no --accelerator was given (code built for one vendor's GPUs, CUDA or ROCm, needs --accelerator MODEL)$" \
+    <<<"$(ctl alice lease show "$id2")"
+ctl alice lease token "$id2" >"$T/l2.token"
+check "the token names the model held" \
+    grep -q "^resources: *8 x A100 GPUs" <<<"$(ctl alice verify-token "$T/l2.token" --broker-pub "$T/state/signing.key.pub")"
+explain=$(ctl alice explain --project llm-eu --gpus 8)
+check "explain with no --accelerator shows each ranked pool's model" \
+    grep -qE '^ +1 +[a-z0-9-]+ +[a-z0-9]+ +(H100|A100|MI250X) +chosen' <<<"$explain"
+check "... and says that models of more than one vendor were ranked" \
+    grep -q "^(any model was ranked: .*MI250X.*; code built for one vendor's GPUs, CUDA or ROCm, needs --accelerator MODEL)$" <<<"$explain"
+check "... which --json gives per candidate" \
+    test "$(ctlj alice explain --project llm-eu --gpus 8 | jq -r '[.[] | select(.verdict != "rejected") | .accelerator] | unique | join(",")')" = "A100,H100,MI250X"
 l3=$(ctlj alice submit --project vision-sme --gpus 32 --accelerator MI250X --walltime 2h)
 check "MI250X workload is ACTIVE at lumi-ai" test "$(jq -r '.state + " " + .site' <<<"$l3")" = "ACTIVE lumi-ai"
 check "lease expires after its walltime" test "$(jq -r '.walltime_s' <<<"$l3")" -eq 7200

@@ -100,6 +100,8 @@ start_federation() {
     fed_wait_up "$T" $#
 }
 
+. "$SRC/tests/integration/complete_words.sh"
+
 # ctl USER ARGS... ; ctlj USER ARGS... (--json)
 ctl() { local u=$1; shift; fed_ctl "$T" "$u" --timeout 20s "$@"; }
 ctlj() { local u=$1; shift; fed_ctl "$T" "$u" --timeout 20s --json "$@"; }

@@ -92,6 +92,20 @@ short=${id#lease-}
 short=${short:0:26}
 check "lease show takes the id without 'lease-' and cut short" \
     test "$(newbie --json lease show "$short" | jq -r .id)" = "$id"
+# Completion asks the broker (aifedctl on PATH, the newcomer's config) and
+# keeps what it heard for a minute.
+tab() {
+    newbie_env PATH="$(dirname "$CTL"):$PATH" XDG_CACHE_HOME="$H/.cache" SRC="$SRC" \
+        bash -c "$(declare -f complete_words); complete_words \"\$@\"" _ "$@"
+}
+check "completion offers the broker's sites after --site" \
+    test "$(tab aifedctl submit --site "" | sort | tr '\n' ' ')" = "mimer pharos "
+check "... its accelerator models after --accelerator" \
+    test "$(tab aifedctl explain --accelerator "" | sort | tr '\n' ' ')" = "$(ctlj ops sites | jq -r '[.[].pools[].accelerator] | unique | join(" ")') "
+check "... the user's projects after --project" test "$(tab aifedctl submit --project "")" = llm-eu
+check "... and the user's open leases after a lease verb" \
+    test "$(tab aifedctl lease release "" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$id" "$second" | sort | tr '\n' ' ')"
+check "... kept for a minute in the user's cache" test -s "$H/.cache/aifed/complete-sites"
 out=$(newbie lease show lease-0 2>&1); rc=$?
 check "... but not a start that fits more than one" \
     test "$rc" -ne 0 -a -n "$(grep -F "'lease-0' begins more than one of your leases: give more of its id" <<<"$out")"
@@ -102,3 +116,53 @@ check "a newcomer checks a lease token with the key broker-key gave" \
 check "release by the short id, with a global option after the command" \
     grep -q "^state: *RELEASED$" <<<"$out"
 check "... and the other by its full id" quiet newbie lease release "$second"
+
+# Tables laid out from their rows: each line fits the terminal (a real
+# pseudo-terminal of W columns, made by script(1)), a 24-character project
+# included, and -o picks the columns.
+widest() { awk '{ if (length($0) > w) w = length($0) } END { print w + 0 }'; }
+# on_tty W ARGS... : aifedctl ARGS as admin ops, on a terminal W columns wide.
+on_tty() {
+    local w=$1; shift
+    script -qec "stty cols $w rows 50; $(printf '%q ' "$FED_CTL_BIN" --broker "$FED_CLIENT_EP" \
+        --broker-key "$T/keys/broker.pub" --key "$T/keys/ops.key" --timeout 20s "$@")" \
+        /dev/null </dev/null | tr -d '\r'
+}
+long=european-llm-pretraining
+quiet "$CTL" keygen --dir "$T/keys" erin
+check "the operator adds a project with a 24-character name" \
+    quiet ctl ops admin principal add user:erin --pub "$T/keys/erin.pub" --projects "$long"
+held=$(ctl erin --json submit --project "$long" --gpus 2 --walltime 2h | jq -r .id)
+check "... and a lease is held in it" test "${held:0:6}" = lease-
+for w in 80 100; do
+    out=$(on_tty $w leases)
+    check "leases fits a terminal of $w columns" test "$(widest <<<"$out")" -le $w
+    check "... and still shows every lease's whole id and its project's start" \
+        grep -q "^$held .*${long:0:6}" <<<"$out"
+    check "... and says when it ends as a terminal user reads it" grep -q "^$held .* in 1h5[0-9]m" <<<"$out"
+    out=$(on_tty $w sites)
+    check "sites fits a terminal of $w columns" test "$(widest <<<"$out")" -le $w
+    out=$(on_tty $w explain --project llm-eu --gpus 1 --walltime 1h)
+    check "explain fits a terminal of $w columns" test "$(widest <<<"$out")" -le $w
+    # A ranked reason ends "... N B to move": wrapped, that end is still there.
+    check "... its reasons wrapped within their column, not cut" \
+        test "$(grep -c "to move" <<<"$out")" = 2 -a "$(grep -c "" <<<"$out")" -gt 3
+done
+out=$(COLUMNS=80 ctl ops sites)
+check "COLUMNS sets the width when the output is not a terminal" test "$(widest <<<"$out")" -le 80
+out=$(COLUMNS=200 ctl ops leases)
+check "a wide terminal shows the whole 24-character project" grep -q " $long " <<<"$out"
+out=$(COLUMNS=300 ctl ops sites)
+check "sites: columns as wide as their widest cell, not a fixed width" \
+    test "$(widest <<<"$out")" -lt 120
+out=$(ctl ops leases -o lease,gpus,project)
+check "-o chooses the columns and their order" \
+    test "$(head -n 1 <<<"$out" | tr -s ' ')" = "LEASE GPUS PROJECT"
+check "... with the rows to match" grep -q "^$held *2 *$long$" <<<"$out"
+out=$(ctl ops leases -o lease,principal)
+check "... and can ask for a column not shown by default" grep -q "^$held *user:erin$" <<<"$out"
+out=$(ctl ops sites -o site,nope 2>&1); rc=$?
+check "-o with an unknown column is bad usage, naming the table's columns" \
+    test "$rc" = 2 -a -n "$(grep -F "aifedctl: -o: this table has no column 'nope'; its columns are SITE,NAME" <<<"$out")"
+out=$(ctl ops --json leases -o lease)
+check "--json is unchanged by -o" test "$(jq -r ".[] | select(.id == \"$held\") | .project" <<<"$out")" = "$long"

@@ -88,6 +88,15 @@ wait_for "a job holding 2 GPUs outside aifed leaves 2 free" 5 'free_is 2'
 scancel "$ext"
 wait_for "... and 4 when it is cancelled" 5 'free_is 4'
 
+# --- only those with an account here are offered the site
+out=$(ctlj bob explain --project bio-x --gpus 1 --walltime 1h)
+check "a user the site's user map does not have is told so by explain" \
+    test "$(jq -r '.[0].verdict + ": " + .[0].reason' <<<"$out")" = "rejected: no account here for you or the project (the site's user map has neither: its admins add one)"
+out=$(ctl bob submit --project bio-x --gpus 1 --walltime 1h 2>&1); rc=$?
+check "... and a submit is refused with that reason, before any hold is tried" \
+    test "$rc" -ne 0 -a -n "$(grep -F "no account here for you or the project" <<<"$out")" \
+    -a -z "$(scontrol --oneliner show reservation 2>/dev/null | grep aifed-)"
+
 # --- a lease is a reservation a job runs in
 out=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 1h)
 lease=$(jq -r '.id' <<<"$out")

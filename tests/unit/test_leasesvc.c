@@ -185,7 +185,7 @@ static uint32_t available(struct fx *f, const char *site)
     struct match_site *v;
     size_t n;
 
-    assert_int_equal(sites_views(f->s.sites, PROJECT, &v, &n), 0);
+    assert_int_equal(sites_views(f->s.sites, PROJECT, NULL, &v, &n), 0);
     for (size_t i = 0; i < n; i++)
         if (!strcmp(v[i].id, site))
             return v[i].pools[0].gpus_available;
@@ -505,7 +505,7 @@ static bool drained(struct fx *f, const char *site)
     struct match_site *v;
     size_t n;
 
-    assert_int_equal(sites_views(f->s.sites, PROJECT, &v, &n), 0);
+    assert_int_equal(sites_views(f->s.sites, PROJECT, NULL, &v, &n), 0);
     for (size_t i = 0; i < n; i++)
         if (!strcmp(v[i].id, site))
             return v[i].drained;

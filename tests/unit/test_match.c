@@ -107,6 +107,11 @@ static void site_constraints(void **state)
     w.n_exclude = 1;
     expect_reject(&w, &s, MATCH_TRIED, "site already refused this lease");
     w.n_exclude = 0;
+    s.no_account = true;
+    expect_reject(&w, &s, MATCH_NO_ACCOUNT,
+                  "no account here for you or the project (the site's user map has "
+                  "neither: its admins add one)");
+    s.no_account = false;
     w.require_allocation = true;
     expect_reject(&w, &s, MATCH_NO_ALLOCATION, "project has no allocation at this site");
     s.alloc = &little;

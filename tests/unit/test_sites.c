@@ -25,7 +25,7 @@ static uint32_t available(struct sites *s)
     struct match_site *v;
     size_t n;
 
-    assert_int_equal(sites_views(s, "llm-eu", &v, &n), 0);
+    assert_int_equal(sites_views(s, "llm-eu", NULL, &v, &n), 0);
     assert_int_equal(n, 1);
     return v[0].n_pools ? v[0].pools[0].gpus_available : 0;
 }
@@ -72,9 +72,9 @@ static void project_gpus_are_counted_per_project(void **state)
     sites_promise(s, "mimer", "gpu", "lease-1", "llm-eu", 8, 0);
     sites_promise(s, "mimer", "gpu", "lease-2", "bio-x", 4, 0);
     sites_promise(s, "mimer", "gpu", "lease-3", "llm-eu", 2, 0);
-    assert_int_equal(sites_views(s, "llm-eu", &v, &n), 0);
+    assert_int_equal(sites_views(s, "llm-eu", NULL, &v, &n), 0);
     assert_int_equal(v[0].project_gpus_open, 10);
-    assert_int_equal(sites_views(s, "bio-x", &v, &n), 0);
+    assert_int_equal(sites_views(s, "bio-x", NULL, &v, &n), 0);
     assert_int_equal(v[0].project_gpus_open, 4);
     assert_int_equal(v[0].pools[0].gpus_available, 64 - 14);
     /* Models are interned without case; an unknown one matches no pool. */
@@ -82,6 +82,49 @@ static void project_gpus_are_counted_per_project(void **state)
     assert_int_equal(sites_accel_id(s, ""), 0);
     assert_int_not_equal(sites_accel_id(s, "B200"), v[0].pools[0].accel_id);
     assert_int_not_equal(sites_accel_id(s, "B200"), 0);
+    sites_destroy(s);
+}
+
+/* The list, malloc'd as protobuf-c's unpacking would, for free_unpacked. */
+static char **names(size_t n, const char *first)
+{
+    char **v = calloc(n, sizeof(*v));
+
+    assert_non_null(v);
+    v[0] = strdup(first);
+    return v;
+}
+
+/* A site that runs work in its users' own accounts is no candidate for a
+ * principal and project its user map has neither of. */
+static void sites_without_an_account_are_marked(void **state)
+{
+    struct sites *s = sites_create(1000, 3, 1);
+    Aifed__Advertisement *a = adv(64, NULL);
+    struct match_site *v;
+    size_t n;
+
+    (void)state;
+    a->site->maps_accounts = true;
+    a->site->mapped_users = names(1, "alice");
+    a->site->n_mapped_users = 1;
+    a->site->mapped_projects = names(1, "bio-x");
+    a->site->n_mapped_projects = 1;
+    sites_add(s, "mimer");
+    sites_advertise(s, "mimer", &a, 0, 0);
+    assert_int_equal(sites_views(s, "llm-eu", "user:alice", &v, &n), 0);
+    assert_false(v[0].no_account); /* the user has one */
+    assert_int_equal(sites_views(s, "bio-x", "user:zed", &v, &n), 0);
+    assert_false(v[0].no_account); /* the project has one */
+    assert_int_equal(sites_views(s, "llm-eu", "user:zed", &v, &n), 0);
+    assert_true(v[0].no_account);
+    assert_int_equal(sites_views(s, NULL, NULL, &v, &n), 0);
+    assert_false(v[0].no_account); /* no request: nothing to say */
+    /* A site that does not map accounts takes anyone's leases. */
+    a = adv(64, NULL);
+    sites_advertise(s, "mimer", &a, 10, 10);
+    assert_int_equal(sites_views(s, "llm-eu", "user:zed", &v, &n), 0);
+    assert_false(v[0].no_account);
     sites_destroy(s);
 }
 
@@ -143,7 +186,7 @@ static void silence_means_down(void **state)
     assert_int_equal(downs, 1);
     sites_sweep(s, 20000, count_down, NULL);
     assert_int_equal(downs, 1); /* told once */
-    assert_int_equal(sites_views(s, NULL, &v, &n), 0);
+    assert_int_equal(sites_views(s, NULL, NULL, &v, &n), 0);
     assert_false(v[0].up);
     a = adv(64, NULL);
     sites_advertise(s, "mimer", &a, 21000, 21000);
@@ -400,6 +443,7 @@ int main(void)
         cmocka_unit_test(overcommit_floor_is_zero),
         cmocka_unit_test(one_promise_per_lease),
         cmocka_unit_test(project_gpus_are_counted_per_project),
+        cmocka_unit_test(sites_without_an_account_are_marked),
         cmocka_unit_test(silence_means_down),
         cmocka_unit_test(unconfirmed_holds_become_overdue),
         cmocka_unit_test(flapping_site_comes_back_slowly),
