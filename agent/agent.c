@@ -41,8 +41,9 @@ struct agent {
     struct af_zloop *zl;
     void *mon; /* the socket's monitor: why the broker is silent */
     struct af_zloop *zl_mon;
-    struct af_zlink link;        /* what the monitor said since the last connection */
-    enum af_zlink_why link_said; /* logged once until it changes */
+    struct af_zlink link;         /* what the monitor said since the last connection */
+    enum af_zlink_why link_said;  /* logged once until it changes */
+    const Aifed__Site *site_seen; /* the last advertised, for the catalogue's paths */
     uv_loop_t loop;
     uv_timer_t timer;
     uv_timer_t soon;     /* one advertisement for a burst of holds and releases */
@@ -152,6 +153,7 @@ static void advertise(struct agent *a)
     /* A shallow copy: the backend's message stays its own. The holds go
      * sorted, which spares the broker a sort per advertisement. */
     out = *adv;
+    a->site_seen = adv->site;
     out.signing_key = a->signing_pub;
     held = adv->n_held_lease_ids ? malloc(adv->n_held_lease_ids * sizeof(*held)) : NULL;
     if (held) {
@@ -389,9 +391,82 @@ static void report_job(const char *job_id, int state, int exit_code, const char 
     send_env(a, &env);
 }
 
+/* The site's path of the catalogue entry of kind called name, or NULL. */
+static const char *catalog_path(const struct agent *a, int kind, const char *name)
+{
+    const Aifed__Site *site = a->site_seen;
+
+    for (size_t i = 0; site && i < site->n_data; i++)
+        if ((int)site->data[i]->kind == kind && !strcmp(site->data[i]->name, name) &&
+            site->data[i]->path && *site->data[i]->path)
+            return site->data[i]->path;
+    return NULL;
+}
+
+/* What the job names of the site's catalogue, at the site's paths: the
+ * first model's and data set's in AIFED_MODEL_PATH and AIFED_DATASET_PATH,
+ * and an image named as the catalogue names it run from its path (and
+ * given in AIFED_IMAGE_PATH). *copy and its spec borrow from j and res. */
+struct resolved {
+    Aifed__Job job;
+    Aifed__JobSpec spec;
+    Aifed__EnvVar vars[4];
+    Aifed__EnvVar *env[AF_WIRE_MAX_ENV + 4];
+};
+
+/* Add name=value to r's environment (at most 3 are added). */
+static void add_var(struct resolved *r, size_t *n, const char *name, const char *value)
+{
+    aifed__env_var__init(&r->vars[*n]);
+    r->vars[*n].name = (char *)name;
+    r->vars[*n].value = (char *)value;
+    r->env[r->spec.n_env + *n] = &r->vars[*n];
+    ++*n;
+}
+
+static const Aifed__Job *resolve_catalog(const struct agent *a, const Aifed__Job *j,
+                                         struct resolved *r)
+{
+    static const struct {
+        int kind;
+        const char *var;
+    } kinds[] = {{AIFED__DATA_KIND__DATA_MODEL, "AIFED_MODEL_PATH"},
+                 {AIFED__DATA_KIND__DATA_DATASET, "AIFED_DATASET_PATH"},
+                 {AIFED__DATA_KIND__DATA_IMAGE, "AIFED_IMAGE_PATH"}};
+    const Aifed__JobSpec *s = j->spec;
+    const char *image = s && *s->image && !strchr(s->image, '/')
+                            ? catalog_path(a, AIFED__DATA_KIND__DATA_IMAGE, s->image)
+                            : NULL;
+    size_t n = 0;
+
+    if (!s || s->n_env > AF_WIRE_MAX_ENV)
+        return j;
+    r->job = *j;
+    r->spec = *s;
+    r->job.spec = &r->spec;
+    memcpy(r->env, s->env, s->n_env * sizeof(*r->env));
+    if (image) { /* run inside the site's copy of the image */
+        add_var(r, &n, "AIFED_IMAGE_PATH", image);
+        r->spec.image = (char *)image;
+    }
+    for (size_t k = 0; k < 3; k++) {
+        const char *path = NULL;
+
+        for (size_t i = 0; !path && i < s->n_data; i++)
+            if ((int)s->data[i]->kind == kinds[k].kind)
+                path = catalog_path(a, kinds[k].kind, s->data[i]->name);
+        if (path && !(image && kinds[k].kind == AIFED__DATA_KIND__DATA_IMAGE))
+            add_var(r, &n, kinds[k].var, path);
+    }
+    r->spec.env = r->env;
+    r->spec.n_env = s->n_env + n;
+    return &r->job;
+}
+
 static void on_start_job(struct agent *a, const Aifed__Envelope *in)
 {
-    const Aifed__Job *j = in->start_job->job;
+    struct resolved res;
+    const Aifed__Job *j = resolve_catalog(a, in->start_job->job, &res);
     struct af_error why;
     int rc;
 
@@ -600,6 +675,7 @@ static void on_hup(uv_signal_t *h, int signum)
     } else {
         a->ops->destroy(a->b);
         a->b = b;
+        a->site_seen = NULL; /* it was the old backend's, until advertise() */
         if (a->sjobs)
             sjobs_set_backend(a->sjobs, b);
         log_info("reload: read the site again");

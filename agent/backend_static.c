@@ -37,11 +37,13 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "backend.h"
+#include "site_catalog.h"
 #include "af_log.h"
 
 #include "aifed.pb-c.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,9 +76,7 @@ struct backend {
     double price;
     uint32_t carbon;
     bool drained;
-    Aifed__DataItem *data;
-    Aifed__DataItem **data_ptrs;
-    size_t n_data;
+    struct site_catalog catalog; /* models, data sets, images, templates */
     Aifed__Window windows[AF_WIRE_MAX_POOLS];
     Aifed__Window *window_ptrs[AF_WIRE_MAX_POOLS];
     size_t n_windows;
@@ -97,7 +97,7 @@ struct backend {
     uint64_t seq;
 };
 
-/* "name[:size], ..." into the site's data items of kind. */
+/* "name[:size], ..." into the site's catalogue, of kind. */
 static int add_data(struct backend *b, int kind, const char *key, const char *value,
                     struct af_error *err)
 {
@@ -109,34 +109,16 @@ static int add_data(struct backend *b, int kind, const char *key, const char *va
     for (size_t i = 0; i < items.n; i++) {
         char *colon = strchr(items.v[i], ':');
         uint64_t size = 0;
-        Aifed__DataItem *grown;
 
         if (colon) {
             *colon = '\0';
             if (af_conf_bytes(key, colon + 1, &size, err) < 0)
                 goto out;
         }
-        if (!af_id_valid(items.v[i])) {
-            af_error_set(err, "%s: '%s' is not a valid name", key, items.v[i]);
+        if (site_catalog_add(&b->catalog, kind, items.v[i], size, err) < 0) {
+            af_error_set(err, "%s: %s", key, err->text);
             goto out;
         }
-        if (b->n_data == AF_WIRE_MAX_LIST) {
-            af_error_set(err, "%s: more than %d data items", key, AF_WIRE_MAX_LIST);
-            goto out;
-        }
-        grown = realloc(b->data, (b->n_data + 1) * sizeof(*grown));
-        if (!grown) {
-            af_error_set(err, "out of memory");
-            goto out;
-        }
-        b->data = grown;
-        aifed__data_item__init(&b->data[b->n_data]);
-        b->data[b->n_data].kind = (Aifed__DataKind)kind;
-        b->data[b->n_data].size_bytes = size;
-        /* The name moves out of items: it is freed with the backend. */
-        b->data[b->n_data].name = items.v[i];
-        items.v[i] = NULL;
-        b->n_data++;
     }
     rc = 0;
 out:
@@ -345,11 +327,18 @@ static int pool_key(struct backend *b, const char *section, const char *key,
 static int on_line(void *arg, const char *section, const char *key, const char *value,
                    struct af_error *err)
 {
+    struct backend *b = arg;
+    int rc;
+
     if (!strcmp(section, "site"))
-        return site_key(arg, key, value, err);
+        return site_key(b, key, value, err);
     if (!strncmp(section, "pool:", 5))
-        return pool_key(arg, section, key, value, err);
-    return af_error_set(err, "unknown section [%s] (want [site] or [pool:NAME])",
+        return pool_key(b, section, key, value, err);
+    if ((rc = site_catalog_line(&b->catalog, section, key, value, err)) <= 0)
+        return rc;
+    return af_error_set(err,
+                        "unknown section [%s] (want [site], [pool:NAME], [model:NAME], "
+                        "[dataset:NAME], [image:NAME] or [template:NAME])",
                         section);
 }
 
@@ -500,10 +489,7 @@ static void static_destroy(struct backend *b)
     free(b->name);
     af_strv_free(&b->certifications);
     af_strv_free(&b->jurisdictions);
-    for (size_t i = 0; i < b->n_data; i++)
-        free(b->data[i].name);
-    free(b->data);
-    free(b->data_ptrs);
+    site_catalog_free(&b->catalog);
     holds_free(b);
     free(b->held_ids);
     free(b);
@@ -520,6 +506,8 @@ static struct backend *static_create(const struct aconf *conf, struct af_error *
     }
     b->scheduler = strcmp(conf->backend, "static") != 0;
     if (af_conf_parse(path, on_line, b, err) < 0 || finish(b, path, conf->site, err) < 0)
+        goto fail;
+    if (site_catalog_finish(&b->catalog, dirname(path), err) < 0) /* path is done with */
         goto fail;
     free(path);
     return b;
@@ -572,14 +560,6 @@ static const Aifed__Advertisement *static_advertisement(struct backend *b,
     b->held_ids = ids;
     for (struct hold *h = b->holds; h; h = h->hh.next)
         ids[k++] = h->lease_id;
-    if (!b->data_ptrs && b->n_data) {
-        if (!(b->data_ptrs = calloc(b->n_data, sizeof(*b->data_ptrs)))) {
-            af_error_set(err, "out of memory");
-            return NULL;
-        }
-        for (size_t i = 0; i < b->n_data; i++)
-            b->data_ptrs[i] = &b->data[i];
-    }
     aifed__site__init(&b->site);
     b->site.id = b->id;
     b->site.name = b->name ? b->name : b->id;
@@ -591,8 +571,7 @@ static const Aifed__Advertisement *static_advertisement(struct backend *b,
     b->site.price_per_gpu_hour = b->price;
     b->site.carbon_g_per_kwh = b->carbon;
     b->site.drained = b->drained;
-    b->site.data = b->data_ptrs;
-    b->site.n_data = b->n_data;
+    site_catalog_advertise(&b->catalog, &b->site);
     b->site.maintenance = b->window_ptrs;
     b->site.n_maintenance = b->n_windows;
     b->site.illustrative = b->illustrative;
@@ -685,13 +664,6 @@ static int static_release(struct backend *b, const char *lease_id)
     return 0;
 }
 
-static const char *data_key(int kind)
-{
-    return kind == AIFED__DATA_KIND__DATA_MODEL   ? "models"
-           : kind == AIFED__DATA_KIND__DATA_IMAGE ? "images"
-                                                  : "datasets";
-}
-
 /* A list as the file would say it (a comment when there is none). */
 static void print_list(FILE *out, const char *key, const struct af_strv *v)
 {
@@ -703,18 +675,6 @@ static void print_list(FILE *out, const char *key, const struct af_strv *v)
     for (size_t i = 0; i < v->n; i++)
         fprintf(out, "%s%s", i ? ", " : "", v->v[i]);
     fputc('\n', out);
-}
-
-/* Bytes in the largest decimal unit that holds them exactly, as the file
- * takes them back ("120GB"). */
-static void bytes_format(uint64_t n, char *buf, size_t size)
-{
-    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
-    size_t u = 0;
-
-    while (u + 1 < sizeof(units) / sizeof(units[0]) && n && n % 1000 == 0)
-        n /= 1000, u++;
-    snprintf(buf, size, "%llu%s", (unsigned long long)n, units[u]);
 }
 
 static void static_print(struct backend *b, FILE *out)
@@ -729,10 +689,7 @@ static void static_print(struct backend *b, FILE *out)
     fprintf(out, "price_per_gpu_hour = %.2f\ncarbon_g_per_kwh = %u\ndrained = %s\n",
             b->price, b->carbon, b->drained ? "yes" : "no");
     fprintf(out, "illustrative = %s\n", b->illustrative ? "yes" : "no");
-    for (size_t i = 0; i < b->n_data; i++) {
-        bytes_format(b->data[i].size_bytes, d, sizeof(d));
-        fprintf(out, "%s = %s:%s\n", data_key(b->data[i].kind), b->data[i].name, d);
-    }
+    site_catalog_print(&b->catalog, out, false); /* its short lists, in [site] */
     for (size_t i = 0; i < b->n_windows; i++) {
         af_time_format(b->windows[i].start_ms, d, sizeof(d));
         af_time_format(b->windows[i].end_ms, e, sizeof(e));
@@ -760,6 +717,7 @@ static void static_print(struct backend *b, FILE *out)
             fprintf(out, "start_estimates = %u:%s\n", p->starts[k]->gpus, d);
         }
     }
+    site_catalog_print(&b->catalog, out, true); /* its own sections, last */
 }
 
 const struct Aifed__Site *backend_static_site(struct backend *b)

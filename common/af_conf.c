@@ -79,6 +79,32 @@ int af_conf_parse(const char *path, af_conf_fn fn, void *arg, struct af_error *e
     return af_error_set(err, "%s: cannot parse (out of memory)", path);
 }
 
+char *af_conf_read_file(const char *path, size_t max, struct af_error *err)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = f ? malloc(max + 2) : NULL;
+    size_t n = 0;
+
+    if (!f) {
+        af_error_set(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (buf)
+        n = fread(buf, 1, max + 1, f);
+    fclose(f);
+    if (!buf) {
+        af_error_set(err, "out of memory");
+        return NULL;
+    }
+    if (n > max) {
+        free(buf);
+        af_error_set(err, "%s: longer than %zu bytes", path, max);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 int af_conf_uint(const char *key, const char *value, uint64_t max, uint64_t *ret,
                  struct af_error *err)
 {

@@ -26,6 +26,10 @@ typedef int (*af_conf_fn)(void *arg, const char *section, const char *key,
 #define AF_CONF_VALUE_MAX 4096
 int af_conf_parse(const char *path, af_conf_fn fn, void *arg, struct af_error *err);
 
+/* The whole of path, at most max bytes, NUL-ended (free it); NULL with err
+ * ("PATH: No such file or directory", "PATH: longer than MAX bytes"). */
+char *af_conf_read_file(const char *path, size_t max, struct af_error *err);
+
 /* Value checkers: 0, or -1 with a reason in err (the caller's line is added
  * by af_conf_parse). */
 int af_conf_uint(const char *key, const char *value, uint64_t max, uint64_t *ret,

@@ -84,19 +84,75 @@ static int check_list(size_t n, char **v, bool ids, const char *what,
     return check_list_max(n, v, ids, AF_WIRE_MAX_LIST, what, err);
 }
 
+/* Text of at most max bytes, one line (check_text's rule). */
+static int check_short(const char *s, size_t max, const char *what, struct af_error *err)
+{
+    if (s && strlen(s) > max)
+        return bad(err, "%s is too long", what);
+    return check_text(s, what, err);
+}
+
+/* One data item: a workload's need or a site's catalogue entry. */
+static int check_item(const Aifed__DataItem *d, const char *what, struct af_error *err)
+{
+    if (!d)
+        return bad(err, "%s is required", what);
+    if (check_id(d->name, true, what, err))
+        return -1;
+    if (d->kind < AIFED__DATA_KIND__DATA_DATASET ||
+        d->kind > AIFED__DATA_KIND__DATA_IMAGE)
+        return bad(err, "%s: unknown data kind", what);
+    if (check_short(d->version, AF_WIRE_MAX_ENTRY_WORD, what, err) ||
+        check_short(d->licence, AF_WIRE_MAX_ENTRY_WORD, what, err) ||
+        check_short(d->path, AF_WIRE_MAX_ENTRY_TEXT, what, err) ||
+        check_short(d->access, AF_WIRE_MAX_ENTRY_TEXT, what, err) ||
+        check_short(d->description, AF_WIRE_MAX_ENTRY_TEXT, what, err))
+        return -1;
+    return check_list_max(d->n_certifications, d->certifications, true,
+                          AF_WIRE_MAX_ENTRY_CERTS, what, err);
+}
+
 static int check_data(size_t n, Aifed__DataItem **v, const char *what,
                       struct af_error *err)
 {
     if (n > AF_WIRE_MAX_LIST)
         return bad(err, "%s has too many items", what);
-    for (size_t i = 0; i < n; i++) {
-        if (check_id(v[i]->name, true, what, err))
+    for (size_t i = 0; i < n; i++)
+        if (check_item(v[i], what, err))
             return -1;
-        if (v[i]->kind < AIFED__DATA_KIND__DATA_DATASET ||
-            v[i]->kind > AIFED__DATA_KIND__DATA_IMAGE)
-            return bad(err, "%s: unknown data kind", what);
-    }
     return 0;
+}
+
+static int check_script(const char *s, const char *what, struct af_error *err);
+
+/* A template: named, described, its text bounded (a list leaves it out). */
+static int check_template(const Aifed__Template *t, const char *what,
+                          struct af_error *err)
+{
+    if (!t)
+        return bad(err, "%s is required", what);
+    if (check_id(t->name, true, what, err) || check_id(t->site, false, what, err) ||
+        check_short(t->description, AF_WIRE_MAX_ENTRY_TEXT, what, err))
+        return -1;
+    if (t->text && strlen(t->text) > AF_WIRE_MAX_TEMPLATE)
+        return bad(err, "%s is too long", what);
+    return check_script(t->text, what, err);
+}
+
+static int check_templates(size_t n, Aifed__Template **v, size_t max, size_t max_bytes,
+                           const char *what, struct af_error *err)
+{
+    size_t bytes = 0;
+
+    if (n > max)
+        return bad(err, "%s has too many templates", what);
+    for (size_t i = 0; i < n; i++) {
+        if (check_template(v[i], what, err))
+            return -1;
+        bytes += v[i]->text ? strlen(v[i]->text) : 0;
+    }
+    return bytes > max_bytes ? bad(err, "%s: the templates are too long together", what)
+                             : 0;
 }
 
 /* An instant in ms since the epoch: 0 (not set) up to AF_WIRE_MAX_TIME_MS. */
@@ -230,7 +286,9 @@ static int check_site(const Aifed__Site *s, struct af_error *err)
         check_data(s->n_data, s->data, "site.data", err) ||
         check_list(s->n_mapped_users, s->mapped_users, false, "site.mapped_users", err) ||
         check_list(s->n_mapped_projects, s->mapped_projects, true, "site.mapped_projects",
-                   err))
+                   err) ||
+        check_templates(s->n_templates, s->templates, AF_WIRE_MAX_SITE_TEMPLATES,
+                        AF_WIRE_MAX_TEMPLATES_SIZE, "site.templates", err))
         return -1;
     if (!isfinite(s->price_per_gpu_hour) || s->price_per_gpu_hour < 0)
         return bad(err, "%s must be a price of 0 or more", "site.price_per_gpu_hour");
@@ -460,6 +518,74 @@ static int v_identity(const Env *e, struct af_error *err)
         check_text(r->signing_key, "identity.signing_key", err))
         return -1;
     return 0;
+}
+
+static int v_list_catalog(const Env *e, struct af_error *err)
+{
+    const Aifed__ListCatalog *q = e->list_catalog;
+
+    if (!q)
+        return bad(err, "%s is required", "list_catalog");
+    if (q->kind < AIFED__DATA_KIND__DATA_DATASET ||
+        q->kind > AIFED__DATA_KIND__DATA_IMAGE)
+        return bad(err, "%s: unknown data kind", "list_catalog.kind");
+    return check_id(q->site, false, "list_catalog.site", err) ||
+                   check_short(q->search, AF_WIRE_MAX_ENTRY_WORD, "list_catalog.search",
+                               err)
+               ? -1
+               : 0;
+}
+
+static int v_catalog_list(const Env *e, struct af_error *err)
+{
+    const Aifed__CatalogList *l = e->catalog_list;
+
+    if (!l)
+        return bad(err, "%s is required", "catalog_list");
+    if (l->n_entries > AF_WIRE_MAX_CATALOG)
+        return bad(err, "%s has too many entries", "catalog_list");
+    for (size_t i = 0; i < l->n_entries; i++) {
+        if (check_item(l->entries[i]->item, "catalog_list.entries", err))
+            return -1;
+        if (l->entries[i]->n_sites > AF_WIRE_MAX_LIST)
+            return bad(err, "%s has too many sites", "catalog_list.entries");
+        for (size_t j = 0; j < l->entries[i]->n_sites; j++)
+            if (check_id(l->entries[i]->sites[j]->site, true, "catalog_list.sites",
+                         err) ||
+                check_short(l->entries[i]->sites[j]->path, AF_WIRE_MAX_ENTRY_TEXT,
+                            "catalog_list.sites", err))
+                return -1;
+    }
+    return check_templates(l->n_templates, l->templates, AF_WIRE_MAX_LIST,
+                           AF_WIRE_MAX_TEMPLATES_SIZE, "catalog_list.templates", err);
+}
+
+static int v_get_template(const Env *e, struct af_error *err)
+{
+    if (!e->get_template)
+        return bad(err, "%s is required", "get_template");
+    return check_id(e->get_template->name, true, "get_template.name", err);
+}
+
+static int v_template_reply(const Env *e, struct af_error *err)
+{
+    if (!e->template_reply)
+        return bad(err, "%s is required", "template_reply");
+    return check_template(e->template_reply->template_, "template_reply.template", err);
+}
+
+static int v_template_admin(const Env *e, struct af_error *err)
+{
+    const Aifed__TemplateAdmin *a = e->template_admin;
+
+    if (!a)
+        return bad(err, "%s is required", "template_admin");
+    if (!a->template_ == !(a->remove && *a->remove))
+        return bad(err, "%s: give a template to add or a name to remove",
+                   "template_admin");
+    if (a->template_)
+        return check_template(a->template_, "template_admin.template", err);
+    return check_id(a->remove, true, "template_admin.remove", err);
 }
 
 static int v_list_sites(const Env *e, struct af_error *err)
@@ -775,6 +901,7 @@ static int check_spec(const Aifed__JobSpec *j, struct af_error *err)
     }
     if (check_id(j->name, false, "spec.name", err) ||
         check_text(j->image, "spec.image", err) ||
+        check_data(j->n_data, j->data, "spec.data", err) ||
         check_script(j->setup, "spec.setup", err) ||
         check_script(j->run, "spec.run", err))
         return -1;
@@ -990,6 +1117,11 @@ static const struct {
     {AIFED__ENVELOPE__BODY_JOB_LOG, "job_log", v_job_log},
     {AIFED__ENVELOPE__BODY_READ_JOB_LOG, "read_job_log", v_read_job_log},
     {AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, "job_log_chunk", v_job_log_chunk},
+    {AIFED__ENVELOPE__BODY_LIST_CATALOG, "list_catalog", v_list_catalog},
+    {AIFED__ENVELOPE__BODY_CATALOG_LIST, "catalog_list", v_catalog_list},
+    {AIFED__ENVELOPE__BODY_GET_TEMPLATE, "get_template", v_get_template},
+    {AIFED__ENVELOPE__BODY_TEMPLATE_REPLY, "template_reply", v_template_reply},
+    {AIFED__ENVELOPE__BODY_TEMPLATE_ADMIN, "template_admin", v_template_admin},
 };
 
 void af_wire_clean_text(char *s)

@@ -35,6 +35,15 @@
 #define AF_WIRE_MAX_FILES_SIZE (256 * 1024) /* their bytes, all together */
 #define AF_WIRE_MAX_JOBS       64           /* jobs open in one lease; one JobList */
 #define AF_WIRE_MAX_LOG_CHUNK  (512 * 1024) /* bytes of a job's output at once */
+/* The catalogue: a site's entries are its data items (AF_WIRE_MAX_LIST). */
+#define AF_WIRE_MAX_ENTRY_WORD     64  /* an entry's version, licence */
+#define AF_WIRE_MAX_ENTRY_TEXT     256 /* its path, access rule, description */
+#define AF_WIRE_MAX_ENTRY_CERTS    16  /* certifications a data set needs */
+#define AF_WIRE_MAX_SITE_TEMPLATES 16
+#define AF_WIRE_MAX_TEMPLATE       (16 * 1024) /* one template's text */
+#define AF_WIRE_MAX_TEMPLATES_SIZE (64 * 1024) /* a site's, all together */
+#define AF_WIRE_MAX_FED_TEMPLATES  64          /* the federation's, added by admins */
+#define AF_WIRE_MAX_CATALOG        200         /* entries in one CatalogList */
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL

@@ -15,7 +15,9 @@
 #include "ctl_client.h"
 #include "ctl_config.h"
 #include "ctl_opts.h"
+#include "ctl_catalog.h"
 #include "ctl_show.h"
+#include "af_near.h"
 #include "ctl_table.h"
 
 #include "aifed.pb-c.h"
@@ -343,8 +345,11 @@ static const struct ctl_command commands[] = {
      "start, cost, carbon and data figures behind its score) or rejected (the first\n"
      "constraint that failed, with the numbers).\n"},
     {"run", ctl_cmd_run,
-     "run TASK.yaml [--lease ID] [--detach] [--keep-lease] [workload options] [--json]",
-     "Run a task file's job: lease what it asks for (unless --lease names a lease of\n"
+     "run TASK.yaml [--lease ID] [--detach] [--keep-lease] [workload options] [--json]\n"
+     "       run --template NAME [--set KEY=VALUE ...] [--dry-run] [run's options]",
+     "Run a task file's job (or a template's, its parameters given with --set and\n"
+     "checked first; --dry-run prints the task file it makes): lease what it asks for "
+     "(unless --lease names a lease of\n"
      "yours), start the job in it as your account at the site, say each stage on\n"
      "stderr, stream its output to stdout, and exit with the job's status: its exit\n"
      "code, 124 when its time limit passed, 1 when it was cancelled. The job's time\n"
@@ -397,7 +402,8 @@ static const struct ctl_command commands[] = {
      "       admin principal list [--json]\n"
      "       admin site drain|undrain SITE\n"
      "       admin site confirm-down\n"
-     "       admin audit [--since WHEN] [--verify] [--json]",
+     "       admin audit [--since WHEN] [--verify] [--json]\n"
+     "       admin template add FILE | remove NAME | list",
      "allocation: GPU-hours a project may use at a site, and until when. set is for\n"
      "admins; show lists what you may see (users: their projects). A site where a\n"
      "project's balance cannot cover gpus x walltime is rejected.\n"
@@ -436,6 +442,19 @@ static const struct ctl_command commands[] = {
      "    broker_key = broker.pub      (paths relative to the file's directory)\n"
      "    key = alice.key\n"
      "    timeout = 30s\n"},
+    {"catalog", ctl_cmd_catalog,
+     "catalog [models|datasets|images|templates] [--site S] [--search WORD] [--json]",
+     "What the AI Factories offer: pre-trained models, data sets, container images\n"
+     "and task templates, each once with every site that holds it, its size and\n"
+     "licence. -o adds ACCESS, NEEDS (a data set's certifications) and DESCRIPTION.\n"},
+    {"gpus", ctl_cmd_gpus, "gpus [--accelerator MODEL] [--json]",
+     "Every accelerator model in the federation: memory, total, free and available\n"
+     "GPUs per site, EUR and grams of CO2 per GPU-hour, and the longest walltime.\n"},
+    {"templates", ctl_cmd_templates, "templates [--json]",
+     "The task templates the federation and its sites offer.\n"},
+    {"template", ctl_cmd_template, "template show NAME [--json]",
+     "A template's parameters (type, default, allowed values, help) and the task\n"
+     "it makes with its defaults.\n"},
     {"complete", ctl_cmd_complete, "complete sites|accelerators|projects|leases",
      "For shell completion: the broker's sites or accelerator models, or your\n"
      "projects or open leases, one per line, asked within 2 s (or --timeout).\n"},
@@ -451,31 +470,6 @@ static const struct ctl_command *find_command(const char *name)
     return NULL;
 }
 
-/* Edits (insert, delete, change a letter) from a to b, for suggestions. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[64];
-
-    if (la >= 63 || lb >= 63)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[lb];
-}
-
 /* No such command: the nearest one (two edits at most), and where to look. */
 static void unknown_command(const char *name)
 {
@@ -483,7 +477,7 @@ static void unknown_command(const char *name)
     size_t best = 3;
 
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        size_t d = distance(name, commands[i].name);
+        size_t d = af_near_distance(name, commands[i].name);
         if (d < best)
             best = d, near = commands[i].name;
     }

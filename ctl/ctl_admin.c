@@ -13,6 +13,7 @@
 #include "ctl_call.h"
 #include "ctl_db.h"
 #include "ctl_opts.h"
+#include "ctl_catalog.h"
 #include "ctl_show.h"
 #include "ctl_table.h"
 
@@ -384,6 +385,7 @@ static const struct ctl_verb admin_nouns[] = {
     {"principal", admin_principal, -1},
     {"site", admin_site, -1},
     {"audit", admin_audit, 0},
+    {"template", ctl_admin_template, -1},
     {NULL, NULL, 0},
 };
 
@@ -444,8 +446,8 @@ int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
         return ctl_usage_error(
             cmd,
             "give allocation set|show, principal "
-            "add|remove-key|revoke|list, site drain|undrain|confirm-down "
-            "or audit",
+            "add|remove-key|revoke|list, site drain|undrain|confirm-down, "
+            "template add|remove|list or audit",
             NULL);
     if (ctl->db && noun->run != admin_audit)
         return ctl_usage_error(cmd, "with --db only admin audit works", NULL);

@@ -11,6 +11,9 @@
 #include "ctl.h"
 #include "ctl_call.h"
 #include "ctl_show.h"
+#include "af_template.h"
+#include "af_near.h"
+#include "ctl_catalog.h"
 #include "ctl_workload.h"
 #include "job.h"
 #include "lease.h"
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -34,9 +38,16 @@ static void on_sigint(int signum)
     detach_asked = 1;
 }
 
+#define RUN_MAX_SETS AF_TEMPLATE_MAX_PARAMS
+
 struct run_opts {
     const char *lease, *task;
     bool detach, keep_lease;
+    const char *template_name; /* --template: the task comes from it */
+    const char *sets[RUN_MAX_SETS];
+    size_t n_sets;
+    bool dry_run;
+    char tmp[64]; /* the expanded template, a file while it is read */
 };
 
 /* run's own options and the task file out of argv, the rest (workload
@@ -53,7 +64,15 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
             o->detach = true;
         else if (!strcmp(argv[i], "--keep-lease"))
             o->keep_lease = true;
-        else if (argv[i][0] != '-' && !o->task &&
+        else if (!strcmp(argv[i], "--template") && i + 1 < argc)
+            o->template_name = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (o->n_sets == RUN_MAX_SETS)
+                return ctl_usage_error(cmd, "--set: more than %s", "32");
+            o->sets[o->n_sets++] = argv[++i];
+        } else if (!strcmp(argv[i], "--dry-run"))
+            o->dry_run = true;
+        else if (argv[i][0] != '-' && !o->task && !o->template_name &&
                  (i == 1 || argv[i - 1][0] != '-' || !strcmp(argv[i - 1], "--eu") ||
                   !strcmp(argv[i - 1], "--json") || !strcmp(argv[i - 1], "--detach") ||
                   !strcmp(argv[i - 1], "--keep-lease")))
@@ -61,8 +80,15 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
         else
             args[(*n)++] = argv[i];
     }
-    if (!o->task)
-        return ctl_usage_error(cmd, "give a task file", NULL);
+    if (o->template_name && o->task)
+        return ctl_usage_error(cmd, "give a task file or --template NAME, not both",
+                               NULL);
+    if (!o->task && !o->template_name)
+        return ctl_usage_error(cmd, "give a task file, or --template NAME", NULL);
+    if ((o->n_sets || o->dry_run) && !o->template_name)
+        return ctl_usage_error(cmd, "--set and --dry-run go with --template NAME", NULL);
+    if (o->template_name) /* the task: a file made from the template */
+        return 0;
     if (o->lease && !af_id_valid(o->lease))
         return ctl_usage_error(cmd, "--lease: '%s' is not a lease id", o->lease);
     args[(*n)++] = "--task";
@@ -209,6 +235,8 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
     spec.time_limit_s = limit_s;
     spec.files = files.ptrs;
     spec.n_files = files.n;
+    spec.data = a->w.data;
+    spec.n_data = a->w.n_data;
     af_id_new("req", rid, sizeof(rid));
     sj.request_id = rid;
     sj.lease_id = (char *)lease;
@@ -414,6 +442,87 @@ out:
     return rc;
 }
 
+/* Whether the catalogue has an entry of kind called name; when not, says
+ * so with the nearest names (1), else 0; -1: the broker did not answer. */
+static int not_in_catalog(const struct ctl *ctl, const struct af_tparam *p,
+                          const char *name, int *rc)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__ListCatalog q = AIFED__LIST_CATALOG__INIT;
+    const char *names[AF_WIRE_MAX_CATALOG];
+    char near[512];
+    size_t n = 0;
+    bool found = false;
+
+    q.kind = p->type == AF_TP_MODEL     ? AIFED__DATA_KIND__DATA_MODEL
+             : p->type == AF_TP_DATASET ? AIFED__DATA_KIND__DATA_DATASET
+                                        : AIFED__DATA_KIND__DATA_IMAGE;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LIST_CATALOG, &q);
+    if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_CATALOG_LIST, 10000, rc)))
+        return -1;
+    for (size_t i = 0; i < rep->catalog_list->n_entries; i++) {
+        names[n++] = rep->catalog_list->entries[i]->item->name;
+        found |= !strcmp(rep->catalog_list->entries[i]->item->name, name);
+    }
+    if (!found) {
+        af_near_list(name, names, n, 8, near, sizeof(near));
+        fprintf(stderr, "aifedctl run: %s: no site offers %s %s%s%s\n", p->name,
+                af_tparam_type_name(p->type), name, n ? "; known: " : "", near);
+    }
+    af_wire_free(rep);
+    return found ? 0 : 1;
+}
+
+/* The template's task: expanded with --set, its catalogue names checked,
+ * printed (--dry-run: 0 and done) or written to a private file that o->task
+ * then names. 0 to go on, else the exit status (-1: done, exit 0). */
+static int template_task(struct ctl *ctl, struct run_opts *o)
+{
+    Aifed__Envelope *rep;
+    struct af_template t;
+    struct af_error err;
+    char *yaml = NULL;
+    int rc = 0, fd;
+
+    if (!(rep = ctl_template_get(ctl, o->template_name, &rc)))
+        return rc;
+    if (af_template_parse(rep->template_reply->template_->text, &t, &err) < 0 ||
+        !(yaml = af_template_expand(&t, o->sets, o->n_sets, &err))) {
+        fprintf(stderr, "aifedctl run: template %s: %s\n", o->template_name, err.text);
+        rc = CTL_EXIT_USAGE;
+        goto out;
+    }
+    for (size_t i = 0; i < t.n_params && rc == 0; i++) {
+        const struct af_tparam *p = &t.params[i];
+        const char *v = p->def;
+        for (size_t k = 0; k < o->n_sets; k++)
+            if (!strncmp(o->sets[k], p->name, strlen(p->name)) &&
+                o->sets[k][strlen(p->name)] == '=')
+                v = o->sets[k] + strlen(p->name) + 1;
+        if (p->type >= AF_TP_MODEL && not_in_catalog(ctl, p, v, &rc) > 0)
+            rc = CTL_EXIT_USAGE;
+    }
+    if (rc == 0 && o->dry_run) {
+        printf("# the task template %s makes\n%s", o->template_name, yaml);
+        rc = -1;
+    } else if (rc == 0) {
+        snprintf(o->tmp, sizeof(o->tmp), "/tmp/aifed-%s-XXXXXX", o->template_name);
+        if ((fd = mkstemp(o->tmp)) < 0 ||
+            write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml)) {
+            fprintf(stderr, "aifedctl run: %s: %s\n", o->tmp, strerror(errno));
+            rc = 1;
+        }
+        if (fd >= 0)
+            close(fd);
+        o->task = o->tmp;
+    }
+out:
+    free(yaml);
+    af_template_free(&t);
+    af_wire_free(rep);
+    return rc;
+}
+
 int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
     struct run_opts o = {0};
@@ -427,10 +536,17 @@ int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char *
     }
     if (!(args = calloc((size_t)argc + 3, sizeof(*args))))
         return 1;
-    if ((rc = split_args(cmd, argc, argv, &o, args, &n)) == 0) {
+    if ((rc = split_args(cmd, argc, argv, &o, args, &n)) == 0 && o.template_name &&
+        (rc = template_task(ctl, &o)) == 0) {
+        args[n++] = "--task";
+        args[n++] = o.tmp;
+    }
+    if (rc == 0) {
         /* With --lease, the task's resources need not name a project. */
         rc = ctl_workload_parse(cmd, ctl, n, args,
                                 CTL_WL_REQUEST_ID | (o.lease ? CTL_WL_OPTIONAL : 0), &a);
+        if (o.tmp[0]) /* read: the task is in memory now */
+            unlink(o.tmp);
         if (rc == 0)
             rc = run(ctl, &o, &a);
     }

@@ -49,6 +49,23 @@ static const struct option sites[] = {
 };
 const struct ctl_opts ctl_opts_sites = {"s:jh", sites};
 
+static const struct option catalog[] = {
+    {"site", required_argument, NULL, 's'},
+    {"search", required_argument, NULL, 'w'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_catalog = {"s:w:jh", catalog};
+
+static const struct option gpus[] = {
+    {"accelerator", required_argument, NULL, 'a'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_gpus = {"a:jh", gpus};
+
 static const struct option workload[] = {
     {"project", required_argument, NULL, 'p'},
     {"gpus", required_argument, NULL, 'g'},

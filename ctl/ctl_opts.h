@@ -22,6 +22,8 @@ extern const struct ctl_opts ctl_opts_global;
 extern const struct ctl_opts ctl_opts_json; /* --json and --help only */
 extern const struct ctl_opts ctl_opts_keygen;
 extern const struct ctl_opts ctl_opts_sites;
+extern const struct ctl_opts ctl_opts_catalog;
+extern const struct ctl_opts ctl_opts_gpus;
 extern const struct ctl_opts ctl_opts_workload; /* submit, explain */
 extern const struct ctl_opts ctl_opts_leases;
 extern const struct ctl_opts ctl_opts_lease;

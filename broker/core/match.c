@@ -570,22 +570,58 @@ static void bytes(uint64_t b, char *buf, size_t size)
 {
     if (b == 0)
         snprintf(buf, size, "nothing");
+    else if (b >= 1000000000000ULL)
+        snprintf(buf, size, "%.1f TB", (double)b / 1e12);
     else if (b >= 1000000000ULL)
         snprintf(buf, size, "%.1f GB", (double)b / 1e9);
-    else
+    else if (b >= 1000000ULL)
         snprintf(buf, size, "%.1f MB", (double)b / 1e6);
+    else
+        snprintf(buf, size, "%llu B", (unsigned long long)b);
 }
 
-static void ranked_reason(const struct match_pool *p, const struct match_candidate *c,
+/* What the site holds of the data the workload names: "holds llama-3-8b
+ * (16.0 GB) and pytorch-24.05; moves nothing". */
+static void locality(const struct match_workload *w, const struct match_site *s,
+                     uint64_t to_move, char *buf, size_t size)
+{
+    size_t at = 0, held = 0;
+    char moved[24], sz[24];
+
+    for (size_t i = 0; i < w->n_data && at < size; i++)
+        for (size_t d = 0; d < s->n_data; d++) {
+            if (s->data[d].kind != w->data[i].kind ||
+                strcmp(s->data[d].name, w->data[i].name))
+                continue;
+            bytes(s->data[d].size_bytes, sz, sizeof(sz));
+            at += (size_t)snprintf(
+                buf + at, size - at, "%s%s%s%s%s", held ? ", " : "holds ",
+                s->data[d].name, s->data[d].size_bytes ? " (" : "",
+                s->data[d].size_bytes ? sz : "", s->data[d].size_bytes ? ")" : "");
+            held++;
+            break;
+        }
+    bytes(to_move, moved, sizeof(moved));
+    if (at < size)
+        snprintf(buf + at, size - at, "%smoves %s", held ? "; " : "holds none of it; ",
+                 moved);
+}
+
+static void ranked_reason(const struct match_workload *w, const struct match_site *s,
+                          const struct match_pool *p, const struct match_candidate *c,
                           char *buf, size_t size)
 {
-    char start[24], moved[24];
+    char start[24], moved[160];
 
     dur(c->parts.start_in_s, start, sizeof(start));
-    bytes(c->parts.bytes_to_move, moved, sizeof(moved));
+    if (w->n_data) {
+        locality(w, s, c->parts.bytes_to_move, moved, sizeof(moved));
+    } else {
+        bytes(c->parts.bytes_to_move, moved, sizeof(moved));
+        strncat(moved, " to move", sizeof(moved) - strlen(moved) - 1);
+    }
     snprintf(buf, size,
-             "pool %s: starts %s%s; %u of %u %s available; EUR %.0f; %.0f kg CO2; %s to "
-             "move",
+             "pool %s: starts %s%s; %u of %u %s available; EUR %.0f; %.0f kg CO2; %s",
              p->name, c->parts.start_in_s ? "in " : "", start, p->gpus_available,
              p->gpus_total, p->accelerator, c->parts.cost_eur, c->parts.carbon_kg, moved);
 }
@@ -600,7 +636,7 @@ void match_reason(const struct match_workload *w, const struct match_site *sites
     char a[32], b[32];
 
     if (c->verdict != MATCH_REJECTED && p) { /* a ranked site has its pool */
-        ranked_reason(p, c, buf, size);
+        ranked_reason(w, s, p, c, buf, size);
         return;
     }
     switch (c->failed) {

@@ -61,6 +61,7 @@ struct rpc_spec {
 extern const struct rpc_spec rpc_agent_specs[];
 extern const struct rpc_spec rpc_client_specs[];
 extern const struct rpc_spec rpc_admin_specs[];
+extern const struct rpc_spec rpc_catalog_specs[];
 /* Jobs (rpc_jobs.c): what users ask of them, and what sites say. */
 extern const struct rpc_spec rpc_job_client_specs[];
 extern const struct rpc_spec rpc_job_agent_specs[];

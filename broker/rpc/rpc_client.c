@@ -181,10 +181,14 @@ static void on_submit(struct svc *s, const struct rpc_msg *m)
     Aifed__Lease l = AIFED__LEASE__INIT;
     struct placement mt;
     const struct match_candidate *c;
-    char id[AF_ID_MAX + 1], token[AF_TOKEN_MAX];
+    char id[AF_ID_MAX + 1], token[AF_TOKEN_MAX], why[AF_WIRE_MAX_TEXT];
 
     if (submit_refused(s, m))
         return;
+    if (placement_names_known(s, sub->workload, why, sizeof(why)) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_BAD_REQUEST, "%s", why);
+        return;
+    }
     if (placement_run(s, sub->workload, m->who->id, NULL, &mt) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "out of memory");
         return;
@@ -227,10 +231,15 @@ static void on_explain(struct svc *s, const struct rpc_msg *m)
     Aifed__ExplainReply er = AIFED__EXPLAIN_REPLY__INIT;
     struct placement mt;
     Aifed__Candidate **c = NULL;
+    char why[AF_WIRE_MAX_TEXT];
 
     if (!auth_may_use_project(m->who, w->project)) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
                   "%s is not a member of project %s", m->who->id, w->project);
+        return;
+    }
+    if (placement_names_known(s, w, why, sizeof(why)) < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_BAD_REQUEST, "%s", why);
         return;
     }
     if (placement_run(s, w, m->who->id, NULL, &mt) < 0) {

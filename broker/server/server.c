@@ -73,8 +73,8 @@ struct server {
 /* Which tables a socket's messages are dispatched by. */
 static const struct rpc_spec *const agent_tables[] = {rpc_agent_specs,
                                                       rpc_job_agent_specs, NULL};
-static const struct rpc_spec *const client_tables[] = {rpc_client_specs, rpc_admin_specs,
-                                                       rpc_job_client_specs, NULL};
+static const struct rpc_spec *const client_tables[] = {
+    rpc_client_specs, rpc_admin_specs, rpc_job_client_specs, rpc_catalog_specs, NULL};
 
 /* The outbox's way out: ROUTER drops what it cannot route (the peer left),
  * which is fine: the peer's retry or next advertisement recovers. */

@@ -7,6 +7,7 @@
  */
 #include "placement.h"
 #include "af_time.h"
+#include "af_near.h"
 #include "af_wire.h"
 #include "alloc.h"
 #include "bconf.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The engine's view of a protobuf workload; buffers go into m. */
 static int convert_workload(struct svc *s, const Aifed__Workload *w, struct placement *m)
@@ -176,4 +178,104 @@ void placement_refusal(const struct placement *m, char *buf, size_t size)
     match_reason(&m->w, m->views, best, why, sizeof(why));
     snprintf(buf, size, "no site can take this workload now (nearest: %s, %.300s)",
              m->views[best->site].id, why);
+}
+
+/* ---- names no site offers ---- */
+
+#define KNOWN_MAX 1024 /* distinct names of one kind kept for the message */
+
+struct known {
+    const char *v[KNOWN_MAX];
+    size_t n;
+};
+
+static void known_add(struct known *k, const char *name)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (!strcasecmp(k->v[i], name))
+            return;
+    if (k->n < KNOWN_MAX && *name)
+        k->v[k->n++] = name;
+}
+
+static bool known_has(const struct known *k, const char *name)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (!strcasecmp(k->v[i], name))
+            return true;
+    return false;
+}
+
+/* What the sites offer, by kind: 0 accelerators, 1 countries, 2
+ * certifications, then data sets, models and images (3 + DataKind). */
+struct offered {
+    struct known kind[6];
+};
+
+static int offered_site(const char *id, const Aifed__Advertisement *adv, bool up,
+                        void *arg)
+{
+    struct offered *o = arg;
+    const Aifed__Site *site = adv->site;
+
+    (void)id;
+    (void)up;
+    for (size_t i = 0; i < adv->n_pools; i++)
+        known_add(&o->kind[0], adv->pools[i]->accelerator);
+    known_add(&o->kind[1], site->country);
+    for (size_t i = 0; i < site->n_certifications; i++)
+        known_add(&o->kind[2], site->certifications[i]);
+    for (size_t i = 0; i < site->n_data; i++)
+        if (site->data[i]->kind <= AIFED__DATA_KIND__DATA_IMAGE)
+            known_add(&o->kind[3 + site->data[i]->kind], site->data[i]->name);
+    return 0;
+}
+
+static int unknown(const struct known *k, const char *what, const char *name, char *why,
+                   size_t size)
+{
+    char near[512];
+
+    af_near_list(name, k->v, k->n, 8, near, sizeof(near));
+    snprintf(why, size, "no site offers %s %s%s%s", what, name,
+             k->n ? "; known: " : " (no site offers any)", near);
+    return -1;
+}
+
+int placement_names_known(struct svc *s, const Aifed__Workload *w, char *why, size_t size)
+{
+    static const char *const data_words[] = {"data set", "model", "image"};
+    struct offered *o = calloc(1, sizeof(*o));
+    bool any_country = w->n_countries == 0;
+    int rc = 0;
+
+    /* A site not heard from since the broker started may offer the name:
+     * until every site is heard, matching says what it finds ("not heard
+     * from yet": ask again). And no memory to tell: the same. */
+    if (!o || sites_unheard(s->sites, NULL, 0) > 0) {
+        free(o);
+        return 0;
+    }
+    sites_each(s->sites, offered_site, o);
+    if (*w->accelerator && !known_has(&o->kind[0], w->accelerator))
+        rc = unknown(&o->kind[0], "accelerator", w->accelerator, why, size);
+    for (size_t i = 0; rc == 0 && i < w->n_countries; i++)
+        any_country |= known_has(&o->kind[1], w->countries[i]);
+    if (rc == 0 && !any_country) {
+        char list[64];
+        snprintf(list, sizeof(list), "%s%s", w->countries[0],
+                 w->n_countries > 1 ? "..." : "");
+        rc = unknown(&o->kind[1], "a site in", list, why, size);
+    }
+    for (size_t i = 0; rc == 0 && i < w->n_certifications; i++)
+        if (!known_has(&o->kind[2], w->certifications[i]))
+            rc = unknown(&o->kind[2], "certification", w->certifications[i], why, size);
+    for (size_t i = 0; rc == 0 && i < w->n_data; i++) {
+        const Aifed__DataItem *d = w->data[i];
+        if (d->kind <= AIFED__DATA_KIND__DATA_IMAGE &&
+            !known_has(&o->kind[3 + d->kind], d->name))
+            rc = unknown(&o->kind[3 + d->kind], data_words[d->kind], d->name, why, size);
+    }
+    free(o);
+    return rc;
 }

@@ -36,6 +36,14 @@ int placement_run(struct svc *s, const Aifed__Workload *w, const char *principal
                   const Aifed__Lease *lease, struct placement *ret);
 void placement_free(struct placement *p);
 
+/* Whether every name w gives is one some site offers: its accelerator, a
+ * country of its allow-list, each certification, data set, model and image
+ * (sites heard from since the broker started, DOWN ones too; while one is
+ * not heard yet, every name passes). 0, or -1 with why: "no site offers
+ * accelerator H200; known: H100, A100, MI250X". */
+int placement_names_known(struct svc *s, const Aifed__Workload *w, char *why,
+                          size_t size);
+
 /* The candidates of p as protobuf, with their reasons in words, in one
  * block the caller frees with free(*ret_ptrs) (strings included). */
 int placement_candidates(const struct placement *p, Aifed__Candidate ***ret_ptrs);

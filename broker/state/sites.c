@@ -871,6 +871,13 @@ struct site_block {
     Aifed__PoolStatus **pool_ptrs;
 };
 
+void sites_each(const struct sites *s, sites_site_fn fn, void *arg)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].adv && fn(s->v[i].id, s->v[i].adv, s->v[i].up, arg))
+            return;
+}
+
 int sites_list(struct sites *s, Aifed__SiteList **ret)
 {
     struct match_site *views;

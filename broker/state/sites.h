@@ -130,6 +130,14 @@ uint32_t sites_accel_id(const struct sites *s, const char *model);
 size_t sites_accel_count(const struct sites *s);
 
 /* A SiteList for ListSites; the caller frees it with sites_list_free(). */
+struct Aifed__Advertisement;
+/* Each site heard from since the broker started, in id order, with its last
+ * advertisement (borrowed until the next), for the catalogue and the names
+ * the federation knows. fn's non-zero stops the walk. */
+typedef int (*sites_site_fn)(const char *id, const struct Aifed__Advertisement *adv,
+                             bool up, void *arg);
+void sites_each(const struct sites *s, sites_site_fn fn, void *arg);
+
 int sites_list(struct sites *s, struct Aifed__SiteList **ret);
 void sites_list_free(struct Aifed__SiteList *list);
 

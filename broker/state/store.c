@@ -43,6 +43,7 @@ static const struct {
     [DB_JOBS_BY_LEASE] = {"jobs_by_lease", MDB_DUPSORT},
     [DB_JOBS_BY_PROJECT] = {"jobs_by_project", MDB_DUPSORT},
     [DB_JOBS_OPEN] = {"jobs_open", MDB_DUPSORT},
+    [DB_TEMPLATES] = {"templates", 0},
 };
 
 /* Map an LMDB return code onto errno and -1 (0 passes through). */
@@ -910,4 +911,49 @@ int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, vo
 
     store_be64(after_seq + 1, key);
     return scan_db(st, DB_AUDIT, &aifed__audit_entry__descriptor, &from, audit_visit, &v);
+}
+
+int store_template_put(struct store *st, const Aifed__Template *t)
+{
+    MDB_val k = store_val(t->name), v;
+    int rc;
+
+    if (store_batch(st) < 0)
+        return -1;
+    v.mv_size = aifed__template__get_packed_size(t);
+    if ((rc = mdb_put(st->batch, st->dbi[DB_TEMPLATES], &k, &v, MDB_RESERVE)))
+        return store_errno(rc);
+    aifed__template__pack(t, v.mv_data);
+    return 0;
+}
+
+int store_template_del(struct store *st, const char *name)
+{
+    MDB_val k = store_val(name);
+    int rc;
+
+    if (store_batch(st) < 0)
+        return -1;
+    rc = mdb_del(st->batch, st->dbi[DB_TEMPLATES], &k, NULL);
+    return rc ? store_errno(rc) : 0;
+}
+
+struct template_visit {
+    store_template_fn fn;
+    void *arg;
+};
+
+static int template_visit(const ProtobufCMessage *m, void *ctx)
+{
+    const struct template_visit *v = ctx;
+
+    return v->fn((const Aifed__Template *)m, v->arg);
+}
+
+int store_template_list(struct store *st, store_template_fn fn, void *arg)
+{
+    struct template_visit v = {fn, arg};
+
+    return scan_db(st, DB_TEMPLATES, &aifed__template__descriptor, NULL, template_visit,
+                   &v);
 }

@@ -167,6 +167,15 @@ int store_job_each(struct store *st, store_job_fn fn, void *arg);
 /* Append to the audit log (into the batch), chained to the last entry.
  * store_lease_put() does this itself for every change of state, site or
  * expiry; others (the principal registry, allocations) call it. */
+/* The federation's templates, by name: stored (replacing one of the name),
+ * removed (-1/ENOENT when there is none), visited in name order (the
+ * message lent for the call; fn's non-zero stops, -1 as an error). */
+struct Aifed__Template;
+int store_template_put(struct store *st, const struct Aifed__Template *t);
+int store_template_del(struct store *st, const char *name);
+typedef int (*store_template_fn)(const struct Aifed__Template *t, void *arg);
+int store_template_list(struct store *st, store_template_fn fn, void *arg);
+
 int store_audit_append(struct store *st, const char *subject, const char *principal,
                        const char *change, const char *text);
 /* Visit entries after after_seq in order; fn's 1 stops, -1 fails. */

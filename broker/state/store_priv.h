@@ -31,6 +31,7 @@ enum {
     DB_JOBS_BY_LEASE,   /* lease id -> job ids (sorted dups) */
     DB_JOBS_BY_PROJECT, /* project -> job ids (sorted dups) */
     DB_JOBS_OPEN,       /* site -> ids of its queued and running jobs */
+    DB_TEMPLATES,       /* name -> Template: the federation's, added by admins */
     DB_N
 };
 

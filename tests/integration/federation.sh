@@ -78,9 +78,21 @@ out=$(ctl alice lease release "$id1" 2>&1); rc=$?
 check "second release: exit 1 and says it is RELEASED" test "$rc:$out" = "1:aifedctl: lease $id1 is already RELEASED"
 
 # No site can take it: a clear refusal, exit 1.
-out=$(ctl alice submit --project llm-eu --gpus 4 --accelerator B200 2>&1); rc=$?
+out=$(ctl alice submit --project llm-eu --gpus 4000 --accelerator H100 2>&1); rc=$?
 check "impossible workload: exit 1 with the reason" test "$rc" -eq 1
 check "impossible workload: says no site can take it" grep -q "no site can take this workload now" <<<"$out"
+# A name no site offers is said so, with the names the federation has.
+for case in "--accelerator B200|accelerator B200; known: H100, A100, MI250X" \
+    "--country XX|a site in XX; known: " "--cert hipaa|certification hipaa; known: " \
+    "--model llama-4|model llama-4; known: llama3-70b, llama-3-8b" \
+    "--dataset eurlex-2025|data set eurlex-2025; known: eurlex-2024" \
+    "--image torch|image torch; known: "; do
+    out=$(ctl alice explain --project llm-eu --gpus 1 ${case%%|*} 2>&1); rc=$?
+    check "explain ${case%%|*}: refused (exit 1), with the known names" \
+        test "$rc" = 1 -a -n "$(grep -F "aifedctl: no site offers ${case#*|}" <<<"$out")"
+done
+out=$(ctl alice submit --project llm-eu --gpus 1 --accelerator h100 --country se,xx 2>&1); rc=$?
+check "... but a model in another case, or one known country of several, is fine" test "$rc" = 0
 
 # Expiry: a short walltime expires by itself and the capacity comes back.
 before=$(site_avail pharos)

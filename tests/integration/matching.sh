@@ -17,7 +17,8 @@ check "--prefer green picks mimer (40 gCO2/kWh)" test "$(jq -r '.[] | select(.ve
 ex=$(ctlj alice explain --project llm-eu --gpus 16 --dataset industrial-vision --prefer local)
 check "--prefer local picks hammerhai, which holds the 2 TB data set" \
     test "$(jq -r '.[] | select(.verdict == "chosen") | .site' <<<"$ex")" = hammerhai
-check "and says nothing has to move there" grep -q "nothing to move" <<<"$(jq -r '.[] | select(.site == "hammerhai") | .reason' <<<"$ex")"
+check "and says it holds the data set, so nothing has to move there" \
+    grep -q "holds industrial-vision (2.0 TB); moves nothing$" <<<"$(jq -r '.[] | select(.site == "hammerhai") | .reason' <<<"$ex")"
 check "elsewhere 2.0 TB would move" test "$(jq -r '.[] | select(.site == "lumi-ai") | .parts.bytes_to_move' <<<"$ex")" -eq 2000000000000
 ex=$(ctlj alice explain --project llm-eu --gpus 8 --cert health-data)
 check "--cert health-data rejects sites without it" test "$(jq -r '.[] | select(.site == "mimer") | .reason' <<<"$ex")" = "site lacks the health-data certification"
@@ -48,7 +49,7 @@ check "release returns the reservation" quiet jq -e '.[0].reserved_gpu_hours == 
 check "and charges only what was used (under 1 GPU-hour)" quiet jq -e '.[0].used_gpu_hours < 1' <<<"$alloc"
 
 # A refused submit keeps its explanation too.
-out=$(ctl alice submit --project llm-eu --gpus 4 --accelerator B200 --request-id want-b200 2>&1 | tail -n 1)
+out=$(ctl alice submit --project llm-eu --gpus 4000 --accelerator H100 --request-id want-b200 2>&1 | tail -n 1)
 check "refusal names the nearest miss and how to see every site" grep -q "aifedctl request show want-b200" <<<"$out"
 req=$(ctlj alice request show want-b200)
 check "request show: refused, with a reason" test -n "$(jq -r .refusal <<<"$req" | head -1)"

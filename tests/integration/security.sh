@@ -70,7 +70,7 @@ check "the broker still serves" test "$(ctlj alice lease show "$lease" | jq -r .
 # the first 8 entries of a list (here 16 countries).
 countries=AT,BE,BG,CY,CZ,DE,DK,EE,ES,FI,FR,GR,HR,HU,IE,IT
 for i in 1 2 3 4 5; do
-    ctl bob submit --project bio-x --gpus 1 --accelerator B200 --country "$countries" \
+    ctl bob submit --project bio-x --gpus 4000 --accelerator H100 --country "$countries" \
         --request-id bound-$i >/dev/null 2>&1
 done
 out=$(ctl bob request show bound-2 2>&1); rc=$?

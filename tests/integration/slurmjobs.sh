@@ -35,8 +35,9 @@ check "the shipped sudoers rule parses" quiet visudo -cf "$(dirname "$0")/../../
 SITE=meluxina
 fed_init "$T" "$SITE" || exit 1
 fed_start_broker "$T" || exit 1
-printf '[site]\nid = %s\nname = MeluXina-AI (test Slurm)\ncountry = LU\n\n[pool:gpu]\ngpu_memory_gb = 40\n' \
-    "$SITE" >"$T/agents/$SITE.site"
+mkdir -p "$T/models/tiny" && chmod 755 "$T/models" "$T/models/tiny"
+printf '[site]\nid = %s\nname = MeluXina-AI (test Slurm)\ncountry = LU\n\n[pool:gpu]\ngpu_memory_gb = 40\n\n[model:tiny-model]\nsize = 1MB\npath = %s\n' \
+    "$SITE" "$T/models/tiny" >"$T/agents/$SITE.site"
 printf '[users]\nalice = %s\n' "$JOBUSER" >"$T/agents/users.map"
 slurm_lab_agent_conf "$T" "$SITE" <<CONF
 command_timeout = 5s
@@ -172,3 +173,31 @@ check "... not before the reservation's start" \
     test "$(tail -n 1 "$SLURM_LAB_HOME/.aifed/jobs/$job/output.log")" -ge "$start"
 ctl alice lease release "$lease" >/dev/null
 wait_for "... and no reservation is left behind" 10 '! resv "aifed-$lease" | grep -q Name'
+
+# --- a template, run as the user under Slurm, finds the site's model
+cat >"$T/tiny.yaml" <<'YAML'
+template: tiny
+description: a stand-in for a fine-tune, saying where the model is
+parameters:
+  model: {type: model, default: tiny-model}
+  steps: {type: int, default: "2"}
+task:
+  name: tiny
+  project: llm-eu
+  resources: {gpus: 1, walltime: 5m}
+  models: ["{{model}}"]
+  env: {STEPS: "{{steps}}"}
+  run: |
+    echo "{{model}} at $AIFED_MODEL_PATH for $STEPS steps as $(id -un) in $SLURM_JOB_RESERVATION"
+YAML
+check "an admin adds the template" quiet ctl ops admin template add "$T/tiny.yaml"
+wait_free "the node is free again before the templated job (a reservation takes it whole)"
+out=$(ctl alice run --template tiny --set steps=3 2>"$T/tiny.err"); rc=$?
+[[ $rc == 0 ]] || { sed "s/^/# /" "$T/tiny.err"; sed "s/^/# out: /" <<<"$out"; }
+check "run --template runs it under Slurm as the user (exit 0)" test "$rc" = 0
+check "... with the site's path for the catalogue's model, and the values set" \
+    grep -q "^tiny-model at $T/models/tiny for 3 steps as $JOBUSER in aifed-lease-" <<<"$out"
+out=$(ctl alice run --template tiny --set model=huge-model 2>&1); rc=$?
+check "... and a model the site lacks is refused before anything is asked" \
+    test "$rc:$out" = "2:aifedctl run: model: no site offers model huge-model; known: tiny-model"
+wait_free "the GPUs are back after the templated job"

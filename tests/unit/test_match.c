@@ -231,7 +231,14 @@ static void score_parts(void **state)
     match_reason(&w, &s, &r.candidates[0], buf, sizeof(buf));
     assert_string_equal(buf,
                         "pool gpu: starts in 10m; 16 of 40 H100 available; EUR 32; 3 "
-                        "kg CO2; 5.0 GB to move");
+                        "kg CO2; holds eurlex (100 B); moves 5.0 GB");
+    /* Held whole, it says so: nothing moves. */
+    s.data = need;
+    s.n_data = 2;
+    match_result_free(&r);
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    match_reason(&w, &s, &r.candidates[0], buf, sizeof(buf));
+    assert_non_null(strstr(buf, "holds eurlex, llama (5.0 GB); moves nothing"));
     match_result_free(&r);
 }
 

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * af_near: the names nearest to one a user mistyped ("did you mean", and
+ * "no site offers H200; known: A100, H100, MI250X"): edit distance, without
+ * regard to case.
+ */
+#ifndef AF_NEAR_H
+#define AF_NEAR_H
+
+#include <stddef.h>
+
+/* Edits (insert, delete, change a letter) from a to b; SIZE_MAX past 62
+ * characters. */
+size_t af_near_distance(const char *a, const char *b);
+
+/* Into buf, ", "-separated: at most max of the n names in v, nearest to
+ * name first (ties in v's order), each once. */
+void af_near_list(const char *name, const char *const *v, size_t n, size_t max, char *buf,
+                  size_t size);
+
+#endif
