@@ -444,7 +444,8 @@ static const Aifed__Job *resolve_catalog(const struct agent *a, const Aifed__Job
     r->job = *j;
     r->spec = *s;
     r->job.spec = &r->spec;
-    memcpy(r->env, s->env, s->n_env * sizeof(*r->env));
+    if (s->n_env) /* NULL when there are none */
+        memcpy(r->env, s->env, s->n_env * sizeof(*r->env));
     if (image) { /* run inside the site's copy of the image */
         add_var(r, &n, "AIFED_IMAGE_PATH", image);
         r->spec.image = (char *)image;

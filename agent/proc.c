@@ -36,7 +36,8 @@ static char **child_env(char *const extra[])
         k++;
     if (!(v = calloc(n + k + 1, sizeof(*v))))
         return NULL;
-    memcpy(v, extra, k * sizeof(*v));
+    if (k) /* extra may be NULL */
+        memcpy(v, extra, k * sizeof(*v));
     memcpy(v + k, environ, n * sizeof(*v)); /* earlier entries win in getenv */
     return v;
 }

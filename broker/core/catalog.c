@@ -171,8 +171,10 @@ static size_t merge_run(struct catalog *c, size_t i)
 const Aifed__CatalogList *catalog_list(struct catalog *c)
 {
     aifed__catalog_list__init(&c->list);
-    qsort(c->held, c->n_held, sizeof(*c->held), held_cmp);
-    qsort(c->templates, c->n_templates, sizeof(*c->templates), template_cmp);
+    if (c->n_held > 1) /* (qsort takes no NULL, even of nothing) */
+        qsort(c->held, c->n_held, sizeof(*c->held), held_cmp);
+    if (c->n_templates > 1)
+        qsort(c->templates, c->n_templates, sizeof(*c->templates), template_cmp);
     c->merged = calloc(AF_WIRE_MAX_CATALOG, sizeof(*c->merged));
     c->entry_ptrs = calloc(AF_WIRE_MAX_CATALOG, sizeof(*c->entry_ptrs));
     c->template_ptrs = calloc(c->n_templates ? c->n_templates : 1, sizeof(void *));

@@ -37,6 +37,13 @@ void job_finish(Aifed__Job *j, int state, const char *reason, int64_t now_ms)
     int64_t ran_ms =
         j->started_ms > 0 && now_ms > j->started_ms ? now_ms - j->started_ms : 0;
 
+    /* A job that completed, or ran out its time, ran, even when its start
+     * was never heard (a short one's RUNNING and end come in one report):
+     * it is charged at least its first second, as one that was seen. */
+    if (!ran_ms && (state == AIFED__JOB_STATE__JOB_COMPLETED ||
+                    state == AIFED__JOB_STATE__JOB_TIMEOUT))
+        ran_ms = 1;
+
     j->state = state;
     j->reason = (char *)reason;
     j->ended_ms = now_ms;
