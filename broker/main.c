@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 int main(int argc, char **argv)
@@ -51,6 +52,11 @@ int main(int argc, char **argv)
     if (!(st = store_open(state_dir, conf->map_size_mb, false, &err))) {
         log_errx("state: %s", err.text);
         goto cleanup;
+    }
+    {
+        char node[256] = "?";
+        gethostname(node, sizeof(node) - 1);
+        log_info("active on node %s: the store at %s is this broker's", node, state_dir);
     }
     if (!(srv = server_create(conf, st, &err))) {
         log_errx("%s", err.text);

@@ -588,6 +588,23 @@ static int v_template_admin(const Env *e, struct af_error *err)
     return check_id(a->remove, true, "template_admin.remove", err);
 }
 
+static int v_health(const Env *e, struct af_error *err)
+{
+    return e->health ? 0 : bad(err, "%s is required", "health");
+}
+
+static int v_health_reply(const Env *e, struct af_error *err)
+{
+    if (!e->health_reply)
+        return bad(err, "%s is required", "health_reply");
+    return check_short(e->health_reply->node, AF_WIRE_MAX_ENTRY_WORD * 4,
+                       "health_reply.node", err) ||
+                   check_time(e->health_reply->active_since_ms,
+                              "health_reply.active_since", err)
+               ? -1
+               : 0;
+}
+
 static int v_list_sites(const Env *e, struct af_error *err)
 {
     return e->list_sites ? 0 : bad(err, "%s is required", "list_sites");
@@ -1122,6 +1139,8 @@ static const struct {
     {AIFED__ENVELOPE__BODY_GET_TEMPLATE, "get_template", v_get_template},
     {AIFED__ENVELOPE__BODY_TEMPLATE_REPLY, "template_reply", v_template_reply},
     {AIFED__ENVELOPE__BODY_TEMPLATE_ADMIN, "template_admin", v_template_admin},
+    {AIFED__ENVELOPE__BODY_HEALTH, "health", v_health},
+    {AIFED__ENVELOPE__BODY_HEALTH_REPLY, "health_reply", v_health_reply},
 };
 
 void af_wire_clean_text(char *s)

@@ -57,6 +57,31 @@ fail:
     return NULL;
 }
 
+/* Connect to each endpoint of a comma-separated list: the brokers of an
+ * active/standby pair. With more than one, messages go only to a
+ * connection whose handshake completed (ZMQ_IMMEDIATE), so that nothing
+ * waits in the pipe of the standby that does not run. */
+static int connect_each(void *s, const char *list, struct af_error *err)
+{
+    int immediate = strchr(list, ',') != NULL;
+    char ep[1024];
+
+    if (immediate && zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)))
+        return af_error_set(err, "socket options: %s", zmq_strerror(errno));
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ","), skip = strspn(p, " ");
+
+        if (len > skip) {
+            snprintf(ep, sizeof(ep), "%.*s", (int)(len - skip), p + skip);
+            ep[strcspn(ep, " ")] = '\0';
+            if (zmq_connect(s, ep) != 0)
+                return af_error_set(err, "connect %s: %s", ep, zmq_strerror(errno));
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,
                       const struct af_keypair *kp, size_t maxmsg, const char *monitor,
                       struct af_error *err)
@@ -78,10 +103,8 @@ void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,
         af_error_set(err, "monitor: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_connect(s, endpoint) != 0) {
-        af_error_set(err, "connect %s: %s", endpoint, zmq_strerror(errno));
+    if (connect_each(s, endpoint, err) < 0)
         goto fail;
-    }
     return s;
 fail:
     zmq_close(s);

@@ -37,7 +37,9 @@ void *af_zsock_server(void *zctx, const char *endpoint, const struct af_keypair 
                       const char *zap_domain, size_t maxmsg, char *ret_endpoint,
                       size_t size, struct af_error *err);
 
-/* A CURVE client DEALER connected to endpoint, trusting server_pub. With
+/* A CURVE client DEALER connected to endpoint (or to each of a comma-
+ * separated list: an active/standby pair, whichever answers), trusting
+ * server_pub. With
  * monitor (an inproc endpoint) not NULL, connection events are published
  * there from before the connect, so a caller can tell why nothing answers. */
 void *af_zsock_client(void *zctx, const char *endpoint, const char *server_pub,

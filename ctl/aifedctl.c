@@ -403,7 +403,8 @@ static const struct ctl_command commands[] = {
      "       admin site drain|undrain SITE\n"
      "       admin site confirm-down\n"
      "       admin audit [--since WHEN] [--verify] [--json]\n"
-     "       admin template add FILE | remove NAME | list",
+     "       admin template add FILE | remove NAME | list\n"
+     "       admin health [--json]",
      "allocation: GPU-hours a project may use at a site, and until when. set is for\n"
      "admins; show lists what you may see (users: their projects). A site where a\n"
      "project's balance cannot cover gpus x walltime is rejected.\n"

@@ -343,6 +343,39 @@ static int admin_audit(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     return rc ? rc : w.broken ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- health */
+
+static int show_health(const Aifed__Envelope *rep, bool json)
+{
+    const Aifed__HealthReply *h = rep->health_reply;
+    char since[96];
+
+    if (json) {
+        ctl_print_json(json_pack("{s:s, s:s, s:b, s:i, s:i}", "node", h->node,
+                                 "active_since", ctl_time_json(h->active_since_ms),
+                                 "store_writable", 1, "sites_up", (json_int_t)h->sites_up,
+                                 "sites", (json_int_t)h->sites));
+        return 0;
+    }
+    ctl_show_time_far(h->active_since_ms, since, sizeof(since));
+    printf("broker on %s: active since %s; the store took a write; %u of %u sites UP\n",
+           h->node, since, h->sites_up, h->sites);
+    return 0;
+}
+
+/* admin health: what a cluster manager's monitor asks (deploy/ha). */
+static int admin_health(struct ctl *ctl, const struct ctl_command *cmd, int argc,
+                        char **argv)
+{
+    Aifed__Health q = AIFED__HEALTH__INIT;
+
+    (void)cmd;
+    (void)argc;
+    (void)argv;
+    return ctl_ask(ctl, AIFED__ENVELOPE__BODY_HEALTH, &q,
+                   AIFED__ENVELOPE__BODY_HEALTH_REPLY, show_health);
+}
+
 /* ---------------------------------------------------------------- admin */
 
 /* A noun with verbs: the verb's table finds its handler. */
@@ -386,6 +419,7 @@ static const struct ctl_verb admin_nouns[] = {
     {"site", admin_site, -1},
     {"audit", admin_audit, 0},
     {"template", ctl_admin_template, -1},
+    {"health", admin_health, 0},
     {NULL, NULL, 0},
 };
 
@@ -447,7 +481,7 @@ int ctl_cmd_admin(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
             cmd,
             "give allocation set|show, principal "
             "add|remove-key|revoke|list, site drain|undrain|confirm-down, "
-            "template add|remove|list or audit",
+            "template add|remove|list, health or audit",
             NULL);
     if (ctl->db && noun->run != admin_audit)
         return ctl_usage_error(cmd, "with --db only admin audit works", NULL);

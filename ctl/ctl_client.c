@@ -18,12 +18,17 @@
 #include <string.h>
 #include <time.h>
 
-/* Refused connections this long in a row mean nobody listens there. */
+/* Refused connections this long in a row mean nobody listens there (one
+ * endpoint; with an active/standby list aifedctl waits out its --timeout
+ * for the other to take over). */
 #define REFUSED_GIVE_UP_MS 2000
+
+/* How often a request no connection took is offered again. */
+#define UNSENT_RETRY_MS 50
 
 struct ctl_client {
     struct af_zclient *zc;
-    char endpoint[256];
+    char endpoint[1024];
     uint64_t next_corr;
 };
 
@@ -111,12 +116,18 @@ struct Aifed__Envelope *ctl_client_call(struct ctl_client *c, struct Aifed__Enve
 {
     const struct af_zlink *st = af_zclient_link(c->zc);
     uint64_t start = mono_ms(), now = start, sent = start;
+    bool unsent = false;
 
     req->version = AF_WIRE_VERSION;
     req->corr_id = ++c->next_corr;
-    if (af_zclient_send(c->zc, req) < 0 && errno != EAGAIN) {
-        af_error_set(err, "send: %s", af_zsock_strerror(errno));
-        return NULL;
+    /* EAGAIN: no connection took it (with an active/standby list, only a
+     * completed one may): it is sent as soon as one does. */
+    if (af_zclient_send(c->zc, req) < 0) {
+        if (errno != EAGAIN) {
+            af_error_set(err, "send: %s", af_zsock_strerror(errno));
+            return NULL;
+        }
+        unsent = true;
     }
     for (; now - start < timeout_ms; now = mono_ms()) {
         uint64_t wait = timeout_ms - (now - start);
@@ -127,16 +138,19 @@ struct Aifed__Envelope *ctl_client_call(struct ctl_client *c, struct Aifed__Enve
          * the end of a submit's minute; a slow broker keeps the connection
          * open and is waited for. */
         if (st->auth_failed || af_zlink_why(st) == AF_ZLINK_SERVER_KEY ||
-            (!st->connected && st->retried && now - start >= REFUSED_GIVE_UP_MS))
+            (!st->connected && st->retried && now - start >= REFUSED_GIVE_UP_MS &&
+             !strchr(c->endpoint, ',')))
             break;
         /* A request lost with a broker that stopped before answering is sent
          * again, the same (same corr id); only safe requests ask for this. */
-        if (resend_ms && now - sent >= resend_ms) {
-            af_zclient_send(c->zc, req);
+        if ((resend_ms && now - sent >= resend_ms) || unsent) {
+            unsent = af_zclient_send(c->zc, req) < 0 && errno == EAGAIN;
             sent = now;
         }
         if (resend_ms && wait > resend_ms - (now - sent))
             wait = resend_ms - (now - sent);
+        if (unsent && wait > UNSENT_RETRY_MS)
+            wait = UNSENT_RETRY_MS;
         if ((rc = af_zclient_wait(c->zc, (long)wait, &z)) < 0)
             break;
         if (rc == 0)

@@ -68,23 +68,48 @@ static int on_line(void *arg, const char *section, const char *key, const char *
                         key);
 }
 
-const char *ctl_config_endpoint(const char *s, char *buf, size_t size)
+/* One endpoint: host:port or scheme://..., as tcp://. NULL when neither. */
+static bool one_endpoint(const char *s, size_t len, char *buf, size_t size)
 {
-    const char *colon = strrchr(s, ':');
-    char *end;
+    char one[512], *end;
+    const char *colon;
     long port;
 
-    if (strstr(s, "://")) {
-        snprintf(buf, size, "%s", s);
-        return buf;
-    }
-    if (!colon || colon == s)
-        return NULL;
+    if (len == 0 || len >= sizeof(one))
+        return false;
+    memcpy(one, s, len);
+    one[len] = '\0';
+    if (strstr(one, "://"))
+        return (size_t)snprintf(buf, size, "%s", one) < size;
+    if (!(colon = strrchr(one, ':')) || colon == one)
+        return false;
     port = strtol(colon + 1, &end, 10);
     if (*end || port < 1 || port > 65535)
-        return NULL;
-    snprintf(buf, size, "tcp://%s", s);
-    return buf;
+        return false;
+    return (size_t)snprintf(buf, size, "tcp://%s", one) < size;
+}
+
+const char *ctl_config_endpoint(const char *s, char *buf, size_t size)
+{
+    size_t at = 0;
+
+    buf[0] = '\0';
+    for (const char *p = s; *p;) {
+        size_t skip = strspn(p, " "), len = strcspn(p + skip, ", ");
+
+        if (at && at + 1 < size)
+            buf[at++] = ',';
+        if (!one_endpoint(p + skip, len, buf + at, size - at))
+            return NULL;
+        at += strlen(buf + at);
+        p += skip + len;
+        p += strspn(p, " ");
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return NULL;
+    }
+    return at ? buf : NULL;
 }
 
 /* The option's value, else the variable's, else the file's. */

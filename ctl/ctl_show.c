@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static json_t *time_json(int64_t ms)
+json_t *ctl_time_json(int64_t ms)
 {
     char buf[32];
 
@@ -59,9 +59,9 @@ static json_t *lease_json(const Aifed__Lease *l)
         (json_int_t)l->nodes, "accelerator", *w->accelerator ? w->accelerator : "any",
         "walltime_s", (json_int_t)w->walltime_s, "countries",
         strv_json(w->countries, w->n_countries), "principal", l->principal, "request_id",
-        l->request_id, "created", time_json(l->created_ms), "updated",
-        time_json(l->updated_ms), "expires", time_json(l->expires_ms), "activated",
-        time_json(l->activated_ms), "reason", l->reason, "tried_sites",
+        l->request_id, "created", ctl_time_json(l->created_ms), "updated",
+        ctl_time_json(l->updated_ms), "expires", ctl_time_json(l->expires_ms),
+        "activated", ctl_time_json(l->activated_ms), "reason", l->reason, "tried_sites",
         strv_json(l->tried_sites, l->n_tried_sites), "token", l->token, "site_signature",
         l->site_signature, "site_signing_key", l->site_signing_key, "gpu_seconds_used",
         (json_int_t)l->gpu_seconds_used, "usage_from_site", l->usage_from_site,
@@ -315,10 +315,10 @@ static json_t *site_json(const Aifed__SiteStatus *s)
                                               site->data[j]->name, "size_bytes",
                                               (json_int_t)site->data[j]->size_bytes));
     for (size_t j = 0; j < site->n_maintenance; j++)
-        json_array_append_new(maint,
-                              json_pack("{s:o, s:o}", "start",
-                                        time_json(site->maintenance[j]->start_ms), "end",
-                                        time_json(site->maintenance[j]->end_ms)));
+        json_array_append_new(
+            maint, json_pack("{s:o, s:o}", "start",
+                             ctl_time_json(site->maintenance[j]->start_ms), "end",
+                             ctl_time_json(site->maintenance[j]->end_ms)));
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:o, s:o, s:f, s:i, s:o, s:o, s:o, "
         "s:i, "
@@ -331,7 +331,7 @@ static json_t *site_json(const Aifed__SiteStatus *s)
         "certifications", strv_json(site->certifications, site->n_certifications),
         "price_per_gpu_hour", site->price_per_gpu_hour, "carbon_g_per_kwh",
         (json_int_t)site->carbon_g_per_kwh, "data", data, "maintenance", maint,
-        "last_seen", time_json(s->last_seen_ms), "leases_open",
+        "last_seen", ctl_time_json(s->last_seen_ms), "leases_open",
         (json_int_t)s->leases_open, "pools", pools);
 }
 
@@ -533,10 +533,10 @@ void ctl_show_request(const Aifed__RequestRecord *r, bool json)
     er.candidates = r->candidates;
     er.n_candidates = r->n_candidates;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "request_id",
-                              r->request_id, "principal", r->principal, "project",
-                              r->workload->project, "created", time_json(r->created_ms),
-                              "lease_id", r->lease_id, "refusal", r->refusal);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:o, s:s, s:s}", "request_id", r->request_id, "principal",
+            r->principal, "project", r->workload->project, "created",
+            ctl_time_json(r->created_ms), "lease_id", r->lease_id, "refusal", r->refusal);
         json_t *c = json_array();
         for (size_t i = 0; i < r->n_candidates; i++)
             json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:i, s:s}", "site",
@@ -573,7 +573,7 @@ static json_t *alloc_json(const Aifed__Allocation *a)
                      a->site, "granted_gpu_hours", a->granted_gpu_s / 3600.0,
                      "used_gpu_hours", a->used_gpu_s / 3600.0, "reserved_gpu_hours",
                      a->reserved_gpu_s / 3600.0, "remaining_gpu_hours", left / 3600.0,
-                     "ends", time_json(a->end_ms));
+                     "ends", ctl_time_json(a->end_ms));
 }
 
 void ctl_show_allocations(const Aifed__AllocationList *l, bool json)
@@ -667,8 +667,8 @@ void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
             !expired, "signature_valid", 1, "expired", expired, "lease", c->id, "site",
             c->site, "pool", c->pool, "project", c->project, "principal", c->principal,
             "accelerator", c->accelerator, "gpus", (json_int_t)c->gpus, "nodes",
-            (json_int_t)c->nodes, "not_before", time_json(c->not_before_ms), "not_after",
-            time_json(c->not_after_ms)));
+            (json_int_t)c->nodes, "not_before", ctl_time_json(c->not_before_ms),
+            "not_after", ctl_time_json(c->not_after_ms)));
         return;
     }
     ctl_show_time(c->not_before_ms, from, sizeof(from));
@@ -692,7 +692,7 @@ void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
 json_t *ctl_audit_json(const Aifed__AuditEntry *e)
 {
     return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
-                     (json_int_t)e->seq, "time", time_json(e->time_ms), "subject",
+                     (json_int_t)e->seq, "time", ctl_time_json(e->time_ms), "subject",
                      e->subject, "principal", e->principal, "change", e->change, "text",
                      e->text, "prev_hash", e->prev_hash, "hash", e->hash);
 }
@@ -771,8 +771,8 @@ static json_t *workload_json(const Aifed__Workload *w)
     json_object_set_new(o, "countries", c);
     json_object_set_new(o, "certifications", t);
     json_object_set_new(o, "data", d);
-    json_object_set_new(o, "not_before", time_json(w->not_before_ms));
-    json_object_set_new(o, "start_by", time_json(w->start_by_ms));
+    json_object_set_new(o, "not_before", ctl_time_json(w->not_before_ms));
+    json_object_set_new(o, "start_by", ctl_time_json(w->start_by_ms));
     return o;
 }
 
@@ -860,18 +860,18 @@ void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json
 
 static json_t *job_json(const Aifed__Job *j)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, "
-                     "s:s, s:s, s:i, s:I, s:o}",
-                     "id", j->id, "name", j->spec ? j->spec->name : "", "state",
-                     job_state_name(j->state), "lease_id", j->lease_id, "site", j->site,
-                     "project", j->project, "principal", j->principal, "time_limit_s",
-                     (json_int_t)(j->spec ? j->spec->time_limit_s : 0), "created",
-                     time_json(j->created_ms), "started", time_json(j->started_ms),
-                     "ended", time_json(j->ended_ms), "exit_code",
-                     (json_int_t)j->exit_code, "reason", j->reason, "site_job_id",
-                     j->site_job_id, "local_account", j->local_account, "gpus",
-                     (json_int_t)j->gpus, "gpu_seconds", (json_int_t)j->gpu_seconds,
-                     "lease_expires", time_json(j->lease_expires_ms));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, "
+        "s:s, s:s, s:i, s:I, s:o}",
+        "id", j->id, "name", j->spec ? j->spec->name : "", "state",
+        job_state_name(j->state), "lease_id", j->lease_id, "site", j->site, "project",
+        j->project, "principal", j->principal, "time_limit_s",
+        (json_int_t)(j->spec ? j->spec->time_limit_s : 0), "created",
+        ctl_time_json(j->created_ms), "started", ctl_time_json(j->started_ms), "ended",
+        ctl_time_json(j->ended_ms), "exit_code", (json_int_t)j->exit_code, "reason",
+        j->reason, "site_job_id", j->site_job_id, "local_account", j->local_account,
+        "gpus", (json_int_t)j->gpus, "gpu_seconds", (json_int_t)j->gpu_seconds,
+        "lease_expires", ctl_time_json(j->lease_expires_ms));
 }
 
 static size_t open_jobs(const Aifed__JobList *l)

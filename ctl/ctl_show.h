@@ -66,6 +66,8 @@ void ctl_show_audit_entry(struct ctl_table *t, const struct Aifed__AuditEntry *e
 json_t *ctl_audit_json(const struct Aifed__AuditEntry *e);
 /* Print j (and release it). */
 void ctl_print_json(json_t *j);
+/* A time for JSON: UTC ISO-8601, or null when unset (0). */
+json_t *ctl_time_json(int64_t ms);
 /* A token whose signature verified; expired when its end has passed. */
 void ctl_show_token(const struct af_token_claims *c, bool expired, bool json);
 

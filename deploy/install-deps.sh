@@ -26,6 +26,8 @@ pkgs=(
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
     slurmctld slurmd slurm-client munge   # the Slurm backend's test runs a real Slurm
     sudo                                  # a Slurm job runs as its user's account
+    pacemaker corosync pacemaker-cli-utils # pacemaker.sh: a real two-node cluster
+    iproute2 util-linux                   # ... in network namespaces (ip, nsenter, unshare)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The registry as a PrincipalList page: every principal, or only one. */
 struct principal_page {
@@ -93,6 +94,45 @@ static int audit_add(const Aifed__AuditEntry *e, void *arg)
 
     /* Borrowed for this call only: the page keeps a copy. */
     return e->time_ms < p->since_ms ? 0 : rpc_page_add(&p->page, e);
+}
+
+/* A health check: a write in the batch, answered after its commit, so an
+ * answer proves the loop runs and the store takes writes. */
+struct health_count {
+    uint32_t up, all;
+};
+
+static int count_site(const char *id, const Aifed__Advertisement *adv, bool up, void *arg)
+{
+    struct health_count *c = arg;
+
+    (void)id;
+    (void)adv;
+    c->all++;
+    c->up += up;
+    return 0;
+}
+
+static void on_health(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__HealthReply r = AIFED__HEALTH_REPLY__INIT;
+    struct health_count c = {0, 0};
+    char node[256] = "";
+
+    if (store_health_put(s->store, svc_wall_ms(s)) < 0) {
+        outbox_store_failed(s->outbox, "the health check's write");
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "the store takes no writes");
+        return;
+    }
+    gethostname(node, sizeof(node) - 1);
+    sites_each(s->sites, count_site, &c);
+    r.node = node;
+    r.active_since_ms = s->active_since_ms;
+    r.sites_up = c.up;
+    r.sites = c.all;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_HEALTH_REPLY, &r);
+    rpc_reply(s, m, &env);
 }
 
 static void on_list_audit(struct svc *s, const struct rpc_msg *m)
@@ -315,6 +355,7 @@ static void on_allocation_set(struct svc *s, const struct rpc_msg *m)
 const struct rpc_spec rpc_admin_specs[] = {
     {AIFED__ENVELOPE__BODY_REVOKE, RPC_ADMIN, on_revoke, "revoke leases", 0},
     {AIFED__ENVELOPE__BODY_SITE_ADMIN, RPC_ADMIN, on_site_admin, "act on sites", 0},
+    {AIFED__ENVELOPE__BODY_HEALTH, RPC_ADMIN, on_health, "ask the broker's health", 0},
     {AIFED__ENVELOPE__BODY_LIST_AUDIT, RPC_ADMIN, on_list_audit, "read the audit log",
      RPC_READS},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, RPC_ADMIN, on_allocation_set,

@@ -505,6 +505,7 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
     s->store = st;
     svc_anchor(s);
     s->started_ms = svc_mono_ms(s);
+    s->active_since_ms = svc_wall_ms(s);
     s->sites = sites_create((int64_t)conf->advertise_interval_ms,
                             (unsigned)conf->down_after, (unsigned)conf->up_after);
     s->waiters = waiters_create(WAITERS_MAX);

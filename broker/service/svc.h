@@ -36,6 +36,7 @@ struct svc {
     struct af_signer signer; /* signs lease tokens */
     char signing_pub[AF_SIGN_PK_B64];
     int64_t started_ms;        /* when this broker started (monotonic) */
+    int64_t active_since_ms;   /* ... on the wall clock: when it took the store */
     int64_t (*clock_ms)(void); /* the wall clock; NULL: af_now_ms (tests set theirs) */
     int64_t (*mono_ms)(void);  /* the monotonic clock; NULL: af_mono_ms */
     int64_t anchor_wall_ms;    /* the lease clock: the wall clock at svc_anchor() */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bmetrics: see bmetrics.h. Metric names follow Prometheus conventions. */
 #include "bmetrics.h"
+#include "af_time.h"
 #include "af_metrics.h"
 #include "af_wire.h"
 #include "lease.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_BODIES 128 /* envelope field numbers stay below this (the jobs use 60-72) */
 #define N_CODES  16
@@ -28,6 +30,8 @@ struct bmetrics {
     unsigned long long clock_steps;
     unsigned long long shed;
     struct af_hist grant, batch;
+    char node[256];      /* the host this broker runs on */
+    double active_since; /* when it took the store (Unix seconds) */
 };
 
 struct bmetrics *bmetrics_create(const char *listen, char *ret_url, size_t size,
@@ -39,6 +43,8 @@ struct bmetrics *bmetrics_create(const char *listen, char *ret_url, size_t size,
         af_error_set(err, "out of memory");
         return NULL;
     }
+    gethostname(m->node, sizeof(m->node) - 1);
+    m->active_since = (double)af_now_ms() / 1000.0;
     m->grant = (struct af_hist){.bounds = grant_bounds,
                                 .n_bounds = sizeof(grant_bounds) / sizeof(double)};
     m->batch = (struct af_hist){.bounds = batch_bounds,
@@ -196,6 +202,19 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
                     m->errors[c]);
 }
 
+/* Which node is active, and since when: after a failover, the new node's
+ * series begins (a node label a cluster's dashboards can follow). */
+static void write_active(FILE *f, const struct bmetrics *m)
+{
+    fprintf(
+        f,
+        "# HELP aifed_broker_active_since_seconds When this broker took the store and "
+        "became the active one, by node.\n"
+        "# TYPE aifed_broker_active_since_seconds gauge\n"
+        "aifed_broker_active_since_seconds{node=\"%s\"} %.3f\n",
+        m->node, m->active_since);
+}
+
 void bmetrics_publish(struct bmetrics *m, struct sites *sites, struct store *st)
 {
     Aifed__SiteList *list;
@@ -217,6 +236,7 @@ void bmetrics_publish(struct bmetrics *m, struct sites *sites, struct store *st)
                "# TYPE aifed_commit_batch_messages histogram\n");
     af_hist_write(&m->batch, f, "aifed_commit_batch_messages", "");
     af_metrics_write_process(m->http, f, "aifed-broker");
+    write_active(f, m);
     if (fclose(f) == 0)
         af_metrics_publish(m->http, text, len);
     free(text);

@@ -16,6 +16,9 @@
 #include "aifed.pb-c.h"
 
 #include <errno.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +141,44 @@ static int open_dbs(struct store *st, struct af_error *err)
     return rc ? af_error_set(err, "commit: %s", mdb_strerror(rc)) : 0;
 }
 
+/*
+ * One writer per store, whatever fencing did: a broker holds an exclusive
+ * flock on DIR/broker.lock, with its pid, host and start in it, for as long
+ * as the store is open; the kernel lets go when the process ends (kill -9
+ * too), so a standby that takes over after a crash finds it free. LMDB's
+ * own lock file serialises writers but would let two brokers both write.
+ */
+static int hold_dir(struct store *st, const char *dir, struct af_error *err)
+{
+    char path[4096], who[256] = "", host[128] = "?", when[32];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/broker.lock", dir);
+    if ((st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return af_error_set(err, "%s: %s", path, strerror(errno));
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+
+        if (e != EWOULDBLOCK)
+            return af_error_set(err, "%s: %s", path, strerror(e));
+        if ((n = pread(st->lock_fd, who, sizeof(who) - 1, 0)) > 0)
+            who[n] = '\0';
+        who[strcspn(who, "\n")] = '\0';
+        return af_error_set(err,
+                            "%s is held by another aifed-broker (%s): two brokers must "
+                            "never write one store; stop that one first (under "
+                            "Pacemaker: fence the node it runs on)",
+                            dir, *who ? who : "its pid unknown");
+    }
+    gethostname(host, sizeof(host) - 1);
+    af_time_format(af_now_ms(), when, sizeof(when));
+    n = snprintf(who, sizeof(who), "pid %ld on %s since %s\n", (long)getpid(), host,
+                 when);
+    if (ftruncate(st->lock_fd, 0) != 0 || pwrite(st->lock_fd, who, (size_t)n, 0) != n)
+        return af_error_set(err, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
 struct store *store_open(const char *dir, size_t map_mb, bool readonly,
                          struct af_error *err)
 {
@@ -149,10 +190,13 @@ struct store *store_open(const char *dir, size_t map_mb, bool readonly,
         return NULL;
     }
     st->readonly = readonly;
+    st->lock_fd = -1;
     if (!readonly && mkdir(dir, 0700) != 0 && errno != EEXIST) {
         af_error_set(err, "%s: %s", dir, strerror(errno));
         goto fail;
     }
+    if (!readonly && hold_dir(st, dir, err) < 0)
+        goto fail;
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, DB_N)) ||
         (rc = mdb_env_set_mapsize(st->env, map_mb * 1024 * 1024)) ||
         (rc =
@@ -166,6 +210,8 @@ struct store *store_open(const char *dir, size_t map_mb, bool readonly,
 fail:
     if (st->env)
         mdb_env_close(st->env);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
     free(st);
     return NULL;
 }
@@ -178,6 +224,8 @@ void store_close(struct store *st)
         return;
     store_abort(st);
     mdb_env_close(st->env);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* the next broker may have it */
     free(st);
     errno = saved;
 }
@@ -843,6 +891,20 @@ int store_drained_put(struct store *st, const char *site, bool drained)
     rc = drained ? mdb_put(st->batch, st->dbi[DB_META], &k, &v, 0)
                  : mdb_del(st->batch, st->dbi[DB_META], &k, NULL);
     return rc && rc != MDB_NOTFOUND ? store_errno(rc) : 0;
+}
+
+int store_health_put(struct store *st, int64_t now_ms)
+{
+    char text[32];
+    MDB_val k = store_val("health"), v;
+    int rc;
+
+    snprintf(text, sizeof(text), "%lld", (long long)now_ms);
+    v = store_val(text);
+    if (store_batch(st) < 0)
+        return -1;
+    rc = mdb_put(st->batch, st->dbi[DB_META], &k, &v, 0);
+    return rc ? store_errno(rc) : 0;
 }
 
 int store_drained_list(struct store *st, store_site_fn fn, void *arg)

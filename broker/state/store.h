@@ -142,6 +142,9 @@ int store_principal_list(struct store *st, store_principal_fn fn, void *arg);
 /* Sites an admin drained: kept in the meta database (key "drained\n" +
  * site), so that a drain outlives a restart. Into the batch. */
 int store_drained_put(struct store *st, const char *site, bool drained);
+/* A write that changes nothing else, for a health check: the batch that
+ * answers it proves the store takes writes. */
+int store_health_put(struct store *st, int64_t now_ms);
 /* Visit each drained site; fn's 1 stops, -1 fails. */
 typedef int (*store_site_fn)(const char *site, void *arg);
 int store_drained_list(struct store *st, store_site_fn fn, void *arg);

@@ -41,6 +41,7 @@ struct store {
     MDB_txn *batch; /* open write transaction, or NULL */
     bool readonly;
     bool committed; /* reads see the last commit, not the batch */
+    int lock_fd;    /* the held broker.lock (flock), or -1 */
 };
 
 /* An LMDB return code as errno and -1 (0 passes through). */

@@ -66,6 +66,8 @@ docs_missing() {
     done
 }
 check "every Documentation= of the units is installed" test -z "$(docs_missing)"
+check "the broker package brings the OCF resource agent, ocf:aifed:aifed-broker" \
+    test -x /usr/lib/ocf/resource.d/aifed/aifed-broker
 for p in broker agent; do
     check "user aifed-$p exists" getent passwd "aifed-$p"
     check "aifed-$p's unit is installed" test -f "/lib/systemd/system/aifed-$p.service"
