@@ -39,8 +39,9 @@ struct ctl_config {
  * exists but cannot be read or holds something wrong (file:line: why). */
 int ctl_config_apply(struct ctl *ctl, struct ctl_config *cfg, struct af_error *err);
 
-/* "host:port" as tcp://host:port; a value with a scheme is left alone.
- * NULL (usage error) when it is neither. Returns buf or s. */
+/* "host:port" as tcp://host:port; a value with a scheme is left alone; a
+ * comma-separated list (an active/standby pair), each of its endpoints so.
+ * NULL (usage error) when one is neither. Returns buf. */
 const char *ctl_config_endpoint(const char *s, char *buf, size_t size);
 
 #endif
