@@ -10,11 +10,13 @@
 . "$(dirname "$0")/lib.sh"
 
 OCF=$SRC/deploy/ha/aifed-broker
+# A port no socket uses, below the ephemeral range (32768 and up), where
+# no connection of another test can take it between this look and the bind.
 free_port() {
     local p i
     for ((i = 0; i < 100; i++)); do
-        p=$((20000 + RANDOM % 30000))
-        ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+        p=$((20000 + RANDOM % 12000))
+        ss -tanH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
     done
     return 1
 }
@@ -54,7 +56,7 @@ check "validate-all: a good config is 0" is 0 ocf a validate-all
 check "... a missing config is OCF_ERR_CONFIGURED (6)" is 6 env OCF_RESKEY_binary="$FED_BROKER_BIN" OCF_RESKEY_ctl="$FED_CTL_BIN" OCF_RESKEY_config=/nonexistent "$OCF" validate-all
 check "... a missing program is OCF_ERR_INSTALLED (5)" is 5 env OCF_RESKEY_binary=/nonexistent "$OCF" validate-all
 check "monitor before start: OCF_NOT_RUNNING (7)" is 7 ocf a monitor
-check "start: 0, once the broker answers" is 0 ocf a start
+check "start: 0, once the broker answers" is 0 ocf a start || exit 1
 check "monitor: 0 (aifedctl admin health answered)" is 0 ocf a monitor
 check "start again: 0, nothing started twice" is 0 ocf a start
 pid_a=$(cat "$T/broker-a.pid")
@@ -87,7 +89,7 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 kill -KILL "$pid_a"
 wait_for "the active broker killed -9: its monitor says OCF_NOT_RUNNING (7)" 10 'is 7 ocf a monitor'
-check "the standby's start takes the store: 0" is 0 ocf b start
+check "the standby's start takes the store: 0" is 0 ocf b start || exit 1
 for p in "${flights[@]}"; do wait "$p"; done
 ok_flights=0 leases=()
 for i in 1 2 3 4 5 6 7 8; do
