@@ -143,12 +143,22 @@ place "The same job on a tight budget (--prefer cost): Pharos is cheapest per GP
 place "A research group needs A100s with 64 GB each: MeluXina-AI's have 40 GB" \
     --project vision-sme --gpus 16 --accelerator A100 --gpu-memory 64 --walltime 8h
 
-step "Nobody has B200s: the refusal says why, and the explanation is kept"
-echo "\$ aifedctl submit --project llm-eu --gpus 8 --accelerator B200 --request-id want-b200"
-ctl submit --project llm-eu --gpus 8 --accelerator B200 --request-id want-b200 2>&1 |
+step "Nobody has B200s: the refusal names the models the federation has"
+echo "\$ aifedctl submit --project llm-eu --gpus 8 --accelerator B200"
+ctl submit --project llm-eu --gpus 8 --accelerator B200 2>&1 | tail -n 1 || true
+
+step "Nobody has 4,000 H100s free: the refusal says why, and the explanation is kept"
+echo "\$ aifedctl submit --project llm-eu --gpus 4000 --accelerator H100 --request-id want-4000"
+ctl submit --project llm-eu --gpus 4000 --accelerator H100 --request-id want-4000 2>&1 |
     tail -n 1 || true
-echo "\$ aifedctl request show want-b200"
-ctl request show want-b200 | head -n 6
+echo "\$ aifedctl request show want-4000"
+ctl request show want-4000 | head -n 6
+
+step "What the AI Factories offer: models, images, templates, and every GPU model"
+echo "\$ aifedctl catalog models"
+ctl catalog models
+echo "\$ aifedctl gpus"
+ctl gpus
 
 step "A task file, run end to end: leased, started, followed to its end, released"
 echo "\$ aifedctl run deploy/examples/hello.yaml"
