@@ -351,6 +351,13 @@ int af_template_parse(const char *text, struct af_template *t, struct af_error *
         return af_error_set(err, "template: '%s' is not a valid name", t->name);
     if (!get(t, root, "task") || get(t, root, "task")->type != YAML_MAPPING_NODE)
         return af_error_set(err, "a template needs task: (a task file's fields)");
+    /* A task's files are read from the machine that runs aifedctl: a
+     * template, which a site or an admin wrote, must not name any. */
+    if (get(t, get(t, root, "task"), "files"))
+        return af_error_set(err,
+                            "line %d: a template cannot send local files (files:): "
+                            "the user's machine is not the template's to read",
+                            line_of(get(t, get(t, root, "task"), "files")));
     if (params_parse(t, get(t, root, "parameters"), err) < 0)
         return -1;
     return placeholders_known(t, get(t, root, "task"), err);

@@ -129,6 +129,10 @@ static void bad_templates_are_refused(void **state)
          "line 1: n: unknown field 'typo' (type, default, allowed, help)"},
         {"task: [1, 2\n", "line 2: did not find expected ',' or ']'"},
         {"- a\n", "a template is a mapping with parameters and task"},
+        {"task: {name: x, files: {k: /home/u/.ssh/id_rsa}}\n",
+         "line 1: a template cannot send local files (files:): the user's machine is not "
+         "the "
+         "template's to read"},
     };
     struct af_error err;
 
