@@ -54,3 +54,13 @@ void af_near_list(const char *name, const char *const *v, size_t n, size_t max, 
             shown++;
         }
 }
+
+void af_near_unknown(const char *what, const char *name, const char *const *v, size_t n,
+                     char *buf, size_t size)
+{
+    char near[512];
+
+    af_near_list(name, v, n, 8, near, sizeof(near));
+    snprintf(buf, size, "no site offers %s %s%s%s", what, name,
+             n ? "; known: " : " (no site offers any)", near);
+}

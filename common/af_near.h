@@ -18,4 +18,10 @@ size_t af_near_distance(const char *a, const char *b);
 void af_near_list(const char *name, const char *const *v, size_t n, size_t max, char *buf,
                   size_t size);
 
+/* Into buf: "no site offers WHAT NAME; known: A, B, C", the known the 8
+ * nearest of the n in v (or "(no site offers any)"): the one wording the
+ * broker and aifedctl give a name nobody has. */
+void af_near_unknown(const char *what, const char *name, const char *const *v, size_t n,
+                     char *buf, size_t size);
+
 #endif

@@ -231,11 +231,10 @@ int ctl_cmd_templates(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 static void unknown_name(const char *what, const char *name, const char *const *v,
                          size_t n)
 {
-    char near[512];
+    char text[768];
 
-    af_near_list(name, v, n, 8, near, sizeof(near));
-    fprintf(stderr, "aifedctl: no site offers %s %s%s%s\n", what, name,
-            n ? "; known: " : " (the federation has none)", near);
+    af_near_unknown(what, name, v, n, text, sizeof(text));
+    fprintf(stderr, "aifedctl: %s\n", text);
 }
 
 static const char *gpus_accel; /* --accelerator, for show_gpus */

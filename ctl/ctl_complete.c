@@ -103,6 +103,10 @@ int ctl_cmd_complete(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 {
     const char *what = argc == 2 ? argv[1] : "";
 
+    if (!strcmp(what, "--help") || !strcmp(what, "-h")) {
+        ctl_command_help(cmd);
+        return 0;
+    }
     if (!ctl->timeout_set) {
         ctl->timeout_ms = COMPLETE_TIMEOUT_MS;
         ctl->timeout_set = true;

@@ -450,7 +450,7 @@ static int not_in_catalog(const struct ctl *ctl, const struct af_tparam *p,
     Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
     Aifed__ListCatalog q = AIFED__LIST_CATALOG__INIT;
     const char *names[AF_WIRE_MAX_CATALOG];
-    char near[512];
+    char near[768];
     size_t n = 0;
     bool found = false;
 
@@ -465,9 +465,8 @@ static int not_in_catalog(const struct ctl *ctl, const struct af_tparam *p,
         found |= !strcmp(rep->catalog_list->entries[i]->item->name, name);
     }
     if (!found) {
-        af_near_list(name, names, n, 8, near, sizeof(near));
-        fprintf(stderr, "aifedctl run: %s: no site offers %s %s%s%s\n", p->name,
-                af_tparam_type_name(p->type), name, n ? "; known: " : "", near);
+        af_near_unknown(af_tparam_type_name(p->type), name, names, n, near, sizeof(near));
+        fprintf(stderr, "aifedctl run: %s: %s\n", p->name, near);
     }
     af_wire_free(rep);
     return found ? 0 : 1;

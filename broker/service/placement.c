@@ -182,100 +182,119 @@ void placement_refusal(const struct placement *m, char *buf, size_t size)
 
 /* ---- names no site offers ---- */
 
-#define KNOWN_MAX 1024 /* distinct names of one kind kept for the message */
+/* The kinds of name a workload gives: accelerators, countries,
+ * certifications, then data sets, models and images (NAME_DATA + DataKind). */
+enum { NAME_ACCEL, NAME_COUNTRY, NAME_CERT, NAME_DATA };
 
-struct known {
-    const char *v[KNOWN_MAX];
+/* Each name of kind an advertisement offers, to fn (non-zero stops). */
+static int each_name(const Aifed__Advertisement *adv, int kind,
+                     int (*fn)(const char *name, void *arg), void *arg)
+{
+    const Aifed__Site *site = adv->site;
+    int r = 0;
+
+    for (size_t i = 0; kind == NAME_ACCEL && !r && i < adv->n_pools; i++)
+        r = fn(adv->pools[i]->accelerator, arg);
+    if (kind == NAME_COUNTRY)
+        r = fn(site->country, arg);
+    for (size_t i = 0; kind == NAME_CERT && !r && i < site->n_certifications; i++)
+        r = fn(site->certifications[i], arg);
+    for (size_t i = 0; kind >= NAME_DATA && !r && i < site->n_data; i++)
+        if ((int)site->data[i]->kind == kind - NAME_DATA)
+            r = fn(site->data[i]->name, arg);
+    return r;
+}
+
+/* One name looked for across the sites (a submit's hot path: a scan that
+ * stops at the first site offering it, nothing kept), or, when none does,
+ * the distinct names they offer instead, for the message. */
+#define KNOWN_MAX 1024
+
+struct lookup {
+    int kind;
+    const char *name; /* looked for; NULL: collecting */
+    bool found;
+    const char *known[KNOWN_MAX];
     size_t n;
 };
 
-static void known_add(struct known *k, const char *name)
+static int match_name(const char *name, void *arg)
 {
-    for (size_t i = 0; i < k->n; i++)
-        if (!strcasecmp(k->v[i], name))
-            return;
-    if (k->n < KNOWN_MAX && *name)
-        k->v[k->n++] = name;
-}
+    struct lookup *l = arg;
 
-static bool known_has(const struct known *k, const char *name)
-{
-    for (size_t i = 0; i < k->n; i++)
-        if (!strcasecmp(k->v[i], name))
-            return true;
-    return false;
-}
-
-/* What the sites offer, by kind: 0 accelerators, 1 countries, 2
- * certifications, then data sets, models and images (3 + DataKind). */
-struct offered {
-    struct known kind[6];
-};
-
-static int offered_site(const char *id, const Aifed__Advertisement *adv, bool up,
-                        void *arg)
-{
-    struct offered *o = arg;
-    const Aifed__Site *site = adv->site;
-
-    (void)id;
-    (void)up;
-    for (size_t i = 0; i < adv->n_pools; i++)
-        known_add(&o->kind[0], adv->pools[i]->accelerator);
-    known_add(&o->kind[1], site->country);
-    for (size_t i = 0; i < site->n_certifications; i++)
-        known_add(&o->kind[2], site->certifications[i]);
-    for (size_t i = 0; i < site->n_data; i++)
-        if (site->data[i]->kind <= AIFED__DATA_KIND__DATA_IMAGE)
-            known_add(&o->kind[3 + site->data[i]->kind], site->data[i]->name);
+    if (l->name)
+        return l->found = !strcasecmp(name, l->name);
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcasecmp(l->known[i], name))
+            return 0;
+    if (l->n < KNOWN_MAX && *name)
+        l->known[l->n++] = name;
     return 0;
 }
 
-static int unknown(const struct known *k, const char *what, const char *name, char *why,
+static int lookup_site(const char *id, const Aifed__Advertisement *adv, bool up,
+                       void *arg)
+{
+    struct lookup *l = arg;
+
+    (void)id;
+    (void)up;
+    return each_name(adv, l->kind, match_name, l);
+}
+
+static bool offered(struct svc *s, int kind, const char *name)
+{
+    struct lookup l = {.kind = kind, .name = name};
+
+    sites_each(s->sites, lookup_site, &l);
+    return l.found;
+}
+
+/* why: no site offers name, and the nearest the sites do. -1. */
+static int unknown(struct svc *s, int kind, const char *what, const char *name, char *why,
                    size_t size)
 {
-    char near[512];
+    struct lookup *l = calloc(1, sizeof(*l));
 
-    af_near_list(name, k->v, k->n, 8, near, sizeof(near));
-    snprintf(why, size, "no site offers %s %s%s%s", what, name,
-             k->n ? "; known: " : " (no site offers any)", near);
+    if (!l)
+        return 0; /* no memory to tell: matching says what it finds */
+    l->kind = kind;
+    sites_each(s->sites, lookup_site, l);
+    af_near_unknown(what, name, l->known, l->n, why, size);
+    free(l);
     return -1;
 }
 
 int placement_names_known(struct svc *s, const Aifed__Workload *w, char *why, size_t size)
 {
     static const char *const data_words[] = {"data set", "model", "image"};
-    struct offered *o = calloc(1, sizeof(*o));
     bool any_country = w->n_countries == 0;
     int rc = 0;
 
     /* A site not heard from since the broker started may offer the name:
      * until every site is heard, matching says what it finds ("not heard
-     * from yet": ask again). And no memory to tell: the same. */
-    if (!o || sites_unheard(s->sites, NULL, 0) > 0) {
-        free(o);
+     * from yet": ask again). */
+    if (sites_unheard(s->sites, NULL, 0) > 0)
         return 0;
-    }
-    sites_each(s->sites, offered_site, o);
-    if (*w->accelerator && !known_has(&o->kind[0], w->accelerator))
-        rc = unknown(&o->kind[0], "accelerator", w->accelerator, why, size);
-    for (size_t i = 0; rc == 0 && i < w->n_countries; i++)
-        any_country |= known_has(&o->kind[1], w->countries[i]);
+    if (*w->accelerator && !offered(s, NAME_ACCEL, w->accelerator))
+        rc = unknown(s, NAME_ACCEL, "accelerator", w->accelerator, why, size);
+    for (size_t i = 0; rc == 0 && !any_country && i < w->n_countries; i++)
+        any_country = offered(s, NAME_COUNTRY, w->countries[i]);
     if (rc == 0 && !any_country) {
         char list[64];
         snprintf(list, sizeof(list), "%s%s", w->countries[0],
                  w->n_countries > 1 ? "..." : "");
-        rc = unknown(&o->kind[1], "a site in", list, why, size);
+        rc = unknown(s, NAME_COUNTRY, "a site in", list, why, size);
     }
     for (size_t i = 0; rc == 0 && i < w->n_certifications; i++)
-        if (!known_has(&o->kind[2], w->certifications[i]))
-            rc = unknown(&o->kind[2], "certification", w->certifications[i], why, size);
+        if (!offered(s, NAME_CERT, w->certifications[i]))
+            rc = unknown(s, NAME_CERT, "certification", w->certifications[i], why, size);
     for (size_t i = 0; rc == 0 && i < w->n_data; i++) {
         const Aifed__DataItem *d = w->data[i];
         if (d->kind <= AIFED__DATA_KIND__DATA_IMAGE &&
-            !known_has(&o->kind[3 + d->kind], d->name))
-            rc = unknown(&o->kind[3 + d->kind], data_words[d->kind], d->name, why, size);
+            !offered(s, NAME_DATA + (int)d->kind, d->name))
+            rc = unknown(s, NAME_DATA + (int)d->kind, data_words[d->kind], d->name, why,
+                         size);
     }
-    free(o);
     return rc;
 }

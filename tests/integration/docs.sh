@@ -17,6 +17,8 @@ commands=$("$CTL" help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/
 check "aifedctl help lists commands" test "$(wc -w <<<"$commands")" -ge 9
 for c in $commands; do
     check "aifedctl(1) describes $c" grep -q "fB$c" "$MAN/aifedctl.1"
+    check "aifedctl $c --help prints its usage (exit 0)" \
+        bash -c '"$1" "$2" --help | grep -q "^usage: aifedctl"' _ "$CTL" "$c"
 done
 golden=$SRC/tests/unit/golden
 # aifed-agent -n reads its keys: the configs below get real ones, in a copy
