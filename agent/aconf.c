@@ -34,21 +34,97 @@ static int estimate_sizes(struct aconf_slurm *s, const char *key, const char *va
     return rc;
 }
 
-static int slurm_line(struct aconf_slurm *s, const char *key, const char *value,
+/* job_root: absolute (or under %h), and one per account (%u or %h): a
+ * shared directory would let one local user make another's job directory
+ * first and rewrite what runs in it. */
+static int job_root(struct aconf *c, const char *key, const char *value,
+                    struct af_error *err)
+{
+    if (value[0] != '/' && strncmp(value, "%h/", 3))
+        return af_error_set(err, "%s: '%s' is not an absolute path (or %%h/...)", key,
+                            value);
+    if (!strstr(value, "%u") && !strstr(value, "%h"))
+        return af_error_set(err,
+                            "%s: '%s' is one directory for every account; it needs %%u "
+                            "or %%h, so that each account's jobs live in a directory "
+                            "only it can write",
+                            key, value);
+    free(c->job_root);
+    c->job_root = NULL;
+    return set_str(&c->job_root, key, value, err);
+}
+
+static int bool_value(const char *key, const char *value, bool *ret, struct af_error *err)
+{
+    if (!strcmp(value, "yes") || !strcmp(value, "true"))
+        *ret = true;
+    else if (!strcmp(value, "no") || !strcmp(value, "false"))
+        *ret = false;
+    else
+        return af_error_set(err, "%s: '%s' is not yes or no", key, value);
+    return 0;
+}
+
+/* Who jobs run as, and how the agent becomes them. */
+static int jobs_line(struct aconf *c, const char *key, const char *value,
+                     struct af_error *err)
+{
+    uint64_t n;
+
+    if (!strcmp(key, "lab"))
+        return set_str(&c->lab, key, value, err);
+    if (!strcmp(key, "job_root"))
+        return job_root(c, key, value, err);
+    if (!strcmp(key, "job_helper") || !strcmp(key, "sudo")) {
+        char **slot = key[0] == 'j' ? &c->job_helper : &c->sudo;
+        if (value[0] != '/')
+            return af_error_set(err, "%s: '%s' is not an absolute path", key, value);
+        free(*slot);
+        *slot = NULL;
+        return set_str(slot, key, value, err);
+    }
+    if (!strcmp(key, "job_users_group"))
+        return set_str(&c->job_users_group, key, value, err);
+    if (!strcmp(key, "uid_min")) {
+        if (af_conf_uint(key, value, 4000000000u, &n, err) < 0)
+            return -1;
+        if (n == 0)
+            return af_error_set(err, "%s: 0 would let root run jobs", key);
+        c->uid_min = (uint32_t)n;
+        c->uid_min_set = true;
+        return 0;
+    }
+    if (!strcmp(key, "demo_jobs"))
+        return bool_value(key, value, &c->demo_jobs, err);
+    if (!strcmp(key, "demo_jobs_account")) {
+        free(c->demo_jobs_account);
+        c->demo_jobs_account = NULL;
+        return set_str(&c->demo_jobs_account, key, value, err);
+    }
+    if (!strcmp(key, "max_jobs_per_user")) {
+        if (af_conf_uint(key, value, 100000, &n, err) < 0)
+            return -1;
+        if (n == 0)
+            return af_error_set(err, "%s: at least 1", key);
+        c->max_jobs_per_user = (uint32_t)n;
+        return 0;
+    }
+    return 1; /* not one of these */
+}
+
+static int slurm_line(struct aconf *c, const char *key, const char *value,
                       struct af_error *err)
 {
+    struct aconf_slurm *s = &c->slurm;
+
+    if (!strcmp(key, "job_root")) /* where it was first documented */
+        return job_root(c, key, value, err);
     if (!strcmp(key, "conf"))
         return set_str(&s->conf, key, value, err);
     if (!strcmp(key, "bin_dir"))
         return set_str(&s->bin_dir, key, value, err);
     if (!strcmp(key, "user_map"))
         return set_str(&s->user_map, key, value, err);
-    if (!strcmp(key, "job_root")) {
-        if (value[0] != '/' && strncmp(value, "%h/", 3))
-            return af_error_set(err, "%s: '%s' is not an absolute path (or %%h/...)", key,
-                                value);
-        return set_str(&s->job_root, key, value, err);
-    }
     if (!strcmp(key, "partitions"))
         return af_strv_add(&s->partitions, key, value, true, 64, err);
     if (!strcmp(key, "estimate_sizes"))
@@ -70,8 +146,10 @@ static int on_line(void *arg, const char *section, const char *key, const char *
 {
     struct aconf *c = arg;
 
+    int rc;
+
     if (!strcmp(section, "slurm"))
-        return slurm_line(&c->slurm, key, value, err);
+        return slurm_line(c, key, value, err);
     if (strcmp(section, "agent"))
         return af_error_set(err, "unknown section [%s] (want [agent] or [slurm])",
                             section);
@@ -112,6 +190,8 @@ static int on_line(void *arg, const char *section, const char *key, const char *
     }
     if (!strcmp(key, "max_message"))
         return af_conf_uint(key, value, 64 * 1024 * 1024, &c->max_message, err);
+    if ((rc = jobs_line(c, key, value, err)) <= 0)
+        return rc;
     return af_error_set(err, "unknown setting '%s' in [agent]", key);
 }
 
@@ -125,7 +205,10 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
         !(c->secret_key = strdup("/etc/aifed/agent.key")) ||
         !(c->metrics_listen = strdup("127.0.0.1:9465")) ||
         !(c->jobs_dir = strdup("/var/lib/aifed-agent/jobs")) ||
-        !(c->slurm.job_root = strdup("%h/.aifed/jobs"))) {
+        !(c->job_root = strdup("%h/.aifed/jobs")) ||
+        !(c->job_helper = strdup(AIFED_LIBEXECDIR "/aifed-jobhelper")) ||
+        !(c->sudo = strdup("/usr/bin/sudo")) ||
+        !(c->demo_jobs_account = strdup("aifed-demo"))) {
         af_error_set(err, "out of memory");
         aconf_destroy(c);
         return NULL;
@@ -134,6 +217,7 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
     c->max_message = 1024 * 1024;
     c->slurm.command_timeout_ms = 10000;
     c->slurm.estimate_interval_ms = 60000;
+    c->max_jobs_per_user = 256;
     if (af_conf_parse(path, on_line, c, err) < 0)
         goto fail;
     if (!c->site[0]) {
@@ -174,7 +258,12 @@ void aconf_destroy(struct aconf *c)
     free(c->slurm.conf);
     free(c->slurm.bin_dir);
     free(c->slurm.user_map);
-    free(c->slurm.job_root);
+    free(c->job_root);
+    free(c->lab);
+    free(c->job_helper);
+    free(c->sudo);
+    free(c->job_users_group);
+    free(c->demo_jobs_account);
     af_strv_free(&c->slurm.partitions);
     free(c);
 }
@@ -197,7 +286,6 @@ static void slurm_print(const struct aconf_slurm *s, FILE *out)
     fprintf(out, s->bin_dir ? "bin_dir = %s\n" : "# bin_dir: none, commands from PATH\n",
             s->bin_dir);
     fprintf(out, "user_map = %s\n", s->user_map);
-    fprintf(out, "job_root = %s\n", s->job_root);
     fprintf(out, s->partitions.n ? "partitions = " : "# partitions: every one with GPUs");
     for (size_t i = 0; i < s->partitions.n; i++)
         fprintf(out, "%s%s", i ? ", " : "", s->partitions.v[i]);
@@ -224,6 +312,21 @@ void aconf_print(const struct aconf *c, FILE *out)
         fprintf(out, "signing_key = %s\n", c->signing_key);
     else
         fprintf(out, "# signing_key: none, a new key at every start\n");
+    fprintf(out, c->lab ? "lab = %s\n" : "# lab: none, the agent refuses to run as root\n",
+            c->lab);
+    fprintf(out, "job_root = %s\njob_helper = %s\nsudo = %s\n", c->job_root,
+            c->job_helper, c->sudo);
+    if (c->uid_min_set)
+        fprintf(out, "uid_min = %u\n", c->uid_min);
+    else
+        fprintf(out, "# uid_min: UID_MIN of /etc/login.defs\n");
+    fprintf(out, c->job_users_group ? "job_users_group = %s\n"
+                                    : "# job_users_group: none, any account the user map "
+                                      "names%s\n",
+            c->job_users_group ? c->job_users_group : "");
+    fprintf(out, "max_jobs_per_user = %u\n", c->max_jobs_per_user);
+    fprintf(out, "demo_jobs = %s\ndemo_jobs_account = %s\n", c->demo_jobs ? "yes" : "no",
+            c->demo_jobs_account);
     if (!strcmp(c->backend, "slurm"))
         slurm_print(&c->slurm, out);
 }

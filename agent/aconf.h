@@ -9,6 +9,7 @@
 #include "af_conf.h"
 #include "af_ids.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,7 +19,6 @@ struct aconf_slurm {
     char *bin_dir;             /* where sinfo & co. are, or NULL: PATH */
     struct af_strv partitions; /* advertised; none: every partition with GPUs */
     char *user_map;            /* file: broker users/projects -> local accounts */
-    char *job_root;            /* jobs' directories: %u the local user, %h its home */
     uint64_t command_timeout_ms;
     uint64_t estimate_interval_ms;
     uint32_t estimate_sizes[8]; /* GPUs; none: 1 and a full node */
@@ -40,6 +40,17 @@ struct aconf {
                                 Slurm jobs' records (slurm backend) */
     uint64_t advertise_interval_ms;
     uint64_t max_message;
+    /* Who jobs run as and how (exec/runas.h). */
+    char *lab;               /* why this agent may run as root, or NULL: it may not */
+    char *job_root;          /* jobs' directories: %u the local user, %h its home */
+    char *job_helper;        /* the helper run as a job's account */
+    char *sudo;              /* how the agent becomes that account */
+    char *job_users_group;   /* accounts that may run jobs, or NULL: any with a uid */
+    uint32_t uid_min;        /* at least this (login.defs' UID_MIN unless set) */
+    bool uid_min_set;
+    bool demo_jobs;          /* a static site runs jobs itself (local executor) */
+    char *demo_jobs_account; /* ... as this account */
+    uint32_t max_jobs_per_user; /* records a site keeps per account at once */
     struct aconf_slurm slurm;
 };
 

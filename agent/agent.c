@@ -17,10 +17,12 @@
 #include "af_zlink.h"
 #include "af_zloop.h"
 #include "af_zsock.h"
+#include "aproc.h"
 #include "backend.h"
+#include "executor.h"
+#include "follow.h"
 #include "held.h"
-#include "jobs.h"
-#include "sjobs.h"
+#include "runas.h"
 
 #include "aifed.pb-c.h"
 
@@ -65,8 +67,12 @@ struct agent {
     size_t adv_held;     /* the holds it listed, plus the holds made since */
     bool list_full;      /* said once: holds are refused for want of room */
     struct held *held;   /* what was countersigned, per hold */
-    struct jobs *jobs;   /* the demo executor (static backend), or NULL */
-    struct sjobs *sjobs; /* sbatch (slurm backend), or NULL */
+    const struct executor_ops *xops; /* how jobs run here, or NULL: they do not */
+    struct executor *x;
+    struct runas runas;        /* who jobs run as, and how */
+    struct aproc_pool *procs;  /* commands run for jobs */
+    struct follow_pool *follow; /* jobs' output readers */
+    bool dying;
 };
 
 static void send_env(struct agent *a, Aifed__Envelope *env)
@@ -169,8 +175,8 @@ static void advertise(struct agent *a)
     free(held);
     ametrics_advertised(a->m, af_now_ms());
     report_ended(a);
-    if (a->sjobs) /* the read this advertisement used says how the jobs are */
-        sjobs_sync(a->sjobs);
+    if (a->x) /* the read this advertisement used says how the jobs are */
+        a->xops->poll(a->x);
 }
 
 static void on_metrics(uv_timer_t *t)
@@ -193,9 +199,9 @@ static void on_starting(uv_timer_t *t)
 {
     struct agent *a = t->data;
 
-    if (backend_slurm_refresh(a->b))
-        sjobs_sync(a->sjobs);
-    if (!sjobs_starting(a->sjobs))
+    if (a->ops->refresh(a->b))
+        a->xops->poll(a->x);
+    if (!a->xops->starting(a->x))
         uv_timer_stop(t);
 }
 
@@ -354,10 +360,8 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
     const char *id = in->lease_release->lease_id;
 
     /* No job outlives its lease's hold. */
-    if (a->jobs)
-        jobs_stop_lease(a->jobs, id, "the lease ended");
-    if (a->sjobs)
-        sjobs_stop_lease(a->sjobs, id, "the lease ended");
+    if (a->x)
+        a->xops->cancel_lease(a->x, id, "the lease ended");
     if (a->ops->release(a->b, id) == 0) {
         held_drop(a->held, id);
         log_info("released lease %s", id);
@@ -474,22 +478,15 @@ static void on_start_job(struct agent *a, const Aifed__Envelope *in)
     if (strcmp(j->site, a->conf->site))
         rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
                           a->conf->site);
-    else if (a->sjobs) {
-        rc = sjobs_start(a->sjobs, j, &why); /* a job it has: said again */
-        if (rc == 0 && sjobs_starting(a->sjobs) &&
-            !uv_is_active((uv_handle_t *)&a->starting))
-            uv_timer_start(&a->starting, on_starting, STARTING_MS, STARTING_MS);
-    } else if (!a->jobs)
+    else if (!a->x)
         rc = af_error_set(&why,
                           "this site runs no jobs through aifed; run it by hand in "
                           "the lease's reservation (aifedctl lease show %s)",
                           j->lease_id);
-    else if (jobs_again(a->jobs, j))
-        rc = 0; /* known here: how it is was said again */
-    else if (!a->ops->holding(a->b, j->lease_id))
-        rc = af_error_set(&why, "no hold for lease %s here", j->lease_id);
-    else
-        rc = jobs_start(a->jobs, j, &why);
+    else if ((rc = a->xops->start(a->x, j, &why)) == 0 && a->xops->starting &&
+             a->ops->refresh && a->xops->starting(a->x) &&
+             !uv_is_active((uv_handle_t *)&a->starting))
+        uv_timer_start(&a->starting, on_starting, STARTING_MS, STARTING_MS);
     if (rc < 0) {
         log_info("job %s: not started: %s", j->id, why.text);
         report_job(j->id, AIFED__JOB_STATE__JOB_FAILED, 0, why.text, "", "", a);
@@ -498,36 +495,64 @@ static void on_start_job(struct agent *a, const Aifed__Envelope *in)
 
 static void on_stop_job(struct agent *a, const Aifed__Envelope *in)
 {
-    if (a->jobs)
-        jobs_stop(a->jobs, in->stop_job->job_id, "cancelled");
-    if (a->sjobs)
-        sjobs_stop(a->sjobs, in->stop_job->job_id, "cancelled");
+    if (a->x)
+        a->xops->cancel(a->x, in->stop_job->job_id, "cancelled");
 }
 
-/* A piece of a job's output, for the broker to pass on. A job this site
- * has no output for answers an empty end, so the follower stops. */
-static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
+/* A read of a job's output in flight: answered when the executor has it. */
+struct log_ask {
+    struct agent *a;
+    uint64_t relay_id;
+    char job_id[AF_ID_MAX + 1];
+};
+
+static void send_piece(struct agent *a, uint64_t relay_id, const char *job_id,
+                       const struct follow_piece *p)
 {
-    const Aifed__ReadJobLog *rd = in->read_job_log;
-    static uint8_t buf[AF_WIRE_MAX_LOG_CHUNK];
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
     Aifed__JobLog log = AIFED__JOB_LOG__INIT;
-    int rc = -1;
 
-    if (a->sjobs)
-        rc = sjobs_read_log(a->sjobs, rd->job_id, rd->offset, rd->max_bytes, buf, &log);
-    else if (a->jobs)
-        rc = jobs_read_log(a->jobs, rd->job_id, rd->offset, rd->max_bytes, buf, &log);
-    if (rc < 0) {
-        log.job_id = rd->job_id;
-        log.offset = rd->offset;
-        log.at_end = true;
-    }
-    c.relay_id = rd->relay_id;
+    log.job_id = (char *)job_id;
+    log.offset = p->offset;
+    log.data.data = (uint8_t *)p->data;
+    log.data.len = p->len;
+    log.size = p->size;
+    log.at_end = p->at_end;
+    c.relay_id = relay_id;
     c.log = &log;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, &c);
     send_env(a, &env);
+}
+
+static void on_log_piece(const struct follow_piece *p, void *arg)
+{
+    struct log_ask *ask = arg;
+
+    if (!ask->a->dying)
+        send_piece(ask->a, ask->relay_id, ask->job_id, p);
+    free(ask);
+}
+
+/* A piece of a job's output, for the broker to pass on; it may come later
+ * (the reader runs as the job's user). A job this site has no output for
+ * answers an empty end, so the follower stops. */
+static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
+{
+    const Aifed__ReadJobLog *rd = in->read_job_log;
+    struct follow_piece none = {.offset = rd->offset, .at_end = true};
+    struct log_ask *ask = calloc(1, sizeof(*ask));
+
+    if (ask && a->x && af_id_valid(rd->job_id)) {
+        ask->a = a;
+        ask->relay_id = rd->relay_id;
+        snprintf(ask->job_id, sizeof(ask->job_id), "%s", rd->job_id);
+        if (a->xops->read_log(a->x, rd->job_id, rd->offset, rd->max_bytes, on_log_piece,
+                              ask) == 0)
+            return;
+    }
+    free(ask);
+    send_piece(a, rd->relay_id, rd->job_id, &none);
 }
 
 /* Why the broker does not answer, once per cause, in words that name the
@@ -677,8 +702,8 @@ static void on_hup(uv_signal_t *h, int signum)
         a->ops->destroy(a->b);
         a->b = b;
         a->site_seen = NULL; /* it was the old backend's, until advertise() */
-        if (a->sjobs)
-            sjobs_set_backend(a->sjobs, b);
+        if (a->x && a->xops->set_backend)
+            a->xops->set_backend(a->x, b);
         log_info("reload: read the site again");
         advertise(a);
     }
@@ -756,6 +781,41 @@ static int load_signer(struct agent *a, struct af_error *err)
     return 0;
 }
 
+/* The executor this site uses, and what it needs: the command pool and
+ * the output readers (both bounded), and who jobs may run as. */
+#define PROCS_RUNNING 8
+#define PROCS_QUEUED  256
+
+static int start_executor(struct agent *a, struct af_error *err)
+{
+    struct executor_env env = {0};
+
+    if (!(a->xops = executor_find(a->conf, a->ops))) {
+        log_info("this site runs no jobs through aifed (a static site without "
+                 "demo_jobs = yes)");
+        return 0;
+    }
+    if (runas_init(&a->runas, a->conf, err) < 0)
+        return -1;
+    if (!(a->procs = aproc_pool_create(&a->loop, PROCS_RUNNING, PROCS_QUEUED)) ||
+        !(a->follow = follow_pool_create(&a->loop)))
+        return af_error_set(err, "out of memory");
+    env.loop = &a->loop;
+    env.conf = a->conf;
+    env.bops = a->ops;
+    env.b = a->b;
+    env.runas = &a->runas;
+    env.procs = a->procs;
+    env.follow = a->follow;
+    env.report = report_job;
+    env.arg = a;
+    if (!(a->x = a->xops->create(&env, err)))
+        return -1;
+    log_info("jobs run through the %s executor, as their users' accounts by way of %s",
+             a->xops->name, a->conf->job_helper);
+    return 0;
+}
+
 struct agent *agent_create(const struct aconf *conf, const struct backend_ops *ops,
                            struct backend *b, struct af_error *err)
 {
@@ -785,18 +845,8 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         log_info("metrics on %s", url);
     if (load_signer(a, err) < 0 || connect_broker(a, err) < 0)
         goto fail;
-    if (!strcmp(ops->name, "static")) {
-        char *dir = aconf_path(conf, conf->jobs_dir);
-        a->jobs = dir ? jobs_create(&a->loop, dir, report_job, a) : NULL;
-        free(dir);
-        if (!a->jobs) {
-            af_error_set(err, "out of memory");
-            goto fail;
-        }
-    } else if (!strcmp(ops->name, "slurm") &&
-               !(a->sjobs = sjobs_create(conf, b, report_job, a, err))) {
+    if (start_executor(a, err) < 0)
         goto fail;
-    }
     if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a)) ||
         !(a->zl_mon = af_zloop_create(&a->loop, a->mon, on_monitor, NULL, a))) {
         af_error_set(err, "event loop: cannot watch the socket");
@@ -846,10 +896,15 @@ void agent_destroy(struct agent *a)
 {
     if (!a)
         return;
+    a->dying = true;
     af_zloop_destroy(a->zl);
     af_zloop_destroy(a->zl_mon);
-    jobs_destroy(a->jobs);
-    sjobs_destroy(a->sjobs);
+    /* The commands first: no callback of theirs reaches a destroyed
+     * executor. Then the readers, whose parked reads are let go. */
+    aproc_pool_destroy(a->procs);
+    if (a->x)
+        a->xops->destroy(a->x);
+    follow_pool_destroy(a->follow);
     if (a->timer.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);

@@ -68,44 +68,19 @@ struct backend_ops {
                               struct af_error *err);
     /* Print the site as understood (for -n -v). */
     void (*print)(struct backend *b, FILE *out);
+    /* A read of the site that has come in since the last one taken (never
+     * waiting), applied as an advertisement's would be, and the next asked
+     * for: true when there was one. While a job has just been submitted,
+     * the loop takes reads this way between advertisements, so that its
+     * start is seen within a read's time. Optional. */
+    bool (*refresh)(struct backend *b);
+    /* The executor that runs jobs at this kind of site (executor.h), or
+     * NULL: the demo executor when demo_jobs allows it, else none. */
+    const char *executor;
 };
 
 extern const struct backend_ops backend_static_ops;
 extern const struct backend_ops backend_slurm_ops;
-
-/* The static backend keeps what a site file says; for a Slurm site it holds
- * only what the scheduler does not know (country, data, prices, accelerator
- * names and memory per partition), and these read it back. */
-const struct Aifed__Site *backend_static_site(struct backend *b);
-const struct Aifed__Pool *backend_static_pool(struct backend *b, const char *name);
-
-/* A Slurm site runs a job with sbatch (sjobs.c), which asks its backend
- * where and as whom: the lease's reservation and partition, the local user
- * the user map gives for the job's user, and the Slurm account for its
- * project ("" when none is mapped). -1 with why when it cannot run there. */
-struct Aifed__Job;
-struct slurm_cmd;
-struct slurm_job;
-struct backend_target {
-    char reservation[AF_ID_MAX + 16];
-    char partition[AF_ID_MAX + 1];
-    char user[AF_ID_MAX + 1];
-    char account[AF_ID_MAX + 1];
-};
-int backend_slurm_target(struct backend *b, const struct Aifed__Job *j,
-                         struct backend_target *t, struct af_error *why);
-/* A read of Slurm that has come in since the last one taken (never
- * waiting), applied as an advertisement's would be, and the next asked
- * for: true when there was one. While a job has just been submitted, the
- * agent takes reads this way between advertisements, so that its start is
- * seen within a read's time, not an advertisement interval's. */
-bool backend_slurm_refresh(struct backend *b);
-/* How the backend runs Slurm's commands. */
-const struct slurm_cmd *backend_slurm_cmd(const struct backend *b);
-/* aifed's jobs as the last read of Slurm saw them (borrowed until the next
- * advertisement), and the number of that read (it grows with each). */
-uint64_t backend_slurm_jobs(const struct backend *b, const struct slurm_job **jobs,
-                            size_t *n);
 
 /* When lease l's hold starts, asked at now_ms: now, or its not_before when
  * that is later (an advance reservation, --not-before). */

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 int main(int argc, char **argv)
 {
@@ -38,6 +39,17 @@ int main(int argc, char **argv)
         log_errx("%s", err.text);
         goto cleanup;
     }
+    /* As root, a mistake anywhere in the job path is the site's; a lab may
+     * say why it needs it, in one line the log repeats. */
+    if (geteuid() == 0 && !conf->lab) {
+        log_errx("%s: refusing to run as root: the agent needs no privilege (jobs run as "
+                 "their users through the job helper's sudo rule); run it as its own "
+                 "account (aifed-agent), or set lab = WHY in [agent] for a test machine",
+                 o.config);
+        goto cleanup;
+    }
+    if (geteuid() == 0)
+        log_warnx("running as root, because lab = %s", conf->lab);
     if (!(ops = backend_find(conf->backend))) { /* aconf allows only known ones */
         log_errx("backend %s is not in this build", conf->backend);
         goto cleanup;

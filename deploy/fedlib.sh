@@ -14,6 +14,8 @@ FED_AGENT_BIN="$AIFED_BUILD/agent/aifed-agent"
 FED_CTL_BIN="$AIFED_BUILD/ctl/aifedctl"
 FED_WAIT_S=${FED_WAIT_S:-20}
 FED_INTERVAL=${FED_INTERVAL:-500ms}
+# The demo executor runs jobs as this account, never as the agent.
+FED_DEMO_ACCOUNT=${FED_DEMO_ACCOUNT:-aifed-demo}
 
 fed_log() { printf '%s\n' "$*" >&2; }
 
@@ -73,6 +75,42 @@ fed_start_broker() {
     return 1
 }
 
+# fed_jobhelper : the job helper the agents run through sudo, as a path
+# every account can execute: a root-owned copy of the build's, outside any
+# private directory (the build's own may be under one), made once per build.
+fed_jobhelper() {
+    local src="$AIFED_BUILD/agent/aifed-jobhelper" dst
+    [[ $(id -u) -eq 0 ]] || { echo "$src"; return 0; }
+    dst=/usr/local/libexec/aifed-test/$(printf '%s' "$(realpath "$AIFED_BUILD")" | cksum | cut -d' ' -f1)
+    if ! cmp -s "$src" "$dst/aifed-jobhelper" 2>/dev/null; then
+        install -d -m 0755 "$dst" && install -m 0755 "$src" "$dst/aifed-jobhelper.$$" &&
+            mv -f "$dst/aifed-jobhelper.$$" "$dst/aifed-jobhelper" || return 1
+    fi
+    echo "$dst/aifed-jobhelper"
+}
+
+# fed_demo_account : the account the demo executor runs jobs as (made when
+# missing and we are root, an ordinary account with a home of its own);
+# FED_DEMO_HOME is its home.
+fed_demo_account() {
+    if ! getent passwd "$FED_DEMO_ACCOUNT" >/dev/null && [[ $(id -u) -eq 0 ]]; then
+        # An ordinary account (uid >= UID_MIN): system accounts never run jobs.
+        useradd -m -d "/var/lib/$FED_DEMO_ACCOUNT" -s /bin/sh "$FED_DEMO_ACCOUNT" 2>/dev/null
+    fi
+    FED_DEMO_HOME=$(getent passwd "$FED_DEMO_ACCOUNT" | cut -d: -f6)
+    [[ -n $FED_DEMO_HOME ]]
+}
+
+# fed_jobs_conf : the [agent] lines of a static site's agent that runs
+# jobs itself (the demo executor) as FED_DEMO_ACCOUNT; as root, a lab.
+fed_jobs_conf() {
+    [[ $(id -u) -eq 0 ]] && echo "lab = a loopback test federation (deploy/fedlib.sh)"
+    fed_demo_account >/dev/null || fed_log "no account $FED_DEMO_ACCOUNT: jobs will fail"
+    echo "demo_jobs = yes"
+    echo "demo_jobs_account = $FED_DEMO_ACCOUNT"
+    echo "job_helper = $(fed_jobhelper)"
+}
+
 # fed_start_agent DIR SITE SITEFILE : write its config and start it.
 fed_start_agent() {
     local dir=$1 site=$2 sitefile=$3
@@ -88,6 +126,7 @@ advertise_interval = $FED_INTERVAL
 metrics_listen = 127.0.0.1:0
 jobs_dir = $site-jobs
 ${FED_MAX_MESSAGE:+max_message = $FED_MAX_MESSAGE}
+$(fed_jobs_conf)
 CONF
     "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
     echo $! > "$dir/agents/$site.pid"

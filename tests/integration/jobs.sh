@@ -1,27 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Jobs on the demo federation's static sites, where the agent runs them
-# itself: aifedctl run leases, starts the job, follows it to its end and
+# itself (demo_jobs = yes) as a separate account: aifedctl run leases, starts the job, follows it to its end and
 # exits with its status; a job never outlives its lease (too long refused
 # with the numbers, stopped when the lease is released); cancel; Ctrl-C
 # detaches; logs -f gives the output byte for byte; only a project's members
-# see its jobs; files are sent along; an image runs through apptainer.
+# see its jobs; files are sent along; an image runs through apptainer. And
+# the attacks a user with a job can make on the site: the agent's key read
+# by the job, output.log a symlink to a root-only file or the site's key, or
+# a FIFO; the job outliving an agent killed with SIGKILL.
 . "$(dirname "$0")/lib.sh"
 
-# Apptainer is not packaged for Debian 12: a stand-in on the jobs' PATH
-# (the agent's) records its arguments and runs the command without a
-# container. Real sites run the real one.
-mkdir -p "$T/bin"
-cat >"$T/bin/apptainer" <<'EOF'
-#!/bin/sh
-echo "$*" >>"$APPTAINER_ARGS"
-[ "$1" = exec ] || exit 2
-shift 2
-exec "$@"
-EOF
-chmod +x "$T/bin/apptainer"
-export PATH="$T/bin:$PATH" APPTAINER_ARGS="$T/apptainer.args"
 start_federation mimer pharos || exit 1
+fed_demo_account || { fail "no demo account"; exit 1; }
+jobdir() { echo "$FED_DEMO_HOME/.aifed/jobs/$1"; }
 task() { # task NAME WALLTIME RUN: a task file in $T
     printf 'name: %s\nproject: llm-eu\nresources: {gpus: 1, walltime: %s}\nplacement: {country: SE}\nenv: {GREETING: hi}\nsetup: echo setting up\nrun: |\n  %s\n' \
         "$1" "$2" "$3" >"$T/$1.yaml"
@@ -38,9 +30,9 @@ check "run streams the job's output as it follows it" grep -qx "hi from $job" <<
 lease=$(grep -o 'lease-[0-9a-f]*' <<<"$out" | head -n 1)
 j=$(ctlj alice job show "$job")
 check "the job COMPLETED with exit code 0" test "$(jq -r '.state + " " + (.exit_code | tostring)' <<<"$j")" = "COMPLETED 0"
-check "it ran as the agent's local account, and says which" test "$(jq -r .local_account <<<"$j")" = "$(id -un)"
-log=$(cat "$T/agents/mimer-jobs/$job/output.log")
-check "its output says the demo executor ran it" grep -q "^aifed: the demo executor runs job $job as a local process" <<<"$log"
+check "it ran as the demo account, not the agent's, and says which" test "$(jq -r .local_account <<<"$j")" = "$FED_DEMO_ACCOUNT"
+log=$(cat "$(jobdir "$job")/output.log")
+check "its output says the demo executor ran it" grep -q "^aifed: job $job runs on the demo executor, not under a scheduler, as $FED_DEMO_ACCOUNT$" <<<"$log"
 check "setup ran, then run with the task's env and its job id" \
     test "$(tail -n 2 <<<"$log" | tr '\n' '|')" = "setting up|hi from $job|"
 check "the lease run made is released when the job ends" test "$(ctlj alice lease show "$lease" | jq -r .state)" = RELEASED
@@ -52,28 +44,35 @@ check "logs --tail 2 the last two" test "$(ctl alice logs --tail 2 "$job" | tr '
 check "logs --tail 0 nothing" test -z "$(ctl alice logs --tail 0 "$job")"
 check "logs --tail with no number is a usage error" test "$(ctl alice logs --tail x "$job" >/dev/null 2>&1; echo $?)" = 2
 
-# Files sent along, and an image.
+# Files sent along, and an image. Apptainer is not packaged for Debian 12:
+# a stand-in sent with the task, on its PATH (a job's environment is its
+# task's, not the agent's), records its arguments and runs the command
+# without a container. Real sites run the real one.
 mkdir -p "$T/src"
 printf 'some data\n' >"$T/src/in.txt"
 printf '#!/bin/sh\necho tool ran\n' >"$T/src/tool.sh"
-chmod +x "$T/src/tool.sh"
+printf '#!/bin/sh\necho "$*" >>apptainer.args\n[ "$1" = exec ] || exit 2\nshift 2\nexec "$@"\n' >"$T/src/apptainer"
+chmod +x "$T/src/tool.sh" "$T/src/apptainer"
 cat >"$T/files.yaml" <<EOF
 name: files
 project: llm-eu
 resources: {gpus: 1, walltime: 10m}
 placement: {country: SE}
 image: /images/pytorch.sif
+env: {PATH: ".:/usr/bin:/bin"}
 files:
   data/in.txt: src/in.txt
   tool.sh: src/tool.sh
+  apptainer: src/apptainer
 run: |
   cat data/in.txt; ./tool.sh; echo "image \$AIFED_IMAGE"
 EOF
-out=$(ctl alice run "$T/files.yaml" 2>/dev/null); rc=$?
+out=$(ctl alice run "$T/files.yaml" 2>"$T/files.err"); rc=$?
+job=$(grep -o 'job-[0-9a-f]*' "$T/files.err" | head -n 1)
 check "a task's files arrive in the job's directory, an executable one executable" \
     test "$rc:$(tr '\n' '|' <<<"$out" | sed 's/^aifed: [^|]*|//')" = "0:some data|tool ran|image /images/pytorch.sif|"
 check "... and with an image, run runs through apptainer exec IMAGE" \
-    grep -qx "exec /images/pytorch.sif sh ./run.sh" "$T/apptainer.args"
+    grep -qx "exec /images/pytorch.sif sh ./.aifed-run.sh" "$(jobdir "$job")/apptainer.args"
 printf 'name: bad\nproject: llm-eu\nresources: {gpus: 1}\nfiles: {../up.txt: src/in.txt}\nrun: true\n' >"$T/bad.yaml"
 out=$(ctl alice run "$T/bad.yaml" 2>&1); rc=$?
 check "a file named outside the job's directory is refused with file:line:column" \
@@ -125,7 +124,7 @@ job=$(ctl alice run --detach --lease "$lease2" "$(task chatty 10m 'for i in 1 2 
 ctl alice logs -f "$job" >"$T/followed" 2>"$T/logs.err"; rc=$?
 check "logs -f follows to the job's end" test "$rc:$(job_state "$job")" = "0:COMPLETED"
 check "... byte for byte what the job wrote ($(wc -c <"$T/followed") bytes)" \
-    cmp -s "$T/followed" "$T/agents/mimer-jobs/$job/output.log"
+    cmp -s "$T/followed" "$(jobdir "$job")/output.log"
 check "another project's user cannot read it" refused ctl bob logs "$job"
 
 # Ctrl-C detaches; it never cancels.
@@ -163,3 +162,47 @@ wait_for "after the restart the broker has the job ended, not RUNNING" 15 \
     '[[ $(job_state "$job") == FAILED || $(job_state "$job") == CANCELLED ]]'
 check "... started once only" test "$(grep -c "job $job: running as" "$T/logs/agent-mimer.log")" = 1
 check "a job needs an ACTIVE lease" refused ctl alice run --lease lease-00000000000000000000000000 "$T/hello.yaml"
+
+# --- The attacks of a user with a job (each worked before the job helper:
+# the agent ran jobs as itself and read their files with its own rights).
+lease3=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
+site_up() { [[ $(ctlj ops sites | jq -r '.[] | select(.id == "mimer") | .state') == UP ]]; }
+secret=$(sed -n 's/^ *secret-key = "\(.*\)"$/\1/p' "$T/keys/mimer.key")
+out=$(ctl alice run "$(task steal 10m 'echo "parent: $(tr "\0" " " </proc/$PPID/cmdline)"; cat '"$T"'/keys/mimer.key /etc/shadow 2>&1')" 2>&1)
+check "a job cannot read the site's secret key or /etc/shadow" \
+    test -n "$secret" -a -z "$(grep -F -e "$secret" -e 'root:' <<<"$out")"
+check "... it is told no (it runs as $FED_DEMO_ACCOUNT)" grep -q "Permission denied" <<<"$out"
+
+# output.log replaced by a symlink to a root-only file, to the site's key,
+# and the job's directory itself swapped for a symlink.
+for target in /etc/shadow "$T/keys/mimer.key"; do
+    job=$(ctl alice run --detach --lease "$lease3" "$(task link 10m "rm -f output.log; ln -s $target output.log; sleep 1")" 2>/dev/null)
+    wait_for "a job that links output.log to $target ended" 20 'test "$(job_state "$job")" = COMPLETED'
+    out=$(ctl alice logs "$job" 2>&1)
+    check "... logs shows none of $target" test -z "$(grep -F -e 'root:' -e "$secret" <<<"$out")"
+done
+job=$(ctl alice run --detach --lease "$lease3" "$(task parent 10m 'x=$(mktemp -d); ln -s /etc/shadow $x/output.log; d=$(pwd); mv "$d" "$d.old"; ln -s $x "$d"; sleep 1')" 2>/dev/null)
+wait_for "a job that swaps its own directory for a symlink ended" 20 '[[ $(job_state "$job") == COMPLETED || $(job_state "$job") == FAILED ]]'
+check "... logs shows nothing of /etc/shadow" test -z "$(ctl alice logs "$job" 2>&1 | grep -F 'root:')"
+
+# output.log a FIFO: nothing blocks, the site stays UP.
+job=$(ctl alice run --detach --lease "$lease3" "$(task fifo 10m 'rm -f output.log; mkfifo output.log; sleep 30')" 2>/dev/null)
+wait_for "a job that makes output.log a FIFO runs" 20 'test "$(job_state "$job")" = RUNNING && test -p "$(jobdir "$job")/output.log"'
+timeout 10 "$FED_CTL_BIN" --broker "$FED_CLIENT_EP" --broker-key "$T/keys/broker.pub" --key "$T/keys/alice.key" logs "$job" >/dev/null 2>&1
+check "... logs of it returns" test $? -ne 124
+# Three advertisement intervals and more: a blocked agent would be DOWN.
+wait_for "... the agent stays UP while the FIFO stands, 3 s on" 10 'sleep 3; site_up'
+check "... and it answers (explain ranks it)" grep -q mimer <<<"$(ctl alice explain --project llm-eu --gpus 1 --country SE 2>&1)"
+ctlj alice job cancel "$job" >/dev/null
+
+# kill -9 of the agent: the job it ran does not outlive it.
+job=$(ctl alice run --detach --lease "$lease3" "$(task orphan 10m 'setsid sleep 300 & sleep 300')" 2>/dev/null)
+wait_for "a job runs before its agent is killed" 10 'test "$(job_state "$job")" = RUNNING'
+pid=$(ctlj alice job show "$job" | jq -r .site_job_id | sed 's/^pid-//')
+kill -KILL "$(cat "$T/agents/mimer.pid")"
+wait_for "after kill -9 of its agent the job's processes end, an escaped one too" 15 \
+    '! kill -0 "$pid" 2>/dev/null && ! pgrep -f "sleep 300" -u "$FED_DEMO_ACCOUNT" >/dev/null'
+"$FED_AGENT_BIN" -f -c "$T/agents/mimer.conf" >>"$T/logs/agent-mimer.log" 2>&1 &
+echo $! >"$T/agents/mimer.pid"
+wait_for "... and the restarted agent tells the broker it ended" 15 \
+    '[[ $(job_state "$job") == FAILED || $(job_state "$job") == CANCELLED ]]'

@@ -2,8 +2,8 @@
 /*
  * slurm_cmd: how the agent runs Slurm's commands: from bin_dir (or PATH),
  * with SLURM_CONF when the config names one, under command_timeout. Used
- * from the agent's loop (holds) and from the poller thread (reads); it keeps
- * no state of its own, so both may run commands at once.
+ * from the poller thread (reads) and the hold worker; it keeps no state of
+ * its own, so both may run commands at once.
  */
 #ifndef SLURM_CMD_H
 #define SLURM_CMD_H
@@ -27,10 +27,11 @@ void slurm_cmd_fini(struct slurm_cmd *c);
 int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *out, struct af_error *err,
                   const char *const *args);
 
-/* The same as the local account user (through sudo -n; NULL: as the
- * agent), with stdin from the file in (NULL: none). */
-int slurm_cmd_run_as(const struct slurm_cmd *c, const char *user, const char *in,
-                     struct proc_out *out, struct af_error *err, const char *const *args);
+/* The absolute path of Slurm's command name (bin_dir's, else the first in
+ * PATH), for the job helper, which runs it as a job's account. */
+int slurm_cmd_path(const struct slurm_cmd *c, const char *name, char *buf, size_t size);
+/* The slurm.conf the commands use, or "-" for Slurm's default. */
+const char *slurm_cmd_conf(const struct slurm_cmd *c);
 
 #define SLURM_RUN(c, o, err, ...)                                                        \
     slurm_cmd_run(c, o, err, (const char *const[]){__VA_ARGS__, NULL})

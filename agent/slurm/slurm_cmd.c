@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_OUT (32u << 20) /* sinfo/squeue JSON of a large cluster, with room */
 
@@ -32,30 +33,43 @@ void slurm_cmd_fini(struct slurm_cmd *c)
     c->env[0] = NULL;
 }
 
-int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *o, struct af_error *err,
-                  const char *const *args)
+int slurm_cmd_path(const struct slurm_cmd *c, const char *name, char *buf, size_t size)
 {
-    return slurm_cmd_run_as(c, NULL, NULL, o, err, args);
+    const char *path = getenv("PATH");
+    char *copy, *dir, *save = NULL;
+
+    if (c->bin_dir) {
+        snprintf(buf, size, "%s/%s", c->bin_dir, name);
+        return 0;
+    }
+    if (!path || !(copy = strdup(path)))
+        copy = strdup("/usr/bin:/bin");
+    if (!copy)
+        return -1;
+    for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        snprintf(buf, size, "%s/%s", dir, name);
+        if (dir[0] == '/' && access(buf, X_OK) == 0) {
+            free(copy);
+            return 0;
+        }
+    }
+    free(copy);
+    snprintf(buf, size, "/usr/bin/%s", name); /* said when it does not run */
+    return 0;
 }
 
-int slurm_cmd_run_as(const struct slurm_cmd *c, const char *user, const char *in,
-                     struct proc_out *o, struct af_error *err, const char *const *args)
+const char *slurm_cmd_conf(const struct slurm_cmd *c)
+{
+    return c->env[0] ? c->env[0] + strlen("SLURM_CONF=") : "-";
+}
+
+int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *o, struct af_error *err,
+                  const char *const *args)
 {
     char *argv[32], path[512];
     size_t n = 0;
     int rc;
 
-    if (user) {
-        /* sudo drops the environment; SLURM_CONF must reach the command
-         * (deploy/slurm/sudoers keeps it for these commands). */
-        argv[n++] = "sudo";
-        argv[n++] = "-n";
-        if (c->env[0])
-            argv[n++] = "--preserve-env=SLURM_CONF";
-        argv[n++] = "-u";
-        argv[n++] = (char *)user;
-        argv[n++] = "--";
-    }
     /* bin_dir is for Slurm's commands, named bare; a path is used as given. */
     if (c->bin_dir && !strchr(args[0], '/'))
         snprintf(path, sizeof(path), "%s/%s", c->bin_dir, args[0]);
@@ -65,7 +79,7 @@ int slurm_cmd_run_as(const struct slurm_cmd *c, const char *user, const char *in
     for (size_t i = 1; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
-    rc = proc_run_in(argv, c->env[0] ? c->env : NULL, in, c->timeout_ms, MAX_OUT, o, err);
+    rc = proc_run_in(argv, c->env[0] ? c->env : NULL, NULL, c->timeout_ms, MAX_OUT, o, err);
     if (rc > 0) {
         char *nl = strchr(o->err, '\n');
         if (nl)

@@ -37,6 +37,7 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "backend.h"
+#include "site_file.h"
 #include "site_catalog.h"
 #include "af_log.h"
 

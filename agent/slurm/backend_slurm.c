@@ -29,6 +29,8 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "backend.h"
+#include "site_file.h"
+#include "slurm_backend.h"
 #include "slurm_cmd.h"
 #include "slurm_parse.h"
 #include "slurm_poll.h"
@@ -645,7 +647,7 @@ static int take_reads(struct backend *b, struct af_error *err)
     return 0;
 }
 
-bool backend_slurm_refresh(struct backend *b)
+static bool slurm_refresh(struct backend *b)
 {
     struct slurm_snap *s = b->poll ? slurm_poll_take(b->poll, 0) : NULL;
 
@@ -880,6 +882,11 @@ const struct slurm_cmd *backend_slurm_cmd(const struct backend *b)
     return &b->cmd;
 }
 
+int backend_slurm_read_once(const struct backend *b)
+{
+    return b->read_once;
+}
+
 uint64_t backend_slurm_jobs(const struct backend *b, const struct slurm_job **jobs,
                             size_t *n)
 {
@@ -1067,4 +1074,6 @@ const struct backend_ops backend_slurm_ops = {
     .read_seconds = slurm_read_seconds,
     .reload = slurm_reload,
     .print = slurm_print,
+    .refresh = slurm_refresh,
+    .executor = "slurm",
 };
