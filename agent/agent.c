@@ -72,6 +72,8 @@ struct agent {
     struct runas runas;        /* who jobs run as, and how */
     struct aproc_pool *procs;  /* commands run for jobs */
     struct follow_pool *follow; /* jobs' output readers */
+    struct hold_ask *asks; /* holds the backend answers later */
+    size_t n_asks;
     bool dying;
 };
 
@@ -303,40 +305,49 @@ static int check_room(struct agent *a, const Aifed__Lease *l, bool *is_new,
                         (unsigned long long)a->conf->max_message, AF_WIRE_MAX_HELD);
 }
 
-static void on_hold(struct agent *a, const Aifed__Envelope *in)
+/* A hold the backend answers later (a scheduler asked): what the answer
+ * needs. At most MAX_ASKS at once; the rest are refused, and the broker
+ * places them elsewhere. */
+#define MAX_ASKS 256
+
+struct hold_ask {
+    struct agent *a; /* NULL once the agent is gone */
+    uint64_t corr_id;
+    Aifed__Lease *lease; /* a copy */
+    struct af_token_claims claims;
+    char sig[AF_SIGN_SIG_B64];
+    bool is_new;
+    struct hold_ask *next;
+};
+
+static void ask_free(struct hold_ask *ask)
 {
-    const Aifed__Lease *l = in->lease_hold->lease;
+    if (ask->lease)
+        aifed__lease__free_unpacked(ask->lease, NULL);
+    free(ask);
+}
+
+static void hold_answer(struct agent *a, uint64_t corr_id, const Aifed__Lease *l,
+                        const struct af_token_claims *claims, const char *sig,
+                        bool is_new, int rc, const struct af_error *why_in)
+{
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__LeaseHeld held = AIFED__LEASE_HELD__INIT;
     Aifed__LeaseRefused refused = AIFED__LEASE_REFUSED__INIT;
-    char sig[AF_SIGN_SIG_B64];
-    struct af_token_claims claims;
-    struct af_error why;
-    bool is_new = false;
-    int rc;
+    struct af_error why = *why_in;
 
-    if (strcmp(l->site, a->conf->site))
-        rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
-                          a->conf->site);
-    else if (check_token(a, l, &claims, &why) < 0 || check_same(a, &claims, &why) < 0 ||
-             check_room(a, l, &is_new, &why) < 0)
-        rc = -1;
-    else if (af_token_countersign(l->token, &a->signer, sig, sizeof(sig)) < 0)
-        rc = af_error_set(&why, "cannot sign the token");
-    else
-        rc = a->ops->hold(a->b, l, &why);
-    env.corr_id = in->corr_id;
+    env.corr_id = corr_id;
     if (rc == 0) {
         if (is_new) {
             a->adv_bytes += listed_bytes(l->id);
             a->adv_held++;
         }
-        if (held_put(a->held, &claims) < 0)
+        if (held_put(a->held, claims) < 0)
             log_err("lease %s: remembering what was signed", l->id);
         log_info("holding lease %s: %u GPUs in pool %s for %s", l->id, l->gpus, l->pool,
                  l->workload->project);
         held.lease_id = l->id;
-        held.signature = sig;
+        held.signature = (char *)sig;
         held.access =
             a->ops->access ? (Aifed__SiteAccess *)a->ops->access(a->b, l) : NULL;
         env.body_case = AIFED__ENVELOPE__BODY_LEASE_HELD;
@@ -353,6 +364,88 @@ static void on_hold(struct agent *a, const Aifed__Envelope *in)
     ametrics_hold(a->m, rc == 0);
     if (rc == 0)
         advertise_soon(a);
+}
+
+static void on_held_later(int rc, const struct af_error *why, void *arg)
+{
+    struct hold_ask *ask = arg, **pp;
+    struct agent *a = ask->a;
+
+    if (a) {
+        for (pp = &a->asks; *pp && *pp != ask; pp = &(*pp)->next)
+            ;
+        if (*pp)
+            *pp = ask->next;
+        a->n_asks--;
+        if (!a->dying)
+            hold_answer(a, ask->corr_id, ask->lease, &ask->claims, ask->sig, ask->is_new,
+                        rc, why);
+    }
+    ask_free(ask);
+}
+
+/* The backend answers later: keep what the answer needs. */
+static struct hold_ask *ask_new(struct agent *a, const Aifed__Envelope *in,
+                                const struct af_token_claims *claims, const char *sig,
+                                bool is_new)
+{
+    const Aifed__Lease *l = in->lease_hold->lease;
+    size_t len = aifed__lease__get_packed_size(l);
+    uint8_t *buf = malloc(len ? len : 1);
+    struct hold_ask *ask = calloc(1, sizeof(*ask));
+
+    if (!buf || !ask) {
+        free(buf);
+        free(ask);
+        return NULL;
+    }
+    aifed__lease__pack(l, buf);
+    ask->lease = aifed__lease__unpack(NULL, len, buf);
+    free(buf);
+    if (!ask->lease) {
+        free(ask);
+        return NULL;
+    }
+    ask->a = a;
+    ask->corr_id = in->corr_id;
+    ask->claims = *claims;
+    snprintf(ask->sig, sizeof(ask->sig), "%s", sig);
+    ask->is_new = is_new;
+    return ask;
+}
+
+static void on_hold(struct agent *a, const Aifed__Envelope *in)
+{
+    const Aifed__Lease *l = in->lease_hold->lease;
+    char sig[AF_SIGN_SIG_B64];
+    struct af_token_claims claims;
+    struct hold_ask *ask = NULL;
+    struct af_error why = {{0}};
+    bool is_new = false;
+    int rc;
+
+    if (strcmp(l->site, a->conf->site))
+        rc = af_error_set(&why, "lease is for site %s, this is %s", l->site,
+                          a->conf->site);
+    else if (check_token(a, l, &claims, &why) < 0 || check_same(a, &claims, &why) < 0 ||
+             check_room(a, l, &is_new, &why) < 0)
+        rc = -1;
+    else if (af_token_countersign(l->token, &a->signer, sig, sizeof(sig)) < 0)
+        rc = af_error_set(&why, "cannot sign the token");
+    else if (a->n_asks >= MAX_ASKS)
+        rc = af_error_set(&why, "this site is answering %d holds already; ask again",
+                          MAX_ASKS);
+    else if (!(ask = ask_new(a, in, &claims, sig, is_new)))
+        rc = af_error_set(&why, "out of memory");
+    else if ((rc = a->ops->hold(a->b, l, on_held_later, ask, &why)) == 1) {
+        ask->next = a->asks; /* answered in on_held_later */
+        a->asks = ask;
+        a->n_asks++;
+        return;
+    }
+    if (ask)
+        ask_free(ask);
+    hold_answer(a, in->corr_id, l, &claims, sig, is_new, rc, &why);
 }
 
 static void on_release(struct agent *a, const Aifed__Envelope *in)
@@ -701,6 +794,8 @@ static void on_hup(uv_signal_t *h, int signum)
     } else {
         a->ops->destroy(a->b);
         a->b = b;
+        if (a->ops->set_procs)
+            a->ops->set_procs(b, a->procs);
         a->site_seen = NULL; /* it was the old backend's, until advertise() */
         if (a->x && a->xops->set_backend)
             a->xops->set_backend(a->x, b);
@@ -797,8 +892,7 @@ static int start_executor(struct agent *a, struct af_error *err)
     }
     if (runas_init(&a->runas, a->conf, err) < 0)
         return -1;
-    if (!(a->procs = aproc_pool_create(&a->loop, PROCS_RUNNING, PROCS_QUEUED)) ||
-        !(a->follow = follow_pool_create(&a->loop)))
+    if (!(a->follow = follow_pool_create(&a->loop)))
         return af_error_set(err, "out of memory");
     env.loop = &a->loop;
     env.conf = a->conf;
@@ -845,6 +939,13 @@ struct agent *agent_create(const struct aconf *conf, const struct backend_ops *o
         log_info("metrics on %s", url);
     if (load_signer(a, err) < 0 || connect_broker(a, err) < 0)
         goto fail;
+    /* Commands for holds and jobs: bounded, never waited for. */
+    if (!(a->procs = aproc_pool_create(&a->loop, PROCS_RUNNING, PROCS_QUEUED))) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
+    if (a->ops->set_procs)
+        a->ops->set_procs(b, a->procs);
     if (start_executor(a, err) < 0)
         goto fail;
     if (!(a->zl = af_zloop_create(&a->loop, a->sock, on_message, NULL, a)) ||
@@ -901,6 +1002,10 @@ void agent_destroy(struct agent *a)
     af_zloop_destroy(a->zl_mon);
     /* The commands first: no callback of theirs reaches a destroyed
      * executor. Then the readers, whose parked reads are let go. */
+    for (struct hold_ask *ask = a->asks; ask; ask = ask->next)
+        ask->a = NULL; /* the backend, destroyed after us, lets them go */
+    if (a->ops->set_procs)
+        a->ops->set_procs(a->b, NULL);
     aproc_pool_destroy(a->procs);
     if (a->x)
         a->xops->destroy(a->x);

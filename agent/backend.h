@@ -24,6 +24,12 @@ struct aconf;
 struct Aifed__Advertisement;
 struct Aifed__Lease;
 struct Aifed__SiteAccess;
+struct aproc_pool;
+
+/* A hold that was answered later (backend_ops.hold returned 1): rc 0, or -1
+ * with why. Called exactly once, also when the backend is destroyed first
+ * (rc -1). */
+typedef void (*backend_hold_fn)(int rc, const struct af_error *why, void *arg);
 
 /* A lease that ended at the site, with what its jobs used there. */
 struct backend_ended {
@@ -39,9 +45,11 @@ struct backend_ops {
     /* The site as it is now. NULL with err set when it cannot be read. */
     const struct Aifed__Advertisement *(*advertisement)(struct backend *b,
                                                         struct af_error *err);
-    /* Hold capacity for lease. -1 with the reason in why when it cannot. */
-    int (*hold)(struct backend *b, const struct Aifed__Lease *lease,
-                struct af_error *why);
+    /* Hold capacity for lease: 0 held, -1 with the reason in why when it
+     * cannot, 1 when the answer comes later through done (a scheduler that
+     * must be asked: the loop never waits for it). */
+    int (*hold)(struct backend *b, const struct Aifed__Lease *lease, backend_hold_fn done,
+                void *arg, struct af_error *why);
     /* How a user works in lease's hold by hand (for a Slurm site: the
      * reservation, partition and local account), borrowed until the next
      * call; NULL where there is nothing to say. Optional. */
@@ -49,8 +57,9 @@ struct backend_ops {
                                               const struct Aifed__Lease *lease);
     /* Whether a hold by that id stands (asking again for it changes nothing). */
     bool (*holding)(struct backend *b, const char *lease_id);
-    /* Let go of a hold. -1/ENOENT when there is none by that id; -1 with
-     * another errno when the site could not be told (it is tried again). */
+    /* Let go of a hold: 0 once it is no longer held here (a scheduler is
+     * told in the background, and again until it agrees); -1/ENOENT when
+     * there is none by that id. */
     int (*release)(struct backend *b, const char *lease_id);
     /* Leases that ended at the site since the last call (released, expired,
      * or gone), up to max, with their measured usage; NULL for backends that
@@ -74,6 +83,9 @@ struct backend_ops {
      * the loop takes reads this way between advertisements, so that its
      * start is seen within a read's time. Optional. */
     bool (*refresh)(struct backend *b);
+    /* The loop's command pool, for a backend that runs commands on holds
+     * (given after create and after every reload). Optional. */
+    void (*set_procs)(struct backend *b, struct aproc_pool *procs);
     /* The executor that runs jobs at this kind of site (executor.h), or
      * NULL: the demo executor when demo_jobs allows it, else none. */
     const char *executor;

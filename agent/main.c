@@ -41,15 +41,18 @@ int main(int argc, char **argv)
     }
     /* As root, a mistake anywhere in the job path is the site's; a lab may
      * say why it needs it, in one line the log repeats. */
-    if (geteuid() == 0 && !conf->lab) {
+    if (geteuid() == 0 && !conf->lab && !o.check) {
         log_errx("%s: refusing to run as root: the agent needs no privilege (jobs run as "
                  "their users through the job helper's sudo rule); run it as its own "
                  "account (aifed-agent), or set lab = WHY in [agent] for a test machine",
                  o.config);
         goto cleanup;
     }
-    if (geteuid() == 0)
+    if (geteuid() == 0 && conf->lab)
         log_warnx("running as root, because lab = %s", conf->lab);
+    else if (geteuid() == 0) /* -n: the check goes on; a start would not */
+        log_warnx("as root, this agent would refuse to start: set lab = WHY, or run it as "
+                  "its own account");
     if (!(ops = backend_find(conf->backend))) { /* aconf allows only known ones */
         log_errx("backend %s is not in this build", conf->backend);
         goto cleanup;

@@ -15,6 +15,12 @@
 # needed: aifed reserves whole nodes.
 #
 # slurm_lab_start DIR GPUS : start it; SLURM_CONF is exported. 0 or 1.
+#                            With SLURM_LAB_SLURMUSER set, slurmctld runs as
+#                            that account (the agent's, below).
+# slurm_lab_agent_account NAME : the agent's account as the package makes
+#                            it, the shipped sudoers rule installed for it
+#                            (slurm_lab_stop removes the rule); the agent
+#                            then runs as NAME, not root.
 # slurm_lab_stop           : stop everything it started.
 # slurm_lab_agent_conf, slurm_lab_start_agent: an agent on it (below).
 # slurm_lab_user NAME      : a real unprivileged local user for jobs.
@@ -46,7 +52,7 @@ ClusterName=aifedlab
 SlurmctldHost=$(hostname -s)(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$d_port
-SlurmUser=root
+SlurmUser=${SLURM_LAB_SLURMUSER:-root}
 SlurmdUser=root
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge.sock
@@ -94,6 +100,13 @@ slurm_lab_start() {
         --seed-file="$dir/munged.seed" || return 1
     SLURM_LAB_PIDS+=("$(cat "$dir/munged.pid")")
     slurm_lab_conf "$dir" "$gpus" || return 1
+    # Without slurmdbd there is no AdminLevel=Operator to give: the
+    # SlurmUser is who may manage reservations besides root, so the lab
+    # makes the agent's account that (docs/slurm-sites.md).
+    if [[ -n ${SLURM_LAB_SLURMUSER:-} ]]; then
+        touch "$dir/slurmctld.log" && chown "$SLURM_LAB_SLURMUSER" "$dir/ctld" "$dir/slurmctld.log" ||
+            return 1
+    fi
     export SLURM_CONF=$dir/slurm.conf
     slurmctld -f "$SLURM_CONF" || return 1
     slurmd -f "$SLURM_CONF" -N "$SLURM_LAB_NODE" || return 1
@@ -135,6 +148,10 @@ advertise_interval = 1s
 metrics_listen = 127.0.0.1:0
 jobs_dir = $site-jobs
 
+job_helper = $(fed_jobhelper)
+$([[ -n ${SLURM_LAB_AGENT_USER:-} ]] && echo "job_users_group = aifed-users")
+$([[ -z ${SLURM_LAB_AGENT_USER:-} && $(id -u) -eq 0 ]] && echo "lab = the Slurm lab (deploy/slurmlab.sh), as root")
+
 [slurm]
 conf = $SLURM_CONF
 user_map = users.map
@@ -142,11 +159,37 @@ CONF
     cat >>"$dir/agents/$site.conf"
 }
 
-# slurm_lab_start_agent DIR SITE : start it, logging to DIR/logs.
+# slurm_lab_start_agent DIR SITE : start it, logging to DIR/logs; as
+# SLURM_LAB_AGENT_USER when slurm_lab_agent_account made one.
 slurm_lab_start_agent() {
-    local dir=$1 site=$2
-    "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
+    local dir=$1 site=$2 as=()
+    [[ -n ${SLURM_LAB_AGENT_USER:-} ]] &&
+        as=(setpriv --reuid="$SLURM_LAB_AGENT_USER" --regid="$SLURM_LAB_AGENT_USER" --init-groups --)
+    "${as[@]}" "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
     echo $! >"$dir/agents/$site.pid"
+}
+
+# slurm_lab_agent_account NAME : NAME made as debian/aifed-agent.postinst
+# makes it, group aifed-users (the shipped rule's; slurm_lab_user puts the
+# job's user in it), and deploy/slurm/sudoers installed with its helper
+# path and account name this build's. 0 or 1.
+SLURM_LAB_AGENT_USER=
+SLURM_LAB_SUDOERS=
+slurm_lab_agent_account() {
+    local name=$1 helper rule
+    getent passwd "$name" >/dev/null ||
+        adduser --quiet --system --group --home "/var/lib/$name" "$name" >/dev/null 2>&1 ||
+        getent passwd "$name" >/dev/null || return 1
+    getent group aifed-users >/dev/null || groupadd aifed-users 2>/dev/null ||
+        getent group aifed-users >/dev/null || return 1
+    helper=$(fed_jobhelper) || return 1
+    rule=/etc/sudoers.d/aifed-lab-$$
+    sed -e "s|/usr/libexec/aifed/aifed-jobhelper|$helper|" -e "s|^aifed-agent ALL|$name ALL|" \
+        "$(dirname "${BASH_SOURCE[0]}")/slurm/sudoers" >"$rule.tmp" &&
+        chmod 0440 "$rule.tmp" && visudo -cqf "$rule.tmp" && mv "$rule.tmp" "$rule" ||
+        { rm -f "$rule.tmp"; return 1; }
+    SLURM_LAB_SUDOERS=$rule
+    SLURM_LAB_AGENT_USER=$name
 }
 
 # slurm_lab_user NAME : create the local user NAME, its home in a directory
@@ -159,6 +202,7 @@ slurm_lab_user() {
     useradd -M -d "$base/$name" -s /bin/sh "$name" || { rm -rf "$base"; return 1; }
     SLURM_LAB_USER=$name
     SLURM_LAB_HOME=$base/$name
+    if getent group aifed-users >/dev/null; then usermod -a -G aifed-users "$name" || return 1; fi
     mkdir -p "$SLURM_LAB_HOME" && chown "$name:" "$SLURM_LAB_HOME" && chmod 700 "$SLURM_LAB_HOME"
 }
 
@@ -207,6 +251,8 @@ slurm_lab_stop() {
     done
     for p in "${SLURM_LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     SLURM_LAB_PIDS=()
+    [[ -z $SLURM_LAB_SUDOERS ]] || rm -f "$SLURM_LAB_SUDOERS"
+    SLURM_LAB_SUDOERS=
     if [[ -n $SLURM_LAB_USER ]]; then
         userdel "$SLURM_LAB_USER" 2>/dev/null || true
         rm -rf "$(dirname "$SLURM_LAB_HOME")"

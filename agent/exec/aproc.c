@@ -19,6 +19,7 @@
 struct aproc_cmd {
     struct aproc_pool *pool;
     char **argv;
+    char **env; /* the whole environment, or NULL: the agent's */
     char *in;
     size_t in_len;
     uint64_t timeout_ms;
@@ -54,6 +55,10 @@ static void cmd_free(struct aproc_cmd *c)
         for (char **a = c->argv; *a; a++)
             free(*a);
     free(c->argv);
+    if (c->env)
+        for (char **e = c->env; *e; e++)
+            free(*e);
+    free(c->env);
     free(c->in);
     free(c->out);
     free(c);
@@ -216,6 +221,7 @@ static int spawn(struct aproc_pool *p, struct aproc_cmd *c)
     stdio[2].data.stream = (uv_stream_t *)&c->perr;
     o.file = c->argv[0];
     o.args = c->argv;
+    o.env = c->env;
     o.exit_cb = on_proc_exit;
     o.flags = UV_PROCESS_DETACHED; /* its own group: a timeout kills all of it */
     o.stdio = stdio;
@@ -282,8 +288,39 @@ static char **argv_copy(char *const argv[])
     return v;
 }
 
+extern char **environ;
+
+/* extra, then environ (earlier entries win in getenv). */
+static char **env_copy(char *const extra[])
+{
+    size_t n = 0, k = 0;
+    char **v;
+
+    while (environ[n])
+        n++;
+    while (extra[k])
+        k++;
+    if (!(v = calloc(n + k + 1, sizeof(*v))))
+        return NULL;
+    for (size_t i = 0; i < k + n; i++)
+        if (!(v[i] = strdup(i < k ? extra[i] : environ[i - k]))) {
+            for (size_t j = 0; j < i; j++)
+                free(v[j]);
+            free(v);
+            return NULL;
+        }
+    return v;
+}
+
 int aproc_run(struct aproc_pool *p, char *const argv[], const void *in, size_t in_len,
               uint64_t timeout_ms, size_t max_out, aproc_done_fn done, void *arg)
+{
+    return aproc_run_env(p, argv, NULL, in, in_len, timeout_ms, max_out, done, arg);
+}
+
+int aproc_run_env(struct aproc_pool *p, char *const argv[], char *const env[],
+                  const void *in, size_t in_len, uint64_t timeout_ms, size_t max_out,
+                  aproc_done_fn done, void *arg)
 {
     struct aproc_cmd *c;
 
@@ -292,7 +329,7 @@ int aproc_run(struct aproc_pool *p, char *const argv[], const void *in, size_t i
         return -1;
     }
     if (!(c = calloc(1, sizeof(*c))) || !(c->argv = argv_copy(argv)) ||
-        (in && !(c->in = malloc(in_len ? in_len : 1)))) {
+        (env && !(c->env = env_copy(env))) || (in && !(c->in = malloc(in_len ? in_len : 1)))) {
         if (c)
             cmd_free(c);
         errno = ENOMEM;
@@ -350,10 +387,15 @@ void aproc_pool_destroy(struct aproc_pool *p)
 {
     if (!p)
         return;
+    struct aproc_result stop = {.stopping = true, .status = -1, .out = "",
+                                .err = "the agent is stopping"};
+
     p->dying = true;
     while (p->head) {
         struct aproc_cmd *c = p->head;
         p->head = c->next;
+        if (c->done)
+            c->done(&stop, c->arg);
         cmd_free(c);
     }
     for (unsigned i = 0; i < p->max_running; i++) {
@@ -361,7 +403,8 @@ void aproc_pool_destroy(struct aproc_pool *p)
         if (!c)
             continue;
         uv_kill(-c->proc.pid, SIGKILL);
-        c->pool = p;
+        if (c->done)
+            c->done(&stop, c->arg);
         c->finished = true;
         close_all(c);
     }

@@ -11,6 +11,7 @@
 #ifndef APROC_H
 #define APROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -21,6 +22,7 @@ struct aproc_pool;
  * not start, was killed, or timed out (err says which). out and err are
  * NUL-terminated and borrowed for the callback's duration. */
 struct aproc_result {
+    bool stopping; /* the pool is being destroyed: only let go of arg */
     int status;
     const char *out;
     size_t out_len;
@@ -30,8 +32,9 @@ typedef void (*aproc_done_fn)(const struct aproc_result *r, void *arg);
 
 struct aproc_pool *aproc_pool_create(uv_loop_t *loop, unsigned max_running,
                                      unsigned max_queued);
-/* Commands still running are killed; their callbacks are not called. The
- * loop must run once more to close their handles. */
+/* Commands still running are killed, and every callback is called with
+ * stopping set, so that each lets go of what it holds. The loop must run
+ * once more to close their handles. */
 void aproc_pool_destroy(struct aproc_pool *p);
 
 /* Run argv (argv[0] an absolute path; copied) with in (copied; NULL: no
@@ -39,6 +42,11 @@ void aproc_pool_destroy(struct aproc_pool *p);
  * 0, or -1 with errno (EAGAIN: the queue is full; ENOMEM). */
 int aproc_run(struct aproc_pool *p, char *const argv[], const void *in, size_t in_len,
               uint64_t timeout_ms, size_t max_out, aproc_done_fn done, void *arg);
+/* The same with env ("NAME=VALUE", NULL-terminated; copied) added to the
+ * agent's environment, ahead of it. */
+int aproc_run_env(struct aproc_pool *p, char *const argv[], char *const env[],
+                  const void *in, size_t in_len, uint64_t timeout_ms, size_t max_out,
+                  aproc_done_fn done, void *arg);
 
 /* Commands running, and waiting for a place. */
 unsigned aproc_running(const struct aproc_pool *p);

@@ -18,6 +18,8 @@
  *   submit ROOT JOB SBATCH CONF OPT...   prepare, then exec sbatch on it
  *                                 (OPT: only the options the agent uses;
  *                                 CONF: slurm.conf or "-")
+ *   resubmit ROOT JOB SBATCH CONF OPT... sbatch again on the script that
+ *                                 submit left (slurmctld did not answer)
  *   scancel SCANCEL CONF ID       exec scancel on a Slurm id, or on the name
  *                                 aifed-job-...
  *   cat ROOT JOB NAME             a small file of the job's (<= 4 KiB)
@@ -171,22 +173,41 @@ static void set_slurm_conf(const char *conf)
         setenv("SLURM_CONF", conf, 1);
 }
 
-static int cmd_submit(int argc, char **argv)
+/* The script submit wrote, still there and still the account's own. */
+static int script_left(const char *root, const char *job)
+{
+    struct af_error err = {0};
+    int dir = job_dir(root, job, false), fd;
+
+    if (dir < 0)
+        return 2;
+    fd = safefile_open_read(dir, SCRIPT, getuid(), &err);
+    close(dir);
+    if (fd < 0)
+        return die("%s", err.text);
+    close(fd);
+    return 0;
+}
+
+static int sbatch(int argc, char **argv, bool again)
 {
     char chdir_opt[PATH_MAX + 16], script[PATH_MAX + 32];
     char *args[32];
     int n = 0, fd, rc;
 
     if (argc < 4 || argc > 4 + 16)
-        return die("usage: submit ROOT JOB SBATCH CONF OPTION...");
+        return die("usage: %s ROOT JOB SBATCH CONF OPTION...", verb);
     for (int i = 4; i < argc; i++)
         if (!sbatch_opt_ok(argv[i]))
             return die("sbatch option '%s' is not one the agent passes", argv[i]);
     if (argv[2][0] != '/')
         return die("sbatch: '%s' is not an absolute path", argv[2]);
-    if ((rc = cmd_prepare(argc, argv, &fd)))
+    if (again && (rc = script_left(argv[0], argv[1])))
         return rc;
-    close(fd);
+    if (!again && (rc = cmd_prepare(argc, argv, &fd)))
+        return rc;
+    if (!again)
+        close(fd);
     snprintf(chdir_opt, sizeof(chdir_opt), "--chdir=%s/%s", argv[0], argv[1]);
     snprintf(script, sizeof(script), "%s/%s/" SCRIPT, argv[0], argv[1]);
     args[n++] = argv[2];
@@ -200,6 +221,16 @@ static int cmd_submit(int argc, char **argv)
     set_slurm_conf(argv[3]);
     execv(argv[2], args);
     return die("%s: %s", argv[2], strerror(errno));
+}
+
+static int cmd_submit(int argc, char **argv)
+{
+    return sbatch(argc, argv, false);
+}
+
+static int cmd_resubmit(int argc, char **argv)
+{
+    return sbatch(argc, argv, true);
 }
 
 static int cmd_scancel(int argc, char **argv)
@@ -446,7 +477,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int argc, char **argv);
     } verbs[] = {
-        {"submit", cmd_submit}, {"scancel", cmd_scancel}, {"cat", cmd_cat},
+        {"submit", cmd_submit}, {"resubmit", cmd_resubmit}, {"scancel", cmd_scancel},
+        {"cat", cmd_cat},
         {"follow", cmd_follow}, {"run", cmd_run},
     };
 

@@ -332,6 +332,8 @@ static void on_prepared(const struct aproc_result *res, void *arg)
             free(j);
         return;
     }
+    if (res->stopping) /* its record says it never ran; the executor frees it */
+        return;
     if (j->stopped) {
         report(j->x, j, AIFED__JOB_STATE__JOB_CANCELLED, 0, j->stop_reason);
         return;

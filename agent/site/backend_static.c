@@ -616,13 +616,17 @@ static int busy_refusal(const struct backend *b, size_t i, const Aifed__Lease *l
                         (unsigned long long)peak, (unsigned long long)cap, l->gpus);
 }
 
-static int static_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
+static int static_hold(struct backend *b, const Aifed__Lease *l, backend_hold_fn done,
+                       void *arg, struct af_error *why)
 {
     int64_t now = af_now_ms();
     int64_t start = backend_hold_start_ms(l, now);
     struct hold *h = find_hold(b, l->id);
     uint64_t peak, cap;
     size_t i;
+
+    (void)done; /* answered at once: nothing to ask */
+    (void)arg;
 
     if (h) { /* the broker asked again: the hold stands, to a renewal's end */
         h->end_ms = l->expires_ms;

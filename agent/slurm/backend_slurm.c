@@ -8,7 +8,9 @@
  * never waits for Slurm to read it. Each command runs under command_timeout;
  * when one fails or hangs the site is advertised as degraded, with the
  * reason and no free capacity, instead of stale numbers. Holds, renewals and
- * releases run their one scontrol command in the loop, under the same limit.
+ * releases run their scontrol command in the loop's command pool (aproc),
+ * under the same limit: the loop never waits for slurmctld, and the broker
+ * gets the answer to a hold when Slurm gives it.
  *
  * A hold is a Slurm reservation "aifed-<lease id>" of whole nodes in the
  * lease's partition, for the local account its user maps to (user_map), from
@@ -34,11 +36,14 @@
 #include "slurm_cmd.h"
 #include "slurm_parse.h"
 #include "slurm_poll.h"
+#include "runas.h"
+#include "aproc.h"
 
 #include "aifed.pb-c.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +55,8 @@
 #define MAX_JOBS_PER_HOLD 4096
 #define MAX_WINDOWS       AF_WIRE_MAX_POOLS
 #define MAX_RELEASED      64
+/* Asks for one hold while its command runs (the broker asking again). */
+#define MAX_WAITERS       4
 
 struct job_use {
     uint32_t id;
@@ -63,6 +70,13 @@ struct shold {
     int64_t start_ms, end_ms; /* a hold booked for later (--not-before) starts then */
     int64_t created_ms;       /* a read that began before this may not show it */
     bool releasing;           /* the broker let go; the delete has not gone through yet */
+    bool creating, extending, deleting; /* its scontrol runs */
+    int64_t extend_to_ms;
+    struct {
+        backend_hold_fn fn;
+        void *arg;
+    } waiters[MAX_WAITERS]; /* told when creating or extending ends */
+    size_t n_waiters;
     struct job_use *jobs;
     size_t n_jobs;
 };
@@ -86,8 +100,18 @@ struct released {
     int64_t at_ms;
 };
 
+/* What a command in flight reaches its backend through: a reload (SIGHUP)
+ * moves it to the new backend, a destroy clears it. */
+struct sctl {
+    struct backend *b;
+    unsigned refs;
+};
+
 struct backend {
     const struct aconf *conf;
+    struct sctl *ctl;
+    struct aproc_pool *procs; /* the loop's, for holds' commands */
+    struct runas runas; /* whom the user map may name */
     struct backend *site; /* the site file, read by the static backend */
     struct slurm_cmd cmd;
     struct slurm_poll *poll; /* started at the first advertisement */
@@ -170,6 +194,11 @@ static int on_map_line(void *arg, const char *section, const char *key, const ch
     if (!local_name_ok(value))
         return af_error_set(err, "%s: '%s' is not a local %s name", key, value,
                             users ? "user" : "account");
+    /* Never root, the agent itself, a system account or one outside
+     * job_users_group: refused here, and again before each job (an account
+     * missing now may come later, and is checked then). */
+    if (users && getpwnam(value) && runas_check(&b->runas, value, NULL, NULL, 0, err) < 0)
+        return -1;
     if (users ? map_add(&b->users, &b->n_users, key, value)
               : map_add(&b->projects, &b->n_projects, key, value))
         return af_error_set(err, "out of memory");
@@ -313,29 +342,175 @@ static void account_jobs(struct backend *b, const struct slurm_job *jobs, size_t
     }
 }
 
-/* The jobs now, from the loop: the last look before a reservation goes. */
-static int read_usage(struct backend *b, struct af_error *err)
-{
-    struct proc_out o;
-    struct slurm_job *jobs = NULL;
-    size_t n = 0;
-    int rc = SLURM_RUN(&b->cmd, &o, err, "squeue", "--json");
-
-    if (rc == 0)
-        rc = slurm_parse_jobs(o.text, &jobs, &n, err);
-    proc_out_free(&o);
-    if (rc == 0)
-        account_jobs(b, jobs, n);
-    free(jobs);
-    return rc;
-}
-
 static struct spool *find_pool(struct backend *b, const char *name)
 {
     for (size_t i = 0; i < b->n_pools; i++)
         if (!strcmp(b->pools[i].name, name))
             return &b->pools[i];
     return NULL;
+}
+
+/* ---- holds' commands, run in the loop's pool ---- */
+
+static void tell_waiters(struct shold *h, int rc, const char *why)
+{
+    struct af_error err;
+
+    snprintf(err.text, sizeof(err.text), "%s", why ? why : "");
+    for (size_t i = 0; i < h->n_waiters; i++)
+        h->waiters[i].fn(rc, &err, h->waiters[i].arg);
+    h->n_waiters = 0;
+}
+
+static int add_waiter(struct shold *h, backend_hold_fn fn, void *arg, struct af_error *why)
+{
+    if (h->n_waiters == MAX_WAITERS)
+        return af_error_set(why, "lease %s: asked too often while Slurm answers", h->lease_id);
+    h->waiters[h->n_waiters].fn = fn;
+    h->waiters[h->n_waiters++].arg = arg;
+    return 0;
+}
+
+enum sop_kind { SOP_CREATE, SOP_EXTEND, SOP_USAGE, SOP_DELETE };
+
+struct sop {
+    struct sctl *ctl;
+    enum sop_kind kind;
+    char lease_id[AF_ID_MAX + 1];
+};
+
+static void on_sop(const struct aproc_result *r, void *arg);
+
+/* Run scontrol/squeue (args[0] bare, from bin_dir or PATH) for the hold of
+ * lease_id; on_sop takes the answer. -1 with why when it cannot start. */
+static int run_sop(struct backend *b, enum sop_kind kind, const char *lease_id,
+                   const char *const *args, struct af_error *why)
+{
+    char path[512], *argv[16];
+    struct sop *op;
+    size_t n = 0;
+
+    if (!b->procs)
+        return af_error_set(why, "the agent is stopping");
+    if (!(op = calloc(1, sizeof(*op))))
+        return af_error_set(why, "out of memory");
+    slurm_cmd_path(&b->cmd, args[0], path, sizeof(path));
+    argv[n++] = path;
+    for (size_t i = 1; args[i] && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    op->ctl = b->ctl;
+    op->kind = kind;
+    snprintf(op->lease_id, sizeof(op->lease_id), "%s", lease_id);
+    if (aproc_run_env(b->procs, argv, b->cmd.env[0] ? b->cmd.env : NULL, NULL, 0,
+                      b->cmd.timeout_ms, kind == SOP_USAGE ? (32u << 20) : 4096, on_sop,
+                      op) < 0) {
+        free(op);
+        return af_error_set(why, "cannot run %s now: %s", args[0], strerror(errno));
+    }
+    b->ctl->refs++;
+    return 0;
+}
+
+static void start_delete(struct backend *b, struct shold *h)
+{
+    struct af_error err;
+
+    if (h->deleting)
+        return;
+    /* First the last look at its jobs, for their usage, then the delete. */
+    if (run_sop(b, SOP_USAGE, h->lease_id, (const char *const[]){"squeue", "--json", NULL},
+                &err) < 0)
+        log_warnx("lease %s: %s; the reservation is deleted at a later read", h->lease_id,
+                  err.text);
+    else
+        h->deleting = true;
+}
+
+static void run_delete(struct backend *b, struct shold *h)
+{
+    char name[SLURM_NAME_MAX + 32];
+    struct af_error err;
+
+    snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", h->lease_id);
+    if (run_sop(b, SOP_DELETE, h->lease_id,
+                (const char *const[]){"scontrol", "delete", name, NULL}, &err) < 0) {
+        log_warnx("lease %s: %s; will try again", h->lease_id, err.text);
+        h->deleting = false;
+    }
+}
+
+static void drop_hold(struct backend *b, struct shold *h)
+{
+    free(h->jobs);
+    *h = b->holds[--b->n_holds];
+}
+
+static void created(struct backend *b, struct shold *h, bool ok, const char *why)
+{
+    struct spool *sp = find_pool(b, h->pool);
+
+    h->creating = false;
+    if (!ok) {
+        tell_waiters(h, -1, why);
+        drop_hold(b, h);
+        return;
+    }
+    h->created_ms = af_mono_ms();
+    /* Until the next read shows the reservation. */
+    if (sp && h->start_ms <= af_now_ms())
+        sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
+    if (h->releasing) { /* let go of while it was being made */
+        tell_waiters(h, -1, "the lease was released while Slurm made its reservation");
+        start_delete(b, h);
+        return;
+    }
+    tell_waiters(h, 0, NULL);
+}
+
+static void on_sop(const struct aproc_result *r, void *arg)
+{
+    struct sop *op = arg;
+    struct backend *b = op->ctl->b;
+    struct shold *h = b ? find_hold(b, op->lease_id) : NULL;
+    char why[sizeof(((struct af_error *)0)->text)];
+    bool ok = r->status == 0;
+
+    snprintf(why, sizeof(why), "%s: %s", op->kind == SOP_USAGE ? "squeue" : "scontrol",
+             *r->err ? r->err : "failed");
+    why[strcspn(why, "\n")] = '\0';
+    if (--op->ctl->refs == 0 && !b)
+        free(op->ctl);
+    if (!h || r->stopping) { /* ended meanwhile, or the agent is stopping (its
+                                waiters are told when the backend goes) */
+        free(op);
+        return;
+    }
+    if (op->kind == SOP_CREATE) {
+        created(b, h, ok, why);
+    } else if (op->kind == SOP_EXTEND) {
+        h->extending = false;
+        if (ok)
+            h->end_ms = h->extend_to_ms;
+        tell_waiters(h, ok ? 0 : -1, why);
+    } else if (op->kind == SOP_USAGE) {
+        struct slurm_job *jobs = NULL;
+        size_t n = 0;
+        struct af_error err;
+        if (ok && slurm_parse_jobs(r->out, &jobs, &n, &err) == 0)
+            account_jobs(b, jobs, n);
+        else
+            log_warnx("lease %s: usage may be short: %s", h->lease_id, ok ? err.text : why);
+        free(jobs);
+        run_delete(b, h);
+    } else if (ok) {
+        end_hold(b, h, "deleted");
+    } else {
+        /* Kept as releasing: every read tries again until Slurm agrees. */
+        h->deleting = false;
+        log_warnx("lease %s: %s; will try again", h->lease_id, why);
+    }
+    free(op);
 }
 
 /* Reservations are the holds: find ours again (after a restart), notice the
@@ -371,22 +546,13 @@ static void sync_holds(struct backend *b, const struct slurm_resv *r, size_t n,
         snprintf(name, sizeof(name), RESV_PREFIX "%s", h->lease_id);
         for (k = 0; k < n && strcmp(r[k].name, name); k++)
             ;
-        if (k == n && h->created_ms < read_ms) {
+        if (k == n && !h->creating && h->created_ms < read_ms) {
+            tell_waiters(h, -1, "the reservation is gone from Slurm");
             end_hold(b, h, h->releasing ? "deleted" : "is gone from Slurm");
             continue;
         }
-        if (k < n && h->releasing) {
-            struct proc_out o;
-            struct af_error err;
-            char arg[SLURM_NAME_MAX + 32];
-            snprintf(arg, sizeof(arg), "ReservationName=%s", name);
-            if (SLURM_RUN(&b->cmd, &o, &err, "scontrol", "delete", arg) == 0) {
-                proc_out_free(&o);
-                end_hold(b, h, "deleted");
-                continue;
-            }
-            proc_out_free(&o);
-        }
+        if (k < n && h->releasing && !h->creating)
+            start_delete(b, h); /* again, until Slurm agrees */
         i++;
     }
 }
@@ -669,7 +835,7 @@ static int list_holds(struct backend *b, struct af_error *err)
         return af_error_set(err, "out of memory");
     b->held_ids = ids;
     for (size_t i = 0; i < b->n_holds; i++)
-        if (!b->holds[i].releasing)
+        if (!b->holds[i].releasing && !b->holds[i].creating)
             ids[n++] = b->holds[i].lease_id;
     b->adv.held_lease_ids = ids;
     b->adv.n_held_lease_ids = n;
@@ -749,24 +915,27 @@ static int who(struct backend *b, const Aifed__Lease *l, char *users, char *acco
     return 0;
 }
 
-/* A renewal moves the reservation's end. */
-static int extend(struct backend *b, struct shold *h, int64_t end_ms,
-                  struct af_error *why)
+/* A renewal moves the reservation's end: 0 when it is there already, 1
+ * when scontrol was asked (done is told), -1 with why. */
+static int extend(struct backend *b, struct shold *h, int64_t end_ms, backend_hold_fn done,
+                  void *arg, struct af_error *why)
 {
     char name[SLURM_NAME_MAX + 32], end[64], t[32];
-    struct proc_out o;
-    int rc;
 
-    if (end_ms == h->end_ms)
+    if (end_ms == h->end_ms && !h->extending)
         return 0; /* the broker asked again: the hold stands */
+    if (h->extending) /* asked again while it runs */
+        return add_waiter(h, done, arg, why) < 0 ? -1 : 1;
     local_time(end_ms, t, sizeof(t));
     snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", h->lease_id);
     snprintf(end, sizeof(end), "EndTime=%s", t);
-    rc = SLURM_RUN(&b->cmd, &o, why, "scontrol", "update", name, end);
-    proc_out_free(&o);
-    if (rc == 0)
-        h->end_ms = end_ms;
-    return rc == 0 ? 0 : -1;
+    if (run_sop(b, SOP_EXTEND, h->lease_id,
+                (const char *const[]){"scontrol", "update", name, end, NULL}, why) < 0)
+        return -1;
+    h->extending = true;
+    h->extend_to_ms = end_ms;
+    add_waiter(h, done, arg, why);
+    return 1;
 }
 
 /* scontrol create reservation aifed-<lease> of nodes in l's partition,
@@ -778,10 +947,8 @@ static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t
     char name[SLURM_NAME_MAX + 32], part[SLURM_NAME_MAX + 32], end[64], cnt[32], t[32];
     char start[64];
     char users[SLURM_NAME_MAX + 16], accounts[SLURM_NAME_MAX + 16];
-    const char *args[12] = {"scontrol", "create", "reservation"};
+    const char *args[13] = {"scontrol", "create", "reservation"};
     size_t n = 3;
-    struct proc_out o;
-    int rc;
 
     if (who(b, l, users, accounts, sizeof(users), why) < 0)
         return -1;
@@ -805,9 +972,8 @@ static int create_reservation(struct backend *b, const Aifed__Lease *l, uint32_t
         args[n++] = users;
     if (accounts[9])
         args[n++] = accounts;
-    rc = slurm_cmd_run(&b->cmd, &o, why, args);
-    proc_out_free(&o);
-    return rc == 0 ? 0 : -1;
+    args[n] = NULL;
+    return run_sop(b, SOP_CREATE, l->id, args, why);
 }
 
 /* A hold being released is not listed any more: asking for it again is new. */
@@ -815,18 +981,21 @@ static bool slurm_holding(struct backend *b, const char *lease_id)
 {
     const struct shold *h = find_hold(b, lease_id);
 
-    return h && !h->releasing;
+    return h && !h->releasing && !h->creating;
 }
 
-static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error *why)
+static int slurm_hold(struct backend *b, const Aifed__Lease *l, backend_hold_fn done,
+                      void *arg, struct af_error *why)
 {
     struct shold *h = find_hold(b, l->id);
     struct spool *sp = find_pool(b, l->pool);
     int64_t start_ms = backend_hold_start_ms(l, af_now_ms());
     uint32_t gpn, nodes;
 
+    if (h && h->creating && !h->releasing) /* asked again while Slurm makes it */
+        return add_waiter(h, done, arg, why) < 0 ? -1 : 1;
     if (h && !h->releasing)
-        return extend(b, h, l->expires_ms, why);
+        return extend(b, h, l->expires_ms, done, arg, why);
     if (h)
         return af_error_set(why, "lease %s is being released here", l->id);
     if (*b->degraded)
@@ -840,20 +1009,26 @@ static int slurm_hold(struct backend *b, const Aifed__Lease *l, struct af_error 
     nodes = (l->gpus + gpn - 1) / gpn;
     if (l->nodes > nodes)
         nodes = l->nodes;
-    if (create_reservation(b, l, nodes, start_ms, why) < 0)
-        return -1;
-    if (!(h = add_hold(b, l->id))) /* the next read finds the reservation */
+    {
+        char u[SLURM_NAME_MAX + 16], a[SLURM_NAME_MAX + 16];
+        if (who(b, l, u, a, sizeof(u), why) < 0) /* said now, not after a command */
+            return -1;
+    }
+    if (!(h = add_hold(b, l->id)))
         return af_error_set(why, "out of memory");
     snprintf(h->pool, sizeof(h->pool), "%s", l->pool);
     h->nodes = nodes;
     h->gpus = nodes * gpn;
     h->start_ms = start_ms;
     h->end_ms = l->expires_ms;
-    h->created_ms = af_mono_ms();
-    /* Until the next read shows the reservation. */
-    if (start_ms <= af_now_ms())
-        sp->pool.gpus_free -= sp->pool.gpus_free < h->gpus ? sp->pool.gpus_free : h->gpus;
-    return 0;
+    h->created_ms = INT64_MAX; /* no read says anything of it while it is made */
+    h->creating = true;
+    if (create_reservation(b, l, nodes, start_ms, why) < 0) {
+        drop_hold(b, h);
+        return -1;
+    }
+    add_waiter(find_hold(b, l->id), done, arg, why);
+    return 1;
 }
 
 /* sbatch --reservation=aifed-<lease> --partition=<pool>, as the local
@@ -904,7 +1079,7 @@ int backend_slurm_target(struct backend *b, const Aifed__Job *j, struct backend_
     const char *user = map_find(b->users, b->n_users, name);
     const char *acct = map_find(b->projects, b->n_projects, j->project);
 
-    if (!h || h->releasing)
+    if (!h || h->releasing || h->creating)
         return af_error_set(why, "no hold for lease %s here", j->lease_id);
     if (!user)
         return af_error_set(
@@ -922,30 +1097,14 @@ int backend_slurm_target(struct backend *b, const Aifed__Job *j, struct backend_
 static int slurm_release(struct backend *b, const char *lease_id)
 {
     struct shold *h = find_hold(b, lease_id);
-    char name[SLURM_NAME_MAX + 32];
-    struct proc_out o;
-    struct af_error err;
-    int rc;
 
     if (!h) {
         errno = ENOENT;
         return -1;
     }
-    /* The last look at its jobs before the reservation and its name go. */
-    if (read_usage(b, &err) < 0)
-        log_warnx("lease %s: usage may be short: %s", lease_id, err.text);
-    h = find_hold(b, lease_id);
     h->releasing = true;
-    snprintf(name, sizeof(name), "ReservationName=" RESV_PREFIX "%s", lease_id);
-    rc = SLURM_RUN(&b->cmd, &o, &err, "scontrol", "delete", name);
-    proc_out_free(&o);
-    if (rc != 0) {
-        /* Kept as releasing: every read tries again until Slurm agrees. */
-        log_warnx("lease %s: %s; will try again", lease_id, err.text);
-        errno = EAGAIN;
-        return -1;
-    }
-    end_hold(b, h, "deleted");
+    if (!h->creating) /* else once Slurm has made it */
+        start_delete(b, h);
     return 0;
 }
 
@@ -967,10 +1126,22 @@ static size_t slurm_ended(struct backend *b, struct backend_ended *out, size_t m
 
 /* ---- life ---- */
 
+static void slurm_set_procs(struct backend *b, struct aproc_pool *procs)
+{
+    b->procs = procs; /* NULL: the pool is going; no command starts */
+}
+
 static void slurm_destroy(struct backend *b)
 {
     if (!b)
         return;
+    for (size_t i = 0; i < b->n_holds; i++)
+        tell_waiters(&b->holds[i], -1, "the agent is stopping");
+    if (b->ctl) {
+        b->ctl->b = NULL;
+        if (b->ctl->refs == 0)
+            free(b->ctl);
+    }
     free(b->jobs);
     slurm_poll_stop(b->poll); /* first: the reader uses cmd and conf */
     if (b->site)
@@ -998,7 +1169,12 @@ static struct backend *slurm_create(const struct aconf *conf, struct af_error *e
         goto fail;
     }
     b->conf = conf;
-    if (slurm_cmd_init(&b->cmd, conf, err) < 0 ||
+    if (!(b->ctl = calloc(1, sizeof(*b->ctl)))) {
+        af_error_set(err, "out of memory");
+        goto fail;
+    }
+    b->ctl->b = b;
+    if (runas_init(&b->runas, conf, err) < 0 || slurm_cmd_init(&b->cmd, conf, err) < 0 ||
         !(b->site = backend_static_ops.create(conf, err)) ||
         af_conf_parse(map, on_map_line, b, err) < 0)
         goto fail;
@@ -1030,6 +1206,12 @@ static struct backend *slurm_reload(struct backend *old, const struct aconf *con
     b->n_holds = old->n_holds;
     old->holds = NULL;
     old->n_holds = 0;
+    /* Commands in flight answer the new backend. */
+    free(b->ctl);
+    b->ctl = old->ctl;
+    b->ctl->b = b;
+    old->ctl = NULL;
+    b->procs = old->procs;
     memcpy(b->pools, old->pools, sizeof(b->pools));
     b->n_pools = old->n_pools;
     for (size_t i = 0; i < b->n_pools; i++) {
@@ -1075,5 +1257,6 @@ const struct backend_ops backend_slurm_ops = {
     .reload = slurm_reload,
     .print = slurm_print,
     .refresh = slurm_refresh,
+    .set_procs = slurm_set_procs,
     .executor = "slurm",
 };

@@ -58,6 +58,12 @@
 #define MISSING_READS 3
 /* After sbatch, how long a queued job's start is watched closely. */
 #define START_WATCH_MS 30000
+/* sbatch that slurmctld did not answer (stopped, overloaded, failing
+ * over) is tried again this often, for this long, while the job waits
+ * QUEUED; each try first looks for the job in a read of Slurm newer than
+ * the failure, so that an sbatch that did reach slurmctld is not doubled. */
+#define SUBMIT_RETRY_MS    5000
+#define SUBMIT_RETRY_FOR_MS (15 * 60 * 1000)
 #define PATH_LEN       4096
 #define MAX_OUT        4096
 
@@ -73,6 +79,12 @@ struct sjob {
     int64_t watch_until; /* monotonic ms: just submitted, its start is watched */
     int64_t ended_ms;    /* monotonic ms its end was told, or 0 */
     bool submitting;     /* sbatch runs */
+    int64_t retry_ms;    /* monotonic ms sbatch is tried again, or 0 */
+    int64_t retry_until; /* ... until then */
+    uint64_t failed_read; /* the read of Slurm when sbatch last failed */
+    char opts[6][AF_ID_MAX + 32]; /* sbatch's options, for a retry */
+    size_t n_opts;
+    uint32_t dup_cancelled; /* a second copy of it in Slurm, cancelled */
     bool asking_exit;    /* the helper reads its exit code */
     int refs;            /* callbacks in flight that hold it */
     bool dropped;        /* out of the list; freed when refs reach 0 */
@@ -366,6 +378,21 @@ static const char *first_line(const char *err, char *buf, size_t size)
 
 /* ---- start ---- */
 
+/* A failure slurmctld's silence explains (the command timed out, or said
+ * it could not reach it), not the job's. */
+static bool transient(const struct aproc_result *res)
+{
+    static const char *const words[] = {"timed out", "Unable to contact", "Connection refused",
+                                        "Zero Bytes were transmitted", "no answer within"};
+
+    if (res->status == -1)
+        return true;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(res->err, words[i]))
+            return true;
+    return false;
+}
+
 static void on_submitted(const struct aproc_result *res, void *arg)
 {
     struct sjob *r = arg;
@@ -375,7 +402,7 @@ static void on_submitted(const struct aproc_result *res, void *arg)
     char *end = NULL;
 
     r->submitting = false;
-    if (r->dropped) {
+    if (r->dropped || res->stopping) { /* its record says how far it got */
         unref(r);
         return;
     }
@@ -385,6 +412,17 @@ static void on_submitted(const struct aproc_result *res, void *arg)
         if (!id || id > UINT32_MAX || (*end && *end != ';' && *end != '\n'))
             id = 0;
     }
+    if (!id && transient(res) && af_mono_ms() < r->retry_until) {
+        const struct slurm_job *v;
+        size_t n;
+        r->failed_read = backend_slurm_jobs(x->env.b, &v, &n);
+        r->retry_ms = af_mono_ms() + SUBMIT_RETRY_MS;
+        log_warnx("job %s: sbatch: %s; trying again while it waits", r->id,
+                  *res->err ? first_line(res->err, line, sizeof(line)) : "no answer");
+        unref(r);
+        return;
+    }
+    r->retry_ms = 0;
     if (!id) {
         snprintf(why, sizeof(why), "not submitted: %s",
                  res->status == 0 ? "sbatch answered no job id"
@@ -418,58 +456,73 @@ static int plan(struct executor *x, const Aifed__Job *job, struct backend_target
     return runas_job_root(x->env.conf->job_root, t->user, home, root, size, why);
 }
 
-static int submit(struct executor *x, struct sjob *r, const Aifed__Job *job,
-                  const struct backend_target *t, struct af_error *why)
+/* sbatch (again: resubmit, on the script the first left) as r's user. */
+static int run_sbatch(struct executor *x, struct sjob *r, const char *script)
 {
-    char name[AF_ID_MAX + 24], resv[AF_ID_MAX + 32], part[AF_ID_MAX + 16];
-    char gpus[32], time_s[32], acct[AF_ID_MAX + 16], sbatch[PATH_LEN], where[200];
+    char sbatch[PATH_LEN];
     struct hargv h;
-    char *text;
     int rc;
 
-    snprintf(name, sizeof(name), "--job-name=aifed-%s", job->id);
-    snprintf(resv, sizeof(resv), "--reservation=%s", t->reservation);
-    snprintf(part, sizeof(part), "--partition=%s", t->partition);
-    snprintf(gpus, sizeof(gpus), "--gpus=%u", job->gpus ? job->gpus : 1);
     slurm_cmd_path(cmd(x), "sbatch", sbatch, sizeof(sbatch));
-    hargv_init(&h, x, t->user, "submit");
+    hargv_init(&h, x, r->user, script ? "submit" : "resubmit");
     hargv_add(&h, r->root);
     hargv_add(&h, r->id);
     hargv_add(&h, sbatch);
     hargv_add(&h, slurm_cmd_conf(cmd(x)));
-    hargv_add(&h, name);
-    hargv_add(&h, resv);
-    hargv_add(&h, part);
-    hargv_add(&h, gpus);
+    for (size_t i = 0; i < r->n_opts; i++)
+        hargv_add(&h, r->opts[i]);
+    r->refs++;
+    rc = aproc_run(x->env.procs, h.v, script, script ? strlen(script) : 0,
+                   cmd(x)->timeout_ms * 3, MAX_OUT, on_submitted, r);
+    if (rc < 0) {
+        r->refs--;
+        return -1;
+    }
+    r->submitting = true;
+    return 0;
+}
+
+static void opt(struct sjob *r, const char *fmt, const char *value)
+{
+    if (r->n_opts < sizeof(r->opts) / sizeof(r->opts[0]))
+        snprintf(r->opts[r->n_opts++], sizeof(r->opts[0]), fmt, value);
+}
+
+static int submit(struct executor *x, struct sjob *r, const Aifed__Job *job,
+                  const struct backend_target *t, struct af_error *why)
+{
+    char gpus[16], time_s[32], where[200];
+    char *text;
+    int rc;
+
+    snprintf(gpus, sizeof(gpus), "%u", job->gpus ? job->gpus : 1);
+    opt(r, "--job-name=aifed-%s", job->id);
+    opt(r, "--reservation=%s", t->reservation);
+    opt(r, "--partition=%s", t->partition);
+    opt(r, "--gpus=%s", gpus);
     /* minutes:seconds, Slurm's form. The broker always sets a limit, no
      * longer than the lease; were there none, the reservation's end would
      * bound the job. */
     if (job->spec->time_limit_s) {
-        snprintf(time_s, sizeof(time_s), "--time=%u:%02u", job->spec->time_limit_s / 60,
+        snprintf(time_s, sizeof(time_s), "%u:%02u", job->spec->time_limit_s / 60,
                  job->spec->time_limit_s % 60);
-        hargv_add(&h, time_s);
+        opt(r, "--time=%s", time_s);
     }
-    if (*t->account) {
-        snprintf(acct, sizeof(acct), "--account=%s", t->account);
-        hargv_add(&h, acct);
-    }
+    if (*t->account)
+        opt(r, "--account=%s", t->account);
     snprintf(where, sizeof(where),
              "runs as Slurm job $SLURM_JOB_ID in reservation %s on $(hostname -s)",
              t->reservation);
     if (!(text = jobscript_for(job, r->dir, where)))
         return af_error_set(why, "out of memory");
-    r->refs++;
-    rc = aproc_run(x->env.procs, h.v, text, strlen(text), cmd(x)->timeout_ms * 3, MAX_OUT,
-                   on_submitted, r);
+    r->retry_until = af_mono_ms() + SUBMIT_RETRY_FOR_MS;
+    rc = run_sbatch(x, r, text);
     free(text);
-    if (rc < 0) {
-        r->refs--;
+    if (rc < 0)
         return af_error_set(why, "%s",
                             errno == EAGAIN ? "the site has too many commands waiting; "
                                               "submit it again"
                                             : strerror(errno));
-    }
-    r->submitting = true;
     return 0;
 }
 
@@ -527,7 +580,7 @@ static void on_cancelled(const struct aproc_result *res, void *arg)
     char line[AF_WIRE_MAX_TEXT];
     char *id = arg;
 
-    if (res->status != 0)
+    if (res->status != 0 && !res->stopping)
         log_warnx("job %s: scancel: %s (the lease's end stops it)", id,
                   *res->err ? first_line(res->err, line, sizeof(line)) : "failed");
     free(id);
@@ -653,7 +706,7 @@ static void on_exit_code(const struct aproc_result *res, void *arg)
     int code;
 
     r->asking_exit = false;
-    if (r->dropped || !open_state(r->state)) {
+    if (r->dropped || res->stopping || !open_state(r->state)) {
         unref(r);
         return;
     }
@@ -705,6 +758,48 @@ static void orphaned(struct executor *x, struct sjob *r)
         cancel(x, r, "its lease no longer stands at this site");
 }
 
+/* An sbatch that timed out may still reach a slurmctld that was only
+ * stopped, after the agent tried again: a second job by the same name,
+ * which is cancelled (the one whose id the agent has runs). */
+static void cancel_copies(struct executor *x, const struct slurm_job *v, size_t n)
+{
+    char id[16], scancel[PATH_LEN];
+    struct hargv h;
+
+    for (size_t i = 0; i < n; i++) {
+        struct sjob *r = strncmp(v[i].name, "aifed-", 6) ? NULL : find(x, v[i].name + 6);
+        if (!r || !r->slurm_id || v[i].id == r->slurm_id || v[i].id == r->dup_cancelled ||
+            strcmp(v[i].user, r->user))
+            continue;
+        log_warnx("job %s: Slurm has a second copy (Slurm job %u) from an sbatch that "
+                  "timed out; cancelling it",
+                  r->id, v[i].id);
+        snprintf(id, sizeof(id), "%u", v[i].id);
+        slurm_cmd_path(cmd(x), "scancel", scancel, sizeof(scancel));
+        hargv_init(&h, x, r->user, "scancel");
+        hargv_add(&h, scancel);
+        hargv_add(&h, slurm_cmd_conf(cmd(x)));
+        hargv_add(&h, id);
+        char *copy = strdup(r->id);
+        if (copy && aproc_run(x->env.procs, h.v, NULL, 0, cmd(x)->timeout_ms, MAX_OUT,
+                              on_cancelled, copy) == 0)
+            r->dup_cancelled = v[i].id;
+        else
+            free(copy);
+    }
+}
+
+/* sbatch again, once a read of Slurm newer than its failure does not list
+ * the job (so the failed one did not reach slurmctld). */
+static void retry(struct executor *x, struct sjob *r, uint64_t read)
+{
+    /* read k+1 may have begun before the failure; k+2 began after it. */
+    if (read < r->failed_read + 2 || af_mono_ms() < r->retry_ms)
+        return;
+    if (run_sbatch(x, r, NULL) < 0)
+        r->retry_ms = af_mono_ms() + SUBMIT_RETRY_MS;
+}
+
 static void sync_jobs(struct executor *x)
 {
     const struct slurm_job *v, *j;
@@ -721,10 +816,13 @@ static void sync_jobs(struct executor *x)
         if (!open_state(r->state) || r->submitting)
             continue;
         if (!(j = listed(r, v, n))) {
-            if (++r->missing >= MISSING_READS)
+            if (r->retry_ms)
+                retry(x, r, read);
+            else if (++r->missing >= MISSING_READS)
                 gone(x, r);
             continue;
         }
+        r->retry_ms = 0; /* an sbatch that timed out had reached slurmctld */
         r->missing = 0;
         if (!r->slurm_id) { /* found by its name after a restart */
             r->slurm_id = j->id;
@@ -736,6 +834,7 @@ static void sync_jobs(struct executor *x)
         else
             orphaned(x, r);
     }
+    cancel_copies(x, v, n);
 }
 
 static void sjobs_poll(struct executor *x)
@@ -803,7 +902,7 @@ static void sjobs_destroy(struct executor *x)
 {
     if (!x)
         return;
-    /* The command pool went first: no callback holds a job any more. */
+    /* The command pool went first: every callback has let go of its job. */
     while (x->jobs) {
         struct sjob *r = x->jobs;
         x->jobs = r->next;

@@ -30,6 +30,11 @@ done
 # A second try on other ports before concluding that Slurm cannot start here.
 slurm_lab_start "$T/slurm" 4 || { slurm_lab_stop; rm -rf "$T/slurm"; slurm_lab_start "$T/slurm" 4; } ||
     skip "Slurm did not start: $(tail -q -n 2 "$T"/slurm/*.log | tr '\n' ' ')"
+# The user map names a real unprivileged account (never root: the agent
+# refuses that), which runs the reservation's job.
+chmod 711 "$T"
+U=aifedsl$$
+slurm_lab_user "$U" || skip "cannot create a local user"
 trap 'slurm_lab_stop; finish' EXIT
 
 SITE=meluxina
@@ -48,7 +53,7 @@ gpu_memory_gb = 40
 EOF
 cat > "$T/agents/users.map" <<EOF
 [users]
-alice = root
+alice = $U
 EOF
 slurm_lab_agent_conf "$T" "$SITE" <<EOF
 command_timeout = 2s
@@ -103,13 +108,13 @@ lease=$(jq -r '.id' <<<"$out")
 check "a submit is granted at the Slurm site" test "$(jq -r '.state + " " + .site' <<<"$out")" = "ACTIVE $SITE"
 check "... as reservation aifed-$lease in Slurm" quiet resv "aifed-$lease"
 check "... of the node, for the mapped local user" \
-    grep -q "NodeCnt=1 .*Users=root" <<<"$(resv "aifed-$lease")"
+    grep -q "NodeCnt=1 .*Users=$U" <<<"$(resv "aifed-$lease")"
 part=$(resv "aifed-$lease" | grep -o 'PartitionName=[^ ]*' | cut -d= -f2)
 check "lease show says how to work in it by hand, as Slurm has it" \
-    grep -q "^by hand: *on $SITE's login node, as root, sbatch --reservation=aifed-$lease --partition=$part$" \
+    grep -q "^by hand: *on $SITE's login node, as $U, sbatch --reservation=aifed-$lease --partition=$part$" \
     <<<"$(ctl alice lease show "$lease")"
 check "... and --json gives it as fields" \
-    test "$(ctlj alice lease show "$lease" | jq -r '.access | [.scheduler, .reservation, .account] | join(" ")')" = "slurm aifed-$lease root"
+    test "$(ctlj alice lease show "$lease" | jq -r '.access | [.scheduler, .reservation, .account] | join(" ")')" = "slurm aifed-$lease $U"
 check "... ending when the lease does" test "$(date -d "$(resv "aifed-$lease" |
     grep -o 'EndTime=[^ ]*' | cut -d= -f2)" +%s)" = \
     "$(date -d "$(jq -r .expires <<<"$out")" +%s)"
@@ -125,7 +130,7 @@ for ((i = 0; i < 5; i++)); do
     free_is 0 && zeros=$((zeros + 1))
 done
 check "... and stay held in the next five advertisements ($zeros of 5 say 0 free)" test "$zeros" -eq 5
-job=$(sbatch --parsable --reservation="aifed-$lease" --gres=gpu:1 --time=5 \
+job=$(runuser -u "$U" -- sbatch --parsable --reservation="aifed-$lease" --gres=gpu:1 --time=5 \
     --output=/dev/null --wrap "sleep 2")
 wait_for "a job sent to the reservation runs and completes" 20 \
     '[[ $(squeue --json | jq -r ".jobs[] | select(.job_id == $job) | .job_state") == COMPLETED ]]'

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Jobs on a real Slurm (slurmlab.sh), as a real unprivileged local user the
-# test creates: a task runs as that user inside its lease's reservation; its
+# Jobs on a real Slurm (slurmlab.sh), with the agent run as a site runs it:
+# as the package's own account (aifed-agent, not root), with the shipped
+# sudoers rule, its job helper the only thing it runs as a user; and a real
+# unprivileged local user the test creates: a task runs as that user inside its lease's reservation; its
 # output arrives through aifedctl logs -f byte for byte; exit codes, cancel,
 # a lease released with a running job, files and an image (a stand-in
 # apptainer); the GPUs come back when run's lease ends; an agent restart and
@@ -25,7 +27,10 @@ for c in slurmctld slurmd munged mungekey sinfo jq sudo useradd; do
 done
 [[ $(id -u) -eq 0 ]] || skip "slurmd must run as root"
 chmod 711 "$T" # the job's user reaches the lab's slurm.conf and munge socket
-slurm_lab_start "$T/slurm" 4 || { slurm_lab_stop; rm -rf "$T/slurm"; slurm_lab_start "$T/slurm" 4; } ||
+AGENT_USER=aifed-agent
+slurm_lab_agent_account "$AGENT_USER" || skip "cannot make the agent's account and sudoers rule"
+export SLURM_LAB_SLURMUSER=$AGENT_USER
+slurm_lab_start "$T/slurm" 4 || { slurm_lab_stop; rm -rf "$T/slurm"; slurm_lab_agent_account "$AGENT_USER"; slurm_lab_start "$T/slurm" 4; } ||
     skip "Slurm did not start: $(tail -q -n 2 "$T"/slurm/*.log | tr '\n' ' ')"
 slurm_lab_user "$JOBUSER" || skip "cannot create a local user"
 trap 'slurm_lab_stop; finish' EXIT
@@ -44,9 +49,15 @@ command_timeout = 5s
 estimate_sizes = 1
 estimate_interval = 1m
 CONF
+# The agent's account owns its config and state; it reads its key and the
+# broker's, and nothing else of the test's.
+chown -R "$AGENT_USER:" "$T/agents" && chown "$AGENT_USER:" "$T/keys/$SITE.key" && chmod 711 "$T/keys"
+
 start_agent() { slurm_lab_start_agent "$T" "$SITE"; }
 start_agent
 fed_wait_up "$T" 1 || { fail "the Slurm site did not come UP"; exit 1; }
+check "the agent runs as $AGENT_USER, not root" \
+    test "$(ps -o user= -p "$(cat "$T/agents/$SITE.pid")")" = "$AGENT_USER"
 
 free_is() { [[ $(ctlj ops sites | jq -r '.[0].pools[0].gpus_free') == "$1" ]]; }
 job_state() { ctlj alice job show "$1" | jq -r .state; }
