@@ -212,3 +212,98 @@ out=$(ctl alice run --template tiny --set model=huge-model 2>&1); rc=$?
 check "... and a model the site lacks is refused before anything is asked" \
     test "$rc:$out" = "2:aifedctl run: model: no site offers model huge-model; known: tiny-model"
 wait_free "the GPUs are back after the templated job"
+
+# --- The attacks of a user with a job, at a Slurm site (each worked before
+# the job helper, with the agent reading the job's files as root).
+lease=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m | jq -r .id)
+secret=$(sed -n 's/^ *secret-key = "\(.*\)"$/\1/p' "$T/keys/$SITE.key")
+for target in /etc/shadow "$T/keys/$SITE.key"; do
+    job=$(ctl alice run --detach --lease "$lease" "$(task link 10m "rm -f output.log; ln -s $target output.log; sleep 1")" 2>/dev/null)
+    wait_for "a job that links output.log to $target ended" 30 'test "$(job_state "$job")" = COMPLETED'
+    out=$(ctl alice logs "$job" 2>&1)
+    check "... logs shows none of $target" test -n "$secret" -a -z "$(grep -F -e 'root:' -e "$secret" <<<"$out")"
+done
+job=$(ctl alice run --detach --lease "$lease" "$(task swap 10m 'x=$(mktemp -d); ln -s /etc/shadow $x/output.log; d=$(pwd); mv "$d" "$d.old"; ln -s $x "$d"; sleep 1')" 2>/dev/null)
+wait_for "a job that swaps its directory for a symlink ended" 30 '[[ $(job_state "$job") == COMPLETED || $(job_state "$job") == FAILED ]]'
+check "... logs shows nothing of /etc/shadow" test -z "$(ctl alice logs "$job" 2>&1 | grep -F 'root:')"
+job=$(ctl alice run --detach --lease "$lease" "$(task fifo 10m 'rm -f output.log; mkfifo output.log; sleep 30')" 2>/dev/null)
+wait_for "a job that makes output.log a FIFO runs" 30 \
+    'test "$(job_state "$job")" = RUNNING && test -p "$SLURM_LAB_HOME/.aifed/jobs/$job/output.log"'
+timeout 10 "$FED_CTL_BIN" --broker "$FED_CLIENT_EP" --broker-key "$T/keys/broker.pub" --key "$T/keys/alice.key" logs "$job" >/dev/null 2>&1
+check "... logs of it returns" test $? -ne 124
+wait_for "... and the site stays UP, 3 s on" 10 'sleep 3; [[ $(ctlj ops sites | jq -r ".[0].state") == UP ]]'
+ctlj alice job cancel "$job" >/dev/null
+
+# --- slurmctld stopped (SIGSTOP) for 30 s while jobs are submitted and
+# followed: the site stays UP, advertising on time; the jobs run after.
+metrics=$(grep -o 'metrics on http://[^ ]*' "$T/logs/agent-$SITE.log" | tail -n 1 | cut -d' ' -f3)
+adverts() { curl -s "$metrics" | awk '/^aifed_agent_advertisements_total/ {print $2}'; }
+job=$(ctl alice run --detach --lease "$lease" "$(task ticking 10m 'for i in $(seq 45); do echo "tick $i"; sleep 1; done')" 2>/dev/null)
+wait_for "a job runs and writes before slurmctld stops" 30 'test "$(job_state "$job")" = RUNNING'
+ctl alice logs -f "$job" >"$T/ticking" 2>/dev/null &
+follower=$!
+slurm_lab_ctld_stop "$T/slurm"
+stopped=()
+for i in 1 2 3; do
+    stopped+=("$(ctl alice run --detach --lease "$lease" "$(task stopped$i 5m "echo ran $i")" 2>/dev/null)")
+done
+ups=0 downs=0 a0=$(adverts) start=$SECONDS
+while ((SECONDS - start < 30)); do
+    [[ $(ctlj ops sites | jq -r '.[0].state') == UP ]] && ups=$((ups + 1)) || downs=$((downs + 1))
+    sleep 0.5
+done
+a1=$(adverts) took=$((SECONDS - start))
+slurm_lab_ctld_cont "$T/slurm"
+echo "# slurmctld stopped ${took} s: the site UP in $ups of $((ups + downs)) looks; $((a1 - a0)) advertisements sent meanwhile, one per $(awk -v n=$((a1 - a0)) -v t=$took "BEGIN { printf \"%.2f\", t / (n ? n : 1) }") s (the broker asks one per 0.5 s)"
+check "the site stayed UP all the 30 s slurmctld was stopped" test "$downs" = 0
+check "... and jobs were taken meanwhile (QUEUED)" \
+    test "$(for j in "${stopped[@]}"; do job_state "$j"; done | sort -u | tr '\n' ' ')" = "QUEUED "
+for j in "${stopped[@]}"; do
+    wait_for "once it answers again, job $j runs and completes" 90 'test "$(job_state "$j")" = COMPLETED'
+    check "... submitted to Slurm once" test "$(in_slurm "$j")" = 1
+done
+wait "$follower"
+check "the job followed across the stop ends COMPLETED" test "$(job_state "$job")" = COMPLETED
+check "... and logs -f gave its output byte for byte" \
+    cmp -s "$T/ticking" "$SLURM_LAB_HOME/.aifed/jobs/$job/output.log"
+ctl alice lease release "$lease" >/dev/null
+
+# --- The user map and job_root a site admin could get wrong.
+for who in root "$AGENT_USER"; do
+    printf '[users]\nalice = %s\n' "$who" >"$T/agents/bad.map"
+    sed 's/^user_map = .*/user_map = bad.map/' "$T/agents/$SITE.conf" >"$T/agents/bad.conf"
+    chown "$AGENT_USER:" "$T/agents/bad.map" "$T/agents/bad.conf"
+    out=$(setpriv --reuid="$AGENT_USER" --regid="$AGENT_USER" --init-groups -- \
+        timeout 10 "$FED_AGENT_BIN" -f -c "$T/agents/bad.conf" 2>&1); rc=$?
+    check "a user map naming $who: the agent refuses to start ($rc)" \
+        grep -q "bad.map:2: account $who is .*never runs" <<<"$out"
+done
+printf '[users]\nalice = %s\n' "$JOBUSER" >"$T/agents/bad.map"
+sed 's|^\[slurm\]|job_root = /scratch/aifed\n&|' "$T/agents/$SITE.conf" >"$T/agents/bad.conf"
+check "a job_root shared by every account is refused" \
+    grep -q "job_root: '/scratch/aifed' is one directory for every account" \
+    <<<"$("$FED_AGENT_BIN" -n -c "$T/agents/bad.conf" 2>&1)"
+
+# A directory made first by another local user, under a shared (sticky)
+# parent of per-account job roots: the job fails, it does not run there.
+shared=$(mktemp -d /tmp/aifed-shared.XXXXXX) && chmod 1777 "$shared"
+other=aifedx$$
+useradd -M -d /nonexistent -s /bin/sh "$other"
+runuser -u "$other" -- mkdir -m 0777 "$shared/$JOBUSER"
+sed -i "s|^\[slurm\]|job_root = $shared/%u\n&|" "$T/agents/$SITE.conf"
+fed_stop_pid "$T/agents/$SITE.pid"
+n=$(grep -c "connected to the broker as" "$T/logs/agent-$SITE.log")
+start_agent
+wait_for "the agent comes back with job_root = $shared/%u" 20 \
+    '(($(grep -c "connected to the broker as" "$T/logs/agent-$SITE.log") > n))'
+ps -o user=,pid=,args= -p "$(cat "$T/agents/$SITE.pid")" | sed 's/^/# agent: /'
+tail -n 3 "$T/logs/agent-$SITE.log" | sed 's/^/# /'
+wait_free "... and its node is free"
+lease=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m | jq -r .id)
+job=$(ctl alice run --detach --lease "$lease" "$(task squat 5m 'echo ran')" 2>/dev/null)
+wait_for "a job whose directory another account made first FAILS" 30 'test "$(job_state "$job")" = FAILED'
+check "... saying why" grep -q "belongs to uid $(id -u "$other")" <<<"$(job_field "$job" reason)"
+check "... and nothing ran as the user there" test ! -e "$shared/$JOBUSER/$job/output.log"
+ctl alice lease release "$lease" >/dev/null
+userdel "$other" 2>/dev/null
+rm -rf "$shared"
