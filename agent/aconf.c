@@ -312,7 +312,8 @@ void aconf_print(const struct aconf *c, FILE *out)
         fprintf(out, "signing_key = %s\n", c->signing_key);
     else
         fprintf(out, "# signing_key: none, a new key at every start\n");
-    fprintf(out, c->lab ? "lab = %s\n" : "# lab: none, the agent refuses to run as root\n",
+    fprintf(out,
+            c->lab ? "lab = %s\n" : "# lab: none, the agent refuses to run as root\n",
             c->lab);
     fprintf(out, "job_root = %s\njob_helper = %s\nsudo = %s\n", c->job_root,
             c->job_helper, c->sudo);
@@ -320,9 +321,10 @@ void aconf_print(const struct aconf *c, FILE *out)
         fprintf(out, "uid_min = %u\n", c->uid_min);
     else
         fprintf(out, "# uid_min: UID_MIN of /etc/login.defs\n");
-    fprintf(out, c->job_users_group ? "job_users_group = %s\n"
-                                    : "# job_users_group: none, any account the user map "
-                                      "names%s\n",
+    fprintf(out,
+            c->job_users_group ? "job_users_group = %s\n"
+                               : "# job_users_group: none, any account the user map "
+                                 "names%s\n",
             c->job_users_group ? c->job_users_group : "");
     fprintf(out, "max_jobs_per_user = %u\n", c->max_jobs_per_user);
     fprintf(out, "demo_jobs = %s\ndemo_jobs_account = %s\n", c->demo_jobs ? "yes" : "no",

@@ -41,15 +41,15 @@ struct aconf {
     uint64_t advertise_interval_ms;
     uint64_t max_message;
     /* Who jobs run as and how (exec/runas.h). */
-    char *lab;               /* why this agent may run as root, or NULL: it may not */
-    char *job_root;          /* jobs' directories: %u the local user, %h its home */
-    char *job_helper;        /* the helper run as a job's account */
-    char *sudo;              /* how the agent becomes that account */
-    char *job_users_group;   /* accounts that may run jobs, or NULL: any with a uid */
-    uint32_t uid_min;        /* at least this (login.defs' UID_MIN unless set) */
+    char *lab;             /* why this agent may run as root, or NULL: it may not */
+    char *job_root;        /* jobs' directories: %u the local user, %h its home */
+    char *job_helper;      /* the helper run as a job's account */
+    char *sudo;            /* how the agent becomes that account */
+    char *job_users_group; /* accounts that may run jobs, or NULL: any with a uid */
+    uint32_t uid_min;      /* at least this (login.defs' UID_MIN unless set) */
     bool uid_min_set;
-    bool demo_jobs;          /* a static site runs jobs itself (local executor) */
-    char *demo_jobs_account; /* ... as this account */
+    bool demo_jobs;             /* a static site runs jobs itself (local executor) */
+    char *demo_jobs_account;    /* ... as this account */
     uint32_t max_jobs_per_user; /* records a site keeps per account at once */
     struct aconf_slurm slurm;
 };

@@ -63,16 +63,16 @@ struct agent {
     char signing_pub[AF_SIGN_PK_B64];
     uint8_t broker_sign_pk[32]; /* from the Welcome, over CURVE */
     bool have_broker_key;
-    size_t adv_bytes;    /* the last advertisement, plus the holds made since */
-    size_t adv_held;     /* the holds it listed, plus the holds made since */
-    bool list_full;      /* said once: holds are refused for want of room */
-    struct held *held;   /* what was countersigned, per hold */
+    size_t adv_bytes;  /* the last advertisement, plus the holds made since */
+    size_t adv_held;   /* the holds it listed, plus the holds made since */
+    bool list_full;    /* said once: holds are refused for want of room */
+    struct held *held; /* what was countersigned, per hold */
     const struct executor_ops *xops; /* how jobs run here, or NULL: they do not */
     struct executor *x;
-    struct runas runas;        /* who jobs run as, and how */
-    struct aproc_pool *procs;  /* commands run for jobs */
+    struct runas runas;         /* who jobs run as, and how */
+    struct aproc_pool *procs;   /* commands run for jobs */
     struct follow_pool *follow; /* jobs' output readers */
-    struct hold_ask *asks; /* holds the backend answers later */
+    struct hold_ask *asks;      /* holds the backend answers later */
     size_t n_asks;
     bool dying;
 };

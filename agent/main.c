@@ -51,8 +51,9 @@ int main(int argc, char **argv)
     if (geteuid() == 0 && conf->lab)
         log_warnx("running as root, because lab = %s", conf->lab);
     else if (geteuid() == 0) /* -n: the check goes on; a start would not */
-        log_warnx("as root, this agent would refuse to start: set lab = WHY, or run it as "
-                  "its own account");
+        log_warnx(
+            "as root, this agent would refuse to start: set lab = WHY, or run it as "
+            "its own account");
     if (!(ops = backend_find(conf->backend))) { /* aconf allows only known ones */
         log_errx("backend %s is not in this build", conf->backend);
         goto cleanup;

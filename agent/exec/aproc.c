@@ -104,8 +104,10 @@ static void start_next(struct aproc_pool *p);
 static void finish(struct aproc_cmd *c)
 {
     struct aproc_pool *p = c->pool;
-    struct aproc_result r = {.status = c->status, .out = c->out ? c->out : "",
-                             .out_len = c->out_len, .err = c->err};
+    struct aproc_result r = {.status = c->status,
+                             .out = c->out ? c->out : "",
+                             .out_len = c->out_len,
+                             .err = c->err};
 
     if (c->finished)
         return;
@@ -158,8 +160,8 @@ static void on_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (c->out_len < c->max_out) {
-        size_t keep = c->max_out - c->out_len < (size_t)n ? c->max_out - c->out_len
-                                                          : (size_t)n;
+        size_t keep =
+            c->max_out - c->out_len < (size_t)n ? c->max_out - c->out_len : (size_t)n;
         char *grown = realloc(c->out, c->out_len + keep + 1);
         if (!grown)
             return;
@@ -329,7 +331,8 @@ int aproc_run_env(struct aproc_pool *p, char *const argv[], char *const env[],
         return -1;
     }
     if (!(c = calloc(1, sizeof(*c))) || !(c->argv = argv_copy(argv)) ||
-        (env && !(c->env = env_copy(env))) || (in && !(c->in = malloc(in_len ? in_len : 1)))) {
+        (env && !(c->env = env_copy(env))) ||
+        (in && !(c->in = malloc(in_len ? in_len : 1)))) {
         if (c)
             cmd_free(c);
         errno = ENOMEM;
@@ -387,8 +390,8 @@ void aproc_pool_destroy(struct aproc_pool *p)
 {
     if (!p)
         return;
-    struct aproc_result stop = {.stopping = true, .status = -1, .out = "",
-                                .err = "the agent is stopping"};
+    struct aproc_result stop = {
+        .stopping = true, .status = -1, .out = "", .err = "the agent is stopping"};
 
     p->dying = true;
     while (p->head) {

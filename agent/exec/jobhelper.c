@@ -126,7 +126,8 @@ static int put_script(int dirfd)
     while ((n = read(0, buf, sizeof(buf))) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || (total += (size_t)n) > MAX_SCRIPT || write_all(fd, buf, (size_t)n) < 0) {
+        if (n < 0 || (total += (size_t)n) > MAX_SCRIPT ||
+            write_all(fd, buf, (size_t)n) < 0) {
             close(fd);
             return die("writing the script: %s", n < 0 ? strerror(errno) : "too long");
         }
@@ -158,8 +159,12 @@ static int cmd_prepare(int argc, char **argv, int *ret_dirfd)
 /* Only what sjobs.c passes: a wrong or extra option is refused. */
 static bool sbatch_opt_ok(const char *o)
 {
-    static const char *const ok[] = {"--job-name=aifed-job-", "--reservation=aifed-",
-                                      "--partition=", "--gpus=", "--time=", "--account="};
+    static const char *const ok[] = {"--job-name=aifed-job-",
+                                     "--reservation=aifed-",
+                                     "--partition=",
+                                     "--gpus=",
+                                     "--time=",
+                                     "--account="};
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         if (!strncmp(o, ok[i], strlen(ok[i])) && !strchr(o, '\n'))
@@ -333,7 +338,8 @@ static int cmd_follow(int argc, char **argv)
             return die("%s: %s", argv[2], strerror(errno));
         if ((uint64_t)st.st_size > pos) {
             uint64_t want = (uint64_t)st.st_size - pos;
-            ssize_t n = pread(fd, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)pos);
+            ssize_t n =
+                pread(fd, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)pos);
             if (n < 0)
                 return die("%s: %s", argv[2], strerror(errno));
             if (emit(pos, (uint64_t)st.st_size, buf, (uint32_t)n, 0) < 0)
@@ -478,8 +484,7 @@ int main(int argc, char **argv)
         int (*fn)(int argc, char **argv);
     } verbs[] = {
         {"submit", cmd_submit}, {"resubmit", cmd_resubmit}, {"scancel", cmd_scancel},
-        {"cat", cmd_cat},
-        {"follow", cmd_follow}, {"run", cmd_run},
+        {"cat", cmd_cat},       {"follow", cmd_follow},     {"run", cmd_run},
     };
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -69,7 +69,8 @@ char *jobscript_for(const Aifed__Job *job, const char *dir, const char *where)
 
     if (!f)
         return NULL;
-    fprintf(f, "#!/bin/sh\n# aifed job %s in lease %s, written by aifed-agent\numask 077\n",
+    fprintf(f,
+            "#!/bin/sh\n# aifed job %s in lease %s, written by aifed-agent\numask 077\n",
             job->id, job->lease_id);
     fputs("d=", f);
     put_quoted(f, dir);

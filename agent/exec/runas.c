@@ -12,22 +12,25 @@
 
 #define MAX_GROUPS 256
 
-uid_t runas_uid_min_default(void)
+/* A number of /etc/login.defs, or def. */
+static uid_t login_defs(const char *want, uid_t def)
 {
     FILE *f = fopen("/etc/login.defs", "r");
-    char line[256];
-    unsigned long v = 1000;
+    char line[256], key[32];
+    unsigned long n, v = def;
 
     if (!f)
-        return 1000;
-    while (fgets(line, sizeof(line), f)) {
-        char key[32];
-        unsigned long n;
-        if (sscanf(line, " %31s %lu", key, &n) == 2 && !strcmp(key, "UID_MIN"))
+        return def;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, " %31s %lu", key, &n) == 2 && !strcmp(key, want))
             v = n;
-    }
     fclose(f);
     return (uid_t)v;
+}
+
+uid_t runas_uid_min_default(void)
+{
+    return login_defs("UID_MIN", 1000);
 }
 
 int runas_init(struct runas *ra, const struct aconf *conf, struct af_error *err)
@@ -36,6 +39,7 @@ int runas_init(struct runas *ra, const struct aconf *conf, struct af_error *err)
     ra->sudo = conf->sudo;
     ra->helper = conf->job_helper;
     ra->uid_min = conf->uid_min_set ? conf->uid_min : runas_uid_min_default();
+    ra->uid_max = login_defs("UID_MAX", 60000);
     ra->self = geteuid();
     if (conf->job_users_group) {
         struct group *g = getgrnam(conf->job_users_group);
@@ -83,6 +87,11 @@ int runas_check(const struct runas *ra, const char *name, uid_t *ret_uid, char *
                             "account %s has uid %u, below uid_min %u: a system account "
                             "never runs jobs",
                             name, (unsigned)pw->pw_uid, (unsigned)ra->uid_min);
+    if (pw->pw_uid > ra->uid_max)
+        return af_error_set(why,
+                            "account %s has uid %u, above UID_MAX %u of /etc/login.defs "
+                            "(nobody and the like): it never runs jobs",
+                            name, (unsigned)pw->pw_uid, (unsigned)ra->uid_max);
     if (ra->have_group && !in_group(pw, ra->group))
         return af_error_set(why, "account %s is not in job_users_group %s", name,
                             ra->group_name);
@@ -93,8 +102,7 @@ int runas_check(const struct runas *ra, const char *name, uid_t *ret_uid, char *
     return 0;
 }
 
-size_t runas_argv(const struct runas *ra, const char *name, const char *verb,
-                  char **argv)
+size_t runas_argv(const struct runas *ra, const char *name, const char *verb, char **argv)
 {
     size_t n = 0;
 

@@ -2,10 +2,10 @@
 /*
  * runas: who a job may run as, and how the agent acts as that account. An
  * account may run jobs when it exists, is not root, has a uid of at least
- * uid_min (login.defs' UID_MIN unless set: system accounts never), is not
- * the agent's own account, and, when job_users_group is set, is a member
- * of that group. Checked when the user map is read and again before each
- * job, because accounts change under a running agent.
+ * uid_min (login.defs' UID_MIN unless set: system accounts never) and at
+ * most login.defs' UID_MAX (so not nobody), is not the agent's own account, and, when
+ * job_users_group is set, is a member of that group. Checked when the user map is read
+ * and again before each job, because accounts change under a running agent.
  *
  * Everything the agent does as an account goes through the job helper,
  * `sudo -n -u ACCOUNT -- JOB_HELPER VERB ...`, always: never directly, even
@@ -26,6 +26,7 @@ struct runas {
     const char *sudo;   /* borrowed from the config */
     const char *helper; /* likewise */
     uid_t uid_min;
+    uid_t uid_max; /* login.defs' UID_MAX: nobody and the like never run jobs */
     uid_t self;
     bool have_group;
     gid_t group;

@@ -24,9 +24,11 @@ static int dir_trusted(const struct stat *st, uid_t uid, const char *at,
     if (!S_ISDIR(st->st_mode))
         return af_error_set(err, "%s: not a directory", at);
     if (st->st_uid != 0 && st->st_uid != uid)
-        return af_error_set(err, "%s: belongs to uid %u, not to the job's account or root",
-                            at, (unsigned)st->st_uid);
-    if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_uid == 0 && (st->st_mode & S_ISVTX)))
+        return af_error_set(err,
+                            "%s: belongs to uid %u, not to the job's account or root", at,
+                            (unsigned)st->st_uid);
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
+        !(st->st_uid == 0 && (st->st_mode & S_ISVTX)))
         return af_error_set(err, "%s: others may write it (mode %o)", at,
                             (unsigned)(st->st_mode & 07777));
     return 0;
@@ -52,7 +54,8 @@ int safefile_dir(const char *path, uid_t uid, bool create, struct af_error *err)
     for (part = strtok_r(buf, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
         if (!safefile_name_ok(part)) {
             close(fd);
-            return af_error_set(err, "%s: '%s' is not a plain path component", path, part);
+            return af_error_set(err, "%s: '%s' is not a plain path component", path,
+                                part);
         }
         snprintf(walked + strlen(walked), sizeof(walked) - strlen(walked), "/%s", part);
         next = open_dir_at(fd, part);

@@ -121,7 +121,8 @@ static int record_get(const struct executor *x, const char *id, int *state, int 
     record_path(x, id, path, sizeof(path));
     if (!af_id_valid(id) || !(f = fopen(path, "r")))
         return -1;
-    if (!fgets(line, sizeof(line), f) || sscanf(line, "%d %d %64s", state, code, lease) < 3) {
+    if (!fgets(line, sizeof(line), f) ||
+        sscanf(line, "%d %d %64s", state, code, lease) < 3) {
         fclose(f);
         return -1;
     }
@@ -165,7 +166,8 @@ static void tell(struct executor *x, const struct ljob *j)
     x->env.report(j->id, j->state, j->exit_code, j->why, j->pid, x->account, x->env.arg);
 }
 
-static void report(struct executor *x, struct ljob *j, int state, int code, const char *why)
+static void report(struct executor *x, struct ljob *j, int state, int code,
+                   const char *why)
 {
     if (state != j->state) {
         j->state = state;
@@ -219,8 +221,10 @@ static void on_exited(uv_process_t *p, int64_t status, int signum)
         snprintf(why, sizeof(why), "its time limit passed");
     } else if (!j->pid[0]) {
         state = AIFED__JOB_STATE__JOB_FAILED;
-        snprintf(why, sizeof(why), "the job helper could not run it (exit %d; the "
-                                   "agent's log says why)", code);
+        snprintf(why, sizeof(why),
+                 "the job helper could not run it (exit %d; the "
+                 "agent's log says why)",
+                 code);
     } else if (code == 0) {
         state = AIFED__JOB_STATE__JOB_COMPLETED;
         snprintf(why, sizeof(why), "exited 0");
@@ -238,7 +242,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     struct ljob *j = h->data;
 
     (void)hint;
-    *buf = uv_buf_init(j->outbuf + j->outlen, (unsigned)(sizeof(j->outbuf) - 1 - j->outlen));
+    *buf =
+        uv_buf_init(j->outbuf + j->outlen, (unsigned)(sizeof(j->outbuf) - 1 - j->outlen));
 }
 
 static void on_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -339,7 +344,8 @@ static void on_prepared(const struct aproc_result *res, void *arg)
         return;
     }
     if (res->status != 0) {
-        snprintf(line, sizeof(line), "%s", *res->err ? res->err : "the job helper failed");
+        snprintf(line, sizeof(line), "%s",
+                 *res->err ? res->err : "the job helper failed");
         line[strcspn(line, "\n")] = '\0';
         report(j->x, j, AIFED__JOB_STATE__JOB_FAILED, 0, line);
         return;
@@ -361,7 +367,7 @@ static bool again(struct executor *x, const Aifed__Job *job)
         return true;
     }
     if (record_get(x, job->id, &state, &code, why, sizeof(why)) < 0)
-        return false; /* never started here */
+        return false;      /* never started here */
     if (open_state(state)) /* it was running when the agent stopped: it was ended */
         x->env.report(job->id, AIFED__JOB_STATE__JOB_FAILED, 0, STOPPED_WITH_AGENT, "",
                       x->account, x->env.arg);
@@ -395,7 +401,8 @@ static int ljobs_start(struct executor *x, const Aifed__Job *job, struct af_erro
     j->state = AIFED__JOB_STATE__JOB_QUEUED;
     snprintf(j->why, sizeof(j->why), "starting");
     snprintf(dir, sizeof(dir), "%s/%s", x->root, job->id);
-    if (!(text = jobscript_for(job, dir, "runs on the demo executor, not under a scheduler"))) {
+    if (!(text = jobscript_for(job, dir,
+                               "runs on the demo executor, not under a scheduler"))) {
         free(j);
         return af_error_set(why, "out of memory");
     }
@@ -403,7 +410,8 @@ static int ljobs_start(struct executor *x, const Aifed__Job *job, struct af_erro
     argv[n++] = x->root;
     argv[n++] = j->id;
     argv[n] = NULL;
-    rc = aproc_run(x->env.procs, argv, text, strlen(text), PREPARE_MS, 4096, on_prepared, j);
+    rc = aproc_run(x->env.procs, argv, text, strlen(text), PREPARE_MS, 4096, on_prepared,
+                   j);
     free(text);
     if (rc < 0) {
         free(j);
@@ -430,7 +438,8 @@ static void ljobs_cancel(struct executor *x, const char *job_id, const char *rea
     stop(j, reason);
 }
 
-static void ljobs_cancel_lease(struct executor *x, const char *lease_id, const char *reason)
+static void ljobs_cancel_lease(struct executor *x, const char *lease_id,
+                               const char *reason)
 {
     for (struct ljob *j = x->jobs; j; j = j->next)
         if (!strcmp(j->lease, lease_id))
@@ -457,8 +466,8 @@ static int ljobs_read_log(struct executor *x, const char *job_id, uint64_t offse
     argv[n++] = j->id;
     argv[n++] = "output.log";
     argv[n] = NULL;
-    follow_read(x->env.follow, j->id, x->account, argv, !open_state(j->state), offset, max,
-                reply, arg);
+    follow_read(x->env.follow, j->id, x->account, argv, !open_state(j->state), offset,
+                max, reply, arg);
     return 0;
 }
 

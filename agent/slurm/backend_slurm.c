@@ -56,7 +56,7 @@
 #define MAX_WINDOWS       AF_WIRE_MAX_POOLS
 #define MAX_RELEASED      64
 /* Asks for one hold while its command runs (the broker asking again). */
-#define MAX_WAITERS       4
+#define MAX_WAITERS 4
 
 struct job_use {
     uint32_t id;
@@ -111,8 +111,8 @@ struct backend {
     const struct aconf *conf;
     struct sctl *ctl;
     struct aproc_pool *procs; /* the loop's, for holds' commands */
-    struct runas runas; /* whom the user map may name */
-    struct backend *site; /* the site file, read by the static backend */
+    struct runas runas;       /* whom the user map may name */
+    struct backend *site;     /* the site file, read by the static backend */
     struct slurm_cmd cmd;
     struct slurm_poll *poll; /* started at the first advertisement */
     bool read_once;
@@ -362,10 +362,12 @@ static void tell_waiters(struct shold *h, int rc, const char *why)
     h->n_waiters = 0;
 }
 
-static int add_waiter(struct shold *h, backend_hold_fn fn, void *arg, struct af_error *why)
+static int add_waiter(struct shold *h, backend_hold_fn fn, void *arg,
+                      struct af_error *why)
 {
     if (h->n_waiters == MAX_WAITERS)
-        return af_error_set(why, "lease %s: asked too often while Slurm answers", h->lease_id);
+        return af_error_set(why, "lease %s: asked too often while Slurm answers",
+                            h->lease_id);
     h->waiters[h->n_waiters].fn = fn;
     h->waiters[h->n_waiters++].arg = arg;
     return 0;
@@ -419,8 +421,8 @@ static void start_delete(struct backend *b, struct shold *h)
     if (h->deleting)
         return;
     /* First the last look at its jobs, for their usage, then the delete. */
-    if (run_sop(b, SOP_USAGE, h->lease_id, (const char *const[]){"squeue", "--json", NULL},
-                &err) < 0)
+    if (run_sop(b, SOP_USAGE, h->lease_id,
+                (const char *const[]){"squeue", "--json", NULL}, &err) < 0)
         log_warnx("lease %s: %s; the reservation is deleted at a later read", h->lease_id,
                   err.text);
     else
@@ -500,7 +502,8 @@ static void on_sop(const struct aproc_result *r, void *arg)
         if (ok && slurm_parse_jobs(r->out, &jobs, &n, &err) == 0)
             account_jobs(b, jobs, n);
         else
-            log_warnx("lease %s: usage may be short: %s", h->lease_id, ok ? err.text : why);
+            log_warnx("lease %s: usage may be short: %s", h->lease_id,
+                      ok ? err.text : why);
         free(jobs);
         run_delete(b, h);
     } else if (ok) {
@@ -917,13 +920,13 @@ static int who(struct backend *b, const Aifed__Lease *l, char *users, char *acco
 
 /* A renewal moves the reservation's end: 0 when it is there already, 1
  * when scontrol was asked (done is told), -1 with why. */
-static int extend(struct backend *b, struct shold *h, int64_t end_ms, backend_hold_fn done,
-                  void *arg, struct af_error *why)
+static int extend(struct backend *b, struct shold *h, int64_t end_ms,
+                  backend_hold_fn done, void *arg, struct af_error *why)
 {
     char name[SLURM_NAME_MAX + 32], end[64], t[32];
 
     if (end_ms == h->end_ms && !h->extending)
-        return 0; /* the broker asked again: the hold stands */
+        return 0;     /* the broker asked again: the hold stands */
     if (h->extending) /* asked again while it runs */
         return add_waiter(h, done, arg, why) < 0 ? -1 : 1;
     local_time(end_ms, t, sizeof(t));

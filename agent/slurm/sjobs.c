@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECORD_EXT ".sjob"
+#define RECORD_EXT    ".sjob"
 #define RECORD_KEEP_S (7 * 86400)
 /* An ended job's record stays in memory this long after its end was told. */
 #define ENDED_KEEP_MS (10 * 60 * 1000)
@@ -62,10 +62,10 @@
  * over) is tried again this often, for this long, while the job waits
  * QUEUED; each try first looks for the job in a read of Slurm newer than
  * the failure, so that an sbatch that did reach slurmctld is not doubled. */
-#define SUBMIT_RETRY_MS    5000
+#define SUBMIT_RETRY_MS     5000
 #define SUBMIT_RETRY_FOR_MS (15 * 60 * 1000)
-#define PATH_LEN       4096
-#define MAX_OUT        4096
+#define PATH_LEN            4096
+#define MAX_OUT             4096
 
 struct sjob {
     struct executor *x;
@@ -75,19 +75,19 @@ struct sjob {
     int state;         /* as last reported (Aifed__JobState) */
     int exit_code;     /* and its exit code, and why */
     char why[AF_WIRE_MAX_TEXT];
-    unsigned missing;    /* reads since Slurm last listed it */
-    int64_t watch_until; /* monotonic ms: just submitted, its start is watched */
-    int64_t ended_ms;    /* monotonic ms its end was told, or 0 */
-    bool submitting;     /* sbatch runs */
-    int64_t retry_ms;    /* monotonic ms sbatch is tried again, or 0 */
-    int64_t retry_until; /* ... until then */
-    uint64_t failed_read; /* the read of Slurm when sbatch last failed */
+    unsigned missing;             /* reads since Slurm last listed it */
+    int64_t watch_until;          /* monotonic ms: just submitted, its start is watched */
+    int64_t ended_ms;             /* monotonic ms its end was told, or 0 */
+    bool submitting;              /* sbatch runs */
+    int64_t retry_ms;             /* monotonic ms sbatch is tried again, or 0 */
+    int64_t retry_until;          /* ... until then */
+    uint64_t failed_read;         /* the read of Slurm when sbatch last failed */
     char opts[6][AF_ID_MAX + 32]; /* sbatch's options, for a retry */
     size_t n_opts;
     uint32_t dup_cancelled; /* a second copy of it in Slurm, cancelled */
-    bool asking_exit;    /* the helper reads its exit code */
-    int refs;            /* callbacks in flight that hold it */
-    bool dropped;        /* out of the list; freed when refs reach 0 */
+    bool asking_exit;       /* the helper reads its exit code */
+    int refs;               /* callbacks in flight that hold it */
+    bool dropped;           /* out of the list; freed when refs reach 0 */
     struct sjob *next;
 };
 
@@ -171,7 +171,8 @@ static struct sjob *add(struct executor *x, const char *id, const char *user)
 {
     struct sjob *r;
 
-    if (of_user(x, user) >= x->env.conf->max_jobs_per_user || !(r = calloc(1, sizeof(*r))))
+    if (of_user(x, user) >= x->env.conf->max_jobs_per_user ||
+        !(r = calloc(1, sizeof(*r))))
         return NULL;
     r->x = x;
     snprintf(r->id, sizeof(r->id), "%s", id);
@@ -277,7 +278,8 @@ static int records_load(struct executor *x, struct af_error *err)
                                : af_error_set(err, "%s: %s", x->records, strerror(errno));
     while ((e = readdir(d))) {
         len = strlen(e->d_name);
-        if (len <= ext || len - ext > AF_ID_MAX || strcmp(e->d_name + len - ext, RECORD_EXT))
+        if (len <= ext || len - ext > AF_ID_MAX ||
+            strcmp(e->d_name + len - ext, RECORD_EXT))
             continue;
         snprintf(id, sizeof(id), "%.*s", (int)(len - ext), e->d_name);
         struct sjob *r = record_load(x, id, false);
@@ -329,7 +331,8 @@ static void tell(struct executor *x, const struct sjob *r)
 }
 
 /* r is now in state: recorded and logged when that is a change; told. */
-static void report(struct executor *x, struct sjob *r, int state, int code, const char *why)
+static void report(struct executor *x, struct sjob *r, int state, int code,
+                   const char *why)
 {
     if (state != r->state) {
         r->state = state;
@@ -382,8 +385,9 @@ static const char *first_line(const char *err, char *buf, size_t size)
  * it could not reach it), not the job's. */
 static bool transient(const struct aproc_result *res)
 {
-    static const char *const words[] = {"timed out", "Unable to contact", "Connection refused",
-                                        "Zero Bytes were transmitted", "no answer within"};
+    static const char *const words[] = {
+        "timed out", "Unable to contact", "Connection refused",
+        "Zero Bytes were transmitted", "no answer within"};
 
     if (res->status == -1)
         return true;
@@ -618,7 +622,8 @@ static void sjobs_cancel(struct executor *x, const char *job_id, const char *rea
         cancel(x, r, reason);
 }
 
-static void sjobs_cancel_lease(struct executor *x, const char *lease_id, const char *reason)
+static void sjobs_cancel_lease(struct executor *x, const char *lease_id,
+                               const char *reason)
 {
     for (struct sjob *r = x->jobs; r; r = r->next)
         if (!strcmp(r->lease, lease_id))
@@ -714,8 +719,8 @@ static void on_exit_code(const struct aproc_result *res, void *arg)
         code = atoi(res->out);
         snprintf(why, sizeof(why), "exited %d", code);
         report(r->x, r,
-               code ? AIFED__JOB_STATE__JOB_FAILED : AIFED__JOB_STATE__JOB_COMPLETED, code,
-               why);
+               code ? AIFED__JOB_STATE__JOB_FAILED : AIFED__JOB_STATE__JOB_COMPLETED,
+               code, why);
     } else {
         report(r->x, r, AIFED__JOB_STATE__JOB_FAILED, 0,
                "Slurm no longer knows the job, and its end was not seen");
@@ -742,7 +747,8 @@ static void gone(struct executor *x, struct sjob *r)
     hargv_add(&h, r->id);
     hargv_add(&h, ".aifed-exit");
     r->refs++;
-    if (aproc_run(x->env.procs, h.v, NULL, 0, cmd(x)->timeout_ms, 64, on_exit_code, r) < 0)
+    if (aproc_run(x->env.procs, h.v, NULL, 0, cmd(x)->timeout_ms, 64, on_exit_code, r) <
+        0)
         r->refs--; /* asked again at the next read */
     else
         r->asking_exit = true;

@@ -73,6 +73,13 @@ for p in broker agent; do
     check "aifed-$p's unit is installed" test -f "/lib/systemd/system/aifed-$p.service"
     check "its man page is installed" test -f "/usr/share/man/man8/aifed-$p.8.gz"
 done
+check "the job helper is installed root's, not writable by others" \
+    test "$(stat -c '%U %a' /usr/libexec/aifed/aifed-jobhelper)" = "root 755"
+check "the agent's sudoers rule is installed 0440 and parses" \
+    test "$(stat -c '%U %a' /etc/sudoers.d/aifed-agent)" = "root 440" -a -n "$(visudo -cqf /etc/sudoers.d/aifed-agent && echo ok)"
+check "group aifed-users exists (the rule's)" getent group aifed-users
+check "the rule lets aifed-agent run the helper as aifed-users' members, and nothing else" \
+    grep -q "(%aifed-users, !root) NOPASSWD: /usr/libexec/aifed/aifed-jobhelper" <<<"$(sudo -l -U aifed-agent 2>&1)"
 check "/var/lib/aifed belongs to aifed-broker, mode 0700" \
     test "$(stat -c '%U %a' /var/lib/aifed)" = "aifed-broker 700"
 check "aifedctl and its completion are installed" \
