@@ -6,9 +6,12 @@
 # starts the broker and seven agents, places five workloads that land on five
 # different sites for visible reasons, runs a task end to end, shows the
 # sites and leases, and stops everything cleanly. MeluXina-AI runs on a real
-# local Slurm (slurmctld and slurmd, 4 fake A100s) when this runs as root;
-# otherwise, or if that Slurm cannot start, it says so and MeluXina-AI is a
-# static site like the others. Capacities are illustrative.
+# local Slurm (slurmctld and slurmd, 4 fake A100s) when this runs as root,
+# its agent as a site runs it (the package's account, not root, and the
+# shipped sudoers rule); otherwise, or if that Slurm cannot start, it says so
+# and MeluXina-AI is a static site like the others. The other sites run their
+# jobs themselves (demo_jobs) as the account aifed-demo. Capacities are
+# illustrative.
 #
 #   deploy/demo.sh            run it and stop
 #   deploy/demo.sh --keep     leave it running and print how to use it
@@ -16,7 +19,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//'
 }
 keep=0 stop=0
 for arg in "$@"; do
@@ -70,7 +73,9 @@ FED_INTERVAL=1s
 trap '((keep)) || { fed_stop "$demo"; demo_slurm_stop; }' EXIT
 
 # demo_slurm : start a one-node Slurm for MeluXina-AI in .demo/slurm, and a
-# local user (aifeddemo) for alice's jobs there. 0, or 1 with why said.
+# local user (aifeddemo) for alice's jobs there. Its agent runs as a site
+# runs it: as the package's account (aifed-agent, made as the package makes
+# it), with the shipped sudoers rule. 0, or 1 with why said.
 demo_slurm() {
     local why= c
     ((EUID == 0)) || why="slurmd must run as root"
@@ -80,7 +85,10 @@ demo_slurm() {
     if [[ -z $why ]]; then
         # shellcheck source=slurmlab.sh
         . deploy/slurmlab.sh
-        if ! slurm_lab_start "$demo/slurm" 4; then
+        export SLURM_LAB_SLURMUSER=aifed-agent
+        if ! slurm_lab_agent_account aifed-agent; then
+            why="cannot make the agent's account aifed-agent and its sudoers rule"
+        elif ! slurm_lab_start "$demo/slurm" 4; then
             why="Slurm did not start: $(tail -q -n 2 "$demo"/slurm/*.log 2>/dev/null | tr '\n' ' ')"
         elif ! { userdel aifeddemo 2>/dev/null; slurm_lab_user aifeddemo; }; then
             why="cannot create the local user aifeddemo"
@@ -101,6 +109,10 @@ demo_slurm_agent() {
     } >"$demo/agents/meluxina.site"
     printf '[users]\nalice = aifeddemo\n' >"$demo/agents/users.map"
     slurm_lab_agent_conf "$demo" meluxina </dev/null
+    # The agent's account reads its config and key, and keeps its state.
+    mkdir -p "$demo/agents/meluxina-jobs"
+    chown aifed-agent: "$demo/agents/meluxina."* "$demo/agents/users.map" \
+        "$demo/agents/meluxina-jobs" "$demo/keys/meluxina.key"
     slurm_lab_start_agent "$demo" meluxina
 }
 
@@ -113,6 +125,7 @@ for s in "${sites[@]}"; do
     if [[ $s == meluxina ]] && ((slurm)); then
         demo_slurm_agent
         echo "MeluXina-AI runs on a real local Slurm: $(sinfo -h -o '%P %D node, %G' | head -n 1)"
+        echo "  its agent runs as $(ps -o user= -p "$(cat "$demo/agents/meluxina.pid")"), not root; jobs go through /etc/sudoers.d/$(basename "$SLURM_LAB_SUDOERS")"
     else
         fed_start_agent "$demo" "$s" "deploy/demo/sites/$s.site"
     fi

@@ -221,6 +221,7 @@ slurm_lab_ctld_cont() {
 # slurm_lab_keep DIR : the user (the daemons' pid files are there already).
 slurm_lab_keep() {
     [[ -z $SLURM_LAB_USER ]] || printf '%s %s\n' "$SLURM_LAB_USER" "$SLURM_LAB_HOME" >"$1/user"
+    [[ -z $SLURM_LAB_SUDOERS ]] || echo "$SLURM_LAB_SUDOERS" >"$1/sudoers"
 }
 
 # slurm_lab_adopt DIR : take over the lab in DIR that another shell started.
@@ -232,6 +233,7 @@ slurm_lab_adopt() {
         [[ -s $dir/$f.pid ]] && SLURM_LAB_PIDS+=("$(cat "$dir/$f.pid")")
     done
     [[ -s $dir/user ]] && read -r SLURM_LAB_USER SLURM_LAB_HOME <"$dir/user"
+    [[ -s $dir/sudoers ]] && read -r SLURM_LAB_SUDOERS <"$dir/sudoers"
     return 0
 }
 
