@@ -19,7 +19,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 keep=0 stop=0
 for arg in "$@"; do
