@@ -26,7 +26,8 @@ void held_destroy(struct held *h)
 
     if (!h)
         return;
-    HASH_ITER(hh, h->by_id, e, tmp)
+    HASH_ITER(hh, h->by_id, e,
+              tmp) // NOLINT(clang-analyzer-unix.Malloc): uthash's own idiom
     {
         HASH_DEL(h->by_id, e);
         free(e);

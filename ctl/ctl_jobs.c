@@ -73,8 +73,9 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
         } else if (!strcmp(argv[i], "--dry-run"))
             o->dry_run = true;
         else if (argv[i][0] != '-' && !o->task && !o->template_name &&
-                 (i == 1 || argv[i - 1][0] != '-' || !strcmp(argv[i - 1], "--eu") ||
-                  !strcmp(argv[i - 1], "--json") || !strcmp(argv[i - 1], "--detach") ||
+                 (i == 1 || !argv[i - 1] || argv[i - 1][0] != '-' ||
+                  !strcmp(argv[i - 1], "--eu") || !strcmp(argv[i - 1], "--json") ||
+                  !strcmp(argv[i - 1], "--detach") ||
                   !strcmp(argv[i - 1], "--keep-lease")))
             o->task = argv[i];
         else
@@ -394,7 +395,7 @@ static int tail_follow(struct ctl *ctl, struct tail *t, int *exit_status)
 
 static int run(struct ctl *ctl, const struct run_opts *o, struct ctl_workload *a)
 {
-    char *lease = o->lease ? strdup(o->lease) : NULL, *job = NULL;
+    char *lease, *job = NULL;
     Aifed__Envelope *rep;
     int rc = 0, status = 0, f;
 
@@ -402,6 +403,7 @@ static int run(struct ctl *ctl, const struct run_opts *o, struct ctl_workload *a
         return fprintf(stderr, "aifedctl: %s has no run: nothing to start\n",
                        a->task->path),
                CTL_EXIT_USAGE;
+    lease = o->lease ? strdup(o->lease) : NULL;
     if (!lease && !(lease = make_lease(ctl, a, &rc)))
         return rc;
     /* In a lease of its own, the job has all of it: the walltime asked for

@@ -8,7 +8,6 @@
 #include "ctl_task.h"
 #include "af_wire.h"
 #include "af_ids.h"
-#include "ctl_workload.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -21,7 +20,7 @@
 
 struct walk {
     struct ctl_task *t;
-    struct ctl_workload *a;
+    const struct ctl_task_setter *setter;
     yaml_document_t *doc;
     char *why;
     size_t size;
@@ -99,7 +98,7 @@ static int set(struct walk *w, const yaml_node_t *n, const char *field, int opt,
 
     if (!kept)
         return fail(w, n, field, "out of memory");
-    if (ctl_workload_set(w->a, opt, kept, why, sizeof(why)) < 0)
+    if (w->setter->set(w->setter->arg, opt, kept, why, sizeof(why)) < 0)
         return fail(w, n, field, "%s", why);
     return 0;
 }
@@ -411,10 +410,11 @@ static int walk_root(struct walk *w)
 }
 
 struct ctl_task *ctl_task_parse(const char *path, const char *buf, size_t len,
-                                struct ctl_workload *a, char *why, size_t size)
+                                const struct ctl_task_setter *setter, char *why,
+                                size_t size)
 {
     struct ctl_task *t = calloc(1, sizeof(*t));
-    struct walk w = {.t = t, .a = a, .why = why, .size = size};
+    struct walk w = {.t = t, .setter = setter, .why = why, .size = size};
     yaml_parser_t parser;
     yaml_document_t doc;
     char *copy;
@@ -455,8 +455,8 @@ struct ctl_task *ctl_task_parse(const char *path, const char *buf, size_t len,
     return t;
 }
 
-struct ctl_task *ctl_task_load(const char *path, struct ctl_workload *a, char *why,
-                               size_t size)
+struct ctl_task *ctl_task_load(const char *path, const struct ctl_task_setter *setter,
+                               char *why, size_t size)
 {
     FILE *f = fopen(path, "r");
     char *buf;
@@ -477,7 +477,7 @@ struct ctl_task *ctl_task_load(const char *path, struct ctl_workload *a, char *w
         snprintf(why, size, "%s: %s", path, strerror(errno));
         t = NULL;
     } else {
-        t = ctl_task_parse(path, buf, len, a, why, size);
+        t = ctl_task_parse(path, buf, len, setter, why, size);
     }
     fclose(f);
     free(buf);

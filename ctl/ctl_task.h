@@ -2,8 +2,10 @@
 /*
  * ctl_task: a task file (YAML, docs/task-file.md): what a job needs, where
  * it may run, and what it runs. What it asks of a site goes through the
- * same setters as submit's flags (ctl_workload_set), so every flag has its
- * field, a field says what its flag says, and a flag given as well wins.
+ * setter it is handed, which for aifedctl is submit's flags' own
+ * (ctl_workload_set), so every flag has its field, a field says what its
+ * flag says, and a flag given as well wins. The parser knows nothing of the
+ * options beyond that setter.
  * Errors name the file, line and column, and the field.
  *
  * What the job runs (image, env, setup, run, files) is kept for the job
@@ -16,7 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ctl_workload;
+/* How a field reaches the workload: set(arg, option, value) as the
+ * option's flag would (ctl_opts' ids), 0 or -1 with why. */
+struct ctl_task_setter {
+    int (*set)(void *arg, int opt, const char *value, char *why, size_t size);
+    void *arg;
+};
 
 /* Bounds on what a task may carry along (and a broker will be asked to). */
 #define CTL_TASK_MAX_BYTES       (256 * 1024) /* the task file itself */
@@ -48,15 +55,16 @@ struct ctl_task {
     size_t n_strs, cap_strs;
 };
 
-/* Read path into a (initialised by the caller) and a new task. NULL with
- * why ("task.yaml:4:10: resources.gpus: '0' is not a count of 1 or more"). */
-struct ctl_task *ctl_task_load(const char *path, struct ctl_workload *a, char *why,
-                               size_t size);
+/* Read path through setter and into a new task. NULL with why
+ * ("task.yaml:4:10: resources.gpus: '0' is not a count of 1 or more"). */
+struct ctl_task *ctl_task_load(const char *path, const struct ctl_task_setter *setter,
+                               char *why, size_t size);
 
 /* The same from a buffer (path names it in errors; files are looked for
  * relative to its directory). */
 struct ctl_task *ctl_task_parse(const char *path, const char *buf, size_t len,
-                                struct ctl_workload *a, char *why, size_t size);
+                                const struct ctl_task_setter *setter, char *why,
+                                size_t size);
 
 void ctl_task_free(struct ctl_task *t);
 

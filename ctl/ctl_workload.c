@@ -47,9 +47,11 @@ static int parse_weights(struct ctl_workload *a, const char *arg)
                        &a->weights.data, &a->weights.fit};
     char buf[256], *save = NULL;
 
-    if (strlen(arg) >= sizeof(buf))
+    size_t len = strlen(arg);
+
+    if (len >= sizeof(buf))
         return -1;
-    strcpy(buf, arg);
+    memcpy(buf, arg, len + 1);
     aifed__weights__init(&a->weights);
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '='), *end;
@@ -129,6 +131,16 @@ static int bad(char *why, size_t size, const char *fmt, const char *arg)
 {
     snprintf(why, size, fmt, arg);
     return -1;
+}
+
+static int set_from_task(void *arg, int opt, const char *value, char *why, size_t size)
+{
+    return ctl_workload_set(arg, opt, value, why, size);
+}
+
+struct ctl_task_setter ctl_workload_setter(struct ctl_workload *a)
+{
+    return (struct ctl_task_setter){.set = set_from_task, .arg = a};
 }
 
 int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why,
@@ -241,7 +253,7 @@ static int load_task(const struct ctl_command *cmd, int argc, char **argv,
 {
     char why[1024];
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && argv[i]; i++) {
         const char *path = NULL;
         if (!strcmp(argv[i], "--task") && i + 1 < argc)
             path = argv[i + 1];
@@ -249,7 +261,8 @@ static int load_task(const struct ctl_command *cmd, int argc, char **argv,
             path = argv[i] + 7;
         if (!path)
             continue;
-        if (!(a->task = ctl_task_load(path, a, why, sizeof(why))))
+        struct ctl_task_setter setter = ctl_workload_setter(a);
+        if (!(a->task = ctl_task_load(path, &setter, why, sizeof(why))))
             return ctl_usage_error(cmd, "%s", why);
         return 0;
     }

@@ -40,6 +40,8 @@ void ctl_workload_init(struct ctl_workload *a);
  * the option's name: "'0' is not a count of 1 or more") when it is wrong. */
 int ctl_workload_set(struct ctl_workload *a, int opt, const char *arg, char *why,
                      size_t size);
+/* ctl_workload_set on a, as a task file's setter. */
+struct ctl_task_setter ctl_workload_setter(struct ctl_workload *a);
 
 /* What ctl_workload_parse() allows. */
 #define CTL_WL_REQUEST_ID 1u /* --request-id (submit, run) */

@@ -218,7 +218,7 @@ static Aifed__Pool *pool_for(struct backend *b, const char *name, struct af_erro
     }
     p = &b->pools[b->n_pools];
     aifed__pool__init(p);
-    strcpy(b->pool_names[b->n_pools], name);
+    snprintf(b->pool_names[b->n_pools], sizeof(b->pool_names[b->n_pools]), "%s", name);
     p->name = b->pool_names[b->n_pools];
     p->accelerator = b->pool_accels[b->n_pools];
     b->pool_ptrs[b->n_pools] = p;
@@ -375,11 +375,13 @@ static int finish(struct backend *b, const char *path, const char *want_id,
 
 static void holds_free(struct backend *b)
 {
-    struct hold *h, *next;
+    struct hold *h = b->holds, *next;
 
-    HASH_ITER(hh, b->holds, h, next)
-    {
-        HASH_DEL(b->holds, h);
+    /* The table first (it lives in the head's handle), then the items,
+     * whose own links stay valid. */
+    HASH_CLEAR(hh, b->holds);
+    for (; h; h = next) {
+        next = h->hh.next;
         free(h);
     }
 }

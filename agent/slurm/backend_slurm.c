@@ -82,12 +82,12 @@ struct shold {
 };
 
 struct spool {
+    Aifed__StartEstimate *start_ptrs[MAX_SIZES];
+    Aifed__Pool pool;
+    Aifed__StartEstimate starts[MAX_SIZES];
+    uint32_t gpus_reserved; /* on nodes sinfo flags RESERVED (ours and others') */
     char name[SLURM_NAME_MAX + 1];
     char accel[AF_ID_MAX + 1];
-    Aifed__Pool pool;
-    uint32_t gpus_reserved; /* on nodes sinfo flags RESERVED (ours and others') */
-    Aifed__StartEstimate starts[MAX_SIZES];
-    Aifed__StartEstimate *start_ptrs[MAX_SIZES];
 };
 
 struct umap {

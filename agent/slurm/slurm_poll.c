@@ -229,7 +229,7 @@ static size_t estimate_all(struct slurm_poll *p, const struct target *t, size_t 
             n_sizes = t[i].gpn > 1 ? 2 : 1;
         }
         for (size_t k = 0; k < n_sizes && n < SLURM_MAX_ESTIMATES; k++) {
-            int64_t start;
+            int64_t start = 0;
             if (sizes[k] > t[i].total ||
                 estimate(p->cmd, t[i].name, t[i].gpn, sizes[k], &start) < 0)
                 continue;

@@ -19,8 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ctl_task *t;
     char why[1024];
 
+    struct ctl_task_setter setter;
+
     ctl_workload_init(&a);
-    t = ctl_task_parse("/nonexistent/task.yaml", (const char *)data, size, &a, why,
+    setter = ctl_workload_setter(&a);
+    t = ctl_task_parse("/nonexistent/task.yaml", (const char *)data, size, &setter, why,
                        sizeof(why));
     if (t) {
         /* What it kept must be whole strings within their bounds. */
