@@ -22,6 +22,7 @@
 #include "executor.h"
 #include "follow.h"
 #include "held.h"
+#include "jobrelay.h"
 #include "runas.h"
 
 #include "aifed.pb-c.h"
@@ -72,6 +73,7 @@ struct agent {
     struct runas runas;         /* who jobs run as, and how */
     struct aproc_pool *procs;   /* commands run for jobs */
     struct follow_pool *follow; /* jobs' output readers */
+    struct jobrelay *relay;     /* jobs: the broker's messages to the executor */
     struct hold_ask *asks;      /* holds the backend answers later */
     size_t n_asks;
     bool dying;
@@ -205,6 +207,26 @@ static void on_starting(uv_timer_t *t)
         a->xops->poll(a->x);
     if (!a->xops->starting(a->x))
         uv_timer_stop(t);
+}
+
+/* The relay's view of the loop: send, the site as advertised, and a job
+ * that may be starting (read the site closely, when the backend can). */
+static void relay_send(void *arg, Aifed__Envelope *env)
+{
+    send_env(arg, env);
+}
+
+static const Aifed__Site *relay_site(void *arg)
+{
+    return ((struct agent *)arg)->site_seen;
+}
+
+static void relay_starting(void *arg)
+{
+    struct agent *a = arg;
+
+    if (a->ops->refresh && !uv_is_active((uv_handle_t *)&a->starting))
+        uv_timer_start(&a->starting, on_starting, STARTING_MS, STARTING_MS);
 }
 
 /* After a hold or release the broker should soon see the site as it is, but
@@ -468,184 +490,19 @@ static void on_release(struct agent *a, const Aifed__Envelope *in)
 
 /* ---- jobs ---- */
 
-static void report_job(const char *job_id, int state, int exit_code, const char *reason,
-                       const char *site_job_id, const char *account, void *arg)
-{
-    struct agent *a = arg;
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__JobStatus st = AIFED__JOB_STATUS__INIT;
-    char why[AF_WIRE_MAX_TEXT + 1];
-
-    snprintf(why, sizeof(why), "%s", reason);
-    af_wire_clean_text(why);
-    st.job_id = (char *)job_id;
-    st.state = state;
-    st.exit_code = exit_code;
-    st.reason = why;
-    st.site_job_id = (char *)site_job_id;
-    st.local_account = (char *)account;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_STATUS, &st);
-    send_env(a, &env);
-}
-
-/* The site's path of the catalogue entry of kind called name, or NULL. */
-static const char *catalog_path(const struct agent *a, int kind, const char *name)
-{
-    const Aifed__Site *site = a->site_seen;
-
-    for (size_t i = 0; site && i < site->n_data; i++)
-        if ((int)site->data[i]->kind == kind && !strcmp(site->data[i]->name, name) &&
-            site->data[i]->path && *site->data[i]->path)
-            return site->data[i]->path;
-    return NULL;
-}
-
-/* What the job names of the site's catalogue, at the site's paths: the
- * first model's and data set's in AIFED_MODEL_PATH and AIFED_DATASET_PATH,
- * and an image named as the catalogue names it run from its path (and
- * given in AIFED_IMAGE_PATH). *copy and its spec borrow from j and res. */
-struct resolved {
-    Aifed__Job job;
-    Aifed__JobSpec spec;
-    Aifed__EnvVar vars[4];
-    Aifed__EnvVar *env[AF_WIRE_MAX_ENV + 4];
-};
-
-/* Add name=value to r's environment (at most 3 are added). */
-static void add_var(struct resolved *r, size_t *n, const char *name, const char *value)
-{
-    aifed__env_var__init(&r->vars[*n]);
-    r->vars[*n].name = (char *)name;
-    r->vars[*n].value = (char *)value;
-    r->env[r->spec.n_env + *n] = &r->vars[*n];
-    ++*n;
-}
-
-static const Aifed__Job *resolve_catalog(const struct agent *a, const Aifed__Job *j,
-                                         struct resolved *r)
-{
-    static const struct {
-        int kind;
-        const char *var;
-    } kinds[] = {{AIFED__DATA_KIND__DATA_MODEL, "AIFED_MODEL_PATH"},
-                 {AIFED__DATA_KIND__DATA_DATASET, "AIFED_DATASET_PATH"},
-                 {AIFED__DATA_KIND__DATA_IMAGE, "AIFED_IMAGE_PATH"}};
-    const Aifed__JobSpec *s = j->spec;
-    const char *image = s && *s->image && !strchr(s->image, '/')
-                            ? catalog_path(a, AIFED__DATA_KIND__DATA_IMAGE, s->image)
-                            : NULL;
-    size_t n = 0;
-
-    if (!s || s->n_env > AF_WIRE_MAX_ENV)
-        return j;
-    r->job = *j;
-    r->spec = *s;
-    r->job.spec = &r->spec;
-    if (s->n_env) /* NULL when there are none */
-        memcpy(r->env, s->env, s->n_env * sizeof(*r->env));
-    if (image) { /* run inside the site's copy of the image */
-        add_var(r, &n, "AIFED_IMAGE_PATH", image);
-        r->spec.image = (char *)image;
-    }
-    for (size_t k = 0; k < 3; k++) {
-        const char *path = NULL;
-
-        for (size_t i = 0; !path && i < s->n_data; i++)
-            if ((int)s->data[i]->kind == kinds[k].kind)
-                path = catalog_path(a, kinds[k].kind, s->data[i]->name);
-        if (path && !(image && kinds[k].kind == AIFED__DATA_KIND__DATA_IMAGE))
-            add_var(r, &n, kinds[k].var, path);
-    }
-    r->spec.env = r->env;
-    r->spec.n_env = s->n_env + n;
-    return &r->job;
-}
-
 static void on_start_job(struct agent *a, const Aifed__Envelope *in)
 {
-    struct resolved res;
-    const Aifed__Job *j = resolve_catalog(a, in->start_job->job, &res);
-    struct af_error why;
-    int rc;
-
-    if (strcmp(j->site, a->conf->site))
-        rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
-                          a->conf->site);
-    else if (!a->x)
-        rc = af_error_set(&why,
-                          "this site runs no jobs through aifed; run it by hand in "
-                          "the lease's reservation (aifedctl lease show %s)",
-                          j->lease_id);
-    else if ((rc = a->xops->start(a->x, j, &why)) == 0 && a->xops->starting &&
-             a->ops->refresh && a->xops->starting(a->x) &&
-             !uv_is_active((uv_handle_t *)&a->starting))
-        uv_timer_start(&a->starting, on_starting, STARTING_MS, STARTING_MS);
-    if (rc < 0) {
-        log_info("job %s: not started: %s", j->id, why.text);
-        report_job(j->id, AIFED__JOB_STATE__JOB_FAILED, 0, why.text, "", "", a);
-    }
+    jobrelay_start(a->relay, in->start_job->job);
 }
 
 static void on_stop_job(struct agent *a, const Aifed__Envelope *in)
 {
-    if (a->x)
-        a->xops->cancel(a->x, in->stop_job->job_id, "cancelled");
+    jobrelay_stop(a->relay, in->stop_job->job_id);
 }
 
-/* A read of a job's output in flight: answered when the executor has it. */
-struct log_ask {
-    struct agent *a;
-    uint64_t relay_id;
-    char job_id[AF_ID_MAX + 1];
-};
-
-static void send_piece(struct agent *a, uint64_t relay_id, const char *job_id,
-                       const struct follow_piece *p)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
-    Aifed__JobLog log = AIFED__JOB_LOG__INIT;
-
-    log.job_id = (char *)job_id;
-    log.offset = p->offset;
-    log.data.data = (uint8_t *)p->data;
-    log.data.len = p->len;
-    log.size = p->size;
-    log.at_end = p->at_end;
-    c.relay_id = relay_id;
-    c.log = &log;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, &c);
-    send_env(a, &env);
-}
-
-static void on_log_piece(const struct follow_piece *p, void *arg)
-{
-    struct log_ask *ask = arg;
-
-    if (!ask->a->dying)
-        send_piece(ask->a, ask->relay_id, ask->job_id, p);
-    free(ask);
-}
-
-/* A piece of a job's output, for the broker to pass on; it may come later
- * (the reader runs as the job's user). A job this site has no output for
- * answers an empty end, so the follower stops. */
 static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
 {
-    const Aifed__ReadJobLog *rd = in->read_job_log;
-    struct follow_piece none = {.offset = rd->offset, .at_end = true};
-    struct log_ask *ask = calloc(1, sizeof(*ask));
-
-    if (ask && a->x && af_id_valid(rd->job_id)) {
-        ask->a = a;
-        ask->relay_id = rd->relay_id;
-        snprintf(ask->job_id, sizeof(ask->job_id), "%s", rd->job_id);
-        if (a->xops->read_log(a->x, rd->job_id, rd->offset, rd->max_bytes, on_log_piece,
-                              ask) == 0)
-            return;
-    }
-    free(ask);
-    send_piece(a, rd->relay_id, rd->job_id, &none);
+    jobrelay_read_log(a->relay, in->read_job_log);
 }
 
 /* Why the broker does not answer, once per cause, in words that name the
@@ -884,6 +741,12 @@ static int load_signer(struct agent *a, struct af_error *err)
 static int start_executor(struct agent *a, struct af_error *err)
 {
     struct executor_env env = {0};
+    struct jobrelay_io io = {
+        .send = relay_send, .site = relay_site, .starting = relay_starting, .arg = a};
+
+    /* Made first: a site without an executor answers StartJob through it. */
+    if (!(a->relay = jobrelay_create(a->conf->site, &io)))
+        return af_error_set(err, "out of memory");
 
     if (!(a->xops = executor_find(a->conf, a->ops))) {
         log_info("this site runs no jobs through aifed (a static site without "
@@ -901,10 +764,11 @@ static int start_executor(struct agent *a, struct af_error *err)
     env.runas = &a->runas;
     env.procs = a->procs;
     env.follow = a->follow;
-    env.report = report_job;
-    env.arg = a;
+    env.report = jobrelay_report;
+    env.arg = a->relay;
     if (!(a->x = a->xops->create(&env, err)))
         return -1;
+    jobrelay_set_executor(a->relay, a->xops, a->x);
     log_info("jobs run through the %s executor, as their users' accounts by way of %s",
              a->xops->name, a->conf->job_helper);
     return 0;
@@ -1007,9 +871,12 @@ void agent_destroy(struct agent *a)
     if (a->ops->set_procs)
         a->ops->set_procs(a->b, NULL);
     aproc_pool_destroy(a->procs);
+    if (a->relay)
+        jobrelay_stop_sending(a->relay);
     if (a->x)
         a->xops->destroy(a->x);
     follow_pool_destroy(a->follow);
+    jobrelay_destroy(a->relay);
     if (a->timer.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&a->timer, close_cb);
         uv_close((uv_handle_t *)&a->soon, close_cb);

@@ -73,9 +73,12 @@ int safefile_dir(const char *path, uid_t uid, bool create, struct af_error *err)
                                 errno == ELOOP || errno == ENOTDIR
                                     ? "a symlink or not a directory"
                                     : strerror(errno));
-        if (fstat(next, &st) < 0 || dir_trusted(&st, uid, walked, err) < 0) {
-            if (errno && !err->text[0])
-                af_error_set(err, "%s: %s", walked, strerror(errno));
+        if (fstat(next, &st) < 0) {
+            af_error_set(err, "%s: %s", walked, strerror(errno));
+            close(next);
+            return -1;
+        }
+        if (dir_trusted(&st, uid, walked, err) < 0) {
             close(next);
             return -1;
         }

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * jobrelay: a read of a job's output in flight is a struct log_ask, freed
+ * when the executor answers (it always does, also when its readers go).
+ */
+#include "jobrelay.h"
+#include "af_ids.h"
+#include "af_log.h"
+#include "af_wire.h"
+#include "executor.h"
+#include "follow.h"
+
+#include "aifed.pb-c.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct jobrelay {
+    char site[AF_ID_MAX + 1];
+    struct jobrelay_io io;
+    const struct executor_ops *xops;
+    struct executor *x;
+    bool quiet; /* the agent is going: nothing more is sent */
+};
+
+struct jobrelay *jobrelay_create(const char *site_id, const struct jobrelay_io *io)
+{
+    struct jobrelay *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    snprintf(r->site, sizeof(r->site), "%s", site_id);
+    r->io = *io;
+    return r;
+}
+
+void jobrelay_destroy(struct jobrelay *r)
+{
+    free(r);
+}
+
+void jobrelay_set_executor(struct jobrelay *r, const struct executor_ops *xops,
+                           struct executor *x)
+{
+    r->xops = x ? xops : NULL;
+    r->x = x;
+}
+
+void jobrelay_stop_sending(struct jobrelay *r)
+{
+    r->quiet = true;
+}
+
+static void relay(struct jobrelay *r, Aifed__Envelope *env)
+{
+    if (!r->quiet)
+        r->io.send(r->io.arg, env);
+}
+
+void jobrelay_report(const char *job_id, int state, int exit_code, const char *reason,
+                     const char *site_job_id, const char *account, void *arg)
+{
+    struct jobrelay *r = arg;
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobStatus st = AIFED__JOB_STATUS__INIT;
+    char why[AF_WIRE_MAX_TEXT + 1];
+
+    snprintf(why, sizeof(why), "%s", reason);
+    af_wire_clean_text(why);
+    st.job_id = (char *)job_id;
+    st.state = state;
+    st.exit_code = exit_code;
+    st.reason = why;
+    st.site_job_id = (char *)site_job_id;
+    st.local_account = (char *)account;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_STATUS, &st);
+    relay(r, &env);
+}
+
+/* The site's path of the catalogue entry of kind called name, or NULL. */
+static const char *catalog_path(const Aifed__Site *site, int kind, const char *name)
+{
+
+    for (size_t i = 0; site && i < site->n_data; i++)
+        if ((int)site->data[i]->kind == kind && !strcmp(site->data[i]->name, name) &&
+            site->data[i]->path && *site->data[i]->path)
+            return site->data[i]->path;
+    return NULL;
+}
+
+/* What the job names of the site's catalogue, at the site's paths: the
+ * first model's and data set's in AIFED_MODEL_PATH and AIFED_DATASET_PATH,
+ * and an image named as the catalogue names it run from its path (and
+ * given in AIFED_IMAGE_PATH). *copy and its spec borrow from j and res. */
+struct resolved {
+    Aifed__Job job;
+    Aifed__JobSpec spec;
+    Aifed__EnvVar vars[4];
+    Aifed__EnvVar *env[AF_WIRE_MAX_ENV + 4];
+};
+
+/* Add name=value to r's environment (at most 3 are added). */
+static void add_var(struct resolved *r, size_t *n, const char *name, const char *value)
+{
+    aifed__env_var__init(&r->vars[*n]);
+    r->vars[*n].name = (char *)name;
+    r->vars[*n].value = (char *)value;
+    r->env[r->spec.n_env + *n] = &r->vars[*n];
+    ++*n;
+}
+
+static const Aifed__Job *resolve_catalog(const Aifed__Site *site, const Aifed__Job *j,
+                                         struct resolved *r)
+{
+    static const struct {
+        int kind;
+        const char *var;
+    } kinds[] = {{AIFED__DATA_KIND__DATA_MODEL, "AIFED_MODEL_PATH"},
+                 {AIFED__DATA_KIND__DATA_DATASET, "AIFED_DATASET_PATH"},
+                 {AIFED__DATA_KIND__DATA_IMAGE, "AIFED_IMAGE_PATH"}};
+    const Aifed__JobSpec *s = j->spec;
+    const char *image = s && *s->image && !strchr(s->image, '/')
+                            ? catalog_path(site, AIFED__DATA_KIND__DATA_IMAGE, s->image)
+                            : NULL;
+    size_t n = 0;
+
+    if (!s || s->n_env > AF_WIRE_MAX_ENV)
+        return j;
+    r->job = *j;
+    r->spec = *s;
+    r->job.spec = &r->spec;
+    if (s->n_env) /* NULL when there are none */
+        memcpy(r->env, s->env, s->n_env * sizeof(*r->env));
+    if (image) { /* run inside the site's copy of the image */
+        add_var(r, &n, "AIFED_IMAGE_PATH", image);
+        r->spec.image = (char *)image;
+    }
+    for (size_t k = 0; k < 3; k++) {
+        const char *path = NULL;
+
+        for (size_t i = 0; !path && i < s->n_data; i++)
+            if ((int)s->data[i]->kind == kinds[k].kind)
+                path = catalog_path(site, kinds[k].kind, s->data[i]->name);
+        if (path && !(image && kinds[k].kind == AIFED__DATA_KIND__DATA_IMAGE))
+            add_var(r, &n, kinds[k].var, path);
+    }
+    r->spec.env = r->env;
+    r->spec.n_env = s->n_env + n;
+    return &r->job;
+}
+
+void jobrelay_start(struct jobrelay *r, const Aifed__Job *job)
+{
+    struct resolved res;
+    const Aifed__Job *j =
+        resolve_catalog(r->io.site ? r->io.site(r->io.arg) : NULL, job, &res);
+    struct af_error why;
+    int rc;
+
+    if (strcmp(j->site, r->site))
+        rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
+                          r->site);
+    else if (!r->x)
+        rc = af_error_set(&why,
+                          "this site runs no jobs through aifed; run it by hand in "
+                          "the lease's reservation (aifedctl lease show %s)",
+                          j->lease_id);
+    else if ((rc = r->xops->start(r->x, j, &why)) == 0 && r->xops->starting &&
+             r->io.starting && r->xops->starting(r->x))
+        r->io.starting(r->io.arg);
+    if (rc < 0) {
+        log_info("job %s: not started: %s", j->id, why.text);
+        jobrelay_report(j->id, AIFED__JOB_STATE__JOB_FAILED, 0, why.text, "", "", r);
+    }
+}
+
+void jobrelay_stop(struct jobrelay *r, const char *job_id)
+{
+    if (r->x)
+        r->xops->cancel(r->x, job_id, "cancelled");
+}
+
+struct log_ask {
+    struct jobrelay *r;
+    uint64_t relay_id;
+    char job_id[AF_ID_MAX + 1];
+};
+
+static void send_piece(struct jobrelay *r, uint64_t relay_id, const char *job_id,
+                       const struct follow_piece *p)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__JobLogChunk c = AIFED__JOB_LOG_CHUNK__INIT;
+    Aifed__JobLog log = AIFED__JOB_LOG__INIT;
+
+    log.job_id = (char *)job_id;
+    log.offset = p->offset;
+    log.data.data = (uint8_t *)p->data;
+    log.data.len = p->len;
+    log.size = p->size;
+    log.at_end = p->at_end;
+    c.relay_id = relay_id;
+    c.log = &log;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_LOG_CHUNK, &c);
+    relay(r, &env);
+}
+
+static void on_log_piece(const struct follow_piece *p, void *arg)
+{
+    struct log_ask *ask = arg;
+
+    send_piece(ask->r, ask->relay_id, ask->job_id, p);
+    free(ask);
+}
+
+/* A job this site has no output for answers an empty end, so the follower
+ * stops. */
+void jobrelay_read_log(struct jobrelay *r, const Aifed__ReadJobLog *rd)
+{
+    struct follow_piece none = {.offset = rd->offset, .at_end = true};
+    struct log_ask *ask = calloc(1, sizeof(*ask));
+
+    if (ask && r->x && af_id_valid(rd->job_id)) {
+        ask->r = r;
+        ask->relay_id = rd->relay_id;
+        snprintf(ask->job_id, sizeof(ask->job_id), "%s", rd->job_id);
+        if (r->xops->read_log(r->x, rd->job_id, rd->offset, rd->max_bytes, on_log_piece,
+                              ask) == 0)
+            return;
+    }
+    free(ask);
+    send_piece(r, rd->relay_id, rd->job_id, &none);
+}
