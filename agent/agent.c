@@ -176,6 +176,8 @@ static void advertise(struct agent *a)
     a->adv_bytes = aifed__envelope__get_packed_size(&env);
     a->adv_held = out.n_held_lease_ids;
     send_env(a, &env);
+    log_debug("advertised: seq %llu, %zu holds, %zu bytes", (unsigned long long)out.seq,
+              out.n_held_lease_ids, a->adv_bytes);
     free(held);
     ametrics_advertised(a->m, af_now_ms());
     report_ended(a);

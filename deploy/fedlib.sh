@@ -102,12 +102,14 @@ fed_demo_account() {
 }
 
 # fed_jobs_conf : the [agent] lines of a static site's agent that runs
-# jobs itself (the demo executor) as FED_DEMO_ACCOUNT; as root, a lab.
+# jobs itself (the demo executor) as FED_DEMO_ACCOUNT, in FED_JOB_ROOT when
+# set (else the account's home); as root, a lab.
 fed_jobs_conf() {
     [[ $(id -u) -eq 0 ]] && echo "lab = a loopback test federation (deploy/fedlib.sh)"
     fed_demo_account >/dev/null || fed_log "no account $FED_DEMO_ACCOUNT: jobs will fail"
     echo "demo_jobs = yes"
     echo "demo_jobs_account = $FED_DEMO_ACCOUNT"
+    if [[ -n ${FED_JOB_ROOT:-} ]]; then echo "job_root = $FED_JOB_ROOT"; fi
     echo "job_helper = $(fed_jobhelper)"
 }
 

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # tests/bench/jobs: jobs through aifed, against Slurm itself and against a
-# broker with no jobs, each in the same run:
+# broker with no jobs, each in the same run. The lab Slurm's agent runs as a
+# site runs it: as the package's account (aifed-agent, not root) with the
+# shipped sudoers rule, everything done as a user through the job helper.
 #  - start (the lab Slurm, deploy/slurmlab.sh, root): `aifedctl run --detach
 #    --lease L` to RUNNING in `aifedctl job show`, against `sbatch
 #    --reservation` (as the same user) to RUNNING in `squeue`, N samples
 #    each (both polled every 20 ms), p50/p99;
 #  - output (the lab Slurm): one job writing as fast as it can; `aifedctl
 #    logs` MB/s;
+#  - advertisements (the lab Slurm): the interval between the agent's
+#    advertisements (from its debug log, to the millisecond), p50 and p99,
+#    while 20 jobs are submitted and 10 followers read output, against a
+#    quiet period of the same length, same run; a ratio to the configured
+#    interval;
 #  - followers (two simulated static sites, any user): grant latency at
 #    1,000 offered grants/s while STREAMS `aifedctl logs -f` follow jobs
 #    that write steadily, against none before and after.
@@ -41,7 +48,11 @@ slurm_part() {
     printf '[site]\nid = %s\ncountry = LU\n\n[pool:gpu]\ngpu_memory_gb = 40\n' "$SITE" >"$T/agents/$SITE.site"
     printf '[users]\nalice = %s\n' "$U" >"$T/agents/users.map"
     slurm_lab_agent_conf "$T" "$SITE" <<<"command_timeout = 5s"
-    slurm_lab_start_agent "$T" "$SITE"
+    chown -R aifed-agent: "$T/agents" && chown aifed-agent: "$T/keys/$SITE.key" && chmod 711 "$T/keys"
+    # -v: its debug log says when each advertisement left.
+    as=(setpriv --reuid=aifed-agent --regid=aifed-agent --init-groups --)
+    "${as[@]}" "$FED_AGENT_BIN" -f -v -c "$T/agents/$SITE.conf" >>"$T/logs/agent-$SITE.log" 2>&1 &
+    echo $! >"$T/agents/$SITE.pid"
     fed_wait_up "$T" 1 || return 1
     ctl() { fed_ctl "$T" alice --timeout 30s "$@"; }
     # read_logs HOW: $job's whole output through aifedctl logs, timed.
@@ -99,7 +110,58 @@ slurm_part() {
     fed_start_broker "$T" && fed_wait_up "$T" 1 || return 1
     read_logs "at the default rate_limit"
 
+    adverts_part
     fed_stop "$T"
+}
+
+# The gaps between the agent's advertisements from its debug log (ms), for
+# the lines written between two line counts of it, into FILE.
+gaps() {
+    sed -n "$(($1 + 1)),$2p" "$T/logs/agent-$SITE.log" | grep 'advertised: seq' |
+        sed -n 's/^\([0-9T:.-]*\)Z .*/\1/p' |
+        while read -r t; do date -d "$t" +%s%3N; done |
+        awk 'NR > 1 { print $1 - prev } { prev = $1 }' >"$3"
+}
+
+# Advertisement intervals while 20 jobs are submitted and 10 followers read
+# output, against a quiet period of the same length before it.
+adverts_part() {
+    local quiet=15 l0 l1 l2 i jobs=() pids=() ivl
+    ivl=$(($(sed -n 's/^advertise_interval = \([0-9]*\)ms$/\1/p; s/^advertise_interval = \([0-9]*\)s$/\1000/p' "$T/broker.conf" | head -n 1)))
+    echo "== advertisements: the agent's interval (the broker asks one per $ivl ms), quiet and under jobs"
+    lease=$(ctl --json submit --project llm-eu --gpus 1 --walltime 2h | jq -r .id)
+    printf 'name: talk
+project: llm-eu
+resources: {gpus: 1, walltime: 10m}
+run: |
+  for i in $(seq 200); do head -c 20000 /dev/zero | tr "\\0" y; echo; sleep 0.1; done
+' >"$T/talk.yaml"
+    l0=$(wc -l <"$T/logs/agent-$SITE.log")
+    sleep "$quiet"
+    l1=$(wc -l <"$T/logs/agent-$SITE.log")
+    start=$SECONDS
+    for ((i = 0; i < 20; i++)); do
+        jobs+=("$(ctl run --detach --lease "$lease" "$T/talk.yaml" 2>/dev/null)")
+        if ((i < 10)); then
+            ctl logs -f "${jobs[i]}" >/dev/null 2>&1 &
+            pids+=($!)
+        fi
+    done
+    sleep $((quiet - (SECONDS - start) > 0 ? quiet - (SECONDS - start) : 0))
+    l2=$(wc -l <"$T/logs/agent-$SITE.log")
+    kill "${pids[@]}" 2>/dev/null
+    wait "${pids[@]}" 2>/dev/null
+    for i in "${jobs[@]}"; do ctl job cancel "$i" >/dev/null 2>&1; done
+    ctl lease release "$lease" >/dev/null 2>&1
+    gaps "$l0" "$l1" "$T/quiet.gaps"
+    gaps "$l1" "$l2" "$T/busy.gaps"
+    for f in quiet busy; do
+        awk -v n="$(wc -l <"$T/$f.gaps")" -v p50="$(pct "$T/$f.gaps" 50)" -v p99="$(pct "$T/$f.gaps" 99)" \
+            -v max="$(sort -n "$T/$f.gaps" | tail -n 1)" -v ivl="$ivl" -v f="$f" 'BEGIN {
+            printf "%-6s %3d intervals: p50 %d ms, p99 %d ms (%.2f x the interval; target <= 1.1), max %d ms\n",
+                f, n, p50, p99, p99 / ivl, max }'
+    done
+    echo "(20 jobs submitted and 10 followed during the busy period; $(grep -c 'running as\|(Slurm job [0-9]*): queued' "$T/logs/agent-$SITE.log") job lines in the agent's log)"
 }
 
 # Grant latency with STREAMS followers against none, in alternate rounds
@@ -198,7 +260,9 @@ followers_part() {
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "== start and output: skipped (the lab Slurm needs root)"
-elif ! slurm_lab_start "$T/slurm" 4; then
+elif ! slurm_lab_agent_account aifed-agent; then
+    echo "== start and output: skipped (cannot make the agent's account and rule)"
+elif ! SLURM_LAB_SLURMUSER=aifed-agent slurm_lab_start "$T/slurm" 4; then
     echo "== start and output: skipped (Slurm did not start)"
 elif ! slurm_lab_user "aifedbench$$"; then
     echo "== start and output: skipped (cannot create a local user)"

@@ -56,6 +56,7 @@ secret_key = ../keys/alice.key
 site_file = $SITES_DIR/hammerhai.site
 advertise_interval = 500ms
 metrics_listen = off
+lab = a loopback test (auth.sh)
 CONF
 "$FED_AGENT_BIN" -f -c "$T/agents/fake.conf" >>"$T/logs/agent-fake.log" 2>&1 &
 echo $! > "$T/agents/fake.pid"
