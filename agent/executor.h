@@ -77,7 +77,8 @@ struct executor_ops {
     /* Whether a job just submitted is still queued (the loop then reads the
      * site between advertisements). Optional. */
     bool (*starting)(const struct executor *x);
-    /* The agent read its site again (SIGHUP). Optional. */
+    /* The agent read its site again (SIGHUP): the backend env.b named is
+     * gone, this is the new one. Required of an executor that keeps env.b. */
     void (*set_backend)(struct executor *x, struct backend *b);
     /* Job records in memory. */
     size_t (*count)(const struct executor *x);

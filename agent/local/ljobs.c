@@ -483,6 +483,12 @@ static void ljobs_poll(struct executor *x)
     }
 }
 
+/* The agent read its site again (SIGHUP): holds are asked of the new one. */
+static void ljobs_set_backend(struct executor *x, struct backend *b)
+{
+    x->env.b = b;
+}
+
 static size_t ljobs_count(const struct executor *x)
 {
     return x->n;
@@ -553,5 +559,6 @@ const struct executor_ops executor_local_ops = {
     .cancel_lease = ljobs_cancel_lease,
     .read_log = ljobs_read_log,
     .poll = ljobs_poll,
+    .set_backend = ljobs_set_backend,
     .count = ljobs_count,
 };

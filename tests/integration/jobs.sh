@@ -78,6 +78,13 @@ out=$(ctl alice run "$T/bad.yaml" 2>&1); rc=$?
 check "a file named outside the job's directory is refused with file:line:column" \
     grep -q "bad.yaml:4:[0-9]*: files: '../up.txt' is not a name in the job's directory" <<<"$out"
 
+# After SIGHUP the site reads its file again; its jobs ask the new reading
+# whether a lease is held (the old one is gone: ASan saw it used once).
+kill -HUP "$(cat "$T/agents/mimer.pid")"
+wait_for "mimer reads its site again on SIGHUP" 10 'grep -q "reload: read the site again" "$T/logs/agent-mimer.log"'
+ctl alice run "$(task afterhup 10m 'echo after the reload')" >/dev/null 2>&1; rc=$?
+check "... and a job still runs there (exit 0)" test "$rc" -eq 0
+
 # A failing job: run exits with its code.
 ctl alice run "$(task fails 10m 'exit 3')" >/dev/null 2>&1; rc=$?
 check "a job that exits 3 makes run exit 3" test "$rc" -eq 3
