@@ -184,7 +184,8 @@ static void take(struct reader *r, const char *p, size_t n)
             }
         }
         size_t k = r->hdr.len - r->data_got < n ? r->hdr.len - r->data_got : n;
-        memcpy(r->buf + r->len, p, k);
+        if (k) /* a frame of no data leaves buf as it is (maybe NULL) */
+            memcpy(r->buf + r->len, p, k);
         r->len += k;
         r->data_got += k;
         p += k;
