@@ -4,6 +4,7 @@
 
 #include "af_ids.h"
 #include "af_time.h"
+#include "af_yaml.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +267,9 @@ static bool next_placeholder(const char *s, const char **start, const char **end
     return true;
 }
 
-/* Every placeholder in the task's scalars names a parameter. */
+/* Every placeholder in the task's scalars names a parameter, and none is a
+ * key: a key a value chooses could become any field (files:, which reads
+ * the user's machine), past every check of the template's text. */
 static int placeholders_known(const struct af_template *t, yaml_node_t *n,
                               struct af_error *err)
 {
@@ -292,10 +295,16 @@ static int placeholders_known(const struct af_template *t, yaml_node_t *n,
         return 0;
     }
     for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < n->data.mapping.pairs.top;
-         q++)
-        if (placeholders_known(t, node(t, q->key), err) < 0 ||
-            placeholders_known(t, node(t, q->value), err) < 0)
+         q++) {
+        const char *k = scalar(node(t, q->key));
+        if (!k || strstr(k, "{{"))
+            return af_error_set(err,
+                                "line %d: a key is a field's name, not a parameter's "
+                                "value: write it out",
+                                line_of(node(t, q->key)));
+        if (placeholders_known(t, node(t, q->value), err) < 0)
             return -1;
+    }
     return 0;
 }
 
@@ -309,6 +318,8 @@ int af_template_parse(const char *text, struct af_template *t, struct af_error *
     int ok;
 
     memset(t, 0, sizeof(*t));
+    if (af_yaml_plain(text, strlen(text), err) < 0)
+        return -1;
     if (!(t->doc = calloc(1, sizeof(yaml_document_t))))
         return af_error_set(err, "out of memory");
     if (!yaml_parser_initialize(&parser)) {
@@ -509,6 +520,41 @@ static int values_of(const struct af_template *t, const char *const *sets, size_
     return 0;
 }
 
+/* The task as expanded, checked again as a whole: whatever the values put
+ * in, it names no local files (the template's text was checked, but a check
+ * of the text alone is a check of what it says before values are put in). */
+static int expanded_ok(const char *yaml, struct af_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_node_t *root;
+    int rc = 0;
+
+    if (af_yaml_plain(yaml, strlen(yaml), err) < 0)
+        return -1;
+    if (!yaml_parser_initialize(&parser))
+        return af_error_set(err, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, strlen(yaml));
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_parser_delete(&parser);
+        return af_error_set(err, "the expanded task is not YAML");
+    }
+    yaml_parser_delete(&parser);
+    root = yaml_document_get_root_node(&doc);
+    for (yaml_node_pair_t *q = root && root->type == YAML_MAPPING_NODE
+                                   ? root->data.mapping.pairs.start
+                                   : NULL;
+         q && q < root->data.mapping.pairs.top; q++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, q->key);
+        if (k && k->type == YAML_SCALAR_NODE &&
+            !strcmp((const char *)k->data.scalar.value, "files"))
+            rc = af_error_set(err, "the expanded task names local files (files:): a "
+                                   "template cannot send any");
+    }
+    yaml_document_delete(&doc);
+    return rc;
+}
+
 char *af_template_expand(const struct af_template *t, const char *const *sets,
                          size_t n_sets, struct af_error *err)
 {
@@ -542,6 +588,10 @@ char *af_template_expand(const struct af_template *t, const char *const *sets,
         af_error_set(
             err, o.over ? "the expanded task is longer than %d bytes" : "out of memory",
             AF_TEMPLATE_MAX_OUTPUT);
+        free(o.buf);
+        return NULL;
+    }
+    if (expanded_ok(o.buf, err) < 0) {
         free(o.buf);
         return NULL;
     }

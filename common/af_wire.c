@@ -5,6 +5,7 @@
  * is refused as unsupported rather than passed through unchecked.
  */
 #include "af_wire.h"
+#include "af_template.h"
 #include "af_ids.h"
 #include "af_token.h"
 
@@ -139,9 +140,14 @@ static int check_template(const Aifed__Template *t, const char *what,
     return check_script(t->text, what, err);
 }
 
+/* A site's templates are checked as templates too (af_template_check: no
+ * anchors or aliases, nesting bounded, parameters known, no local files,
+ * even once expanded): what a user runs from one was read by the broker
+ * first, not only by the site that wrote it. */
 static int check_templates(size_t n, Aifed__Template **v, size_t max, size_t max_bytes,
                            const char *what, struct af_error *err)
 {
+    struct af_error why;
     size_t bytes = 0;
 
     if (n > max)
@@ -149,6 +155,8 @@ static int check_templates(size_t n, Aifed__Template **v, size_t max, size_t max
     for (size_t i = 0; i < n; i++) {
         if (check_template(v[i], what, err))
             return -1;
+        if (v[i]->text && *v[i]->text && af_template_check(v[i]->text, &why) < 0)
+            return af_error_set(err, "%s: template %s: %s", what, v[i]->name, why.text);
         bytes += v[i]->text ? strlen(v[i]->text) : 0;
     }
     return bytes > max_bytes ? bad(err, "%s: the templates are too long together", what)
@@ -564,7 +572,17 @@ static int v_get_template(const Env *e, struct af_error *err)
 {
     if (!e->get_template)
         return bad(err, "%s is required", "get_template");
-    return check_id(e->get_template->name, true, "get_template.name", err);
+    const char *name = e->get_template->name, *slash = name ? strchr(name, '/') : NULL;
+    char site[AF_ID_MAX + 2];
+
+    /* NAME, or SITE/NAME: a site's own template. */
+    if (!slash)
+        return check_id(name, true, "get_template.name", err);
+    if ((size_t)(slash - name) > AF_ID_MAX)
+        return bad(err, "%s is not a valid id", "get_template.name's site");
+    snprintf(site, sizeof(site), "%.*s", (int)(slash - name), name);
+    return check_id(site, true, "get_template.name's site", err) ||
+           check_id(slash + 1, true, "get_template.name", err);
 }
 
 static int v_template_reply(const Env *e, struct af_error *err)

@@ -81,11 +81,14 @@ static void on_list_catalog(struct svc *s, const struct rpc_msg *m)
     fed_free(&fed);
 }
 
-/* A site's template called name, the first in site order. */
+/* The sites' templates called name (of site only, when given): the first
+ * found, and how many sites offer one. */
 struct site_find {
-    const char *name;
+    const char *name, *only;
     const Aifed__Template *found;
     const char *site;
+    size_t n;
+    char others[160]; /* "a/NAME, b/NAME" for the refusal */
 };
 
 static int find_site_template(const char *id, const Aifed__Advertisement *adv, bool up,
@@ -93,13 +96,20 @@ static int find_site_template(const char *id, const Aifed__Advertisement *adv, b
 {
     struct site_find *f = arg;
     const Aifed__Site *site = adv->site;
+    size_t len = strlen(f->others);
 
     (void)up;
+    if (f->only && strcmp(f->only, id))
+        return 0;
     for (size_t i = 0; i < site->n_templates; i++)
         if (!strcmp(site->templates[i]->name, f->name)) {
-            f->found = site->templates[i];
-            f->site = id;
-            return 1;
+            if (!f->n++) {
+                f->found = site->templates[i];
+                f->site = id;
+            }
+            snprintf(f->others + len, sizeof(f->others) - len, "%s%s/%s", len ? ", " : "",
+                     id, f->name);
+            return 0;
         }
     return 0;
 }
@@ -135,23 +145,35 @@ static Aifed__Template *fed_get(struct svc *s, const char *name)
     return found;
 }
 
+/* NAME is the federation's template of that name, or else the one site's
+ * that offers it; SITE/NAME is that site's. A name two sites offer is never
+ * settled by their order: it is refused, naming both ways to ask. A site's
+ * template runs only at its site (aifedctl pins it there). */
 static void on_get_template(struct svc *s, const struct rpc_msg *m)
 {
-    const char *name = m->env->get_template->name;
-    Aifed__Template *fed = fed_get(s, name);
-    struct site_find f = {.name = name};
+    const char *asked = m->env->get_template->name, *slash = strchr(asked, '/');
+    char site[AF_ID_MAX + 1] = "";
+    struct site_find f = {.name = slash ? slash + 1 : asked};
+    Aifed__Template *fed;
 
-    if (fed) {
+    if (slash) {
+        snprintf(site, sizeof(site), "%.*s", (int)(slash - asked), asked);
+        f.only = site;
+    } else if ((fed = fed_get(s, asked))) {
         reply_template(s, m, fed, "");
         aifed__template__free_unpacked(fed, NULL);
         return;
     }
     sites_each(s->sites, find_site_template, &f);
-    if (f.found)
+    if (f.n == 1)
         reply_template(s, m, f.found, f.site);
+    else if (f.n > 1)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
+                  "template %s is offered by %zu sites, each its own: ask for one of %s",
+                  asked, f.n, f.others);
     else
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NOT_FOUND,
-                  "no template %s (aifedctl templates lists them)", name);
+                  "no template %s (aifedctl templates lists them)", asked);
 }
 
 static int count_template(const Aifed__Template *t, void *arg)

@@ -145,3 +145,56 @@ printf '[site]\nid = mimer\ncountry = SE\n[pool:gpu]\naccelerator = H100\ngpus_p
 sed "s|^site_file = .*|site_file = $T/huge.site|" "$T/agents/mimer.conf" >"$T/huge.conf"
 out=$("$FED_AGENT_BIN" -n -c "$T/huge.conf" 2>&1); rc=$?
 check "... and one longer than 16 KiB" test "$rc" -ne 0 -a -n "$(grep -F "longer than 16384 bytes" <<<"$out")"
+
+# A site's template runs only at its site, and a name two sites offer is
+# never settled by their order (before: the first site's in id order ran, at
+# whatever site its placement named, as the user).
+cat >"$T/hostile.yaml" <<'YAML'
+template: lora-finetune
+description: mimer's own lora-finetune, which asks to run at lumi-ai
+task:
+  name: hostile
+  project: llm-eu
+  resources: {gpus: 1, walltime: 10m}
+  placement: {site: [lumi-ai]}
+  run: echo "the hostile template ran"
+YAML
+printf '\n[template:lora-finetune]\nfile = %s\n' "$T/hostile.yaml" >>"$T/mimer.site"
+kill -HUP "$(cat "$T/agents/mimer.pid")"
+wait_for "mimer offers a lora-finetune of its own" 10 \
+    'test "$(cat_json templates | jq -r "[.templates[] | select(.name == \"lora-finetune\") | .site] | sort | join(\",\")")" = meluxina,mimer'
+out=$(ctl alice run --template lora-finetune --set project=llm-eu 2>&1); rc=$?
+check "a template name two sites offer is refused, naming how to ask for each" \
+    grep -q "template lora-finetune is offered by 2 sites, each its own: ask for one of meluxina/lora-finetune, mimer/lora-finetune" <<<"$out"
+out=$(ctl alice run --template mimer/lora-finetune --site lumi-ai 2>&1); rc=$?
+check "... a site's template with --site elsewhere is refused" \
+    test "$rc:$out" = "2:aifedctl run: template mimer/lora-finetune is site mimer's and runs only there: leave out --site"
+out=$(ctl alice run --template mimer/lora-finetune 2>&1); rc=$?
+check "SITE/NAME runs that site's template, saying whose it is" \
+    grep -qx "aifedctl run: template mimer/lora-finetune is site mimer's: it runs only there" <<<"$out"
+check "... at that site, not where its placement asked" \
+    test "$rc:$(grep -o 'queued in lease [^ ]* at [a-z-]*' <<<"$out" | awk '{print $NF}')" = 0:mimer
+check "... and its run ran" grep -qx "the hostile template ran" <<<"$out"
+
+# Anchors and aliases: a cycle crashed aifedctl, a 600-byte alias bomb hung
+# it; now both are refused before anything is loaded, at the broker too.
+printf 'template: cyc\ntask: &t {name: x, loop: *t}\n' >"$T/cycle.yaml"
+out=$(timeout 10 "$FED_CTL_BIN" --broker "$FED_CLIENT_EP" --broker-key "$T/keys/broker.pub" \
+    --key "$T/keys/ops.key" admin template add "$T/cycle.yaml" 2>&1); rc=$?
+check "an admin's template with an alias cycle is refused, saying why ($rc)" \
+    grep -q "an anchor (&t): anchors and aliases are not allowed here" <<<"$out"
+{
+    echo 'a0: &a0 [x, x, x, x, x, x, x, x, x]'
+    for i in 1 2 3 4 5 6 7 8; do
+        p=$((i - 1)); echo "a$i: &a$i [*a$p, *a$p, *a$p, *a$p, *a$p, *a$p, *a$p, *a$p, *a$p]"
+    done
+    echo 'name: bomb'
+    echo 'project: llm-eu'
+    echo 'env: {B: "*a8"}'
+    echo 'run: echo $B'
+} >"$T/bomb.yaml"
+sed -i 's/"\*a8"/*a8/' "$T/bomb.yaml"
+out=$(timeout 10 "$FED_CTL_BIN" --broker "$FED_CLIENT_EP" --broker-key "$T/keys/broker.pub" \
+    --key "$T/keys/alice.key" run "$T/bomb.yaml" 2>&1); rc=$?
+check "a task file that is an alias bomb is refused at once ($rc)" \
+    test "$rc" != 124 -a -n "$(grep -F 'anchors and aliases are not allowed here' <<<"$out")"

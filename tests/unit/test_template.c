@@ -13,6 +13,7 @@
 #include "af_template.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const good =
@@ -133,6 +134,14 @@ static void bad_templates_are_refused(void **state)
          "line 1: a template cannot send local files (files:): the user's machine is not "
          "the "
          "template's to read"},
+        /* An alias cycle (was SIGSEGV) and a key a value chooses (was files:
+         * once expanded, reading the user's machine). */
+        {"task: &t {name: x, loop: *t}\n",
+         "line 1: an anchor (&t): anchors and aliases are not allowed here; write the "
+         "value out"},
+        {"parameters: {f: {default: files}}\ntask: {name: x, \"{{f}}\": {k: "
+         "/etc/passwd}}\n",
+         "line 2: a key is a field's name, not a parameter's value: write it out"},
     };
     struct af_error err;
 
@@ -144,6 +153,36 @@ static void bad_templates_are_refused(void **state)
     assert_int_equal(af_template_check(good, &err), 0); /* project gets a stand-in */
 }
 
+/* A 600-byte alias bomb (nine levels of nine aliases: 9^9 nodes once
+ * loaded) and nesting past the bound are refused at once, before loading. */
+static void bombs_are_refused_before_loading(void **state)
+{
+    char bomb[2048], deep[512];
+    struct af_error err;
+    size_t n = 0;
+
+    (void)state;
+    n += (size_t)snprintf(bomb + n, sizeof(bomb) - n,
+                          "a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 9; i++)
+        n += (size_t)snprintf(
+            bomb + n, sizeof(bomb) - n,
+            "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i,
+            i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+    snprintf(bomb + n, sizeof(bomb) - n, "task: {name: x, env: {B: *a8}}\n");
+    assert_int_equal(af_template_check(bomb, &err), -1);
+    assert_non_null(strstr(err.text, "anchors and aliases are not allowed"));
+    n = (size_t)snprintf(deep, sizeof(deep), "task: ");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{a: ");
+    n += (size_t)snprintf(deep + n, sizeof(deep) - n, "x");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "}");
+    snprintf(deep + n, sizeof(deep) - n, "\n");
+    assert_int_equal(af_template_check(deep, &err), -1);
+    assert_non_null(strstr(err.text, "nested more than 32 deep"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +190,7 @@ int main(void)
         cmocka_unit_test(defaults_and_sets_expand),
         cmocka_unit_test(bad_values_are_named),
         cmocka_unit_test(bad_templates_are_refused),
+        cmocka_unit_test(bombs_are_refused_before_loading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
