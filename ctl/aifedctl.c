@@ -345,8 +345,10 @@ static const struct ctl_command commands[] = {
      "start, cost, carbon and data figures behind its score) or rejected (the first\n"
      "constraint that failed, with the numbers).\n"},
     {"run", ctl_cmd_run,
-     "run TASK.yaml [--lease ID] [--detach] [--keep-lease] [workload options] [--json]\n"
-     "       run --template NAME [--set KEY=VALUE ...] [--dry-run] [run's options]",
+     "run TASK.yaml [--lease ID] [--detach] [--keep-lease] [--share] [workload options]\n"
+     "       [--json]\n"
+     "       run --template NAME|SITE/NAME [--set KEY=VALUE ...] [--dry-run] [run's "
+     "options]",
      "Run a task file's job (or a template's, its parameters given with --set and\n"
      "checked first; --dry-run prints the task file it makes): lease what it asks for "
      "(unless --lease names a lease of\n"
@@ -358,7 +360,11 @@ static const struct ctl_command commands[] = {
      "would make room. A lease run made is released when the job ends, unless\n"
      "--keep-lease. --detach returns once the job is queued, printing its id.\n"
      "Ctrl-C detaches: the job goes on, nothing is cancelled. On the demo's static\n"
-     "sites the agent runs the job itself, as a local process (its output says so).\n"},
+     "sites the agent runs the job itself, as a local process (its output says so).\n"
+     "The project's other members see the job's state, not its variables, files,\n"
+     "scripts or output, unless --share; a task's secrets: are never shown back, to\n"
+     "anyone. A site's template runs only at that site; a name two sites offer is\n"
+     "asked for as SITE/NAME.\n"},
     {"jobs", ctl_cmd_jobs, "jobs [--lease ID] [--project P] [--state STATE] [--json]",
      "The newest 64 jobs of a lease, or of your projects (an admin's: every\n"
      "project's): state, site, exit code and name. STATE is queued, running,\n"

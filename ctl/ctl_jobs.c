@@ -19,6 +19,8 @@
 #include "lease.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +45,14 @@ static void on_sigint(int signum)
 struct run_opts {
     const char *lease, *task;
     bool detach, keep_lease;
+    bool share; /* --share: the project's members see its variables and output */
     const char *template_name; /* --template: the task comes from it */
     const char *sets[RUN_MAX_SETS];
     size_t n_sets;
     bool dry_run;
-    char tmp[64]; /* the expanded template, a file while it is read */
+    bool site_flag;           /* --site/-S among the workload flags */
+    char site[AF_ID_MAX + 1]; /* the template's site: the job runs only there */
+    char tmp[PATH_MAX];       /* the expanded template, a file while it is read */
 };
 
 /* run's own options and the task file out of argv, the rest (workload
@@ -64,6 +69,8 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
             o->detach = true;
         else if (!strcmp(argv[i], "--keep-lease"))
             o->keep_lease = true;
+        else if (!strcmp(argv[i], "--share"))
+            o->share = true;
         else if (!strcmp(argv[i], "--template") && i + 1 < argc)
             o->template_name = argv[++i];
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
@@ -76,7 +83,8 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
                  (i == 1 || !argv[i - 1] || argv[i - 1][0] != '-' ||
                   !strcmp(argv[i - 1], "--eu") || !strcmp(argv[i - 1], "--json") ||
                   !strcmp(argv[i - 1], "--detach") ||
-                  !strcmp(argv[i - 1], "--keep-lease")))
+                  !strcmp(argv[i - 1], "--keep-lease") ||
+                  !strcmp(argv[i - 1], "--share")))
             o->task = argv[i];
         else
             args[(*n)++] = argv[i];
@@ -206,7 +214,7 @@ static int files_read(const struct ctl_task *t, struct job_files *jf)
 /* limit_s 0: all that is left of the lease. */
 static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
                                    const struct ctl_workload *a, uint32_t limit_s,
-                                   int *rc)
+                                   bool share, int *rc)
 {
     const struct ctl_task *t = a->task;
     Aifed__Envelope req = AIFED__ENVELOPE__INIT;
@@ -225,6 +233,7 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
         aifed__env_var__init(&vars[i]);
         vars[i].name = t->env[i].key;
         vars[i].value = t->env[i].value;
+        vars[i].secret = t->env[i].secret;
         ptrs[i] = &vars[i];
     }
     spec.name = t->name ? t->name : "";
@@ -238,6 +247,7 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
     spec.n_files = files.n;
     spec.data = a->w.data;
     spec.n_data = a->w.n_data;
+    spec.shared = share;
     af_id_new("req", rid, sizeof(rid));
     sj.request_id = rid;
     sj.lease_id = (char *)lease;
@@ -408,7 +418,8 @@ static int run(struct ctl *ctl, const struct run_opts *o, struct ctl_workload *a
         return rc;
     /* In a lease of its own, the job has all of it: the walltime asked for
      * it, less the seconds the grant took. */
-    if (!(rep = submit_job(ctl, lease, a, o->lease ? a->w.walltime_s : 0, &rc))) {
+    if (!(rep =
+              submit_job(ctl, lease, a, o->lease ? a->w.walltime_s : 0, o->share, &rc))) {
         if (!o->lease)
             release_lease(ctl, lease);
         goto out;
@@ -487,6 +498,17 @@ static int template_task(struct ctl *ctl, struct run_opts *o)
 
     if (!(rep = ctl_template_get(ctl, o->template_name, &rc)))
         return rc;
+    /* A site's template was written by that site, for that site: it runs
+     * there and nowhere else, whatever its placement says. */
+    snprintf(o->site, sizeof(o->site), "%s", rep->template_reply->template_->site);
+    if (*o->site && o->site_flag) {
+        fprintf(stderr,
+                "aifedctl run: template %s is site %s's and runs only there: leave out "
+                "--site\n",
+                o->template_name, o->site);
+        af_wire_free(rep);
+        return CTL_EXIT_USAGE;
+    }
     if (af_template_parse(rep->template_reply->template_->text, &t, &err) < 0 ||
         !(yaml = af_template_expand(&t, o->sets, o->n_sets, &err))) {
         fprintf(stderr, "aifedctl run: template %s: %s\n", o->template_name, err.text);
@@ -504,10 +526,17 @@ static int template_task(struct ctl *ctl, struct run_opts *o)
             rc = CTL_EXIT_USAGE;
     }
     if (rc == 0 && o->dry_run) {
-        printf("# the task template %s makes\n%s", o->template_name, yaml);
+        printf("# the task template %s (%s%s%s) makes\n%s", o->template_name,
+               *o->site ? "site " : "the federation's", o->site,
+               *o->site ? "'s: it runs only there" : "", yaml);
         rc = -1;
     } else if (rc == 0) {
-        snprintf(o->tmp, sizeof(o->tmp), "/tmp/aifed-%s-XXXXXX", o->template_name);
+        if (!ctl->json)
+            fprintf(stderr, "aifedctl run: template %s is %s%s%s\n", o->template_name,
+                    *o->site ? "site " : "the federation's", o->site,
+                    *o->site ? "'s: it runs only there" : "");
+        /* The name may be SITE/NAME, and long: not part of the file's. */
+        snprintf(o->tmp, sizeof(o->tmp), "/tmp/aifed-template-XXXXXX");
         if ((fd = mkstemp(o->tmp)) < 0 ||
             write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml)) {
             fprintf(stderr, "aifedctl run: %s: %s\n", o->tmp, strerror(errno));
@@ -535,12 +564,20 @@ int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char *
         ctl_command_help(cmd);
         return 0;
     }
-    if (!(args = calloc((size_t)argc + 3, sizeof(*args))))
+    if (!(args = calloc((size_t)argc + 5, sizeof(*args))))
         return 1;
-    if ((rc = split_args(cmd, argc, argv, &o, args, &n)) == 0 && o.template_name &&
-        (rc = template_task(ctl, &o)) == 0) {
-        args[n++] = "--task";
-        args[n++] = o.tmp;
+    if ((rc = split_args(cmd, argc, argv, &o, args, &n)) == 0 && o.template_name) {
+        for (int i = 1; i < n; i++)
+            o.site_flag |= !strcmp(args[i], "--site") || !strcmp(args[i], "-S") ||
+                           !strncmp(args[i], "--site=", 7);
+        if ((rc = template_task(ctl, &o)) == 0) {
+            args[n++] = "--task";
+            args[n++] = o.tmp;
+            if (*o.site) { /* the flag's sites replace the task's placement */
+                args[n++] = "--site";
+                args[n++] = o.site;
+            }
+        }
     }
     if (rc == 0) {
         /* With --lease, the task's resources need not name a project. */

@@ -188,6 +188,7 @@ static const char *at_site(const Aifed__Lease *l, bool holds)
 }
 
 static json_t *job_json(const Aifed__Job *j);
+static json_t *job_json_base(const Aifed__Job *j);
 static size_t open_jobs(const Aifed__JobList *l);
 
 void ctl_show_lease_reply(const Aifed__LeaseReply *r, const Aifed__JobList *jobs,
@@ -858,7 +859,37 @@ void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json
 
 /* ---- jobs ---- */
 
+/* A job's variables as the broker shows them to the caller: a value it
+ * withholds (a secret, or another member's unshared job) is null; and its
+ * files' names. */
+static json_t *job_spec_json(const Aifed__JobSpec *sp)
+{
+    json_t *env = json_object(), *files = json_array();
+
+    for (size_t i = 0; sp && i < sp->n_env; i++)
+        json_object_set_new(env, sp->env[i]->name,
+                            sp->env[i]->secret || !*sp->env[i]->value
+                                ? json_null()
+                                : json_string(sp->env[i]->value));
+    for (size_t i = 0; sp && i < sp->n_files; i++)
+        json_array_append_new(files, json_string(sp->files[i]->name));
+    return json_pack("{s:o, s:o, s:b, s:b}", "env", env, "files", files, "shared",
+                     sp && sp->shared, "scripts",
+                     sp && *sp->run && strcmp(sp->run, "-")); /* "-": withheld */
+}
+
 static json_t *job_json(const Aifed__Job *j)
+{
+    json_t *o = job_json_base(j), *sp;
+
+    if (o && j->spec && (sp = job_spec_json(j->spec))) {
+        json_object_update(o, sp);
+        json_decref(sp);
+    }
+    return o;
+}
+
+static json_t *job_json_base(const Aifed__Job *j)
 {
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, "

@@ -8,6 +8,7 @@
 #include "ctl_task.h"
 #include "af_wire.h"
 #include "af_ids.h"
+#include "af_yaml.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -287,24 +288,26 @@ static bool env_key_valid(const char *k)
     return true;
 }
 
-static int walk_env(struct walk *w, const yaml_node_t *n)
+/* env: and secrets: (whose values the broker never shows back). */
+static int walk_env(struct walk *w, const yaml_node_t *n, const char *field, bool secret)
 {
     if (n->type != YAML_MAPPING_NODE)
-        return fail(w, n, "env", "must map names to values");
+        return fail(w, n, field, "must map names to values");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
          p++) {
         const yaml_node_t *k = node(w, p->key), *v = node(w, p->value);
         struct ctl_task_env *e = &w->t->env[w->t->n_env];
 
         if (w->t->n_env == CTL_TASK_MAX_ENV)
-            return fail(w, k, "env", "at most %d variables", CTL_TASK_MAX_ENV);
+            return fail(w, k, field, "at most %d variables", CTL_TASK_MAX_ENV);
         if (!scalar(k) || !env_key_valid(scalar(k)))
-            return fail(w, k, "env", "'%s' is not a variable name (letters, digits, _)",
+            return fail(w, k, field, "'%s' is not a variable name (letters, digits, _)",
                         scalar(k) ? scalar(k) : "?");
-        if (want_scalar(w, v, "env", CTL_TASK_MAX_VALUE, &e->value) < 0)
+        if (want_scalar(w, v, field, CTL_TASK_MAX_VALUE, &e->value) < 0)
             return -1;
         if (!(e->key = keep(w->t, scalar(k), strlen(scalar(k)))))
-            return fail(w, k, "env", "out of memory");
+            return fail(w, k, field, "out of memory");
+        e->secret = secret;
         w->t->n_env++;
     }
     return 0;
@@ -381,12 +384,14 @@ static int walk_top(struct walk *w, const char *key, const yaml_node_t *k,
     if (!strcmp(key, "run"))
         return want_scalar(w, v, key, CTL_TASK_MAX_SCRIPT, &w->t->run);
     if (!strcmp(key, "env"))
-        return walk_env(w, v);
+        return walk_env(w, v, "env", false);
+    if (!strcmp(key, "secrets"))
+        return walk_env(w, v, "secrets", true);
     if (!strcmp(key, "files"))
         return walk_files(w, v);
     return fail(w, k, NULL,
                 "unknown field '%s' (known: name, project, resources, placement, "
-                "datasets, models, images, image, env, setup, run, files)",
+                "datasets, models, images, image, env, secrets, setup, run, files)",
                 key);
 }
 
@@ -443,8 +448,15 @@ struct ctl_task *ctl_task_parse(const char *path, const char *buf, size_t len,
                  parser.problem ? parser.problem : "bad YAML", parser.context ? " " : "",
                  parser.context ? parser.context : "");
     } else {
-        w.doc = &doc;
-        rc = walk_root(&w);
+        struct af_error err;
+        /* Loading keeps an alias as a reference; walking it would follow an
+         * alias cycle forever or expand a bomb: refused before the walk. */
+        if (af_yaml_plain(buf, len, &err) < 0)
+            snprintf(why, size, "%s:%s", path, err.text + strlen("line "));
+        else {
+            w.doc = &doc;
+            rc = walk_root(&w);
+        }
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);

@@ -35,6 +35,7 @@ struct ctl_task_setter {
 
 struct ctl_task_env {
     char *key, *value;
+    bool secret; /* from secrets: its value is never shown back */
 };
 
 struct ctl_task_file {

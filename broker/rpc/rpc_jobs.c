@@ -38,12 +38,62 @@ static void lease_end_of(struct svc *s, Aifed__Job *j)
     }
 }
 
+/* Whether m's sender sees all of j: its owner, an admin, or a member of its
+ * project when the owner shared it. */
+static bool sees_all(const struct rpc_msg *m, const Aifed__Job *j)
+{
+    return m->who->kind == AUTH_ADMIN || !strcmp(m->who->id, j->principal) ||
+           (j->spec && j->spec->shared);
+}
+
+/* What a reply may say of j to m's sender: a secret variable's value to no
+ * one; another member of the project (unless the owner shared the job) sees
+ * its state, times, site, exit code and usage, with its variables' names
+ * but not their values, its files' names but not their bytes, and no
+ * scripts. Changes j in place (a copy read for this reply). */
+/* An unpacked string made empty: an absent one is protobuf-c's static "". */
+static void blank(char **str)
+{
+    if (*str && *str != protobuf_c_empty_string)
+        free(*str);
+    *str = (char *)protobuf_c_empty_string;
+}
+
+/* run is never empty on the wire: "-" says it is withheld. */
+static void withhold_run(Aifed__JobSpec *sp)
+{
+    if (*sp->run) /* allocated, at least two bytes */
+        snprintf(sp->run, 2, "%s", "-");
+}
+
+static void redact(const struct rpc_msg *m, Aifed__Job *j)
+{
+    Aifed__JobSpec *sp = j->spec;
+    bool all = sees_all(m, j);
+
+    if (!sp)
+        return;
+    for (size_t i = 0; i < sp->n_env; i++)
+        if (sp->env[i]->secret || !all)
+            blank(&sp->env[i]->value);
+    if (all)
+        return;
+    for (size_t i = 0; i < sp->n_files; i++) {
+        free(sp->files[i]->data.data);
+        sp->files[i]->data.data = NULL;
+        sp->files[i]->data.len = 0;
+    }
+    blank(&sp->setup);
+    withhold_run(sp);
+}
+
 static void reply_job(struct svc *s, const struct rpc_msg *m, Aifed__Job *j)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__JobReply r = AIFED__JOB_REPLY__INIT;
 
     lease_end_of(s, j);
+    redact(m, j);
     r.job = j;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_REPLY, &r);
     rpc_reply(s, m, &env);
@@ -167,6 +217,8 @@ static void on_get_job(struct svc *s, const struct rpc_msg *m)
  * inside one message (GetJob has them). Walks come in any order (several
  * projects, or newest first): a full page gives up its oldest for a newer. */
 struct job_page {
+    const struct rpc_msg
+        *m;              /* who asks: another member's unshared job's run is withheld */
     int state;           /* 0: any */
     const char *project; /* NULL: any */
     bool newest_first;   /* the walk's order: stop once the page is full */
@@ -208,6 +260,8 @@ static int page_add(const Aifed__Job *j, void *arg)
     if (!(copy = af_wire_copy(j)))
         return -1;
     job_strip(copy->spec);
+    if (!sees_all(p->m, copy))
+        withhold_run(copy->spec);
     if ((size_t)at < p->n)
         aifed__job__free_unpacked(p->v[at], NULL);
     else
@@ -241,8 +295,8 @@ static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
     const Aifed__ListJobs *lj = m->env->list_jobs;
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__JobList list = AIFED__JOB_LIST__INIT;
-    struct job_page p = {.state = lj->state,
-                         .project = *lj->project ? lj->project : NULL};
+    struct job_page p = {
+        .m = m, .state = lj->state, .project = *lj->project ? lj->project : NULL};
     Aifed__Lease *l = NULL;
     int rc;
 
@@ -399,7 +453,12 @@ static void on_get_job_log(struct svc *s, const struct rpc_msg *m)
 
     if (!j)
         return;
-    if (!sites_route(s->sites, j->site, &(size_t){0})) {
+    if (!sees_all(m, j)) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "job %s is %s's: its output is for its owner, unless the owner shares "
+                  "the job (aifedctl run --share)",
+                  j->id, j->principal);
+    } else if (!sites_route(s->sites, j->site, &(size_t){0})) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_TIMEOUT,
                   "site %s is not connected now; ask again later", j->site);
     } else if (!(rd.relay_id = relays_add(s->relays, m->who->index, &m->from, j->site,

@@ -213,3 +213,29 @@ wait_for "after kill -9 of its agent the job's processes end, an escaped one too
 echo $! >"$T/agents/mimer.pid"
 wait_for "... and the restarted agent tells the broker it ended" 15 \
     '[[ $(job_state "$job") == FAILED || $(job_state "$job") == CANCELLED ]]'
+
+# --- Privacy inside a project: another member sees a job's state, not its
+# variables, scripts, files or output, unless its owner shares it; a
+# secret's value nobody is shown (before: GetJob gave every member the whole
+# spec, and logs the owner's output).
+"$FED_CTL_BIN" keygen --dir "$T/keys" carol >/dev/null
+quiet ctl ops admin principal add user:carol --pub "$T/keys/carol.pub" --projects llm-eu
+lease4=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
+printf 'name: private\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nenv: {GREETING: hi}\nsecrets: {HF_TOKEN: hf_s3cret}\nrun: echo "the output of $GREETING"\n' >"$T/private.yaml"
+job=$(ctl alice run --detach --lease "$lease4" "$T/private.yaml" 2>/dev/null)
+wait_for "alice's job with a secret ran" 20 'test "$(job_state "$job")" = COMPLETED'
+seen=$(ctlj carol job show "$job")
+check "another member of the project sees its state" test "$(jq -r .state <<<"$seen")" = COMPLETED
+check "... but no variable's value, and no script" \
+    test "$(jq -c '[.env, .scripts]' <<<"$seen")" = '[{"GREETING":null,"HF_TOKEN":null},false]'
+out=$(ctl carol logs "$job" 2>&1); rc=$?
+check "... and not its output" grep -q "its output is for its owner, unless the owner shares the job" <<<"$out"
+own=$(ctlj alice job show "$job")
+check "its owner sees her variables, but not the secret's value" \
+    test "$(jq -c .env <<<"$own")" = '{"GREETING":"hi","HF_TOKEN":null}'
+check "... and its output" grep -qx "the output of hi" <<<"$(ctl alice logs "$job")"
+job=$(ctl alice run --detach --share --lease "$lease4" "$T/private.yaml" 2>/dev/null)
+wait_for "a shared job ran" 20 'test "$(job_state "$job")" = COMPLETED'
+check "a shared job: the other member sees its variables (not the secret) and output" \
+    test "$(ctlj carol job show "$job" | jq -c .env)/$(ctl carol logs "$job" | tail -n 1)" = '{"GREETING":"hi","HF_TOKEN":null}/the output of hi'
+ctl alice lease release "$lease4" >/dev/null
