@@ -47,6 +47,15 @@ int main(int argc, char **argv)
         rc = 0;
         goto cleanup;
     }
+    /* As root, any mistake in the broker is root's; a lab may say why. */
+    if (geteuid() == 0 && !conf->lab) {
+        log_errx("%s: refusing to run as root: run the broker as its own account "
+                 "(aifed-broker), or set lab = WHY in [broker] for a test machine",
+                 o.config);
+        goto cleanup;
+    }
+    if (geteuid() == 0)
+        log_warnx("running as root, because lab = %s", conf->lab);
     if (!(state_dir = bconf_path(conf, conf->state_dir)))
         fatalx("out of memory");
     if (!(st = store_open(state_dir, conf->map_size_mb, false, &err))) {

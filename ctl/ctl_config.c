@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void config_path(struct ctl_config *c)
 {
@@ -134,6 +135,19 @@ int ctl_config_apply(struct ctl *ctl, struct ctl_config *c, struct af_error *err
 
     config_path(c);
     if (stat(c->path, &st) == 0) {
+        /* It names the broker and its key: another user's file, or one
+         * others may write, could send this user's key to anyone's broker.
+         * Refused as such a secret key is. */
+        if (st.st_uid != geteuid())
+            return af_error_set(err,
+                                "%s belongs to uid %u, not to you (uid %u): it names the "
+                                "broker you trust; chown it, or use --config",
+                                c->path, (unsigned)st.st_uid, (unsigned)geteuid());
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+            return af_error_set(err,
+                                "%s is writable by group or others (mode %04o): it names "
+                                "the broker you trust; run chmod go-w on it",
+                                c->path, (unsigned)(st.st_mode & 07777));
         if (af_conf_parse(c->path, on_line, c, err) < 0)
             return -1;
         c->found = true;

@@ -47,6 +47,7 @@ fed_init() {
         if [[ -n ${FED_MAX_REQUESTS:-} ]]; then echo "max_requests = $FED_MAX_REQUESTS"; fi
         if [[ -n ${FED_RATE_LIMIT:-} ]]; then echo "rate_limit = $FED_RATE_LIMIT"; fi
         echo "metrics_listen = 127.0.0.1:0"
+        if [[ $(id -u) -eq 0 ]]; then echo "lab = a loopback test federation (deploy/fedlib.sh)"; fi
         for name in "$@"; do
             printf '\n[site:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"
         done

@@ -51,6 +51,8 @@ static const struct opt {
      3650ULL * 86400000, "30d"},
     {"metrics_listen", OPT_STR, offsetof(struct bconf, metrics_listen), 0,
      "127.0.0.1:9464"},
+    /* No default: a broker runs as its own account unless a lab says why. */
+    {"lab", OPT_STR, offsetof(struct bconf, lab), 0, NULL},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -220,7 +222,7 @@ struct bconf *bconf_load(const char *path, struct af_error *err)
         return NULL;
     }
     for (size_t i = 0; i < N_OPTS; i++)
-        if (set_opt(c, &opts[i], opts[i].def, err) < 0)
+        if (opts[i].def && set_opt(c, &opts[i], opts[i].def, err) < 0)
             goto fail;
     if (af_conf_parse(path, on_line, c, err) < 0 || finish(c, err) < 0)
         goto fail;
@@ -255,7 +257,10 @@ void bconf_print(const struct bconf *c, FILE *out)
 
         switch (opts[i].kind) {
         case OPT_STR:
-            fprintf(out, "%s = %s\n", opts[i].key, *(char *const *)base);
+            if (*(char *const *)base)
+                fprintf(out, "%s = %s\n", opts[i].key, *(char *const *)base);
+            else
+                fprintf(out, "# %s: none\n", opts[i].key);
             break;
         case OPT_UINT:
             fprintf(out, "%s = %llu\n", opts[i].key,

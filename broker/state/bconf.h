@@ -32,6 +32,7 @@ struct bconf {
     char *agent_listen;
     char *client_listen;
     char *state_dir;   /* as written */
+    char *lab;         /* why it may run as root, or NULL: it may not */
     char *secret_key;  /* as written */
     char *signing_key; /* Ed25519, for lease tokens; relative to state_dir */
     uint64_t advertise_interval_ms;

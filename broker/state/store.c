@@ -153,9 +153,16 @@ static int hold_dir(struct store *st, const char *dir, struct af_error *err)
     char path[4096], who[256] = "", host[128] = "?", when[32];
     ssize_t n;
 
+    struct stat sb;
+
     snprintf(path, sizeof(path), "%s/broker.lock", dir);
-    if ((st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-        return af_error_set(err, "%s: %s", path, strerror(errno));
+    /* Never through a symlink someone left there, never a FIFO. */
+    if ((st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                            0600)) < 0)
+        return af_error_set(err, "%s: %s", path,
+                            errno == ELOOP ? "a symlink, refused" : strerror(errno));
+    if (fstat(st->lock_fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+        return af_error_set(err, "%s: not a regular file of the broker's account", path);
     if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
 
@@ -179,6 +186,29 @@ static int hold_dir(struct store *st, const char *dir, struct af_error *err)
     return 0;
 }
 
+/* The store (leases, the signing key beside it) is the broker's alone: its
+ * directory belongs to the broker's account and no one else may write it.
+ * A directory made earlier (by hand, a package) is checked, not trusted. */
+static int dir_private(const char *dir, struct af_error *err)
+{
+    struct stat sb;
+
+    if (lstat(dir, &sb) < 0)
+        return af_error_set(err, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return af_error_set(err, "%s: not a directory (a symlink is not taken)", dir);
+    if (sb.st_uid != geteuid())
+        return af_error_set(err,
+                            "%s belongs to uid %u, not to the broker's account (uid %u): "
+                            "chown it",
+                            dir, (unsigned)sb.st_uid, (unsigned)geteuid());
+    if (sb.st_mode & (S_IWGRP | S_IWOTH))
+        return af_error_set(err,
+                            "%s is mode %o: others could replace the store; chmod 700 it",
+                            dir, (unsigned)(sb.st_mode & 07777));
+    return 0;
+}
+
 struct store *store_open(const char *dir, size_t map_mb, bool readonly,
                          struct af_error *err)
 {
@@ -195,6 +225,8 @@ struct store *store_open(const char *dir, size_t map_mb, bool readonly,
         af_error_set(err, "%s: %s", dir, strerror(errno));
         goto fail;
     }
+    if (!readonly && dir_private(dir, err) < 0)
+        goto fail;
     if (!readonly && hold_dir(st, dir, err) < 0)
         goto fail;
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, DB_N)) ||
