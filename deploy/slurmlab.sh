@@ -183,8 +183,15 @@ slurm_lab_agent_account() {
     getent group aifed-users >/dev/null || groupadd aifed-users 2>/dev/null ||
         getent group aifed-users >/dev/null || return 1
     helper=$(fed_jobhelper) || return 1
+    # A lab that was killed leaves its rule: one whose shell is gone goes.
+    for rule in /etc/sudoers.d/aifed-lab-*; do
+        [[ -e $rule ]] && ! kill -0 "${rule##*-}" 2>/dev/null && rm -f "$rule"
+    done
     rule=/etc/sudoers.d/aifed-lab-$$
+    # Its aliases renamed: sudo refuses every rule when two files define
+    # one alias (the package's own file may be installed beside it).
     sed -e "s|/usr/libexec/aifed/aifed-jobhelper|$helper|" -e "s|^aifed-agent ALL|$name ALL|" \
+        -e "s|AIFED_AGENT_USERS|AIFED_LAB_USERS_$$|g" -e "s|AIFED_JOBHELPER|AIFED_LAB_HELPER_$$|g" \
         "$(dirname "${BASH_SOURCE[0]}")/slurm/sudoers" >"$rule.tmp" &&
         chmod 0440 "$rule.tmp" && visudo -cqf "$rule.tmp" && mv "$rule.tmp" "$rule" ||
         { rm -f "$rule.tmp"; return 1; }

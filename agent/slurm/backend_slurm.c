@@ -23,7 +23,7 @@
  * read (kept per job, so a job purged after MinJobAge still counts) and
  * reported to the broker when the hold ends.
  *
- * The site file adds what Slurm does not know (see backend_static.c).
+ * The site file adds what Slurm does not know (site/site_file).
  */
 #include "aconf.h"
 #include "af_conf.h"
@@ -112,7 +112,7 @@ struct backend {
     struct sctl *ctl;
     struct aproc_pool *procs; /* the loop's, for holds' commands */
     struct runas runas;       /* whom the user map may name */
-    struct backend *site;     /* the site file, read by the static backend */
+    struct site_file *site;   /* what the site file says: what Slurm does not know */
     struct slurm_cmd cmd;
     struct slurm_poll *poll; /* started at the first advertisement */
     bool read_once;
@@ -591,7 +591,7 @@ static bool build_pool(struct backend *b, struct spool *sp, const struct slurm_p
                        const struct slurm_node *nodes, size_t n_nodes)
 {
     Aifed__Pool *p = &sp->pool;
-    const Aifed__Pool *file = backend_static_pool(b->site, part->name);
+    const Aifed__Pool *file = site_file_pool(b->site, part->name);
     const char *type = "";
     size_t n_starts = p->n_starts;
     uint32_t wait = p->queue_wait_s;
@@ -668,7 +668,7 @@ static void build_pools(struct backend *b, const struct slurm_part *parts, size_
 /* Maintenance reservations, for the broker's matching. */
 static void build_windows(struct backend *b, const struct slurm_resv *r, size_t n)
 {
-    const Aifed__Site *file = backend_static_site(b->site);
+    const Aifed__Site *file = site_file_site(b->site);
     size_t w = 0;
 
     for (size_t i = 0; file && i < file->n_maintenance && w < MAX_WINDOWS; i++)
@@ -848,7 +848,7 @@ static int list_holds(struct backend *b, struct af_error *err)
 static const Aifed__Advertisement *slurm_advertisement(struct backend *b,
                                                        struct af_error *err)
 {
-    const Aifed__Site *file = backend_static_site(b->site);
+    const Aifed__Site *file = site_file_site(b->site);
 
     if (!file) {
         af_error_set(err, "out of memory");
@@ -1147,8 +1147,7 @@ static void slurm_destroy(struct backend *b)
     }
     free(b->jobs);
     slurm_poll_stop(b->poll); /* first: the reader uses cmd and conf */
-    if (b->site)
-        backend_static_ops.destroy(b->site);
+    site_file_free(b->site);
     slurm_cmd_fini(&b->cmd);
     free(b->user_names);
     free(b->project_names);
@@ -1178,7 +1177,7 @@ static struct backend *slurm_create(const struct aconf *conf, struct af_error *e
     }
     b->ctl->b = b;
     if (runas_init(&b->runas, conf, err) < 0 || slurm_cmd_init(&b->cmd, conf, err) < 0 ||
-        !(b->site = backend_static_ops.create(conf, err)) ||
+        !(b->site = site_file_read(conf, err)) ||
         af_conf_parse(map, on_map_line, b, err) < 0)
         goto fail;
     b->user_names = map_names(b->users, b->n_users);
@@ -1237,7 +1236,7 @@ static struct backend *slurm_reload(struct backend *old, const struct aconf *con
 
 static void slurm_print(struct backend *b, FILE *out)
 {
-    backend_static_ops.print(b->site, out);
+    site_file_print(b->site, out);
     fprintf(out, "\n# user map, as understood\n[users]\n");
     for (size_t i = 0; i < b->n_users; i++)
         fprintf(out, "%s = %s\n", b->users[i].from, b->users[i].to);
