@@ -36,7 +36,8 @@ struct reader {
     uv_pipe_t in, out;
     int handles;
     bool dead, ended, final, paused;
-    uint8_t *buf; /* output from base, len bytes */
+    bool caught_up; /* the last frame had no data: the reader is at the file's end */
+    uint8_t *buf;   /* output from base, len bytes */
     uint64_t base, size;
     size_t len;
     /* the frame being read from the pipe */
@@ -120,13 +121,24 @@ static void kill_reader(struct reader *r)
     uv_close((uv_handle_t *)&r->errp, reader_closed);
 }
 
+/* Whether a read at w can be answered now: as much as it asked is here,
+ * or all there is (the reader has caught up with the file, or is done).
+ * Else it waits for more (bounded by FOLLOW_WAIT_MS), so that a reader far
+ * behind a big file answers whole pieces, not one frame a request. */
+static bool ready(const struct reader *r, const struct waiting *w)
+{
+    uint64_t end = r->base + r->len;
+
+    return r->final || (w->offset < end && (end - w->offset >= w->max || r->caught_up));
+}
+
 /* Parked reads that data (or the end) can now answer. */
 static void wake(struct reader *r)
 {
     size_t k = 0;
 
     for (size_t i = 0; i < r->n_wait; i++) {
-        if (r->final || r->wait[i].offset < r->base + r->len)
+        if (ready(r, &r->wait[i]))
             answer(r, &r->wait[i]);
         else
             r->wait[k++] = r->wait[i];
@@ -175,6 +187,7 @@ static void take(struct reader *r, const char *p, size_t n)
             if (r->hdr.offset != r->base + r->len && r->len == 0)
                 r->base = r->hdr.offset; /* nothing kept: start where it is */
             r->size = r->hdr.size;
+            r->caught_up = r->hdr.len == 0;
             if (r->hdr.flags & FOLLOW_FINAL)
                 r->final = true;
             if (r->hdr.len && grow(r, r->len + r->hdr.len) < 0) {
@@ -368,7 +381,7 @@ void follow_read(struct follow_pool *fp, const char *job_id, const char *user,
             uv_read_start((uv_stream_t *)&r->out, on_alloc, on_frames);
         }
     }
-    if (r->len || r->final) {
+    if (ready(r, &w)) {
         answer(r, &w);
         return;
     }

@@ -65,6 +65,15 @@ slurm_part() {
         awk -v b="$bytes" -v ms="$ms" -v how="$1" 'BEGIN { printf "logs, %s: %d bytes in %d ms: %.1f MB/s (target >= 20)\n", how, b, ms, b / ms / 1000 }'
     }
 
+    # idle: until Slurm runs none of the user's jobs (5 s at most), so that
+    # each sample starts from the same state, whichever way the last ended.
+    idle() {
+        local k
+        for ((k = 0; k < 250; k++)); do
+            [[ -z $(squeue -h -u "$U" -t R,CG,PD -o %i) ]] && return 0
+            sleep 0.02
+        done
+    }
     lease=$(ctl --json submit --project llm-eu --gpus 1 --walltime 2h | jq -r .id)
     printf 'name: nap\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nrun: sleep 600\n' >"$T/nap.yaml"
     echo "== start: aifedctl run --detach to RUNNING, against sbatch to RUNNING ($N samples each)"
@@ -77,6 +86,7 @@ slurm_part() {
         done
         echo $(($(now_ms) - t0)) >>"$T/aifed.ms"
         ctl job cancel "$job" >/dev/null
+        idle
 
         t0=$(now_ms)
         id=$(sudo -n --preserve-env=SLURM_CONF -u "$U" -- sbatch --parsable --chdir=/tmp \
@@ -87,6 +97,7 @@ slurm_part() {
         done
         echo $(($(now_ms) - t0)) >>"$T/sbatch.ms"
         scancel "$id"
+        idle
     done
     for f in aifed sbatch; do
         printf '%-7s p50 %5d ms   p99 %5d ms\n' "$f" "$(pct "$T/$f.ms" 50)" "$(pct "$T/$f.ms" 99)"
@@ -126,10 +137,10 @@ gaps() {
 # Advertisement intervals while 20 jobs are submitted and 10 followers read
 # output, against a quiet period of the same length before it.
 adverts_part() {
-    local quiet=15 l0 l1 l2 i jobs=() pids=() ivl
+    local quiet=15 l0 l1 l2 i jobs=() pids=() ivl start
     ivl=$(($(sed -n 's/^advertise_interval = \([0-9]*\)ms$/\1/p; s/^advertise_interval = \([0-9]*\)s$/\1000/p' "$T/broker.conf" | head -n 1)))
     echo "== advertisements: the agent's interval (the broker asks one per $ivl ms), quiet and under jobs"
-    lease=$(ctl --json submit --project llm-eu --gpus 1 --walltime 2h | jq -r .id)
+    # In start's lease: the one node is reserved whole for it.
     printf 'name: talk
 project: llm-eu
 resources: {gpus: 1, walltime: 10m}
