@@ -166,12 +166,14 @@ static size_t of_user(const struct executor *x, const char *user)
     return n;
 }
 
-/* A record for job id of account user; NULL when user has no room. */
-static struct sjob *add(struct executor *x, const char *id, const char *user)
+/* A record for job id of account user; NULL when user has no room (capped:
+ * a new job; a job on record is real, in Slurm, and always kept) or memory
+ * ran out. */
+static struct sjob *add(struct executor *x, const char *id, const char *user, bool capped)
 {
     struct sjob *r;
 
-    if (of_user(x, user) >= x->env.conf->max_jobs_per_user ||
+    if ((capped && of_user(x, user) >= x->env.conf->max_jobs_per_user) ||
         !(r = calloc(1, sizeof(*r))))
         return NULL;
     r->x = x;
@@ -245,10 +247,8 @@ static struct sjob *record_load(struct executor *x, const char *id, bool keep_ol
         unlink(path);
         return NULL;
     }
-    if (!(r = add(x, id, user))) {
-        log_warnx("job %s: account %s has max_jobs_per_user records in memory; its "
-                  "record stays on disk",
-                  id, user);
+    if (!(r = add(x, id, user, false))) {
+        log_err("job %s: its record", id);
         return NULL;
     }
     line[strcspn(line, "\n")] = '\0';
@@ -554,7 +554,7 @@ static int sjobs_start(struct executor *x, const Aifed__Job *job, struct af_erro
         return -1;
     if (mkdir(x->records, 0700) < 0 && errno != EEXIST)
         return af_error_set(why, "jobs_dir %s: %s", x->records, strerror(errno));
-    if (!(r = add(x, job->id, t.user)))
+    if (!(r = add(x, job->id, t.user, true)))
         return af_error_set(why,
                             "this site keeps at most %u jobs of account %s at once "
                             "(max_jobs_per_user); let some end",
