@@ -34,7 +34,9 @@ done
 # ocf NODE ACTION : the resource agent as Pacemaker runs it on NODE.
 ocf() {
     local n=$1; shift
-    env OCF_RESKEY_config="$T/broker-$n.conf" OCF_RESKEY_binary="$FED_BROKER_BIN" \
+    # user root: the test's brokers run as root (a lab, which their config
+    # says); a site's run as aifed-broker, and a missing one is refused.
+    env OCF_RESKEY_user=root OCF_RESKEY_config="$T/broker-$n.conf" OCF_RESKEY_binary="$FED_BROKER_BIN" \
         OCF_RESKEY_ctl="$FED_CTL_BIN" OCF_RESKEY_pidfile="$T/broker-$n.pid" \
         OCF_RESKEY_client="tcp://127.0.0.1:${CL[$n]}" OCF_RESKEY_broker_key="$T/keys/broker.pub" \
         OCF_RESKEY_key="$T/keys/monitor.key" OCF_RESKEY_log="$T/logs/broker-$n.log" \
@@ -53,7 +55,7 @@ done
 check "no action: OCF_ERR_ARGS (2)" is 2 ocf a
 check "an action it lacks (promote): OCF_ERR_UNIMPLEMENTED (3)" is 3 ocf a promote
 check "validate-all: a good config is 0" is 0 ocf a validate-all
-check "... a missing config is OCF_ERR_CONFIGURED (6)" is 6 env OCF_RESKEY_binary="$FED_BROKER_BIN" OCF_RESKEY_ctl="$FED_CTL_BIN" OCF_RESKEY_config=/nonexistent "$OCF" validate-all
+check "... a missing config is OCF_ERR_CONFIGURED (6)" is 6 env OCF_RESKEY_user=root OCF_RESKEY_binary="$FED_BROKER_BIN" OCF_RESKEY_ctl="$FED_CTL_BIN" OCF_RESKEY_config=/nonexistent "$OCF" validate-all
 check "... a missing program is OCF_ERR_INSTALLED (5)" is 5 env OCF_RESKEY_binary=/nonexistent "$OCF" validate-all
 check "monitor before start: OCF_NOT_RUNNING (7)" is 7 ocf a monitor
 check "start: 0, once the broker answers" is 0 ocf a start || exit 1
