@@ -820,8 +820,15 @@ static bool slurm_refresh(struct backend *b)
 {
     struct slurm_snap *s = b->poll ? slurm_poll_take(b->poll, 0) : NULL;
 
-    if (!s)
-        return false; /* the read asked for is not done yet */
+    if (!s) {
+        /* Not done yet, or none asked for since the last was taken (a job
+         * was just submitted between advertisements): ask, so that the
+         * reads run back to back rather than from the next advertisement
+         * (asking again while one runs changes nothing). */
+        if (b->poll)
+            slurm_poll_kick_jobs(b->poll);
+        return false;
+    }
     apply_read(b, s);
     slurm_snap_free(s);
     slurm_poll_kick_jobs(b->poll);
