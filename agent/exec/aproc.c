@@ -37,7 +37,7 @@ struct aproc_cmd {
     int handles; /* open */
     int ends;    /* of pout, perr, and the exit: 3 when all came */
     int status;
-    bool timed_out, finished, spawned;
+    bool timed_out, finished, spawned, exited;
     struct aproc_cmd *next; /* the wait queue */
 };
 
@@ -88,15 +88,20 @@ static void on_closed(uv_handle_t *h)
         cmd_free(c);
 }
 
+/* Every handle; the process's only once it has exited, so that libuv
+ * reaps it: a command that ran as another account through sudo cannot be
+ * killed by a non-root agent, and one whose handle closed before it ended
+ * would stay a zombie. */
 static void close_all(struct aproc_cmd *c)
 {
-    uv_handle_t *hs[] = {(uv_handle_t *)&c->proc, (uv_handle_t *)&c->pin,
-                         (uv_handle_t *)&c->pout, (uv_handle_t *)&c->perr,
-                         (uv_handle_t *)&c->timer};
+    uv_handle_t *hs[] = {(uv_handle_t *)&c->pin, (uv_handle_t *)&c->pout,
+                         (uv_handle_t *)&c->perr, (uv_handle_t *)&c->timer};
 
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
         if (!uv_is_closing(hs[i]))
             uv_close(hs[i], on_closed);
+    if ((c->exited || !c->spawned) && !uv_is_closing((uv_handle_t *)&c->proc))
+        uv_close((uv_handle_t *)&c->proc, on_closed);
 }
 
 static void start_next(struct aproc_pool *p);
@@ -175,6 +180,12 @@ static void on_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 static void on_proc_exit(uv_process_t *proc, int64_t status, int signum)
 {
     struct aproc_cmd *c = proc->data;
+
+    c->exited = true;
+    if (c->finished) { /* past its time limit, now gone: reaped, let go */
+        uv_close((uv_handle_t *)proc, on_closed);
+        return;
+    }
 
     c->status = signum ? -1 : (int)status;
     if (signum && !c->timed_out)
@@ -410,6 +421,9 @@ void aproc_pool_destroy(struct aproc_pool *p)
             c->done(&stop, c->arg);
         c->finished = true;
         close_all(c);
+        /* Stopping: the process is not waited for (the agent is going). */
+        if (!uv_is_closing((uv_handle_t *)&c->proc))
+            uv_close((uv_handle_t *)&c->proc, on_closed);
     }
     free(p->live);
     free(p);

@@ -42,8 +42,8 @@ static char **child_env(char *const extra[])
     return v;
 }
 
-static int spawn(char *const argv[], char *const env[], const char *in, int out[2],
-                 int err[2], pid_t *pid)
+static int spawn(char *const argv[], char *const env[], int out[2], int err[2],
+                 pid_t *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -53,9 +53,7 @@ static int spawn(char *const argv[], char *const env[], const char *in, int out[
     if (!envp)
         return ENOMEM;
     posix_spawn_file_actions_init(&fa);
-    /* Opened by the child before it execs: with the agent's rights, so a
-     * command run as another account can read a file only the agent can. */
-    posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     posix_spawnattr_init(&at);
@@ -137,13 +135,6 @@ static void close_pair(int fd[2])
 int proc_run(char *const argv[], char *const env[], uint64_t timeout_ms, size_t max_out,
              struct proc_out *o, struct af_error *err)
 {
-    return proc_run_in(argv, env, NULL, timeout_ms, max_out, o, err);
-}
-
-int proc_run_in(char *const argv[], char *const env[], const char *in,
-                uint64_t timeout_ms, size_t max_out, struct proc_out *o,
-                struct af_error *err)
-{
     int out[2] = {-1, -1}, er[2] = {-1, -1}, status, rc;
     pid_t pid;
 
@@ -152,7 +143,7 @@ int proc_run_in(char *const argv[], char *const env[], const char *in,
         close_pair(out);
         return af_error_set(err, "%s: pipe: %s", argv[0], strerror(errno));
     }
-    if ((rc = spawn(argv, env, in, out, er, &pid)) != 0) {
+    if ((rc = spawn(argv, env, out, er, &pid)) != 0) {
         close_pair(out);
         close_pair(er);
         return af_error_set(err, "%s: cannot run: %s", argv[0], strerror(rc));

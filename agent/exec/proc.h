@@ -2,8 +2,9 @@
 /*
  * proc: run a scheduler command and collect what it prints, within a time
  * limit. A command that hangs (a slurmctld that does not answer) is killed
- * with its process group when the limit passes, so the agent's loop is never
- * held longer than that.
+ * with its process group when the limit passes. It waits for the command
+ * (poll, then waitpid): only the Slurm reader thread uses it; the agent's
+ * loop runs its commands through aproc, which never waits.
  */
 #ifndef PROC_H
 #define PROC_H
@@ -25,12 +26,6 @@ struct proc_out {
  * err set when it could not run, was killed, or took longer than timeout_ms. */
 int proc_run(char *const argv[], char *const env[], uint64_t timeout_ms, size_t max_out,
              struct proc_out *out, struct af_error *err);
-
-/* The same, with stdin from the file in (NULL: /dev/null), which the agent
- * opens for the command before it runs. */
-int proc_run_in(char *const argv[], char *const env[], const char *in,
-                uint64_t timeout_ms, size_t max_out, struct proc_out *out,
-                struct af_error *err);
 
 void proc_out_free(struct proc_out *out);
 

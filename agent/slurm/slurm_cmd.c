@@ -79,8 +79,7 @@ int slurm_cmd_run(const struct slurm_cmd *c, struct proc_out *o, struct af_error
     for (size_t i = 1; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
-    rc = proc_run_in(argv, c->env[0] ? c->env : NULL, NULL, c->timeout_ms, MAX_OUT, o,
-                     err);
+    rc = proc_run(argv, c->env[0] ? c->env : NULL, c->timeout_ms, MAX_OUT, o, err);
     if (rc > 0) {
         char *nl = strchr(o->err, '\n');
         if (nl)
