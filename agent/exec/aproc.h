@@ -3,10 +3,12 @@
  * aproc: commands the agent runs without waiting for them. Each is started
  * with uv_spawn and reaped by the loop; at most max_running run at once and
  * at most max_queued wait for a place (past that a start fails at once,
- * EAGAIN), each is killed with its process group when its time limit
- * passes, and its stdout (up to max_out bytes) and the start of its stderr
- * come back through a callback. A slow slurmctld thus delays the commands
- * that need it, never the loop, and so never an advertisement.
+ * EAGAIN). Each is given up on when its time limit passes: its place is
+ * freed and its process group killed where the agent may (one run as a
+ * user through sudo is not its to kill, and is reaped when it ends). Its
+ * stdout (up to max_out bytes) and the start of its stderr come back
+ * through a callback. A slow slurmctld thus delays the commands that need
+ * it, never the loop, and so never an advertisement.
  */
 #ifndef APROC_H
 #define APROC_H
