@@ -4,6 +4,7 @@
 #include "af_wire.h"
 #include "ctl_show.h"
 #include "store.h"
+#include "store_audit.h"
 
 #include "aifed.pb-c.h"
 

@@ -860,11 +860,12 @@ void ctl_show_task(const struct ctl_task *t, const Aifed__Workload *w, bool json
 /* ---- jobs ---- */
 
 /* A job's variables as the broker shows them to the caller: a value it
- * withholds (a secret, or another member's unshared job) is null; and its
- * files' names. */
+ * withholds (a secret, or another member's unshared job) or no longer
+ * keeps (the job ended) is null; its files' names; and, once it ended, the
+ * digest of what the broker dropped. */
 static json_t *job_spec_json(const Aifed__JobSpec *sp)
 {
-    json_t *env = json_object(), *files = json_array();
+    json_t *env = json_object(), *files = json_array(), *o;
 
     for (size_t i = 0; sp && i < sp->n_env; i++)
         json_object_set_new(env, sp->env[i]->name,
@@ -873,9 +874,12 @@ static json_t *job_spec_json(const Aifed__JobSpec *sp)
                                 : json_string(sp->env[i]->value));
     for (size_t i = 0; sp && i < sp->n_files; i++)
         json_array_append_new(files, json_string(sp->files[i]->name));
-    return json_pack("{s:o, s:o, s:b, s:b}", "env", env, "files", files, "shared",
-                     sp && sp->shared, "scripts",
-                     sp && *sp->run && strcmp(sp->run, "-")); /* "-": withheld */
+    o = json_pack("{s:o, s:o, s:b, s:b}", "env", env, "files", files, "shared",
+                  sp && sp->shared, "scripts",
+                  sp && *sp->run && strcmp(sp->run, "-")); /* "-": withheld */
+    if (o && sp && *sp->dropped_sha256)
+        json_object_set_new(o, "dropped_sha256", json_string(sp->dropped_sha256));
+    return o;
 }
 
 static json_t *job_json(const Aifed__Job *j)
@@ -979,7 +983,11 @@ void ctl_show_job(const Aifed__Job *j, bool json)
                "used:        %.2f GPU-hours (%u GPU%s while it ran)\n",
                j->exit_code, (double)j->gpu_seconds / 3600.0, j->gpus,
                j->gpus == 1 ? "" : "s");
-    else
+    if (j->spec && *j->spec->dropped_sha256)
+        printf("contents:    its variables' values and files' bytes were dropped when it "
+               "ended (sha256 %.16s...)\n",
+               j->spec->dropped_sha256);
+    if (!job_ended(j->state))
         ctl_show_lease_left(stdout, j->lease_id, j->lease_expires_ms, 1);
 }
 

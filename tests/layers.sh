@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The include graphs, checked: modules (a .c and its .h) in
 # broker/{core,state,service,rpc,server} include only their own layer's and
-# lower layers' headers, and the broker's module graph has no cycle; agent/
+# lower layers' headers, and the broker's module graph has no cycle (each
+# module's functions declared in its own header, so the graph is true); agent/
 # and ctl/ have no cycle either, and the agent's loop sees each kind of site
 # (site/, slurm/, local/) only through backend.h and executor.h; no file in
 # broker/, agent/ or ctl/ includes <zmq.h> (ZeroMQ stays in common/).
@@ -39,6 +40,21 @@ if ! printf '%s\n' "${edges[@]}" | sort -u | tsort >/dev/null 2>/tmp/layers.$$; 
     bad=1
 fi
 rm -f /tmp/layers.$$
+# A module is its .c and its .h: in broker/{core,state,service,server}, every
+# function a .c defines for others is declared in its own .h, so that the
+# include graph above is the call graph (a header that declared another
+# file's functions hid the store's circle once).
+for f in broker/{core,state,service,server}/*.c; do
+    h=${f%.c}.h
+    for fn in $(grep -E '^[A-Za-z_][A-Za-z0-9_ *]*[ *][a-z_][a-z0-9_]*\(' "$f" |
+        grep -vE '^(static|typedef|extern) ' | grep -v ';$' |
+        sed -E 's/^[^(]*[ *]([a-z_][a-z0-9_]*)\(.*/\1/' | grep -vx main); do
+        if [[ ! -f $h ]] || ! grep -qE "\b$fn\(" "$h"; then
+            echo "not ok: $f defines $fn, which $(basename "$h") does not declare"
+            bad=1
+        fi
+    done
+done
 # agent/ and ctl/: no module cycle in either (a module is a .c and its .h).
 # cycle DIR... : the include graph of the modules under DIR... has no cycle.
 cycle() {
@@ -105,5 +121,5 @@ if grep -rln '#include <zmq.h>' broker agent ctl --include='*.[ch]'; then
     echo "not ok: the files above include <zmq.h>; ZeroMQ stays in common/"
     bad=1
 fi
-((bad == 0)) && echo "ok: no upward include, no cycle (broker, agent, ctl), the agent's kinds behind its interfaces, no <zmq.h> outside common/"
+((bad == 0)) && echo "ok: no upward include, no cycle (broker, agent, ctl), each broker module's functions in its own header, the agent's kinds behind its interfaces, no <zmq.h> outside common/"
 exit $bad

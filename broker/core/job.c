@@ -3,7 +3,9 @@
 
 #include "aifed.pb-c.h"
 
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,4 +71,66 @@ void job_strip(Aifed__JobSpec *spec)
     for (size_t i = 0; i < spec->n_files; i++)
         aifed__job_file__free_unpacked(spec->files[i], NULL);
     spec->n_files = 0;
+}
+
+bool job_report_changes(const Aifed__Job *j, int state, const char *site_job_id,
+                        const char *local_account)
+{
+    if (job_ended(j->state) ||
+        (state == AIFED__JOB_STATE__JOB_QUEUED && (int)j->state != state))
+        return false;
+    return state != (int)j->state || strcmp(site_job_id, j->site_job_id) ||
+           strcmp(local_account, j->local_account);
+}
+
+/* An unpacked string or bytes field made empty, its memory freed. */
+static void drop_string(char **str)
+{
+    if (*str && *str != protobuf_c_empty_string)
+        free(*str);
+    *str = (char *)protobuf_c_empty_string;
+}
+
+static void digest_part(crypto_hash_sha256_state *h, const char *name, const void *data,
+                        size_t len)
+{
+    static const unsigned char nul;
+
+    crypto_hash_sha256_update(h, (const unsigned char *)name, strlen(name));
+    crypto_hash_sha256_update(h, &nul, 1);
+    if (len)
+        crypto_hash_sha256_update(h, data, len);
+}
+
+void job_drop_contents(Aifed__JobSpec *spec)
+{
+    crypto_hash_sha256_state h;
+    unsigned char sum[crypto_hash_sha256_BYTES];
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    static const unsigned char nul;
+
+    if (!spec || *spec->dropped_sha256)
+        return;
+    crypto_hash_sha256_init(&h);
+    for (size_t i = 0; i < spec->n_env; i++) {
+        digest_part(&h, spec->env[i]->name, spec->env[i]->value,
+                    strlen(spec->env[i]->value));
+        crypto_hash_sha256_update(&h, &nul, 1);
+        drop_string(&spec->env[i]->value);
+    }
+    for (size_t i = 0; i < spec->n_files; i++) {
+        Aifed__JobFile *f = spec->files[i];
+
+        digest_part(&h, f->name, f->data.data, f->data.len);
+        f->size = f->data.len;
+        free(f->data.data);
+        f->data.data = NULL;
+        f->data.len = 0;
+    }
+    crypto_hash_sha256_final(&h, sum);
+    sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
+    drop_string(&spec->dropped_sha256);
+    spec->dropped_sha256 = strdup(hex);
+    if (!spec->dropped_sha256) /* out of memory: the digest is lost, not the drop */
+        spec->dropped_sha256 = (char *)protobuf_c_empty_string;
 }

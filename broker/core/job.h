@@ -30,4 +30,16 @@ void job_finish(struct Aifed__Job *j, int state, const char *reason, int64_t now
  * and the first line of run; the scripts, variables and files are freed. */
 void job_strip(struct Aifed__JobSpec *spec);
 
+/* Whether a site's report (state, its job id and account there) changes
+ * j: an ended job stays as it ended, a report of QUEUED never takes a job
+ * back, and one that says what j says already changes nothing. */
+bool job_report_changes(const struct Aifed__Job *j, int state, const char *site_job_id,
+                        const char *local_account);
+
+/* What the broker keeps of an ended job's spec: its variables' names and
+ * its files' names and sizes; their values and bytes are freed, and
+ * dropped_sha256 says what they were (aifed.proto). spec must be an
+ * unpacked message (its strings its own); idempotent. */
+void job_drop_contents(struct Aifed__JobSpec *spec);
+
 #endif

@@ -8,6 +8,7 @@
 #include "af_log.h"
 #include "sites.h"
 #include "store.h"
+#include "store_records.h"
 #include "svc.h"
 
 #include <errno.h>

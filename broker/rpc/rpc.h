@@ -66,9 +66,6 @@ extern const struct rpc_spec rpc_catalog_specs[];
 extern const struct rpc_spec rpc_job_client_specs[];
 extern const struct rpc_spec rpc_job_agent_specs[];
 
-/* Site connected (again): send it StartJob for each of its open jobs. */
-void rpc_jobs_resume(struct svc *s, const char *site);
-
 /* The row for body in tables (a NULL-ended list of tables), or NULL. */
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body);
 

@@ -20,6 +20,7 @@
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
+#include "store_audit.h"
 #include "svc.h"
 
 #include <errno.h>

@@ -11,6 +11,7 @@
 #include "af_wire.h"
 #include "bconf.h"
 #include "lease.h"
+#include "jobsvc.h"
 #include "leasesvc.h"
 #include "ledger.h"
 #include "rpc.h"
@@ -40,7 +41,7 @@ static void on_hello(struct svc *s, const struct rpc_msg *m)
     w.signing_key = s->signing_pub;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_WELCOME, &w);
     rpc_reply(s, m, &env);
-    rpc_jobs_resume(s, site_of(m));
+    jobsvc_site_heard(s, site_of(m));
 }
 
 /* The site no longer holds a lease it had confirmed (its agent restarted,
@@ -115,11 +116,11 @@ static void on_advertisement(struct svc *s, const struct rpc_msg *m)
     if (adv) /* not taken: cannot happen for a registered site */
         aifed__advertisement__free_unpacked(adv, NULL);
     sites_reconcile(s->sites, site, on_lost, on_unknown_hold, on_unconfirmed, s);
-    if (!was_up && sites_is_up(s->sites, site)) {
+    if (!was_up && sites_is_up(s->sites, site))
         log_info("site %s is UP", site);
-        /* Back after a silence, or heard first by a restarted broker. */
-        rpc_jobs_resume(s, site);
-    }
+    /* Back after a silence, on a new connection, or heard first by a
+     * restarted broker: its open jobs once more. */
+    jobsvc_site_heard(s, site);
 }
 
 /* The lease m is about, if it belongs to the sending site. */

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "sites.h"
 #include "store.h"
+#include "store_audit.h"
 #include "svc.h"
 
 #include <errno.h>

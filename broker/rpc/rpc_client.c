@@ -23,6 +23,7 @@
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
+#include "store_records.h"
 #include "svc.h"
 #include "waiters.h"
 

@@ -14,12 +14,15 @@
 #include "bconf.h"
 #include "job.h"
 #include "lease.h"
-#include "leasesvc.h"
+#include "jobsvc.h"
 #include "relays.h"
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
+#include "store_records.h"
+#include "store_jobs.h"
 #include "svc.h"
+#include "tosite.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -114,46 +117,15 @@ static Aifed__Job *job_get(struct svc *s, const struct rpc_msg *m, const char *i
     return j;
 }
 
-static int count_open(const Aifed__Job *j, void *arg)
-{
-    *(size_t *)arg += !job_ended(j->state);
-    return 0;
-}
-
-/* Whether spec's time limit fits in what is left of l once the job can
- * start (now, or a SCHEDULED lease's start), setting a missing one to all
- * of it; false with the refusal sent. */
-static bool fits(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
-                 uint32_t *limit_s)
-{
-    int64_t left_ms = l->expires_ms - lease_start_ms(l->activated_ms, svc_now_ms(s));
-    uint32_t left_s = left_ms > 0 ? (uint32_t)(left_ms / 1000) : 0;
-    char left[32], asks[32], more[32];
-
-    if (!*limit_s)
-        *limit_s = left_s;
-    if (*limit_s <= left_s && left_s > 0)
-        return true;
-    af_duration_format((uint64_t)left_s * 1000, left, sizeof(left));
-    af_duration_format((uint64_t)*limit_s * 1000, asks, sizeof(asks));
-    /* Whole minutes, so that --by takes it as it is. */
-    af_duration_format(((uint64_t)(*limit_s - left_s) + 59) / 60 * 60000, more,
-                       sizeof(more));
-    rpc_error(s, m, AIFED__ERROR_CODE__ERROR_NO_CAPACITY,
-              "the lease ends in %s, the job asks %s: `aifedctl lease renew %s --by %s`, "
-              "or ask less",
-              left, asks, l->id, more);
-    return false;
-}
-
 static void on_submit_job(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__SubmitJob *sj = m->env->submit_job;
-    Aifed__JobSpec spec = *sj->spec;
-    Aifed__Job j = AIFED__JOB__INIT, *done;
+    struct jobsvc_refusal why;
+    struct jobsvc_job made;
     char id[AF_ID_MAX + 1];
+    Aifed__Job *done;
     Aifed__Lease *l;
-    size_t open = 0;
+    int rc;
 
     /* A retry (same principal and request id) is the same job. */
     if (store_idem_get(s->store, m->who->id, sj->request_id, id, sizeof(id)) == 0) {
@@ -165,40 +137,14 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
     }
     if (!(l = rpc_lease_get(s, m, sj->lease_id)))
         return;
-    if (l->state != LEASE_ACTIVE && l->state != LEASE_SCHEDULED) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
-                  "lease %s is %s: a job runs in an ACTIVE or SCHEDULED lease", l->id,
-                  lease_state_name(l->state));
-    } else if (store_job_list(s->store, STORE_JOBS_LEASE, l->id, count_open, &open) < 0) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "reading the lease's jobs");
-    } else if (open >= AF_WIRE_MAX_JOBS) {
-        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_LIMITED,
-                  "lease %s has %zu jobs queued or running; at most %d", l->id, open,
-                  AF_WIRE_MAX_JOBS);
-    } else if (fits(s, m, l, &spec.time_limit_s)) {
-        af_id_new("job", id, sizeof(id));
-        j.id = id;
-        j.request_id = sj->request_id;
-        j.lease_id = l->id;
-        j.site = l->site;
-        j.project = l->workload->project;
-        j.principal = (char *)m->who->id;
-        j.spec = &spec;
-        j.gpus = l->gpus;
-        j.state = AIFED__JOB_STATE__JOB_QUEUED;
-        j.created_ms = svc_now_ms(s);
-        if (l->state == LEASE_SCHEDULED) /* the tick sends it when the lease starts */
-            j.reason = "waiting for its lease to start";
-        if (store_job_put(s->store, &j) < 0) {
-            outbox_store_failed(s->outbox, "storing job %s", id);
-        } else {
-            rpc_remember(s, m, sj->request_id, id);
-            log_info("job %s for %s queued in lease %s at %s", id, m->who->id, l->id,
-                     l->site);
-            reply_job(s, m, &j);
-            if (l->state == LEASE_ACTIVE)
-                leasesvc_start_job(s, &j);
-        }
+    rc = jobsvc_submit(s, l, m->who->id, sj->request_id, sj->spec, &made, &why);
+    if (rc > 0) {
+        rpc_error(s, m, why.code, "%s", why.text);
+    } else if (rc < 0) {
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the job");
+    } else {
+        rpc_remember(s, m, sj->request_id, made.id);
+        reply_job(s, m, &made.job);
     }
     store_lease_free(s->store, l);
 }
@@ -214,14 +160,14 @@ static void on_get_job(struct svc *s, const struct rpc_msg *m)
 
 /* The newest AF_WIRE_MAX_JOBS that pass the filter (ids sort by time), each
  * without its scripts, variables and files, so that a full list stays far
- * inside one message (GetJob has them). Walks come in any order (several
- * projects, or newest first): a full page gives up its oldest for a newer. */
+ * inside one message (GetJob has them). Every walk goes newest first, one
+ * project after another: a full page gives up its oldest for a newer, and a
+ * walk stops at the first job older than the whole page. */
 struct job_page {
     const struct rpc_msg
         *m;              /* who asks: another member's unshared job's run is withheld */
     int state;           /* 0: any */
     const char *project; /* NULL: any */
-    bool newest_first;   /* the walk's order: stop once the page is full */
     Aifed__Job *v[AF_WIRE_MAX_JOBS];
     size_t n;
 };
@@ -255,7 +201,7 @@ static int page_add(const Aifed__Job *j, void *arg)
         (p->project && strcmp(j->project, p->project)))
         return 0;
     if ((at = page_slot(p, j)) < 0)
-        return p->newest_first ? 1 : 0; /* newest first: none newer will come */
+        return 1; /* every walk goes newest first: none newer will come */
     /* The walk's job is borrowed: keep a copy, less what a list leaves out. */
     if (!(copy = af_wire_copy(j)))
         return -1;
@@ -277,15 +223,14 @@ static int page_walk(struct svc *s, const struct rpc_msg *m, const char *project
 {
     if (*project)
         return auth_may_use_project(m->who, project)
-                   ? store_job_list(s->store, STORE_JOBS_PROJECT, project, page_add, p)
+                   ? store_job_list_newest(s->store, STORE_JOBS_PROJECT, project,
+                                           page_add, p)
                    : 0;
-    if (m->who->kind == AUTH_ADMIN) {
-        p->newest_first = true;
+    if (m->who->kind == AUTH_ADMIN)
         return store_job_each(s->store, page_add, p);
-    }
     for (size_t i = 0; i < m->who->n_projects; i++)
-        if (store_job_list(s->store, STORE_JOBS_PROJECT, m->who->projects[i], page_add,
-                           p) < 0)
+        if (store_job_list_newest(s->store, STORE_JOBS_PROJECT, m->who->projects[i],
+                                  page_add, p) < 0)
             return -1;
     return 0;
 }
@@ -303,7 +248,7 @@ static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
     if (*lj->lease_id) {
         if (!(l = rpc_lease_get(s, m, lj->lease_id)))
             return;
-        rc = store_job_list(s->store, STORE_JOBS_LEASE, l->id, page_add, &p);
+        rc = store_job_list_newest(s->store, STORE_JOBS_LEASE, l->id, page_add, &p);
     } else {
         rc = page_walk(s, m, lj->project, &p);
     }
@@ -323,39 +268,24 @@ static void on_list_jobs(struct svc *s, const struct rpc_msg *m)
     store_lease_free(s->store, l);
 }
 
-static void stop_at_site(struct svc *s, const Aifed__Job *j)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__StopJob st = AIFED__STOP_JOB__INIT;
-
-    st.job_id = j->id;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_STOP_JOB, &st);
-    leasesvc_to_site(s, j->site, &env);
-}
-
 static void on_cancel_job(struct svc *s, const struct rpc_msg *m)
 {
     Aifed__Job *j = job_get(s, m, m->env->cancel_job->job_id);
     char reason[AF_WIRE_MAX_TEXT], *was;
+    int rc;
 
     if (!j)
         return;
     was = j->reason;
-    if (job_ended(j->state)) {
+    rc = jobsvc_cancel(s, j, m->who->id, reason, sizeof(reason));
+    if (rc > 0)
         rpc_error_stored(s, m, AIFED__ERROR_CODE__ERROR_CONFLICT,
                          "job %s has already ended", j->id);
-    } else {
-        snprintf(reason, sizeof(reason), "cancelled by %s", m->who->id);
-        job_finish(j, AIFED__JOB_STATE__JOB_CANCELLED, reason, svc_now_ms(s));
-        if (store_job_put(s->store, j) < 0) {
-            outbox_store_failed(s->outbox, "storing job %s", j->id);
-        } else {
-            log_info("job %s %s", j->id, reason);
-            reply_job(s, m, j);
-            stop_at_site(s, j);
-        }
-        j->reason = was; /* the unpacked one's, to free */
-    }
+    else if (rc < 0)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the cancel");
+    else
+        reply_job(s, m, j);
+    j->reason = was; /* the unpacked one's, to free */
     store_job_free(j);
 }
 
@@ -368,65 +298,13 @@ static void on_job_status(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__JobStatus *st = m->env->job_status;
     Aifed__Job *j = NULL;
-    Aifed__Job upd;
 
-    if (store_job_get(s->store, st->job_id, &j) < 0 || strcmp(j->site, m->who->name)) {
+    if (store_job_get(s->store, st->job_id, &j) < 0 || strcmp(j->site, m->who->name))
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN, "job %s is not at your site",
                   st->job_id);
-        store_job_free(j);
-        return;
-    }
-    if (job_ended(j->state) ||
-        (st->state == AIFED__JOB_STATE__JOB_QUEUED && j->state != st->state) ||
-        (st->state == j->state && !strcmp(st->site_job_id, j->site_job_id) &&
-         !strcmp(st->local_account, j->local_account))) {
-        store_job_free(j);
-        return;
-    }
-    upd = *j;
-    if (*st->site_job_id)
-        upd.site_job_id = st->site_job_id;
-    if (*st->local_account)
-        upd.local_account = st->local_account;
-    if (st->state == AIFED__JOB_STATE__JOB_RUNNING && !upd.started_ms)
-        upd.started_ms = svc_now_ms(s);
-    if (job_ended(st->state)) {
-        job_finish(&upd, st->state, st->reason, svc_now_ms(s));
-        upd.exit_code = st->exit_code;
-    } else {
-        upd.state = st->state;
-        upd.reason = st->reason;
-    }
-    if (store_job_put(s->store, &upd) < 0)
-        outbox_store_failed(s->outbox, "storing job %s", j->id);
     else
-        log_info("job %s at %s: %s, %s", j->id, j->site, job_state_name(st->state),
-                 st->reason);
+        (void)jobsvc_report(s, j, st); /* a failed store fails the batch: reported */
     store_job_free(j);
-}
-
-/* A site connected (again): ask it once more to start each job the broker
- * has queued or running there. A site answers for a job it has with how it
- * is now, and starts only one it never had: so a StartJob lost while the
- * site was away is delivered, and an end the broker missed is learnt. */
-static int start_again(const Aifed__Job *j, void *arg)
-{
-    struct svc *s = arg;
-    Aifed__Lease *l;
-
-    /* Not before a SCHEDULED lease starts: its start sends them. */
-    if (store_lease_get(s->store, j->lease_id, &l) == 0) {
-        if (l->state != LEASE_SCHEDULED)
-            leasesvc_start_job(s, j);
-        store_lease_free(s->store, l);
-    }
-    return 0;
-}
-
-void rpc_jobs_resume(struct svc *s, const char *site)
-{
-    if (store_job_list(s->store, STORE_JOBS_OPEN, site, start_again, s) < 0)
-        log_err("reading the open jobs at %s", site);
 }
 
 /* The most of a job's output one piece may carry: what was asked (0: as
@@ -472,7 +350,7 @@ static void on_get_job_log(struct svc *s, const struct rpc_msg *m)
         rd.offset = g->offset;
         rd.max_bytes = log_piece_max(s, g->max_bytes);
         af_wire_set_body(&env, AIFED__ENVELOPE__BODY_READ_JOB_LOG, &rd);
-        leasesvc_to_site(s, j->site, &env);
+        tosite_send(s, j->site, &env);
     }
     store_job_free(j);
 }

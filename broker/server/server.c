@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "bconf.h"
 #include "bmetrics.h"
+#include "jobsvc.h"
 #include "leasesvc.h"
 #include "limit.h"
 #include "outbox.h"
@@ -35,6 +36,7 @@
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
+#include "store_records.h"
 #include "svc.h"
 #include "waiters.h"
 
@@ -316,6 +318,7 @@ static void on_tick(uv_timer_t *t)
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
     leasesvc_tick(s);
+    jobsvc_tick(s);
     relays_expire(s->relays, s->outbox, svc_mono_ms(s));
     prune_records(s);
     flush(srv, true);

@@ -13,13 +13,14 @@
 #include "alloc.h"
 #include "bconf.h"
 #include "bmetrics.h"
-#include "job.h"
+#include "jobsvc.h"
 #include "ledger.h"
 #include "outbox.h"
 #include "placement.h"
 #include "sites.h"
 #include "store.h"
 #include "svc.h"
+#include "tosite.h"
 #include "waiters.h"
 
 #include <errno.h>
@@ -63,25 +64,6 @@ int leasesvc_put(struct svc *s, const Aifed__Lease *l, const char *idem_principa
     return 0;
 }
 
-void leasesvc_to_site(struct svc *s, const char *site, Aifed__Envelope *env)
-{
-    struct outbox_peer to = {.side = OUTBOX_AGENT};
-    const uint8_t *rid = sites_route(s->sites, site, &to.rid_len);
-
-    if (!rid) {
-        log_debug("no route to site %s yet; %s not sent", site,
-                  af_wire_body_name(env->body_case));
-        return;
-    }
-    memcpy(to.rid, rid, to.rid_len);
-    /* A hold may leave before its lease is committed (see outbox.h); a
-     * release may not: the site must never let go of what disk still says
-     * it holds. */
-    if (outbox_push(s->outbox, &to, env,
-                    env->body_case != AIFED__ENVELOPE__BODY_LEASE_HOLD) < 0)
-        log_err("message to site %s dropped", site);
-}
-
 void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
@@ -89,7 +71,7 @@ void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l)
 
     hold.lease = (Aifed__Lease *)l;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_HOLD, &hold);
-    leasesvc_to_site(s, l->site, &env);
+    tosite_send(s, l->site, &env);
 }
 
 void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id)
@@ -99,7 +81,7 @@ void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease
 
     rel.lease_id = (char *)lease_id;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_LEASE_RELEASE, &rel);
-    leasesvc_to_site(s, site, &env);
+    tosite_send(s, site, &env);
 }
 
 /* Count gpus of pool at site against lease_id, asked now (monotonic). */
@@ -177,23 +159,6 @@ int leasesvc_activate(struct svc *s, const Aifed__Lease *stored, const char *sig
     return 0;
 }
 
-void leasesvc_start_job(struct svc *s, const Aifed__Job *j)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__StartJob st = AIFED__START_JOB__INIT;
-
-    st.job = (Aifed__Job *)j;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_START_JOB, &st);
-    leasesvc_to_site(s, j->site, &env);
-}
-
-static int start_queued(const Aifed__Job *j, void *arg)
-{
-    if (!job_ended(j->state))
-        leasesvc_start_job(arg, j);
-    return 0;
-}
-
 /* A SCHEDULED lease's time came: ACTIVE, and the jobs queued in it go to
  * its site (after the commit, as every StartJob does). */
 static int start_booked(struct svc *s, const Aifed__Lease *stored)
@@ -206,8 +171,7 @@ static int start_booked(struct svc *s, const Aifed__Lease *stored)
     if (leasesvc_put(s, &l, NULL) < 0)
         return -1;
     log_info("lease %s ACTIVE at %s/%s: its booked hold began", l.id, l.site, l.pool);
-    if (store_job_list(s->store, STORE_JOBS_LEASE, l.id, start_queued, s) < 0)
-        log_err("reading the jobs of lease %s", l.id);
+    jobsvc_lease_started(s, &l);
     return 0;
 }
 
@@ -302,50 +266,6 @@ int leasesvc_renew(struct svc *s, const Aifed__Lease *stored, uint32_t extend_s,
     return 0;
 }
 
-/* The ids of a lease's queued and running jobs (at most AF_WIRE_MAX_JOBS:
- * no more may be open in one lease). */
-struct open_jobs {
-    char ids[AF_WIRE_MAX_JOBS][AF_ID_MAX + 1];
-    size_t n;
-};
-
-static int collect_open(const Aifed__Job *j, void *arg)
-{
-    struct open_jobs *o = arg;
-
-    if (!job_ended(j->state) && o->n < AF_WIRE_MAX_JOBS)
-        snprintf(o->ids[o->n++], sizeof(o->ids[0]), "%s", j->id);
-    return 0;
-}
-
-/* No job outlives its lease: the open ones end with it, in its batch (the
- * site, told to let go of the hold, stops them; its late word changes
- * nothing). */
-static int end_jobs(struct svc *s, const Aifed__Lease *l, uint32_t *ended)
-{
-    struct open_jobs o = {.n = 0};
-
-    if (store_job_list(s->store, STORE_JOBS_LEASE, l->id, collect_open, &o) < 0)
-        return -1;
-    for (size_t i = 0; i < o.n; i++) {
-        Aifed__Job *j;
-        char *was;
-        int rc;
-
-        if (store_job_get(s->store, o.ids[i], &j) < 0)
-            return -1;
-        was = j->reason;
-        job_finish(j, AIFED__JOB_STATE__JOB_CANCELLED, "the lease ended", l->updated_ms);
-        rc = store_job_put(s->store, j);
-        j->reason = was;
-        store_job_free(j);
-        if (rc < 0)
-            return -1;
-    }
-    *ended = (uint32_t)o.n;
-    return 0;
-}
-
 int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
                  const char *reason, uint64_t site_used_gpu_s, struct leasesvc_lease *ret)
 {
@@ -370,7 +290,7 @@ int leasesvc_end(struct svc *s, const Aifed__Lease *from, enum lease_event ev,
         l->usage_from_site = true;
     if (leasesvc_put(s, l, NULL) < 0)
         return unstored(s, l);
-    if (end_jobs(s, l, &out->jobs_ended) < 0) {
+    if (jobsvc_lease_ended(s, l, &out->jobs_ended) < 0) {
         outbox_store_failed(s->outbox, "ending the jobs of lease %s", l->id);
         return unstored(s, l);
     }

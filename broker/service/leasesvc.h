@@ -88,13 +88,6 @@ int leasesvc_end(struct svc *s, const Aifed__Lease *l, enum lease_event ev,
  * it FAILED. */
 void leasesvc_hold_failed(struct svc *s, const Aifed__Lease *lease, const char *why);
 
-/* Queue env to a site's agent; dropped (with a debug line) when the site
- * has no route yet: the hold then times out, which is the same recovery. */
-void leasesvc_to_site(struct svc *s, const char *site, Aifed__Envelope *env);
-/* Ask j's site to start it (after the commit; again is harmless: a site
- * answers for a job it has with how it is now). */
-struct Aifed__Job;
-void leasesvc_start_job(struct svc *s, const struct Aifed__Job *j);
 /* Ask l's site to hold it (again: a renewal, or a hold never confirmed). */
 void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l);
 /* Tell site to let go of lease_id. */

@@ -12,6 +12,7 @@
 #include "outbox.h"
 #include "sites.h"
 #include "store.h"
+#include "store_audit.h"
 #include "svc.h"
 
 #include "aifed.pb-c.h"

@@ -48,8 +48,12 @@ struct bconf {
     uint64_t max_waiting;    /* submits one principal may have waiting for a site */
     uint64_t max_handshakes; /* connections per socket that may wait to finish one */
     uint64_t max_requests;   /* request records kept per principal (oldest go) */
-    uint64_t request_retention_ms; /* request records and request ids, kept this long */
-    char *metrics_listen;          /* Prometheus endpoint HOST:PORT, or "off" */
+    uint64_t request_retention_ms;   /* request records and request ids, kept this long */
+    uint64_t job_retention_ms;       /* ended jobs, kept this long */
+    uint64_t max_jobs_per_principal; /* jobs stored per principal (oldest ended go) */
+    uint64_t max_job_mb_per_principal;      /* ... and their MiB */
+    uint64_t max_connections_per_principal; /* served at once; more wait */
+    char *metrics_listen;                   /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t
         fair_share_floor; /* percent of a site's GPUs free below which it is contended */
     struct bconf_principal *principals;

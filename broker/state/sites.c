@@ -51,6 +51,8 @@ struct site {
     char signing_key[AF_SIGN_PK_B64]; /* from its Hello */
     uint8_t rid[256];
     size_t rid_len;
+    bool resume_due;    /* a new connection: its open jobs are to be sent again */
+    int64_t resumed_ms; /* when they last were (monotonic) */
     struct promise *promises;
     size_t n_promises;
     struct promise **buckets; /* by lease id; n_buckets a power of two */
@@ -246,8 +248,21 @@ void sites_route_set(struct sites *s, const char *id, const uint8_t *rid, size_t
 
     if (!st || len > sizeof(st->rid))
         return;
+    if (len != st->rid_len || memcmp(st->rid, rid, len))
+        st->resume_due = true;
     memcpy(st->rid, rid, len);
     st->rid_len = len;
+}
+
+bool sites_resume_take(struct sites *s, const char *id, int64_t now_ms, int64_t gap_ms)
+{
+    struct site *st = find(s, id);
+
+    if (!st || !st->resume_due || (st->resumed_ms && now_ms - st->resumed_ms < gap_ms))
+        return false;
+    st->resume_due = false;
+    st->resumed_ms = now_ms;
+    return true;
 }
 
 const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_len)
@@ -349,6 +364,7 @@ void sites_advertise(struct sites *s, const char *id, Aifed__Advertisement **adv
     if (!st->up && (!st->went_down || st->streak >= s->up_after)) {
         st->up = true;
         st->streak = 0;
+        st->resume_due = true; /* back after a silence: StartJobs may be lost */
     }
     if (mark_reported(st) < 0 || build_view(s, st) < 0) {
         /* Without a view the site cannot be matched: treat it as silent. */

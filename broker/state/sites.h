@@ -59,8 +59,15 @@ size_t sites_unheard(const struct sites *s, char *buf, size_t size);
 void sites_set_signing_key(struct sites *s, const char *id, const char *b64);
 const char *sites_signing_key(const struct sites *s, const char *id);
 
-/* Remember how to reach the site's agent (its last ROUTER routing id). */
+/* Remember how to reach the site's agent (its last ROUTER routing id). A
+ * route not seen before is a new connection: its open jobs are due to be
+ * sent again (sites_resume_take), as they are when it is UP again. */
 void sites_route_set(struct sites *s, const char *id, const uint8_t *rid, size_t len);
+/* Whether the site's open jobs are to be sent again now: due since a new
+ * connection, and not sent again within gap_ms (monotonic) before now_ms;
+ * true takes it (until the next new connection). A site that reconnects
+ * as fast as it can makes the broker send them at most once per gap. */
+bool sites_resume_take(struct sites *s, const char *id, int64_t now_ms, int64_t gap_ms);
 /* The routing id, or NULL when the agent was never heard from. */
 const uint8_t *sites_route(const struct sites *s, const char *id, size_t *ret_len);
 

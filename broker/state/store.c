@@ -7,7 +7,10 @@
  * the old version's index entries and adds the new ones in the same batch.
  */
 #include "store.h"
-#include "store_priv.h"
+#include "store_audit.h"
+#include "store_base.h"
+#include "store_jobs.h"
+#include "store_records.h"
 #include "af_audit.h"
 #include "af_ids.h"
 #include "af_time.h"
@@ -47,45 +50,15 @@ static const struct {
     [DB_JOBS_BY_PROJECT] = {"jobs_by_project", MDB_DUPSORT},
     [DB_JOBS_OPEN] = {"jobs_open", MDB_DUPSORT},
     [DB_TEMPLATES] = {"templates", 0},
+    [DB_JOBS_LEASE_OPEN] = {"jobs_lease_open", MDB_DUPSORT},
+    [DB_JOBS_BY_PRINCIPAL] = {"jobs_by_principal", MDB_DUPSORT},
+    [DB_JOBS_ENDED] = {"jobs_ended", 0},
+    [DB_JOB_USAGE] = {"job_usage", 0},
 };
 
-/* Map an LMDB return code onto errno and -1 (0 passes through). */
-int store_errno(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS:
-        return 0;
-    case MDB_NOTFOUND:
-        errno = ENOENT;
-        break;
-    case MDB_MAP_FULL:
-        /* Not ENOSPC: the disk may have room; the store has reached the
-         * size the configuration gave it (map_size_mb), a quota. */
-        errno = EDQUOT;
-        break;
-    case MDB_TXN_FULL:
-        errno = ENOSPC;
-        break;
-    case MDB_INVALID:
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_VERSION_MISMATCH:
-        errno = EIO;
-        break;
-    default:
-        errno = rc > 0 ? rc : EIO;
-    }
-    return -1;
-}
-
-MDB_val store_val(const char *s)
-{
-    return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
-}
-
-/* A new store gets this schema; one of schema 1 (no record ages) or 2 (jobs
- * by lease only) is upgraded in the transaction that opens it; any other is
- * refused. */
+/* A new store gets this schema; one of schema 1 (no record ages), 2 (jobs
+ * by lease only) or 3 (no job bounds) is upgraded in the transaction that
+ * opens it; any other is refused. */
 static int schema_check(struct store *st, MDB_txn *txn, struct af_error *err)
 {
     MDB_val k = store_val("schema"), v, want;
@@ -95,8 +68,8 @@ static int schema_check(struct store *st, MDB_txn *txn, struct af_error *err)
     snprintf(schema, sizeof(schema), "%d", STORE_SCHEMA);
     want = store_val(schema);
     rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
-    if (rc == 0 && v.mv_size == 1 &&
-        (*(char *)v.mv_data == '1' || *(char *)v.mv_data == '2')) {
+    if (rc == 0 && v.mv_size == 1 && *(char *)v.mv_data >= '1' &&
+        *(char *)v.mv_data <= '3') {
         char from = *(char *)v.mv_data;
         if ((from == '1' && store_records_upgrade(st, txn, af_now_ms()) < 0) ||
             store_jobs_upgrade(st, txn) < 0)
@@ -262,17 +235,6 @@ void store_close(struct store *st)
     errno = saved;
 }
 
-int store_batch(struct store *st)
-{
-    if (st->readonly || st->committed) {
-        errno = EROFS;
-        return -1;
-    }
-    if (st->batch)
-        return 0;
-    return store_errno(mdb_txn_begin(st->env, NULL, 0, &st->batch));
-}
-
 void store_reads_committed(struct store *st, bool committed)
 {
     st->committed = committed;
@@ -300,43 +262,6 @@ void store_abort(struct store *st)
         mdb_txn_abort(st->batch);
         st->batch = NULL;
     }
-}
-
-/* A read transaction, or the open batch so reads see its writes. */
-int store_read_begin(struct store *st, MDB_txn **ret, bool *ret_own)
-{
-    if (st->batch && !st->committed) {
-        *ret = st->batch;
-        *ret_own = false;
-        return 0;
-    }
-    *ret_own = true;
-    return store_errno(mdb_txn_begin(st->env, NULL, MDB_RDONLY, ret));
-}
-
-void store_read_end(MDB_txn *txn, bool own)
-{
-    if (own)
-        mdb_txn_abort(txn);
-}
-
-int store_cursor(struct store *st, int db, MDB_txn **txn, bool *own, MDB_cursor **cur)
-{
-    int rc;
-
-    if (store_read_begin(st, txn, own) < 0)
-        return -1;
-    if ((rc = mdb_cursor_open(*txn, st->dbi[db], cur))) {
-        store_read_end(*txn, *own);
-        return store_errno(rc);
-    }
-    return 0;
-}
-
-void store_cursor_end(MDB_cursor *cur, MDB_txn *txn, bool own)
-{
-    mdb_cursor_close(cur);
-    store_read_end(txn, own);
 }
 
 static void state_key(int state, char buf[4])
@@ -416,76 +341,6 @@ static int lease_decode(const MDB_val *v, Aifed__Lease **ret)
         return -1;
     }
     *ret = l;
-    return 0;
-}
-
-/* The last entry's seq and hash (0 and "" for an empty log), from txn. */
-static int audit_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *seq,
-                      char hash[AF_AUDIT_HASH_HEX])
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    Aifed__AuditEntry *e;
-    int rc;
-
-    *seq = 0;
-    hash[0] = '\0';
-    if ((rc = mdb_cursor_open(txn, dbi, &cur)))
-        return store_errno(rc);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc)
-        return store_errno(rc);
-    if (!(e = aifed__audit_entry__unpack(NULL, v.mv_size, v.mv_data)))
-        return store_errno(MDB_CORRUPTED);
-    *seq = e->seq;
-    snprintf(hash, AF_AUDIT_HASH_HEX, "%s", e->hash);
-    aifed__audit_entry__free_unpacked(e, NULL);
-    return 0;
-}
-
-void store_be64(uint64_t v, unsigned char buf[8])
-{
-    for (int i = 0; i < 8; i++)
-        buf[i] = (unsigned char)(v >> (56 - 8 * i));
-}
-
-uint64_t store_be64_get(const unsigned char buf[8])
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | buf[i];
-    return v;
-}
-
-int store_audit_append(struct store *st, const char *subject, const char *principal,
-                       const char *change, const char *text)
-{
-    Aifed__AuditEntry e = AIFED__AUDIT_ENTRY__INIT;
-    char prev[AF_AUDIT_HASH_HEX], hash[AF_AUDIT_HASH_HEX];
-    unsigned char key[8];
-    MDB_val k = {sizeof(key), key}, v;
-    int rc;
-
-    if (store_batch(st) < 0 || audit_last(st->batch, st->dbi[DB_AUDIT], &e.seq, prev) < 0)
-        return -1;
-    e.seq++;
-    e.time_ms = af_now_ms();
-    e.subject = (char *)subject;
-    e.principal = (char *)principal;
-    e.change = (char *)change;
-    e.text = (char *)(text ? text : "");
-    e.prev_hash = prev;
-    af_audit_hash(&e, hash);
-    e.hash = hash;
-    store_be64(e.seq, key);
-    v.mv_size = aifed__audit_entry__get_packed_size(&e);
-    if ((rc = mdb_put(st->batch, st->dbi[DB_AUDIT], &k, &v, MDB_RESERVE | MDB_APPEND)))
-        return store_errno(rc);
-    aifed__audit_entry__pack(&e, v.mv_data);
     return 0;
 }
 
@@ -826,50 +681,6 @@ int store_alloc_put(struct store *st, const Aifed__Allocation *a)
     return put_pair(st, DB_ALLOCATIONS, a->project, a->site, &a->base);
 }
 
-/* Visit every message of a database in key order (from the first key at or
- * after *from, when given); fn's non-zero ends the walk (-1: as an error). */
-typedef int (*scan_fn)(const ProtobufCMessage *m, void *ctx);
-
-static int scan_db(struct store *st, int db, const ProtobufCMessageDescriptor *desc,
-                   MDB_val *from, scan_fn fn, void *ctx)
-{
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    bool own;
-    int rc;
-
-    if (store_read_begin(st, &txn, &own) < 0)
-        return -1;
-    if ((rc = mdb_cursor_open(txn, st->dbi[db], &cur))) {
-        store_read_end(txn, own);
-        return store_errno(rc);
-    }
-    if (from)
-        k = *from;
-    for (rc = mdb_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
-        int r;
-
-        if (!m) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        r = fn(m, ctx);
-        protobuf_c_message_free_unpacked(m, NULL);
-        if (r != 0) {
-            rc = r < 0 ? -1 : MDB_NOTFOUND;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    store_read_end(txn, own);
-    if (rc == -1)
-        return -1;
-    return rc == MDB_NOTFOUND ? 0 : store_errno(rc);
-}
-
 struct alloc_visit {
     store_alloc_fn fn;
     void *arg;
@@ -886,8 +697,8 @@ int store_alloc_list(struct store *st, store_alloc_fn fn, void *arg)
 {
     struct alloc_visit v = {fn, arg};
 
-    return scan_db(st, DB_ALLOCATIONS, &aifed__allocation__descriptor, NULL, alloc_visit,
-                   &v);
+    return store_scan(st, DB_ALLOCATIONS, &aifed__allocation__descriptor, NULL,
+                      alloc_visit, &v);
 }
 
 int store_principal_put(struct store *st, const Aifed__Principal *p)
@@ -981,30 +792,8 @@ int store_principal_list(struct store *st, store_principal_fn fn, void *arg)
 {
     struct principal_visit v = {fn, arg};
 
-    return scan_db(st, DB_PRINCIPALS, &aifed__principal__descriptor, NULL,
-                   principal_visit, &v);
-}
-
-struct audit_visit {
-    store_audit_fn fn;
-    void *arg;
-};
-
-static int audit_visit(const ProtobufCMessage *m, void *ctx)
-{
-    const struct audit_visit *v = ctx;
-
-    return v->fn((const Aifed__AuditEntry *)m, v->arg);
-}
-
-int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, void *arg)
-{
-    struct audit_visit v = {fn, arg};
-    unsigned char key[8];
-    MDB_val from = {sizeof(key), key};
-
-    store_be64(after_seq + 1, key);
-    return scan_db(st, DB_AUDIT, &aifed__audit_entry__descriptor, &from, audit_visit, &v);
+    return store_scan(st, DB_PRINCIPALS, &aifed__principal__descriptor, NULL,
+                      principal_visit, &v);
 }
 
 int store_template_put(struct store *st, const Aifed__Template *t)
@@ -1048,6 +837,6 @@ int store_template_list(struct store *st, store_template_fn fn, void *arg)
 {
     struct template_visit v = {fn, arg};
 
-    return scan_db(st, DB_TEMPLATES, &aifed__template__descriptor, NULL, template_visit,
-                   &v);
+    return store_scan(st, DB_TEMPLATES, &aifed__template__descriptor, NULL,
+                      template_visit, &v);
 }

@@ -17,6 +17,9 @@
  * request id in one batch still find each other. This is how the broker does
  * group commit: many requests, one fsync, then all the replies.
  *
+ * Jobs are in store_jobs.h, the records kept per request in store_records.h,
+ * the audit log in store_audit.h.
+ *
  * Ownership: a struct Aifed__Lease returned here is the caller's and is freed
  * with store_lease_free().
  */
@@ -31,12 +34,10 @@
 
 struct store;
 struct Aifed__Lease;
-struct Aifed__RequestRecord;
 struct Aifed__Allocation;
 struct Aifed__Principal;
-struct Aifed__AuditEntry;
 
-#define STORE_SCHEMA 3
+#define STORE_SCHEMA 4
 
 /* Open (creating if needed unless readonly) the environment in dir.
  * map_mb bounds the database size. NULL with err set on failure. */
@@ -64,17 +65,6 @@ void store_reads_committed(struct store *st, bool committed);
 
 /* Look a lease up by id. -1 with errno ENOENT when there is none. */
 int store_lease_get(struct store *st, const char *id, struct Aifed__Lease **ret);
-
-/* The lease id a principal's request id made, into buf (AF_ID_MAX + 1).
- * -1/ENOENT when that request id is new. */
-int store_idem_get(struct store *st, const char *principal, const char *request_id,
-                   char *buf, size_t size);
-
-/* Record that a principal's request id acted on lease_id (into the batch):
- * a retry of a change finds it, and is answered without acting again, until
- * store_records_prune() deletes it. now_ms is when (the lease clock). */
-int store_idem_put(struct store *st, const char *principal, const char *request_id,
-                   const char *lease_id, int64_t now_ms);
 
 void store_lease_free(struct store *st, struct Aifed__Lease *lease);
 
@@ -109,24 +99,6 @@ size_t store_lease_count(struct store *st);
 /* How many leases are in state (from the by_state index; no walk). */
 size_t store_lease_count_state(struct store *st, int state);
 
-/* What the broker decided for a request, by (principal, request id); a
- * later put for the same request replaces it. The principal keeps at most
- * keep records (at least 1): its oldest beyond that are deleted in the same
- * batch. Into the batch. */
-int store_request_put(struct store *st, const struct Aifed__RequestRecord *r,
-                      size_t keep);
-/* -1/ENOENT when there is none. Free with store_request_free(). */
-int store_request_get(struct store *st, const char *principal, const char *request_id,
-                      struct Aifed__RequestRecord **ret);
-void store_request_free(struct Aifed__RequestRecord *r);
-/* How many request records a principal has. */
-size_t store_request_count(struct store *st, const char *principal);
-
-/* Delete up to max idem entries and request records made before before_ms,
- * oldest first (into the batch): the retention period ends there. The
- * number deleted, or -1 with errno. */
-int store_records_prune(struct store *st, int64_t before_ms, size_t max);
-
 /* Allocations, by (project, site). Into the batch. */
 int store_alloc_put(struct store *st, const struct Aifed__Allocation *a);
 /* Visit every allocation; a is borrowed for the call. */
@@ -149,27 +121,6 @@ int store_health_put(struct store *st, int64_t now_ms);
 typedef int (*store_site_fn)(const char *site, void *arg);
 int store_drained_list(struct store *st, store_site_fn fn, void *arg);
 
-/* Jobs (store_jobs.c), by id, lease and project, and the open ones by
- * site. A put replaces the stored version, indexes it, and audits a change
- * of state. Into the batch. */
-struct Aifed__Job;
-int store_job_put(struct store *st, const struct Aifed__Job *j);
-/* -1/ENOENT when there is none. Free with store_job_free(). */
-int store_job_get(struct store *st, const char *id, struct Aifed__Job **ret);
-void store_job_free(struct Aifed__Job *j);
-/* Visit in id order (oldest first) the jobs of a lease, of a project, or
- * open (queued or running) at a site; j is borrowed for the call; fn's 1
- * stops, -1 fails. */
-enum store_jobs_by { STORE_JOBS_LEASE, STORE_JOBS_PROJECT, STORE_JOBS_OPEN };
-typedef int (*store_job_fn)(const struct Aifed__Job *j, void *arg);
-int store_job_list(struct store *st, enum store_jobs_by by, const char *key,
-                   store_job_fn fn, void *arg);
-/* Visit every job, newest first. */
-int store_job_each(struct store *st, store_job_fn fn, void *arg);
-
-/* Append to the audit log (into the batch), chained to the last entry.
- * store_lease_put() does this itself for every change of state, site or
- * expiry; others (the principal registry, allocations) call it. */
 /* The federation's templates, by name: stored (replacing one of the name),
  * removed (-1/ENOENT when there is none), visited in name order (the
  * message lent for the call; fn's non-zero stops, -1 as an error). */
@@ -178,11 +129,5 @@ int store_template_put(struct store *st, const struct Aifed__Template *t);
 int store_template_del(struct store *st, const char *name);
 typedef int (*store_template_fn)(const struct Aifed__Template *t, void *arg);
 int store_template_list(struct store *st, store_template_fn fn, void *arg);
-
-int store_audit_append(struct store *st, const char *subject, const char *principal,
-                       const char *change, const char *text);
-/* Visit entries after after_seq in order; fn's 1 stops, -1 fails. */
-typedef int (*store_audit_fn)(const struct Aifed__AuditEntry *e, void *arg);
-int store_audit_list(struct store *st, uint64_t after_seq, store_audit_fn fn, void *arg);
 
 #endif

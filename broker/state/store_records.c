@@ -13,8 +13,8 @@
  * a principal's oldest are deleted past its bound as it makes new ones.
  */
 #include "af_ids.h"
-#include "store.h"
-#include "store_priv.h"
+#include "store_records.h"
+#include "store_base.h"
 
 #include "aifed.pb-c.h"
 

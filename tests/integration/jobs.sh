@@ -221,11 +221,15 @@ wait_for "... and the restarted agent tells the broker it ended" 15 \
 "$FED_CTL_BIN" keygen --dir "$T/keys" carol >/dev/null
 quiet ctl ops admin principal add user:carol --pub "$T/keys/carol.pub" --projects llm-eu
 lease4=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE | jq -r .id)
-printf 'name: private\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nenv: {GREETING: hi}\nsecrets: {HF_TOKEN: hf_s3cret}\nrun: echo "the output of $GREETING"\n' >"$T/private.yaml"
+# The job waits after its output, so that what the broker keeps of a
+# running job is seen; once it ends, the broker keeps its variables' names
+# and files' names, not their values and bytes.
+printf 'name: private\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nenv: {GREETING: hi}\nsecrets: {HF_TOKEN: hf_s3cret}\nrun: echo "the output of $GREETING"; sleep 120\n' >"$T/private.yaml"
 job=$(ctl alice run --detach --lease "$lease4" "$T/private.yaml" 2>/dev/null)
-wait_for "alice's job with a secret ran" 20 'test "$(job_state "$job")" = COMPLETED'
+wait_for "alice's job with a secret runs and has written" 20 \
+    'test "$(job_state "$job")" = RUNNING && ctl alice logs "$job" 2>/dev/null | grep -q "the output of hi"'
 seen=$(ctlj carol job show "$job")
-check "another member of the project sees its state" test "$(jq -r .state <<<"$seen")" = COMPLETED
+check "another member of the project sees its state" test "$(jq -r .state <<<"$seen")" = RUNNING
 check "... but no variable's value, and no script" \
     test "$(jq -c '[.env, .scripts]' <<<"$seen")" = '[{"GREETING":null,"HF_TOKEN":null},false]'
 out=$(ctl carol logs "$job" 2>&1); rc=$?
@@ -234,8 +238,15 @@ own=$(ctlj alice job show "$job")
 check "its owner sees her variables, but not the secret's value" \
     test "$(jq -c .env <<<"$own")" = '{"GREETING":"hi","HF_TOKEN":null}'
 check "... and its output" grep -qx "the output of hi" <<<"$(ctl alice logs "$job")"
+ctlj alice job cancel "$job" >/dev/null
+own=$(ctlj alice job show "$job")
+check "once it ended, the broker keeps its variables' names, not their values" \
+    test "$(jq -c .env <<<"$own")" = '{"GREETING":null,"HF_TOKEN":null}'
+check "... and says the digest of what it dropped" grep -qE '^[0-9a-f]{64}$' <<<"$(jq -r .dropped_sha256 <<<"$own")"
 job=$(ctl alice run --detach --share --lease "$lease4" "$T/private.yaml" 2>/dev/null)
-wait_for "a shared job ran" 20 'test "$(job_state "$job")" = COMPLETED'
+wait_for "a shared job runs and has written" 20 \
+    'test "$(job_state "$job")" = RUNNING && ctl alice logs "$job" 2>/dev/null | grep -q "the output of hi"'
 check "a shared job: the other member sees its variables (not the secret) and output" \
     test "$(ctlj carol job show "$job" | jq -c .env)/$(ctl carol logs "$job" | tail -n 1)" = '{"GREETING":"hi","HF_TOKEN":null}/the output of hi'
+ctlj alice job cancel "$job" >/dev/null
 ctl alice lease release "$lease4" >/dev/null

@@ -19,11 +19,13 @@
 #include "auth.h"
 #include "bconf.h"
 #include "bmetrics.h"
+#include "jobsvc.h"
 #include "leasesvc.h"
 #include "outbox.h"
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
+#include "store_jobs.h"
 #include "svc.h"
 #include "unit_adv.h"
 #include "waiters.h"
@@ -140,7 +142,10 @@ static int setup(void **state)
                              .hold_timeout_ms = 5000,
                              .hold_attempts = 2,
                              .map_size_mb = 64,
-                             .max_waiting = 8};
+                             .max_waiting = 8,
+                             .job_retention_ms = 30LL * 86400000,
+                             .max_jobs_per_principal = 1000,
+                             .max_job_mb_per_principal = 256};
     f->s.conf = &f->conf;
     f->s.clock_ms = test_clock;
     f->s.mono_ms = test_mono;
@@ -793,6 +798,294 @@ static void alloc_table(void **state)
     alloc_destroy(NULL);
 }
 
+/* ---- jobs (jobsvc) ---- */
+
+/* A spec of n_env variables of env_len bytes and n_files files of
+ * file_len bytes, in bufs that live as long as the test. */
+struct big_spec {
+    Aifed__JobSpec spec;
+    Aifed__EnvVar env[40], *envp[40];
+    Aifed__JobFile file[16], *filep[16];
+    char names[56][32];
+    char value[4096];
+    uint8_t data[16384];
+};
+
+static void make_spec(struct big_spec *b, size_t n_env, size_t env_len, size_t n_files,
+                      size_t file_len)
+{
+    *b = (struct big_spec){.spec = AIFED__JOB_SPEC__INIT};
+    memset(b->value, 'v', env_len);
+    b->value[env_len] = '\0';
+    memset(b->data, 'd', file_len);
+    b->spec.run = "train.sh";
+    b->spec.env = b->envp;
+    b->spec.n_env = n_env;
+    for (size_t i = 0; i < n_env; i++) {
+        b->env[i] = (Aifed__EnvVar)AIFED__ENV_VAR__INIT;
+        snprintf(b->names[i], sizeof(b->names[i]), "VAR_%zu", i);
+        b->env[i].name = b->names[i];
+        b->env[i].value = b->value;
+        b->envp[i] = &b->env[i];
+    }
+    b->spec.files = b->filep;
+    b->spec.n_files = n_files;
+    for (size_t i = 0; i < n_files; i++) {
+        b->file[i] = (Aifed__JobFile)AIFED__JOB_FILE__INIT;
+        snprintf(b->names[40 + i], sizeof(b->names[0]), "f%zu.txt", i);
+        b->file[i].name = b->names[40 + i];
+        b->file[i].data.data = b->data;
+        b->file[i].data.len = file_len;
+        b->filep[i] = &b->file[i];
+    }
+}
+
+/* Submit spec into lease as alice: 0 (id into id), or the refusal's code. */
+static int submit_job(struct fx *f, const char *lease, const Aifed__JobSpec *spec,
+                      char id[AF_ID_MAX + 1], struct jobsvc_refusal *why)
+{
+    static int n;
+    Aifed__Lease *l = stored(f, lease);
+    struct jobsvc_job made;
+    char rq[32];
+    int rc;
+
+    snprintf(rq, sizeof(rq), "job-rq-%d", ++n);
+    rc = jobsvc_submit(&f->s, l, "user:alice", rq, spec, &made, why);
+    if (rc == 0)
+        snprintf(id, AF_ID_MAX + 1, "%s", made.id);
+    store_lease_free(f->s.store, l);
+    assert_true(rc >= 0);
+    return rc == 0 ? 0 : (int)why->code;
+}
+
+/* The site reports job id in state. */
+static void report(struct fx *f, const char *id, int state)
+{
+    Aifed__JobStatus st = AIFED__JOB_STATUS__INIT;
+    Aifed__Job *j;
+
+    st.job_id = (char *)id;
+    st.state = state;
+    st.reason = "the site says so";
+    assert_int_equal(store_job_get(f->s.store, id, &j), 0);
+    assert_int_equal(jobsvc_report(&f->s, j, &st), 0);
+    store_job_free(j);
+}
+
+static size_t sent_count(const struct fx *f, int body)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->n_sent; i++)
+        n += (int)f->sent[i].env->body_case == body;
+    return n;
+}
+
+/* An ended job keeps its variables' names and files' names and sizes, and
+ * the digest of what was dropped; a report after its end changes nothing. */
+static void ended_job_drops_contents(void **state)
+{
+    struct fx *f = *state;
+    struct jobsvc_refusal why;
+    struct big_spec *b = malloc(sizeof(*b));
+    char lease[32], id[AF_ID_MAX + 1];
+    Aifed__Job *j;
+
+    assert_non_null(b);
+    grant(f, "mimer", lease);
+    activate(f, lease);
+    make_spec(b, 2, 10, 1, 100);
+    assert_int_equal(submit_job(f, lease, &b->spec, id, &why), 0);
+    flush(f);
+    assert_int_equal(sent_count(f, AIFED__ENVELOPE__BODY_START_JOB), 1);
+    forget_sent(f);
+    report(f, id, AIFED__JOB_STATE__JOB_RUNNING);
+    report(f, id, AIFED__JOB_STATE__JOB_COMPLETED);
+    report(f, id, AIFED__JOB_STATE__JOB_FAILED); /* late: changes nothing */
+    flush(f);
+    assert_int_equal(store_job_get(f->s.store, id, &j), 0);
+    assert_int_equal(j->state, AIFED__JOB_STATE__JOB_COMPLETED);
+    assert_int_equal(j->spec->n_env, 2);
+    assert_string_equal(j->spec->env[1]->name, "VAR_1");
+    assert_string_equal(j->spec->env[1]->value, "");
+    assert_int_equal(j->spec->n_files, 1);
+    assert_string_equal(j->spec->files[0]->name, "f0.txt");
+    assert_int_equal(j->spec->files[0]->data.len, 0);
+    assert_int_equal(j->spec->files[0]->size, 100);
+    assert_int_equal(strlen(j->spec->dropped_sha256), 64);
+    assert_string_equal(j->spec->run, "train.sh");
+    store_job_free(j);
+    free(b);
+}
+
+/* Refused: a lease not ACTIVE or SCHEDULED, a time limit past the lease's
+ * end, more open jobs than a lease takes, an owner whose open jobs fill
+ * its bound. Nothing refused is stored. */
+static void job_refusals(void **state)
+{
+    struct fx *f = *state;
+    struct jobsvc_refusal why;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+    char lease[32], pending[32], id[AF_ID_MAX + 1];
+    uint64_t jobs, bytes;
+
+    spec.run = "true";
+    grant(f, "mimer", pending);
+    assert_int_equal(submit_job(f, pending, &spec, id, &why),
+                     AIFED__ERROR_CODE__ERROR_CONFLICT);
+    grant(f, "pharos", lease);
+    activate(f, lease);
+    spec.time_limit_s = 2 * WALL_S;
+    assert_int_equal(submit_job(f, lease, &spec, id, &why),
+                     AIFED__ERROR_CODE__ERROR_NO_CAPACITY);
+    assert_non_null(strstr(why.text, "aifedctl lease renew"));
+    spec.time_limit_s = 60;
+    f->conf.max_jobs_per_principal = 3;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(submit_job(f, lease, &spec, id, &why), 0);
+    assert_int_equal(submit_job(f, lease, &spec, id, &why),
+                     AIFED__ERROR_CODE__ERROR_LIMITED);
+    assert_non_null(strstr(why.text, "queued or running keep their room"));
+    report(f, id, AIFED__JOB_STATE__JOB_FAILED); /* one ends: its room is taken back */
+    assert_int_equal(submit_job(f, lease, &spec, id, &why), 0);
+    flush(f);
+    store_job_usage(f->s.store, "user:alice", &jobs, &bytes);
+    assert_int_equal(jobs, 3);
+    f->conf.max_jobs_per_principal = 1000;
+    forget_sent(f);
+    for (int i = 3; i < AF_WIRE_MAX_JOBS; i++) {
+        assert_int_equal(submit_job(f, lease, &spec, id, &why), 0);
+        flush(f); /* what the capture holds is bounded */
+        forget_sent(f);
+    }
+    assert_int_equal(submit_job(f, lease, &spec, id, &why),
+                     AIFED__ERROR_CODE__ERROR_LIMITED);
+    assert_non_null(strstr(why.text, "jobs queued or running; at most"));
+    flush(f);
+    forget_sent(f);
+}
+
+/* 3,000 jobs of 104 KiB each (16 files of 4 KiB, 40 variables of 1 KiB),
+ * made and ended in one lease: the store keeps its owner's bound (the
+ * oldest ended jobs go) and an ended job costs a few hundred bytes, so the
+ * store never fills and the lease's release is recorded after them. */
+static void three_thousand_jobs_stay_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct jobsvc_refusal why;
+    struct big_spec *b = malloc(sizeof(*b));
+    char lease[32], ids[50][AF_ID_MAX + 1];
+    uint64_t jobs, bytes;
+    Aifed__Lease *l;
+
+    assert_non_null(b);
+    f->conf.max_jobs_per_principal = 1000;
+    f->conf.max_job_mb_per_principal = 256;
+    grant(f, "mimer", lease);
+    activate(f, lease);
+    make_spec(b, 40, 1024, 16, 4096);
+    for (int round = 0; round < 60; round++) {
+        for (int i = 0; i < 50; i++)
+            assert_int_equal(submit_job(f, lease, &b->spec, ids[i], &why), 0);
+        flush(f);
+        forget_sent(f);
+        for (int i = 0; i < 50; i++)
+            report(f, ids[i], AIFED__JOB_STATE__JOB_COMPLETED);
+        flush(f);
+    }
+    store_job_usage(f->s.store, "user:alice", &jobs, &bytes);
+    print_message("3000 jobs of %zu bytes made and ended: %llu stored, %llu bytes, "
+                  "%.0f bytes per ended job\n",
+                  aifed__job_spec__get_packed_size(&b->spec), (unsigned long long)jobs,
+                  (unsigned long long)bytes, (double)bytes / (double)jobs);
+    assert_true(jobs <= 1000 && jobs > 900);
+    assert_true(bytes / jobs < 2048);
+    assert_int_equal(store_job_count_open(f->s.store, lease), 0);
+    l = stored(f, lease);
+    assert_int_equal(leasesvc_end(&f->s, l, LEASE_EV_RELEASE, "released", 0, NULL), 0);
+    store_lease_free(f->s.store, l);
+    flush(f);
+    forget_sent(f);
+    free(b);
+}
+
+/* A site's open jobs are sent again once per new connection (or return
+ * after a silence), never for a Hello on the same one, and at most once
+ * per JOBSVC_RESUME_GAP_MS: one held back goes from the tick. */
+static void jobs_resent_once_per_connection(void **state)
+{
+    struct fx *f = *state;
+    struct jobsvc_refusal why;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+    char lease[32], id[AF_ID_MAX + 1];
+    uint8_t rid = 7;
+
+    spec.run = "true";
+    grant(f, "mimer", lease);
+    activate(f, lease);
+    jobsvc_site_heard(&f->s, "mimer"); /* its first connection's */
+    assert_int_equal(submit_job(f, lease, &spec, id, &why), 0);
+    assert_int_equal(submit_job(f, lease, &spec, id, &why), 0);
+    flush(f);
+    forget_sent(f);
+    jobsvc_site_heard(&f->s, "mimer"); /* the same connection: nothing */
+    flush(f);
+    assert_int_equal(sent_count(f, AIFED__ENVELOPE__BODY_START_JOB), 0);
+    advance(JOBSVC_RESUME_GAP_MS);
+    sites_route_set(f->s.sites, "mimer", &rid, 1); /* a new connection */
+    jobsvc_site_heard(&f->s, "mimer");
+    flush(f);
+    assert_int_equal(sent_count(f, AIFED__ENVELOPE__BODY_START_JOB), 2);
+    forget_sent(f);
+    for (int i = 0; i < 10; i++) { /* reconnecting as fast as it can */
+        rid = (uint8_t)(10 + i);
+        sites_route_set(f->s.sites, "mimer", &rid, 1);
+        jobsvc_site_heard(&f->s, "mimer");
+    }
+    flush(f);
+    assert_int_equal(sent_count(f, AIFED__ENVELOPE__BODY_START_JOB), 0);
+    advance(JOBSVC_RESUME_GAP_MS);
+    jobsvc_tick(&f->s);
+    flush(f);
+    assert_int_equal(sent_count(f, AIFED__ENVELOPE__BODY_START_JOB), 2);
+    forget_sent(f);
+    jobsvc_tick(&f->s);
+    flush(f);
+    assert_int_equal(sent_count(f, AIFED__ENVELOPE__BODY_START_JOB), 0);
+}
+
+/* Ended jobs go after the retention period, by the tick. */
+static void jobs_pruned_after_retention(void **state)
+{
+    struct fx *f = *state;
+    struct jobsvc_refusal why;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+    char lease[32], id[AF_ID_MAX + 1], open_id[AF_ID_MAX + 1];
+    Aifed__Job *j;
+
+    spec.run = "true";
+    f->conf.job_retention_ms = 60000;
+    grant(f, "mimer", lease);
+    activate(f, lease);
+    assert_int_equal(submit_job(f, lease, &spec, id, &why), 0);
+    assert_int_equal(submit_job(f, lease, &spec, open_id, &why), 0);
+    report(f, id, AIFED__JOB_STATE__JOB_COMPLETED);
+    flush(f);
+    advance(59000);
+    jobsvc_tick(&f->s);
+    flush(f);
+    assert_int_equal(store_job_get(f->s.store, id, &j), 0);
+    store_job_free(j);
+    advance(2000);
+    jobsvc_tick(&f->s);
+    flush(f);
+    assert_int_equal(store_job_get(f->s.store, id, &j), -1);
+    assert_int_equal(store_job_get(f->s.store, open_id, &j), 0); /* open: stays */
+    store_job_free(j);
+    forget_sent(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -817,6 +1110,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(renew_retried_renews_once, setup, teardown),
         cmocka_unit_test_setup_teardown(waiters_bound_and_wake, setup, teardown),
+        cmocka_unit_test_setup_teardown(ended_job_drops_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(job_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(three_thousand_jobs_stay_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(jobs_resent_once_per_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(jobs_pruned_after_retention, setup, teardown),
         cmocka_unit_test(alloc_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,9 @@
 #include "af_ids.h"
 #include "lease.h"
 #include "store.h"
+#include "store_audit.h"
+#include "store_records.h"
+#include "store_jobs.h"
 
 #include "aifed.pb-c.h"
 
@@ -494,7 +497,10 @@ static void schema_1_records_are_indexed(void **state)
     assert_int_equal(store_idem_get(f->st, "user:alice", "rn1", id, sizeof(id)), 0);
 }
 
-static int put_job(struct store *st, const char *id, const char *project, int state)
+/* Store job id of lease-1 at mimer, alice's, in state (ended at ended_ms
+ * when that is an end); its packed size into *size when size is not NULL. */
+static int put_job_at(struct store *st, const char *id, const char *project, int state,
+                      int64_t ended_ms, size_t *size)
 {
     Aifed__Job j = AIFED__JOB__INIT;
     Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
@@ -507,7 +513,15 @@ static int put_job(struct store *st, const char *id, const char *project, int st
     j.principal = "user:alice";
     j.spec = &spec;
     j.state = state;
+    j.ended_ms = ended_ms;
+    if (size)
+        *size = aifed__job__get_packed_size(&j);
     return store_job_put(st, &j);
+}
+
+static int put_job(struct store *st, const char *id, const char *project, int state)
+{
+    return put_job_at(st, id, project, state, 0, NULL);
 }
 
 struct ids {
@@ -586,6 +600,130 @@ static void schema_2_jobs_are_indexed(void **state)
     assert_string_equal(ids.v[0], "job-1");
 }
 
+/* A lease's open jobs are counted, and an owner's jobs and bytes, by every
+ * put and delete, without a walk. */
+static void jobs_are_counted(void **state)
+{
+    struct fixture *f = *state;
+    size_t a, b, c;
+    uint64_t jobs, bytes;
+
+    assert_int_equal(
+        put_job_at(f->st, "job-1", "p", AIFED__JOB_STATE__JOB_RUNNING, 0, &a), 0);
+    assert_int_equal(put_job_at(f->st, "job-2", "p", AIFED__JOB_STATE__JOB_QUEUED, 0, &b),
+                     0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_job_count_open(f->st, "lease-1"), 2);
+    store_job_usage(f->st, "user:alice", &jobs, &bytes);
+    assert_int_equal(jobs, 2);
+    assert_int_equal(bytes, a + b);
+    /* job-1 ends (a bigger record now: its end time) */
+    assert_int_equal(
+        put_job_at(f->st, "job-1", "p", AIFED__JOB_STATE__JOB_FAILED, 5000, &c), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_job_count_open(f->st, "lease-1"), 1);
+    store_job_usage(f->st, "user:alice", &jobs, &bytes);
+    assert_int_equal(jobs, 2);
+    assert_int_equal(bytes, c + b);
+    assert_int_equal(store_job_delete(f->st, "job-1"), 0);
+    assert_int_equal(store_job_delete(f->st, "job-1"), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(store_job_delete(f->st, "job-2"), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    store_job_usage(f->st, "user:alice", &jobs, &bytes);
+    assert_int_equal(jobs, 0);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(store_job_count_open(f->st, "lease-1"), 0);
+}
+
+/* Retention deletes the jobs that ended before its cut, oldest end first,
+ * bounded per call, with every index entry of theirs. */
+static void ended_jobs_are_pruned(void **state)
+{
+    struct fixture *f = *state;
+    struct ids ids;
+    uint64_t jobs, bytes;
+
+    assert_int_equal(
+        put_job_at(f->st, "job-1", "p", AIFED__JOB_STATE__JOB_FAILED, 3000, NULL), 0);
+    assert_int_equal(
+        put_job_at(f->st, "job-2", "p", AIFED__JOB_STATE__JOB_COMPLETED, 1000, NULL), 0);
+    assert_int_equal(
+        put_job_at(f->st, "job-3", "p", AIFED__JOB_STATE__JOB_RUNNING, 0, NULL), 0);
+    assert_int_equal(
+        put_job_at(f->st, "job-4", "p", AIFED__JOB_STATE__JOB_CANCELLED, 2000, NULL), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_jobs_prune(f->st, 2500, 1), 1);  /* job-2, the first to end */
+    assert_int_equal(store_jobs_prune(f->st, 2500, 10), 1); /* job-4 */
+    assert_int_equal(store_jobs_prune(f->st, 2500, 10), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(listed(f->st, STORE_JOBS_PROJECT, "p", &ids), 2);
+    assert_string_equal(ids.v[0], "job-1");
+    assert_string_equal(ids.v[1], "job-3");
+    assert_int_equal(listed(f->st, STORE_JOBS_LEASE, "lease-1", &ids), 2);
+    assert_int_equal(listed(f->st, STORE_JOBS_PRINCIPAL, "user:alice", &ids), 2);
+    store_job_usage(f->st, "user:alice", &jobs, &bytes);
+    assert_int_equal(jobs, 2);
+}
+
+/* An owner at its bound loses its oldest ended jobs, never an open one. */
+static void eviction_takes_the_oldest_ended(void **state)
+{
+    struct fixture *f = *state;
+    struct ids ids;
+
+    assert_int_equal(
+        put_job_at(f->st, "job-1", "p", AIFED__JOB_STATE__JOB_RUNNING, 0, NULL), 0);
+    assert_int_equal(
+        put_job_at(f->st, "job-2", "p", AIFED__JOB_STATE__JOB_FAILED, 9000, NULL), 0);
+    assert_int_equal(
+        put_job_at(f->st, "job-3", "p", AIFED__JOB_STATE__JOB_FAILED, 1000, NULL), 0);
+    assert_int_equal(store_jobs_evict(f->st, "user:alice", 1), 1);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(listed(f->st, STORE_JOBS_PRINCIPAL, "user:alice", &ids), 2);
+    assert_string_equal(ids.v[0], "job-1");
+    assert_string_equal(ids.v[1], "job-3");
+    assert_int_equal(store_jobs_evict(f->st, "user:alice", 10), 1);
+    assert_int_equal(store_jobs_evict(f->st, "user:alice", 10), 0);
+    assert_int_equal(store_jobs_evict(f->st, "user:bob", 10), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(listed(f->st, STORE_JOBS_PRINCIPAL, "user:alice", &ids), 1);
+    assert_string_equal(ids.v[0], "job-1");
+}
+
+/* A schema 3 store gets the job bounds' indexes and counts when a broker
+ * opens it. */
+static void schema_3_jobs_are_counted(void **state)
+{
+    struct fixture *f = *state;
+    struct af_error err;
+    struct ids ids;
+    uint64_t jobs, bytes;
+
+    assert_int_equal(
+        put_job_at(f->st, "job-1", "p", AIFED__JOB_STATE__JOB_RUNNING, 0, NULL), 0);
+    assert_int_equal(
+        put_job_at(f->st, "job-2", "p", AIFED__JOB_STATE__JOB_FAILED, 1000, NULL), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    f->st = NULL;
+    downgrade(f->dir, "3",
+              (const struct db_name[]){{"jobs_lease_open", MDB_DUPSORT},
+                                       {"jobs_by_principal", MDB_DUPSORT},
+                                       {"jobs_ended", 0},
+                                       {"job_usage", 0},
+                                       {NULL, 0}});
+
+    assert_non_null(f->st = store_open(f->dir, 64, false, &err));
+    assert_int_equal(store_job_count_open(f->st, "lease-1"), 1);
+    store_job_usage(f->st, "user:alice", &jobs, &bytes);
+    assert_int_equal(jobs, 2);
+    assert_true(bytes > 0);
+    assert_int_equal(listed(f->st, STORE_JOBS_PRINCIPAL, "user:alice", &ids), 2);
+    assert_int_equal(store_jobs_prune(f->st, 2000, 10), 1);
+    assert_int_equal(store_commit(f->st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +743,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(schema_1_records_are_indexed, setup, teardown),
         cmocka_unit_test_setup_teardown(jobs_are_indexed, setup, teardown),
         cmocka_unit_test_setup_teardown(schema_2_jobs_are_indexed, setup, teardown),
+        cmocka_unit_test_setup_teardown(jobs_are_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(ended_jobs_are_pruned, setup, teardown),
+        cmocka_unit_test_setup_teardown(eviction_takes_the_oldest_ended, setup, teardown),
+        cmocka_unit_test_setup_teardown(schema_3_jobs_are_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
