@@ -47,6 +47,8 @@ struct af_zguard {
     struct conn *conns; /* waiting, oldest first */
     size_t n;
     uint64_t shed, logged;
+    af_zguard_close_fn on_close; /* told of each connection that closed */
+    void *on_close_arg;
 };
 
 struct af_zguard *af_zguard_create(void *zctx, void *sock, const char *name,
@@ -126,6 +128,12 @@ void af_zguard_set_max(struct af_zguard *g, size_t max_waiting)
     g->max = max_waiting;
 }
 
+void af_zguard_on_close(struct af_zguard *g, af_zguard_close_fn fn, void *arg)
+{
+    g->on_close = fn;
+    g->on_close_arg = arg;
+}
+
 static void accepted(struct af_zguard *g, int fd)
 {
     struct conn *c;
@@ -162,6 +170,10 @@ static bool read_one(struct af_zguard *g)
 
     if (!af_zsock_monitor_event(g->mon, &event, &value))
         return false;
+    /* A descriptor accepted again was closed before, whether or not that
+     * event came through the monitor's bounded queue. */
+    if (g->on_close && event != 0)
+        g->on_close((int)value, g->on_close_arg);
     if (event == ZMQ_EVENT_ACCEPTED)
         accepted(g, (int)value);
     else if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)

@@ -58,4 +58,10 @@ size_t af_zguard_waiting(const struct af_zguard *g);
 
 void af_zguard_set_max(struct af_zguard *g, size_t max_waiting);
 
+/* Call fn with the descriptor of each connection that closed (libzmq's
+ * DISCONNECTED or CLOSED, or a descriptor accepted again), from
+ * af_zguard_read(): what the caller tied to a connection can go. */
+typedef void (*af_zguard_close_fn)(int fd, void *arg);
+void af_zguard_on_close(struct af_zguard *g, af_zguard_close_fn fn, void *arg);
+
 #endif

@@ -24,8 +24,8 @@ static int set_common(void *s, size_t maxmsg)
 }
 
 void *af_zsock_server(void *zctx, const char *endpoint, const struct af_keypair *kp,
-                      const char *zap_domain, size_t maxmsg, char *ret_endpoint,
-                      size_t size, struct af_error *err)
+                      const char *zap_domain, size_t maxmsg, int sndhwm,
+                      char *ret_endpoint, size_t size, struct af_error *err)
 {
     void *s = zmq_socket(zctx, ZMQ_ROUTER);
     int one = 1;
@@ -39,7 +39,9 @@ void *af_zsock_server(void *zctx, const char *endpoint, const struct af_keypair 
     if (set_common(s, maxmsg) || zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp->secret_z85, AF_KEY_Z85_LEN) ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, zap_domain, strlen(zap_domain)) ||
-        zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &hs_ms, sizeof(hs_ms))) {
+        zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &hs_ms, sizeof(hs_ms)) ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm)) ||
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one))) {
         af_error_set(err, "socket options: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -134,6 +136,7 @@ int af_zsock_recv(void *sock, bool router, size_t max, struct af_zmsg *ret)
     const char *uid;
 
     memset(ret, 0, sizeof(*ret));
+    ret->fd = -1;
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
@@ -154,6 +157,9 @@ int af_zsock_recv(void *sock, bool router, size_t max, struct af_zmsg *ret)
             return 0;
         }
     }
+    /* ZMQ_SRCFD is deprecated in libzmq but kept (4.3): the one way to tie
+     * a message to its connection, whose close the monitor reports. */
+    ret->fd = zmq_msg_get(&m, ZMQ_SRCFD);
     uid = zmq_msg_gets(&m, "User-Id");
     if (uid)
         snprintf(ret->principal, sizeof(ret->principal), "%s", uid);

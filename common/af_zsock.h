@@ -28,14 +28,18 @@ struct af_zmsg {
     struct Aifed__Envelope *env;            /* owned; NULL if it did not decode */
     struct af_error why;                    /* why env is NULL */
     int why_errno;                          /* EBADMSG, EMSGSIZE, EPROTONOSUPPORT */
+    int fd; /* the connection's descriptor (libzmq's), or -1: to tell when it closes */
 };
 
 /* A CURVE server ROUTER bound to endpoint ("tcp://127.0.0.1:*" picks a port).
  * ZAP requests go out with zap_domain. The bound endpoint is written to
- * ret_endpoint. Returns the socket, or NULL with err set. */
+ * ret_endpoint. At most sndhwm messages wait to be sent on one connection
+ * (whatever their size): past that, a send fails with EAGAIN rather than
+ * queue (ZMQ_ROUTER_MANDATORY), and a send to a peer that left fails with
+ * EHOSTUNREACH. Returns the socket, or NULL with err set. */
 void *af_zsock_server(void *zctx, const char *endpoint, const struct af_keypair *kp,
-                      const char *zap_domain, size_t maxmsg, char *ret_endpoint,
-                      size_t size, struct af_error *err);
+                      const char *zap_domain, size_t maxmsg, int sndhwm,
+                      char *ret_endpoint, size_t size, struct af_error *err);
 
 /* A CURVE client DEALER connected to endpoint (or to each of a comma-
  * separated list: an active/standby pair, whichever answers), trusting

@@ -28,6 +28,7 @@
 #include "bconf.h"
 #include "bmetrics.h"
 #include "jobsvc.h"
+#include "peers.h"
 #include "leasesvc.h"
 #include "limit.h"
 #include "outbox.h"
@@ -65,6 +66,7 @@ struct server {
     uv_timer_t tick;
     uv_timer_t watchdog; /* systemd's, when it asked for one */
     uv_signal_t sigterm, sigint, sighup;
+    struct peers *peers;          /* the connections served (backpressure) */
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
     char metrics_url[128]; /* "" when metrics are off */
@@ -78,16 +80,59 @@ static const struct rpc_spec *const agent_tables[] = {rpc_agent_specs,
 static const struct rpc_spec *const client_tables[] = {
     rpc_client_specs, rpc_admin_specs, rpc_job_client_specs, rpc_catalog_specs, NULL};
 
-/* The outbox's way out: ROUTER drops what it cannot route (the peer left),
- * which is fine: the peer's retry or next advertisement recovers. */
+/* Replies that may wait for one connection, whatever their size: a client
+ * asks and reads one at a time; an agent is sent holds and jobs in bursts
+ * (a site's open jobs when it connects again). */
+#define CLIENT_SNDHWM 8
+#define AGENT_SNDHWM  256
+
+/* The outbox's way out. What cannot be routed (the peer left) is dropped,
+ * which is fine: the peer's retry or next advertisement recovers. What
+ * cannot be queued (the connection's SNDHWM replies wait unread) is
+ * dropped too, and the connection is not served for a while (peers.h). */
 static void send_packed(enum outbox_side side, const uint8_t *rid, size_t rid_len,
                         const void *buf, size_t len, void *arg)
 {
     struct server *srv = arg;
     void *sock = side == OUTBOX_AGENT ? srv->agent_sock : srv->client_sock;
 
-    if (af_zsock_send_raw(sock, rid, rid_len, buf, len) < 0)
+    if (af_zsock_send_raw(sock, rid, rid_len, buf, len) == 0)
+        return;
+    if (errno == EAGAIN) {
+        peers_stalled(srv->peers, side, rid, rid_len, svc_mono_ms(&srv->svc));
+        bmetrics_backpressure(srv->svc.metrics, BMETRICS_REPLY_DROPPED);
+        log_debug("send: a peer does not read its replies: not served for %d ms",
+                  PEERS_STALL_MS);
+    } else {
         log_debug("send: %s", af_zsock_strerror(errno));
+    }
+}
+
+/* Whether m's connection is served: not when its principal is served on
+ * max_connections_per_principal others (refused, saying so), nor while
+ * its replies wait unread (dropped unread). */
+static bool admitted(struct server *srv, const struct rpc_msg *m, int fd)
+{
+    const struct bconf *c = srv->svc.conf;
+    char text[AF_WIRE_MAX_TEXT];
+
+    if (peers_admit(srv->peers, m->from.side, m->who->index, m->from.rid, m->from.rid_len,
+                    fd, svc_mono_ms(&srv->svc), c->max_connections_per_principal) == 0)
+        return true;
+    if (errno == EAGAIN) {
+        bmetrics_backpressure(srv->svc.metrics, BMETRICS_REQUEST_UNREAD);
+        return false;
+    }
+    bmetrics_backpressure(srv->svc.metrics, BMETRICS_CONNECTION_REFUSED);
+    snprintf(text, sizeof(text),
+             "%s is served on %llu connections already (max_connections_per_principal); "
+             "close one, or ask on one you have",
+             m->who->id, (unsigned long long)c->max_connections_per_principal);
+    /* Asked again (aifedctl does), it is served once one of the others
+     * has closed. */
+    outbox_error_retry(srv->svc.outbox, &m->from, AIFED__ERROR_CODE__ERROR_LIMITED, text,
+                       PEERS_STALL_MS / 2);
+    return false;
 }
 
 /* The rate bucket of principal index i, the table grown to the registry's
@@ -189,7 +234,7 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
                  m.who->id);
         outbox_error(srv->svc.outbox, &m.from, AIFED__ERROR_CODE__ERROR_UNSUPPORTED,
                      text);
-    } else if (within_rate(srv, &m)) {
+    } else if (admitted(srv, &m, z.fd) && within_rate(srv, &m)) {
         dispatch(srv, &m, &z, tables);
     }
     af_zmsg_clear(&z);
@@ -240,6 +285,17 @@ static void on_guard(void *sock, void *arg)
 {
     (void)sock;
     af_zguard_read(arg);
+}
+
+/* A connection closed: what peers knew of it goes. */
+static void on_agent_closed(int fd, void *arg)
+{
+    peers_closed(arg, OUTBOX_AGENT, fd);
+}
+
+static void on_client_closed(int fd, void *arg)
+{
+    peers_closed(arg, OUTBOX_CLIENT, fd);
 }
 
 static void on_site_change(const char *site, bool up, void *arg)
@@ -324,6 +380,7 @@ static void on_tick(uv_timer_t *t)
     flush(srv, true);
     af_zguard_sweep(srv->guard_agent);
     af_zguard_sweep(srv->guard_client);
+    peers_sweep(srv->peers, svc_mono_ms(s));
     bmetrics_connections_shed(s->metrics, af_zguard_shed(srv->guard_agent) +
                                               af_zguard_shed(srv->guard_client));
     bmetrics_publish(s->metrics, s->sites, s->store);
@@ -472,13 +529,14 @@ static int open_sockets(struct server *srv, struct af_error *err)
     free(keyfile);
     if (rc < 0)
         return af_error_set(err, "broker key: %s", kerr.text);
-    srv->agent_sock =
-        af_zsock_server(srv->zctx, srv->svc.conf->agent_listen, &kp, AUTH_DOMAIN_AGENT,
-                        srv->svc.conf->max_message, agent_ep, sizeof(agent_ep), &kerr);
+    srv->agent_sock = af_zsock_server(srv->zctx, srv->svc.conf->agent_listen, &kp,
+                                      AUTH_DOMAIN_AGENT, srv->svc.conf->max_message,
+                                      AGENT_SNDHWM, agent_ep, sizeof(agent_ep), &kerr);
     if (srv->agent_sock)
-        srv->client_sock = af_zsock_server(srv->zctx, srv->svc.conf->client_listen, &kp,
-                                           AUTH_DOMAIN_CLIENT, srv->svc.conf->max_message,
-                                           client_ep, sizeof(client_ep), &kerr);
+        srv->client_sock =
+            af_zsock_server(srv->zctx, srv->svc.conf->client_listen, &kp,
+                            AUTH_DOMAIN_CLIENT, srv->svc.conf->max_message, CLIENT_SNDHWM,
+                            client_ep, sizeof(client_ep), &kerr);
     memset(&kp, 0, sizeof(kp));
     if (!srv->agent_sock || !srv->client_sock)
         return af_error_set(err, "%s", kerr.text);
@@ -487,6 +545,10 @@ static int open_sockets(struct server *srv, struct af_error *err)
         !(srv->guard_client = af_zguard_create(srv->zctx, srv->client_sock, "client",
                                                srv->svc.conf->max_handshakes, err)))
         return -1;
+    if (!(srv->peers = peers_create()))
+        return af_error_set(err, "out of memory");
+    af_zguard_on_close(srv->guard_agent, on_agent_closed, srv->peers);
+    af_zguard_on_close(srv->guard_client, on_client_closed, srv->peers);
     log_info("listening: agents on %s, clients on %s", agent_ep, client_ep);
     /* A full disk must not keep the broker from serving (and reading its
      * store, which needs no room): only tools read this file. */
@@ -624,6 +686,7 @@ void server_destroy(struct server *srv)
     waiters_destroy(s->waiters);
     relays_destroy(s->relays);
     free(srv->buckets);
+    peers_destroy(srv->peers);
     af_zguard_destroy(srv->guard_agent);
     af_zguard_destroy(srv->guard_client);
     /* Let the last answers leave (bounded), then close. */

@@ -29,6 +29,9 @@ struct bmetrics {
     unsigned long long commits_failed;
     unsigned long long clock_steps;
     unsigned long long shed;
+    unsigned long long replies_dropped;     /* a peer that does not read */
+    unsigned long long requests_unread;     /* ... whose requests were dropped */
+    unsigned long long connections_refused; /* over a principal's connections */
     struct af_hist grant, batch;
     char node[256];      /* the host this broker runs on */
     double active_since; /* when it took the store (Unix seconds) */
@@ -89,6 +92,16 @@ void bmetrics_clock_step(struct bmetrics *m)
 void bmetrics_connections_shed(struct bmetrics *m, uint64_t total)
 {
     m->shed = total;
+}
+
+void bmetrics_backpressure(struct bmetrics *m, enum bmetrics_pressure what)
+{
+    if (what == BMETRICS_REPLY_DROPPED)
+        m->replies_dropped++;
+    else if (what == BMETRICS_REQUEST_UNREAD)
+        m->requests_unread++;
+    else
+        m->connections_refused++;
 }
 
 void bmetrics_commit_failed(struct bmetrics *m)
@@ -187,6 +200,20 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
             "# TYPE aifed_connections_shed_total counter\n"
             "aifed_connections_shed_total %llu\n",
             m->shed);
+    fprintf(f,
+            "# HELP aifed_replies_dropped_total Replies the broker could not queue: "
+            "their connection had SNDHWM replies waiting that its peer did not read.\n"
+            "# TYPE aifed_replies_dropped_total counter\n"
+            "aifed_replies_dropped_total %llu\n"
+            "# HELP aifed_requests_unread_total Requests dropped unread from such a "
+            "connection while it was not served.\n"
+            "# TYPE aifed_requests_unread_total counter\n"
+            "aifed_requests_unread_total %llu\n"
+            "# HELP aifed_connections_refused_total Messages refused because their "
+            "principal was served on max_connections_per_principal others.\n"
+            "# TYPE aifed_connections_refused_total counter\n"
+            "aifed_connections_refused_total %llu\n",
+            m->replies_dropped, m->requests_unread, m->connections_refused);
     fprintf(f, "# HELP aifed_errors_total Error replies, by code.\n"
                "# TYPE aifed_errors_total counter\n");
     for (int c = 1; c < N_CODES; c++)

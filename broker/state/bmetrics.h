@@ -31,6 +31,14 @@ void bmetrics_commit(struct bmetrics *m, size_t messages);
 void bmetrics_clock_step(struct bmetrics *m);
 /* Connections shed so far (af_zguard), all sockets. */
 void bmetrics_connections_shed(struct bmetrics *m, uint64_t total);
+/* Backpressure (server/peers.h): a reply not queued, a request dropped
+ * unread, a message refused over its principal's connections. */
+enum bmetrics_pressure {
+    BMETRICS_REPLY_DROPPED,
+    BMETRICS_REQUEST_UNREAD,
+    BMETRICS_CONNECTION_REFUSED,
+};
+void bmetrics_backpressure(struct bmetrics *m, enum bmetrics_pressure what);
 /* A commit failed (the batch was answered with errors). */
 void bmetrics_commit_failed(struct bmetrics *m);
 

@@ -7,9 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 
 N=200
-# One principal sends all 200 at once: lift its rate limit and waiting cap.
+# One principal sends all 200 at once, each on its own connection: lift its
+# rate limit, waiting cap and connections.
 FED_MAX_WAITING=1000 fed_init "$T" mimer pharos || exit 1
-sed -i 's/^max_waiting = .*/&\nrate_limit = 1000\nrate_burst = 1000/' "$T/broker.conf"
+sed -i 's/^max_waiting = .*/&\nrate_limit = 1000\nrate_burst = 1000\nmax_connections_per_principal = 1000/' "$T/broker.conf"
 fed_start_broker "$T" || exit 1
 fed_start_agent "$T" mimer "$SITES_DIR/mimer.site"
 fed_start_agent "$T" pharos "$SITES_DIR/pharos.site"

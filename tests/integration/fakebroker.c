@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     af_signer_generate(&other);
     af_sign_pub_encode(announced.pk, announced_pub);
     zctx = zmq_ctx_new();
-    if (!(s = af_zsock_server(zctx, "tcp://127.0.0.1:*", &kp, "agent", 1 << 20, ep,
+    if (!(s = af_zsock_server(zctx, "tcp://127.0.0.1:*", &kp, "agent", 1 << 20, 1000, ep,
                               sizeof(ep), &err))) {
         fprintf(stderr, "fakebroker: %s\n", err.text);
         return 2;

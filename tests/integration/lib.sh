@@ -20,6 +20,7 @@ SRC=${2:?source dir}
 . "$SRC/deploy/fedlib.sh"
 SITES_DIR=$SRC/deploy/demo/sites
 RAWSEND=$AIFED_BUILD/tests/integration/rawsend
+PRESSURE=$AIFED_BUILD/tests/integration/pressure
 T=$(mktemp -d /tmp/aifed-it.XXXXXX)
 FAILED=0
 CHECKS=0
