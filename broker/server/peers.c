@@ -5,9 +5,9 @@
 #include "uthash.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* A connection: its key is the side and the routing id. */
 struct conn_key {
@@ -16,11 +16,20 @@ struct conn_key {
     uint8_t rid[AF_ZSOCK_RID_MAX];
 };
 
+/* A message waiting for its connection. */
+struct waiting {
+    struct waiting *next;
+    size_t len;
+    uint8_t data[];
+};
+
 struct conn {
     struct conn_key key;
     size_t principal;
     int fd;
-    int64_t heard_ms, stalled_until_ms;
+    int64_t heard_ms;
+    struct waiting *head, *tail;
+    uint64_t queued; /* bytes */
     UT_hash_handle hh;
 };
 
@@ -35,11 +44,23 @@ struct peers {
     struct conn *conns;
     struct principal_count *counts;
     size_t n;
+    size_t n_waiting; /* connections with something queued */
+    uint64_t bytes;   /* queued in all */
+    peers_send_fn send;
+    void *arg;
 };
 
-struct peers *peers_create(void)
+static const uint64_t budget[2] = {PEERS_BUDGET_CLIENT, PEERS_BUDGET_AGENT};
+
+struct peers *peers_create(peers_send_fn send, void *arg)
 {
-    return calloc(1, sizeof(struct peers));
+    struct peers *p = calloc(1, sizeof(*p));
+
+    if (p) {
+        p->send = send;
+        p->arg = arg;
+    }
+    return p;
 }
 
 static void count_add(struct peers *p, size_t principal, int by)
@@ -70,8 +91,25 @@ static size_t count_of(const struct peers *p, size_t principal)
     return c ? c->n : 0;
 }
 
+/* Drop what waits for c. */
+static void unqueue(struct peers *p, struct conn *c)
+{
+    while (c->head) {
+        struct waiting *w = c->head;
+
+        c->head = w->next;
+        free(w);
+    }
+    if (c->queued)
+        p->n_waiting--;
+    p->bytes -= c->queued;
+    c->tail = NULL;
+    c->queued = 0;
+}
+
 static void forget(struct peers *p, struct conn *c)
 {
+    unqueue(p, c);
     count_add(p, c->principal, -1);
     HASH_DEL(p->conns, c);
     free(c);
@@ -87,8 +125,7 @@ void peers_destroy(struct peers *p)
         return;
     HASH_ITER(hh, p->conns, c, tc)
     {
-        HASH_DEL(p->conns, c);
-        free(c);
+        forget(p, c);
     }
     HASH_ITER(hh, p->counts, k, tk)
     {
@@ -114,7 +151,7 @@ static struct conn *find(const struct peers *p, int side, const uint8_t *rid,
     return c;
 }
 
-/* A connection not known yet, counted for principal; NULL when the table
+/* A connection not known yet, of principal, counted; NULL when the table
  * is full or memory is short. */
 static struct conn *add(struct peers *p, int side, size_t principal, const uint8_t *rid,
                         size_t rid_len, int fd, int64_t now_ms)
@@ -151,20 +188,96 @@ int peers_admit(struct peers *p, int side, size_t principal, const uint8_t *rid,
     c->heard_ms = now_ms;
     if (fd >= 0)
         c->fd = fd;
-    if (c->stalled_until_ms > now_ms) {
+    if (c->queued > budget[side & 1]) {
         errno = EAGAIN;
         return -1;
     }
     return 0;
 }
 
-void peers_stalled(struct peers *p, int side, const uint8_t *rid, size_t rid_len,
-                   int64_t now_ms)
+/* Send what waits for c, in order, as far as libzmq takes it: 0 when all
+ * left or it filled up; -1 when the peer is gone (all dropped). */
+static int drain(struct peers *p, struct conn *c)
+{
+    while (c->head) {
+        struct waiting *w = c->head;
+
+        if (p->send(c->key.side, c->key.rid, c->key.rid_len, w->data, w->len, p->arg) <
+            0) {
+            if (errno == EAGAIN)
+                return 0;
+            unqueue(p, c);
+            return -1;
+        }
+        c->head = w->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->queued -= w->len;
+        p->bytes -= w->len;
+        if (!c->queued)
+            p->n_waiting--;
+        free(w);
+    }
+    return 0;
+}
+
+static int enqueue(struct peers *p, struct conn *c, const void *buf, size_t len)
+{
+    struct waiting *w = malloc(sizeof(*w) + len);
+
+    if (!w)
+        return -1;
+    w->next = NULL;
+    w->len = len;
+    memcpy(w->data, buf, len);
+    if (c->tail)
+        c->tail->next = w;
+    else
+        c->head = w;
+    c->tail = w;
+    if (!c->queued)
+        p->n_waiting++;
+    c->queued += len;
+    p->bytes += len;
+    return 1;
+}
+
+int peers_send(struct peers *p, int side, const uint8_t *rid, size_t rid_len,
+               const void *buf, size_t len)
 {
     struct conn *c = find(p, side, rid, rid_len);
 
-    if (c)
-        c->stalled_until_ms = now_ms + PEERS_STALL_MS;
+    if (c && c->head && drain(p, c) < 0)
+        return -1;
+    if (c && c->head) /* still waiting: this one goes after them */
+        return enqueue(p, c, buf, len);
+    if (p->send(side, rid, rid_len, buf, len, p->arg) == 0)
+        return 0;
+    /* A connection never heard from (the table was full) cannot wait. */
+    return errno == EAGAIN && c ? enqueue(p, c, buf, len) : -1;
+}
+
+void peers_flush(struct peers *p)
+{
+    struct conn *c, *tc;
+
+    if (!p->n_waiting)
+        return;
+    HASH_ITER(hh, p->conns, c, tc)
+    {
+        if (c->head)
+            drain(p, c);
+    }
+}
+
+bool peers_waiting(const struct peers *p)
+{
+    return p->n_waiting > 0;
+}
+
+uint64_t peers_waiting_bytes(const struct peers *p)
+{
+    return p->bytes;
 }
 
 void peers_closed(struct peers *p, int side, int fd)
@@ -186,7 +299,7 @@ void peers_sweep(struct peers *p, int64_t now_ms)
 
     HASH_ITER(hh, p->conns, c, tc)
     {
-        if (now_ms - c->heard_ms > PEERS_IDLE_MS)
+        if (!c->head && now_ms - c->heard_ms > PEERS_IDLE_MS)
             forget(p, c);
     }
 }

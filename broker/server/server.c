@@ -64,6 +64,7 @@ struct server {
     struct af_zloop *zl_guard_agent, *zl_guard_client;
     uv_loop_t loop;
     uv_timer_t tick;
+    uv_timer_t drain;    /* sends what waits in peers, while anything does */
     uv_timer_t watchdog; /* systemd's, when it asked for one */
     uv_signal_t sigterm, sigint, sighup;
     struct peers *peers;          /* the connections served (backpressure) */
@@ -72,6 +73,7 @@ struct server {
     char metrics_url[128]; /* "" when metrics are off */
     bool failed;           /* the store could not be read: stopping */
     int64_t skew_ms;       /* wall clock - lease clock, as last seen */
+    int64_t ticked_ms;     /* when the last tick ran (monotonic) */
 };
 
 /* Which tables a socket's messages are dispatched by. */
@@ -86,31 +88,53 @@ static const struct rpc_spec *const client_tables[] = {
 #define CLIENT_SNDHWM 8
 #define AGENT_SNDHWM  256
 
-/* The outbox's way out. What cannot be routed (the peer left) is dropped,
- * which is fine: the peer's retry or next advertisement recovers. What
- * cannot be queued (the connection's SNDHWM replies wait unread) is
- * dropped too, and the connection is not served for a while (peers.h). */
+/* How often what waits for a connection is offered to libzmq again. */
+#define DRAIN_MS 10
+
+static void on_drain(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+
+    peers_flush(srv->peers);
+    if (!peers_waiting(srv->peers))
+        uv_timer_stop(t);
+}
+
+/* libzmq's side of peers: a send that never blocks. */
+static int zsend(int side, const uint8_t *rid, size_t rid_len, const void *buf,
+                 size_t len, void *arg)
+{
+    struct server *srv = arg;
+
+    return af_zsock_send_raw(side == OUTBOX_AGENT ? srv->agent_sock : srv->client_sock,
+                             rid, rid_len, buf, len);
+}
+
+/* The outbox's way out, through peers: what libzmq cannot queue waits
+ * there (and the drain timer sends it on); what cannot be routed (the peer
+ * left) is dropped, which is fine: the peer's retry or next advertisement
+ * recovers. */
 static void send_packed(enum outbox_side side, const uint8_t *rid, size_t rid_len,
                         const void *buf, size_t len, void *arg)
 {
     struct server *srv = arg;
-    void *sock = side == OUTBOX_AGENT ? srv->agent_sock : srv->client_sock;
+    int rc = peers_send(srv->peers, side, rid, rid_len, buf, len);
 
-    if (af_zsock_send_raw(sock, rid, rid_len, buf, len) == 0)
-        return;
-    if (errno == EAGAIN) {
-        peers_stalled(srv->peers, side, rid, rid_len, svc_mono_ms(&srv->svc));
-        bmetrics_backpressure(srv->svc.metrics, BMETRICS_REPLY_DROPPED);
-        log_debug("send: a peer does not read its replies: not served for %d ms",
-                  PEERS_STALL_MS);
-    } else {
+    if (rc > 0) {
+        bmetrics_backpressure(srv->svc.metrics, BMETRICS_REPLY_HELD);
+        if (!uv_is_active((uv_handle_t *)&srv->drain))
+            uv_timer_start(&srv->drain, on_drain, DRAIN_MS, DRAIN_MS);
+    } else if (rc < 0) {
         log_debug("send: %s", af_zsock_strerror(errno));
     }
 }
 
+/* When a client refused over its principal's connections asks again. */
+#define REFUSED_RETRY_MS 500
+
 /* Whether m's connection is served: not when its principal is served on
  * max_connections_per_principal others (refused, saying so), nor while
- * its replies wait unread (dropped unread). */
+ * more than its budget of replies waits for it unread (dropped unread). */
 static bool admitted(struct server *srv, const struct rpc_msg *m, int fd)
 {
     const struct bconf *c = srv->svc.conf;
@@ -131,7 +155,7 @@ static bool admitted(struct server *srv, const struct rpc_msg *m, int fd)
     /* Asked again (aifedctl does), it is served once one of the others
      * has closed. */
     outbox_error_retry(srv->svc.outbox, &m->from, AIFED__ERROR_CODE__ERROR_LIMITED, text,
-                       PEERS_STALL_MS / 2);
+                       REFUSED_RETRY_MS);
     return false;
 }
 
@@ -354,12 +378,34 @@ static void prune_records(struct svc *s)
         log_debug("%d request records past their retention deleted", n);
 }
 
+/* A tick later than this after the last one finds the loop was away (the
+ * process paused, as a VM is, or stalled): what sites answered meanwhile
+ * may still be in libzmq's I/O thread, which was away too, and not in the
+ * socket read_sites() reads. Holds are judged a tick later, once the loop
+ * has polled, so that an answer that came in time is never judged missing. */
+#define AWAY_MS 1500
+
+/* Whether the loop was away since the last tick (and when it ticked now). */
+static bool was_away(struct server *srv, int64_t now)
+{
+    int64_t gap = srv->ticked_ms ? now - srv->ticked_ms : 0;
+
+    srv->ticked_ms = now;
+    if (gap <= AWAY_MS)
+        return false;
+    log_info(
+        "the broker's loop was away for %lld ms (paused or stalled): holds are judged "
+        "at the next tick, after what sites said meanwhile is read",
+        (long long)gap);
+    return true;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct server *srv = t->data;
     struct svc *s = &srv->svc;
     int64_t now;
-    bool was, isolated;
+    bool was, isolated, away = was_away(srv, svc_mono_ms(s));
 
     read_sites(srv);
     watch_clock(srv);
@@ -373,7 +419,7 @@ static void on_tick(uv_timer_t *t)
                   "returns (or an admin runs `aifedctl admin site confirm-down`)");
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
-    leasesvc_tick(s);
+    leasesvc_tick(s, !away);
     jobsvc_tick(s);
     relays_expire(s->relays, s->outbox, svc_mono_ms(s));
     prune_records(s);
@@ -381,6 +427,7 @@ static void on_tick(uv_timer_t *t)
     af_zguard_sweep(srv->guard_agent);
     af_zguard_sweep(srv->guard_client);
     peers_sweep(srv->peers, svc_mono_ms(s));
+    bmetrics_replies_waiting(s->metrics, peers_waiting_bytes(srv->peers));
     bmetrics_connections_shed(s->metrics, af_zguard_shed(srv->guard_agent) +
                                               af_zguard_shed(srv->guard_client));
     bmetrics_publish(s->metrics, s->sites, s->store);
@@ -545,7 +592,7 @@ static int open_sockets(struct server *srv, struct af_error *err)
         !(srv->guard_client = af_zguard_create(srv->zctx, srv->client_sock, "client",
                                                srv->svc.conf->max_handshakes, err)))
         return -1;
-    if (!(srv->peers = peers_create()))
+    if (!(srv->peers = peers_create(zsend, srv)))
         return af_error_set(err, "out of memory");
     af_zguard_on_close(srv->guard_agent, on_agent_closed, srv->peers);
     af_zguard_on_close(srv->guard_client, on_client_closed, srv->peers);
@@ -612,12 +659,14 @@ static int watch_loop(struct server *srv, struct af_error *err)
         !srv->zl_guard_client)
         return af_error_set(err, "event loop: cannot watch sockets");
     uv_timer_init(&srv->loop, &srv->tick);
+    uv_timer_init(&srv->loop, &srv->drain);
     if ((wd = af_notify_watchdog_start(&srv->loop, &srv->watchdog)))
         log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)wd / 2);
     uv_signal_init(&srv->loop, &srv->sigterm);
     uv_signal_init(&srv->loop, &srv->sigint);
     uv_signal_init(&srv->loop, &srv->sighup);
-    srv->tick.data = srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
+    srv->tick.data = srv->drain.data = srv->sigterm.data = srv->sigint.data =
+        srv->sighup.data = srv;
     return 0;
 }
 
@@ -674,6 +723,7 @@ void server_destroy(struct server *srv)
     af_zloop_destroy(srv->zl_guard_client);
     if (srv->tick.data) { /* the handles were initialised */
         uv_close((uv_handle_t *)&srv->tick, close_cb);
+        uv_close((uv_handle_t *)&srv->drain, close_cb);
         uv_close((uv_handle_t *)&srv->watchdog, close_cb);
         uv_close((uv_handle_t *)&srv->sigterm, close_cb);
         uv_close((uv_handle_t *)&srv->sigint, close_cb);

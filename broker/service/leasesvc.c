@@ -398,13 +398,13 @@ static int on_due(const Aifed__Lease *stored, void *arg)
     return 0;
 }
 
-void leasesvc_tick(struct svc *s)
+void leasesvc_tick(struct svc *s, bool judge_holds)
 {
     const struct bconf *c = s->conf;
     int64_t mono = svc_mono_ms(s);
 
     /* Cut off, a silent hold says nothing about the site: keep waiting. */
-    if (!sites_isolated(s->sites))
+    if (judge_holds && !sites_isolated(s->sites))
         sites_overdue(s->sites, mono - (int64_t)c->hold_timeout_ms, on_overdue, s);
     if (store_lease_expired(s->store, svc_now_ms(s), on_due, s) < 0)
         log_err("expiry sweep");

@@ -93,12 +93,13 @@ void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l);
 /* Tell site to let go of lease_id. */
 void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id);
 
-/* Once a second: holds overdue fail over (unless the isolation guard
- * holds; by the monotonic clock), open leases past their end expire and
- * SCHEDULED ones past their start become ACTIVE, their queued jobs sent to
- * the site (by the lease clock), waiters who gave up are forgotten. Writes into the
- * batch. */
-void leasesvc_tick(struct svc *s);
+/* Once a second: holds overdue fail over (by the monotonic clock; not
+ * while the isolation guard holds, nor when judge_holds is false: the loop
+ * was away, and answers that came meanwhile are not read yet), open leases
+ * past their end expire and SCHEDULED ones past their start become ACTIVE,
+ * their queued jobs sent to the site (by the lease clock), waiters who gave
+ * up are forgotten. Writes into the batch. */
+void leasesvc_tick(struct svc *s, bool judge_holds);
 
 /* Rebuild what memory holds of the store: the promises, the allocation
  * table and which sites are drained (at start, and after a failed commit,

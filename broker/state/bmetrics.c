@@ -29,7 +29,8 @@ struct bmetrics {
     unsigned long long commits_failed;
     unsigned long long clock_steps;
     unsigned long long shed;
-    unsigned long long replies_dropped;     /* a peer that does not read */
+    unsigned long long replies_held;        /* a peer that does not read (yet) */
+    unsigned long long waiting_bytes;       /* ... what waits for such peers now */
     unsigned long long requests_unread;     /* ... whose requests were dropped */
     unsigned long long connections_refused; /* over a principal's connections */
     struct af_hist grant, batch;
@@ -96,12 +97,17 @@ void bmetrics_connections_shed(struct bmetrics *m, uint64_t total)
 
 void bmetrics_backpressure(struct bmetrics *m, enum bmetrics_pressure what)
 {
-    if (what == BMETRICS_REPLY_DROPPED)
-        m->replies_dropped++;
+    if (what == BMETRICS_REPLY_HELD)
+        m->replies_held++;
     else if (what == BMETRICS_REQUEST_UNREAD)
         m->requests_unread++;
     else
         m->connections_refused++;
+}
+
+void bmetrics_replies_waiting(struct bmetrics *m, uint64_t bytes)
+{
+    m->waiting_bytes = bytes;
 }
 
 void bmetrics_commit_failed(struct bmetrics *m)
@@ -201,19 +207,24 @@ static void write_counts(FILE *f, const struct bmetrics *m, struct store *st)
             "aifed_connections_shed_total %llu\n",
             m->shed);
     fprintf(f,
-            "# HELP aifed_replies_dropped_total Replies the broker could not queue: "
-            "their connection had SNDHWM replies waiting that its peer did not read.\n"
-            "# TYPE aifed_replies_dropped_total counter\n"
-            "aifed_replies_dropped_total %llu\n"
-            "# HELP aifed_requests_unread_total Requests dropped unread from such a "
-            "connection while it was not served.\n"
+            "# HELP aifed_replies_held_total Replies that waited in the broker: their "
+            "connection had SNDHWM replies in libzmq that its peer had not read.\n"
+            "# TYPE aifed_replies_held_total counter\n"
+            "aifed_replies_held_total %llu\n"
+            "# HELP aifed_reply_bytes_waiting Bytes of replies waiting in the broker "
+            "for peers to read.\n"
+            "# TYPE aifed_reply_bytes_waiting gauge\n"
+            "aifed_reply_bytes_waiting %llu\n"
+            "# HELP aifed_requests_unread_total Requests dropped unread from a "
+            "connection with more than its budget of replies waiting.\n"
             "# TYPE aifed_requests_unread_total counter\n"
             "aifed_requests_unread_total %llu\n"
             "# HELP aifed_connections_refused_total Messages refused because their "
             "principal was served on max_connections_per_principal others.\n"
             "# TYPE aifed_connections_refused_total counter\n"
             "aifed_connections_refused_total %llu\n",
-            m->replies_dropped, m->requests_unread, m->connections_refused);
+            m->replies_held, m->waiting_bytes, m->requests_unread,
+            m->connections_refused);
     fprintf(f, "# HELP aifed_errors_total Error replies, by code.\n"
                "# TYPE aifed_errors_total counter\n");
     for (int c = 1; c < N_CODES; c++)

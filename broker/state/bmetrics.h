@@ -31,14 +31,16 @@ void bmetrics_commit(struct bmetrics *m, size_t messages);
 void bmetrics_clock_step(struct bmetrics *m);
 /* Connections shed so far (af_zguard), all sockets. */
 void bmetrics_connections_shed(struct bmetrics *m, uint64_t total);
-/* Backpressure (server/peers.h): a reply not queued, a request dropped
- * unread, a message refused over its principal's connections. */
+/* Backpressure (server/peers.h): a reply that had to wait in the broker,
+ * a request dropped unread, a message refused over its principal's
+ * connections; and the bytes waiting now. */
 enum bmetrics_pressure {
-    BMETRICS_REPLY_DROPPED,
+    BMETRICS_REPLY_HELD,
     BMETRICS_REQUEST_UNREAD,
     BMETRICS_CONNECTION_REFUSED,
 };
 void bmetrics_backpressure(struct bmetrics *m, enum bmetrics_pressure what);
+void bmetrics_replies_waiting(struct bmetrics *m, uint64_t bytes);
 /* A commit failed (the batch was answered with errors). */
 void bmetrics_commit_failed(struct bmetrics *m);
 

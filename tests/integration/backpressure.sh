@@ -3,8 +3,9 @@
 # Replies nobody reads cannot grow the broker without bound (before, four
 # connections that never read GetJob replies of a 456 KB job took it from
 # 12 MB to 1.24 GB in 60 s, and a site's Hello ten times a second to 1 GB
-# in 10 s): at most SNDHWM replies wait per connection, a connection whose
-# replies wait is not served for a while, a principal is served on at most
+# in 10 s): at most SNDHWM replies wait per connection in libzmq and about
+# a budget (4 MiB) in the broker, a connection over its budget is not
+# served until it reads, a principal is served on at most
 # max_connections_per_principal connections, and a site's open jobs are
 # sent again once per new connection, at most every 5 s. Other users are
 # answered meanwhile.
@@ -50,7 +51,7 @@ check "the peer sent what it meant to ($(cat "$T/noread.out"))" \
 check "the broker's peak memory grew by at most 100 MB (grew $grown MB, from $((before / 1024)) MB)" \
     test "$grown" -le 100
 # The metrics are rendered once a second.
-wait_for "replies that could not be queued are counted" 5 '[[ $(metric aifed_replies_dropped_total) -gt 0 ]]'
+wait_for "replies that had to wait are counted" 5 '[[ $(metric aifed_replies_held_total) -gt 0 ]]'
 wait_for "... and requests dropped unread while not served" 5 '[[ $(metric aifed_requests_unread_total) -gt 0 ]]'
 check "the owner is answered once she reads again" \
     test "$(ctlj alice job show "$job" | jq -r .state)" = RUNNING
