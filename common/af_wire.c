@@ -5,6 +5,7 @@
  * is refused as unsupported rather than passed through unchecked.
  */
 #include "af_wire.h"
+#include "af_pbwalk.h"
 #include "af_template.h"
 #include "af_ids.h"
 #include "af_token.h"
@@ -1203,6 +1204,7 @@ const char *af_wire_body_name(int body_case)
 int af_wire_unpack(const void *buf, size_t len, size_t max, Env **ret,
                    struct af_error *err)
 {
+    char where[128];
     Env *env;
 
     if (len > max) {
@@ -1213,6 +1215,11 @@ int af_wire_unpack(const void *buf, size_t len, size_t max, Env **ret,
     env = aifed__envelope__unpack(NULL, len, buf);
     if (!env)
         return bad(err, "%s", "not a valid aifed Envelope (truncated or corrupt)");
+    if (af_pbwalk_no_nul(&aifed__envelope__descriptor, buf, len, where, sizeof(where)) <
+        0) {
+        aifed__envelope__free_unpacked(env, NULL);
+        return bad(err, "%s: a NUL byte in a string is refused", where);
+    }
     if (env->version != AF_WIRE_VERSION) {
         af_error_set(err, "protocol version %u is not supported (this is %d)",
                      env->version, AF_WIRE_VERSION);

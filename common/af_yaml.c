@@ -3,6 +3,7 @@
 #include "af_yaml.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <yaml.h>
 
 static int line(const yaml_event_t *ev)
@@ -37,6 +38,10 @@ static int check(const yaml_event_t *ev, int *depth, size_t *events, struct af_e
                             "line %d: an anchor (&%.40s): anchors and aliases are not "
                             "allowed here; write the value out",
                             line(ev), anchor);
+    /* "\0" in a double-quoted scalar: C would cut the value there. */
+    if (ev->type == YAML_SCALAR_EVENT &&
+        memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+        return af_error_set(err, "line %d: a NUL byte in a value is refused", line(ev));
     if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) {
         if (++*depth > AF_YAML_MAX_DEPTH)
             return af_error_set(err, "line %d: nested more than %d deep", line(ev),

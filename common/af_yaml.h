@@ -6,7 +6,8 @@
  * makes the loaded graph a loop (a walker never ends, or overflows its
  * stack), and a few hundred bytes of nested aliases expand into billions
  * of nodes. Nesting and the number of events are bounded, so that what is
- * loaded has a size the text's length bounds.
+ * loaded has a size the text's length bounds. A value holding a NUL byte
+ * ("\0") is refused: C would cut it there.
  */
 #ifndef AF_YAML_H
 #define AF_YAML_H

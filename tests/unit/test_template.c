@@ -142,6 +142,9 @@ static void bad_templates_are_refused(void **state)
         {"parameters: {f: {default: files}}\ntask: {name: x, \"{{f}}\": {k: "
          "/etc/passwd}}\n",
          "line 2: a key is a field's name, not a parameter's value: write it out"},
+        /* "\0" would cut the value where C reads it. */
+        {"task: {name: x, run: \"echo ok\\0rm -rf ~\"}\n",
+         "line 1: a NUL byte in a value is refused"},
     };
     struct af_error err;
 

@@ -612,6 +612,49 @@ static void job_files_and_lists_are_checked(void **state)
     expect_refused(&env, EBADMSG, "project is not a valid id");
 }
 
+/* A NUL byte inside a string is refused wherever it is (C would cut the
+ * string there): the test packs a marker (ZQ) and makes it a NUL on the wire. */
+static void nul_in_a_string_is_refused(void **state)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__SubmitJob sj = AIFED__SUBMIT_JOB__INIT;
+    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
+    Aifed__JobFile f = AIFED__JOB_FILE__INIT, *files[] = {&f};
+    Aifed__EnvVar v = AIFED__ENV_VAR__INIT, *vars[] = {&v};
+    const char *const where[] = {"JobSpec.run", "JobFile.name", "EnvVar.value"};
+
+    (void)state;
+    env.version = AF_WIRE_VERSION;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
+    sj.request_id = "req-1";
+    sj.lease_id = "lease-1";
+    sj.spec = &spec;
+    spec.files = files;
+    spec.n_files = 1;
+    spec.env = vars;
+    spec.n_env = 1;
+    v.name = "TOKEN";
+    for (int i = 0; i < 3; i++) {
+        struct af_error err = {{0}};
+        size_t len;
+        uint8_t *buf, *at;
+
+        spec.run = i == 0 ? "echo okZQrm -rf ~" : "echo ok";
+        f.name = i == 1 ? "trainZQ.sh" : "train.sh";
+        v.value = i == 2 ? "secretZQtail" : "secret";
+        expect_accepted(&env);
+        buf = pack(&env, &len);
+        assert_non_null(at = memmem(buf, len, "ZQ", 2));
+        *at = '\0';
+        errno = 0;
+        assert_int_equal(unpack(buf, len, &err), -1);
+        assert_int_equal(errno, EBADMSG);
+        if (!strstr(err.text, where[i]) || !strstr(err.text, "NUL byte"))
+            fail_msg("error '%s' does not name %s", err.text, where[i]);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -631,6 +674,7 @@ int main(void)
         cmocka_unit_test(job_files_and_lists_are_checked),
         cmocka_unit_test(free_text_is_one_clean_line),
         cmocka_unit_test(times_are_bounded),
+        cmocka_unit_test(nul_in_a_string_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
