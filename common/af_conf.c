@@ -177,8 +177,9 @@ int af_conf_bytes(const char *key, const char *value, uint64_t *ret, struct af_e
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].unit))
             continue;
-        if (errno == ERANGE || n > UINT64_MAX / units[i].mult)
-            return af_error_set(err, "%s: '%s' is too large", key, value);
+        /* 8 PiB: what the wire takes as a data item's size (AF_WIRE_MAX_DATA_BYTES). */
+        if (errno == ERANGE || n > (1ULL << 53) / units[i].mult)
+            return af_error_set(err, "%s: '%s' is too large (at most 8 PiB)", key, value);
         *ret = n * units[i].mult;
         return 0;
     }

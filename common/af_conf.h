@@ -39,7 +39,7 @@ int af_conf_duration(const char *key, const char *value, uint64_t *ret_ms,
 int af_conf_bool(const char *key, const char *value, bool *ret, struct af_error *err);
 int af_conf_id(const char *key, const char *value, char *buf, size_t size,
                struct af_error *err);
-/* "120GB", "500MB", "2TB", "4096" (bytes); decimal units. */
+/* "120GB", "500MB", "2TB", "4096" (bytes); decimal units; at most 8 PiB. */
 int af_conf_bytes(const char *key, const char *value, uint64_t *ret,
                   struct af_error *err);
 /* A decimal number between 0 and max. */

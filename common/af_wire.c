@@ -104,6 +104,8 @@ static int check_item(const Aifed__DataItem *d, const char *what, struct af_erro
     if (d->kind < AIFED__DATA_KIND__DATA_DATASET ||
         d->kind > AIFED__DATA_KIND__DATA_IMAGE)
         return bad(err, "%s: unknown data kind", what);
+    if (d->size_bytes > AF_WIRE_MAX_DATA_BYTES)
+        return bad(err, "%s: size_bytes is more than 8 PiB", what);
     if (check_short(d->version, AF_WIRE_MAX_ENTRY_WORD, what, err) ||
         check_short(d->licence, AF_WIRE_MAX_ENTRY_WORD, what, err) ||
         check_short(d->path, AF_WIRE_MAX_ENTRY_TEXT, what, err) ||
@@ -658,6 +660,27 @@ static int check_allocation(const Aifed__Allocation *a, struct af_error *err)
     return check_time(a->end_ms, "allocation.end", err);
 }
 
+static int v_check_token(const Env *e, struct af_error *err)
+{
+    const Aifed__CheckToken *c = e->check_token;
+
+    if (!c || !*c->token)
+        return bad(err, "%s is required", "check_token.token");
+    return strlen(c->token) >= AF_TOKEN_MAX ? bad(err, "%s is too long", "token") : 0;
+}
+
+static int v_token_status(const Env *e, struct af_error *err)
+{
+    const Aifed__TokenStatus *t = e->token_status;
+
+    if (!t)
+        return bad(err, "%s is required", "token_status");
+    return check_id(t->lease_id, false, "lease_id", err) ||
+                   check_text(t->reason, "reason", err)
+               ? -1
+               : 0;
+}
+
 static int v_get_request(const Env *e, struct af_error *err)
 {
     const Aifed__GetRequest *g = e->get_request;
@@ -1123,6 +1146,8 @@ static const struct {
     {AIFED__ENVELOPE__BODY_LIST_SITES, "list_sites", v_list_sites},
     {AIFED__ENVELOPE__BODY_SITE_LIST, "site_list", v_site_list},
     {AIFED__ENVELOPE__BODY_GET_REQUEST, "get_request", v_get_request},
+    {AIFED__ENVELOPE__BODY_CHECK_TOKEN, "check_token", v_check_token},
+    {AIFED__ENVELOPE__BODY_TOKEN_STATUS, "token_status", v_token_status},
     {AIFED__ENVELOPE__BODY_REQUEST_REPLY, "request_reply", v_request_reply},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, "allocation_set", v_allocation_set},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, "list_allocations", v_list_allocations},

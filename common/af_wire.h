@@ -50,6 +50,9 @@
 /* The most GPU-seconds an allocation counts (2^50: 35 million GPU-years),
  * so that sums of them never wrap. */
 #define AF_WIRE_MAX_GPU_S (1ULL << 50)
+/* A data item's size: 8 PiB, exact in a double; AF_WIRE_MAX_LIST of them
+ * sum within 64 bits. */
+#define AF_WIRE_MAX_DATA_BYTES (1ULL << 53)
 
 struct Aifed__Envelope;
 struct Aifed__Lease;

@@ -391,11 +391,14 @@ static const struct ctl_command commands[] = {
      "it back; the site is told to drop the hold. token: print the broker's signed\n"
      "token for it, which `aifedctl verify-token` checks with no broker reachable.\n"},
     {"verify-token", ctl_cmd_verify_token,
-     "verify-token FILE|- --broker-pub KEY [--json]",
+     "verify-token FILE|- (--broker-pub KEY | --online) [--json]",
      "Check a lease token offline: its signature against the broker's signing key\n"
      "(KEY: the broker's signing.key.pub file, or its base64 text), and print what it\n"
-     "grants. Exit 0 when valid, 1 when not (altered, not signed by that key, or\n"
-     "its time has passed). It cannot show a release or revoke: `lease show` can.\n"},
+     "grants. Offline, a release, revoke or end of the lease since it was signed\n"
+     "cannot be seen, and the answer says so. --online asks the broker, which checks\n"
+     "the signature and says the lease's state now. Exit 0 when valid, 1 when not\n"
+     "(altered, not signed by that key, its time passed, or, online, its lease\n"
+     "no longer ACTIVE or SCHEDULED).\n"},
     {"request", ctl_cmd_request, "request show REQUEST-ID [--json]",
      "What the broker decided for one of your submits, granted or refused, and why,\n"
      "site by site.\n"},

@@ -367,6 +367,41 @@ int ctl_cmd_request(struct ctl *ctl, const struct ctl_command *cmd, int argc, ch
 
 /* -------------------------------------------------------- verify-token */
 
+/* The token in file (- for stdin), one line, into token; -1 said. */
+static int read_token(const char *file, char token[AF_TOKEN_MAX + 2])
+{
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+
+    if (!f) {
+        fprintf(stderr, "aifedctl: %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    if (!fgets(token, AF_TOKEN_MAX + 2, f))
+        token[0] = '\0';
+    if (f != stdin)
+        fclose(f);
+    token[strcspn(token, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Ask the broker whether token holds now. */
+static int verify_online(struct ctl *ctl, const char *token)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__CheckToken ct = AIFED__CHECK_TOKEN__INIT;
+    int rc;
+
+    ct.token = (char *)token;
+    req.body_case = AIFED__ENVELOPE__BODY_CHECK_TOKEN;
+    req.check_token = &ct;
+    if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_TOKEN_STATUS, 10000, &rc)))
+        return rc;
+    ctl_show_token_status(rep->token_status, ctl->json);
+    rc = rep->token_status->valid ? 0 : 1;
+    af_wire_free(rep);
+    return rc;
+}
+
 int ctl_cmd_verify_token(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                          char **argv)
 {
@@ -375,38 +410,34 @@ int ctl_cmd_verify_token(struct ctl *ctl, const struct ctl_command *cmd, int arg
     uint8_t pk[32];
     struct af_token_claims c;
     struct af_error err;
-    FILE *f;
-    bool expired;
+    bool expired, online = false;
     int opt, rc;
 
     while ((opt = ctl_getopt(argc, argv, &ctl_opts_verify_token)) != -1)
         if (opt == 'p')
             pub = optarg;
+        else if (opt == 'o')
+            online = true;
         else if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
             return rc;
-    if (optind + 1 != argc || !pub)
+    if (optind + 1 != argc || (!pub && !online))
         return ctl_usage_error(
-            cmd, "give a token FILE (- for stdin) and --broker-pub KEY", NULL);
-    if (af_sign_pub_load(pub, pk, &err) < 0) {
+            cmd, "give a token FILE (- for stdin) and --broker-pub KEY, or --online",
+            NULL);
+    if (pub && af_sign_pub_load(pub, pk, &err) < 0) {
         fprintf(stderr, "aifedctl: --broker-pub: %s\n", err.text);
         return CTL_EXIT_USAGE;
     }
-    f = strcmp(argv[optind], "-") ? fopen(argv[optind], "r") : stdin;
-    if (!f) {
-        fprintf(stderr, "aifedctl: %s: %s\n", argv[optind], strerror(errno));
+    if (read_token(argv[optind], token) < 0)
         return CTL_EXIT_USAGE;
-    }
-    if (!fgets(token, sizeof(token), f))
-        token[0] = '\0';
-    if (f != stdin)
-        fclose(f);
-    token[strcspn(token, "\r\n")] = '\0';
+    if (online)
+        return verify_online(ctl, token);
     if (af_token_verify(token, pk, &c, &err) < 0) {
         fprintf(stderr, "aifedctl: INVALID token: %s\n", err.text);
         return 1;
     }
     /* The signature is good; whether the grant still holds is the clock's
-     * to say (expired), or the broker's (released, revoked). */
+     * to say (expired), or the broker's (released, revoked: --online). */
     expired = c.not_after_ms <= af_now_ms();
     ctl_show_token(&c, expired, ctl->json);
     return expired ? 1 : 0;

@@ -117,11 +117,12 @@ const struct ctl_opts ctl_opts_lease = {"b:r:jh", lease};
 
 static const struct option verify_token[] = {
     {"broker-pub", required_argument, NULL, 'p'},
+    {"online", no_argument, NULL, 'o'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-const struct ctl_opts ctl_opts_verify_token = {"p:jh", verify_token};
+const struct ctl_opts ctl_opts_verify_token = {"p:ojh", verify_token};
 
 static const struct option admin[] = {
     {"project", required_argument, NULL, 'p'},

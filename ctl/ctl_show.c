@@ -663,31 +663,64 @@ void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
     char from[64], until[64];
 
     if (json) {
-        ctl_print_json(json_pack(
+        json_t *o = json_pack(
             "{s:b, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "valid",
             !expired, "signature_valid", 1, "expired", expired, "lease", c->id, "site",
             c->site, "pool", c->pool, "project", c->project, "principal", c->principal,
             "accelerator", c->accelerator, "gpus", (json_int_t)c->gpus, "nodes",
             (json_int_t)c->nodes, "not_before", ctl_time_json(c->not_before_ms),
-            "not_after", ctl_time_json(c->not_after_ms)));
+            "not_after", ctl_time_json(c->not_after_ms));
+
+        /* What "valid" cannot mean offline, said where a script reads it. */
+        if (o) {
+            json_object_set_new(o, "checked", json_string("offline"));
+            json_object_set_new(o, "revocation_checked", json_false());
+            json_object_set_new(
+                o, "note",
+                json_string("a release, revoke or end of the lease since the token was "
+                            "signed cannot be seen offline: verify-token --online asks "
+                            "the broker"));
+        }
+        ctl_print_json(o);
         return;
     }
     ctl_show_time(c->not_before_ms, from, sizeof(from));
     ctl_show_time(c->not_after_ms, until, sizeof(until));
-    printf("%s\n"
-           "lease:       %s\n"
-           "site/pool:   %s/%s\n"
-           "project:     %s (for %s)\n"
-           "resources:   %u x %s GPU%s on %u node%s\n"
-           "valid:       %s to %s\n"
-           "The signature proves the broker granted this lease these resources for\n"
-           "this time; it cannot show whether the lease was released or revoked\n"
-           "since (`aifedctl lease show %s` asks the broker).\n",
-           expired ? "EXPIRED token: signed by the broker, but its time has passed"
-                   : "valid token, signed by the broker",
-           c->id, c->site, c->pool, c->project, c->principal, c->gpus,
-           *c->accelerator ? c->accelerator : "any", c->gpus == 1 ? "" : "s", c->nodes,
-           c->nodes == 1 ? "" : "s", from, until, c->id);
+    printf(
+        "%s\n"
+        "lease:       %s\n"
+        "site/pool:   %s/%s\n"
+        "project:     %s (for %s)\n"
+        "resources:   %u x %s GPU%s on %u node%s\n"
+        "valid:       %s to %s\n"
+        "The signature proves the broker granted this lease these resources for\n"
+        "this time; it cannot show whether the lease was released or revoked\n"
+        "since (`aifedctl verify-token --online` or `lease show %s` ask the broker).\n",
+        expired ? "EXPIRED token: signed by the broker, but its time has passed"
+                : "valid token, signed by the broker",
+        c->id, c->site, c->pool, c->project, c->principal, c->gpus,
+        *c->accelerator ? c->accelerator : "any", c->gpus == 1 ? "" : "s", c->nodes,
+        c->nodes == 1 ? "" : "s", from, until, c->id);
+}
+
+void ctl_show_token_status(const Aifed__TokenStatus *t, bool json)
+{
+    char until[64];
+
+    if (json) {
+        ctl_print_json(json_pack("{s:b, s:b, s:s, s:s, s:s, s:s, s:o, s:b}", "valid",
+                                 t->valid, "signature_valid", t->signature_valid,
+                                 "checked", "broker", "lease", t->lease_id, "state",
+                                 t->state ? lease_state_name(t->state) : "", "reason",
+                                 t->reason, "expires", ctl_time_json(t->expires_ms),
+                                 "revocation_checked", t->signature_valid));
+        return;
+    }
+    ctl_show_time(t->expires_ms, until, sizeof(until));
+    if (t->valid)
+        printf("valid token: %s, until %s (the broker says so now)\n", t->reason, until);
+    else
+        printf("NOT VALID: %s (the broker says so now)\n", t->reason);
 }
 
 json_t *ctl_audit_json(const Aifed__AuditEntry *e)

@@ -70,6 +70,9 @@ void ctl_print_json(json_t *j);
 json_t *ctl_time_json(int64_t ms);
 /* A token whose signature verified; expired when its end has passed. */
 void ctl_show_token(const struct af_token_claims *c, bool expired, bool json);
+/* What the broker said of a token (verify-token --online). */
+struct Aifed__TokenStatus;
+void ctl_show_token_status(const struct Aifed__TokenStatus *t, bool json);
 
 /* The same, of a whole reply (ctl_show_fn, for ctl_call_show): 0. */
 struct Aifed__Envelope;

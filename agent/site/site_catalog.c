@@ -79,9 +79,11 @@ static Aifed__DataItem *item_get(struct site_catalog *c, int kind, const char *n
 int site_catalog_add(struct site_catalog *c, int kind, const char *name, uint64_t size,
                      struct af_error *err)
 {
-    Aifed__DataItem *d = item_get(c, kind, name, err);
+    Aifed__DataItem *d;
 
-    if (!d)
+    if (size > AF_WIRE_MAX_DATA_BYTES)
+        return af_error_set(err, "%s: a size of more than 8 PiB", name);
+    if (!(d = item_get(c, kind, name, err)))
         return -1;
     d->size_bytes = size;
     return 0;

@@ -236,8 +236,10 @@ static uint64_t bytes_to_move(const struct match_workload *w, const struct match
         for (size_t d = 0; d < s->n_data && !here; d++)
             here = s->data[d].kind == w->data[i].kind &&
                    !strcmp(s->data[d].name, w->data[i].name);
+        /* Saturating: the wire bounds each size, and a sum that wrapped
+         * would say a site holding nothing moves nothing. */
         if (!here)
-            sum += sizes[i];
+            sum = sizes[i] > UINT64_MAX - sum ? UINT64_MAX : sum + sizes[i];
     }
     return sum;
 }

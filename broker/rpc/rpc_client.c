@@ -388,6 +388,40 @@ out:
     store_lease_free(s->store, l);
 }
 
+/* Whether a lease token still holds: its signature (this broker's key),
+ * and its lease as the store has it now, which offline verification cannot
+ * see. Anyone who holds the token may ask: it names the lease already. */
+static void on_check_token(struct svc *s, const struct rpc_msg *m)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__TokenStatus ts = AIFED__TOKEN_STATUS__INIT;
+    struct af_token_claims c;
+    struct af_error err;
+    Aifed__Lease *l = NULL;
+    char reason[AF_WIRE_MAX_TEXT];
+
+    if (af_token_verify(m->env->check_token->token, s->signer.pk, &c, &err) < 0) {
+        snprintf(reason, sizeof(reason), "not a token of this broker's: %s", err.text);
+    } else {
+        ts.signature_valid = true;
+        ts.lease_id = c.id;
+        if (store_lease_get(s->store, c.id, &l) < 0) {
+            snprintf(reason, sizeof(reason), "lease %s is not known here", c.id);
+        } else {
+            ts.state = l->state;
+            ts.expires_ms = l->expires_ms;
+            ts.valid = (l->state == LEASE_ACTIVE || l->state == LEASE_SCHEDULED) &&
+                       svc_now_ms(s) < l->expires_ms;
+            snprintf(reason, sizeof(reason), "lease %s is %s%s%s", l->id,
+                     lease_state_name(l->state), *l->reason ? ": " : "", l->reason);
+        }
+    }
+    ts.reason = reason;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_TOKEN_STATUS, &ts);
+    rpc_reply(s, m, &env);
+    store_lease_free(s->store, l);
+}
+
 /* The allocations an AllocationList page shows: those its sender may see
  * (a full page shows the first ones). */
 struct alloc_page {
@@ -461,6 +495,7 @@ const struct rpc_spec rpc_client_specs[] = {
     {AIFED__ENVELOPE__BODY_RELEASE, ANYONE, on_release, NULL, 0},
     {AIFED__ENVELOPE__BODY_RENEW, ANYONE, on_renew, NULL, 0},
     {AIFED__ENVELOPE__BODY_GET_REQUEST, ANYONE, on_get_request, NULL, RPC_READS},
+    {AIFED__ENVELOPE__BODY_CHECK_TOKEN, ANYONE, on_check_token, NULL, RPC_READS},
     {AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, ANYONE, on_list_allocations, NULL,
      RPC_READS},
     /* A site's own key may read its own site's view and who it is. */

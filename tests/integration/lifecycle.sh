@@ -19,6 +19,11 @@ check "the broker wrote its signing public key" test -s "$SIGNING_PUB"
 ctl alice lease token "$lease" >"$T/token"
 out=$("$FED_CTL_BIN" verify-token "$T/token" --broker-pub "$SIGNING_PUB" --json)
 check "the token verifies offline" test "$(jq -r .valid <<<"$out")" = true
+check "... and says a revocation cannot be seen offline" \
+    test "$(jq -c '[.checked, .revocation_checked]' <<<"$out")" = '["offline",false]'
+online=$(ctl bob verify-token "$T/token" --online --json); rc=$?
+check "--online: anyone with the token asks the broker, which says it holds" \
+    test "$rc:$(jq -c '[.valid, .signature_valid, .checked, .state]' <<<"$online")" = '0:[true,true,"broker","ACTIVE"]'
 check "the token names the lease, site and GPUs" \
     test "$(jq -c '[.lease, .site, .pool, .gpus, .principal]' <<<"$out")" = \
     "[\"$lease\",\"mimer\",\"gpu\",8,\"user:alice\"]"
@@ -75,6 +80,14 @@ out=$(ctlj ops lease revoke "$lease" --reason "security incident")
 check "ops revokes it" test "$(jq -r .state <<<"$out")" = REVOKED
 check "the reason names who and why" \
     test "$(jq -r .reason <<<"$out")" = "revoked by admin:ops: security incident"
+check "offline, its signed token still verifies (a revocation cannot be seen there)" \
+    "$FED_CTL_BIN" verify-token "$T/token2" --broker-pub "$SIGNING_PUB"
+out=$(ctl alice verify-token "$T/token2" --online); rc=$?
+check "--online, it does not, and says why (exit 1)" \
+    test "$rc:$out" = "1:NOT VALID: lease $lease is REVOKED: revoked by admin:ops: security incident (the broker says so now)"
+out=$(ctlj alice verify-token "$T/forged" --online); rc=$?
+check "--online, an altered token is not this broker's" \
+    test "$rc:$(jq -c '[.valid, .signature_valid]' <<<"$out")" = '1:[false,false]'
 wait_for "mimer drops the hold" 10 'grep -q "released lease $lease" "$T/logs/agent-mimer.log"'
 wait_for "mimer's 64 GPUs are back" 10 'test "$(site_avail mimer)" -eq 64'
 out=$(ctl alice lease renew "$lease" --by 1h 2>&1); rc=$?

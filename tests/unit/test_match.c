@@ -240,6 +240,15 @@ static void score_parts(void **state)
     match_reason(&w, &s, &r.candidates[0], buf, sizeof(buf));
     assert_non_null(strstr(buf, "holds eurlex, llama (5.0 GB); moves nothing"));
     match_result_free(&r);
+    /* Sizes whose sum passes 64 bits: the sum saturates, and a site that
+     * holds neither never "moves nothing". */
+    need[0].size_bytes = need[1].size_bytes = 1ULL << 63;
+    s.n_data = 0;
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    assert_true(r.candidates[0].parts.bytes_to_move == UINT64_MAX);
+    match_reason(&w, &s, &r.candidates[0], buf, sizeof(buf));
+    assert_null(strstr(buf, "moves nothing"));
+    match_result_free(&r);
 }
 
 /* Four sites that each win on exactly one part: the preference decides. */

@@ -204,6 +204,21 @@ static void missing_and_bad_fields(void **state)
     fill_submit(&env, &s, &w);
     w.countries = bad_countries;
     expect_refused(&env, EBADMSG, "ISO 3166");
+
+    /* A data item's size is bounded (a sum of unbounded ones wrapped). */
+    {
+        Aifed__DataItem d = AIFED__DATA_ITEM__INIT, *dp[] = {&d};
+
+        fill_submit(&env, &s, &w);
+        d.name = "eurlex";
+        d.kind = AIFED__DATA_KIND__DATA_DATASET;
+        d.size_bytes = AF_WIRE_MAX_DATA_BYTES;
+        w.data = dp;
+        w.n_data = 1;
+        expect_accepted(&env);
+        d.size_bytes = 1ULL << 63;
+        expect_refused(&env, EBADMSG, "size_bytes is more than 8 PiB");
+    }
 }
 
 /* Registry calls: the id names its kind, the key is real Z85. */
