@@ -304,10 +304,12 @@ static Aifed__Envelope *log_piece(struct ctl *ctl, const char *id, uint64_t at,
 struct tail {
     const char *id;
     uint64_t offset;
-    bool progress;  /* run: a line for each state */
-    bool no_output; /* the site could not be asked: follow the state only */
-    bool warned;    /* the lease's end is near: said */
-    int last_state; /* -1 before the first */
+    bool progress;    /* run: a line for each state */
+    bool withheld;    /* another's unshared job: its output is not ours to read */
+    unsigned failed;  /* reads of its output failed in a row */
+    int64_t again_ms; /* after one failed: when to ask again (monotonic) */
+    bool warned;      /* the lease's end is near: said */
+    int last_state;   /* -1 before the first */
 };
 
 /* One piece of output: 1 with data, 0 with none yet, 2 at its end, -1
@@ -341,6 +343,14 @@ static int tail_state(struct ctl *ctl, struct tail *t, int *exit_status, int *rc
     if (!rep)
         return -1;
     j = rep->job_reply->job;
+    /* The broker withholds the run of a job whose output it would refuse. */
+    if (!t->withheld && j->spec && !strcmp(j->spec->run, "-")) {
+        fprintf(stderr,
+                "aifedctl: job %s is %s's: its output is for its owner, unless the "
+                "owner shares the job; following its state only\n",
+                j->id, j->principal);
+        t->withheld = true;
+    }
     if ((int)j->state != t->last_state && t->progress && !ctl->json)
         ctl_show_job_line(j);
     t->last_state = (int)j->state;
@@ -361,6 +371,34 @@ static int tail_state(struct ctl *ctl, struct tail *t, int *exit_status, int *rc
  * the job ended, its site has DRAIN_POLLS polls to say the output is whole
  * (a stop takes a few seconds to reach every process). */
 #define DRAIN_POLLS 60
+/* A read that failed (the broker restarting, the site away) is tried
+ * again, from where it stopped, after 1 s, then twice as long each time,
+ * at most this long. */
+#define AGAIN_MAX_MS 30000
+
+/* One piece, unless a failed read's pause is still running: as tail_step,
+ * with a failure said once and the next try put off. */
+static int tail_try(struct ctl *ctl, struct tail *t)
+{
+    int64_t now = af_mono_ms();
+    int got, rc;
+
+    if (t->failed && now < t->again_ms)
+        return 0;
+    if ((got = tail_step(ctl, t, &rc)) >= 0) {
+        if (t->failed)
+            fprintf(stderr, "aifedctl: its output can be read again\n");
+        t->failed = 0;
+        return got;
+    }
+    /* The job's state still comes from the broker meanwhile. */
+    if (!t->failed++)
+        fprintf(stderr, "aifedctl: its output cannot be read now; asking again\n");
+    t->again_ms = now + (t->failed > 5 ? AGAIN_MAX_MS : (1000 << (t->failed - 1)));
+    if (t->again_ms - now > AGAIN_MAX_MS)
+        t->again_ms = now + AGAIN_MAX_MS;
+    return 0;
+}
 
 static int tail_follow(struct ctl *ctl, struct tail *t, int *exit_status)
 {
@@ -372,26 +410,21 @@ static int tail_follow(struct ctl *ctl, struct tail *t, int *exit_status)
         got = 0;
         /* A queued job has no output yet, and one waiting for its lease to
          * start is not at its site at all: only its state is asked then. */
-        if (!t->no_output && !whole && t->last_state != -1 &&
-            t->last_state != AIFED__JOB_STATE__JOB_QUEUED) {
-            if ((got = tail_step(ctl, t, &rc)) < 0) {
-                /* The site cannot be asked now (away, busy): the job's
-                 * state still comes from the broker; logs gets the output
-                 * later. */
-                fprintf(stderr,
-                        "aifedctl: its output cannot be read now; `aifedctl logs %s` "
-                        "shows it later\n",
-                        t->id);
-                t->no_output = true;
-            }
-            whole = got == 2;
-        }
+        if (!whole && !t->withheld && t->last_state != -1 &&
+            t->last_state != AIFED__JOB_STATE__JOB_QUEUED)
+            whole = (got = tail_try(ctl, t)) == 2;
         if (got == 1 && !detach_asked)
             continue;
         if (!ended && (ended = tail_state(ctl, t, exit_status, &rc)) < 0)
             return rc;
-        if (ended && (whole || t->no_output || drain++ >= DRAIN_POLLS))
+        if (ended && (whole || t->withheld || drain++ >= DRAIN_POLLS)) {
+            if (!whole && !t->withheld)
+                fprintf(stderr,
+                        "aifedctl: job %s has ended, and its output from byte %llu "
+                        "could not be read yet; `aifedctl logs %s` shows it later\n",
+                        t->id, (unsigned long long)t->offset, t->id);
             return 0;
+        }
         if (detach_asked) {
             fprintf(stderr,
                     "\ndetached: job %s goes on (nothing was cancelled); follow it with "

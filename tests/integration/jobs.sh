@@ -250,3 +250,24 @@ check "a shared job: the other member sees its variables (not the secret) and ou
     test "$(ctlj carol job show "$job" | jq -c .env)/$(ctl carol logs "$job" | tail -n 1)" = '{"GREETING":"hi","HF_TOKEN":null}/the output of hi'
 ctlj alice job cancel "$job" >/dev/null
 ctl alice lease release "$lease4" >/dev/null
+
+# logs -f across a broker restart (kill -9): a read that fails meanwhile
+# (the broker away, then the site not reconnected yet) is asked again from
+# where it stopped, and every line arrives (before: it gave up reading, and
+# printed 17 of 40 lines).
+sed -i "s|^agent_listen = .*|agent_listen = $FED_AGENT_EP|; s|^client_listen = .*|client_listen = $FED_CLIENT_EP|" "$T/broker.conf"
+job=$(ctl alice run --detach "$(task forty 10m 'for i in $(seq 1 40); do echo "line $i"; sleep 0.25; done')" 2>/dev/null)
+wait_for "a job of 40 lines runs" 20 'test "$(job_state "$job")" = RUNNING'
+ctl alice --timeout 120s logs -f "$job" >"$T/forty.out" 2>"$T/forty.err" &
+follower=$!
+wait_for "logs -f has its first lines" 10 'grep -q "^line 2$" "$T/forty.out"'
+# The agent stopped meanwhile: the restarted broker cannot reach the site,
+# so a read fails ("not connected now") before it comes back.
+kill -STOP "$(cat "$T/agents/mimer.pid")"
+kill -KILL "$(cat "$T/broker.pid")"; wait "$(cat "$T/broker.pid")" 2>/dev/null; rm -f "$T/broker.pid"
+fed_start_broker "$T" || exit 1
+wait_for "logs -f is told its output cannot be read now" 30 'grep -q "cannot be read now" "$T/forty.err"'
+kill -CONT "$(cat "$T/agents/mimer.pid")"
+wait_for "logs -f ends once the job has" 90 '! kill -0 "$follower" 2>/dev/null'
+check "logs -f across a broker restart printed all 40 lines, in order" \
+    test "$(seq 1 40 | sed 's/^/line /')" = "$(grep '^line ' "$T/forty.out")"
