@@ -16,6 +16,10 @@ sed -i 's/^\[broker\]$/[broker]\nmap_size_mb = 1\nrate_limit = 100000\nrate_burs
 check "the broker stops cleanly" fed_stop_pid "$T/broker.pid"
 fed_start_broker "$T" || exit 1
 fed_wait_up "$T" 2 || exit 1
+# A lease for jobs, made while there is room.
+fed_demo_account || { fail "no demo account"; exit 1; }
+jl=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 2h | jq -r .id)
+printf 'name: small\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nrun: sleep 600\n' >"$T/small.yaml"
 
 # Submit and release until the store refuses (bounded: 1 MiB is far less
 # than 3,000 leases).
@@ -68,6 +72,16 @@ done
 check "a drain or undrain is refused by the full store, in the end" test "$j" -le 300
 check "and pharos is as the last one stored left it" \
     test "$(ctlj ops sites | jq -r '.[] | select(.id == "pharos") | .admin_drained')" = "$want"
+# Jobs: a submit or a cancel the store cannot take is answered, and says so
+# (before, neither got any answer).
+what=none
+for ((k = 1; k <= 300; k++)); do
+    job=$(ctl alice run --detach --lease "$jl" "$T/small.yaml" 2>"$T/jerr") || { what=submit; break; }
+    ctl alice job cancel "$job" >/dev/null 2>"$T/jerr" || { what=cancel; break; }
+done
+check "a job's submit or cancel is refused by the full store, in the end ($what)" test "$what" != none
+check "... with an answer that says it was not stored" \
+    grep -Eq "^aifedctl: (could not record the (job|cancel)|the broker could not store this change; nothing was changed)$" "$T/jerr"
 url=$(awk '$1 == "metrics" {print $2}' "$T/state/endpoints")
 wait_for "the failed commits are counted (published each second)" 5 \
     'test "$(curl -s "$url" | awk '"'"'$1 == "aifed_commit_failures_total" {print $2}'"'"')" -ge 3'
