@@ -8,6 +8,7 @@
 #include "af_pbwalk.h"
 #include "af_template.h"
 #include "af_ids.h"
+#include "af_keys.h"
 #include "af_token.h"
 
 #include "aifed.pb-c.h"
@@ -128,6 +129,8 @@ static int check_data(size_t n, Aifed__DataItem **v, const char *what,
 }
 
 static int check_script(const char *s, const char *what, struct af_error *err);
+static int check_key_records(size_t n, Aifed__KeyRecord **v, const char *what,
+                             struct af_error *err);
 
 /* A template: named, described, its text bounded (a list leaves it out). */
 static int check_template(const Aifed__Template *t, const char *what,
@@ -518,6 +521,19 @@ static int v_who_am_i(const Env *e, struct af_error *err)
     return e->who_am_i ? 0 : bad(err, "%s is required", "who_am_i");
 }
 
+/* Where keys came from: a few, each a key and who added it. */
+static int check_key_records(size_t n, Aifed__KeyRecord **v, const char *what,
+                             struct af_error *err)
+{
+    if (n > AF_WIRE_MAX_KEYS)
+        return bad(err, "%s has too many keys", what);
+    for (size_t i = 0; i < n; i++)
+        if (!v[i] || check_short(v[i]->public_key, AF_KEY_Z85_LEN, what, err) ||
+            check_text(v[i]->added_by, what, err))
+            return v[i] ? -1 : bad(err, "%s: a key record is empty", what);
+    return 0;
+}
+
 static int v_identity(const Env *e, struct af_error *err)
 {
     const Aifed__Identity *r = e->identity;
@@ -526,7 +542,9 @@ static int v_identity(const Env *e, struct af_error *err)
         return bad(err, "%s is required", "identity");
     if (check_principal_id(r->principal, err) ||
         check_list(r->n_projects, r->projects, true, "identity.projects", err) ||
-        check_text(r->signing_key, "identity.signing_key", err))
+        check_text(r->signing_key, "identity.signing_key", err) ||
+        check_key_records(r->n_keys, r->keys, "identity.keys", err) ||
+        check_text(r->notice, "identity.notice", err))
         return -1;
     return 0;
 }
@@ -794,7 +812,9 @@ static int v_principal_list(const Env *e, struct af_error *err)
     for (size_t i = 0; i < e->principal_list->n_principals; i++) {
         const Aifed__Principal *p = e->principal_list->principals[i];
         if (check_principal_id(p->id, err) ||
-            check_list(p->n_projects, p->projects, true, "projects", err))
+            check_list(p->n_projects, p->projects, true, "projects", err) ||
+            check_key_records(p->n_keys, p->keys, "keys", err) ||
+            check_text(p->notice, "notice", err))
             return -1;
         if (p->n_public_keys > 2)
             return bad(err, "%s has more than two keys", p->id);
@@ -1244,6 +1264,10 @@ int af_wire_unpack(const void *buf, size_t len, size_t max, Env **ret,
         0) {
         aifed__envelope__free_unpacked(env, NULL);
         return bad(err, "%s: a NUL byte in a string is refused", where);
+    }
+    if (check_text(env->notice, "notice", err)) {
+        aifed__envelope__free_unpacked(env, NULL);
+        return -1;
     }
     if (env->version != AF_WIRE_VERSION) {
         af_error_set(err, "protocol version %u is not supported (this is %d)",

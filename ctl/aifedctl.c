@@ -193,16 +193,20 @@ static int cmd_sites(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 
 /* -------------------------------------------------- whoami, broker-key */
 
-/* The command's options (--json, --help), then the broker's Identity; NULL
- * with *rc the exit status when there is nothing more to do. */
+/* The command's options (--ack, --json, --help), then the broker's
+ * Identity; NULL with *rc the exit status when there is nothing more to do. */
 static Aifed__Envelope *who_am_i(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                                  char **argv, int *rc)
 {
     Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__WhoAmI w = AIFED__WHO_AM_I__INIT;
+    int opt;
 
-    if ((*rc = ctl_parse_json_only(cmd, ctl, argc, argv)) >= 0)
-        return NULL;
+    while ((opt = ctl_getopt(argc, argv, &ctl_opts_whoami)) != -1)
+        if (opt == 'a')
+            w.ack = true;
+        else if ((*rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
+            return NULL;
     if (optind != argc) {
         *rc = ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         return NULL;
@@ -227,8 +231,10 @@ static int cmd_whoami(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, &la);
     allocs = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 20000, &rc);
     if (ctl->json) {
-        json_t *o = json_pack("{s:s, s:[], s:s}", "principal", w->principal, "projects",
-                              "signing_key", w->signing_key);
+        json_t *o = json_pack("{s:s, s:[], s:s, s:o, s:o}", "principal", w->principal,
+                              "projects", "signing_key", w->signing_key, "keys",
+                              ctl_key_records_json(w->keys, w->n_keys), "notice",
+                              *w->notice ? json_string(w->notice) : json_null());
         for (size_t i = 0; i < w->n_projects; i++)
             json_array_append_new(json_object_get(o, "projects"),
                                   json_string(w->projects[i]));
@@ -237,9 +243,11 @@ static int cmd_whoami(struct ctl *ctl, const struct ctl_command *cmd, int argc,
         printf("principal:   %s\nprojects:    ", w->principal);
         for (size_t i = 0; i < w->n_projects; i++)
             printf("%s%s", i ? ", " : "", w->projects[i]);
-        printf("%s\nbroker key:  %s (checks lease tokens: aifedctl verify-token FILE "
+        printf("%s\n", w->n_projects ? "" : "(none)");
+        ctl_show_key_records(w->keys, w->n_keys);
+        printf("broker key:  %s (checks lease tokens: aifedctl verify-token FILE "
                "--broker-pub KEY)\n\n",
-               w->n_projects ? "" : "(none)", w->signing_key);
+               w->signing_key);
         if (allocs)
             ctl_show_allocations(allocs->allocation_list, false);
     }
@@ -436,9 +444,11 @@ static const struct ctl_command commands[] = {
      "recomputes the whole chain and exits 1 if any entry was altered or dropped.\n"
      "With the global --db STATE_DIR it reads the broker's store directly (on the\n"
      "broker host; works while the broker runs and while it is down).\n"},
-    {"whoami", cmd_whoami, "whoami [--json]",
-     "Who the broker takes you for, the projects you may act for, what their\n"
-     "allocations have left at each site, and the broker's token signing key.\n"},
+    {"whoami", cmd_whoami, "whoami [--ack] [--json]",
+     "Who the broker takes you for, the projects you may act for, every key the\n"
+     "broker takes as you and who added it when, what the allocations have left at\n"
+     "each site, and the broker's token signing key. When an admin adds a key to\n"
+     "you, every answer says so (a NOTICE on stderr) until you run whoami --ack.\n"},
     {"broker-key", cmd_broker_key, "broker-key [--json]",
      "The broker's token signing key (base64), which verify-token --broker-pub\n"
      "takes: `aifedctl broker-key > broker-signing.pub`.\n"},

@@ -32,6 +32,16 @@ static struct ctl_client *connect_broker(const struct ctl *ctl)
     return c;
 }
 
+void ctl_call_notice(const Aifed__Envelope *rep)
+{
+    static bool said;
+
+    if (rep->notice && *rep->notice && !said) {
+        fprintf(stderr, "aifedctl: NOTICE: %s\n", rep->notice);
+        said = true;
+    }
+}
+
 Aifed__Envelope *ctl_call(const struct ctl *ctl, Aifed__Envelope *req,
                           Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
                           int *ret_exit)
@@ -53,6 +63,7 @@ Aifed__Envelope *ctl_call(const struct ctl *ctl, Aifed__Envelope *req,
         return NULL;
     }
     *ret_exit = 1;
+    ctl_call_notice(rep);
     if (rep->body_case == AIFED__ENVELOPE__BODY_ERROR) {
         fprintf(stderr, "aifedctl: %s\n", rep->error->message);
         af_wire_free(rep);

@@ -20,6 +20,10 @@ typedef int (*ctl_show_fn)(const Aifed__Envelope *rep, bool json);
 /* Send req and wait up to timeout_ms (the global --timeout overrides it)
  * for a reply of body want. The reply (af_wire_free it), or NULL after
  * printing why, with *ret_exit 1 (refused) or 3 (unreachable). */
+/* A notice the broker sent with a reply (another principal added a key
+ * to you): said on stderr, once per run. ctl_call does it. */
+void ctl_call_notice(const Aifed__Envelope *rep);
+
 Aifed__Envelope *ctl_call(const struct ctl *ctl, Aifed__Envelope *req,
                           Aifed__Envelope__BodyCase want, uint64_t timeout_ms,
                           int *ret_exit);

@@ -115,6 +115,14 @@ static const struct option lease[] = {
 };
 const struct ctl_opts ctl_opts_lease = {"b:r:jh", lease};
 
+static const struct option whoami[] = {
+    {"ack", no_argument, NULL, 'a'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_whoami = {"ajh", whoami};
+
 static const struct option verify_token[] = {
     {"broker-pub", required_argument, NULL, 'p'},
     {"online", no_argument, NULL, 'o'},

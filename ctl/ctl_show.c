@@ -703,6 +703,30 @@ void ctl_show_token(const struct af_token_claims *c, bool expired, bool json)
         c->nodes == 1 ? "" : "s", from, until, c->id);
 }
 
+json_t *ctl_key_records_json(Aifed__KeyRecord *const *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "public_key",
+                                           v[i]->public_key, "added_by", v[i]->added_by,
+                                           "added", ctl_time_json(v[i]->added_ms)));
+    return a;
+}
+
+void ctl_show_key_records(Aifed__KeyRecord *const *v, size_t n)
+{
+    char when[64];
+
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->added_ms)
+            ctl_show_time(v[i]->added_ms, when, sizeof(when));
+        printf("%s %s, added by %s%s%s\n",
+               i ? "            " : "keys:       ", v[i]->public_key, v[i]->added_by,
+               v[i]->added_ms ? " at " : "", v[i]->added_ms ? when : "");
+    }
+}
+
 void ctl_show_token_status(const Aifed__TokenStatus *t, bool json)
 {
     char until[64];

@@ -71,6 +71,10 @@ json_t *ctl_time_json(int64_t ms);
 /* A token whose signature verified; expired when its end has passed. */
 void ctl_show_token(const struct af_token_claims *c, bool expired, bool json);
 /* What the broker said of a token (verify-token --online). */
+/* Every key of a principal and who added it when (whoami). */
+struct Aifed__KeyRecord;
+json_t *ctl_key_records_json(struct Aifed__KeyRecord *const *v, size_t n);
+void ctl_show_key_records(struct Aifed__KeyRecord *const *v, size_t n);
 struct Aifed__TokenStatus;
 void ctl_show_token_status(const struct Aifed__TokenStatus *t, bool json);
 

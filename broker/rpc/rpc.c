@@ -47,6 +47,9 @@ void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *
 void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply)
 {
     reply->corr_id = m->from.corr_id;
+    /* Until its principal reads it: another added a key to it. */
+    if (m->who && *m->who->notice)
+        reply->notice = (char *)m->who->notice;
     if (outbox_push(s->outbox, &m->from, reply, !m->reads) < 0)
         log_err("reply to %s dropped", m->who ? m->who->id : "peer");
 }

@@ -38,13 +38,12 @@ struct principal_page {
 static void plist_add(const struct auth_principal *p, void *arg)
 {
     struct principal_page *l = arg;
-    char *keys[AUTH_MAX_KEYS];
-    Aifed__Principal msg;
+    struct principals_msg msg;
 
     if (l->only && strcmp(l->only, p->id))
         return;
-    principals_to_msg(p, &msg, keys);
-    rpc_page_add(&l->page, &msg);
+    principals_to_msg(p, &msg);
+    rpc_page_add(&l->page, &msg.msg);
 }
 
 static void reply_principals(struct svc *s, const struct rpc_msg *m, const char *only)
@@ -268,9 +267,23 @@ static bool add_done(const struct auth_principal *p, const Aifed__PrincipalAdd *
     return true;
 }
 
+/* Whether p is in force with key. */
+static bool has_key(const struct auth_principal *p, const char *key)
+{
+    for (size_t k = 0; p && !p->revoked && k < p->n_keys; k++)
+        if (!strcmp(p->keys[k], key))
+            return true;
+    return false;
+}
+
 static void on_principal_add(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__PrincipalAdd *a = m->env->principal_add;
+    const struct auth_principal *was = auth_find(s->auth, a->id);
+    bool new_key = !has_key(was, a->public_key);
+    /* A key beside one in force is news to its holder; a first key (or a
+     * revoked principal's new one) is how it is registered. */
+    bool tell = was && !was->revoked && was->n_keys > 0;
 
     if (add_done(auth_find(s->auth, a->id), a)) {
         reply_principals(s, m, a->id);
@@ -278,6 +291,8 @@ static void on_principal_add(struct svc *s, const struct rpc_msg *m)
     }
     if (apply_add(s, m, a->id, a->public_key, a->projects, a->n_projects) < 0)
         return;
+    if (new_key)
+        principals_key_added(s, m->who->id, a->id, a->public_key, tell);
     if (save_and_reply(s, m, a->id, "principal key added") == 0)
         log_info("%s registered a key for %s", m->who->id, a->id);
 }

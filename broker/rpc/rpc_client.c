@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "match.h"
 #include "placement.h"
+#include "principals.h"
 #include "rpc.h"
 #include "sites.h"
 #include "store.h"
@@ -462,15 +463,32 @@ static void on_list_allocations(struct svc *s, const struct rpc_msg *m)
 
 /* Who the broker takes the sender for, and its token signing key: a user
  * checks tokens with it (verify-token) without the broker's files. */
+/* Who the sender is, with every key in force and who added it when, and
+ * its notice; ack says it read the notice, which then goes (stored). */
 static void on_who_am_i(struct svc *s, const struct rpc_msg *m)
 {
     Aifed__Envelope env = AIFED__ENVELOPE__INIT;
     Aifed__Identity r = AIFED__IDENTITY__INIT;
+    struct principals_msg p;
+    char notice[AUTH_NOTICE_MAX];
 
+    snprintf(notice, sizeof(notice), "%s", m->who->notice);
+    if (m->env->who_am_i->ack && *notice) {
+        auth_set_notice(s->auth, m->who->id, "");
+        if (principals_save(s, m->who->id, m->who, "notice read") < 0) {
+            rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL,
+                      "the broker could not store this change; nothing was changed");
+            return;
+        }
+    }
+    principals_to_msg(m->who, &p);
     r.principal = (char *)m->who->id;
     r.projects = m->who->projects;
     r.n_projects = m->who->n_projects;
     r.signing_key = s->signing_pub;
+    r.keys = p.msg.keys;
+    r.n_keys = p.msg.n_keys;
+    r.notice = notice;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_IDENTITY, &r);
     rpc_reply(s, m, &env);
 }
@@ -501,7 +519,8 @@ const struct rpc_spec rpc_client_specs[] = {
     /* A site's own key may read its own site's view and who it is. */
     {AIFED__ENVELOPE__BODY_LIST_SITES, ANYONE | RPC_SITE, rpc_reply_sites, NULL,
      RPC_READS},
-    {AIFED__ENVELOPE__BODY_WHO_AM_I, ANYONE | RPC_SITE, on_who_am_i, NULL, RPC_READS},
+    /* Not RPC_READS: --ack stores that the notice was read. */
+    {AIFED__ENVELOPE__BODY_WHO_AM_I, ANYONE | RPC_SITE, on_who_am_i, NULL, 0},
     {AIFED__ENVELOPE__BODY_HELLO, RPC_SITE, on_misdirected_hello, NULL, 0},
     {0, 0, NULL, NULL, 0},
 };

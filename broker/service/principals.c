@@ -41,33 +41,62 @@ int principals_site(struct svc *s, const char *id)
     return -1;
 }
 
-void principals_to_msg(const struct auth_principal *p, Aifed__Principal *out, char **keys)
+void principals_to_msg(const struct auth_principal *p, struct principals_msg *m)
 {
+    Aifed__Principal *out = &m->msg;
+
     aifed__principal__init(out);
     out->id = (char *)p->id;
-    for (size_t k = 0; k < p->n_keys; k++)
-        keys[k] = (char *)p->keys[k];
-    out->public_keys = keys;
+    for (size_t k = 0; k < p->n_keys; k++) {
+        m->keys[k] = (char *)p->keys[k];
+        aifed__key_record__init(&m->recs[k]);
+        m->recs[k].public_key = (char *)p->keys[k];
+        m->recs[k].added_ms = p->origin[k].added_ms;
+        m->recs[k].added_by =
+            (char *)(*p->origin[k].by ? p->origin[k].by : "broker.conf");
+        m->rec_ptrs[k] = &m->recs[k];
+    }
+    out->public_keys = m->keys;
     out->n_public_keys = p->n_keys;
+    out->keys = m->rec_ptrs;
+    out->n_keys = p->n_keys;
     out->projects = p->projects;
     out->n_projects = p->n_projects;
     out->revoked = p->revoked;
     out->from_config = p->from_config;
+    out->notice = (char *)p->notice;
     out->updated_ms = af_now_ms();
+}
+
+void principals_key_added(struct svc *s, const char *by, const char *id, const char *key,
+                          bool tell)
+{
+    const struct auth_principal *p = auth_find(s->auth, id);
+    char when[64], text[AUTH_NOTICE_MAX];
+
+    auth_key_origin(s->auth, id, key, by, svc_now_ms(s));
+    if (!tell || !p || !strcmp(by, id) || !strncmp(id, "site:", 5))
+        return;
+    af_time_format(svc_now_ms(s), when, sizeof(when));
+    snprintf(text, sizeof(text),
+             "%s added a key (%.8s...) to %s at %s: whoever holds it acts as you. If "
+             "you did not ask for it, tell your site's security contact; `aifedctl "
+             "whoami --ack` says you read this",
+             by, key, id, when);
+    auth_set_notice(s->auth, id, text);
 }
 
 int principals_save(struct svc *s, const char *by, const struct auth_principal *p,
                     const char *change)
 {
-    Aifed__Principal msg;
-    char *keys[AUTH_MAX_KEYS];
+    struct principals_msg msg;
     char text[128];
 
     auth_set_registry(s->auth, p->id);
-    principals_to_msg(p, &msg, keys);
+    principals_to_msg(p, &msg);
     snprintf(text, sizeof(text), "by %s: %zu key%s", by, p->n_keys,
              p->n_keys == 1 ? "" : "s");
-    if (store_principal_put(s->store, &msg) < 0 ||
+    if (store_principal_put(s->store, &msg.msg) < 0 ||
         store_audit_append(s->store, p->id, p->id, change, text) < 0) {
         outbox_store_failed(s->outbox, "storing principal %s", p->id);
         return -1;
@@ -105,6 +134,11 @@ static int load_one(const Aifed__Principal *p, void *arg)
                          true) < 0)
             log_warnx("stored principal %s: key %zu not applied: %s", p->id, k,
                       strerror(errno));
+    /* Where each key came from (a store of before: not known, so none). */
+    for (size_t k = 0; k < p->n_keys; k++)
+        auth_key_origin(s->auth, p->id, p->keys[k]->public_key, p->keys[k]->added_by,
+                        p->keys[k]->added_ms);
+    auth_set_notice(s->auth, p->id, p->notice);
     if (p->revoked)
         auth_revoke(s->auth, p->id);
     return principals_site(s, p->id);

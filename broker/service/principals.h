@@ -10,11 +10,13 @@
 #define PRINCIPALS_H
 
 #include "af_error.h"
+#include <stdbool.h>
+#include "auth.h"
+
+#include "aifed.pb-c.h"
 
 struct svc;
 struct bconf;
-struct auth_principal;
-struct Aifed__Principal;
 
 /* At start: broker.conf's principals, then the stored registry over them.
  * -1 with err set. */
@@ -36,10 +38,22 @@ void principals_reload(struct svc *s, const struct bconf *old, const struct bcon
 int principals_save(struct svc *s, const char *by, const struct auth_principal *p,
                     const char *change);
 
-/* The registry entry p as stored and listed, into out; keys has room for
- * AUTH_MAX_KEYS. Strings borrowed from p. */
-void principals_to_msg(const struct auth_principal *p, struct Aifed__Principal *out,
-                       char **keys);
+/* The registry entry p as stored and listed, with where each key came
+ * from and its notice: msg and the arrays it points into. */
+struct principals_msg {
+    Aifed__Principal msg;
+    char *keys[AUTH_MAX_KEYS];
+    Aifed__KeyRecord recs[AUTH_MAX_KEYS];
+    Aifed__KeyRecord *rec_ptrs[AUTH_MAX_KEYS];
+};
+/* Strings borrowed from p. */
+void principals_to_msg(const struct auth_principal *p, struct principals_msg *out);
+
+/* by added key to id (now, by the lease clock): where it came from, and,
+ * when tell and by is not id itself, a notice id is told at its next calls
+ * until it reads it. Memory only: principals_save() stores it. */
+void principals_key_added(struct svc *s, const char *by, const char *id, const char *key,
+                          bool tell);
 
 /* A site principal ("site:ID") has its site registered; others, nothing.
  * -1 with errno (ENOMEM). */

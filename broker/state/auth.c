@@ -95,6 +95,7 @@ int auth_add(struct auth *a, enum auth_kind kind, const char *name,
     snprintf(p->id, sizeof(p->id), "%s", id);
     p->name = strchr(p->id, ':') + 1;
     snprintf(p->keys[0], sizeof(p->keys[0]), "%s", public_z85);
+    snprintf(p->origin[0].by, sizeof(p->origin[0].by), "broker.conf");
     p->n_keys = 1;
     p->from_config = true;
     if (n_projects && set_projects(p, projects, n_projects) < 0) {
@@ -161,6 +162,7 @@ int auth_key_add(struct auth *a, const char *id, const char *public_z85,
             return -1;
         }
         snprintf(p->keys[p->n_keys], sizeof(p->keys[0]), "%s", public_z85);
+        p->origin[p->n_keys] = (struct auth_key_origin){0};
         p->n_keys++;
     }
     if (set && set_projects(p, projects, n_projects) < 0)
@@ -180,10 +182,32 @@ int auth_key_remove(struct auth *a, const char *id, const char *public_z85)
         errno = EMLINK;
         return -1;
     }
-    if (!strcmp(p->keys[0], public_z85))
+    if (!strcmp(p->keys[0], public_z85)) {
         memcpy(p->keys[0], p->keys[1], sizeof(p->keys[0]));
+        p->origin[0] = p->origin[1];
+    }
     p->n_keys = 1;
     return 0;
+}
+
+void auth_key_origin(struct auth *a, const char *id, const char *public_z85,
+                     const char *by, int64_t added_ms)
+{
+    struct auth_principal *p = find_mut(a, id);
+
+    for (size_t k = 0; p && k < p->n_keys; k++)
+        if (!strcmp(p->keys[k], public_z85)) {
+            p->origin[k].added_ms = added_ms;
+            snprintf(p->origin[k].by, sizeof(p->origin[k].by), "%s", by);
+        }
+}
+
+void auth_set_notice(struct auth *a, const char *id, const char *text)
+{
+    struct auth_principal *p = find_mut(a, id);
+
+    if (p)
+        snprintf(p->notice, sizeof(p->notice), "%s", text ? text : "");
 }
 
 int auth_revoke(struct auth *a, const char *id)

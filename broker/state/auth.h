@@ -17,13 +17,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AUTH_DOMAIN_AGENT  "agent"
 #define AUTH_DOMAIN_CLIENT "client"
 
 enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };
 
-#define AUTH_MAX_KEYS 2 /* two during a key change-over */
+#define AUTH_MAX_KEYS   2 /* two during a key change-over */
+#define AUTH_NOTICE_MAX 320
+
+/* Where a key came from. */
+struct auth_key_origin {
+    int64_t added_ms;       /* 0: at start, from broker.conf */
+    char by[AF_ID_MAX + 8]; /* "broker.conf", or the admin's id */
+};
 
 struct auth_principal {
     size_t index; /* 0..auth_count()-1, for per-principal state elsewhere */
@@ -31,8 +39,10 @@ struct auth_principal {
     char id[AF_ID_MAX + 8]; /* "user:alice" */
     const char *name;       /* points into id, after the colon */
     char keys[AUTH_MAX_KEYS][AF_KEY_Z85_LEN + 1];
+    struct auth_key_origin origin[AUTH_MAX_KEYS]; /* of each of keys */
     size_t n_keys;
-    char **projects; /* users: the projects they may act for */
+    char notice[AUTH_NOTICE_MAX]; /* to be told at its next calls; "" none */
+    char **projects;              /* users: the projects they may act for */
     size_t n_projects;
     bool revoked;     /* every key refused, also on open connections */
     bool from_config; /* registered by broker.conf */
@@ -70,6 +80,11 @@ int auth_revoke(struct auth *a, const char *id);
 void auth_reset(struct auth *a);
 /* Mark id as ruled by the registry from now on (no effect when unknown). */
 void auth_set_registry(struct auth *a, const char *id);
+/* Say where id's key came from (no effect when it has no such key). */
+void auth_key_origin(struct auth *a, const char *id, const char *public_z85,
+                     const char *by, int64_t added_ms);
+/* What id is told at its next calls ("" or NULL: nothing). */
+void auth_set_notice(struct auth *a, const char *id, const char *text);
 
 /* Visit every principal. */
 typedef void (*auth_fn)(const struct auth_principal *p, void *arg);

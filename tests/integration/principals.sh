@@ -132,3 +132,28 @@ check "the others stay UP" \
 fed_stop_pid "$T/agents/it4lia.pid"
 check "the audit log records the revocation" test "$(ctlj ops admin audit | jq -r \
     '[.[] | select(.subject == "site:it4lia" and .change == "principal revoked")] | length')" -eq 1
+
+# A key an admin adds to a user is no secret from the user: every answer
+# tells her (a NOTICE, once a run) until she reads it with whoami --ack, and
+# whoami lists every key with who added it and when (before, she was never
+# told, and the key ran jobs as her at every site that maps her).
+"$FED_CTL_BIN" keygen --dir "$T/keys" mallory >/dev/null
+check "ops adds a second key to alice" \
+    quiet ctl ops admin principal add user:alice --pub "$T/keys/mallory.pub"
+ctl alice sites >/dev/null 2>"$T/notice.err"
+check "alice's next call tells her, on stderr" \
+    grep -q "^aifedctl: NOTICE: admin:ops added a key (.*) to user:alice at .*whoever holds it acts as you" "$T/notice.err"
+who=$(ctlj alice whoami 2>/dev/null)
+check "whoami lists both keys, the new one as added by admin:ops" \
+    test "$(jq -c '[.keys[].added_by]' <<<"$who")" = '["broker.conf","admin:ops"]'
+check "... with the notice" grep -q "admin:ops added a key" <<<"$(jq -r .notice <<<"$who")"
+check "the notice outlives a broker restart" fed_stop_pid "$T/broker.pid"
+fed_start_broker "$T" || exit 1
+fed_wait_up "$T" 2 >/dev/null
+ctl alice sites >/dev/null 2>"$T/notice2.err"
+check "... and is said again after it" grep -q "NOTICE: admin:ops added a key" "$T/notice2.err"
+quiet ctl alice whoami --ack
+ctl alice sites >/dev/null 2>"$T/notice3.err"
+check "once she has read it (whoami --ack), answers say nothing more" test ! -s "$T/notice3.err"
+check "an admin's change to its own keys tells no one" \
+    test "$(ctlj ops whoami | jq -r .notice)" = null

@@ -69,6 +69,35 @@ static void keys_and_revocation(void **state)
     auth_destroy(a);
 }
 
+/* Where each key came from follows the key through a change-over; a
+ * notice is set and cleared. */
+static void key_origins_follow_their_keys(void **state)
+{
+    struct auth *a = auth_create();
+    char *projects[] = {"llm-eu"};
+    const struct auth_principal *p;
+
+    (void)state;
+    assert_int_equal(auth_add(a, AUTH_USER, "alice", k1, projects, 1), 0);
+    p = auth_find(a, "user:alice");
+    assert_string_equal(p->origin[0].by, "broker.conf");
+    assert_int_equal(auth_key_add(a, "user:alice", k2, NULL, 0, false), 0);
+    auth_key_origin(a, "user:alice", k2, "admin:ops", 1234);
+    assert_string_equal(p->origin[1].by, "admin:ops");
+    assert_int_equal(p->origin[1].added_ms, 1234);
+    auth_set_notice(a, "user:alice", "admin:ops added a key");
+    assert_string_equal(p->notice, "admin:ops added a key");
+    /* The first key removed: the second, and its origin, move up. */
+    assert_int_equal(auth_key_remove(a, "user:alice", k1), 0);
+    assert_string_equal(p->keys[0], k2);
+    assert_string_equal(p->origin[0].by, "admin:ops");
+    assert_int_equal(p->origin[0].added_ms, 1234);
+    auth_set_notice(a, "user:alice", "");
+    assert_string_equal(p->notice, "");
+    auth_key_origin(a, "user:nobody", k3, "admin:ops", 1); /* no such: nothing */
+    auth_destroy(a);
+}
+
 /* Handlers keep the principal of the message they serve while an admin call
  * registers others: a principal never moves. */
 static void principals_stay_put(void **state)
@@ -137,6 +166,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_and_revocation),
+        cmocka_unit_test(key_origins_follow_their_keys),
         cmocka_unit_test(principals_stay_put),
         cmocka_unit_test(zap_policy),
     };
