@@ -26,6 +26,7 @@ pkgs=(
     clang libclang-rt-14-dev              # libFuzzer targets (tests/fuzz)
     slurmctld slurmd slurm-client munge   # the Slurm backend's test runs a real Slurm
     sudo                                  # a Slurm job runs as its user's account
+    openssh-client                        # ssh-keygen: EuroHPC SSH certificates in the tests
     pacemaker corosync pacemaker-cli-utils # pacemaker.sh: a real two-node cluster
     iproute2 util-linux                   # ... in network namespaces (ip, nsenter, unshare)
 )
