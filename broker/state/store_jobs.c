@@ -367,8 +367,19 @@ int store_jobs_prune(struct store *st, int64_t before_ms, size_t max)
     if (store_batch(st) < 0)
         return -1;
     while (n < max && (rc = prune_next(st, before_ms, id)) > 0) {
-        if (store_job_delete(st, id) < 0)
-            return -1;
+        if (store_job_delete(st, id) < 0) {
+            MDB_cursor *cur;
+            /* An end with no job (never written so): its entry goes alone,
+             * or it would be found first at every tick. */
+            if (errno != ENOENT ||
+                mdb_cursor_open(st->batch, st->dbi[DB_JOBS_ENDED], &cur))
+                return -1;
+            rc = mdb_cursor_get(cur, &(MDB_val){0}, &(MDB_val){0}, MDB_FIRST);
+            rc = rc ? rc : mdb_cursor_del(cur, 0);
+            mdb_cursor_close(cur);
+            if (rc)
+                return store_errno(rc);
+        }
         n++;
     }
     return n < max && rc < 0 ? -1 : (int)n;

@@ -224,7 +224,7 @@ lease4=$(ctlj alice submit --project llm-eu --gpus 1 --walltime 30m --country SE
 # The job waits after its output, so that what the broker keeps of a
 # running job is seen; once it ends, the broker keeps its variables' names
 # and files' names, not their values and bytes.
-printf 'name: private\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nenv: {GREETING: hi}\nsecrets: {HF_TOKEN: hf_s3cret}\nrun: echo "the output of $GREETING"; sleep 120\n' >"$T/private.yaml"
+printf 'name: private\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nenv: {GREETING: hi}\nsecrets: {HF_TOKEN: hf_s3cret}\nrun: echo "the token has ${#HF_TOKEN} characters"; echo "the output of $GREETING"; sleep 120\n' >"$T/private.yaml"
 job=$(ctl alice run --detach --lease "$lease4" "$T/private.yaml" 2>/dev/null)
 wait_for "alice's job with a secret runs and has written" 20 \
     'test "$(job_state "$job")" = RUNNING && ctl alice logs "$job" 2>/dev/null | grep -q "the output of hi"'
@@ -238,6 +238,8 @@ own=$(ctlj alice job show "$job")
 check "its owner sees her variables, but not the secret's value" \
     test "$(jq -c .env <<<"$own")" = '{"GREETING":"hi","HF_TOKEN":null}'
 check "... and its output" grep -qx "the output of hi" <<<"$(ctl alice logs "$job")"
+check "the secret's value reached the job at the site, whole" \
+    grep -qx "the token has 9 characters" <<<"$(ctl alice logs "$job")"
 ctlj alice job cancel "$job" >/dev/null
 own=$(ctlj alice job show "$job")
 check "once it ended, the broker keeps its variables' names, not their values" \
