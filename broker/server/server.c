@@ -379,10 +379,11 @@ static void prune_records(struct svc *s)
 }
 
 /* A tick later than this after the last one finds the loop was away (the
- * process paused, as a VM is, or stalled): what sites answered meanwhile
- * may still be in libzmq's I/O thread, which was away too, and not in the
- * socket read_sites() reads. Holds are judged a tick later, once the loop
- * has polled, so that an answer that came in time is never judged missing. */
+ * process paused, as a VM is, or stalled): what peers sent meanwhile may
+ * still be in libzmq's I/O thread, which was away too, and not in the
+ * socket read_sites() reads. Every timeout (a hold, a silent site, a waiter,
+ * a relay) is judged a tick later, once the loop has polled, so that what
+ * came in time is never judged missing. */
 #define AWAY_MS 1500
 
 /* Whether the loop was away since the last tick (and when it ticked now). */
@@ -393,10 +394,9 @@ static bool was_away(struct server *srv, int64_t now)
     srv->ticked_ms = now;
     if (gap <= AWAY_MS)
         return false;
-    log_info(
-        "the broker's loop was away for %lld ms (paused or stalled): holds are judged "
-        "at the next tick, after what sites said meanwhile is read",
-        (long long)gap);
+    log_info("the broker's loop was away for %lld ms (paused or stalled): timeouts are "
+             "judged at the next tick, after what peers sent meanwhile is read",
+             (long long)gap);
     return true;
 }
 
@@ -411,7 +411,7 @@ static void on_tick(uv_timer_t *t)
     watch_clock(srv);
     now = svc_mono_ms(s);
     was = sites_isolated(s->sites);
-    isolated = sites_sweep(s->sites, now, on_site_change, srv);
+    isolated = away ? was : sites_sweep(s->sites, now, on_site_change, srv);
 
     if (isolated && !was)
         log_warnx("every site went silent at once: this broker is likely the one cut "
@@ -421,7 +421,8 @@ static void on_tick(uv_timer_t *t)
         log_info("sites are heard again: the isolation guard is lifted");
     leasesvc_tick(s, !away);
     jobsvc_tick(s);
-    relays_expire(s->relays, s->outbox, svc_mono_ms(s));
+    if (!away)
+        relays_expire(s->relays, s->outbox, svc_mono_ms(s));
     prune_records(s);
     flush(srv, true);
     af_zguard_sweep(srv->guard_agent);

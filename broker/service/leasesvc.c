@@ -398,19 +398,20 @@ static int on_due(const Aifed__Lease *stored, void *arg)
     return 0;
 }
 
-void leasesvc_tick(struct svc *s, bool judge_holds)
+void leasesvc_tick(struct svc *s, bool judge_timeouts)
 {
     const struct bconf *c = s->conf;
     int64_t mono = svc_mono_ms(s);
 
     /* Cut off, a silent hold says nothing about the site: keep waiting. */
-    if (judge_holds && !sites_isolated(s->sites))
+    if (judge_timeouts && !sites_isolated(s->sites))
         sites_overdue(s->sites, mono - (int64_t)c->hold_timeout_ms, on_overdue, s);
     if (store_lease_expired(s->store, svc_now_ms(s), on_due, s) < 0)
         log_err("expiry sweep");
     /* By then the client has surely given up: every hold attempt timed out. */
-    waiters_expire(s->waiters, mono,
-                   (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1)));
+    if (judge_timeouts)
+        waiters_expire(s->waiters, mono,
+                       (int64_t)(c->hold_timeout_ms * (c->hold_attempts + 1)));
 }
 
 /* Of an open lease, what its promise needs: a copy of the whole lease (its

@@ -94,12 +94,12 @@ void leasesvc_hold_again(struct svc *s, const Aifed__Lease *l);
 void leasesvc_release_at_site(struct svc *s, const char *site, const char *lease_id);
 
 /* Once a second: holds overdue fail over (by the monotonic clock; not
- * while the isolation guard holds, nor when judge_holds is false: the loop
- * was away, and answers that came meanwhile are not read yet), open leases
- * past their end expire and SCHEDULED ones past their start become ACTIVE,
- * their queued jobs sent to the site (by the lease clock), waiters who gave
- * up are forgotten. Writes into the batch. */
-void leasesvc_tick(struct svc *s, bool judge_holds);
+ * while the isolation guard holds), open leases past their end expire and
+ * SCHEDULED ones past their start become ACTIVE, their queued jobs sent to
+ * the site (by the lease clock), waiters who gave up are forgotten. With
+ * judge_timeouts false (the loop was away, and what came meanwhile is not
+ * read yet) neither holds nor waiters are judged. Writes into the batch. */
+void leasesvc_tick(struct svc *s, bool judge_timeouts);
 
 /* Rebuild what memory holds of the store: the promises, the allocation
  * table and which sites are drained (at start, and after a failed commit,

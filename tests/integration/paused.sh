@@ -4,10 +4,12 @@
 # in time judges the hold by the answer, not by the pause: five pauses of
 # 3.5 s, each with a hold in flight whose answer arrives during it, leave
 # every lease ACTIVE (before, 3 of 5 ended FAILED: the tick after the pause
-# ran before the answer, still in libzmq's I/O thread, could be read).
+# ran before the answer, still in libzmq's I/O thread, could be read). Nor
+# is the site marked DOWN by a pause: its advertisements came too.
 . "$(dirname "$0")/lib.sh"
 
 FED_HOLD_TIMEOUT=2s start_federation mimer || exit 1
+site_up() { [[ $(ctlj ops sites | jq -r '.[] | select(.id == "mimer") | .state') == UP ]]; }
 broker=$(cat "$T/broker.pid")
 agent=$(cat "$T/agents/mimer.pid")
 for i in 1 2 3 4 5; do
@@ -22,6 +24,8 @@ for i in 1 2 3 4 5; do
     sleep 3.5
     kill -CONT "$broker"
     wait "$client"
+    # Not marked DOWN by the pause either: its advertisements were there.
+    check "after pause $i mimer is UP" site_up
 done
 wait_for "every lease has left PENDING" 20 \
     'test "$(ctlj ops leases | jq "[.[] | select(.state == \"PENDING\")] | length")" -eq 0'
