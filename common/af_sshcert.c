@@ -112,6 +112,36 @@ int af_sshkey_parse(const char *line, uint8_t key[32], struct af_error *err)
     return 0;
 }
 
+int af_sshcert_ca_keys(const char *text, uint8_t (*cas)[32], size_t max, size_t *n,
+                       struct af_error *err)
+{
+    const char *at = text;
+
+    *n = 0;
+    while ((at = strstr(at, KEY_TYPE " "))) {
+        const char *line = at;
+        char one[512];
+        size_t len;
+
+        while (line > text && line[-1] != '\n')
+            line--;
+        len = strcspn(at, "\"\r\n");
+        at += len;
+        if (*line == '#')
+            continue;
+        if (len >= sizeof(one))
+            return af_error_set(err, "a key line longer than %zu bytes", sizeof(one));
+        if (*n == max)
+            return af_error_set(err, "more than %zu CA keys", max);
+        memcpy(one, at - len, len);
+        one[len] = '\0';
+        if (af_sshkey_parse(one, cas[*n], err) < 0)
+            return -1;
+        ++*n;
+    }
+    return *n ? 0 : af_error_set(err, "no ssh-ed25519 key in it");
+}
+
 /* The valid principals: a string of strings. */
 static bool get_principals(struct rd s, struct af_sshcert *c)
 {

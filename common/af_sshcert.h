@@ -39,6 +39,13 @@ struct af_sshcert {
  * such as a CA's, into key. -1 with err. */
 int af_sshkey_parse(const char *line, uint8_t key[32], struct af_error *err);
 
+/* Every Ed25519 key in text, a CA file: OpenSSH public key lines ("#"
+ * comments skipped), or the EFP SSH CA's /config JSON, whose keys are the
+ * same text in strings. Into cas (at most max); -1 with err when one does
+ * not parse, or there is none. */
+int af_sshcert_ca_keys(const char *text, uint8_t (*cas)[32], size_t max, size_t *n,
+                       struct af_error *err);
+
 /* A certificate line ("ssh-ed25519-cert-v01@openssh.com BASE64 [comment]")
  * parsed, and the signature of the key it names as its CA checked (whether
  * that CA is trusted is af_sshcert_check's). -1 with err. */

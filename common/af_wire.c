@@ -131,6 +131,8 @@ static int check_data(size_t n, Aifed__DataItem **v, const char *what,
 static int check_script(const char *s, const char *what, struct af_error *err);
 static int check_key_records(size_t n, Aifed__KeyRecord **v, const char *what,
                              struct af_error *err);
+static int check_enrolments(size_t n, Aifed__Enrolment **v, const char *what,
+                            struct af_error *err);
 
 /* A template: named, described, its text bounded (a list leaves it out). */
 static int check_template(const Aifed__Template *t, const char *what,
@@ -534,6 +536,19 @@ static int check_key_records(size_t n, Aifed__KeyRecord **v, const char *what,
     return 0;
 }
 
+/* The keys logins enrolled: a few, each a key, an end and how. */
+static int check_enrolments(size_t n, Aifed__Enrolment **v, const char *what,
+                            struct af_error *err)
+{
+    if (n > AF_WIRE_MAX_KEYS)
+        return bad(err, "%s has too many keys", what);
+    for (size_t i = 0; i < n; i++)
+        if (!v[i] || check_short(v[i]->public_key, AF_KEY_Z85_LEN, what, err) ||
+            check_text(v[i]->how, what, err) || check_time(v[i]->expires_ms, what, err))
+            return v[i] ? -1 : bad(err, "%s: an enrolment is empty", what);
+    return 0;
+}
+
 static int v_identity(const Env *e, struct af_error *err)
 {
     const Aifed__Identity *r = e->identity;
@@ -544,6 +559,7 @@ static int v_identity(const Env *e, struct af_error *err)
         check_list(r->n_projects, r->projects, true, "identity.projects", err) ||
         check_text(r->signing_key, "identity.signing_key", err) ||
         check_key_records(r->n_keys, r->keys, "identity.keys", err) ||
+        check_enrolments(r->n_enrolments, r->enrolments, "identity.enrolments", err) ||
         check_text(r->notice, "identity.notice", err))
         return -1;
     return 0;
@@ -676,6 +692,48 @@ static int check_allocation(const Aifed__Allocation *a, struct af_error *err)
         return bad(err, "%s is more GPU-seconds than the broker counts",
                    "allocation.granted");
     return check_time(a->end_ms, "allocation.end", err);
+}
+
+static int v_login_challenge(const Env *e, struct af_error *err)
+{
+    return e->login_challenge ? 0 : bad(err, "%s is required", "login_challenge");
+}
+
+static int v_challenge(const Env *e, struct af_error *err)
+{
+    const Aifed__Challenge *c = e->challenge;
+
+    if (!c)
+        return bad(err, "%s is required", "challenge");
+    return check_blob(c->nonce, 64, "challenge.nonce", err) ||
+                   check_time(c->expires_ms, "challenge.expires_ms", err)
+               ? -1
+               : 0;
+}
+
+static int v_login(const Env *e, struct af_error *err)
+{
+    const Aifed__Login *l = e->login;
+
+    if (!l)
+        return bad(err, "%s is required", "login");
+    if (!*l->nonce || !*l->certificate || !*l->signature)
+        return bad(err, "%s", "a login needs its challenge, certificate and signature");
+    if (strlen(l->certificate) > AF_WIRE_MAX_CERT)
+        return bad(err, "%s is too long", "login.certificate");
+    if (strlen(l->signature) > AF_WIRE_MAX_SIGNATURE)
+        return bad(err, "%s is too long", "login.signature");
+    /* Both are parsed by af_sshcert, which bounds and checks every field;
+     * here only that they are text (a certificate's comment is free). */
+    for (const char *c = l->certificate; *c; c++)
+        if ((unsigned char)*c < ' ' || *c == 0x7f)
+            return bad(err, "%s holds a control character", "login.certificate");
+    return check_blob(l->nonce, 64, "login.nonce", err);
+}
+
+static int v_logout(const Env *e, struct af_error *err)
+{
+    return e->logout ? 0 : bad(err, "%s is required", "logout");
 }
 
 static int v_check_token(const Env *e, struct af_error *err)
@@ -814,6 +872,7 @@ static int v_principal_list(const Env *e, struct af_error *err)
         if (check_principal_id(p->id, err) ||
             check_list(p->n_projects, p->projects, true, "projects", err) ||
             check_key_records(p->n_keys, p->keys, "keys", err) ||
+            check_enrolments(p->n_enrolments, p->enrolments, "enrolments", err) ||
             check_text(p->notice, "notice", err))
             return -1;
         if (p->n_public_keys > 2)
@@ -1167,6 +1226,10 @@ static const struct {
     {AIFED__ENVELOPE__BODY_SITE_LIST, "site_list", v_site_list},
     {AIFED__ENVELOPE__BODY_GET_REQUEST, "get_request", v_get_request},
     {AIFED__ENVELOPE__BODY_CHECK_TOKEN, "check_token", v_check_token},
+    {AIFED__ENVELOPE__BODY_LOGIN_CHALLENGE, "login_challenge", v_login_challenge},
+    {AIFED__ENVELOPE__BODY_CHALLENGE, "challenge", v_challenge},
+    {AIFED__ENVELOPE__BODY_LOGIN, "login", v_login},
+    {AIFED__ENVELOPE__BODY_LOGOUT, "logout", v_logout},
     {AIFED__ENVELOPE__BODY_TOKEN_STATUS, "token_status", v_token_status},
     {AIFED__ENVELOPE__BODY_REQUEST_REPLY, "request_reply", v_request_reply},
     {AIFED__ENVELOPE__BODY_ALLOCATION_SET, "allocation_set", v_allocation_set},

@@ -35,6 +35,8 @@
 #define AF_WIRE_MAX_FILES_SIZE (256 * 1024) /* their bytes, all together */
 #define AF_WIRE_MAX_JOBS       64           /* jobs open in one lease; one JobList */
 #define AF_WIRE_MAX_KEYS       16           /* key records of one principal */
+#define AF_WIRE_MAX_SIGNATURE  4096         /* an armoured SSH signature */
+#define AF_WIRE_MAX_CERT       16384        /* an OpenSSH certificate's line */
 #define AF_WIRE_MAX_LOG_CHUNK  (512 * 1024) /* bytes of a job's output at once */
 /* The catalogue: a site's entries are its data items (AF_WIRE_MAX_LIST). */
 #define AF_WIRE_MAX_ENTRY_WORD     64  /* an entry's version, licence */

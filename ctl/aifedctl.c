@@ -16,6 +16,7 @@
 #include "ctl_config.h"
 #include "ctl_opts.h"
 #include "ctl_catalog.h"
+#include "ctl_login.h"
 #include "ctl_show.h"
 #include "af_near.h"
 #include "ctl_table.h"
@@ -231,10 +232,12 @@ static int cmd_whoami(struct ctl *ctl, const struct ctl_command *cmd, int argc,
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LIST_ALLOCATIONS, &la);
     allocs = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_ALLOCATION_LIST, 20000, &rc);
     if (ctl->json) {
-        json_t *o = json_pack("{s:s, s:[], s:s, s:o, s:o}", "principal", w->principal,
-                              "projects", "signing_key", w->signing_key, "keys",
-                              ctl_key_records_json(w->keys, w->n_keys), "notice",
-                              *w->notice ? json_string(w->notice) : json_null());
+        json_t *o =
+            json_pack("{s:s, s:[], s:s, s:o, s:o, s:o}", "principal", w->principal,
+                      "projects", "signing_key", w->signing_key, "keys",
+                      ctl_key_records_json(w->keys, w->n_keys), "enrolments",
+                      ctl_enrolments_json(w->enrolments, w->n_enrolments), "notice",
+                      *w->notice ? json_string(w->notice) : json_null());
         for (size_t i = 0; i < w->n_projects; i++)
             json_array_append_new(json_object_get(o, "projects"),
                                   json_string(w->projects[i]));
@@ -245,6 +248,7 @@ static int cmd_whoami(struct ctl *ctl, const struct ctl_command *cmd, int argc,
             printf("%s%s", i ? ", " : "", w->projects[i]);
         printf("%s\n", w->n_projects ? "" : "(none)");
         ctl_show_key_records(w->keys, w->n_keys);
+        ctl_show_enrolments(w->enrolments, w->n_enrolments);
         printf("broker key:  %s (checks lease tokens: aifedctl verify-token FILE "
                "--broker-pub KEY)\n\n",
                w->signing_key);
@@ -444,6 +448,14 @@ static const struct ctl_command commands[] = {
      "recomputes the whole chain and exits 1 if any entry was altered or dropped.\n"
      "With the global --db STATE_DIR it reads the broker's store directly (on the\n"
      "broker host; works while the broker runs and while it is down).\n"},
+    {"login", ctl_cmd_login, "login --ssh-cert FILE [--ssh-key FILE] [--json]",
+     "Log in with your EuroHPC SSH certificate: ssh-keygen signs the broker's\n"
+     "challenge with the certificate's key (--ssh-key, by default FILE less\n"
+     "-cert.pub; it may stay in ssh-agent), and the broker takes your CURVE key\n"
+     "(--key, made when it does not exist yet) as the certificate's user until\n"
+     "the certificate expires (at most a day). No key is mailed to anyone.\n"},
+    {"logout", ctl_cmd_logout, "logout [--json]",
+     "End the enrolment of your CURVE key that login made, now.\n"},
     {"whoami", cmd_whoami, "whoami [--ack] [--json]",
      "Who the broker takes you for, the projects you may act for, every key the\n"
      "broker takes as you and who added it when, what the allocations have left at\n"

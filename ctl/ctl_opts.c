@@ -115,6 +115,15 @@ static const struct option lease[] = {
 };
 const struct ctl_opts ctl_opts_lease = {"b:r:jh", lease};
 
+static const struct option login[] = {
+    {"ssh-cert", required_argument, NULL, 'c'},
+    {"ssh-key", required_argument, NULL, 'k'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+const struct ctl_opts ctl_opts_login = {"c:k:jh", login};
+
 static const struct option whoami[] = {
     {"ack", no_argument, NULL, 'a'},
     {"json", no_argument, NULL, 'j'},

@@ -29,6 +29,7 @@ extern const struct ctl_opts ctl_opts_leases;
 extern const struct ctl_opts ctl_opts_lease;
 extern const struct ctl_opts ctl_opts_verify_token;
 extern const struct ctl_opts ctl_opts_whoami;
+extern const struct ctl_opts ctl_opts_login;
 extern const struct ctl_opts ctl_opts_admin;
 
 /* getopt_long over o: the next option, or -1 when there are no more. */

@@ -727,6 +727,28 @@ void ctl_show_key_records(Aifed__KeyRecord *const *v, size_t n)
     }
 }
 
+json_t *ctl_enrolments_json(Aifed__Enrolment *const *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(
+            a, json_pack("{s:s, s:o, s:s}", "public_key", v[i]->public_key, "expires",
+                         ctl_time_json(v[i]->expires_ms), "how", v[i]->how));
+    return a;
+}
+
+void ctl_show_enrolments(Aifed__Enrolment *const *v, size_t n)
+{
+    char when[64];
+
+    for (size_t i = 0; i < n; i++) {
+        ctl_show_time(v[i]->expires_ms, when, sizeof(when));
+        printf("%s %s, by a login (%s), until %s\n",
+               i ? "            " : "logins:     ", v[i]->public_key, v[i]->how, when);
+    }
+}
+
 void ctl_show_token_status(const Aifed__TokenStatus *t, bool json)
 {
     char until[64];

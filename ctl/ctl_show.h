@@ -75,6 +75,10 @@ void ctl_show_token(const struct af_token_claims *c, bool expired, bool json);
 struct Aifed__KeyRecord;
 json_t *ctl_key_records_json(struct Aifed__KeyRecord *const *v, size_t n);
 void ctl_show_key_records(struct Aifed__KeyRecord *const *v, size_t n);
+/* The keys logins enrolled, and until when (whoami). */
+struct Aifed__Enrolment;
+json_t *ctl_enrolments_json(struct Aifed__Enrolment *const *v, size_t n);
+void ctl_show_enrolments(struct Aifed__Enrolment *const *v, size_t n);
 struct Aifed__TokenStatus;
 void ctl_show_token_status(const struct Aifed__TokenStatus *t, bool json);
 

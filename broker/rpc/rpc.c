@@ -37,6 +37,10 @@ void rpc_call(struct svc *s, const struct rpc_spec *spec, const struct rpc_msg *
         store_reads_committed(s->store, false);
     } else if (spec->roles & (1u << m->who->kind))
         spec->fn(s, m);
+    else if (m->who->kind == AUTH_ANON)
+        rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
+                  "this key is not registered here: log in first (aifedctl login "
+                  "--ssh-cert FILE), or ask an admin to add it");
     else if (spec->roles == RPC_ADMIN)
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN, "only admins %s", spec->what);
     else

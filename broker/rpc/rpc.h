@@ -31,13 +31,15 @@ struct rpc_msg {
     struct outbox_peer from; /* whom a reply goes to */
     const Aifed__Envelope *env;
     const struct auth_principal *who;
-    bool reads; /* set by rpc_call for an RPC_READS row */
+    const char *key; /* the connection's CURVE public key (Z85), as ZAP gave it */
+    bool reads;      /* set by rpc_call for an RPC_READS row */
 };
 
 /* Roles, as a mask of auth kinds. */
 #define RPC_SITE  (1u << AUTH_SITE)
 #define RPC_USER  (1u << AUTH_USER)
 #define RPC_ADMIN (1u << AUTH_ADMIN)
+#define RPC_ANON  (1u << AUTH_ANON) /* a key of no one, while logins are taken */
 
 typedef void (*rpc_fn)(struct svc *s, const struct rpc_msg *m);
 
@@ -62,6 +64,8 @@ extern const struct rpc_spec rpc_agent_specs[];
 extern const struct rpc_spec rpc_client_specs[];
 extern const struct rpc_spec rpc_admin_specs[];
 extern const struct rpc_spec rpc_catalog_specs[];
+/* Logins (rpc_login.c): a challenge, a login with an SSH certificate, a logout. */
+extern const struct rpc_spec rpc_login_specs[];
 /* Jobs (rpc_jobs.c): what users ask of them, and what sites say. */
 extern const struct rpc_spec rpc_job_client_specs[];
 extern const struct rpc_spec rpc_job_agent_specs[];

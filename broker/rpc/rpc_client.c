@@ -488,6 +488,8 @@ static void on_who_am_i(struct svc *s, const struct rpc_msg *m)
     r.signing_key = s->signing_pub;
     r.keys = p.msg.keys;
     r.n_keys = p.msg.n_keys;
+    r.enrolments = p.msg.enrolments;
+    r.n_enrolments = p.msg.n_enrolments;
     r.notice = notice;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_IDENTITY, &r);
     rpc_reply(s, m, &env);

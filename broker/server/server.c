@@ -28,6 +28,7 @@
 #include "bconf.h"
 #include "bmetrics.h"
 #include "jobsvc.h"
+#include "login.h"
 #include "peers.h"
 #include "leasesvc.h"
 #include "limit.h"
@@ -80,7 +81,8 @@ struct server {
 static const struct rpc_spec *const agent_tables[] = {rpc_agent_specs,
                                                       rpc_job_agent_specs, NULL};
 static const struct rpc_spec *const client_tables[] = {
-    rpc_client_specs, rpc_admin_specs, rpc_job_client_specs, rpc_catalog_specs, NULL};
+    rpc_client_specs,  rpc_admin_specs, rpc_job_client_specs,
+    rpc_catalog_specs, rpc_login_specs, NULL};
 
 /* Replies that may wait for one connection, whatever their size: a client
  * asks and reads one at a time; an agent is sent holds and jobs in bursts
@@ -240,6 +242,7 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
         return false;
     memcpy(m.from.rid, z.rid, z.rid_len);
     m.from.rid_len = z.rid_len;
+    m.key = strchr(z.principal, '/') ? strchr(z.principal, '/') + 1 : "";
     m.from.corr_id = z.env ? z.env->corr_id : 0;
     m.env = z.env;
     if (!(m.who = auth_check(srv->svc.auth, z.principal))) {
@@ -419,6 +422,7 @@ static void on_tick(uv_timer_t *t)
                   "returns (or an admin runs `aifedctl admin site confirm-down`)");
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
+    auth_expire(s->auth, svc_now_ms(s)); /* logins' enrolments */
     leasesvc_tick(s, !away);
     jobsvc_tick(s);
     if (!away)
@@ -502,6 +506,8 @@ static void on_hup(uv_signal_t *h, int signum)
                          (unsigned)c->down_after, (unsigned)c->up_after);
         af_zguard_set_max(srv->guard_agent, c->max_handshakes);
         af_zguard_set_max(srv->guard_client, c->max_handshakes);
+        if (auth_set_login(srv->svc.auth, c->n_ssh_cas > 0) < 0)
+            log_err("reload: logins not opened");
         log_info("reload: %s read again", c->path);
     }
     af_notify_ready("serving");
@@ -623,8 +629,10 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
                             (unsigned)conf->down_after, (unsigned)conf->up_after);
     s->waiters = waiters_create(WAITERS_MAX);
     s->relays = relays_create();
+    s->login = login_create();
     s->auth = auth_create();
-    if (!s->sites || !s->waiters || !s->relays || !s->auth)
+    if (!s->sites || !s->waiters || !s->relays || !s->login || !s->auth ||
+        auth_set_login(s->auth, conf->n_ssh_cas > 0) < 0)
         return af_error_set(err, "out of memory");
     if (!(s->metrics = bmetrics_create(conf->metrics_listen, srv->metrics_url,
                                        sizeof(srv->metrics_url), err)))
@@ -736,6 +744,7 @@ void server_destroy(struct server *srv)
     outbox_destroy(s->outbox);
     waiters_destroy(s->waiters);
     relays_destroy(s->relays);
+    login_destroy(s->login);
     free(srv->buckets);
     peers_destroy(srv->peers);
     af_zguard_destroy(srv->guard_agent);

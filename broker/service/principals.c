@@ -65,6 +65,15 @@ void principals_to_msg(const struct auth_principal *p, struct principals_msg *m)
     out->revoked = p->revoked;
     out->from_config = p->from_config;
     out->notice = (char *)p->notice;
+    for (size_t k = 0; k < p->n_enrolled; k++) {
+        aifed__enrolment__init(&m->enrols[k]);
+        m->enrols[k].public_key = (char *)p->enrolled[k].key;
+        m->enrols[k].expires_ms = p->enrolled[k].expires_ms;
+        m->enrols[k].how = (char *)p->enrolled[k].how;
+        m->enrol_ptrs[k] = &m->enrols[k];
+    }
+    out->enrolments = m->enrol_ptrs;
+    out->n_enrolments = p->n_enrolled;
     out->updated_ms = af_now_ms();
 }
 
@@ -124,10 +133,12 @@ static int load_one(const Aifed__Principal *p, void *arg)
 {
     struct svc *s = arg;
 
-    if (p->n_public_keys == 0)
+    if (p->n_public_keys == 0 && p->n_enrolments == 0)
         return 0;
-    /* Revoke first: auth_key_add then starts from the stored keys only. */
-    auth_revoke(s->auth, p->id);
+    /* Revoke first: auth_key_add then starts from the stored keys only
+     * (one a login made has none: its enrolments make it). */
+    if (p->n_public_keys)
+        auth_revoke(s->auth, p->id);
     auth_set_registry(s->auth, p->id);
     for (size_t k = 0; k < p->n_public_keys; k++)
         if (auth_key_add(s->auth, p->id, p->public_keys[k], p->projects, p->n_projects,
@@ -138,6 +149,13 @@ static int load_one(const Aifed__Principal *p, void *arg)
     for (size_t k = 0; k < p->n_keys; k++)
         auth_key_origin(s->auth, p->id, p->keys[k]->public_key, p->keys[k]->added_by,
                         p->keys[k]->added_ms);
+    for (size_t k = 0; k < p->n_enrolments; k++)
+        if (p->enrolments[k]->expires_ms > svc_now_ms(s) &&
+            auth_enrol(s->auth, p->id, p->enrolments[k]->public_key,
+                       p->enrolments[k]->expires_ms, p->enrolments[k]->how, p->projects,
+                       p->n_projects) < 0)
+            log_warnx("stored principal %s: an enrolment not applied: %s", p->id,
+                      strerror(errno));
     auth_set_notice(s->auth, p->id, p->notice);
     if (p->revoked)
         auth_revoke(s->auth, p->id);

@@ -45,6 +45,8 @@ struct principals_msg {
     char *keys[AUTH_MAX_KEYS];
     Aifed__KeyRecord recs[AUTH_MAX_KEYS];
     Aifed__KeyRecord *rec_ptrs[AUTH_MAX_KEYS];
+    Aifed__Enrolment enrols[AUTH_MAX_ENROLLED];
+    Aifed__Enrolment *enrol_ptrs[AUTH_MAX_ENROLLED];
 };
 /* Strings borrowed from p. */
 void principals_to_msg(const struct auth_principal *p, struct principals_msg *out);

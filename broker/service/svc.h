@@ -22,6 +22,8 @@ struct auth;
 struct outbox;
 struct waiters;
 struct bmetrics;
+struct relays;
+struct login;
 
 struct svc {
     const struct bconf *conf; /* in force (a reload replaces it) */
@@ -32,6 +34,7 @@ struct svc {
     struct outbox *outbox;
     struct waiters *waiters;
     struct relays *relays; /* clients waiting for a site's answer passed on */
+    struct login *login;   /* the challenges logins sign */
     struct bmetrics *metrics;
     struct af_signer signer; /* signs lease tokens */
     char signing_pub[AF_SIGN_PK_B64];

@@ -16,6 +16,7 @@
 struct auth {
     struct auth_principal **v; /* each allocated apart: handlers keep pointers */
     size_t n;
+    bool login; /* keys nobody registered are admitted as AUTH_ANON_ID */
 };
 
 struct auth *auth_create(void)
@@ -40,14 +41,29 @@ void auth_destroy(struct auth *a)
     errno = saved;
 }
 
-static const char *const kind_prefix[] = {"site", "user", "admin"};
+static const char *const kind_prefix[] = {"site", "user", "admin", "anon"};
 
+/* A key registered to p, or enrolled for it by a login (one that expired
+ * goes at the next auth_expire(), within the broker's tick). */
 static bool owns_key(const struct auth_principal *p, const char *z85)
 {
     for (size_t k = 0; k < p->n_keys; k++)
         if (!strcmp(p->keys[k], z85))
             return true;
+    for (size_t k = 0; k < p->n_enrolled; k++)
+        if (!strcmp(p->enrolled[k].key, z85))
+            return true;
     return false;
+}
+
+/* Another principal than p that has z85, or NULL. */
+static const struct auth_principal *
+other_owner(const struct auth *a, const struct auth_principal *p, const char *z85)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i] != p && owns_key(a->v[i], z85))
+            return a->v[i];
+    return NULL;
 }
 
 static int set_projects(struct auth_principal *p, char *const *projects, size_t n)
@@ -72,37 +88,54 @@ static int set_projects(struct auth_principal *p, char *const *projects, size_t 
     return 0;
 }
 
-int auth_add(struct auth *a, enum auth_kind kind, const char *name,
-             const char *public_z85, char *const *projects, size_t n_projects)
+/* A new principal kind:name with projects and no key, appended (its
+ * index the next). NULL with errno EEXIST, ENOMEM. */
+static struct auth_principal *new_principal(struct auth *a, enum auth_kind kind,
+                                            const char *name, char *const *projects,
+                                            size_t n_projects)
 {
     struct auth_principal *p, **grown;
     char id[sizeof(p->id)];
 
     snprintf(id, sizeof(id), "%s:%s", kind_prefix[kind], name);
     for (size_t i = 0; i < a->n; i++)
-        if (!strcmp(a->v[i]->id, id) || owns_key(a->v[i], public_z85)) {
+        if (!strcmp(a->v[i]->id, id)) {
             errno = EEXIST;
-            return -1;
+            return NULL;
         }
     grown = realloc(a->v, (a->n + 1) * sizeof(*grown));
     if (!grown)
-        return -1;
+        return NULL;
     a->v = grown;
     if (!(p = calloc(1, sizeof(*p))))
-        return -1;
+        return NULL;
     p->index = a->n;
     p->kind = kind;
     snprintf(p->id, sizeof(p->id), "%s", id);
     p->name = strchr(p->id, ':') + 1;
+    if (n_projects && set_projects(p, projects, n_projects) < 0) {
+        free(p);
+        return NULL;
+    }
+    a->v[a->n++] = p;
+    return p;
+}
+
+int auth_add(struct auth *a, enum auth_kind kind, const char *name,
+             const char *public_z85, char *const *projects, size_t n_projects)
+{
+    struct auth_principal *p;
+
+    if (other_owner(a, NULL, public_z85)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (!(p = new_principal(a, kind, name, projects, n_projects)))
+        return -1;
     snprintf(p->keys[0], sizeof(p->keys[0]), "%s", public_z85);
     snprintf(p->origin[0].by, sizeof(p->origin[0].by), "broker.conf");
     p->n_keys = 1;
     p->from_config = true;
-    if (n_projects && set_projects(p, projects, n_projects) < 0) {
-        free(p);
-        return -1;
-    }
-    a->v[a->n++] = p;
     return 0;
 }
 
@@ -116,7 +149,7 @@ static struct auth_principal *find_mut(struct auth *a, const char *id)
 
 static int parse_id(const char *id, enum auth_kind *kind, const char **name)
 {
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < AUTH_ANON; k++) { /* no one registers anon: */
         size_t n = strlen(kind_prefix[k]);
         if (!strncmp(id, kind_prefix[k], n) && id[n] == ':' && af_id_valid(id + n + 1)) {
             *kind = (enum auth_kind)k;
@@ -225,10 +258,100 @@ int auth_revoke(struct auth *a, const char *id)
 void auth_reset(struct auth *a)
 {
     for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i]->kind == AUTH_ANON)
+            continue;
         a->v[i]->revoked = true;
         a->v[i]->n_keys = 0;
+        a->v[i]->n_enrolled = 0;
         a->v[i]->in_registry = false;
     }
+}
+
+int auth_set_login(struct auth *a, bool open)
+{
+    a->login = open;
+    if (open && !auth_find(a, AUTH_ANON_ID) &&
+        !new_principal(a, AUTH_ANON, strchr(AUTH_ANON_ID, ':') + 1, NULL, 0))
+        return -1;
+    return 0;
+}
+
+/* Where key goes among p's enrolments: its own, a free one, or the one
+ * that expires first. */
+static struct auth_enrolment *enrol_slot(struct auth_principal *p, const char *key)
+{
+    size_t first = 0;
+
+    for (size_t k = 0; k < p->n_enrolled; k++) {
+        if (!strcmp(p->enrolled[k].key, key))
+            return &p->enrolled[k];
+        if (p->enrolled[k].expires_ms < p->enrolled[first].expires_ms)
+            first = k;
+    }
+    if (p->n_enrolled < AUTH_MAX_ENROLLED)
+        return &p->enrolled[p->n_enrolled++];
+    return &p->enrolled[first];
+}
+
+int auth_enrol(struct auth *a, const char *id, const char *key, int64_t expires_ms,
+               const char *how, char *const *projects, size_t n_projects)
+{
+    struct auth_principal *p = find_mut(a, id);
+    struct auth_enrolment *e;
+    enum auth_kind kind;
+    const char *name;
+
+    if (parse_id(id, &kind, &name) < 0)
+        return -1;
+    if (kind != AUTH_USER || (p && p->revoked)) {
+        errno = EPERM;
+        return -1;
+    }
+    if (other_owner(a, p, key)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (!p) {
+        if (!(p = new_principal(a, kind, name, projects, n_projects)))
+            return -1;
+        p->from_config = false;
+    }
+    e = enrol_slot(p, key);
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    snprintf(e->how, sizeof(e->how), "%s", how);
+    e->expires_ms = expires_ms;
+    return 0;
+}
+
+int auth_unenrol(struct auth *a, const char *id, const char *key)
+{
+    struct auth_principal *p = find_mut(a, id);
+
+    for (size_t k = 0; p && k < p->n_enrolled; k++)
+        if (!strcmp(p->enrolled[k].key, key)) {
+            p->enrolled[k] = p->enrolled[--p->n_enrolled];
+            return 0;
+        }
+    errno = ENOENT;
+    return -1;
+}
+
+size_t auth_expire(struct auth *a, int64_t now_ms)
+{
+    size_t gone = 0;
+
+    for (size_t i = 0; i < a->n; i++) {
+        struct auth_principal *p = a->v[i];
+
+        for (size_t k = 0; k < p->n_enrolled;)
+            if (p->enrolled[k].expires_ms <= now_ms) {
+                p->enrolled[k] = p->enrolled[--p->n_enrolled];
+                gone++;
+            } else {
+                k++;
+            }
+    }
+    return gone;
 }
 
 void auth_set_registry(struct auth *a, const char *id)
@@ -270,6 +393,8 @@ const struct auth_principal *auth_check(const struct auth *a, const char *user_i
     memcpy(id, user_id, (size_t)(slash - user_id));
     id[slash - user_id] = '\0';
     p = auth_find(a, id);
+    if (p && p->kind == AUTH_ANON) /* while logins are taken, for keys of no one */
+        return a->login && !other_owner(a, p, slash + 1) ? p : NULL;
     return p && !p->revoked && owns_key(p, slash + 1) ? p : NULL;
 }
 
@@ -298,7 +423,9 @@ static const struct auth_principal *decide(const struct auth *a, const char *dom
     for (size_t i = 0; i < a->n; i++)
         if (!a->v[i]->revoked && owns_key(a->v[i], z85))
             return a->v[i];
-    return NULL;
+    /* A key of no one may log in, on the clients' socket only. */
+    return a->login && !strcmp(domain, AUTH_DOMAIN_CLIENT) ? auth_find(a, AUTH_ANON_ID)
+                                                           : NULL;
 }
 
 int auth_decide(const char *domain, const char *address, const char *key_z85, char *user,

@@ -22,15 +22,29 @@
 #define AUTH_DOMAIN_AGENT  "agent"
 #define AUTH_DOMAIN_CLIENT "client"
 
-enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN };
+/* AUTH_ANON: one principal ("anon:login") for every key nobody
+ * registered, when the broker takes logins (auth_set_login); it may only
+ * log in. */
+enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN, AUTH_ANON };
 
-#define AUTH_MAX_KEYS   2 /* two during a key change-over */
-#define AUTH_NOTICE_MAX 320
+#define AUTH_ANON_ID "anon:login"
+
+#define AUTH_MAX_KEYS     2 /* two during a key change-over */
+#define AUTH_MAX_ENROLLED 8 /* keys logins enrolled: a user's machines */
+#define AUTH_ENROL_HOW    160
+#define AUTH_NOTICE_MAX   320
 
 /* Where a key came from. */
 struct auth_key_origin {
     int64_t added_ms;       /* 0: at start, from broker.conf */
     char by[AF_ID_MAX + 8]; /* "broker.conf", or the admin's id */
+};
+
+/* A key a login enrolled, until it expires. */
+struct auth_enrolment {
+    char key[AF_KEY_Z85_LEN + 1];
+    int64_t expires_ms; /* by the lease clock */
+    char how[AUTH_ENROL_HOW];
 };
 
 struct auth_principal {
@@ -42,7 +56,9 @@ struct auth_principal {
     struct auth_key_origin origin[AUTH_MAX_KEYS]; /* of each of keys */
     size_t n_keys;
     char notice[AUTH_NOTICE_MAX]; /* to be told at its next calls; "" none */
-    char **projects;              /* users: the projects they may act for */
+    struct auth_enrolment enrolled[AUTH_MAX_ENROLLED];
+    size_t n_enrolled;
+    char **projects; /* users: the projects they may act for */
     size_t n_projects;
     bool revoked;     /* every key refused, also on open connections */
     bool from_config; /* registered by broker.conf */
@@ -85,6 +101,21 @@ void auth_key_origin(struct auth *a, const char *id, const char *public_z85,
                      const char *by, int64_t added_ms);
 /* What id is told at its next calls ("" or NULL: nothing). */
 void auth_set_notice(struct auth *a, const char *id, const char *text);
+
+/* Whether keys nobody registered are admitted as AUTH_ANON_ID (which may
+ * only log in). -1/ENOMEM. */
+int auth_set_login(struct auth *a, bool open);
+/* Enrol key for user id until expires_ms: the user is registered (with
+ * projects) when it is not yet; an enrolment of the same key is replaced;
+ * the one that expires first goes when id has AUTH_MAX_ENROLLED. -1 with
+ * errno EEXIST (another principal has the key), EPERM (id is revoked, or
+ * not a user), EINVAL, ENOMEM. */
+int auth_enrol(struct auth *a, const char *id, const char *key, int64_t expires_ms,
+               const char *how, char *const *projects, size_t n_projects);
+/* End key's enrolment of id. -1/ENOENT. */
+int auth_unenrol(struct auth *a, const char *id, const char *key);
+/* Drop enrolments that expired by now_ms; how many went. */
+size_t auth_expire(struct auth *a, int64_t now_ms);
 
 /* Visit every principal. */
 typedef void (*auth_fn)(const struct auth_principal *p, void *arg);

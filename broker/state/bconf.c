@@ -5,6 +5,7 @@
  * normal form cannot forget a setting the parser knows.
  */
 #include "bconf.h"
+#include "af_sshcert.h"
 #include "af_time.h"
 
 #include <errno.h>
@@ -57,6 +58,15 @@ static const struct opt {
      offsetof(struct bconf, max_job_mb_per_principal), 1024 * 1024, "256"},
     {"max_connections_per_principal", OPT_UINT,
      offsetof(struct bconf, max_connections_per_principal), 1024, "8"},
+    /* Logins with an EuroHPC SSH certificate (docs/identity.md): none
+     * without ssh_ca_keys. */
+    {"ssh_ca_keys", OPT_STR, offsetof(struct bconf, ssh_ca_keys), 0, NULL},
+    {"ssh_principal_suffix", OPT_STR, offsetof(struct bconf, ssh_principal_suffix), 0,
+     "@myaccessid.org"},
+    {"ssh_domain", OPT_STR, offsetof(struct bconf, ssh_domain), 0, NULL},
+    {"login_lifetime", OPT_DURATION, offsetof(struct bconf, login_lifetime_ms), 86400000,
+     "1d"},
+    {"login_projects", OPT_STR, offsetof(struct bconf, login_projects), 0, NULL},
     {"metrics_listen", OPT_STR, offsetof(struct bconf, metrics_listen), 0,
      "127.0.0.1:9464"},
     /* No default: a broker runs as its own account unless a lab says why. */
@@ -184,6 +194,32 @@ char *bconf_path(const struct bconf *c, const char *path)
     return af_conf_path(c->path, path);
 }
 
+/* The CA keys logins are checked against, and the projects of a user a
+ * login registers. */
+static int finish_login(struct bconf *c, struct af_error *err)
+{
+    char *file, *text;
+
+    if (c->login_projects && af_strv_add(&c->login_projects_v, "login_projects",
+                                         c->login_projects, true, 1024, err) < 0)
+        return -1;
+    if (!c->ssh_ca_keys)
+        return 0;
+    if (!(file = bconf_path(c, c->ssh_ca_keys)))
+        return af_error_set(err, "out of memory");
+    text = af_conf_read_file(file, BCONF_CA_FILE_MAX, err);
+    free(file);
+    if (!text)
+        return -1; /* err names the file */
+    if (af_sshcert_ca_keys(text, c->ssh_cas, BCONF_MAX_CAS, &c->n_ssh_cas, err) < 0) {
+        free(text);
+        return af_error_set(err, "%s: ssh_ca_keys %s: %s", c->path, c->ssh_ca_keys,
+                            err->text);
+    }
+    free(text);
+    return 0;
+}
+
 /* Load keys and check what only the whole file can tell. */
 static int finish(struct bconf *c, struct af_error *err)
 {
@@ -217,7 +253,7 @@ static int finish(struct bconf *c, struct af_error *err)
     if (sites == 0)
         return af_error_set(
             err, "%s: no [site:ID] sections: the broker would have no sites", c->path);
-    return 0;
+    return finish_login(c, err);
 }
 
 struct bconf *bconf_load(const char *path, struct af_error *err)
@@ -249,6 +285,7 @@ void bconf_destroy(struct bconf *c)
         af_strv_free(&c->principals[i].projects);
     }
     free(c->principals);
+    af_strv_free(&c->login_projects_v);
     for (size_t i = 0; i < N_OPTS; i++)
         if (opts[i].kind == OPT_STR)
             free(*(char **)((char *)c + opts[i].offset));

@@ -27,6 +27,9 @@ struct bconf_principal {
     struct af_strv projects;             /* users only */
 };
 
+#define BCONF_MAX_CAS     16
+#define BCONF_CA_FILE_MAX (64 * 1024)
+
 struct bconf {
     char *path;
     char *agent_listen;
@@ -53,7 +56,15 @@ struct bconf {
     uint64_t max_jobs_per_principal; /* jobs stored per principal (oldest ended go) */
     uint64_t max_job_mb_per_principal;      /* ... and their MiB */
     uint64_t max_connections_per_principal; /* served at once; more wait */
-    char *metrics_listen;                   /* Prometheus endpoint HOST:PORT, or "off" */
+    char *ssh_ca_keys;          /* the SSH CAs logins trust (a file), or NULL */
+    char *ssh_principal_suffix; /* a certificate's principal ends so; the rest names */
+    char *ssh_domain;           /* the domain grant required, or NULL */
+    uint64_t login_lifetime_ms; /* an enrolment's longest */
+    char *login_projects;       /* a user a login registers gets these */
+    struct af_strv login_projects_v;
+    uint8_t ssh_cas[BCONF_MAX_CAS][32];
+    size_t n_ssh_cas;
+    char *metrics_listen; /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t
         fair_share_floor; /* percent of a site's GPUs free below which it is contended */
     struct bconf_principal *principals;

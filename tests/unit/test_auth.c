@@ -98,6 +98,49 @@ static void key_origins_follow_their_keys(void **state)
     auth_destroy(a);
 }
 
+/* A login's enrolment: a user registered by it, its key admitted until it
+ * expires, another principal's key refused; a key of no one admitted as
+ * anon:login only while logins are taken, and only on the clients' socket. */
+static void enrolments_and_logins(void **state)
+{
+    struct auth *a = auth_create();
+    char *projects[] = {"llm-eu"}, user[160];
+    const struct auth_principal *p;
+
+    (void)state;
+    assert_int_equal(auth_add(a, AUTH_USER, "alice", k1, projects, 1), 0);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_CLIENT, "127.0.0.1", k2, user, sizeof(user), a), -1);
+    assert_int_equal(auth_set_login(a, true), 0);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_CLIENT, "127.0.0.1", k2, user, sizeof(user), a), 0);
+    assert_non_null(strstr(user, AUTH_ANON_ID "/"));
+    assert_int_equal(auth_check(a, user)->kind, AUTH_ANON);
+    assert_int_equal(
+        auth_decide(AUTH_DOMAIN_AGENT, "127.0.0.1", k2, user, sizeof(user), a), -1);
+    /* newbie, registered by its login, with k2 until 5000. */
+    assert_int_equal(auth_enrol(a, "user:newbie", k2, 5000, "ssh", projects, 1), 0);
+    assert_non_null(p = auth_check(a, user_id("user:newbie", k2)));
+    assert_int_equal(p->n_projects, 1);
+    assert_null(auth_check(a, user_id(AUTH_ANON_ID, k2))); /* no longer anyone's */
+    /* alice's key cannot be enrolled for another, nor a site. */
+    assert_int_equal(auth_enrol(a, "user:newbie", k1, 5000, "ssh", NULL, 0), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(auth_enrol(a, "site:mimer", k3, 5000, "ssh", NULL, 0), -1);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(auth_expire(a, 4999), 0);
+    assert_int_equal(auth_expire(a, 5000), 1);
+    assert_null(auth_check(a, user_id("user:newbie", k2)));
+    assert_int_equal(auth_enrol(a, "user:newbie", k2, 9000, "ssh", NULL, 0), 0);
+    assert_int_equal(auth_unenrol(a, "user:newbie", k2), 0);
+    assert_int_equal(auth_unenrol(a, "user:newbie", k2), -1);
+    assert_null(auth_check(a, user_id("user:newbie", k2)));
+    /* Logins closed: a key of no one is refused again. */
+    assert_int_equal(auth_set_login(a, false), 0);
+    assert_null(auth_check(a, user_id(AUTH_ANON_ID, k3)));
+    auth_destroy(a);
+}
+
 /* Handlers keep the principal of the message they serve while an admin call
  * registers others: a principal never moves. */
 static void principals_stay_put(void **state)
@@ -167,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_and_revocation),
         cmocka_unit_test(key_origins_follow_their_keys),
+        cmocka_unit_test(enrolments_and_logins),
         cmocka_unit_test(principals_stay_put),
         cmocka_unit_test(zap_policy),
     };
