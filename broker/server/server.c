@@ -392,7 +392,7 @@ static void prune_records(struct svc *s)
 /* Whether the loop was away since the last tick (and when it ticked now). */
 static bool was_away(struct server *srv, int64_t now)
 {
-    int64_t gap = srv->ticked_ms ? now - srv->ticked_ms : 0;
+    int64_t gap = now - srv->ticked_ms;
 
     srv->ticked_ms = now;
     if (gap <= AWAY_MS)
@@ -703,6 +703,8 @@ struct server *server_create(const struct bconf *conf, struct store *st,
 
 int server_run(struct server *srv)
 {
+    /* The first tick measures from here: a pause before it is a pause too. */
+    srv->ticked_ms = svc_mono_ms(&srv->svc);
     uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
