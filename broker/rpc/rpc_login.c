@@ -153,9 +153,11 @@ static void on_login(struct svc *s, const struct rpc_msg *m)
             id);
         return;
     }
-    until = (int64_t)c.valid_before * 1000;
-    if (until > now + (int64_t)conf->login_lifetime_ms)
-        until = now + (int64_t)conf->login_lifetime_ms;
+    /* A certificate without an end (ssh-keygen's default) says 2^64 - 1:
+     * the lifetime bounds it, and no product overflows. */
+    until = now + (int64_t)conf->login_lifetime_ms;
+    if (c.valid_before < (uint64_t)until / 1000)
+        until = (int64_t)c.valid_before * 1000;
     sodium_bin2base64(ca, sizeof(ca), c.ca, 12,
                       sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
     snprintf(how, sizeof(how), "ssh certificate %.60s (CA %.20s...)", c.key_id, ca);

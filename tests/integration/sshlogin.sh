@@ -24,6 +24,7 @@ certify stranger ca2 -n newbie@myaccessid.org -V -5m:+1h -O "$grant=lumi"
 certify elsewhere ca -n newbie@example.org -V -5m:+1h -O "$grant=lumi"
 certify mimer ca -n newbie@myaccessid.org -V -5m:+1h -O "$grant=mimer"
 certify brief ca -n brief@myaccessid.org -V -1m:+25s -O "$grant=lumi"
+certify forever ca -n forever@myaccessid.org -O "$grant=lumi" # no -V: valid forever
 # The CA keys as the EFP SSH CA's /config publishes them (JSON).
 printf '{"ssh_ca": {"keys": ["%s"]}}\n' "$(cat "$S/ca.pub")" >"$T/ca.json"
 
@@ -79,6 +80,12 @@ out=$(new newbie logout 2>&1)
 check "logout ends it" test "$out" = "logged out: this key no longer acts as user:newbie"
 refused() { ! "$@" >/dev/null 2>&1; }
 check "... and her key is refused after it" refused new newbie sites
+
+# A certificate valid forever is enrolled for login_lifetime (1d), no longer.
+new forever login --ssh-cert "$S/forever-cert.pub" >/dev/null 2>&1
+until=$(new forever --json whoami | jq -r '.enrolments[0].expires')
+check "a certificate without an end is enrolled for a day ($until)" \
+    test "$(($(date -d "$until" +%s) - $(date +%s)))" -gt 86000 -a "$(($(date -d "$until" +%s) - $(date +%s)))" -le 86400
 
 # A certificate that expires ends the enrolment with it.
 check "a certificate valid for seconds logs in" quiet new brief login --ssh-cert "$S/brief-cert.pub"
