@@ -7,7 +7,8 @@
 # explains; a mistyped command and a bad flag answered in a line that says
 # where to look; durations as a Slurm user types them (a bare number is
 # minutes); explain and submit pinned to a site; the lease shown and
-# released by the start of its id; global options after the command.
+# released by the start of its id; global options after the command. And a
+# newcomer with only her EuroHPC SSH certificate, from login to a lease.
 . "$(dirname "$0")/lib.sh"
 
 start_federation mimer pharos || exit 1
@@ -166,3 +167,24 @@ check "-o with an unknown column is bad usage, naming the table's columns" \
     test "$rc" = 2 -a -n "$(grep -F "aifedctl: -o: this table has no column 'nope'; its columns are SITE,NAME" <<<"$out")"
 out=$(ctl ops --json leases -o lease)
 check "--json is unchanged by -o" test "$(jq -r ".[] | select(.id == \"$held\") | .project" <<<"$out")" = "$long"
+
+# A newcomer who has only her EuroHPC SSH certificate: no key made or mailed
+# beforehand. The operator trusts the CA (a reload, not a restart); her
+# config names the broker and where her key is to be; login makes the key
+# and enrols it; her first job's lease follows.
+ssh-keygen -q -t ed25519 -N '' -C efp-ca -f "$T/efp-ca"
+sed -i "s|^\[broker\]$|[broker]\nssh_ca_keys = $T/efp-ca.pub\nlogin_projects = llm-eu|" "$T/broker.conf"
+kill -HUP "$(cat "$T/broker.pid")"
+wait_for "the broker read the CA on reload" 10 'grep -q "reload: .* read again" "$T/logs/broker.log"'
+G=$T/gina
+mkdir -p "$G/.config/aifed" "$G/.ssh"
+cp "$T/keys/broker.pub" "$G/.config/aifed/broker.pub"
+printf '[aifedctl]\nbroker = %s\nbroker_key = broker.pub\nkey = gina.key\n' "${FED_CLIENT_EP#tcp://}" >"$G/.config/aifed/config"
+ssh-keygen -q -t ed25519 -N '' -f "$G/.ssh/id_ed25519"
+ssh-keygen -q -s "$T/efp-ca" -I gina -n gina@myaccessid.org -V -5m:+12h "$G/.ssh/id_ed25519.pub"
+gina() { env -u AIFED_BROKER -u AIFED_BROKER_KEY -u AIFED_KEY -u AIFED_CONFIG HOME="$G" "$CTL" "$@"; }
+out=$(gina login --ssh-cert "$G/.ssh/id_ed25519-cert.pub" 2>&1); rc=$?
+check "login with her certificate, and nothing else ($rc)" grep -q "^logged in as user:gina until " <<<"$out"
+check "... made her CURVE key where her config says" test -s "$G/.config/aifed/gina.key"
+check "her first lease, with no key mailed to anyone" \
+    test "$(gina --json submit --project llm-eu --gpus 1 --walltime 10m | jq -r .state)" = ACTIVE
