@@ -52,13 +52,17 @@ static bool get_str(struct rd *r, struct rd *s)
 }
 
 /* A string that must be text: copied into buf (NUL-terminated), refused
- * when it holds a NUL or does not fit. */
+ * when it holds a control character (a key id or principal is logged and
+ * shown: it must not forge a line) or does not fit. */
 static bool get_text(struct rd *r, char *buf, size_t size)
 {
     struct rd s;
 
-    if (!get_str(r, &s) || s.n >= size || memchr(s.p, '\0', s.n))
+    if (!get_str(r, &s) || s.n >= size)
         return false;
+    for (size_t i = 0; i < s.n; i++)
+        if (s.p[i] < ' ' || s.p[i] == 0x7f)
+            return false;
     memcpy(buf, s.p, s.n);
     buf[s.n] = '\0';
     return true;

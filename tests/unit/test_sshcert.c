@@ -72,6 +72,10 @@ static int setup(void **state)
     certify("forced", "ca",
             "-n alice@myaccessid.org -V -5m:+1h -O force-command=/bin/true");
     certify("host", "ca", "-h -n alice@myaccessid.org -V -5m:+1h");
+    sh("cp %s/user.pub %s/ctrl.pub && ssh-keygen -q -s %s/ca -I \"$(printf 'a\\nFAKE LOG "
+       "LINE')\" "
+       "-n alice@myaccessid.org -V -5m:+1h %s/ctrl.pub",
+       dir, dir, dir, dir);
     sh("cd %s && printf 'challenge-123' >msg && ssh-keygen -q -Y sign -n aifed -f user "
        "msg "
        ">/dev/null 2>&1 && cp msg msg2 && ssh-keygen -q -Y sign -n git -f user msg2 "
@@ -156,6 +160,9 @@ static void bad_certificates_say_why(void **state)
     assert_string_equal(check("forced", NULL, NULL),
                         "it has critical options, which aifed cannot honour");
     assert_string_equal(check("host", NULL, NULL), "a host certificate, not a user's");
+    /* A key id with a newline would forge a log line where it is logged. */
+    assert_string_equal(check("ctrl", NULL, NULL),
+                        "a certificate cut short or malformed");
 }
 
 static void a_tampered_certificate_is_refused(void **state)
@@ -163,16 +170,24 @@ static void a_tampered_certificate_is_refused(void **state)
     char line[8192];
     struct af_sshcert c;
     struct af_error err;
+    size_t at;
     char *b64;
 
     (void)state;
     slurp("good-cert.pub", line, sizeof(line));
     b64 = strchr(line, ' ') + 1;
-    /* A character well inside the signed part (the key id's neighbourhood). */
+    /* A character of the signature itself (the last 64 bytes of the blob,
+     * clear of the base64's final, partial group). */
+    at = strcspn(b64, " \n") - 20;
+    b64[at] = b64[at] == 'A' ? 'B' : 'A';
+    assert_int_equal(af_sshcert_parse(line, &c, &err), -1);
+    assert_string_equal(err.text, "its signature does not verify: altered, or forged");
+    /* One of the signed part, in the principals: altered text is refused
+     * as malformed, or its signature fails; never accepted. */
+    slurp("good-cert.pub", line, sizeof(line));
+    b64 = strchr(line, ' ') + 1;
     b64[200] = b64[200] == 'A' ? 'B' : 'A';
     assert_int_equal(af_sshcert_parse(line, &c, &err), -1);
-    /* Byte 150 of the blob: the serial, signed. */
-    assert_string_equal(err.text, "its signature does not verify: altered, or forged");
     assert_int_equal(af_sshcert_parse("ssh-rsa AAAA", &c, &err), -1);
     assert_int_equal(af_sshcert_parse("ssh-ed25519-cert-v01@openssh.com !!!", &c, &err),
                      -1);
