@@ -350,3 +350,10 @@ int af_sshsig_verify(const char *armored, const char *namespace, const void *msg
     free(data);
     return rc == 0 ? 0 : af_error_set(err, "the SSH signature does not verify");
 }
+
+size_t af_login_message(const char *nonce, const char *key_z85, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "aifed login\n%s\n%s\n", nonce, key_z85);
+
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}

@@ -59,6 +59,13 @@ int af_sshcert_check(const struct af_sshcert *c, const uint8_t (*cas)[32], size_
                      int64_t now_s, const char *principal, const char *domain,
                      struct af_error *err);
 
+/* What an aifed login signs (ssh-keygen -Y sign -n AF_LOGIN_NAMESPACE):
+ * "aifed login\n" NONCE "\n" CURVE-KEY "\n", the broker's challenge bound
+ * to the connection's own CURVE key. Into buf; its length, or 0 when it
+ * does not fit. The broker checks what aifedctl signs with the same text. */
+#define AF_LOGIN_NAMESPACE "aifed"
+size_t af_login_message(const char *nonce, const char *key_z85, char *buf, size_t size);
+
 /* Whether armored (`ssh-keygen -Y sign -n namespace` output) is key's
  * signature of msg in namespace. -1 with err. */
 int af_sshsig_verify(const char *armored, const char *namespace, const void *msg,

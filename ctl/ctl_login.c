@@ -9,6 +9,7 @@
  */
 #include "ctl_login.h"
 #include "af_keys.h"
+#include "af_sshcert.h"
 #include "af_time.h"
 #include "af_wire.h"
 #include "ctl_call.h"
@@ -123,7 +124,7 @@ static Aifed__Envelope *login(struct ctl *ctl, const char *cert_file, const char
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LOGIN_CHALLENGE, &lc);
     if (!(ch = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_CHALLENGE, 20000, rc)))
         return NULL;
-    snprintf(msg, sizeof(msg), "aifed login\n%s\n%s\n", ch->challenge->nonce, pub);
+    af_login_message(ch->challenge->nonce, pub, msg, sizeof(msg));
     l.nonce = ch->challenge->nonce;
     l.certificate = cert;
     l.signature = sig;

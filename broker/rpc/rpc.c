@@ -4,6 +4,7 @@
  * the dispatch tables carry.
  */
 #include "rpc.h"
+#include "principals.h"
 #include "af_wire.h"
 #include "af_log.h"
 #include "sites.h"
@@ -56,6 +57,27 @@ void rpc_reply(struct svc *s, const struct rpc_msg *m, Aifed__Envelope *reply)
         reply->notice = (char *)m->who->notice;
     if (outbox_push(s->outbox, &m->from, reply, !m->reads) < 0)
         log_err("reply to %s dropped", m->who ? m->who->id : "peer");
+}
+
+void rpc_reply_identity(struct svc *s, const struct rpc_msg *m,
+                        const struct auth_principal *p, const char *notice)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__Identity r = AIFED__IDENTITY__INIT;
+    struct principals_msg msg;
+
+    principals_to_msg(p, &msg);
+    r.principal = (char *)p->id;
+    r.projects = p->projects;
+    r.n_projects = p->n_projects;
+    r.signing_key = s->signing_pub;
+    r.keys = msg.msg.keys;
+    r.n_keys = msg.msg.n_keys;
+    r.enrolments = msg.msg.enrolments;
+    r.n_enrolments = msg.msg.n_enrolments;
+    r.notice = (char *)notice;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_IDENTITY, &r);
+    rpc_reply(s, m, &env);
 }
 
 /* An Error to m: now, or (stored) after the batch's commit. */

@@ -86,6 +86,10 @@ void rpc_reply_lease(struct svc *s, const struct rpc_msg *m, const Aifed__Lease 
 void rpc_reply_ended(struct svc *s, const struct rpc_msg *m, const Aifed__Lease *l,
                      uint32_t jobs_cancelled);
 void rpc_reply_sites(struct svc *s, const struct rpc_msg *m);
+/* Identity for p (WhoAmI's answer, and a login's or logout's): its
+ * projects, keys, enrolments and notice. */
+void rpc_reply_identity(struct svc *s, const struct rpc_msg *m,
+                        const struct auth_principal *p, const char *notice);
 /* Queue the allocations of project at site (either "" for any) that m's
  * sender may see, as the reply to m. */
 void rpc_reply_allocations(struct svc *s, const struct rpc_msg *m, const char *project,

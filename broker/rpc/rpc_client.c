@@ -467,9 +467,6 @@ static void on_list_allocations(struct svc *s, const struct rpc_msg *m)
  * its notice; ack says it read the notice, which then goes (stored). */
 static void on_who_am_i(struct svc *s, const struct rpc_msg *m)
 {
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__Identity r = AIFED__IDENTITY__INIT;
-    struct principals_msg p;
     char notice[AUTH_NOTICE_MAX];
 
     snprintf(notice, sizeof(notice), "%s", m->who->notice);
@@ -481,18 +478,7 @@ static void on_who_am_i(struct svc *s, const struct rpc_msg *m)
             return;
         }
     }
-    principals_to_msg(m->who, &p);
-    r.principal = (char *)m->who->id;
-    r.projects = m->who->projects;
-    r.n_projects = m->who->n_projects;
-    r.signing_key = s->signing_pub;
-    r.keys = p.msg.keys;
-    r.n_keys = p.msg.n_keys;
-    r.enrolments = p.msg.enrolments;
-    r.n_enrolments = p.msg.n_enrolments;
-    r.notice = notice;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_IDENTITY, &r);
-    rpc_reply(s, m, &env);
+    rpc_reply_identity(s, m, m->who, notice);
 }
 
 /* An agent given the clients' endpoint: its key is admitted here (a site

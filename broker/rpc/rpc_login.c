@@ -80,7 +80,7 @@ static int check_login(struct svc *s, const struct rpc_msg *m, struct af_sshcert
 {
     const Aifed__Login *l = m->env->login;
     char msg[256];
-    size_t len = login_message(l->nonce, m->key, msg, sizeof(msg));
+    size_t len = af_login_message(l->nonce, m->key, msg, sizeof(msg));
     struct af_error err;
 
     if (login_take(s->login, l->nonce, svc_mono_ms(s)) < 0) {
@@ -104,34 +104,12 @@ static int check_login(struct svc *s, const struct rpc_msg *m, struct af_sshcert
         return -1;
     }
     if (!len ||
-        af_sshsig_verify(l->signature, LOGIN_NAMESPACE, msg, len, c->key, &err) < 0) {
+        af_sshsig_verify(l->signature, AF_LOGIN_NAMESPACE, msg, len, c->key, &err) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN, "signature refused: %s",
                   err.text);
         return -1;
     }
     return 0;
-}
-
-/* Who the sender is now, as WhoAmI says it. */
-static void reply_identity(struct svc *s, const struct rpc_msg *m,
-                           const struct auth_principal *p)
-{
-    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
-    Aifed__Identity r = AIFED__IDENTITY__INIT;
-    struct principals_msg msg;
-
-    principals_to_msg(p, &msg);
-    r.principal = (char *)p->id;
-    r.projects = p->projects;
-    r.n_projects = p->n_projects;
-    r.signing_key = s->signing_pub;
-    r.keys = msg.msg.keys;
-    r.n_keys = msg.msg.n_keys;
-    r.enrolments = msg.msg.enrolments;
-    r.n_enrolments = msg.msg.n_enrolments;
-    r.notice = (char *)p->notice;
-    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_IDENTITY, &r);
-    rpc_reply(s, m, &env);
 }
 
 static void on_login(struct svc *s, const struct rpc_msg *m)
@@ -177,7 +155,7 @@ static void on_login(struct svc *s, const struct rpc_msg *m)
         return;
     }
     log_info("%s logged in with %s, until %lld", id, how, (long long)until);
-    reply_identity(s, m, p);
+    rpc_reply_identity(s, m, p, p->notice);
 }
 
 static void on_logout(struct svc *s, const struct rpc_msg *m)
@@ -195,7 +173,7 @@ static void on_logout(struct svc *s, const struct rpc_msg *m)
         return;
     }
     log_info("%s logged out a key", m->who->id);
-    reply_identity(s, m, m->who);
+    rpc_reply_identity(s, m, m->who, m->who->notice);
 }
 
 #define ANYONE (RPC_USER | RPC_ADMIN | RPC_ANON)

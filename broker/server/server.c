@@ -242,7 +242,8 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
         return false;
     memcpy(m.from.rid, z.rid, z.rid_len);
     m.from.rid_len = z.rid_len;
-    m.key = strchr(z.principal, '/') ? strchr(z.principal, '/') + 1 : "";
+    m.key = strchr(z.principal, '/'); /* ZAP's "principal/key" */
+    m.key = m.key ? m.key + 1 : "";
     m.from.corr_id = z.env ? z.env->corr_id : 0;
     m.env = z.env;
     if (!(m.who = auth_check(srv->svc.auth, z.principal))) {

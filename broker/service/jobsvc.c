@@ -56,11 +56,17 @@ static int put(struct svc *s, const Aifed__Job *j)
 
 /* End j (unpacked) in state for reason (borrowed), what it used counted
  * and its contents dropped, and store it. */
-static int end(struct svc *s, Aifed__Job *j, int state, const char *reason)
+static int end_at(struct svc *s, Aifed__Job *j, int state, const char *reason,
+                  int64_t at_ms)
 {
-    job_finish(j, state, reason, svc_now_ms(s));
+    job_finish(j, state, reason, at_ms);
     job_drop_contents(j->spec);
     return put(s, j);
+}
+
+static int end(struct svc *s, Aifed__Job *j, int state, const char *reason)
+{
+    return end_at(s, j, state, reason, svc_now_ms(s));
 }
 
 /* Whether spec's time limit fits in what is left of l once the job can
@@ -257,9 +263,8 @@ int jobsvc_lease_ended(struct svc *s, const Aifed__Lease *l, uint32_t *ended)
         if (store_job_get(s->store, o.ids[i], &j) < 0)
             return -1;
         was = j->reason;
-        job_finish(j, AIFED__JOB_STATE__JOB_CANCELLED, "the lease ended", l->updated_ms);
-        job_drop_contents(j->spec);
-        rc = store_job_put(s->store, j);
+        rc = end_at(s, j, AIFED__JOB_STATE__JOB_CANCELLED, "the lease ended",
+                    l->updated_ms);
         j->reason = was; /* the unpacked one's, to free */
         store_job_free(j);
         if (rc < 0)

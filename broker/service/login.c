@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,11 +62,4 @@ int login_take(struct login *l, const char *nonce, int64_t now_ms)
     }
     errno = ENOENT;
     return -1;
-}
-
-size_t login_message(const char *nonce, const char *key_z85, char *buf, size_t size)
-{
-    int n = snprintf(buf, size, "aifed login\n%s\n%s\n", nonce, key_z85);
-
-    return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }

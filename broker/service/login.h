@@ -3,9 +3,9 @@
  * login: the challenges a login signs. Each is 32 random bytes, given to
  * whoever asks (a key nobody registered may: it is how it logs in), taken
  * once, and good for LOGIN_CHALLENGE_MS; at most LOGIN_MAX wait at once, so
- * asking costs the broker a bounded table. What a login signs binds the
- * challenge to the connection's own CURVE key: a signature seen once can
- * enrol no other key, and not that one twice.
+ * asking costs the broker a bounded table. What a login signs
+ * (af_login_message) binds the challenge to the connection's own CURVE key: a signature
+ * seen once can enrol no other key, and not that one twice.
  */
 #ifndef LOGIN_H
 #define LOGIN_H
@@ -16,7 +16,6 @@
 #define LOGIN_MAX          1024
 #define LOGIN_CHALLENGE_MS 60000
 #define LOGIN_NONCE_B64    45 /* 32 bytes in base64, with its NUL */
-#define LOGIN_NAMESPACE    "aifed"
 
 struct login;
 
@@ -31,9 +30,5 @@ int login_challenge(struct login *l, int64_t now_ms, char nonce[LOGIN_NONCE_B64]
 /* Take the challenge nonce, once: 0; -1 with errno ENOENT (never given,
  * or taken already) or ETIMEDOUT (its time passed). */
 int login_take(struct login *l, const char *nonce, int64_t now_ms);
-
-/* What a login signs (ssh-keygen -Y sign -n aifed): "aifed login\n" NONCE
- * "\n" KEY "\n", into buf. Its length, or 0 when it does not fit. */
-size_t login_message(const char *nonce, const char *key_z85, char *buf, size_t size);
 
 #endif
