@@ -101,6 +101,19 @@ static int jobs_line(struct aconf *c, const char *key, const char *value,
         c->demo_jobs_account = NULL;
         return set_str(&c->demo_jobs_account, key, value, err);
     }
+    if (!strcmp(key, "user_ca_keys") || !strcmp(key, "ssh_domain"))
+        return set_str(key[0] == 'u' ? &c->user_ca_keys : &c->ssh_domain, key, value,
+                       err);
+    if (!strcmp(key, "authorized_principals_file")) {
+        if (value[0] != '/' || strstr(value, "%h") || strstr(value, ".."))
+            return af_error_set(err,
+                                "%s: must be an absolute path of the site's (not %%h: "
+                                "a home is its user's)",
+                                key);
+        return set_str(&c->authorized_principals_file, key, value, err);
+    }
+    if (!strcmp(key, "require_user_signature"))
+        return bool_value(key, value, &c->require_user_signature, err);
     if (!strcmp(key, "max_jobs_per_user")) {
         if (af_conf_uint(key, value, 100000, &n, err) < 0)
             return -1;
@@ -229,6 +242,13 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
         af_error_set(err, "%s: the %s backend needs site_file = FILE", path, c->backend);
         goto fail;
     }
+    if (c->require_user_signature && !c->user_ca_keys) {
+        af_error_set(err,
+                     "%s: require_user_signature = yes needs user_ca_keys = FILE (the "
+                     "CA keys your sshd trusts: TrustedUserCAKeys)",
+                     path);
+        goto fail;
+    }
     if (!strcmp(c->backend, "slurm") && !c->slurm.user_map) {
         af_error_set(err,
                      "%s: the slurm backend needs user_map = FILE in [slurm] (whose "
@@ -264,6 +284,9 @@ void aconf_destroy(struct aconf *c)
     free(c->sudo);
     free(c->job_users_group);
     free(c->demo_jobs_account);
+    free(c->user_ca_keys);
+    free(c->authorized_principals_file);
+    free(c->ssh_domain);
     af_strv_free(&c->slurm.partitions);
     free(c);
 }
@@ -294,6 +317,24 @@ static void slurm_print(const struct aconf_slurm *s, FILE *out)
     for (size_t i = 0; i < s->n_estimate_sizes; i++)
         fprintf(out, "%s%u", i ? ", " : "", s->estimate_sizes[i]);
     fprintf(out, "\ncommand_timeout = %s\nestimate_interval = %s\n", t, e);
+}
+
+static void usersig_print(const struct aconf *c, FILE *out)
+{
+    fprintf(out,
+            c->user_ca_keys
+                ? "user_ca_keys = %s\n"
+                : "# user_ca_keys: none, users' job signatures not checked%s\n",
+            c->user_ca_keys ? c->user_ca_keys : "");
+    fprintf(out,
+            c->authorized_principals_file
+                ? "authorized_principals_file = %s\n"
+                : "# authorized_principals_file: none, a principal names its account%s\n",
+            c->authorized_principals_file ? c->authorized_principals_file : "");
+    fprintf(out, c->ssh_domain ? "ssh_domain = %s\n" : "# ssh_domain: none%s\n",
+            c->ssh_domain ? c->ssh_domain : "");
+    fprintf(out, "require_user_signature = %s\n",
+            c->require_user_signature ? "yes" : "no");
 }
 
 void aconf_print(const struct aconf *c, FILE *out)
@@ -329,6 +370,7 @@ void aconf_print(const struct aconf *c, FILE *out)
     fprintf(out, "max_jobs_per_user = %u\n", c->max_jobs_per_user);
     fprintf(out, "demo_jobs = %s\ndemo_jobs_account = %s\n", c->demo_jobs ? "yes" : "no",
             c->demo_jobs_account);
+    usersig_print(c, out);
     if (!strcmp(c->backend, "slurm"))
         slurm_print(&c->slurm, out);
 }

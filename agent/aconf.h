@@ -51,6 +51,11 @@ struct aconf {
     bool demo_jobs;             /* a static site runs jobs itself (local executor) */
     char *demo_jobs_account;    /* ... as this account */
     uint32_t max_jobs_per_user; /* records a site keeps per account at once */
+    /* Jobs their users signed (usersig.h). */
+    char *user_ca_keys;               /* sshd's TrustedUserCAKeys, or NULL: no checks */
+    char *authorized_principals_file; /* %u: the account; NULL: principal = account */
+    char *ssh_domain;                 /* the domain grant required, or NULL */
+    bool require_user_signature;
     struct aconf_slurm slurm;
 };
 

@@ -743,8 +743,11 @@ static int load_signer(struct agent *a, struct af_error *err)
 static int start_executor(struct agent *a, struct af_error *err)
 {
     struct executor_env env = {0};
-    struct jobrelay_io io = {
-        .send = relay_send, .site = relay_site, .starting = relay_starting, .arg = a};
+    struct jobrelay_io io = {.send = relay_send,
+                             .site = relay_site,
+                             .starting = relay_starting,
+                             .arg = a,
+                             .conf = a->conf};
 
     /* Made first: a site without an executor answers StartJob through it. */
     if (!(a->relay = jobrelay_create(a->conf->site, &io)))

@@ -64,6 +64,10 @@ struct executor_ops {
      * is reported as it is instead. 0: taken (its state is reported as it
      * changes); -1 with why: refused. */
     int (*start)(struct executor *x, const struct Aifed__Job *job, struct af_error *why);
+    /* The local account job would run as: 0, or -1 with why. Optional: a
+     * site that checks users' signatures (usersig.h) needs it. */
+    int (*account)(struct executor *x, const struct Aifed__Job *job, char *buf,
+                   size_t size, struct af_error *why);
     /* Stop one job, or every job of a lease; each reports CANCELLED. */
     void (*cancel)(struct executor *x, const char *job_id, const char *reason);
     void (*cancel_lease)(struct executor *x, const char *lease_id, const char *reason);

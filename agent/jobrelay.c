@@ -9,6 +9,7 @@
 #include "af_wire.h"
 #include "executor.h"
 #include "follow.h"
+#include "usersig.h"
 
 #include "aifed.pb-c.h"
 
@@ -152,6 +153,21 @@ static const Aifed__Job *resolve_catalog(const Aifed__Site *site, const Aifed__J
     return &r->job;
 }
 
+/* Whether job's user signed it, as the site requires or checks: on the job
+ * as the broker sent it, before the site fills anything in. */
+static int signed_by_user(struct jobrelay *r, const Aifed__Job *job, struct af_error *why)
+{
+    char account[AF_ID_MAX + 1];
+
+    if (!r->io.conf || (!usersig_checks(r->io.conf) && !usersig_required(r->io.conf)))
+        return 0;
+    if (!r->xops->account)
+        return af_error_set(why, "this site cannot check who signed a job");
+    if (r->xops->account(r->x, job, account, sizeof(account), why) < 0)
+        return -1;
+    return usersig_check(r->io.conf, job, account, why);
+}
+
 void jobrelay_start(struct jobrelay *r, const Aifed__Job *job)
 {
     struct resolved res;
@@ -168,6 +184,8 @@ void jobrelay_start(struct jobrelay *r, const Aifed__Job *job)
                           "this site runs no jobs through aifed; run it by hand in "
                           "the lease's reservation (aifedctl lease show %s)",
                           j->lease_id);
+    else if ((rc = signed_by_user(r, job, &why)) < 0)
+        ;
     else if ((rc = r->xops->start(r->x, j, &why)) == 0 && r->xops->starting &&
              r->io.starting && r->xops->starting(r->x))
         r->io.starting(r->io.arg);

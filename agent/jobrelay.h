@@ -2,12 +2,12 @@
 /*
  * jobrelay: what the agent's loop does with jobs, knowing only the executor
  * interface (executor.h): a StartJob checked (this site's, an executor
- * here) and given to the executor with the site's catalogue paths filled
- * in, a StopJob passed on, a ReadJobLog answered when the executor has the
- * piece (maybe later), and every state the executor reports sent to the
- * broker as a JobStatus. The loop gives it a way to send and to see the
- * site as last advertised, so that it can be tested with a fake executor
- * and no sockets (tests/unit/test_jobrelay.c).
+ * here, its user's signature when the site checks them: usersig.h) and given to the
+ * executor with the site's catalogue paths filled in, a StopJob passed on, a ReadJobLog
+ * answered when the executor has the piece (maybe later), and every state the executor
+ * reports sent to the broker as a JobStatus. The loop gives it a way to send and to see
+ * the site as last advertised, so that it can be tested with a fake executor and no
+ * sockets (tests/unit/test_jobrelay.c).
  */
 #ifndef JOBRELAY_H
 #define JOBRELAY_H
@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct jobrelay;
+struct aconf;
 struct executor;
 struct executor_ops;
 struct Aifed__Envelope;
@@ -31,6 +32,9 @@ struct jobrelay_io {
      * site closely, when its backend can). May be NULL. */
     void (*starting)(void *arg);
     void *arg;
+    /* The agent's config, for users' job signatures (usersig.h); NULL:
+     * none are checked. */
+    const struct aconf *conf;
 };
 
 /* site_id and io are copied. NULL when out of memory. */

@@ -8,6 +8,7 @@
 #include "af_log.h"
 #include "agent.h"
 #include "backend.h"
+#include "usersig.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
         log_errx("backend %s is not in this build", conf->backend);
         goto cleanup;
     }
-    if (!(b = ops->create(conf, &err))) {
+    if (!(b = ops->create(conf, &err)) || usersig_ready(conf, &err) < 0) {
         log_errx("%s", err.text);
         goto cleanup;
     }

@@ -711,24 +711,57 @@ static int v_challenge(const Env *e, struct af_error *err)
                : 0;
 }
 
+/* A certificate and an SSHSIG: both are parsed by af_sshcert, which bounds
+ * and checks every field; here only their sizes, and that the certificate
+ * is one line of text (its comment is free). */
+static int check_ssh_pair(const char *cert, const char *sig, const char *what,
+                          struct af_error *err)
+{
+    if (strlen(cert) > AF_WIRE_MAX_CERT)
+        return bad(err, "%s.certificate is too long", what);
+    if (strlen(sig) > AF_WIRE_MAX_SIGNATURE)
+        return bad(err, "%s.signature is too long", what);
+    for (const char *c = cert; *c; c++)
+        if ((unsigned char)*c < ' ' || *c == 0x7f)
+            return bad(err, "%s.certificate holds a control character", what);
+    return 0;
+}
+
 static int v_login(const Env *e, struct af_error *err)
 {
     const Aifed__Login *l = e->login;
 
     if (!l)
         return bad(err, "%s is required", "login");
+    if (*l->id_token) { /* an OpenID login: a JWT, in base64url and dots */
+        if (*l->nonce || *l->certificate || *l->signature)
+            return bad(err, "%s", "a login is by certificate or by token, not both");
+        if (strlen(l->id_token) > AF_WIRE_MAX_CERT)
+            return bad(err, "%s is too long", "login.id_token");
+        return strspn(l->id_token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-_.") == strlen(l->id_token)
+                   ? 0
+                   : bad(err, "%s is not a compact JWT", "login.id_token");
+    }
     if (!*l->nonce || !*l->certificate || !*l->signature)
         return bad(err, "%s", "a login needs its challenge, certificate and signature");
-    if (strlen(l->certificate) > AF_WIRE_MAX_CERT)
-        return bad(err, "%s is too long", "login.certificate");
-    if (strlen(l->signature) > AF_WIRE_MAX_SIGNATURE)
-        return bad(err, "%s is too long", "login.signature");
-    /* Both are parsed by af_sshcert, which bounds and checks every field;
-     * here only that they are text (a certificate's comment is free). */
-    for (const char *c = l->certificate; *c; c++)
-        if ((unsigned char)*c < ' ' || *c == 0x7f)
-            return bad(err, "%s holds a control character", "login.certificate");
+    if (check_ssh_pair(l->certificate, l->signature, "login", err))
+        return -1;
     return check_blob(l->nonce, 64, "login.nonce", err);
+}
+
+/* Absent, or whole: a certificate, a signature and when it was made. */
+static int check_user_signature(const Aifed__UserSignature *u, struct af_error *err)
+{
+    if (!u)
+        return 0;
+    if (!*u->certificate || !*u->signature || u->signed_ms <= 0)
+        return bad(err, "%s",
+                   "a user signature needs its certificate, signature and time");
+    return check_ssh_pair(u->certificate, u->signature, "user_signature", err) ||
+                   check_time(u->signed_ms, "user_signature.signed_ms", err)
+               ? -1
+               : 0;
 }
 
 static int v_logout(const Env *e, struct af_error *err)
@@ -1073,6 +1106,7 @@ static int check_job(const Aifed__Job *j, struct af_error *err)
                    check_text(j->reason, "job.reason", err) ||
                    check_id(j->site_job_id, false, "job.site_job_id", err) ||
                    check_id(j->local_account, false, "job.local_account", err) ||
+                   check_user_signature(j->user_signature, err) ||
                    (j->gpu_seconds > AF_WIRE_MAX_GPU_S
                         ? bad(err, "%s is out of range", "job.gpu_seconds")
                         : 0)
@@ -1088,7 +1122,8 @@ static int v_submit_job(const Env *e, struct af_error *err)
         return bad(err, "%s is required", "submit_job");
     return check_id(s->request_id, true, "request_id", err) ||
                    check_id(s->lease_id, true, "lease_id", err) ||
-                   check_spec(s->spec, err)
+                   check_spec(s->spec, err) ||
+                   check_user_signature(s->user_signature, err)
                ? -1
                : 0;
 }

@@ -14,6 +14,7 @@
 #include "af_template.h"
 #include "af_near.h"
 #include "ctl_catalog.h"
+#include "ctl_login.h"
 #include "ctl_workload.h"
 #include "job.h"
 #include "lease.h"
@@ -211,6 +212,39 @@ static int files_read(const struct ctl_task *t, struct job_files *jf)
     return 0;
 }
 
+/* The site lease is at, for a signature: into buf; -1 (said) when the
+ * broker does not say. */
+static int lease_site(struct ctl *ctl, const char *lease, char *buf, size_t size)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__GetLease g = AIFED__GET_LEASE__INIT;
+    int rc;
+
+    g.lease_id = (char *)lease;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_GET_LEASE, &g);
+    if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_LEASE_REPLY, 20000, &rc)))
+        return -1;
+    snprintf(buf, size, "%s", rep->lease_reply->lease->site);
+    af_wire_free(rep);
+    return 0;
+}
+
+/* After an SSH login, sj signed for its lease's site (ctl_login.h): 0;
+ * -1 (said) when it could not be. */
+static int sign(struct ctl *ctl, Aifed__SubmitJob *sj)
+{
+    char site[AF_ID_MAX + 1];
+
+    if (!ctl_login_signs(ctl))
+        return 0;
+    if (lease_site(ctl, sj->lease_id, site, sizeof(site)) < 0 ||
+        ctl_login_sign_job(ctl, sj, site) < 0)
+        return fprintf(stderr, "aifedctl: the job was not submitted: it could not be "
+                               "signed with your SSH login's key\n"),
+               -1;
+    return 0;
+}
+
 /* limit_s 0: all that is left of the lease. */
 static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
                                    const struct ctl_workload *a, uint32_t limit_s,
@@ -222,7 +256,7 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
     Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
     Aifed__EnvVar vars[CTL_TASK_MAX_ENV], *ptrs[CTL_TASK_MAX_ENV];
     struct job_files files;
-    Aifed__Envelope *rep;
+    Aifed__Envelope *rep = NULL;
     char rid[AF_ID_MAX + 1];
 
     if (files_read(t, &files) < 0) {
@@ -252,8 +286,11 @@ static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
     sj.request_id = rid;
     sj.lease_id = (char *)lease;
     sj.spec = &spec;
-    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
-    rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_REPLY, 20000, rc);
+    *rc = 1;
+    if (sign(ctl, &sj) == 0) {
+        af_wire_set_body(&req, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
+        rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_REPLY, 20000, rc);
+    }
     files_free(&files);
     return rep;
 }

@@ -14,6 +14,8 @@
 #include "af_wire.h"
 #include "ctl_call.h"
 #include "ctl_opts.h"
+#include "ctl_session.h"
+#include "af_jobsig.h"
 #include "ctl_show.h"
 
 #include "aifed.pb-c.h"
@@ -71,12 +73,13 @@ static int read_line(const char *file, char *buf, size_t size)
     return 0;
 }
 
-/* msg signed by ssh-keygen -Y sign with key, into sig (armoured). */
-static int ssh_sign(const char *key, const char *msg, char *sig, size_t size)
+/* msg signed by ssh-keygen -Y sign -n ns with key, into sig (armoured). */
+static int ssh_sign(const char *key, const char *ns, const char *msg, char *sig,
+                    size_t size)
 {
     char dir[] = "/tmp/aifedctl-login.XXXXXX", file[64], sigfile[80];
     char *argv[] = {"ssh-keygen", "-q", "-Y",        "sign", "-n",
-                    "aifed",      "-f", (char *)key, file,   NULL};
+                    (char *)ns,   "-f", (char *)key, file,   NULL};
     size_t n = 0;
     int status, rc = -1;
     pid_t pid;
@@ -108,6 +111,74 @@ static int ssh_sign(const char *key, const char *msg, char *sig, size_t size)
     return rc;
 }
 
+/* path made absolute (a session is read from anywhere), into buf. */
+static void absolute(const char *path, char *buf, size_t size)
+{
+    char cwd[CTL_SESSION_PATH];
+
+    if (realpath(path, buf) && strlen(buf) < size)
+        return;
+    if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        cwd[0] = '\0';
+    if (snprintf(buf, size, "%s%s%s", cwd, *cwd ? "/" : "", path) >= (int)size)
+        buf[0] = '\0'; /* too long: the key's own path, at signing, says so */
+}
+
+/* An SSH login's session: its certificate and key sign the user's jobs. */
+static void keep_ssh_session(struct ctl *ctl, const char *cert, const char *key,
+                             int64_t until_ms)
+{
+    static struct ctl_session s;
+    struct af_error err;
+
+    memset(&s, 0, sizeof(s));
+    absolute(cert, s.ssh_cert, sizeof(s.ssh_cert));
+    absolute(key, s.ssh_key, sizeof(s.ssh_key));
+    s.until_ms = until_ms;
+    if (ctl_session_save(ctl->key, &s, &err) < 0)
+        fprintf(stderr, "aifedctl: %s: your jobs will not be signed\n", err.text);
+}
+
+bool ctl_login_signs(const struct ctl *ctl)
+{
+    static struct ctl_session s;
+    struct af_error err;
+
+    return ctl->key && ctl_session_load(ctl->key, &s, &err) > 0 && *s.ssh_cert;
+}
+
+/* A job's signature: its certificate's line and its armour. */
+static struct {
+    Aifed__UserSignature sig;
+    char cert[AF_SSHCERT_MAX_TEXT];
+    char text[8192];
+} job_sig;
+
+int ctl_login_sign_job(struct ctl *ctl, Aifed__SubmitJob *sj, const char *site)
+{
+    static struct ctl_session s;
+    struct af_error err;
+    char msg[AF_JOBSIG_MAX_TEXT];
+    int rc;
+
+    if ((rc = ctl_session_load(ctl->key, &s, &err)) < 0)
+        return fprintf(stderr, "aifedctl: %s\n", err.text), -1;
+    if (rc == 0 || !*s.ssh_cert)
+        return 0; /* not an SSH login: nothing signs */
+    aifed__user_signature__init(&job_sig.sig);
+    job_sig.sig.signed_ms = af_now_ms();
+    if (read_line(s.ssh_cert, job_sig.cert, sizeof(job_sig.cert)) < 0 ||
+        !af_jobsig_message(sj->spec, sj->lease_id, site, sj->request_id,
+                           job_sig.sig.signed_ms, msg, sizeof(msg)) ||
+        ssh_sign(s.ssh_key, AF_JOBSIG_NAMESPACE, msg, job_sig.text,
+                 sizeof(job_sig.text)) < 0)
+        return -1;
+    job_sig.sig.certificate = job_sig.cert;
+    job_sig.sig.signature = job_sig.text;
+    sj->user_signature = &job_sig.sig;
+    return 1;
+}
+
 /* Ask for a challenge and send the login; the reply, or NULL (said). */
 static Aifed__Envelope *login(struct ctl *ctl, const char *cert_file, const char *key,
                               int *rc)
@@ -129,7 +200,7 @@ static Aifed__Envelope *login(struct ctl *ctl, const char *cert_file, const char
     l.certificate = cert;
     l.signature = sig;
     rep = NULL;
-    if (ssh_sign(key, msg, sig, sizeof(sig)) == 0) {
+    if (ssh_sign(key, AF_LOGIN_NAMESPACE, msg, sig, sizeof(sig)) == 0) {
         af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LOGIN, &l);
         rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_IDENTITY, 20000, rc);
     }
@@ -179,14 +250,16 @@ int ctl_cmd_login(struct ctl *ctl, const struct ctl_command *cmd, int argc, char
         return rc;
     if (af_keys_load_public(ctl->key, pub, &(struct af_error){{0}}) < 0)
         pub[0] = '\0';
+    keep_ssh_session(ctl, cert, key, enrolled_until(rep->identity, pub));
     ctl_show_time(enrolled_until(rep->identity, pub), until, sizeof(until));
     if (ctl->json)
         ctl_print_json(json_pack("{s:s, s:o}", "principal", rep->identity->principal,
                                  "until",
                                  ctl_time_json(enrolled_until(rep->identity, pub))));
     else
-        printf("logged in as %s until %s: this key (%s) acts as you until then\n",
-               rep->identity->principal, until, ctl->key);
+        printf("logged in as %s until %s: this key (%s) acts as you until then, and "
+               "your jobs are signed with %s\n",
+               rep->identity->principal, until, ctl->key, key);
     af_wire_free(rep);
     return 0;
 }
@@ -204,6 +277,9 @@ int ctl_cmd_logout(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
     af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LOGOUT, &lo);
     if (!(rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_IDENTITY, 20000, &rc)))
         return rc;
+    if (ctl_session_forget(ctl->key) < 0)
+        fprintf(stderr, "aifedctl: cannot delete this key's login file: %s\n",
+                strerror(errno));
     if (!ctl->json)
         printf("logged out: this key no longer acts as %s\n", rep->identity->principal);
     else

@@ -10,6 +10,7 @@
 #include "ctl_task.h"
 #include "job.h"
 #include "lease.h"
+#include "af_sshcert.h"
 #include "af_token.h"
 #include "af_wire.h"
 #include "af_time.h"
@@ -961,9 +962,31 @@ static json_t *job_spec_json(const Aifed__JobSpec *sp)
     return o;
 }
 
+/* Who signed j, as its certificate says (the site checks it; this only
+ * shows it): 0 with c filled, -1 when unsigned or unreadable. */
+static int job_signer(const Aifed__Job *j, struct af_sshcert *c)
+{
+    struct af_error err;
+
+    return j->user_signature &&
+                   af_sshcert_parse(j->user_signature->certificate, c, &err) == 0 &&
+                   c->n_principals
+               ? 0
+               : -1;
+}
+
 static json_t *job_json(const Aifed__Job *j)
 {
     json_t *o = job_json_base(j), *sp;
+    static struct af_sshcert c;
+
+    if (o)
+        json_object_set_new(o, "signed_by",
+                            job_signer(j, &c) < 0
+                                ? json_null()
+                                : json_pack("{s:s, s:s, s:o}", "principal",
+                                            c.principals[0], "key_id", c.key_id, "signed",
+                                            ctl_time_json(j->user_signature->signed_ms)));
 
     if (o && j->spec && (sp = job_spec_json(j->spec))) {
         json_object_update(o, sp);
@@ -1033,6 +1056,7 @@ void ctl_show_job_line(const Aifed__Job *j)
 void ctl_show_job(const Aifed__Job *j, bool json)
 {
     char created[64], started[64], ended[64], limit[32];
+    static struct af_sshcert c;
 
     if (json) {
         ctl_print_json(job_json(j));
@@ -1062,6 +1086,11 @@ void ctl_show_job(const Aifed__Job *j, bool json)
                "used:        %.2f GPU-hours (%u GPU%s while it ran)\n",
                j->exit_code, (double)j->gpu_seconds / 3600.0, j->gpus,
                j->gpus == 1 ? "" : "s");
+    if (job_signer(j, &c) == 0) {
+        ctl_show_time(j->user_signature->signed_ms, started, sizeof(started));
+        printf("signed:      by %s (certificate %s), %s\n", c.principals[0], c.key_id,
+               started);
+    }
     if (j->spec && *j->spec->dropped_sha256)
         printf("contents:    its variables' values and files' bytes were dropped when it "
                "ended (sha256 %.16s...)\n",

@@ -376,6 +376,15 @@ static bool again(struct executor *x, const Aifed__Job *job)
     return true;
 }
 
+static int ljobs_account(struct executor *x, const Aifed__Job *job, char *buf,
+                         size_t size, struct af_error *why)
+{
+    (void)job;
+    (void)why;
+    snprintf(buf, size, "%s", x->account);
+    return 0;
+}
+
 static int ljobs_start(struct executor *x, const Aifed__Job *job, struct af_error *why)
 {
     char *argv[16], *text, dir[PATH_LEN + 80];
@@ -555,6 +564,7 @@ const struct executor_ops executor_local_ops = {
     .create = ljobs_create,
     .destroy = ljobs_destroy,
     .start = ljobs_start,
+    .account = ljobs_account,
     .cancel = ljobs_cancel,
     .cancel_lease = ljobs_cancel_lease,
     .read_log = ljobs_read_log,

@@ -577,6 +577,17 @@ static int sjobs_start(struct executor *x, const Aifed__Job *job, struct af_erro
     return 0;
 }
 
+static int sjobs_account(struct executor *x, const Aifed__Job *job, char *buf,
+                         size_t size, struct af_error *why)
+{
+    struct backend_target t;
+
+    if (backend_slurm_target(x->env.b, job, &t, why) < 0)
+        return -1;
+    snprintf(buf, size, "%s", t.user);
+    return 0;
+}
+
 /* ---- cancel ---- */
 
 static void on_cancelled(const struct aproc_result *res, void *arg)
@@ -922,6 +933,7 @@ const struct executor_ops executor_slurm_ops = {
     .create = sjobs_create,
     .destroy = sjobs_destroy,
     .start = sjobs_start,
+    .account = sjobs_account,
     .cancel = sjobs_cancel,
     .cancel_lease = sjobs_cancel_lease,
     .read_log = sjobs_read_log,

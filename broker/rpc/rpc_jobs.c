@@ -137,7 +137,7 @@ static void on_submit_job(struct svc *s, const struct rpc_msg *m)
     }
     if (!(l = rpc_lease_get(s, m, sj->lease_id)))
         return;
-    rc = jobsvc_submit(s, l, m->who->id, sj->request_id, sj->spec, &made, &why);
+    rc = jobsvc_submit(s, l, m->who->id, sj, &made, &why);
     if (rc > 0) {
         rpc_error(s, m, why.code, "%s", why.text);
     } else if (rc < 0) {

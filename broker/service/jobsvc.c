@@ -132,8 +132,8 @@ static int room_for(struct svc *s, const char *principal, uint64_t size,
 }
 
 int jobsvc_submit(struct svc *s, const Aifed__Lease *l, const char *principal,
-                  const char *request_id, const Aifed__JobSpec *spec,
-                  struct jobsvc_job *out, struct jobsvc_refusal *why)
+                  const Aifed__SubmitJob *sj, struct jobsvc_job *out,
+                  struct jobsvc_refusal *why)
 {
     Aifed__Job *j = &out->job;
     size_t open;
@@ -153,13 +153,14 @@ int jobsvc_submit(struct svc *s, const Aifed__Lease *l, const char *principal,
                  AF_WIRE_MAX_JOBS);
         return 1;
     }
-    out->spec = *spec;
+    out->spec = *sj->spec;
     if (!fits(s, l, &out->spec.time_limit_s, why))
         return 1;
     *j = (Aifed__Job)AIFED__JOB__INIT;
     af_id_new("job", out->id, sizeof(out->id));
     j->id = out->id;
-    j->request_id = (char *)request_id;
+    j->request_id = sj->request_id;
+    j->user_signature = sj->user_signature;
     j->lease_id = l->id;
     j->site = l->site;
     j->project = l->workload->project;

@@ -36,13 +36,14 @@ struct jobsvc_job {
     char id[AF_ID_MAX + 1];
 };
 
-/* A new job of principal's (request_id) in lease l, running spec: stored
+/* A new job of principal's (sj: its request id, spec and, when the user
+ * signed it, the signature passed on to the site) in lease l: stored
  * QUEUED into out, and asked of the site after the commit when l is
  * ACTIVE. 0 when stored; 1 when refused (why says why; nothing stored);
  * -1 when the store failed (the batch is failed, said once). */
 int jobsvc_submit(struct svc *s, const Aifed__Lease *l, const char *principal,
-                  const char *request_id, const Aifed__JobSpec *spec,
-                  struct jobsvc_job *out, struct jobsvc_refusal *why);
+                  const Aifed__SubmitJob *sj, struct jobsvc_job *out,
+                  struct jobsvc_refusal *why);
 
 /* Cancel j (as stored, unpacked: it changes in place, reason borrowed
  * from buf) for by, and tell its site to stop it. 0 when done; 1 when it

@@ -870,12 +870,15 @@ static int submit_job(struct fx *f, const char *lease, const Aifed__JobSpec *spe
 {
     static int n;
     Aifed__Lease *l = stored(f, lease);
+    Aifed__SubmitJob sj = AIFED__SUBMIT_JOB__INIT;
     struct jobsvc_job made;
     char rq[32];
     int rc;
 
     snprintf(rq, sizeof(rq), "job-rq-%d", ++n);
-    rc = jobsvc_submit(&f->s, l, "user:alice", rq, spec, &made, why);
+    sj.request_id = rq;
+    sj.spec = (Aifed__JobSpec *)spec;
+    rc = jobsvc_submit(&f->s, l, "user:alice", &sj, &made, why);
     if (rc == 0)
         snprintf(id, AF_ID_MAX + 1, "%s", made.id);
     store_lease_free(f->s.store, l);
