@@ -105,6 +105,22 @@ char *af_conf_read_file(const char *path, size_t max, struct af_error *err)
     return buf;
 }
 
+bool af_conf_url_ok(const char *url)
+{
+    static const char *const local[] = {"http://127.0.0.1:", "http://127.0.0.1/",
+                                        "http://localhost:", "http://localhost/",
+                                        "http://[::1]:",     "http://[::1]/"};
+
+    if (strpbrk(url, " \t\r\n"))
+        return false;
+    if (!strncmp(url, "https://", 8) && url[8] && url[8] != '/')
+        return true;
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (!strncmp(url, local[i], strlen(local[i])))
+            return true;
+    return false;
+}
+
 int af_conf_uint(const char *key, const char *value, uint64_t max, uint64_t *ret,
                  struct af_error *err)
 {

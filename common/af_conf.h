@@ -42,6 +42,9 @@ int af_conf_id(const char *key, const char *value, char *buf, size_t size,
 /* "120GB", "500MB", "2TB", "4096" (bytes); decimal units; at most 8 PiB. */
 int af_conf_bytes(const char *key, const char *value, uint64_t *ret,
                   struct af_error *err);
+/* Whether url may be fetched for a secret's sake (an OpenID issuer, its
+ * endpoints): https, or http only to this machine (a lab); no space. */
+bool af_conf_url_ok(const char *url);
 /* A decimal number between 0 and max. */
 int af_conf_number(const char *key, const char *value, double max, double *ret,
                    struct af_error *err);

@@ -448,14 +448,29 @@ static const struct ctl_command commands[] = {
      "recomputes the whole chain and exits 1 if any entry was altered or dropped.\n"
      "With the global --db STATE_DIR it reads the broker's store directly (on the\n"
      "broker host; works while the broker runs and while it is down).\n"},
-    {"login", ctl_cmd_login, "login --ssh-cert FILE [--ssh-key FILE] [--json]",
-     "Log in with your EuroHPC SSH certificate: ssh-keygen signs the broker's\n"
-     "challenge with the certificate's key (--ssh-key, by default FILE less\n"
-     "-cert.pub; it may stay in ssh-agent), and the broker takes your CURVE key\n"
-     "(--key, made when it does not exist yet) as the certificate's user until\n"
-     "the certificate expires (at most a day). No key is mailed to anyone.\n"},
+    {"login", ctl_cmd_login,
+     "login [--issuer URL] [--client-id ID] [--id-token FILE] [--json]\n"
+     "       aifedctl login --ssh-cert FILE [--ssh-key FILE] [--json]",
+     "Log in with the EuroHPC identity you have; the broker takes your CURVE key\n"
+     "(--key, made when it does not exist yet) as you for a while. No key is\n"
+     "mailed to anyone.\n"
+     "\n"
+     "With MyAccessID (OpenID, the device flow): aifedctl prints a web address and\n"
+     "a code, you approve in any browser, and it waits (a status line, until the\n"
+     "code expires). The issuer is --issuer or oidc_issuer in your config, the\n"
+     "client --client-id or oidc_client_id (default aifedctl). Your key acts as\n"
+     "you until the ID token expires, and aifedctl renews it, with the refresh\n"
+     "token kept beside your key (KEY.login, 0600), when you use it. --id-token\n"
+     "FILE (- for stdin) sends an ID token you have (oidc-agent's) instead.\n"
+     "\n"
+     "With your EuroHPC SSH certificate: ssh-keygen signs the broker's challenge\n"
+     "with the certificate's key (--ssh-key, by default FILE less -cert.pub; it\n"
+     "may stay in ssh-agent), your key acts as the certificate's user until it\n"
+     "expires (at most a day), and each job you submit is signed with that key,\n"
+     "so that a site can check it came from you.\n"},
     {"logout", ctl_cmd_logout, "logout [--json]",
-     "End the enrolment of your CURVE key that login made, now.\n"},
+     "End the enrolment of your CURVE key that login made, now, and forget the\n"
+     "login kept beside the key.\n"},
     {"whoami", cmd_whoami, "whoami [--ack] [--json]",
      "Who the broker takes you for, the projects you may act for, every key the\n"
      "broker takes as you and who added it when, what the allocations have left at\n"
@@ -553,6 +568,18 @@ static int cmd_help(struct ctl *ctl, const struct ctl_command *self, int argc,
     return 0;
 }
 
+/* Commands a login's renewal has no business before. */
+static bool needs_no_login(const char *name)
+{
+    static const char *const none[] = {"login",    "logout", "keygen", "config",
+                                       "complete", "task",   "help",   "version"};
+
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+        if (!strcmp(name, none[i]))
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     struct ctl ctl = {0};
@@ -629,6 +656,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "aifedctl: --db works with leases, lease show and admin audit\n");
         return CTL_EXIT_USAGE;
     }
+    /* An OpenID login near its end is renewed before the broker is asked. */
+    if (!ctl.db && ctl.broker && !needs_no_login(cmd->name))
+        ctl_login_renew(&ctl);
     /* 0, not 1: glibc then re-initialises getopt, forgetting the "+" (stop at
      * the first word) of the global parse, so a command's options may also
      * follow its words ("lease show ID --json"). */

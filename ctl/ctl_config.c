@@ -59,13 +59,29 @@ static int on_line(void *arg, const char *section, const char *key, const char *
         return file_path(c, key, value, c->broker_key, sizeof(c->broker_key), err);
     if (!strcmp(key, "key"))
         return file_path(c, key, value, c->key, sizeof(c->key), err);
+    if (!strcmp(key, "oidc_issuer") || !strcmp(key, "oidc_client_id") ||
+        !strcmp(key, "oidc_scopes")) {
+        char *dst = key[5] == 'i'   ? c->oidc_issuer
+                    : key[5] == 'c' ? c->oidc_client_id
+                                    : c->oidc_scopes;
+        size_t size = key[5] == 'i'   ? sizeof(c->oidc_issuer)
+                      : key[5] == 'c' ? sizeof(c->oidc_client_id)
+                                      : sizeof(c->oidc_scopes);
+
+        if (strlen(value) >= size)
+            return af_error_set(err, "%s: too long", key);
+        memcpy(dst, value, strlen(value) + 1);
+        return 0;
+    }
     if (!strcmp(key, "timeout")) {
         if (af_duration_parse(value, &ms) < 0 || !ms)
             return af_error_set(err, "timeout: '%s' is not a duration like 30s", value);
         snprintf(c->timeout, sizeof(c->timeout), "%s", value);
         return 0;
     }
-    return af_error_set(err, "unknown setting '%s' (broker, broker_key, key, timeout)",
+    return af_error_set(err,
+                        "unknown setting '%s' (broker, broker_key, key, timeout, "
+                        "oidc_issuer, oidc_client_id, oidc_scopes)",
                         key);
 }
 

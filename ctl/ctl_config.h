@@ -10,6 +10,9 @@
  *     broker_key = broker.pub             (relative to the file's directory)
  *     key = alice.key
  *     timeout = 30s
+ *     oidc_issuer = https://proxy.myaccessid.org   (aifedctl login's provider)
+ *     oidc_client_id = aifedctl
+ *     oidc_scopes = openid offline_access eduperson_entitlement
  *
  * Each value remembers where it came from, for `aifedctl config show`.
  */
@@ -30,6 +33,7 @@ struct ctl_config {
     bool found;                     /* and read */
     char broker[1024], broker_key[CTL_CONFIG_PATH_MAX], key[CTL_CONFIG_PATH_MAX];
     char timeout[64];
+    char oidc_issuer[1024], oidc_client_id[256], oidc_scopes[512]; /* "" unset */
     /* Where ctl's broker, broker_key, key and timeout came from. */
     const char *src_broker, *src_broker_key, *src_key, *src_timeout;
 };

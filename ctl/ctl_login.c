@@ -13,7 +13,9 @@
 #include "af_time.h"
 #include "af_wire.h"
 #include "ctl_call.h"
+#include "ctl_config.h"
 #include "ctl_opts.h"
+#include "ctl_oidc.h"
 #include "ctl_session.h"
 #include "af_jobsig.h"
 #include "ctl_show.h"
@@ -217,51 +219,201 @@ static int64_t enrolled_until(const Aifed__Identity *w, const char *pub)
     return 0;
 }
 
+/* Send an ID token; the Identity reply, or NULL (said, rc set). Asked
+ * again while the broker fetches the issuer's keys (ctl_retry: a token is
+ * taken by one key, so the same login sent twice is the same login). */
+static Aifed__Envelope *token_login(struct ctl *ctl, const char *id_token, int *rc)
+{
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT;
+    Aifed__Login l = AIFED__LOGIN__INIT;
+
+    l.id_token = (char *)id_token;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_LOGIN, &l);
+    return ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_IDENTITY, 20000, rc);
+}
+
+/* The enrolment's end and who, as login prints them. */
+static void say_logged_in(struct ctl *ctl, const Aifed__Envelope *rep, const char *how)
+{
+    char pub[AF_KEY_Z85_LEN + 1], until[64];
+    int64_t end;
+
+    if (af_keys_load_public(ctl->key, pub, &(struct af_error){{0}}) < 0)
+        pub[0] = '\0';
+    end = enrolled_until(rep->identity, pub);
+    ctl_show_time(end, until, sizeof(until));
+    if (ctl->json)
+        ctl_print_json(json_pack("{s:s, s:o}", "principal", rep->identity->principal,
+                                 "until", ctl_time_json(end)));
+    else
+        printf("logged in as %s until %s: this key (%s) acts as you until then%s\n",
+               rep->identity->principal, until, ctl->key, how);
+}
+
+/* What an OpenID login leaves: the issuer and the refresh token, to renew
+ * it; the enrolment's end, to know when. */
+static void keep_oidc_session(struct ctl *ctl, const char *issuer, const char *client_id,
+                              const char *refresh_token, const Aifed__Envelope *rep)
+{
+    static struct ctl_session s;
+    char pub[AF_KEY_Z85_LEN + 1];
+    struct af_error err;
+
+    memset(&s, 0, sizeof(s));
+    snprintf(s.issuer, sizeof(s.issuer), "%s", issuer);
+    snprintf(s.client_id, sizeof(s.client_id), "%s", client_id);
+    snprintf(s.refresh_token, sizeof(s.refresh_token), "%s", refresh_token);
+    if (af_keys_load_public(ctl->key, pub, &err) == 0)
+        s.until_ms = enrolled_until(rep->identity, pub);
+    if (ctl_session_save(ctl->key, &s, &err) < 0)
+        fprintf(stderr, "aifedctl: %s: the login will not be renewed\n", err.text);
+}
+
+/* An ID token from file ("-": stdin), its first line, into buf. */
+static int token_file(const char *file, char *buf, size_t size)
+{
+    if (!strcmp(file, "-")) {
+        if (!fgets(buf, (int)size, stdin))
+            buf[0] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        return 0;
+    }
+    return read_line(file, buf, size);
+}
+
+struct login_opts {
+    const char *cert, *key, *issuer, *client_id, *id_token;
+};
+
+static int oidc_login(struct ctl *ctl, const struct login_opts *o)
+{
+    static struct ctl_oidc_tokens t;
+    const struct ctl_config *cfg = ctl->config;
+    const char *issuer = o->issuer ? o->issuer : cfg ? cfg->oidc_issuer : "";
+    const char *client = o->client_id                  ? o->client_id
+                         : cfg && *cfg->oidc_client_id ? cfg->oidc_client_id
+                                                       : "aifedctl";
+    const char *scopes =
+        cfg && *cfg->oidc_scopes ? cfg->oidc_scopes : "openid offline_access";
+    char pub[AF_KEY_Z85_LEN + 1];
+    struct af_error err;
+    Aifed__Envelope *rep;
+    int rc = 1;
+
+    memset(&t, 0, sizeof(t));
+    if (own_key(ctl->key, pub) < 0)
+        return 1;
+    if (o->id_token) {
+        if (token_file(o->id_token, t.id_token, sizeof(t.id_token)) < 0)
+            return 1;
+    } else if (ctl_oidc_device_login(issuer, client, scopes, &t, &err) < 0) {
+        fprintf(stderr, "aifedctl: login: %s\n", err.text);
+        return 1;
+    }
+    if (!(rep = token_login(ctl, t.id_token, &rc)))
+        return rc;
+    if (*t.refresh_token)
+        keep_oidc_session(ctl, issuer, client, t.refresh_token, rep);
+    else
+        ctl_session_forget(ctl->key);
+    say_logged_in(ctl, rep, *t.refresh_token ? "; aifedctl renews it as you use it" : "");
+    af_wire_free(rep);
+    return 0;
+}
+
+static int ssh_cert_login(struct ctl *ctl, const struct login_opts *o)
+{
+    char keybuf[4096], pub[AF_KEY_Z85_LEN + 1], how[4200];
+    const char *key = o->key;
+    Aifed__Envelope *rep;
+    int rc;
+
+    if (!key) { /* id_ed25519-cert.pub -> id_ed25519 */
+        size_t n = strlen(o->cert);
+        snprintf(keybuf, sizeof(keybuf), "%.*s",
+                 n > 9 && !strcmp(o->cert + n - 9, "-cert.pub") ? (int)(n - 9) : (int)n,
+                 o->cert);
+        key = keybuf;
+    }
+    if (!(rep = login(ctl, o->cert, key, &rc)))
+        return rc;
+    if (af_keys_load_public(ctl->key, pub, &(struct af_error){{0}}) < 0)
+        pub[0] = '\0';
+    keep_ssh_session(ctl, o->cert, key, enrolled_until(rep->identity, pub));
+    snprintf(how, sizeof(how), ", and your jobs are signed with %s", key);
+    say_logged_in(ctl, rep, how);
+    af_wire_free(rep);
+    return 0;
+}
+
 int ctl_cmd_login(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
 {
-    const char *cert = NULL, *key = NULL;
-    char keybuf[4096], pub[AF_KEY_Z85_LEN + 1], until[64];
-    Aifed__Envelope *rep;
+    struct login_opts o = {0};
     int opt, rc;
 
     while ((opt = ctl_getopt(argc, argv, &ctl_opts_login)) != -1)
         if (opt == 'c')
-            cert = optarg;
+            o.cert = optarg;
         else if (opt == 'k')
-            key = optarg;
+            o.key = optarg;
+        else if (opt == 'i')
+            o.issuer = optarg;
+        else if (opt == 'C')
+            o.client_id = optarg;
+        else if (opt == 't')
+            o.id_token = optarg;
         else if ((rc = ctl_opt_common(cmd, ctl, opt)) >= 0)
             return rc;
-    if (optind != argc || !cert)
-        return ctl_usage_error(cmd, "give --ssh-cert FILE (your EuroHPC SSH certificate)",
-                               NULL);
+    if (optind != argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!ctl->key)
         return ctl_usage_error(cmd,
                                "say where your CURVE key is (or is to be made): --key "
                                "FILE.key, AIFED_KEY or key in your config",
                                NULL);
-    if (!key) { /* id_ed25519-cert.pub -> id_ed25519 */
-        size_t n = strlen(cert);
-        snprintf(keybuf, sizeof(keybuf), "%.*s",
-                 n > 9 && !strcmp(cert + n - 9, "-cert.pub") ? (int)(n - 9) : (int)n,
-                 cert);
-        key = keybuf;
+    if (o.cert && (o.issuer || o.id_token))
+        return ctl_usage_error(cmd, "log in with --ssh-cert or with OpenID, not both",
+                               NULL);
+    if (o.cert)
+        return ssh_cert_login(ctl, &o);
+    if (!o.id_token && !o.issuer && !(ctl->config && *ctl->config->oidc_issuer))
+        return ctl_usage_error(cmd,
+                               "give --ssh-cert FILE (your EuroHPC SSH certificate), or "
+                               "an OpenID issuer: --issuer URL or oidc_issuer in your "
+                               "config",
+                               NULL);
+    return oidc_login(ctl, &o);
+}
+
+/* Less than this left of an OpenID login's enrolment: renewed first. */
+#define RENEW_BEFORE_MS (15 * 60 * 1000)
+
+void ctl_login_renew(struct ctl *ctl)
+{
+    static struct ctl_session s;
+    static struct ctl_oidc_tokens t;
+    struct af_error err;
+    Aifed__Envelope *rep;
+    char until[64];
+    int rc;
+
+    if (!ctl->key || ctl_session_load(ctl->key, &s, &err) <= 0 || !*s.issuer ||
+        !*s.refresh_token || s.until_ms - af_now_ms() > RENEW_BEFORE_MS)
+        return;
+    memset(&t, 0, sizeof(t));
+    if (ctl_oidc_refresh(s.issuer, s.client_id, s.refresh_token, &t, &err) < 0) {
+        ctl_show_time(s.until_ms, until, sizeof(until));
+        fprintf(stderr,
+                "aifedctl: your login (until %s) could not be renewed: %s; "
+                "aifedctl login\n",
+                until, err.text);
+        return;
     }
-    if (!(rep = login(ctl, cert, key, &rc)))
-        return rc;
-    if (af_keys_load_public(ctl->key, pub, &(struct af_error){{0}}) < 0)
-        pub[0] = '\0';
-    keep_ssh_session(ctl, cert, key, enrolled_until(rep->identity, pub));
-    ctl_show_time(enrolled_until(rep->identity, pub), until, sizeof(until));
-    if (ctl->json)
-        ctl_print_json(json_pack("{s:s, s:o}", "principal", rep->identity->principal,
-                                 "until",
-                                 ctl_time_json(enrolled_until(rep->identity, pub))));
-    else
-        printf("logged in as %s until %s: this key (%s) acts as you until then, and "
-               "your jobs are signed with %s\n",
-               rep->identity->principal, until, ctl->key, key);
+    if (!(rep = token_login(ctl, t.id_token, &rc)))
+        return; /* said */
+    keep_oidc_session(ctl, s.issuer, s.client_id,
+                      *t.refresh_token ? t.refresh_token : s.refresh_token, rep);
     af_wire_free(rep);
-    return 0;
 }
 
 int ctl_cmd_logout(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)

@@ -118,11 +118,14 @@ const struct ctl_opts ctl_opts_lease = {"b:r:jh", lease};
 static const struct option login[] = {
     {"ssh-cert", required_argument, NULL, 'c'},
     {"ssh-key", required_argument, NULL, 'k'},
+    {"issuer", required_argument, NULL, 'i'},
+    {"client-id", required_argument, NULL, 'C'},
+    {"id-token", required_argument, NULL, 't'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-const struct ctl_opts ctl_opts_login = {"c:k:jh", login};
+const struct ctl_opts ctl_opts_login = {"c:k:i:C:t:jh", login};
 
 static const struct option whoami[] = {
     {"ack", no_argument, NULL, 'a'},

@@ -25,6 +25,9 @@ bool ctl_retry_safe(const Aifed__Envelope *req)
         return *req->revoke->request_id;
     case AIFED__ENVELOPE__BODY_SUBMIT_JOB:
         return *req->submit_job->request_id;
+    /* An ID token is taken by one key: sent again, the same login. */
+    case AIFED__ENVELOPE__BODY_LOGIN:
+        return *req->login->id_token;
     case AIFED__ENVELOPE__BODY_GET_JOB:
     case AIFED__ENVELOPE__BODY_LIST_JOBS:
     case AIFED__ENVELOPE__BODY_GET_JOB_LOG:

@@ -11,6 +11,7 @@ pkgs=(
     libzmq3-dev libsodium-dev             # CURVE sockets, keys
     liblmdb-dev lmdb-utils                # storage (mdb_copy for backups)
     libuv1-dev libinih-dev libjansson-dev libyaml-dev # loop, config, JSON, task files
+    libcjose-dev libcurl4-openssl-dev     # OpenID logins: ID tokens, the issuer's keys
     uthash-dev                            # hash tables (headers only)
     libsmartcols-dev                      # aifedctl's tables (util-linux)
     libmicrohttpd-dev                     # the Prometheus endpoint
@@ -35,14 +36,27 @@ for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
         missing+=("$p")
 done
-((${#missing[@]} == 0)) && exit 0
 
-echo "installing: ${missing[*]}"
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "run as root to install: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
+if ((${#missing[@]} > 0)); then
+    echo "installing: ${missing[*]}"
+    sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || { echo "run as root to install: ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
 fi
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+
+# The tests' OpenID provider (tests/oidc), from the npm registry with the
+# machine's Node.js, exactly as its lock file pins it. Only the login tests
+# need it: without Node.js they skip, and everything else runs.
+oidc=$(dirname "$0")/../tests/oidc
+if command -v npm >/dev/null &&
+    ! cmp -s "$oidc/package-lock.json" "$oidc/node_modules/.installed-lock.json"; then
+    echo "installing the tests' OpenID provider (npm ci in tests/oidc)"
+    (cd "$oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+        cp package-lock.json node_modules/.installed-lock.json) || exit 1
+fi
+exit 0

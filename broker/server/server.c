@@ -28,7 +28,9 @@
 #include "bconf.h"
 #include "bmetrics.h"
 #include "jobsvc.h"
+#include "jwks.h"
 #include "login.h"
+#include "oidc.h"
 #include "peers.h"
 #include "leasesvc.h"
 #include "limit.h"
@@ -69,6 +71,7 @@ struct server {
     uv_timer_t watchdog; /* systemd's, when it asked for one */
     uv_signal_t sigterm, sigint, sighup;
     struct peers *peers;          /* the connections served (backpressure) */
+    struct jwks *jwks;            /* fetches the OpenID issuer's keys */
     struct limit_bucket *buckets; /* one per principal (auth index) */
     size_t n_buckets;
     char metrics_url[128]; /* "" when metrics are off */
@@ -424,6 +427,7 @@ static void on_tick(uv_timer_t *t)
     else if (was && !isolated)
         log_info("sites are heard again: the isolation guard is lifted");
     auth_expire(s->auth, svc_now_ms(s)); /* logins' enrolments */
+    jwks_tick(srv->jwks, svc_mono_ms(s));
     leasesvc_tick(s, !away);
     jobsvc_tick(s);
     if (!away)
@@ -483,6 +487,29 @@ static void warn_restart(const struct bconf *a, const struct bconf *b)
         log_warnx("reload: max_message and map_size_mb take effect at the next restart");
 }
 
+/* Whether keys nobody registered may connect, to log in: with an SSH CA or
+ * an OpenID issuer to log in by. */
+static bool logins_open(const struct bconf *c)
+{
+    return c->n_ssh_cas > 0 || c->oidc_issuer;
+}
+
+/* The OpenID logins' settings in force (the cache borrows the strings). */
+static void set_oidc(struct svc *s, const struct bconf *c)
+{
+    struct oidc_conf oc = {
+        .issuer = c->oidc_issuer,
+        .audience = c->oidc_audience,
+        .user_claim = c->oidc_user_claim,
+        .user_suffix = c->oidc_user_suffix,
+        .projects_claim = c->oidc_projects_claim,
+        .project_prefix = c->oidc_project_prefix,
+        .refresh_ms = c->oidc_jwks_refresh_ms,
+    };
+
+    oidc_set_conf(s->oidc, &oc);
+}
+
 /* SIGHUP: read broker.conf again. Principals and limits take effect now;
  * leases, promises and connections are untouched. A file that no longer
  * parses leaves the running configuration in place, and says why. */
@@ -507,7 +534,8 @@ static void on_hup(uv_signal_t *h, int signum)
                          (unsigned)c->down_after, (unsigned)c->up_after);
         af_zguard_set_max(srv->guard_agent, c->max_handshakes);
         af_zguard_set_max(srv->guard_client, c->max_handshakes);
-        if (auth_set_login(srv->svc.auth, c->n_ssh_cas > 0) < 0)
+        set_oidc(&srv->svc, c);
+        if (auth_set_login(srv->svc.auth, logins_open(c)) < 0)
             log_err("reload: logins not opened");
         log_info("reload: %s read again", c->path);
     }
@@ -631,10 +659,13 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
     s->waiters = waiters_create(WAITERS_MAX);
     s->relays = relays_create();
     s->login = login_create();
+    s->oidc = oidc_create();
     s->auth = auth_create();
-    if (!s->sites || !s->waiters || !s->relays || !s->login || !s->auth ||
-        auth_set_login(s->auth, conf->n_ssh_cas > 0) < 0)
+    if (!s->sites || !s->waiters || !s->relays || !s->login || !s->oidc || !s->auth ||
+        auth_set_login(s->auth, logins_open(conf)) < 0 ||
+        !(srv->jwks = jwks_create(&srv->loop, s->oidc)))
         return af_error_set(err, "out of memory");
+    set_oidc(s, conf);
     if (!(s->metrics = bmetrics_create(conf->metrics_listen, srv->metrics_url,
                                        sizeof(srv->metrics_url), err)))
         return -1;
@@ -748,6 +779,8 @@ void server_destroy(struct server *srv)
     waiters_destroy(s->waiters);
     relays_destroy(s->relays);
     login_destroy(s->login);
+    jwks_destroy(srv->jwks); /* after the loop ran: no fetch is left */
+    oidc_destroy(s->oidc);
     free(srv->buckets);
     peers_destroy(srv->peers);
     af_zguard_destroy(srv->guard_agent);

@@ -24,6 +24,7 @@ struct waiters;
 struct bmetrics;
 struct relays;
 struct login;
+struct oidc;
 
 struct svc {
     const struct bconf *conf; /* in force (a reload replaces it) */
@@ -35,6 +36,7 @@ struct svc {
     struct waiters *waiters;
     struct relays *relays; /* clients waiting for a site's answer passed on */
     struct login *login;   /* the challenges logins sign */
+    struct oidc *oidc;     /* the OpenID issuer's keys, and tokens taken */
     struct bmetrics *metrics;
     struct af_signer signer; /* signs lease tokens */
     char signing_pub[AF_SIGN_PK_B64];

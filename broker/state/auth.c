@@ -323,6 +323,22 @@ int auth_enrol(struct auth *a, const char *id, const char *key, int64_t expires_
     return 0;
 }
 
+int auth_set_projects(struct auth *a, const char *id, char *const *projects,
+                      size_t n_projects)
+{
+    struct auth_principal *p = find_mut(a, id);
+
+    if (!p || p->kind != AUTH_USER) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!n_projects) {
+        errno = EINVAL;
+        return -1;
+    }
+    return set_projects(p, projects, n_projects);
+}
+
 int auth_unenrol(struct auth *a, const char *id, const char *key)
 {
     struct auth_principal *p = find_mut(a, id);

@@ -112,6 +112,10 @@ int auth_set_login(struct auth *a, bool open);
  * not a user), EINVAL, ENOMEM. */
 int auth_enrol(struct auth *a, const char *id, const char *key, int64_t expires_ms,
                const char *how, char *const *projects, size_t n_projects);
+/* A user's projects replaced (an OpenID login's claims give them). -1 with
+ * errno ENOENT (no such user), EINVAL (none), ENOMEM. */
+int auth_set_projects(struct auth *a, const char *id, char *const *projects,
+                      size_t n_projects);
 /* End key's enrolment of id. -1/ENOENT. */
 int auth_unenrol(struct auth *a, const char *id, const char *key);
 /* Drop enrolments that expired by now_ms; how many went. */

@@ -67,6 +67,19 @@ static const struct opt {
     {"login_lifetime", OPT_DURATION, offsetof(struct bconf, login_lifetime_ms), 86400000,
      "1d"},
     {"login_projects", OPT_STR, offsetof(struct bconf, login_projects), 0, NULL},
+    /* Logins with an OpenID provider's ID token (MyAccessID): none without
+     * oidc_issuer. */
+    {"oidc_issuer", OPT_STR, offsetof(struct bconf, oidc_issuer), 0, NULL},
+    {"oidc_audience", OPT_STR, offsetof(struct bconf, oidc_audience), 0, "aifedctl"},
+    {"oidc_user_claim", OPT_STR, offsetof(struct bconf, oidc_user_claim), 0, "sub"},
+    {"oidc_user_suffix", OPT_STR, offsetof(struct bconf, oidc_user_suffix), 0,
+     "@myaccessid.org"},
+    {"oidc_projects_claim", OPT_STR, offsetof(struct bconf, oidc_projects_claim), 0,
+     NULL},
+    {"oidc_project_prefix", OPT_STR, offsetof(struct bconf, oidc_project_prefix), 0,
+     NULL},
+    {"oidc_jwks_refresh", OPT_DURATION, offsetof(struct bconf, oidc_jwks_refresh_ms),
+     86400000, "1h"},
     {"metrics_listen", OPT_STR, offsetof(struct bconf, metrics_listen), 0,
      "127.0.0.1:9464"},
     /* No default: a broker runs as its own account unless a lab says why. */
@@ -253,6 +266,11 @@ static int finish(struct bconf *c, struct af_error *err)
     if (sites == 0)
         return af_error_set(
             err, "%s: no [site:ID] sections: the broker would have no sites", c->path);
+    if (c->oidc_issuer && !af_conf_url_ok(c->oidc_issuer))
+        return af_error_set(err,
+                            "%s: oidc_issuer %s: want https:// (http:// only to this "
+                            "machine, for a lab)",
+                            c->path, c->oidc_issuer);
     return finish_login(c, err);
 }
 

@@ -64,6 +64,13 @@ struct bconf {
     struct af_strv login_projects_v;
     uint8_t ssh_cas[BCONF_MAX_CAS][32];
     size_t n_ssh_cas;
+    char *oidc_issuer;         /* the OpenID provider logins trust, or NULL */
+    char *oidc_audience;       /* its tokens' aud: aifedctl's client id */
+    char *oidc_user_claim;     /* names the user ... */
+    char *oidc_user_suffix;    /* ... less this ending */
+    char *oidc_projects_claim; /* gives the projects, or NULL: login_projects */
+    char *oidc_project_prefix; /* ... its values that start so, less it */
+    uint64_t oidc_jwks_refresh_ms;
     char *metrics_listen; /* Prometheus endpoint HOST:PORT, or "off" */
     uint64_t
         fair_share_floor; /* percent of a site's GPUs free below which it is contended */

@@ -8,7 +8,9 @@
 # where to look; durations as a Slurm user types them (a bare number is
 # minutes); explain and submit pinned to a site; the lease shown and
 # released by the start of its id; global options after the command. And a
-# newcomer with only her EuroHPC SSH certificate, from login to a lease.
+# newcomer with only her EuroHPC SSH certificate, from login to a first job
+# (signed with it). The MyAccessID (OpenID) walk, login to a first job, is
+# oidc.sh's first part: it needs the OpenID provider oidc.sh starts.
 . "$(dirname "$0")/lib.sh"
 
 start_federation mimer pharos || exit 1
@@ -49,7 +51,7 @@ check "an exported variable wins over the file, and config show says so" grep -q
 printf '[aifedctl]\nbrokr = x\n' >"$T/bad.config"
 out=$(newbie_env AIFED_CONFIG="$T/bad.config" "$CTL" config show 2>&1); rc=$?
 check "a wrong setting in the file is named with its line" \
-    test "$rc:$out" = "2:aifedctl: $T/bad.config:2: unknown setting 'brokr' (broker, broker_key, key, timeout)"
+    test "$rc:$out" = "2:aifedctl: $T/bad.config:2: unknown setting 'brokr' (broker, broker_key, key, timeout, oidc_issuer, oidc_client_id, oidc_scopes)"
 
 out=$(newbie whoami)
 check "whoami names the principal and its projects" \
@@ -188,3 +190,9 @@ check "login with her certificate, and nothing else ($rc)" grep -q "^logged in a
 check "... made her CURVE key where her config says" test -s "$G/.config/aifed/gina.key"
 check "her first lease, with no key mailed to anyone" \
     test "$(gina --json submit --project llm-eu --gpus 1 --walltime 10m | jq -r .state)" = ACTIVE
+printf 'name: first\nproject: llm-eu\nresources: {gpus: 1, walltime: 10m}\nrun: echo "hello from $AIFED_JOB_ID"\n' >"$G/first.yaml"
+out=$(gina run "$G/first.yaml" 2>&1); rc=$?
+check "... and her first job runs ($rc)" grep -q "^hello from job-" <<<"$out"
+job=$(grep -o 'job-[0-9a-f]*' <<<"$out" | head -n 1)
+check "... signed with her certificate's key, as job show says" \
+    test "$(gina --json job show "$job" | jq -r .signed_by.principal)" = gina@myaccessid.org

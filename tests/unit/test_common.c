@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "af_conf.h"
 #include "af_ids.h"
 #include "af_keys.h"
 #include "af_time.h"
@@ -225,12 +226,29 @@ static void signing_keys(void **state)
     rmdir(dir);
 }
 
+/* What may be fetched for a login's sake: https, or http to loopback. */
+static void urls(void **state)
+{
+    (void)state;
+    assert_true(af_conf_url_ok("https://proxy.myaccessid.org"));
+    assert_true(af_conf_url_ok("http://127.0.0.1:8080/jwks"));
+    assert_true(af_conf_url_ok("http://localhost/"));
+    assert_true(af_conf_url_ok("http://[::1]:9/x"));
+    assert_false(af_conf_url_ok("http://idp.example.org"));
+    assert_false(af_conf_url_ok("http://127.0.0.1.evil.example/"));
+    assert_false(af_conf_url_ok("http://localhost.evil.example/"));
+    assert_false(af_conf_url_ok("https:///path"));
+    assert_false(af_conf_url_ok("file:///etc/shadow"));
+    assert_false(af_conf_url_ok("https://idp.example.org/ x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(durations),        cmocka_unit_test(ids),
-        cmocka_unit_test(ids_sort_by_time), cmocka_unit_test(keys),
-        cmocka_unit_test(tokens),           cmocka_unit_test(signing_keys),
+        cmocka_unit_test(urls),         cmocka_unit_test(durations),
+        cmocka_unit_test(ids),          cmocka_unit_test(ids_sort_by_time),
+        cmocka_unit_test(keys),         cmocka_unit_test(tokens),
+        cmocka_unit_test(signing_keys),
     };
     if (sodium_init() < 0)
         return 1;
