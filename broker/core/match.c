@@ -148,6 +148,14 @@ static uint32_t wait_for(const struct match_pool *p, uint32_t gpus)
     return p->queue_wait_s;
 }
 
+static bool accel_in(const struct match_workload *w, uint32_t id)
+{
+    for (size_t i = 0; i < w->n_accel_ids; i++)
+        if (w->accel_ids[i] == id)
+            return true;
+    return false;
+}
+
 /* Nodes the workload takes in p: as asked, or the fewest that hold it. */
 static uint32_t nodes_in(const struct match_workload *w, const struct match_pool *p)
 {
@@ -164,7 +172,8 @@ static bool check_pool(const struct match_workload *w, const struct when *t,
 {
     int64_t end_s;
 
-    if (w->accel_id && p->accel_id != w->accel_id)
+    if (w->n_accel_ids ? !accel_in(w, p->accel_id)
+                       : w->accel_id && p->accel_id != w->accel_id)
         return fail(e, MATCH_ACCELERATOR, 0, 0);
     e->passed++;
     if (p->gpu_memory_gb < w->gpu_memory_gb)
@@ -188,7 +197,7 @@ static bool check_pool(const struct match_workload *w, const struct when *t,
     if (p->max_walltime_s && w->walltime_s > p->max_walltime_s)
         return fail(e, MATCH_WALLTIME, p->max_walltime_s, w->walltime_s);
     e->passed++;
-    if (p->gpus_available < w->gpus)
+    if (p->gpus_available < w->gpus && !(w->may_queue && p->n_starts))
         return fail(e, MATCH_CAPACITY, p->gpus_available, w->gpus);
     e->passed++;
     /* Times in seconds from now (see struct when): no 64-bit ms per pool. */
@@ -329,7 +338,9 @@ static void eval_site(const struct match_workload *w, const struct when *t,
         struct eval pe = {0};
 
         if (check_pool(w, t, s, p, &pe)) {
-            uint32_t start = (uint32_t)pe.start_s, avail = p->gpus_available;
+            /* A pool the workload queues in (may_queue) strands nothing. */
+            uint32_t start = (uint32_t)pe.start_s,
+                     avail = p->gpus_available < w->gpus ? w->gpus : p->gpus_available;
 
             f[(*n_f)++] = (struct feasible){(uint32_t)j, start, avail};
             /* In locals: a store through f could alias r's fields, which
@@ -478,8 +489,33 @@ static struct ranked *rank_sort(const struct match_candidate *c, struct ranked *
     return v;
 }
 
+static int run(const struct match_workload *w, const struct match_site *sites,
+               size_t n_sites, struct match_result *ret);
+
+/* With may_queue, a workload starts now where it can: the queues are asked
+ * only when no pool has the GPUs free. Asked at once, a queue at a cheap or
+ * green site outscored a start now elsewhere for any wait, since each part
+ * is scaled by its range across the candidates (the placement benchmark:
+ * 20 times the mean wait of every task staying home). */
 int match_run(const struct match_workload *w, const struct match_site *sites,
               size_t n_sites, struct match_result *ret)
+{
+    struct match_workload now;
+
+    if (!w->may_queue)
+        return run(w, sites, n_sites, ret);
+    now = *w;
+    now.may_queue = false;
+    if (run(&now, sites, n_sites, ret) < 0)
+        return -1;
+    if (ret->chosen != MATCH_NONE)
+        return 0;
+    match_result_free(ret);
+    return run(w, sites, n_sites, ret);
+}
+
+static int run(const struct match_workload *w, const struct match_site *sites,
+               size_t n_sites, struct match_result *ret)
 {
     struct match_candidate *c = NULL;
     struct feasible *f = NULL;

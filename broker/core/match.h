@@ -97,6 +97,16 @@ struct match_weights {
 
 struct match_workload {
     uint32_t accel_id; /* 0 = any */
+    /* Any of these accelerators instead (a task that runs on V100 16 GB or
+     * 32 GB); n_accel_ids 0: accel_id alone says. */
+    const uint32_t *accel_ids;
+    size_t n_accel_ids;
+    /* When no pool has the GPUs free now, a pool that says when a workload
+     * of this size would start (its queue's estimate, starts) is feasible:
+     * the workload waits in that queue, the estimate its expected start.
+     * Where some pool has them free, only those are ranked. false (the
+     * broker today): a federation whose sites are all busy refuses it. */
+    bool may_queue;
     const char *accelerator;
     uint32_t gpus;
     uint32_t nodes; /* 0 = fewest the pool's nodes allow */

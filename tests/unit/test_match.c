@@ -205,6 +205,93 @@ static void start_estimates_by_size(void **state)
     match_result_free(&r);
 }
 
+/* Any of several accelerators: a pool of one of them passes, another
+ * does not. */
+static void any_of_accelerators(void **state)
+{
+    static const uint32_t ids[] = {A100, H100};
+    struct match_pool p = h100;
+    struct match_site s = site1(&p);
+    struct match_workload w = wl(8);
+    struct match_result r;
+
+    (void)state;
+    w.accel_ids = ids;
+    w.n_accel_ids = 2;
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    assert_int_equal(r.chosen, 0);
+    match_result_free(&r);
+    p.accel_id = MI250X;
+    p.accelerator = "MI250X";
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    assert_int_equal(r.chosen, MATCH_NONE);
+    assert_int_equal(r.candidates[0].failed, MATCH_ACCELERATOR);
+    match_result_free(&r);
+}
+
+/* may_queue: a pool without the GPUs free now is feasible when it says
+ * when a workload of this size would start; the start is that estimate and
+ * it strands nothing. Without an estimate, or without may_queue, it is
+ * refused for capacity, as the broker does. */
+static void a_workload_may_queue_where_a_start_is_estimated(void **state)
+{
+    struct match_start starts[] = {{32, 900}};
+    struct match_pool p = h100;
+    struct match_site s = site1(&p);
+    struct match_workload w = wl(24); /* 16 available */
+    struct match_result r;
+
+    (void)state;
+    p.starts = starts;
+    p.n_starts = 1;
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    assert_int_equal(r.candidates[0].failed, MATCH_CAPACITY);
+    match_result_free(&r);
+    w.may_queue = true;
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    assert_int_equal(r.chosen, 0);
+    assert_int_equal(r.candidates[0].parts.start_in_s, 900);
+    assert_true(r.candidates[0].parts.stranded == 0);
+    match_result_free(&r);
+    p.n_starts = 0;
+    assert_int_equal(match_run(&w, &s, 1, &r), 0);
+    assert_int_equal(r.candidates[0].failed, MATCH_CAPACITY);
+    match_result_free(&r);
+}
+
+/* A start now wins over a queue, however much cheaper and greener the
+ * queue's site: the queues are asked only when nothing is free. */
+static void a_start_now_comes_before_any_queue(void **state)
+{
+    struct match_start soon[] = {{32, 60}};
+    struct match_pool busy = h100, free_now = h100;
+    struct match_site sites[2] = {site1(&busy), site1(&free_now)};
+    struct match_workload w = wl(24);
+    struct match_result r;
+
+    (void)state;
+    busy.gpus_available = 0;
+    busy.starts = soon;
+    busy.n_starts = 1;
+    free_now.gpus_available = 32;
+    sites[0].id = "cheap-green";
+    sites[0].price_per_gpu_hour = 0.5;
+    sites[0].carbon_g_per_kwh = 10;
+    sites[1].id = "dear";
+    sites[1].price_per_gpu_hour = 9;
+    sites[1].carbon_g_per_kwh = 900;
+    w.may_queue = true;
+    assert_int_equal(match_run(&w, sites, 2, &r), 0);
+    assert_int_equal(r.chosen, 1);
+    assert_int_equal(r.candidates[0].failed, MATCH_CAPACITY);
+    match_result_free(&r);
+    free_now.gpus_available = 8; /* nothing free for 24 anywhere: the queue */
+    assert_int_equal(match_run(&w, sites, 2, &r), 0);
+    assert_int_equal(r.chosen, 0);
+    assert_int_equal(r.candidates[0].parts.start_in_s, 60);
+    match_result_free(&r);
+}
+
 static void score_parts(void **state)
 {
     struct match_pool p = h100;
@@ -490,6 +577,9 @@ int main(void)
         cmocka_unit_test(site_constraints),
         cmocka_unit_test(pool_constraints),
         cmocka_unit_test(start_estimates_by_size),
+        cmocka_unit_test(any_of_accelerators),
+        cmocka_unit_test(a_workload_may_queue_where_a_start_is_estimated),
+        cmocka_unit_test(a_start_now_comes_before_any_queue),
         cmocka_unit_test(score_parts),
         cmocka_unit_test(preference_picks_the_part),
         cmocka_unit_test(fair_share_on_contended_sites),
