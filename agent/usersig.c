@@ -87,7 +87,10 @@ static int principals_path(const char *pattern, const char *account, char *buf,
  * a principal per line (after any options), "#" comments. */
 static bool listed(char *text, const struct af_sshcert *c)
 {
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+
+    for (char *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         char *end = line + strcspn(line, "\r"), *last;
 
         *end = '\0';
@@ -96,8 +99,8 @@ static bool listed(char *text, const struct af_sshcert *c)
         line += strspn(line, " \t");
         if (!*line || *line == '#')
             continue;
-        last = strrchr(line, ' ');
-        last = last ? last + 1 : line;
+        for (last = end; last > line && last[-1] != ' ' && last[-1] != '\t'; last--)
+            ; /* the last word: what follows any options */
         for (size_t i = 0; i < c->n_principals; i++)
             if (!strcmp(c->principals[i], last))
                 return true;

@@ -126,7 +126,10 @@ static void done(uv_work_t *req, int status)
 
     if (f->j) {
         f->j->running = NULL;
-        if (status != 0 || *f->why) {
+        if (!oidc_issuer(f->j->cache) || strcmp(f->issuer, oidc_issuer(f->j->cache))) {
+            /* A reload changed the issuer meanwhile: these are not its keys. */
+            oidc_fetch_failed(f->j->cache, "the issuer changed", af_mono_ms());
+        } else if (status != 0 || *f->why) {
             log_warnx("OpenID issuer %s: keys not fetched: %s", f->issuer,
                       status ? "cancelled" : f->why);
             oidc_fetch_failed(f->j->cache, status ? "cancelled" : f->why, af_mono_ms());

@@ -109,6 +109,7 @@ static int setup(void **state)
     certify("stranger", "ca2", "-n alice@myaccessid.org -V -5m:+1h");
     put("principals/alice", "# the site's, as for sshd\nalice@myaccessid.org\n");
     put("principals/bob", "from=\"10.0.0.0/8\" bob@myaccessid.org\n");
+    put("principals/tabbed", "environment=\"A=1\"\talice@myaccessid.org \r\n");
     return 0;
 }
 
@@ -315,6 +316,7 @@ static void only_the_principals_the_site_lists_act_as_an_account(void **state)
                            "may act as bob"));
     assert_non_null(
         strstr(check(c, &j, "carol"), "cannot read its principals for carol"));
+    assert_string_equal(check(c, &j, "tabbed"), ""); /* options, a tab, CRLF */
     /* Without a principals file, as sshd: the principal is the account. */
     assert_string_equal(check(plain, &j, "alice2"), "");
     assert_non_null(
