@@ -180,9 +180,12 @@ static void refuse_submit(struct svc *s, const struct rpc_msg *m,
 static void on_submit(struct svc *s, const struct rpc_msg *m)
 {
     const Aifed__Submit *sub = m->env->submit;
+    const Aifed__Workload *workload = sub->workload;
+    Aifed__Workload booked;
     Aifed__Lease l = AIFED__LEASE__INIT;
     struct placement mt;
     const struct match_candidate *c;
+    int64_t queued;
     char id[AF_ID_MAX + 1], token[AF_TOKEN_MAX], why[AF_WIRE_MAX_TEXT];
 
     if (submit_refused(s, m))
@@ -200,11 +203,19 @@ static void on_submit(struct svc *s, const struct rpc_msg *m)
         goto out;
     }
     c = &mt.r.candidates[mt.r.chosen];
+    if ((queued = placement_queued(&mt)) > 0) {
+        /* No site can start it now: booked where its queue starts it
+         * first (queue_when_busy), a SCHEDULED lease from then. */
+        booked = *sub->workload;
+        if (booked.not_before_ms < mt.w.now_ms + queued)
+            booked.not_before_ms = mt.w.now_ms + queued;
+        workload = &booked;
+    }
     af_id_new("lease", id, sizeof(id));
     l.id = id;
     l.request_id = sub->request_id;
     l.principal = (char *)m->who->id;
-    l.workload = sub->workload;
+    l.workload = (Aifed__Workload *)workload;
     l.state = LEASE_PENDING;
     l.site = (char *)mt.views[c->site].id;
     l.pool = (char *)mt.views[c->site].pools[c->pool].name;
@@ -214,8 +225,8 @@ static void on_submit(struct svc *s, const struct rpc_msg *m)
     l.created_ms = l.updated_ms = mt.w.now_ms;
     /* The walltime runs from the grant, or from a later not_before; the
      * token says until when. */
-    l.expires_ms = lease_start_ms(sub->workload->not_before_ms, l.created_ms) +
-                   (int64_t)sub->workload->walltime_s * 1000;
+    l.expires_ms = lease_start_ms(workload->not_before_ms, l.created_ms) +
+                   (int64_t)workload->walltime_s * 1000;
     record_request(s, m, &mt, l.id, NULL);
     if (leasesvc_grant(s, &l, m->who->id, token) < 0) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_INTERNAL, "could not record the lease");

@@ -21,7 +21,8 @@
 #include <strings.h>
 
 /* The engine's view of a protobuf workload; buffers go into m. */
-static int convert_workload(struct svc *s, const Aifed__Workload *w, struct placement *m)
+static int convert_workload(struct svc *s, const Aifed__Workload *w, bool moving,
+                            struct placement *m)
 {
     struct match_workload *mw = &m->w;
 
@@ -55,6 +56,9 @@ static int convert_workload(struct svc *s, const Aifed__Workload *w, struct plac
         .data = m->data,
         .n_data = w->n_data,
         .require_allocation = s->conf->require_allocation,
+        /* A new lease may wait in a queue when nothing is free; a lease
+         * moved off a site that refused it must start now. */
+        .may_queue = s->conf->queue_when_busy && !moving,
         .fair_share_floor = (double)s->conf->fair_share_floor / 100.0,
         .weights = match_weights_for(w->prefer),
     };
@@ -88,7 +92,7 @@ int placement_run(struct svc *s, const Aifed__Workload *w, const char *principal
                   const Aifed__Lease *lease, struct placement *ret)
 {
     memset(ret, 0, sizeof(*ret));
-    if (convert_workload(s, w, ret) < 0 ||
+    if (convert_workload(s, w, lease != NULL, ret) < 0 ||
         sites_views(s->sites, w->project, principal, &ret->views, &ret->n) < 0 ||
         fill_allocations(s, w->project, ret) < 0)
         goto fail;
@@ -103,6 +107,18 @@ fail:
     placement_free(ret);
     errno = ENOMEM;
     return -1;
+}
+
+int64_t placement_queued(const struct placement *m)
+{
+    const struct match_candidate *c;
+
+    if (m->r.chosen == MATCH_NONE)
+        return 0;
+    c = &m->r.candidates[m->r.chosen];
+    if (m->views[c->site].pools[c->pool].gpus_available >= m->w.gpus)
+        return 0;
+    return (int64_t)c->parts.start_in_s * 1000;
 }
 
 void placement_free(struct placement *m)

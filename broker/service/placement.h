@@ -31,10 +31,16 @@ struct placement {
 
 /* Match w for principal (sites without an account for it, or for w's
  * project, are rejected), excluding the sites lease (if not NULL) already
- * tried. 0 with ret filled (free with placement_free), or -1/ENOMEM. */
+ * tried. With queue_when_busy, a new lease (lease NULL) no site can start
+ * now goes where its queue says it starts first (placement_queued). 0 with
+ * ret filled (free with placement_free), or -1/ENOMEM. */
 int placement_run(struct svc *s, const Aifed__Workload *w, const char *principal,
                   const Aifed__Lease *lease, struct placement *ret);
 void placement_free(struct placement *p);
+
+/* When the chosen pool has not the GPUs free now (it was chosen for its
+ * queue): the estimated start in ms from now; else 0. */
+int64_t placement_queued(const struct placement *p);
 
 /* Whether every name w gives is one some site offers: its accelerator, a
  * country of its allow-list, each certification, data set, model and image

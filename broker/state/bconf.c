@@ -42,6 +42,7 @@ static const struct opt {
     {"map_size_mb", OPT_UINT, offsetof(struct bconf, map_size_mb), 1024 * 1024, "4096"},
     {"require_allocation", OPT_BOOL, offsetof(struct bconf, require_allocation), 0,
      "yes"},
+    {"queue_when_busy", OPT_BOOL, offsetof(struct bconf, queue_when_busy), 0, "no"},
     {"fair_share_floor", OPT_UINT, offsetof(struct bconf, fair_share_floor), 100, "25"},
     {"rate_limit", OPT_UINT, offsetof(struct bconf, rate_limit), 1000000, "50"},
     {"rate_burst", OPT_UINT, offsetof(struct bconf, rate_burst), 1000000, "100"},

@@ -46,6 +46,7 @@ struct bconf {
     uint64_t max_message;
     uint64_t map_size_mb;
     bool require_allocation; /* a site needs the project's allocation */
+    bool queue_when_busy;    /* no site free: book the one that starts it first */
     uint64_t rate_limit;     /* requests a second per principal, on average */
     uint64_t rate_burst;     /* ... and at once */
     uint64_t max_waiting;    /* submits one principal may have waiting for a site */
