@@ -112,6 +112,11 @@ static int jobs_line(struct aconf *c, const char *key, const char *value,
                                 key);
         return set_str(&c->authorized_principals_file, key, value, err);
     }
+    if (!strcmp(key, "authorized_principals_command")) {
+        if (value[0] != '/')
+            return af_error_set(err, "%s: must start with an absolute path", key);
+        return set_str(&c->authorized_principals_command, key, value, err);
+    }
     if (!strcmp(key, "require_user_signature"))
         return bool_value(key, value, &c->require_user_signature, err);
     if (!strcmp(key, "max_jobs_per_user")) {
@@ -242,6 +247,13 @@ struct aconf *aconf_load(const char *path, struct af_error *err)
         af_error_set(err, "%s: the %s backend needs site_file = FILE", path, c->backend);
         goto fail;
     }
+    if (c->authorized_principals_file && c->authorized_principals_command) {
+        af_error_set(err,
+                     "%s: authorized_principals_file or authorized_principals_command, "
+                     "not both",
+                     path);
+        goto fail;
+    }
     if (c->require_user_signature && !c->user_ca_keys) {
         af_error_set(err,
                      "%s: require_user_signature = yes needs user_ca_keys = FILE (the "
@@ -286,6 +298,7 @@ void aconf_destroy(struct aconf *c)
     free(c->demo_jobs_account);
     free(c->user_ca_keys);
     free(c->authorized_principals_file);
+    free(c->authorized_principals_command);
     free(c->ssh_domain);
     af_strv_free(&c->slurm.partitions);
     free(c);
@@ -331,6 +344,9 @@ static void usersig_print(const struct aconf *c, FILE *out)
                 ? "authorized_principals_file = %s\n"
                 : "# authorized_principals_file: none, a principal names its account%s\n",
             c->authorized_principals_file ? c->authorized_principals_file : "");
+    if (c->authorized_principals_command)
+        fprintf(out, "authorized_principals_command = %s\n",
+                c->authorized_principals_command);
     fprintf(out, c->ssh_domain ? "ssh_domain = %s\n" : "# ssh_domain: none%s\n",
             c->ssh_domain ? c->ssh_domain : "");
     fprintf(out, "require_user_signature = %s\n",

@@ -54,7 +54,8 @@ struct aconf {
     /* Jobs their users signed (usersig.h). */
     char *user_ca_keys;               /* sshd's TrustedUserCAKeys, or NULL: no checks */
     char *authorized_principals_file; /* %u: the account; NULL: principal = account */
-    char *ssh_domain;                 /* the domain grant required, or NULL */
+    char *authorized_principals_command; /* ... or a command that prints them (%u) */
+    char *ssh_domain;                    /* the domain grant required, or NULL */
     bool require_user_signature;
     struct aconf_slurm slurm;
 };

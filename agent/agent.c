@@ -747,7 +747,8 @@ static int start_executor(struct agent *a, struct af_error *err)
                              .site = relay_site,
                              .starting = relay_starting,
                              .arg = a,
-                             .conf = a->conf};
+                             .conf = a->conf,
+                             .procs = a->procs};
 
     /* Made first: a site without an executor answers StartJob through it. */
     if (!(a->relay = jobrelay_create(a->conf->site, &io)))

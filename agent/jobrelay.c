@@ -9,6 +9,8 @@
 #include "af_wire.h"
 #include "executor.h"
 #include "follow.h"
+#include "aproc.h"
+#include "af_sshcert.h"
 #include "usersig.h"
 
 #include "aifed.pb-c.h"
@@ -18,6 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The site's principals command: its time and its answer's size. */
+#define PRINCIPALS_TIMEOUT_MS 10000
+#define PRINCIPALS_MAX_OUT    (64 * 1024)
 
 struct jobrelay {
     char site[AF_ID_MAX + 1];
@@ -153,22 +159,8 @@ static const Aifed__Job *resolve_catalog(const Aifed__Site *site, const Aifed__J
     return &r->job;
 }
 
-/* Whether job's user signed it, as the site requires or checks: on the job
- * as the broker sent it, before the site fills anything in. */
-static int signed_by_user(struct jobrelay *r, const Aifed__Job *job, struct af_error *why)
-{
-    char account[AF_ID_MAX + 1];
-
-    if (!r->io.conf || (!usersig_checks(r->io.conf) && !usersig_required(r->io.conf)))
-        return 0;
-    if (!r->xops->account)
-        return af_error_set(why, "this site cannot check who signed a job");
-    if (r->xops->account(r->x, job, account, sizeof(account), why) < 0)
-        return -1;
-    return usersig_check(r->io.conf, job, account, why);
-}
-
-void jobrelay_start(struct jobrelay *r, const Aifed__Job *job)
+/* Start job, checked: with the site's catalogue paths filled in. */
+static void start_checked(struct jobrelay *r, const Aifed__Job *job)
 {
     struct resolved res;
     const Aifed__Job *j =
@@ -176,23 +168,127 @@ void jobrelay_start(struct jobrelay *r, const Aifed__Job *job)
     struct af_error why;
     int rc;
 
-    if (strcmp(j->site, r->site))
-        rc = af_error_set(&why, "job %s is for site %s, this is %s", j->id, j->site,
-                          r->site);
-    else if (!r->x)
-        rc = af_error_set(&why,
-                          "this site runs no jobs through aifed; run it by hand in "
-                          "the lease's reservation (aifedctl lease show %s)",
-                          j->lease_id);
-    else if ((rc = signed_by_user(r, job, &why)) < 0)
-        ;
-    else if ((rc = r->xops->start(r->x, j, &why)) == 0 && r->xops->starting &&
-             r->io.starting && r->xops->starting(r->x))
+    if ((rc = r->xops->start(r->x, j, &why)) == 0 && r->xops->starting &&
+        r->io.starting && r->xops->starting(r->x))
         r->io.starting(r->io.arg);
     if (rc < 0) {
         log_info("job %s: not started: %s", j->id, why.text);
         jobrelay_report(j->id, AIFED__JOB_STATE__JOB_FAILED, 0, why.text, "", "", r);
     }
+}
+
+/* A job waiting for the site's principals command (usersig.h). */
+struct asking {
+    struct jobrelay *r;
+    Aifed__Job *job; /* a copy: the StartJob is gone by the answer */
+    struct af_sshcert cert;
+    char account[AF_ID_MAX + 1];
+};
+
+static void refuse(struct jobrelay *r, const char *job_id, const char *why)
+{
+    log_info("job %s: not started: %s", job_id, why);
+    jobrelay_report(job_id, AIFED__JOB_STATE__JOB_FAILED, 0, why, "", "", r);
+}
+
+static void on_principals(const struct aproc_result *res, void *arg)
+{
+    struct asking *a = arg;
+    struct af_error why;
+    char line[AF_WIRE_MAX_TEXT];
+
+    if (res->stopping) {
+        /* the agent is going */
+    } else if (res->status != 0) {
+        snprintf(line, sizeof(line), "the site's principals command failed (%s)",
+                 *res->err ? res->err : "no reason given");
+        line[strcspn(line, "\n")] = '\0';
+        refuse(a->r, a->job->id, line);
+    } else if (usersig_listed(&a->cert, (char *)res->out, a->account, &why) < 0) {
+        refuse(a->r, a->job->id, why.text);
+    } else {
+        start_checked(a->r, a->job);
+    }
+    aifed__job__free_unpacked(a->job, NULL);
+    free(a);
+}
+
+/* Ask the site's principals command for account, then start job if the
+ * certificate's principals are among its answer. 0 asked; -1 with why. */
+static int ask_principals(struct jobrelay *r, const Aifed__Job *job,
+                          const struct af_sshcert *cert, const char *account,
+                          struct af_error *why)
+{
+    struct asking *a = calloc(1, sizeof(*a));
+    size_t len = aifed__job__get_packed_size(job);
+    uint8_t *buf = malloc(len ? len : 1);
+    char words[2048], *argv[16];
+
+    if (a && buf) {
+        aifed__job__pack(job, buf);
+        a->job = aifed__job__unpack(NULL, len, buf);
+    }
+    free(buf);
+    if (!a || !a->job) {
+        free(a);
+        return af_error_set(why, "out of memory");
+    }
+    a->r = r;
+    a->cert = *cert;
+    snprintf(a->account, sizeof(a->account), "%s", account);
+    if (usersig_command(r->io.conf, account, words, sizeof(words), argv, 16, why) < 0 ||
+        aproc_run(r->io.procs, argv, NULL, 0, PRINCIPALS_TIMEOUT_MS, PRINCIPALS_MAX_OUT,
+                  on_principals, a) < 0) {
+        if (!*why->text)
+            af_error_set(why,
+                         "the site is too busy to check who signed it; submit again");
+        aifed__job__free_unpacked(a->job, NULL);
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether job's user signed it, as the site requires or checks: on the job
+ * as the broker sent it, before the site fills anything in. 0: start it;
+ * 1: asked of the principals command, started when it answers; -1 why. */
+static int signed_by_user(struct jobrelay *r, const Aifed__Job *job, struct af_error *why)
+{
+    char account[AF_ID_MAX + 1];
+    struct af_sshcert cert;
+    int rc;
+
+    if (!r->io.conf || (!usersig_checks(r->io.conf) && !usersig_required(r->io.conf)))
+        return 0;
+    if (!r->xops->account)
+        return af_error_set(why, "this site cannot check who signed a job");
+    if (r->xops->account(r->x, job, account, sizeof(account), why) < 0)
+        return -1;
+    if (!usersig_by_command(r->io.conf) || !r->io.procs)
+        return usersig_check(r->io.conf, job, account, why);
+    if ((rc = usersig_verify(r->io.conf, job, &cert, why)) != 0)
+        return rc > 0 ? 0 : -1;
+    why->text[0] = '\0';
+    return ask_principals(r, job, &cert, account, why) < 0 ? -1 : 1;
+}
+
+void jobrelay_start(struct jobrelay *r, const Aifed__Job *job)
+{
+    struct af_error why;
+    int rc;
+
+    if (strcmp(job->site, r->site))
+        rc = af_error_set(&why, "job %s is for site %s, this is %s", job->id, job->site,
+                          r->site);
+    else if (!r->x)
+        rc = af_error_set(&why,
+                          "this site runs no jobs through aifed; run it by hand in "
+                          "the lease's reservation (aifedctl lease show %s)",
+                          job->lease_id);
+    else if ((rc = signed_by_user(r, job, &why)) == 0)
+        start_checked(r, job);
+    if (rc < 0)
+        refuse(r, job->id, why.text);
 }
 
 void jobrelay_stop(struct jobrelay *r, const char *job_id)

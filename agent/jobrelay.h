@@ -16,6 +16,7 @@
 
 struct jobrelay;
 struct aconf;
+struct aproc_pool;
 struct executor;
 struct executor_ops;
 struct Aifed__Envelope;
@@ -35,6 +36,8 @@ struct jobrelay_io {
     /* The agent's config, for users' job signatures (usersig.h); NULL:
      * none are checked. */
     const struct aconf *conf;
+    /* Where the site's principals command runs (NULL: never asked). */
+    struct aproc_pool *procs;
 };
 
 /* site_id and io are copied. NULL when out of memory. */

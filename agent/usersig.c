@@ -30,6 +30,21 @@ bool usersig_required(const struct aconf *c)
     return c->require_user_signature;
 }
 
+/* Whether path is a regular file root or this process owns, writable by
+ * no one else (what sshd asks of its principals command). */
+static bool trusted_file(const char *path, struct af_error *err)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return af_error_set(err, "%s: %s", path, strerror(errno)), false;
+    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+        (st.st_mode & 022))
+        return af_error_set(err, "%s: not a file root owns and only it may change", path),
+               false;
+    return true;
+}
+
 char *usersig_read_trusted(const char *path, size_t max, struct af_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
@@ -182,35 +197,81 @@ static int certificate(const struct aconf *conf, const Aifed__UserSignature *u,
     return 0;
 }
 
-int usersig_check(const struct aconf *conf, const Aifed__Job *job, const char *account,
-                  struct af_error *why)
+int usersig_verify(const struct aconf *conf, const Aifed__Job *job, struct af_sshcert *c,
+                   struct af_error *why)
 {
     const Aifed__UserSignature *u = job->user_signature;
-    struct af_sshcert c;
     struct af_error err;
     char msg[AF_JOBSIG_MAX_TEXT];
     size_t len;
 
     if (!u || !usersig_checks(conf))
         return !usersig_required(conf)
-                   ? 0
+                   ? 1
                    : af_error_set(why, "this site runs only jobs their users signed: log "
                                        "in with your SSH certificate (aifedctl login "
                                        "--ssh-cert) and submit again");
     if (u->signed_ms > af_now_ms() + FUTURE_SKEW_MS)
         return af_error_set(why,
                             "your signature is dated in the future: check your clock");
-    if (certificate(conf, u, &c, why) < 0)
+    if (certificate(conf, u, c, why) < 0)
         return -1;
     /* This site's id, not the job's: a signature for another site is not
      * good here. */
     len = af_jobsig_message(job->spec, job->lease_id, conf->site, job->request_id,
                             u->signed_ms, msg, sizeof(msg));
     if (!len ||
-        af_sshsig_verify(u->signature, AF_JOBSIG_NAMESPACE, msg, len, c.key, &err) < 0)
+        af_sshsig_verify(u->signature, AF_JOBSIG_NAMESPACE, msg, len, c->key, &err) < 0)
         return af_error_set(why,
                             "your signature is not of this job at this site: changed "
                             "since you signed it, or signed for another (%s)",
                             len ? err.text : "too long");
-    return allowed(conf, &c, account, why);
+    return 0;
+}
+
+int usersig_check(const struct aconf *conf, const Aifed__Job *job, const char *account,
+                  struct af_error *why)
+{
+    struct af_sshcert c;
+    int rc = usersig_verify(conf, job, &c, why);
+
+    return rc != 0 ? (rc > 0 ? 0 : -1) : allowed(conf, &c, account, why);
+}
+
+bool usersig_by_command(const struct aconf *c)
+{
+    return c->authorized_principals_command != NULL;
+}
+
+int usersig_command(const struct aconf *c, const char *account, char *buf, size_t size,
+                    char **argv, size_t max, struct af_error *why)
+{
+    size_t n = 0, at = 0;
+    struct af_error err;
+    char *save = NULL, words[1024];
+
+    snprintf(words, sizeof(words), "%s", c->authorized_principals_command);
+    for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (n + 1 >= max || principals_path(w, account, buf + at, size - at) < 0)
+            return af_error_set(why, "the site's principals command is too long");
+        argv[n++] = buf + at;
+        at += strlen(buf + at) + 1;
+    }
+    argv[n] = NULL;
+    /* sshd runs only a command root owns and no one else may change. */
+    if (!n || !trusted_file(argv[0], &err))
+        return af_error_set(why, "the site's principals command is not trusted (%s)",
+                            n ? err.text : "empty");
+    return 0;
+}
+
+int usersig_listed(const struct af_sshcert *c, char *output, const char *account,
+                   struct af_error *why)
+{
+    return listed(output, c)
+               ? 0
+               : af_error_set(why,
+                              "no principal of your certificate (%s) may "
+                              "act as %s here",
+                              c->n_principals ? c->principals[0] : "none", account);
 }

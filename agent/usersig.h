@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 struct aconf;
+struct af_sshcert;
 struct Aifed__Job;
 
 /* Whether the site checks signatures at all (user_ca_keys is set), and
@@ -35,9 +36,30 @@ bool usersig_required(const struct aconf *c);
 
 /* Whether job (as the broker sent it, before the site fills anything in)
  * may run as account here: 0; -1 with why, in words the user is shown.
- * A job without a signature passes unless one is required. */
+ * A job without a signature passes unless one is required. With a
+ * principals command, use the two halves below instead. */
 int usersig_check(const struct aconf *c, const struct Aifed__Job *job,
                   const char *account, struct af_error *why);
+
+/* The first half: the certificate and the signature, checked: 0 with cert
+ * filled; 1 when the job is unsigned and may run so; -1 with why. */
+int usersig_verify(const struct aconf *c, const struct Aifed__Job *job,
+                   struct af_sshcert *cert, struct af_error *why);
+
+/* Whether the site asks a command whom a principal may act as
+ * (authorized_principals_command, sshd's AuthorizedPrincipalsCommand, such
+ * as EFP's ssh-cert-authorize), run as the agent's account and not waited
+ * for (the agent's command pool). */
+bool usersig_by_command(const struct aconf *c);
+/* Its argv for account (%u), into argv (at most max, NULL-ended) with the
+ * words in buf: 0; -1 with why (too long, or a command root does not own
+ * or others may change). */
+int usersig_command(const struct aconf *c, const char *account, char *buf, size_t size,
+                    char **argv, size_t max, struct af_error *why);
+/* The second half: whether one of cert's principals is in the command's
+ * output (sshd's principals file form; output is changed). 0; -1 why. */
+int usersig_listed(const struct af_sshcert *cert, char *output, const char *account,
+                   struct af_error *why);
 
 /* Whether the site's CA keys can be read and parse: at start and at a
  * config check, so that a site learns of a bad file before a job does.

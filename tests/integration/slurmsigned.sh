@@ -8,7 +8,9 @@
 # job: it runs as the account the site maps her to. A key an admin added to
 # her at the broker (the broker-side attack) submits one: the site refuses
 # it, and she sees why. A certificate whose principal the site does not list
-# for the account is refused too. Skips (77) only where Slurm cannot start.
+# for the account is refused too, by a principals file and by a principals
+# command (EFP's ssh-cert-authorize shape). Skips (77) only where Slurm
+# cannot start.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../../deploy/slurmlab.sh
@@ -121,6 +123,27 @@ ctl mallory run "$(task other 'id -un')" >/dev/null 2>"$T/run.err"; rc=$?
 check "a certificate the site's principals do not list for the account is refused ($rc)" \
     grep -q "no principal of your certificate (mallory@myaccessid.org) may act as $JOBUSER here" "$T/run.err"
 
+wait_free
+
+# The same check with a principals command instead of a file, as EFP's
+# ssh-cert-authorize is used (AuthorizedPrincipalsCommand): run as the
+# agent's account, not waited for, its answer read as the file is.
+printf '#!/bin/sh\n# prints the CUIDs that may act as account $1\n[ "$1" = "%s" ] && echo newbie@myaccessid.org\nexit 0\n' \
+    "$JOBUSER" >"$T/site-ssh/authorize.sh"
+chmod 755 "$T/site-ssh/authorize.sh"
+sed -i "s|^authorized_principals_file = .*|authorized_principals_command = $T/site-ssh/authorize.sh %u|" \
+    "$T/agents/$SITE.conf"
+fed_stop_pid "$T/agents/$SITE.pid" || fail "the agent did not stop cleanly"
+slurm_lab_start_agent "$T" "$SITE"
+wait_for "the agent is back, asking a principals command" 30 \
+    '[[ $(ctlj ops sites | jq -r ".[0].state") == UP ]]'
+out=$(ctl newbie run "$(task bycommand 'echo "by command, as $(id -un)"')" 2>"$T/run.err"); rc=$?
+check "a signed job runs when the site's principals command lists her ($rc)" \
+    test "$rc:$(tail -n 1 <<<"$out")" = "0:by command, as $JOBUSER"
+wait_free
+ctl mallory run "$(task other2 'id -un')" >/dev/null 2>"$T/run.err"
+check "... and one whose principal it does not list is refused" \
+    grep -q "no principal of your certificate (mallory@myaccessid.org) may act as $JOBUSER here" "$T/run.err"
 wait_free
 
 # A stale login file cannot sign once the certificate's key is gone.

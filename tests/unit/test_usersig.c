@@ -15,6 +15,7 @@
 #include "aconf.h"
 #include "af_jobsig.h"
 #include "af_time.h"
+#include "af_sshcert.h"
 #include "usersig.h"
 
 #include "aifed.pb-c.h"
@@ -368,6 +369,51 @@ static const char *refused(const char *lines)
     return err.text;
 }
 
+/* A principals command: its words with %u the account, only one root (or
+ * the agent) owns and no one else may change; its answer read as the file
+ * is. */
+static void a_principals_command_is_run_as_sshd_would(void **state)
+{
+    char lines[512], buf[1024], *argv[8], out[256];
+    struct aconf *c;
+    struct af_error why;
+    struct af_sshcert cert;
+    struct job j;
+
+    (void)state;
+    put("authorize.sh", "#!/bin/sh\necho alice@myaccessid.org\n");
+    snprintf(lines, sizeof(lines),
+             "authorized_principals_command = %s/authorize.sh --user %%u --x %%%%\n",
+             dir);
+    c = conf(lines);
+    sh("chmod 755 %s/authorize.sh", dir);
+    assert_true(usersig_by_command(c));
+    assert_int_equal(usersig_command(c, "alice", buf, sizeof(buf), argv, 8, &why), 0);
+    assert_string_equal(argv[1], "--user");
+    assert_string_equal(argv[2], "alice");
+    assert_string_equal(argv[4], "%");
+    assert_null(argv[5]);
+    sh("chmod 777 %s/authorize.sh", dir);
+    assert_int_equal(usersig_command(c, "alice", buf, sizeof(buf), argv, 8, &why), -1);
+    assert_non_null(strstr(why.text, "not trusted"));
+    sh("chmod 755 %s/authorize.sh", dir);
+    /* The two halves: the signature, then the command's answer. */
+    job_init(&j);
+    sign(&j, "good", "meluxina", af_now_ms());
+    assert_int_equal(usersig_verify(c, &j.job, &cert, &why), 0);
+    snprintf(out, sizeof(out), "# from the directory\nalice@myaccessid.org\n");
+    assert_int_equal(usersig_listed(&cert, out, "alice", &why), 0);
+    snprintf(out, sizeof(out), "bob@myaccessid.org\n");
+    assert_int_equal(usersig_listed(&cert, out, "alice", &why), -1);
+    aconf_destroy(c);
+    assert_non_null(strstr(refused("authorized_principals_command = authorize.sh %u\n"),
+                           "must start with an absolute path"));
+    snprintf(lines, sizeof(lines),
+             "authorized_principals_command = /bin/true\nauthorized_principals_file = "
+             "/etc/ssh/p/%%u\n");
+    assert_non_null(strstr(refused(lines), "not both"));
+}
+
 static void a_site_that_cannot_check_is_told_at_start(void **state)
 {
     struct aconf *c;
@@ -400,6 +446,7 @@ int main(void)
         cmocka_unit_test(only_the_principals_the_site_lists_act_as_an_account),
         cmocka_unit_test(the_sites_files_are_trusted_only_as_sshd_would),
         cmocka_unit_test(a_site_that_cannot_check_is_told_at_start),
+        cmocka_unit_test(a_principals_command_is_run_as_sshd_would),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
