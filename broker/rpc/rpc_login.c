@@ -228,11 +228,12 @@ static void oidc_login(struct svc *s, const struct rpc_msg *m)
     }
     if (conf->oidc_projects_claim && !c.n_projects) {
         rpc_error(s, m, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
-                  "your token's %s names no project of this broker's%s%s: ask your "
-                  "project's manager to add you",
+                  "your token's %s names no project of this broker's%s%s%s: ask "
+                  "your project's manager to add you",
                   conf->oidc_projects_claim,
                   conf->oidc_project_prefix ? " (values starting " : "",
-                  conf->oidc_project_prefix ? conf->oidc_project_prefix : "");
+                  conf->oidc_project_prefix ? conf->oidc_project_prefix : "",
+                  conf->oidc_project_prefix ? ")" : "");
         return;
     }
     until = now + (int64_t)conf->login_lifetime_ms;
