@@ -233,12 +233,7 @@ static int lease_site(struct ctl *ctl, const char *lease, char *buf, size_t size
  * -1 (said) when it could not be. */
 static int sign(struct ctl *ctl, Aifed__SubmitJob *sj)
 {
-    char site[AF_ID_MAX + 1];
-
-    if (!ctl_login_signs(ctl))
-        return 0;
-    if (lease_site(ctl, sj->lease_id, site, sizeof(site)) < 0 ||
-        ctl_login_sign_job(ctl, sj, site) < 0)
+    if (ctl_login_sign_job(ctl, sj, lease_site) < 0)
         return fprintf(stderr, "aifedctl: the job was not submitted: it could not be "
                                "signed with your SSH login's key\n"),
                -1;

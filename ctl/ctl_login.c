@@ -8,6 +8,7 @@
  * exist yet) as the certificate's user, until the certificate expires.
  */
 #include "ctl_login.h"
+#include "af_ids.h"
 #include "af_keys.h"
 #include "af_sshcert.h"
 #include "af_time.h"
@@ -141,14 +142,6 @@ static void keep_ssh_session(struct ctl *ctl, const char *cert, const char *key,
         fprintf(stderr, "aifedctl: %s: your jobs will not be signed\n", err.text);
 }
 
-bool ctl_login_signs(const struct ctl *ctl)
-{
-    static struct ctl_session s;
-    struct af_error err;
-
-    return ctl->key && ctl_session_load(ctl->key, &s, &err) > 0 && *s.ssh_cert;
-}
-
 /* A job's signature: its certificate's line and its armour. */
 static struct {
     Aifed__UserSignature sig;
@@ -156,17 +149,21 @@ static struct {
     char text[8192];
 } job_sig;
 
-int ctl_login_sign_job(struct ctl *ctl, Aifed__SubmitJob *sj, const char *site)
+int ctl_login_sign_job(struct ctl *ctl, Aifed__SubmitJob *sj, ctl_login_site_fn site_of)
 {
     static struct ctl_session s;
     struct af_error err;
-    char msg[AF_JOBSIG_MAX_TEXT];
+    char msg[AF_JOBSIG_MAX_TEXT], site[AF_ID_MAX + 1];
     int rc;
 
+    if (!ctl->key)
+        return 0;
     if ((rc = ctl_session_load(ctl->key, &s, &err)) < 0)
         return fprintf(stderr, "aifedctl: %s\n", err.text), -1;
     if (rc == 0 || !*s.ssh_cert)
         return 0; /* not an SSH login: nothing signs */
+    if (site_of(ctl, sj->lease_id, site, sizeof(site)) < 0)
+        return -1;
     aifed__user_signature__init(&job_sig.sig);
     job_sig.sig.signed_ms = af_now_ms();
     if (read_line(s.ssh_cert, job_sig.cert, sizeof(job_sig.cert)) < 0 ||

@@ -7,7 +7,7 @@
 
 #include "ctl.h"
 
-#include <stdbool.h>
+#include <stddef.h>
 
 struct Aifed__SubmitJob;
 
@@ -19,13 +19,17 @@ int ctl_cmd_logout(struct ctl *ctl, const struct ctl_command *cmd, int argc, cha
  * stderr when it fails; the command goes on either way. */
 void ctl_login_renew(struct ctl *ctl);
 
-/* Whether this key's login was by SSH certificate: its jobs are signed. */
-bool ctl_login_signs(const struct ctl *ctl);
+/* The site a job's lease is at, for its signature: into buf; -1 (said)
+ * when it cannot be learnt. */
+typedef int (*ctl_login_site_fn)(struct ctl *ctl, const char *lease_id, char *buf,
+                                 size_t size);
 
 /* When this key's login was by SSH certificate: sj (its spec, lease and
- * request id) signed for site, and sj->user_signature set to the
- * signature (static: good until the next call): 1. 0 when there is no
- * such login (nothing signs); -1 when signing failed (said). */
-int ctl_login_sign_job(struct ctl *ctl, struct Aifed__SubmitJob *sj, const char *site);
+ * request id) signed for its lease's site (asked of site_of only then),
+ * and sj->user_signature set to the signature (static: good until the next
+ * call): 1. 0 when there is no such login (nothing signs); -1 when signing
+ * failed (said). */
+int ctl_login_sign_job(struct ctl *ctl, struct Aifed__SubmitJob *sj,
+                       ctl_login_site_fn site_of);
 
 #endif

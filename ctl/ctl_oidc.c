@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ctl_oidc.h"
 #include "af_conf.h"
+#include "af_http.h"
 #include "af_time.h"
 
 #include <curl/curl.h>
@@ -15,59 +16,19 @@
 #define HTTP_TIMEOUT_MS 20000L
 #define WAIT_MAX_S      1800 /* a device code is never waited on longer */
 
-struct body {
-    char *v;
-    size_t n;
-};
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
-{
-    struct body *b = arg;
-    size_t add = size * n;
-    char *grown;
-
-    if (b->n + add > BODY_MAX || !(grown = realloc(b->v, b->n + add + 1)))
-        return 0;
-    memcpy(grown + b->n, data, add);
-    b->v = grown;
-    b->n += add;
-    b->v[b->n] = '\0';
-    return add;
-}
-
 /* GET url, or POST form to it: the answer's JSON object (any status: an
  * OAuth error is a JSON answer with 400), or NULL with err. */
 static json_t *http_json(const char *url, const char *form, struct af_error *err)
 {
-    CURL *c;
-    struct body b = {0};
-    CURLcode rc;
-    json_t *doc;
+    long status;
+    char *body = af_http_fetch(url, form, BODY_MAX, HTTP_TIMEOUT_MS, &status, err);
+    json_t *doc = body ? json_loads(body, 0, NULL) : NULL;
 
-    if (!af_conf_url_ok(url))
-        return af_error_set(err, "%s: want https:// (http:// only to this machine)", url),
-               NULL;
-    if (!(c = curl_easy_init()))
-        return af_error_set(err, "curl: out of memory"), NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (form)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-    rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) {
-        free(b.v);
-        return af_error_set(err, "%s: %s", url, curl_easy_strerror(rc)), NULL;
-    }
-    doc = b.v ? json_loads(b.v, 0, NULL) : NULL;
-    free(b.v);
-    if (!json_is_object(doc)) {
+    free(body);
+    if (body && !json_is_object(doc)) {
         json_decref(doc);
-        return af_error_set(err, "%s: the answer is not JSON", url), NULL;
+        return af_error_set(err, "%s: the answer is not JSON (HTTP %ld)", url, status),
+               NULL;
     }
     return doc;
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "jwks.h"
 #include "af_conf.h"
+#include "af_http.h"
 #include "af_log.h"
 #include "af_time.h"
 #include "oidc.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,6 @@ struct fetch {
     struct jwks *j; /* NULL once jwks_destroy let it go */
     char issuer[512];
     char *body; /* the JWKS */
-    size_t len;
     char why[160];
 };
 
@@ -36,7 +35,7 @@ struct jwks *jwks_create(uv_loop_t *loop, struct oidc *cache)
     if (j) {
         j->loop = loop;
         j->cache = cache;
-        curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses curl */
+        af_http_init(); /* before the pool's threads fetch */
     }
     return j;
 }
@@ -50,47 +49,17 @@ void jwks_destroy(struct jwks *j)
     free(j);
 }
 
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
-{
-    struct fetch *f = arg;
-    size_t add = size * n;
-    char *grown;
-
-    if (f->len + add > OIDC_JWKS_MAX || !(grown = realloc(f->body, f->len + add + 1)))
-        return 0; /* curl ends the transfer: too large */
-    memcpy(grown + f->len, data, add);
-    f->body = grown;
-    f->len += add;
-    f->body[f->len] = '\0';
-    return add;
-}
-
 /* GET url into f->body: 0, or -1 with f->why. */
 static int get(struct fetch *f, const char *url)
 {
-    CURL *c = curl_easy_init();
-    CURLcode rc;
-    long status = 0;
+    struct af_error err;
+    long status;
 
     free(f->body);
-    f->body = NULL;
-    f->len = 0;
-    if (!c)
-        return snprintf(f->why, sizeof(f->why), "curl: out of memory"), -1;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)FETCH_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK)
-        return snprintf(f->why, sizeof(f->why), "%.80s: %s", url, curl_easy_strerror(rc)),
-               -1;
-    if (status != 200 || !f->body)
+    if (!(f->body =
+              af_http_fetch(url, NULL, OIDC_JWKS_MAX, FETCH_TIMEOUT_MS, &status, &err)))
+        return snprintf(f->why, sizeof(f->why), "%s", err.text), -1;
+    if (status != 200)
         return snprintf(f->why, sizeof(f->why), "%.80s: HTTP %ld", url, status), -1;
     return 0;
 }
@@ -128,11 +97,11 @@ static void done(uv_work_t *req, int status)
         f->j->running = NULL;
         if (!oidc_issuer(f->j->cache) || strcmp(f->issuer, oidc_issuer(f->j->cache))) {
             /* A reload changed the issuer meanwhile: these are not its keys. */
-            oidc_fetch_failed(f->j->cache, "the issuer changed", af_mono_ms());
+            oidc_fetch_failed(f->j->cache, "the issuer changed");
         } else if (status != 0 || *f->why) {
             log_warnx("OpenID issuer %s: keys not fetched: %s", f->issuer,
                       status ? "cancelled" : f->why);
-            oidc_fetch_failed(f->j->cache, status ? "cancelled" : f->why, af_mono_ms());
+            oidc_fetch_failed(f->j->cache, status ? "cancelled" : f->why);
         } else if (oidc_set_keys(f->j->cache, f->body, af_mono_ms(), &err) < 0) {
             log_warnx("OpenID issuer %s: keys not taken: %s", f->issuer, err.text);
         } else {
@@ -154,7 +123,7 @@ void jwks_tick(struct jwks *j, int64_t now_ms)
     snprintf(f->issuer, sizeof(f->issuer), "%s", oidc_issuer(j->cache));
     oidc_fetch_started(j->cache, now_ms);
     if (uv_queue_work(j->loop, &f->req, work, done) != 0) {
-        oidc_fetch_failed(j->cache, "cannot start a fetch", now_ms);
+        oidc_fetch_failed(j->cache, "cannot start a fetch");
         free(f);
         return;
     }

@@ -89,9 +89,8 @@ void oidc_fetch_started(struct oidc *o, int64_t now_ms)
     o->want = false;
 }
 
-void oidc_fetch_failed(struct oidc *o, const char *why, int64_t now_ms)
+void oidc_fetch_failed(struct oidc *o, const char *why)
 {
-    (void)now_ms;
     o->in_flight = false;
     snprintf(o->failed, sizeof(o->failed), "%s", why);
 }

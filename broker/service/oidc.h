@@ -69,7 +69,7 @@ void oidc_fetch_started(struct oidc *o, int64_t now_ms);
 /* The issuer's JWKS (its JSON text) replaces the cached keys: 0, or -1
  * with err (the old keys stay). */
 int oidc_set_keys(struct oidc *o, const char *jwks, int64_t now_ms, struct af_error *err);
-void oidc_fetch_failed(struct oidc *o, const char *why, int64_t now_ms);
+void oidc_fetch_failed(struct oidc *o, const char *why);
 
 /* Check token, sent to enrol key (Z85), at now_s (the lease clock's
  * seconds; mono_ms the monotonic clock): 0 with claims filled and the
