@@ -108,7 +108,6 @@ struct sim {
     struct node *nodes;
     int n_nodes;
     struct task *tasks;
-    int n_tasks;
     struct cluster *clusters;
     int n_clusters;
     bool pooled;
@@ -758,8 +757,7 @@ static void free_clusters(struct sim *s)
 static struct result replay(struct node *nodes, int n_nodes, const struct task *in, int n,
                             const int *order, double scale, int64_t t0, enum policy pol)
 {
-    struct sim s = {
-        .nodes = nodes, .n_nodes = n_nodes, .n_tasks = n, .pooled = pol == POOLED};
+    struct sim s = {.nodes = nodes, .n_nodes = n_nodes, .pooled = pol == POOLED};
     static struct fed_view view;
     struct result res = {0};
     int64_t *waits = malloc((size_t)n * sizeof(int64_t)),
