@@ -134,6 +134,11 @@ fed_wait_up "$demo" ${#sites[@]}
 ctl() { fed_ctl "$demo" alice "$@"; }
 ctl sites
 
+step "The federation's task templates, published by its admin (ops)"
+fed_publish_templates "$demo" deploy/templates/*.yaml
+echo "\$ aifedctl templates"
+ctl templates
+
 # place WHY ARGS... : explain, then submit, a workload for alice.
 place() {
     local why=$1; shift

@@ -142,6 +142,17 @@ fed_ctl() {
         --key "$dir/keys/$user.key" "$@"
 }
 
+# fed_publish_templates DIR FILE... : admin ops publishes each task
+# template as the federation's, so that users who have no admin key can list
+# and run them. Says which one failed, and why.
+fed_publish_templates() {
+    local dir=$1 f out; shift
+    for f in "$@"; do
+        out=$(fed_ctl "$dir" ops --timeout 10s admin template add "$f" 2>&1) ||
+            { fed_log "template $f not published: $out"; return 1; }
+    done
+}
+
 # fed_wait_up DIR N : until N sites are UP (as admin ops sees them).
 fed_wait_up() {
     local dir=$1 want=$2 i up

@@ -67,6 +67,17 @@ out=$(timeout 60 env -u AIFED_CONFIG HOME="$H" "$CTL" --broker-key "$H/.config/a
 check "a wrong broker key is named as the likely cause, in seconds" \
     test "$rc" -ne 124 -a -n "$(grep -F "CURVE handshake did not complete: is the broker's public key" <<<"$out")"
 
+# The demo publishes the templates the project ships, as an operator would:
+# a newcomer lists them and tries one without an admin key.
+check "the operator publishes the shipped templates" \
+    fed_publish_templates "$T" "$SRC"/deploy/templates/*.yaml
+check "... and the newcomer sees all five" \
+    test "$(newbie --json templates | jq -r '[.templates[].name] | sort | join(",")')" \
+    = "batch-inference,jupyter,lora-finetune,torchrun-ddp,vllm-server"
+out=$(newbie run --template jupyter --set project=llm-eu --dry-run 2>&1); rc=$?
+check "... and tries one (dry run) with nothing but her own key" \
+    test "$rc" = 0 -a -n "$(grep -F 'jupyter' <<<"$out")"
+
 out=$(newbie sumbit 2>&1); rc=$?
 check "a mistyped command gets the nearest one, and where the help is" \
     test "$rc:$(tr '\n' '|' <<<"$out")" = "2:aifedctl: no command 'sumbit'; did you mean 'submit'?|See 'aifedctl --help'.|"
