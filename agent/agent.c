@@ -748,7 +748,8 @@ static int start_executor(struct agent *a, struct af_error *err)
                              .starting = relay_starting,
                              .arg = a,
                              .conf = a->conf,
-                             .procs = a->procs};
+                             .procs = a->procs,
+                             .loop = &a->loop};
 
     /* Made first: a site without an executor answers StartJob through it. */
     if (!(a->relay = jobrelay_create(a->conf->site, &io)))

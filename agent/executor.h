@@ -68,6 +68,9 @@ struct executor_ops {
      * site that checks users' signatures (usersig.h) needs it. */
     int (*account)(struct executor *x, const struct Aifed__Job *job, char *buf,
                    size_t size, struct af_error *why);
+    /* The host job_id runs on, as the site says ("" or NULL when it does
+     * not know): where a replica's port is reached (replicas.h). */
+    const char *(*node)(struct executor *x, const char *job_id);
     /* Stop one job, or every job of a lease; each reports CANCELLED. */
     void (*cancel)(struct executor *x, const char *job_id, const char *reason);
     void (*cancel_lease)(struct executor *x, const char *lease_id, const char *reason);

@@ -9,6 +9,7 @@
 #include "af_wire.h"
 #include "executor.h"
 #include "follow.h"
+#include "replicas.h"
 #include "aproc.h"
 #include "af_sshcert.h"
 #include "usersig.h"
@@ -30,8 +31,11 @@ struct jobrelay {
     struct jobrelay_io io;
     const struct executor_ops *xops;
     struct executor *x;
-    bool quiet; /* the agent is going: nothing more is sent */
+    struct replicas *reps; /* served models' replicas, probed; NULL without a loop */
+    bool quiet;            /* the agent is going: nothing more is sent */
 };
+
+static void on_replica_changed(const char *job_id, void *arg);
 
 struct jobrelay *jobrelay_create(const char *site_id, const struct jobrelay_io *io)
 {
@@ -41,11 +45,17 @@ struct jobrelay *jobrelay_create(const char *site_id, const struct jobrelay_io *
         return NULL;
     snprintf(r->site, sizeof(r->site), "%s", site_id);
     r->io = *io;
+    if (io->loop && !(r->reps = replicas_create(io->loop, on_replica_changed, r))) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
 void jobrelay_destroy(struct jobrelay *r)
 {
+    if (r)
+        replicas_destroy(r->reps);
     free(r);
 }
 
@@ -83,8 +93,33 @@ void jobrelay_report(const char *job_id, int state, int exit_code, const char *r
     st.reason = why;
     st.site_job_id = (char *)site_job_id;
     st.local_account = (char *)account;
+    if (r->reps) {
+        const char *node = r->x && r->xops->node ? r->xops->node(r->x, job_id) : NULL;
+        const char *where;
+        bool ready;
+        replicas_state(r->reps, job_id, state, node);
+        if (replicas_get(r->reps, job_id, &where, &st.port, &ready)) {
+            st.node = (char *)where;
+            st.ready = ready;
+        }
+    }
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_JOB_STATUS, &st);
     relay(r, &env);
+}
+
+/* A replica's readiness changed: the broker hears it with its state. */
+static void on_replica_changed(const char *job_id, void *arg)
+{
+    struct jobrelay *r = arg;
+    const char *node;
+    uint32_t port;
+    bool ready = false;
+
+    replicas_get(r->reps, job_id, &node, &port, &ready);
+    jobrelay_report(job_id, AIFED__JOB_STATE__JOB_RUNNING, 0,
+                    ready ? "answers its readiness probe"
+                          : "stopped answering its readiness probe",
+                    "", "", r);
 }
 
 /* The site's path of the catalogue entry of kind called name, or NULL. */
@@ -105,11 +140,12 @@ static const char *catalog_path(const Aifed__Site *site, int kind, const char *n
 struct resolved {
     Aifed__Job job;
     Aifed__JobSpec spec;
-    Aifed__EnvVar vars[4];
-    Aifed__EnvVar *env[AF_WIRE_MAX_ENV + 4];
+    Aifed__EnvVar vars[5];
+    Aifed__EnvVar *env[AF_WIRE_MAX_ENV + 5];
+    char port[12]; /* a replica's, in AIFED_PORT */
 };
 
-/* Add name=value to r's environment (at most 3 are added). */
+/* Add name=value to r's environment (at most 4 are added). */
 static void add_var(struct resolved *r, size_t *n, const char *name, const char *value)
 {
     aifed__env_var__init(&r->vars[*n]);
@@ -120,7 +156,7 @@ static void add_var(struct resolved *r, size_t *n, const char *name, const char 
 }
 
 static const Aifed__Job *resolve_catalog(const Aifed__Site *site, const Aifed__Job *j,
-                                         struct resolved *r)
+                                         uint32_t port, struct resolved *r)
 {
     static const struct {
         int kind;
@@ -154,20 +190,41 @@ static const Aifed__Job *resolve_catalog(const Aifed__Site *site, const Aifed__J
         if (path && !(image && kinds[k].kind == AIFED__DATA_KIND__DATA_IMAGE))
             add_var(r, &n, kinds[k].var, path);
     }
+    if (port) { /* a served model's replica listens there */
+        snprintf(r->port, sizeof(r->port), "%u", port);
+        add_var(r, &n, "AIFED_PORT", r->port);
+    }
     r->spec.env = r->env;
     r->spec.n_env = s->n_env + n;
     return &r->job;
 }
 
-/* Start job, checked: with the site's catalogue paths filled in. */
+static void refuse(struct jobrelay *r, const char *job_id, const char *why)
+{
+    log_info("job %s: not started: %s", job_id, why);
+    jobrelay_report(job_id, AIFED__JOB_STATE__JOB_FAILED, 0, why, "", "", r);
+}
+
+/* Start job, checked: with the site's catalogue paths filled in (and a
+ * served model's replica's port). */
 static void start_checked(struct jobrelay *r, const Aifed__Job *job)
 {
     struct resolved res;
-    const Aifed__Job *j =
-        resolve_catalog(r->io.site ? r->io.site(r->io.arg) : NULL, job, &res);
+    const Aifed__Job *j;
     struct af_error why;
+    uint32_t port = 0;
     int rc;
 
+    if (job->spec && job->spec->service && r->reps &&
+        replicas_add(r->reps, job, &port) < 0) {
+        af_error_set(&why,
+                     errno == EMFILE ? "this site runs %d served models' replicas already"
+                                     : "no free port for the replica (%d)",
+                     errno == EMFILE ? REPLICAS_MAX : errno);
+        refuse(r, job->id, why.text);
+        return;
+    }
+    j = resolve_catalog(r->io.site ? r->io.site(r->io.arg) : NULL, job, port, &res);
     if ((rc = r->xops->start(r->x, j, &why)) == 0 && r->xops->starting &&
         r->io.starting && r->xops->starting(r->x))
         r->io.starting(r->io.arg);
@@ -184,12 +241,6 @@ struct asking {
     struct af_sshcert cert;
     char account[AF_ID_MAX + 1];
 };
-
-static void refuse(struct jobrelay *r, const char *job_id, const char *why)
-{
-    log_info("job %s: not started: %s", job_id, why);
-    jobrelay_report(job_id, AIFED__JOB_STATE__JOB_FAILED, 0, why, "", "", r);
-}
 
 static void on_principals(const struct aproc_result *res, void *arg)
 {

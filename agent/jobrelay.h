@@ -5,7 +5,8 @@
  * here, its user's signature when the site checks them: usersig.h) and given to the
  * executor with the site's catalogue paths filled in, a StopJob passed on, a ReadJobLog
  * answered when the executor has the piece (maybe later), and every state the executor
- * reports sent to the broker as a JobStatus. The loop gives it a way to send and to see
+ * reports sent to the broker as a JobStatus (a served model's replica's with its node,
+ * port and readiness: replicas.h). The loop gives it a way to send and to see
  * the site as last advertised, so that it can be tested with a fake executor and no
  * sockets (tests/unit/test_jobrelay.c).
  */
@@ -13,6 +14,7 @@
 #define JOBRELAY_H
 
 #include <stdint.h>
+#include <uv.h>
 
 struct jobrelay;
 struct aconf;
@@ -38,6 +40,9 @@ struct jobrelay_io {
     const struct aconf *conf;
     /* Where the site's principals command runs (NULL: never asked). */
     struct aproc_pool *procs;
+    /* The loop replicas' readiness probes run in (replicas.h); NULL: a
+     * served model's job gets its port but is never probed. */
+    uv_loop_t *loop;
 };
 
 /* site_id and io are copied. NULL when out of memory. */

@@ -1054,10 +1054,52 @@ static int check_files(const Aifed__JobSpec *j, struct af_error *err)
     return 0;
 }
 
+bool af_wire_endpoint_name_ok(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+
+    if (!len || len > AF_WIRE_MAX_ENDPOINT_NAME || !(*s >= 'a' && *s <= 'z') ||
+        s[len - 1] == '-')
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+            return false;
+    return true;
+}
+
+/* A probe's path: absolute, printable, no spaces (it goes into a request
+ * line as it is). */
+static int check_probe_path(const char *s, struct af_error *err)
+{
+    if (!s || !*s)
+        return 0;
+    if (*s != '/' || strlen(s) > AF_WIRE_MAX_PROBE_PATH)
+        return bad(err, "%s is not a path of at most 256 characters",
+                   "service.probe_path");
+    return check_blob(s, AF_WIRE_MAX_PROBE_PATH + 1, "service.probe_path", err);
+}
+
+static int check_service(const Aifed__Service *sv, struct af_error *err)
+{
+    if (!sv)
+        return 0;
+    if (sv->port > 65535)
+        return bad(err, "%s is not a port", "service.port");
+    if (sv->replicas_max > AF_WIRE_MAX_REPLICAS || sv->replicas_min > sv->replicas_max)
+        return bad(err, "%s is not min <= max <= 16", "service.replicas");
+    if (sv->metric > AIFED__SCALE_METRIC__SCALE_RPS || !isfinite(sv->target) ||
+        sv->target < 0 || (sv->metric && sv->target <= 0))
+        return bad(err, "%s is not a known metric with a target above 0",
+                   "service.metric");
+    return check_probe_path(sv->probe_path, err);
+}
+
 static int check_spec(const Aifed__JobSpec *j, struct af_error *err)
 {
     if (!j)
         return bad(err, "%s is required", "spec");
+    if (check_service(j->service, err))
+        return -1;
     if (check_files(j, err))
         return -1;
     if (j->n_env > AF_WIRE_MAX_ENV)
@@ -1107,6 +1149,8 @@ static int check_job(const Aifed__Job *j, struct af_error *err)
                    check_id(j->site_job_id, false, "job.site_job_id", err) ||
                    check_id(j->local_account, false, "job.local_account", err) ||
                    check_user_signature(j->user_signature, err) ||
+                   check_text(j->node, "job.node", err) ||
+                   (j->port > 65535 ? bad(err, "%s is not a port", "job.port") : 0) ||
                    (j->gpu_seconds > AF_WIRE_MAX_GPU_S
                         ? bad(err, "%s is out of range", "job.gpu_seconds")
                         : 0)
@@ -1230,9 +1274,116 @@ static int v_job_status(const Env *e, struct af_error *err)
     return check_id(j->job_id, true, "job_id", err) || check_job_state(j->state, err) ||
                    check_text(j->reason, "reason", err) ||
                    check_id(j->site_job_id, false, "site_job_id", err) ||
-                   check_id(j->local_account, false, "local_account", err)
+                   check_id(j->local_account, false, "local_account", err) ||
+                   check_text(j->node, "node", err) ||
+                   (j->port > 65535 ? bad(err, "%s is not a port", "port") : 0)
                ? -1
                : 0;
+}
+
+static int check_replica_state(int s, struct af_error *err)
+{
+    if (s >= AIFED__REPLICA_STATE__REPLICA_QUEUED &&
+        s <= AIFED__REPLICA_STATE__REPLICA_OFFLINE)
+        return 0;
+    return bad(err, "%s is not a known replica state", "replica.state");
+}
+
+static int check_endpoint_name(const char *s, struct af_error *err)
+{
+    return af_wire_endpoint_name_ok(s)
+               ? 0
+               : bad(err, "%s is not a name of 1-40 of a-z, 0-9 and '-'", "name");
+}
+
+static int check_endpoint(const Aifed__Endpoint *ep, struct af_error *err)
+{
+    if (!ep)
+        return bad(err, "%s is required", "endpoint");
+    if (check_endpoint_name(ep->name, err) ||
+        check_text(ep->principal, "principal", err) ||
+        check_id(ep->project, true, "project", err) ||
+        check_workload(ep->workload, err) || check_spec(ep->job, err) ||
+        check_text(ep->reason, "reason", err) ||
+        check_id(ep->request_id, false, "request_id", err) ||
+        check_time(ep->created_ms, "created", err) ||
+        check_time(ep->updated_ms, "updated", err))
+        return -1;
+    if (ep->n_replicas > AF_WIRE_MAX_REPLICAS)
+        return bad(err, "%s has too many entries", "replicas");
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        const Aifed__Replica *r = ep->replicas[i];
+        if (!r || check_id(r->lease_id, true, "replica.lease_id", err) ||
+            check_id(r->job_id, false, "replica.job_id", err) ||
+            check_id(r->site, true, "replica.site", err) ||
+            check_replica_state(r->state, err) ||
+            check_text(r->node, "replica.node", err) ||
+            check_time(r->since_ms, "replica.since", err) ||
+            check_time(r->created_ms, "replica.created", err) ||
+            (r->port > 65535 ? bad(err, "%s is not a port", "replica.port") : 0))
+            return -1;
+    }
+    return 0;
+}
+
+static int v_create_endpoint(const Env *e, struct af_error *err)
+{
+    const Aifed__CreateEndpoint *c = e->create_endpoint;
+
+    if (!c)
+        return bad(err, "%s is required", "create_endpoint");
+    if (check_id(c->request_id, true, "request_id", err) ||
+        check_endpoint_name(c->name, err) || check_workload(c->workload, err) ||
+        check_spec(c->job, err))
+        return -1;
+    return c->job->service ? 0 : bad(err, "%s is required", "job.service");
+}
+
+static int v_get_endpoint(const Env *e, struct af_error *err)
+{
+    return e->get_endpoint ? check_endpoint_name(e->get_endpoint->name, err)
+                           : bad(err, "%s is required", "get_endpoint");
+}
+
+static int v_list_endpoints(const Env *e, struct af_error *err)
+{
+    return e->list_endpoints ? check_id(e->list_endpoints->project, false, "project", err)
+                             : bad(err, "%s is required", "list_endpoints");
+}
+
+static int v_endpoint_reply(const Env *e, struct af_error *err)
+{
+    return e->endpoint_reply ? check_endpoint(e->endpoint_reply->endpoint, err)
+                             : bad(err, "%s is required", "endpoint_reply");
+}
+
+static int v_endpoint_list(const Env *e, struct af_error *err)
+{
+    if (!e->endpoint_list)
+        return bad(err, "%s is required", "endpoint_list");
+    if (e->endpoint_list->n_endpoints > AF_WIRE_MAX_ENDPOINTS)
+        return bad(err, "%s has too many entries", "endpoint_list.endpoints");
+    for (size_t i = 0; i < e->endpoint_list->n_endpoints; i++)
+        if (check_endpoint(e->endpoint_list->endpoints[i], err))
+            return -1;
+    return 0;
+}
+
+static int v_scale_endpoint(const Env *e, struct af_error *err)
+{
+    const Aifed__ScaleEndpoint *sc = e->scale_endpoint;
+
+    if (!sc)
+        return bad(err, "%s is required", "scale_endpoint");
+    if (sc->replicas_max > AF_WIRE_MAX_REPLICAS || sc->replicas_min > sc->replicas_max)
+        return bad(err, "%s is not min <= max <= 16", "replicas");
+    return check_endpoint_name(sc->name, err);
+}
+
+static int v_delete_endpoint(const Env *e, struct af_error *err)
+{
+    return e->delete_endpoint ? check_endpoint_name(e->delete_endpoint->name, err)
+                              : bad(err, "%s is required", "delete_endpoint");
 }
 
 static const struct {
@@ -1303,6 +1454,13 @@ static const struct {
     {AIFED__ENVELOPE__BODY_TEMPLATE_ADMIN, "template_admin", v_template_admin},
     {AIFED__ENVELOPE__BODY_HEALTH, "health", v_health},
     {AIFED__ENVELOPE__BODY_HEALTH_REPLY, "health_reply", v_health_reply},
+    {AIFED__ENVELOPE__BODY_CREATE_ENDPOINT, "create_endpoint", v_create_endpoint},
+    {AIFED__ENVELOPE__BODY_GET_ENDPOINT, "get_endpoint", v_get_endpoint},
+    {AIFED__ENVELOPE__BODY_LIST_ENDPOINTS, "list_endpoints", v_list_endpoints},
+    {AIFED__ENVELOPE__BODY_ENDPOINT_REPLY, "endpoint_reply", v_endpoint_reply},
+    {AIFED__ENVELOPE__BODY_ENDPOINT_LIST, "endpoint_list", v_endpoint_list},
+    {AIFED__ENVELOPE__BODY_SCALE_ENDPOINT, "scale_endpoint", v_scale_endpoint},
+    {AIFED__ENVELOPE__BODY_DELETE_ENDPOINT, "delete_endpoint", v_delete_endpoint},
 };
 
 void af_wire_clean_text(char *s)

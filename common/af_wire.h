@@ -47,6 +47,11 @@
 #define AF_WIRE_MAX_TEMPLATES_SIZE (64 * 1024) /* a site's, all together */
 #define AF_WIRE_MAX_FED_TEMPLATES  64          /* the federation's, added by admins */
 #define AF_WIRE_MAX_CATALOG        200         /* entries in one CatalogList */
+/* Inference (docs/inference.md). */
+#define AF_WIRE_MAX_REPLICAS      16  /* an endpoint's, at most */
+#define AF_WIRE_MAX_ENDPOINTS     256 /* in one EndpointList */
+#define AF_WIRE_MAX_ENDPOINT_NAME 40  /* a-z, 0-9 and '-': it is in URLs */
+#define AF_WIRE_MAX_PROBE_PATH    256
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL
@@ -89,6 +94,11 @@ void af_wire_clean_text(char *s);
 /* Whether s is a file's path inside a job's directory: relative, of names
  * that are neither "." nor "..", in letters, digits and ._- only. */
 bool af_wire_file_name_ok(const char *s);
+
+/* Whether s is an endpoint's name: 1-40 of a-z, 0-9 and '-', starting
+ * with a letter and not ending with '-' (it is a URL's path segment and a
+ * DNS label). */
+bool af_wire_endpoint_name_ok(const char *s);
 
 /* The accelerator model a lease holds: its pool's (the broker fills it at
  * placement), else the one its workload asked for, else "" (any). The

@@ -16,6 +16,7 @@
 #include "ctl_config.h"
 #include "ctl_opts.h"
 #include "ctl_catalog.h"
+#include "ctl_endpoints.h"
 #include "ctl_login.h"
 #include "ctl_show.h"
 #include "af_near.h"
@@ -385,6 +386,27 @@ static const struct ctl_command commands[] = {
     {"job", ctl_cmd_job, "job show|cancel ID [--json]",
      "show: one job in full (state, the site's id for it and the account it runs as,\n"
      "times, exit code, GPU-seconds used). cancel: stop it; it ends CANCELLED.\n"},
+    {"serve", ctl_cmd_run,
+     "serve TASK.yaml [--name NAME] [--replicas N|MIN..MAX] [workload options] [--json]\n"
+     "       serve --template NAME|SITE/NAME [--set KEY=VALUE ...] [--dry-run] [serve's "
+     "options]",
+     "Serve a model: an endpoint whose replicas are the task's job, each in a lease\n"
+     "of its own, placed like any workload (country, certifications, the model where\n"
+     "it is) and spread over sites. The task's service: section says the port (else\n"
+     "the site gives one in AIFED_PORT), the readiness probe and the replicas\n"
+     "(docs/inference.md). The broker keeps the replicas: it replaces one whose site\n"
+     "goes DOWN or whose job ends, and one whose lease nears its end. NAME is the\n"
+     "task's name in lower case unless given (1-40 of a-z, 0-9 and '-').\n"},
+    {"endpoints", ctl_cmd_endpoints, "endpoints [--project P] [--json]",
+     "The endpoints of your projects: state (LIVE when a replica is), replicas LIVE\n"
+     "and wanted, model and sites.\n"},
+    {"endpoint", ctl_cmd_endpoint,
+     "endpoint show|delete NAME [--json]\n"
+     "       endpoint scale NAME N|MIN..MAX [--json]",
+     "show: the endpoint and each replica (site, QUEUED, STARTING, LIVE or OFFLINE,\n"
+     "since when, node and port, lease). scale: the replicas it keeps from now (its\n"
+     "owner or an admin; after 3 replicas in a row failed to start, it tries again).\n"
+     "delete: end its replicas' leases and forget it.\n"},
     {"logs", ctl_cmd_logs, "logs JOB [-f] [--tail N]",
      "A job's output as the site has it, byte for byte. --tail N starts at its last\n"
      "N lines (looking back 1 MiB at most). -f follows it until the job ends, and\n"

@@ -14,6 +14,7 @@
 #include "af_template.h"
 #include "af_near.h"
 #include "ctl_catalog.h"
+#include "ctl_endpoints.h"
 #include "ctl_login.h"
 #include "ctl_workload.h"
 #include "job.h"
@@ -54,6 +55,9 @@ struct run_opts {
     bool site_flag;           /* --site/-S among the workload flags */
     char site[AF_ID_MAX + 1]; /* the template's site: the job runs only there */
     char tmp[PATH_MAX];       /* the expanded template, a file while it is read */
+    bool serve;               /* serve: an endpoint, not a job */
+    const char *name;         /* serve --name */
+    const char *replicas;     /* serve --replicas N|MIN..MAX */
 };
 
 /* run's own options and the task file out of argv, the rest (workload
@@ -80,6 +84,10 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
             o->sets[o->n_sets++] = argv[++i];
         } else if (!strcmp(argv[i], "--dry-run"))
             o->dry_run = true;
+        else if (o->serve && !strcmp(argv[i], "--name") && i + 1 < argc)
+            o->name = argv[++i];
+        else if (o->serve && !strcmp(argv[i], "--replicas") && i + 1 < argc)
+            o->replicas = argv[++i];
         else if (argv[i][0] != '-' && !o->task && !o->template_name &&
                  (i == 1 || !argv[i - 1] || argv[i - 1][0] != '-' ||
                   !strcmp(argv[i - 1], "--eu") || !strcmp(argv[i - 1], "--json") ||
@@ -97,6 +105,12 @@ static int split_args(const struct ctl_command *cmd, int argc, char **argv,
         return ctl_usage_error(cmd, "give a task file, or --template NAME", NULL);
     if ((o->n_sets || o->dry_run) && !o->template_name)
         return ctl_usage_error(cmd, "--set and --dry-run go with --template NAME", NULL);
+    if (o->serve && (o->lease || o->detach || o->keep_lease || o->share))
+        return ctl_usage_error(
+            cmd,
+            "--lease, --detach, --keep-lease and --share are run's: an "
+            "endpoint's replicas have leases of their own",
+            NULL);
     if (o->template_name) /* the task: a file made from the template */
         return 0;
     if (o->lease && !af_id_valid(o->lease))
@@ -240,53 +254,68 @@ static int sign(struct ctl *ctl, Aifed__SubmitJob *sj)
     return 0;
 }
 
+/* What the task runs, as the wire carries it, with the buffers it points
+ * into (its strings are the task's). */
+struct job_build {
+    Aifed__JobSpec spec;
+    Aifed__EnvVar vars[CTL_TASK_MAX_ENV], *ptrs[CTL_TASK_MAX_ENV];
+    Aifed__Service service; /* a served model's (spec.service, when set) */
+    struct job_files files;
+};
+
+/* The task's job spec, its files read now: 0, or -1 said. */
+static int job_build(const struct ctl_workload *a, struct job_build *b)
+{
+    const struct ctl_task *t = a->task;
+
+    if (files_read(t, &b->files) < 0)
+        return -1;
+    aifed__job_spec__init(&b->spec);
+    for (size_t i = 0; i < t->n_env; i++) {
+        aifed__env_var__init(&b->vars[i]);
+        b->vars[i].name = t->env[i].key;
+        b->vars[i].value = t->env[i].value;
+        b->vars[i].secret = t->env[i].secret;
+        b->ptrs[i] = &b->vars[i];
+    }
+    b->spec.name = t->name ? t->name : "";
+    b->spec.image = t->image ? t->image : "";
+    b->spec.setup = t->setup ? t->setup : "";
+    b->spec.run = t->run;
+    b->spec.env = b->ptrs;
+    b->spec.n_env = t->n_env;
+    b->spec.files = b->files.ptrs;
+    b->spec.n_files = b->files.n;
+    b->spec.data = a->w.data;
+    b->spec.n_data = a->w.n_data;
+    return 0;
+}
+
 /* limit_s 0: all that is left of the lease. */
 static Aifed__Envelope *submit_job(struct ctl *ctl, const char *lease,
                                    const struct ctl_workload *a, uint32_t limit_s,
                                    bool share, int *rc)
 {
-    const struct ctl_task *t = a->task;
     Aifed__Envelope req = AIFED__ENVELOPE__INIT;
     Aifed__SubmitJob sj = AIFED__SUBMIT_JOB__INIT;
-    Aifed__JobSpec spec = AIFED__JOB_SPEC__INIT;
-    Aifed__EnvVar vars[CTL_TASK_MAX_ENV], *ptrs[CTL_TASK_MAX_ENV];
-    struct job_files files;
+    struct job_build b;
     Aifed__Envelope *rep = NULL;
     char rid[AF_ID_MAX + 1];
 
-    if (files_read(t, &files) < 0) {
-        *rc = 1;
+    *rc = 1;
+    if (job_build(a, &b) < 0)
         return NULL;
-    }
-    for (size_t i = 0; i < t->n_env; i++) {
-        aifed__env_var__init(&vars[i]);
-        vars[i].name = t->env[i].key;
-        vars[i].value = t->env[i].value;
-        vars[i].secret = t->env[i].secret;
-        ptrs[i] = &vars[i];
-    }
-    spec.name = t->name ? t->name : "";
-    spec.image = t->image ? t->image : "";
-    spec.setup = t->setup ? t->setup : "";
-    spec.run = t->run;
-    spec.env = ptrs;
-    spec.n_env = t->n_env;
-    spec.time_limit_s = limit_s;
-    spec.files = files.ptrs;
-    spec.n_files = files.n;
-    spec.data = a->w.data;
-    spec.n_data = a->w.n_data;
-    spec.shared = share;
+    b.spec.time_limit_s = limit_s;
+    b.spec.shared = share;
     af_id_new("req", rid, sizeof(rid));
     sj.request_id = rid;
     sj.lease_id = (char *)lease;
-    sj.spec = &spec;
-    *rc = 1;
+    sj.spec = &b.spec;
     if (sign(ctl, &sj) == 0) {
         af_wire_set_body(&req, AIFED__ENVELOPE__BODY_SUBMIT_JOB, &sj);
         rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_JOB_REPLY, 20000, rc);
     }
-    files_free(&files);
+    files_free(&b.files);
     return rep;
 }
 
@@ -520,6 +549,79 @@ out:
     return rc;
 }
 
+/* The endpoint's name: --name, else the task's name in lower case. */
+static int endpoint_name(const struct ctl_command *cmd, const struct run_opts *o,
+                         const struct ctl_task *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", o->name ? o->name : t->name ? t->name : "");
+    for (char *p = buf; !o->name && *p; p++)
+        *p = *p >= 'A' && *p <= 'Z'   ? (char)(*p - 'A' + 'a')
+             : *p == '_' || *p == '.' ? '-'
+                                      : *p;
+    if (af_wire_endpoint_name_ok(buf))
+        return 0;
+    return ctl_usage_error(cmd,
+                           *buf ? "'%s' is not an endpoint's name (1-40 of a-z, 0-9 and "
+                                  "'-', from a letter): give --name NAME"
+                                : "%sthe task has no name: give --name NAME",
+                           buf);
+}
+
+/* serve: an endpoint for the task's model; its replicas are placed and
+ * started by the broker, and the answer shows them as they are now. */
+static int serve(struct ctl *ctl, const struct ctl_command *cmd, const struct run_opts *o,
+                 struct ctl_workload *a)
+{
+    const struct ctl_task_service *sv = &a->task->service;
+    Aifed__Envelope req = AIFED__ENVELOPE__INIT, *rep;
+    Aifed__CreateEndpoint c = AIFED__CREATE_ENDPOINT__INIT;
+    char name[AF_WIRE_MAX_ENDPOINT_NAME + 1], rid[AF_ID_MAX + 1], why[160];
+    struct job_build b;
+    int rc;
+
+    if (!a->task->run)
+        return fprintf(stderr, "aifedctl: %s has no run: nothing to serve\n",
+                       a->task->path),
+               CTL_EXIT_USAGE;
+    if ((rc = endpoint_name(cmd, o, a->task, name, sizeof(name))) != 0)
+        return rc;
+    if (job_build(a, &b) < 0)
+        return 1;
+    aifed__service__init(&b.service);
+    b.service.replicas_min = b.service.replicas_max = 1; /* no service: section */
+    if (sv->given) {
+        b.service.port = sv->port;
+        b.service.probe_path = sv->probe_path ? sv->probe_path : "";
+        b.service.probe_delay_s = sv->probe_delay_s;
+        b.service.probe_timeout_s = sv->probe_timeout_s;
+        b.service.replicas_min = sv->min;
+        b.service.replicas_max = sv->max;
+        b.service.metric = sv->metric;
+        b.service.target = sv->target;
+        b.service.scale_down_delay_s = sv->scale_down_delay_s;
+    }
+    if (o->replicas && ctl_task_replicas(o->replicas, &b.service.replicas_min,
+                                         &b.service.replicas_max, why, sizeof(why)) < 0) {
+        files_free(&b.files);
+        return ctl_usage_error(cmd, "--replicas: %s", why);
+    }
+    b.spec.service = &b.service;
+    af_id_new("req", rid, sizeof(rid));
+    c.request_id = rid;
+    c.name = name;
+    c.workload = &a->w;
+    c.job = &b.spec;
+    af_wire_set_body(&req, AIFED__ENVELOPE__BODY_CREATE_ENDPOINT, &c);
+    if ((rep = ctl_call(ctl, &req, AIFED__ENVELOPE__BODY_ENDPOINT_REPLY, 20000, &rc))) {
+        rc = ctl_endpoints_show(rep, ctl->json);
+        if (!ctl->json)
+            fprintf(stderr, "follow it with: aifedctl endpoint show %s\n", name);
+        af_wire_free(rep);
+    }
+    files_free(&b.files);
+    return rc;
+}
+
 /* Whether the catalogue has an entry of kind called name; when not, says
  * so with the nearest names (1), else 0; -1: the broker did not answer. */
 static int not_in_catalog(const struct ctl *ctl, const struct af_tparam *p,
@@ -629,6 +731,7 @@ int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char *
         ctl_command_help(cmd);
         return 0;
     }
+    o.serve = !strcmp(cmd->name, "serve");
     if (!(args = calloc((size_t)argc + 5, sizeof(*args))))
         return 1;
     if ((rc = split_args(cmd, argc, argv, &o, args, &n)) == 0 && o.template_name) {
@@ -651,7 +754,7 @@ int ctl_cmd_run(struct ctl *ctl, const struct ctl_command *cmd, int argc, char *
         if (o.tmp[0]) /* read: the task is in memory now */
             unlink(o.tmp);
         if (rc == 0)
-            rc = run(ctl, &o, &a);
+            rc = o.serve ? serve(ctl, cmd, &o, &a) : run(ctl, &o, &a);
     }
     ctl_task_free(a.task);
     free(args);

@@ -9,6 +9,9 @@
 #include "af_wire.h"
 #include "af_ids.h"
 #include "af_yaml.h"
+#include "af_time.h"
+
+#include "aifed.pb-c.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -353,6 +356,169 @@ static int walk_files(struct walk *w, const yaml_node_t *n)
     return 0;
 }
 
+/* A decimal count of at most 9 digits; -1 otherwise. */
+static int count(const char *s, uint32_t *ret)
+{
+    size_t n = strspn(s, "0123456789");
+
+    if (!n || n > 9 || s[n])
+        return -1;
+    *ret = (uint32_t)strtoul(s, NULL, 10);
+    return 0;
+}
+
+int ctl_task_replicas(const char *s, uint32_t *min, uint32_t *max, char *why, size_t size)
+{
+    const char *dots = strstr(s, "..");
+    char lo[16];
+
+    if (!dots) {
+        if (count(s, min) < 0 || *min < 1 || *min > AF_WIRE_MAX_REPLICAS)
+            goto bad;
+        *max = *min;
+        return 0;
+    }
+    snprintf(lo, sizeof(lo), "%.*s", (int)(dots - s), s);
+    if ((size_t)(dots - s) >= sizeof(lo) || count(lo, min) < 0 ||
+        count(dots + 2, max) < 0 || *max < 1 || *max > AF_WIRE_MAX_REPLICAS ||
+        *min > *max)
+        goto bad;
+    return 0;
+bad:
+    snprintf(why, size,
+             "'%s' is not a replica count: N, or MIN..MAX (0 <= MIN <= MAX, 1 <= MAX <= "
+             "%d)",
+             s, AF_WIRE_MAX_REPLICAS);
+    return -1;
+}
+
+/* A whole number of seconds, at most a day. */
+static int want_seconds(struct walk *w, const yaml_node_t *n, const char *field,
+                        uint32_t *ret)
+{
+    if (!scalar(n) || count(scalar(n), ret) < 0 || *ret > 86400)
+        return fail(w, n, field, "must be a number of seconds, at most 86400");
+    return 0;
+}
+
+/* readiness_probe: a path, or {path, initial_delay_seconds, timeout_seconds}. */
+static int walk_probe(struct walk *w, const yaml_node_t *n)
+{
+    struct ctl_task_service *sv = &w->t->service;
+    const char *f = "service.readiness_probe";
+
+    if (scalar(n)) {
+        if (want_scalar(w, n, f, AF_WIRE_MAX_PROBE_PATH, &sv->probe_path) < 0)
+            return -1;
+        return *sv->probe_path == '/' && !strpbrk(sv->probe_path, " \t\r\n")
+                   ? 0
+                   : fail(w, n, f, "'%s' is not a path (/v1/models)", sv->probe_path);
+    }
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(w, n, f,
+                    "must be a path, or path, initial_delay_seconds and "
+                    "timeout_seconds");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(node(w, p->key));
+        const yaml_node_t *v = node(w, p->value);
+        int rc;
+        if (k && !strcmp(k, "path"))
+            rc = walk_probe(w, v);
+        else if (k && !strcmp(k, "initial_delay_seconds"))
+            rc = want_seconds(w, v, f, &sv->probe_delay_s);
+        else if (k && !strcmp(k, "timeout_seconds"))
+            rc = want_seconds(w, v, f, &sv->probe_timeout_s);
+        else
+            rc = fail(w, node(w, p->key), f,
+                      "unknown field '%s' (known: path, initial_delay_seconds, "
+                      "timeout_seconds)",
+                      k ? k : "?");
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* scaling: {metric: rps | requests_in_flight, target: N}. */
+static int walk_scaling(struct walk *w, const yaml_node_t *n)
+{
+    struct ctl_task_service *sv = &w->t->service;
+    const char *f = "service.scaling";
+
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(w, n, f, "must be metric (rps or requests_in_flight) and target");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(node(w, p->key)), *v = scalar(node(w, p->value));
+        char *end = NULL;
+        if (k && !strcmp(k, "metric") && v &&
+            (!strcmp(v, "rps") || !strcmp(v, "requests_in_flight")))
+            sv->metric = !strcmp(v, "rps") ? AIFED__SCALE_METRIC__SCALE_RPS
+                                           : AIFED__SCALE_METRIC__SCALE_INFLIGHT;
+        else if (k && !strcmp(k, "target") && v && (sv->target = strtod(v, &end)) > 0 &&
+                 !*end && sv->target <= 1e6)
+            ;
+        else
+            return fail(w, node(w, p->value), f,
+                        "'%s: %s' is not metric: rps or requests_in_flight, or target: a "
+                        "number above 0",
+                        k ? k : "?", v ? v : "?");
+    }
+    if (!sv->metric || sv->target <= 0)
+        return fail(w, n, f, "needs both metric and target");
+    return 0;
+}
+
+/* service: a served model's (aifedctl serve; docs/inference.md). */
+static int walk_service(struct walk *w, const yaml_node_t *n)
+{
+    struct ctl_task_service *sv = &w->t->service;
+    char why[160];
+
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(w, n, "service", "must be a mapping of fields");
+    sv->given = true;
+    sv->min = sv->max = 1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(node(w, p->key)), *v = scalar(node(w, p->value));
+        const yaml_node_t *vn = node(w, p->value);
+        uint64_t ms = 0;
+        int rc = 0;
+        if (!k) {
+            rc = fail(w, node(w, p->key), "service",
+                      "a field's name must be a single value");
+        } else if (!strcmp(k, "port")) {
+            if (!v || count(v, &sv->port) < 0 || !sv->port || sv->port > 65535)
+                rc = fail(w, vn, "service.port", "must be a port, 1-65535");
+        } else if (!strcmp(k, "readiness_probe")) {
+            rc = walk_probe(w, vn);
+        } else if (!strcmp(k, "replicas")) {
+            if (!v || ctl_task_replicas(v, &sv->min, &sv->max, why, sizeof(why)) < 0)
+                rc = fail(w, vn, "service.replicas", "%s",
+                          v ? why : "must be N or MIN..MAX");
+        } else if (!strcmp(k, "scaling")) {
+            rc = walk_scaling(w, vn);
+        } else if (!strcmp(k, "scale_down_delay")) {
+            if (!v || af_duration_parse_bare(v, AF_BARE_MINUTES, &ms) < 0 ||
+                ms > 86400000ull)
+                rc = fail(w, vn, "service.scale_down_delay",
+                          "must be a duration of at most a day (like 10m)");
+            sv->scale_down_delay_s = (uint32_t)(ms / 1000);
+        } else {
+            rc = fail(
+                w, node(w, p->key), "service",
+                "unknown field '%s' (known: port, readiness_probe, replicas, scaling, "
+                "scale_down_delay)",
+                k);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* One top-level key. */
 static int walk_top(struct walk *w, const char *key, const yaml_node_t *k,
                     const yaml_node_t *v)
@@ -389,9 +555,12 @@ static int walk_top(struct walk *w, const char *key, const yaml_node_t *k,
         return walk_env(w, v, "secrets", true);
     if (!strcmp(key, "files"))
         return walk_files(w, v);
+    if (!strcmp(key, "service"))
+        return walk_service(w, v);
     return fail(w, k, NULL,
                 "unknown field '%s' (known: name, project, resources, placement, "
-                "datasets, models, images, image, env, secrets, setup, run, files)",
+                "datasets, models, images, image, env, secrets, setup, run, files, "
+                "service)",
                 key);
 }
 

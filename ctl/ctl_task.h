@@ -44,8 +44,22 @@ struct ctl_task_file {
     uint64_t bytes;
 };
 
+/* A served model's service: section (docs/inference.md): how its replicas
+ * are reached, checked and scaled. given: the task has one. */
+struct ctl_task_service {
+    bool given;
+    uint32_t port;    /* 0: the site picks one (AIFED_PORT) */
+    char *probe_path; /* NULL: "/" */
+    uint32_t probe_delay_s, probe_timeout_s;
+    uint32_t min, max; /* replicas */
+    int metric;        /* Aifed__ScaleMetric */
+    double target;
+    uint32_t scale_down_delay_s;
+};
+
 struct ctl_task {
     char *path;
+    struct ctl_task_service service;
     char *name, *image, *setup, *run; /* NULL when not given */
     struct ctl_task_env env[CTL_TASK_MAX_ENV];
     size_t n_env;
@@ -68,5 +82,10 @@ struct ctl_task *ctl_task_parse(const char *path, const char *buf, size_t len,
                                 size_t size);
 
 void ctl_task_free(struct ctl_task *t);
+
+/* A replica count as a user writes it: "2" (exactly), "1..4" or "0..2"
+ * (dstack's form), at most AF_WIRE_MAX_REPLICAS. 0, or -1 with why. */
+int ctl_task_replicas(const char *s, uint32_t *min, uint32_t *max, char *why,
+                      size_t size);
 
 #endif

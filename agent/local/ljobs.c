@@ -376,6 +376,12 @@ static bool again(struct executor *x, const Aifed__Job *job)
     return true;
 }
 
+/* The demo executor runs its jobs on this host. */
+static const char *ljobs_node(struct executor *x, const char *job_id)
+{
+    return find(x, job_id) ? "127.0.0.1" : NULL;
+}
+
 static int ljobs_account(struct executor *x, const Aifed__Job *job, char *buf,
                          size_t size, struct af_error *why)
 {
@@ -565,6 +571,7 @@ const struct executor_ops executor_local_ops = {
     .destroy = ljobs_destroy,
     .start = ljobs_start,
     .account = ljobs_account,
+    .node = ljobs_node,
     .cancel = ljobs_cancel,
     .cancel_lease = ljobs_cancel_lease,
     .read_log = ljobs_read_log,

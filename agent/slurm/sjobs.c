@@ -72,8 +72,9 @@ struct sjob {
     char id[AF_ID_MAX + 1], lease[AF_ID_MAX + 1], user[AF_ID_MAX + 1];
     char dir[PATH_LEN + AF_ID_MAX + 2], root[PATH_LEN];
     uint32_t slurm_id; /* 0: sbatch has not answered (or the agent stopped first) */
-    int state;         /* as last reported (Aifed__JobState) */
-    int exit_code;     /* and its exit code, and why */
+    char node[AF_ID_MAX + 1]; /* where it runs, as Slurm last said, or "" */
+    int state;                /* as last reported (Aifed__JobState) */
+    int exit_code;            /* and its exit code, and why */
     char why[AF_WIRE_MAX_TEXT];
     unsigned missing;             /* reads since Slurm last listed it */
     int64_t watch_until;          /* monotonic ms: just submitted, its start is watched */
@@ -577,6 +578,13 @@ static int sjobs_start(struct executor *x, const Aifed__Job *job, struct af_erro
     return 0;
 }
 
+static const char *sjobs_node(struct executor *x, const char *job_id)
+{
+    const struct sjob *r = find(x, job_id);
+
+    return r ? r->node : NULL;
+}
+
 static int sjobs_account(struct executor *x, const Aifed__Job *job, char *buf,
                          size_t size, struct af_error *why)
 {
@@ -845,6 +853,7 @@ static void sync_jobs(struct executor *x)
             r->slurm_id = j->id;
             record_put(x, r);
         }
+        snprintf(r->node, sizeof(r->node), "%s", j->node);
         state = state_of(j, why, sizeof(why));
         if (state != r->state)
             report(x, r, state, j->exit_code, why);
@@ -934,6 +943,7 @@ const struct executor_ops executor_slurm_ops = {
     .destroy = sjobs_destroy,
     .start = sjobs_start,
     .account = sjobs_account,
+    .node = sjobs_node,
     .cancel = sjobs_cancel,
     .cancel_lease = sjobs_cancel_lease,
     .read_log = sjobs_read_log,

@@ -249,11 +249,30 @@ int slurm_parse_jobs(const char *json, struct slurm_job **jobs, size_t *n,
         j->gpus = job_gpus(o);
         copy(j->name, sizeof(j->name), jstr(o, "name"));
         copy(j->user, sizeof(j->user), jstr(o, "user_name"));
+        slurm_first_host(jstr(o, "nodes"), j->node, sizeof(j->node));
         job_exit(o, j);
     }
     *n = json_array_size(a);
     json_decref(a);
     return 0;
+}
+
+void slurm_first_host(const char *list, char *buf, size_t size)
+{
+    size_t name = list ? strcspn(list, "[,") : 0, num;
+
+    if (!list || !size) {
+        if (size)
+            *buf = '\0';
+        return;
+    }
+    if (list[name] != '[') { /* a plain name, maybe the first of several */
+        snprintf(buf, size, "%.*s", (int)name, list);
+        return;
+    }
+    /* prefix[03-04,07]: the prefix and the first number as written */
+    num = strspn(list + name + 1, "0123456789");
+    snprintf(buf, size, "%.*s%.*s", (int)name, list, (int)num, list + name + 1);
 }
 
 /* The value of KEY in a oneliner record, or NULL. */

@@ -40,8 +40,9 @@ struct slurm_job {
     uint32_t gpus;                 /* for the whole job */
     char name[SLURM_NAME_MAX + 1]; /* aifed's jobs: "aifed-<job id>" */
     char user[SLURM_NAME_MAX + 1];
-    int exit_code; /* its script's, once ended */
-    int signal;    /* what killed it, or 0 */
+    char node[SLURM_NAME_MAX + 1]; /* the first node it runs on, or "" */
+    int exit_code;                 /* its script's, once ended */
+    int signal;                    /* what killed it, or 0 */
 };
 
 struct slurm_part {
@@ -66,6 +67,10 @@ int slurm_parse_nodes(const char *json, struct slurm_node **nodes, size_t *n,
 /* `squeue --json`: every job slurmctld still remembers, in *jobs. */
 int slurm_parse_jobs(const char *json, struct slurm_job **jobs, size_t *n,
                      struct af_error *err);
+
+/* The first host of a Slurm host list ("gpu[03-04],cpu1" is gpu03) into
+ * buf, "" when there is none. */
+void slurm_first_host(const char *list, char *buf, size_t size);
 
 /* `scontrol --oneliner show partition`, one record per line. */
 int slurm_parse_partitions(const char *text, struct slurm_part **parts, size_t *n,

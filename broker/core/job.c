@@ -73,14 +73,16 @@ void job_strip(Aifed__JobSpec *spec)
     spec->n_files = 0;
 }
 
-bool job_report_changes(const Aifed__Job *j, int state, const char *site_job_id,
-                        const char *local_account)
+bool job_report_changes(const Aifed__Job *j, const Aifed__JobStatus *st)
 {
+    int state = st->state;
+
     if (job_ended(j->state) ||
         (state == AIFED__JOB_STATE__JOB_QUEUED && (int)j->state != state))
         return false;
-    return state != (int)j->state || strcmp(site_job_id, j->site_job_id) ||
-           strcmp(local_account, j->local_account);
+    return state != (int)j->state || strcmp(st->site_job_id, j->site_job_id) ||
+           strcmp(st->local_account, j->local_account) || strcmp(st->node, j->node) ||
+           st->port != j->port || st->ready != j->ready;
 }
 
 /* An unpacked string or bytes field made empty, its memory freed. */

@@ -30,11 +30,12 @@ void job_finish(struct Aifed__Job *j, int state, const char *reason, int64_t now
  * and the first line of run; the scripts, variables and files are freed. */
 void job_strip(struct Aifed__JobSpec *spec);
 
-/* Whether a site's report (state, its job id and account there) changes
- * j: an ended job stays as it ended, a report of QUEUED never takes a job
- * back, and one that says what j says already changes nothing. */
-bool job_report_changes(const struct Aifed__Job *j, int state, const char *site_job_id,
-                        const char *local_account);
+/* Whether a site's report st (state, its job id and account there, and a
+ * replica's node, port and readiness) changes j: an ended job stays as it
+ * ended, a report of QUEUED never takes a job back, and one that says what
+ * j says already changes nothing. */
+struct Aifed__JobStatus;
+bool job_report_changes(const struct Aifed__Job *j, const struct Aifed__JobStatus *st);
 
 /* What the broker keeps of an ended job's spec: its variables' names and
  * its files' names and sizes; their values and bytes are freed, and

@@ -69,6 +69,8 @@ extern const struct rpc_spec rpc_login_specs[];
 /* Jobs (rpc_jobs.c): what users ask of them, and what sites say. */
 extern const struct rpc_spec rpc_job_client_specs[];
 extern const struct rpc_spec rpc_job_agent_specs[];
+/* Inference endpoints (rpc_endpoints.c): make, show, list, scale, delete. */
+extern const struct rpc_spec rpc_endpoint_specs[];
 
 /* The row for body in tables (a NULL-ended list of tables), or NULL. */
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body);

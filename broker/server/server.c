@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "bconf.h"
 #include "bmetrics.h"
+#include "endpointsvc.h"
 #include "jobsvc.h"
 #include "jwks.h"
 #include "login.h"
@@ -83,9 +84,13 @@ struct server {
 /* Which tables a socket's messages are dispatched by. */
 static const struct rpc_spec *const agent_tables[] = {rpc_agent_specs,
                                                       rpc_job_agent_specs, NULL};
-static const struct rpc_spec *const client_tables[] = {
-    rpc_client_specs,  rpc_admin_specs, rpc_job_client_specs,
-    rpc_catalog_specs, rpc_login_specs, NULL};
+static const struct rpc_spec *const client_tables[] = {rpc_client_specs,
+                                                       rpc_admin_specs,
+                                                       rpc_job_client_specs,
+                                                       rpc_catalog_specs,
+                                                       rpc_login_specs,
+                                                       rpc_endpoint_specs,
+                                                       NULL};
 
 /* Replies that may wait for one connection, whatever their size: a client
  * asks and reads one at a time; an agent is sent holds and jobs in bursts
@@ -430,8 +435,11 @@ static void on_tick(uv_timer_t *t)
     jwks_tick(srv->jwks, svc_mono_ms(s));
     leasesvc_tick(s, !away);
     jobsvc_tick(s);
-    if (!away)
+    if (!away) {
+        /* What the sites said meanwhile is not read yet: judged next tick. */
+        endpointsvc_tick(s);
         relays_expire(s->relays, s->outbox, svc_mono_ms(s));
+    }
     prune_records(s);
     flush(srv, true);
     af_zguard_sweep(srv->guard_agent);

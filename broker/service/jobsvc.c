@@ -197,13 +197,17 @@ int jobsvc_report(struct svc *s, Aifed__Job *j, const Aifed__JobStatus *st)
 {
     Aifed__Job upd;
 
-    if (!job_report_changes(j, st->state, st->site_job_id, st->local_account))
+    if (!job_report_changes(j, st))
         return 0;
     upd = *j; /* its strings j's, or st's: freed with them */
     if (*st->site_job_id)
         upd.site_job_id = st->site_job_id;
     if (*st->local_account)
         upd.local_account = st->local_account;
+    /* A replica's whereabouts and readiness, as its site sees them now. */
+    upd.node = st->node;
+    upd.port = st->port;
+    upd.ready = st->ready && st->state == AIFED__JOB_STATE__JOB_RUNNING;
     if (st->state == AIFED__JOB_STATE__JOB_RUNNING && !upd.started_ms)
         upd.started_ms = svc_now_ms(s);
     if (job_ended(st->state)) {

@@ -4,7 +4,8 @@
  * includes: the named databases, the handle and the LMDB helpers. store.c
  * opens the store and holds leases, allocations, principals and templates;
  * store_audit.c the audit log; store_records.c the records kept per
- * request (idem, requests) and their bounds; store_jobs.c the jobs. Each
+ * request (idem, requests) and their bounds; store_jobs.c the jobs;
+ * store_endpoints.c the inference endpoints. Each
  * has its own header; all of them sit on this one, which calls none.
  */
 #ifndef STORE_BASE_H
@@ -38,6 +39,7 @@ enum {
     DB_JOBS_BY_PRINCIPAL, /* principal -> job ids (sorted dups: oldest first) */
     DB_JOBS_ENDED,        /* be64 ended ms || job id -> "": retention's order */
     DB_JOB_USAGE,         /* principal -> be64 jobs || be64 bytes stored */
+    DB_ENDPOINTS,         /* name -> Endpoint: served models and their replicas */
     DB_N
 };
 

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_endpoints: inference endpoints in LMDB, one Endpoint under its name
+ * in endpoints (a name is the federation's: it is in the gateway's URLs).
+ * The endpoint service keeps them few (bconf's bounds), so a list is a walk
+ * of the whole table. Making and deleting one is an audit entry; its
+ * replicas' leases and jobs have their own.
+ */
+#ifndef STORE_ENDPOINTS_H
+#define STORE_ENDPOINTS_H
+
+#include <stddef.h>
+
+struct store;
+struct Aifed__Endpoint;
+
+/* Store ep, replacing the stored one of its name (into the batch); with
+ * change (e.g. "endpoint created"), an audit entry too. */
+int store_endpoint_put(struct store *st, const struct Aifed__Endpoint *ep,
+                       const char *change);
+/* Delete it, with an audit entry saying by whom (into the batch);
+ * -1/ENOENT when there is none. */
+int store_endpoint_delete(struct store *st, const char *name, const char *principal,
+                          const char *by);
+/* -1/ENOENT when there is none. Free with store_endpoint_free(). */
+int store_endpoint_get(struct store *st, const char *name, struct Aifed__Endpoint **ret);
+void store_endpoint_free(struct Aifed__Endpoint *ep);
+
+/* Visit every endpoint in name order; ep is lent for the call; fn's 1
+ * stops, -1 fails. */
+typedef int (*store_endpoint_fn)(const struct Aifed__Endpoint *ep, void *arg);
+int store_endpoint_each(struct store *st, store_endpoint_fn fn, void *arg);
+
+#endif
