@@ -507,6 +507,16 @@ static void on_read_job_log(struct agent *a, const Aifed__Envelope *in)
     jobrelay_read_log(a->relay, in->read_job_log);
 }
 
+static void on_replica_request(struct agent *a, const Aifed__Envelope *in)
+{
+    jobrelay_replica_request(a->relay, in->replica_request);
+}
+
+static void on_replica_cancel(struct agent *a, const Aifed__Envelope *in)
+{
+    jobrelay_replica_cancel(a->relay, in->replica_cancel->relay_id);
+}
+
 /* Why the broker does not answer, once per cause, in words that name the
  * setting to check: the same causes aifedctl tells apart (af_zlink). */
 static void say_link(struct agent *a, enum af_zlink_why why)
@@ -593,6 +603,8 @@ static const struct agent_spec handlers[] = {
     {AIFED__ENVELOPE__BODY_START_JOB, on_start_job},
     {AIFED__ENVELOPE__BODY_STOP_JOB, on_stop_job},
     {AIFED__ENVELOPE__BODY_READ_JOB_LOG, on_read_job_log},
+    {AIFED__ENVELOPE__BODY_REPLICA_REQUEST, on_replica_request},
+    {AIFED__ENVELOPE__BODY_REPLICA_CANCEL, on_replica_cancel},
     {AIFED__ENVELOPE__BODY_ERROR, on_error},
     {0, NULL},
 };

@@ -9,6 +9,7 @@
 #include "af_wire.h"
 #include "executor.h"
 #include "follow.h"
+#include "replica_http.h"
 #include "replicas.h"
 #include "aproc.h"
 #include "af_sshcert.h"
@@ -31,11 +32,13 @@ struct jobrelay {
     struct jobrelay_io io;
     const struct executor_ops *xops;
     struct executor *x;
-    struct replicas *reps; /* served models' replicas, probed; NULL without a loop */
-    bool quiet;            /* the agent is going: nothing more is sent */
+    struct replicas *reps;     /* served models' replicas, probed; NULL without a loop */
+    struct replica_http *http; /* requests to them */
+    bool quiet;                /* the agent is going: nothing more is sent */
 };
 
 static void on_replica_changed(const char *job_id, void *arg);
+static void relay_send(void *arg, Aifed__Envelope *env);
 
 struct jobrelay *jobrelay_create(const char *site_id, const struct jobrelay_io *io)
 {
@@ -45,7 +48,10 @@ struct jobrelay *jobrelay_create(const char *site_id, const struct jobrelay_io *
         return NULL;
     snprintf(r->site, sizeof(r->site), "%s", site_id);
     r->io = *io;
-    if (io->loop && !(r->reps = replicas_create(io->loop, on_replica_changed, r))) {
+    if (io->loop &&
+        (!(r->reps = replicas_create(io->loop, on_replica_changed, r)) ||
+         !(r->http = replica_http_create(io->loop, r->reps, relay_send, r)))) {
+        replicas_destroy(r->reps);
         free(r);
         return NULL;
     }
@@ -54,8 +60,10 @@ struct jobrelay *jobrelay_create(const char *site_id, const struct jobrelay_io *
 
 void jobrelay_destroy(struct jobrelay *r)
 {
-    if (r)
+    if (r) {
+        replica_http_destroy(r->http);
         replicas_destroy(r->reps);
+    }
     free(r);
 }
 
@@ -75,6 +83,34 @@ static void relay(struct jobrelay *r, Aifed__Envelope *env)
 {
     if (!r->quiet)
         r->io.send(r->io.arg, env);
+}
+
+static void relay_send(void *arg, Aifed__Envelope *env)
+{
+    relay(arg, env);
+}
+
+void jobrelay_replica_request(struct jobrelay *r, const Aifed__ReplicaRequest *rq)
+{
+    Aifed__Envelope env = AIFED__ENVELOPE__INIT;
+    Aifed__ReplicaResponse rr = AIFED__REPLICA_RESPONSE__INIT;
+
+    if (r->http) {
+        replica_http_request(r->http, rq);
+        return;
+    }
+    rr.relay_id = rq->relay_id;
+    rr.status = 502;
+    rr.error = "this site serves no models";
+    rr.end = true;
+    af_wire_set_body(&env, AIFED__ENVELOPE__BODY_REPLICA_RESPONSE, &rr);
+    relay(r, &env);
+}
+
+void jobrelay_replica_cancel(struct jobrelay *r, uint64_t relay_id)
+{
+    if (r->http)
+        replica_http_cancel(r->http, relay_id);
 }
 
 void jobrelay_report(const char *job_id, int state, int exit_code, const char *reason,

@@ -59,6 +59,11 @@ void jobrelay_stop_sending(struct jobrelay *r);
 void jobrelay_start(struct jobrelay *r, const struct Aifed__Job *job);
 void jobrelay_stop(struct jobrelay *r, const char *job_id);
 void jobrelay_read_log(struct jobrelay *r, const struct Aifed__ReadJobLog *rd);
+/* A request to one of this site's replicas (replica_http.h), and the end
+ * of one the client gave up. */
+struct Aifed__ReplicaRequest;
+void jobrelay_replica_request(struct jobrelay *r, const struct Aifed__ReplicaRequest *rq);
+void jobrelay_replica_cancel(struct jobrelay *r, uint64_t relay_id);
 
 /* The executor's report function (executor_report_fn); arg is the relay. */
 void jobrelay_report(const char *job_id, int state, int exit_code, const char *reason,

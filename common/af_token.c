@@ -16,6 +16,8 @@
 
 #define TOKEN_PREFIX "aifed1."
 #define BODY_VERSION "aifed-lease-token-v1"
+#define KEY_PREFIX   "aifed-k1."
+#define KEY_VERSION  "aifed-endpoint-key-v1"
 #define BODY_MAX     1024
 #define B64_URL      sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define B64_STD      sodium_base64_VARIANT_ORIGINAL
@@ -142,52 +144,78 @@ int af_token_claims_format(const struct af_token_claims *c, char *buf, size_t si
     return n;
 }
 
-int af_token_make(const struct af_token_claims *c, const struct af_signer *s, char *out,
-                  size_t size)
+/* prefix, then body and its signature by s, base64url: into out. */
+static int sign_body(const char *prefix, const char *body, size_t n,
+                     const struct af_signer *s, char *out, size_t size)
 {
-    char body[BODY_MAX];
     uint8_t sig[crypto_sign_BYTES];
-    int n = af_token_claims_format(c, body, sizeof(body));
     size_t used;
 
-    if (n < 0)
-        return -1;
-    crypto_sign_detached(sig, NULL, (const uint8_t *)body, (size_t)n, s->sk);
-    used = strlen(TOKEN_PREFIX) + sodium_base64_ENCODED_LEN((size_t)n, B64_URL) +
+    crypto_sign_detached(sig, NULL, (const uint8_t *)body, n, s->sk);
+    used = strlen(prefix) + sodium_base64_ENCODED_LEN(n, B64_URL) +
            sodium_base64_ENCODED_LEN(sizeof(sig), B64_URL);
     if (used > size) {
         errno = EINVAL;
         return -1;
     }
-    memcpy(out, TOKEN_PREFIX, sizeof(TOKEN_PREFIX)); /* fits: checked above */
+    memcpy(out, prefix, strlen(prefix) + 1); /* fits: checked above */
     used = strlen(out);
-    sodium_bin2base64(out + used, size - used, (const uint8_t *)body, (size_t)n, B64_URL);
+    sodium_bin2base64(out + used, size - used, (const uint8_t *)body, n, B64_URL);
     used = strlen(out);
     out[used++] = '.';
     sodium_bin2base64(out + used, size - used, sig, sizeof(sig), B64_URL);
     return 0;
 }
 
-/* Split a token into its body (decoded, NUL-ended) and signature. */
-static int split(const char *token, char *body, size_t size, size_t *body_len,
-                 uint8_t sig[crypto_sign_BYTES], struct af_error *err)
+int af_token_make(const struct af_token_claims *c, const struct af_signer *s, char *out,
+                  size_t size)
+{
+    char body[BODY_MAX];
+    int n = af_token_claims_format(c, body, sizeof(body));
+
+    return n < 0 ? -1 : sign_body(TOKEN_PREFIX, body, (size_t)n, s, out, size);
+}
+
+/* Split a token (prefix, what: words for errors) into its body (decoded,
+ * NUL-ended) and signature. */
+static int split(const char *token, const char *prefix, const char *what, char *body,
+                 size_t size, size_t *body_len, uint8_t sig[crypto_sign_BYTES],
+                 struct af_error *err)
 {
     const char *b, *dot;
     size_t len;
 
-    if (strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)))
-        return af_error_set(err, "not an aifed lease token (it must start with %s)",
-                            TOKEN_PREFIX);
-    b = token + strlen(TOKEN_PREFIX);
+    if (strncmp(token, prefix, strlen(prefix)))
+        return af_error_set(err, "not an aifed %s (it must start with %s)", what, prefix);
+    b = token + strlen(prefix);
     if (!(dot = strchr(b, '.')))
-        return af_error_set(err, "the token has no signature part");
+        return af_error_set(err, "the %s has no signature part", what);
     if (sodium_base642bin((uint8_t *)body, size - 1, b, (size_t)(dot - b), NULL, &len,
                           NULL, B64_URL) != 0)
-        return af_error_set(err, "the token's body is not base64url");
+        return af_error_set(err, "the %s's body is not base64url", what);
     body[len] = '\0';
     *body_len = len;
     if (b64_exact(dot + 1, B64_URL, sig, crypto_sign_BYTES) < 0)
-        return af_error_set(err, "the token's signature is not base64url of 64 bytes");
+        return af_error_set(err, "the %s's signature is not base64url of 64 bytes", what);
+    return 0;
+}
+
+/* token's body, into body, when its signature is pk's. */
+static int verify_body(const char *token, const char *prefix, const char *what,
+                       const uint8_t pk[32], char *body, size_t size,
+                       struct af_error *err)
+{
+    uint8_t sig[crypto_sign_BYTES];
+    size_t len = 0;
+
+    if (split(token, prefix, what, body, size, &len, sig, err) < 0)
+        return -1;
+    if (crypto_sign_verify_detached(sig, (const uint8_t *)body, len, pk) != 0)
+        return af_error_set(
+            err,
+            "the signature does not match: the %s was altered or not made "
+            "with this broker key",
+            what);
     return 0;
 }
 
@@ -250,16 +278,71 @@ int af_token_verify(const char *token, const uint8_t pk[32], struct af_token_cla
                     struct af_error *err)
 {
     char body[BODY_MAX];
-    uint8_t sig[crypto_sign_BYTES];
-    size_t len = 0;
 
-    if (split(token, body, sizeof(body), &len, sig, err) < 0)
+    if (verify_body(token, TOKEN_PREFIX, "lease token", pk, body, sizeof(body), err) < 0)
         return -1;
-    if (crypto_sign_verify_detached(sig, (const uint8_t *)body, len, pk) != 0)
-        return af_error_set(err, "the signature does not match: the token was altered or "
-                                 "not made with this broker key");
     if (af_token_claims_parse(body, ret) < 0)
         return af_error_set(err, "the token's body is not a lease token body");
+    return 0;
+}
+
+int af_key_claims_format(const struct af_key_claims *c, char *buf, size_t size)
+{
+    int n;
+
+    if (strchr(c->id, '\n') || strchr(c->project, '\n') || strchr(c->endpoint, '\n')) {
+        errno = EINVAL;
+        return -1;
+    }
+    n = snprintf(buf, size,
+                 KEY_VERSION "\nid=%s\nproject=%s\nendpoint=%s\nnot_after=%" PRId64
+                             "\nrate=%" PRIu32 "\n",
+                 c->id, c->project, c->endpoint, c->not_after_ms, c->rate_per_s);
+    if (n < 0 || (size_t)n >= size) {
+        errno = EINVAL;
+        return -1;
+    }
+    return n;
+}
+
+int af_key_claims_parse(const char *body, struct af_key_claims *c)
+{
+    const char *p = body;
+    int64_t rate;
+
+    if (strncmp(p, KEY_VERSION "\n", strlen(KEY_VERSION) + 1))
+        return -1;
+    p += strlen(KEY_VERSION) + 1;
+    if (field(&p, "id", c->id, sizeof(c->id)) ||
+        field(&p, "project", c->project, sizeof(c->project)) ||
+        field(&p, "endpoint", c->endpoint, sizeof(c->endpoint)) ||
+        number(&p, "not_after", 0, INT64_MAX, &c->not_after_ms) ||
+        number(&p, "rate", 0, UINT32_MAX, &rate) || *p)
+        return -1;
+    c->rate_per_s = (uint32_t)rate;
+    return 0;
+}
+
+int af_key_make(const struct af_key_claims *c, const struct af_signer *s, char *out,
+                size_t size)
+{
+    char body[BODY_MAX];
+    int n = af_key_claims_format(c, body, sizeof(body));
+
+    return n < 0 ? -1 : sign_body(KEY_PREFIX, body, (size_t)n, s, out, size);
+}
+
+int af_key_verify(const char *key, const uint8_t pk[32], struct af_key_claims *ret,
+                  struct af_error *err)
+{
+    char body[BODY_MAX];
+
+    if (strlen(key) >= AF_KEY_MAX)
+        return af_error_set(err, "the key is too long");
+    if (verify_body(key, KEY_PREFIX, "endpoint key", pk, body, sizeof(body), err) < 0)
+        return -1;
+    if (af_key_claims_parse(body, ret) < 0)
+        return af_error_set(err, "the key's body is not an endpoint key's");
     return 0;
 }
 
@@ -271,7 +354,8 @@ int af_token_countersign(const char *token, const struct af_signer *s, char *sig
     size_t len = 0;
     struct af_error err;
 
-    if (split(token, body, sizeof(body), &len, ignored, &err) < 0 ||
+    if (split(token, TOKEN_PREFIX, "lease token", body, sizeof(body), &len, ignored,
+              &err) < 0 ||
         size < sodium_base64_ENCODED_LEN(sizeof(sig), B64_STD)) {
         errno = EINVAL;
         return -1;
@@ -288,7 +372,8 @@ int af_token_check_countersign(const char *token, const char *sig_b64, const cha
     size_t len = 0;
     struct af_error err;
 
-    if (split(token, body, sizeof(body), &len, ignored, &err) < 0 ||
+    if (split(token, TOKEN_PREFIX, "lease token", body, sizeof(body), &len, ignored,
+              &err) < 0 ||
         b64_exact(sig_b64, B64_STD, sig, sizeof(sig)) < 0 ||
         af_sign_pub_decode(pk_b64, pk) < 0 ||
         crypto_sign_verify_detached(sig, (const uint8_t *)body, len, pk) != 0) {

@@ -77,6 +77,31 @@ int af_token_verify(const char *token, const uint8_t pk[32], struct af_token_cla
 int af_token_claims_format(const struct af_token_claims *c, char *buf, size_t size);
 int af_token_claims_parse(const char *body, struct af_token_claims *c);
 
+/* Endpoint keys (docs/inference.md): bearer keys for served models, made
+ * the same way: "aifed-k1.BODY.SIG", the body
+ *
+ *   aifed-endpoint-key-v1
+ *   id= project= endpoint= not_after= rate=
+ *
+ * endpoint "" is any endpoint of the project; rate is requests a second
+ * (0: no limit). A gateway checks one offline with the broker's public
+ * key; whether it was revoked, the broker says when it relays. */
+#define AF_KEY_MAX 512
+struct af_key_claims {
+    char id[AF_ID_MAX + 1];
+    char project[AF_ID_MAX + 1];
+    char endpoint[AF_ID_MAX + 1];
+    int64_t not_after_ms;
+    uint32_t rate_per_s;
+};
+
+int af_key_make(const struct af_key_claims *c, const struct af_signer *s, char *out,
+                size_t size);
+int af_key_verify(const char *key, const uint8_t pk[32], struct af_key_claims *ret,
+                  struct af_error *err);
+int af_key_claims_format(const struct af_key_claims *c, char *buf, size_t size);
+int af_key_claims_parse(const char *body, struct af_key_claims *c);
+
 /* The site's countersignature over token's body (base64), and its check
  * against the site's public key (base64). 0 when valid. */
 int af_token_countersign(const char *token, const struct af_signer *s, char *sig_out,

@@ -847,12 +847,13 @@ static int v_allocation_list(const Env *e, struct af_error *err)
 /* "kind:name" with a known kind and a valid name. */
 static int check_principal_id(const char *id, struct af_error *err)
 {
-    static const char *const kinds[] = {"site:", "user:", "admin:"};
+    static const char *const kinds[] = {"site:", "user:", "admin:", "gateway:"};
 
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (!strncmp(id, kinds[i], strlen(kinds[i])))
             return check_id(id + strlen(kinds[i]), true, "principal name", err);
-    return bad(err, "%s must be site:ID, user:NAME or admin:NAME", "principal");
+    return bad(err, "%s must be site:ID, user:NAME, admin:NAME or gateway:NAME",
+               "principal");
 }
 
 static int check_z85_key(const char *k, struct af_error *err)
@@ -1380,6 +1381,177 @@ static int v_scale_endpoint(const Env *e, struct af_error *err)
     return check_endpoint_name(sc->name, err);
 }
 
+static int check_key_record(const Aifed__EndpointKey *k, struct af_error *err)
+{
+    if (!k)
+        return bad(err, "%s is required", "key");
+    return check_id(k->id, true, "key.id", err) ||
+                   check_id(k->project, true, "key.project", err) ||
+                   (*k->endpoint && check_endpoint_name(k->endpoint, err)) ||
+                   check_text(k->principal, "key.principal", err) ||
+                   check_text(k->name, "key.name", err) ||
+                   check_time(k->created_ms, "key.created", err) ||
+                   check_time(k->expires_ms, "key.expires", err) ||
+                   check_time(k->revoked_ms, "key.revoked", err)
+               ? -1
+               : 0;
+}
+
+static int v_create_key(const Env *e, struct af_error *err)
+{
+    const Aifed__CreateKey *c = e->create_key;
+
+    if (!c)
+        return bad(err, "%s is required", "create_key");
+    return check_id(c->request_id, true, "request_id", err) ||
+                   check_id(c->project, true, "project", err) ||
+                   (*c->endpoint && check_endpoint_name(c->endpoint, err)) ||
+                   check_text(c->name, "name", err) ||
+                   check_time(c->expires_ms, "expires", err)
+               ? -1
+               : 0;
+}
+
+static int v_list_keys(const Env *e, struct af_error *err)
+{
+    return e->list_keys ? check_id(e->list_keys->project, false, "project", err)
+                        : bad(err, "%s is required", "list_keys");
+}
+
+static int v_revoke_key(const Env *e, struct af_error *err)
+{
+    return e->revoke_key ? check_id(e->revoke_key->id, true, "id", err)
+                         : bad(err, "%s is required", "revoke_key");
+}
+
+static int v_key_reply(const Env *e, struct af_error *err)
+{
+    if (!e->key_reply)
+        return bad(err, "%s is required", "key_reply");
+    return check_key_record(e->key_reply->key, err) ||
+                   check_blob(e->key_reply->secret, AF_KEY_MAX, "secret", err)
+               ? -1
+               : 0;
+}
+
+static int v_key_list(const Env *e, struct af_error *err)
+{
+    if (!e->key_list)
+        return bad(err, "%s is required", "key_list");
+    if (e->key_list->n_keys > AF_WIRE_MAX_KEYS_LISTED)
+        return bad(err, "%s has too many entries", "keys");
+    for (size_t i = 0; i < e->key_list->n_keys; i++)
+        if (check_key_record(e->key_list->keys[i], err))
+            return -1;
+    return 0;
+}
+
+/* HTTP headers as a request or answer carries them: a token of a name, and
+ * a value of printable text (tabs allowed), bounded. */
+static int check_headers(size_t n, Aifed__HttpHeader **v, struct af_error *err)
+{
+    if (n > AF_WIRE_MAX_HEADERS)
+        return bad(err, "%s has too many entries", "headers");
+    for (size_t i = 0; i < n; i++) {
+        const char *p;
+        if (!v[i] || !*v[i]->name || strlen(v[i]->name) > 256 ||
+            strspn(v[i]->name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "abcdefghijklmnopqrstuvwxyz") != strlen(v[i]->name))
+            return bad(err, "%s is not a header's name", "headers.name");
+        if (strlen(v[i]->value) > AF_WIRE_MAX_HEADER)
+            return bad(err, "%s is too long", "headers.value");
+        for (p = v[i]->value; *p; p++)
+            if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
+                return bad(err, "%s holds a control character", "headers.value");
+    }
+    return 0;
+}
+
+/* A request's method (GET, POST, ...) and path (absolute, printable, no
+ * space: it goes into a request line as it is). */
+static int check_request_line(const char *method, const char *path, struct af_error *err)
+{
+    if (!*method || strlen(method) > 16 ||
+        strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
+        return bad(err, "%s is not an HTTP method", "method");
+    if (*path != '/' || strlen(path) > AF_WIRE_MAX_HEADER)
+        return bad(err, "%s is not an absolute path", "path");
+    return check_blob(path, AF_WIRE_MAX_HEADER + 1, "path", err);
+}
+
+static int check_status(uint32_t status, struct af_error *err)
+{
+    return status && (status < 100 || status > 599)
+               ? bad(err, "%s is not an HTTP status", "status")
+               : 0;
+}
+
+static int v_proxy_request(const Env *e, struct af_error *err)
+{
+    const Aifed__ProxyRequest *r = e->proxy_request;
+
+    if (!r)
+        return bad(err, "%s is required", "proxy_request");
+    return check_blob(r->key, AF_KEY_MAX, "key", err) ||
+                   check_endpoint_name(r->endpoint, err) ||
+                   check_request_line(r->method, r->path, err) ||
+                   check_headers(r->n_headers, r->headers, err)
+               ? -1
+               : 0;
+}
+
+static int check_answer(uint32_t status, size_t n, Aifed__HttpHeader **h,
+                        const char *error, struct af_error *err)
+{
+    return check_status(status, err) || check_headers(n, h, err) ||
+                   check_text(error, "error", err)
+               ? -1
+               : 0;
+}
+
+static int v_proxy_response(const Env *e, struct af_error *err)
+{
+    const Aifed__ProxyResponse *r = e->proxy_response;
+
+    if (!r)
+        return bad(err, "%s is required", "proxy_response");
+    return check_answer(r->status, r->n_headers, r->headers, r->error, err) ||
+                   check_id(r->site, false, "site", err)
+               ? -1
+               : 0;
+}
+
+static int v_proxy_cancel(const Env *e, struct af_error *err)
+{
+    return e->proxy_cancel ? 0 : bad(err, "%s is required", "proxy_cancel");
+}
+
+static int v_replica_request(const Env *e, struct af_error *err)
+{
+    const Aifed__ReplicaRequest *r = e->replica_request;
+
+    if (!r)
+        return bad(err, "%s is required", "replica_request");
+    return check_id(r->job_id, true, "job_id", err) ||
+                   check_request_line(r->method, r->path, err) ||
+                   check_headers(r->n_headers, r->headers, err)
+               ? -1
+               : 0;
+}
+
+static int v_replica_response(const Env *e, struct af_error *err)
+{
+    const Aifed__ReplicaResponse *r = e->replica_response;
+
+    return r ? check_answer(r->status, r->n_headers, r->headers, r->error, err)
+             : bad(err, "%s is required", "replica_response");
+}
+
+static int v_replica_cancel(const Env *e, struct af_error *err)
+{
+    return e->replica_cancel ? 0 : bad(err, "%s is required", "replica_cancel");
+}
+
 static int v_delete_endpoint(const Env *e, struct af_error *err)
 {
     return e->delete_endpoint ? check_endpoint_name(e->delete_endpoint->name, err)
@@ -1461,6 +1633,17 @@ static const struct {
     {AIFED__ENVELOPE__BODY_ENDPOINT_LIST, "endpoint_list", v_endpoint_list},
     {AIFED__ENVELOPE__BODY_SCALE_ENDPOINT, "scale_endpoint", v_scale_endpoint},
     {AIFED__ENVELOPE__BODY_DELETE_ENDPOINT, "delete_endpoint", v_delete_endpoint},
+    {AIFED__ENVELOPE__BODY_CREATE_KEY, "create_key", v_create_key},
+    {AIFED__ENVELOPE__BODY_LIST_KEYS, "list_keys", v_list_keys},
+    {AIFED__ENVELOPE__BODY_REVOKE_KEY, "revoke_key", v_revoke_key},
+    {AIFED__ENVELOPE__BODY_KEY_REPLY, "key_reply", v_key_reply},
+    {AIFED__ENVELOPE__BODY_KEY_LIST, "key_list", v_key_list},
+    {AIFED__ENVELOPE__BODY_PROXY_REQUEST, "proxy_request", v_proxy_request},
+    {AIFED__ENVELOPE__BODY_PROXY_RESPONSE, "proxy_response", v_proxy_response},
+    {AIFED__ENVELOPE__BODY_PROXY_CANCEL, "proxy_cancel", v_proxy_cancel},
+    {AIFED__ENVELOPE__BODY_REPLICA_REQUEST, "replica_request", v_replica_request},
+    {AIFED__ENVELOPE__BODY_REPLICA_RESPONSE, "replica_response", v_replica_response},
+    {AIFED__ENVELOPE__BODY_REPLICA_CANCEL, "replica_cancel", v_replica_cancel},
 };
 
 void af_wire_clean_text(char *s)

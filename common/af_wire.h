@@ -52,6 +52,9 @@
 #define AF_WIRE_MAX_ENDPOINTS     256 /* in one EndpointList */
 #define AF_WIRE_MAX_ENDPOINT_NAME 40  /* a-z, 0-9 and '-': it is in URLs */
 #define AF_WIRE_MAX_PROBE_PATH    256
+#define AF_WIRE_MAX_KEYS_LISTED   1024 /* in one KeyList */
+#define AF_WIRE_MAX_HEADERS       64   /* an HTTP request's or answer's */
+#define AF_WIRE_MAX_HEADER        8192 /* one header's value */
 /* The latest instant the wire carries (9999-12-31T23:59:59.999Z, in ms):
  * times and their sums with any walltime stay far inside 64 bits. */
 #define AF_WIRE_MAX_TIME_MS 253402300799999LL

@@ -402,11 +402,19 @@ static const struct ctl_command commands[] = {
      "and wanted, model and sites.\n"},
     {"endpoint", ctl_cmd_endpoint,
      "endpoint show|delete NAME [--json]\n"
-     "       endpoint scale NAME N|MIN..MAX [--json]",
+     "       endpoint scale NAME N|MIN..MAX [--json]\n"
+     "       endpoint key create --project P [--endpoint NAME] [--expires D] [--rate N]\n"
+     "                           [--name TEXT] [--json]\n"
+     "       endpoint key list [--project P] [--json] | endpoint key revoke ID [--json]",
      "show: the endpoint and each replica (site, QUEUED, STARTING, LIVE or OFFLINE,\n"
      "since when, node and port, lease). scale: the replicas it keeps from now (its\n"
      "owner or an admin; after 3 replicas in a row failed to start, it tries again).\n"
-     "delete: end its replicas' leases and forget it.\n"},
+     "delete: end its replicas' leases and forget it. key create: a bearer key for\n"
+     "the gateway (https://GATEWAY/e/NAME/v1/..., as OpenAI clients' api_key), for a\n"
+     "project's endpoints or one of them, expiring (90 days unless --expires), with a\n"
+     "rate limit per gateway (--rate, requests a second); it is shown once. key\n"
+     "list: your projects' keys with their usage (requests, bytes, errors). key\n"
+     "revoke: refused from the next request on.\n"},
     {"logs", ctl_cmd_logs, "logs JOB [-f] [--tail N]",
      "A job's output as the site has it, byte for byte. --tail N starts at its last\n"
      "N lines (looking back 1 MiB at most). -f follows it until the job ends, and\n"

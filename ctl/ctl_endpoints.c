@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ctl_endpoints.h"
+#include "af_ids.h"
 #include "af_time.h"
 #include "af_wire.h"
 #include "ctl_call.h"
@@ -188,6 +189,149 @@ int ctl_cmd_endpoints(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                    AIFED__ENVELOPE__BODY_ENDPOINT_LIST, show_list);
 }
 
+static json_t *key_json(const Aifed__EndpointKey *k)
+{
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:b, s:o, s:I, s:I, s:I, s:I}", "id",
+        k->id, "name", k->name, "project", k->project, "endpoint", k->endpoint, "owner",
+        k->principal, "created", ctl_time_json(k->created_ms), "expires",
+        ctl_time_json(k->expires_ms), "rate_per_s", (int)k->rate_per_s, "revoked",
+        (int)k->revoked, "revoked_at", ctl_time_json(k->revoked_ms), "requests",
+        (json_int_t)k->requests, "bytes_in", (json_int_t)k->bytes_in, "bytes_out",
+        (json_int_t)k->bytes_out, "errors", (json_int_t)k->errors);
+}
+
+static int show_key(const Aifed__Envelope *rep, bool json)
+{
+    const Aifed__KeyReply *r = rep->key_reply;
+    char expires[64], rate[48] = "no limit";
+
+    if (json) {
+        json_t *j = key_json(r->key);
+        if (*r->secret)
+            json_object_set_new(j, "key", json_string(r->secret));
+        ctl_print_json(j);
+        return 0;
+    }
+    ctl_show_time(r->key->expires_ms, expires, sizeof(expires));
+    if (r->key->rate_per_s)
+        snprintf(rate, sizeof(rate), "%u requests a second, per gateway",
+                 r->key->rate_per_s);
+    printf("key:         %s%s\n"
+           "for:         %s%s%s\n"
+           "expires:     %s\n"
+           "rate:        %s\n",
+           r->key->id, r->key->revoked ? " (REVOKED)" : "",
+           *r->key->endpoint ? "endpoint " : "project ",
+           *r->key->endpoint ? r->key->endpoint : r->key->project,
+           *r->key->endpoint ? "" : " (any of its endpoints)", expires, rate);
+    if (*r->secret) {
+        printf("\n%s\n\n", r->secret);
+        fprintf(stderr,
+                "This is the key: keep it secret. It is shown once; the broker keeps "
+                "only its record.\nSend it as Authorization: Bearer KEY (OpenAI "
+                "clients: api_key).\n");
+    }
+    return 0;
+}
+
+static int show_keys(const Aifed__Envelope *rep, bool json)
+{
+    static const struct ctl_col cols[] = {
+        {"KEY", 0},
+        {"FOR", 0},
+        {"EXPIRES", 0},
+        {"RATE", CTL_COL_RIGHT},
+        {"REQUESTS", CTL_COL_RIGHT},
+        {"STATE", 0},
+        {"NAME", CTL_COL_TRUNC},
+    };
+    const Aifed__KeyList *l = rep->key_list;
+    struct ctl_table *t;
+
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l->n_keys; i++)
+            json_array_append_new(a, key_json(l->keys[i]));
+        ctl_print_json(a);
+        return 0;
+    }
+    if (!l->n_keys) {
+        printf("no keys\n");
+        return 0;
+    }
+    t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
+    for (size_t i = 0; i < l->n_keys; i++) {
+        const Aifed__EndpointKey *k = l->keys[i];
+        char expires[64], rate[16] = "-", reqs[24], what[AF_ID_MAX + 16];
+        ctl_show_time_short(k->expires_ms, expires, sizeof(expires));
+        if (k->rate_per_s)
+            snprintf(rate, sizeof(rate), "%u/s", k->rate_per_s);
+        snprintf(reqs, sizeof(reqs), "%llu", (unsigned long long)k->requests);
+        snprintf(what, sizeof(what), "%s%s", *k->endpoint ? "" : "project ",
+                 *k->endpoint ? k->endpoint : k->project);
+        CTL_TABLE_ROW(t, k->id, what, expires, rate, reqs,
+                      k->revoked ? "revoked" : "in force", k->name);
+    }
+    ctl_table_print(t);
+    return 0;
+}
+
+/* endpoint key create|list|revoke */
+static int key_cmd(struct ctl *ctl, const struct ctl_command *cmd, int argc, char **argv)
+{
+    const char *verb = argc > 2 ? argv[2] : "";
+    Aifed__CreateKey c = AIFED__CREATE_KEY__INIT;
+    Aifed__ListKeys l = AIFED__LIST_KEYS__INIT;
+    Aifed__RevokeKey r = AIFED__REVOKE_KEY__INIT;
+    bool create = !strcmp(verb, "create");
+    char rid[AF_ID_MAX + 1];
+    uint64_t ms;
+    uint32_t rate;
+    int i = 3;
+
+    if (!strcmp(verb, "revoke") && argc > 3 && argv[3][0] != '-')
+        r.id = argv[i++];
+    for (; i < argc; i++) {
+        bool more = i + 1 < argc;
+        if (!strcmp(argv[i], "--json"))
+            ctl->json = true;
+        else if (!strcmp(argv[i], "--project") && more)
+            c.project = l.project = argv[++i];
+        else if (create && !strcmp(argv[i], "--endpoint") && more)
+            c.endpoint = argv[++i];
+        else if (create && !strcmp(argv[i], "--name") && more)
+            c.name = argv[++i];
+        else if (create && !strcmp(argv[i], "--expires") && more) {
+            if (af_duration_parse_bare(argv[++i], AF_BARE_MINUTES, &ms) < 0 || !ms)
+                return ctl_usage_error(
+                    cmd, "--expires: '%s' is not a duration (like 30d)", argv[i]);
+            c.expires_ms = af_now_ms() + (int64_t)ms;
+        } else if (create && !strcmp(argv[i], "--rate") && more) {
+            if (ctl_parse_u32(argv[++i], &rate) < 0)
+                return ctl_usage_error(cmd, "--rate: '%s' is not requests a second",
+                                       argv[i]);
+            c.rate_per_s = rate;
+        } else
+            return ctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (create) {
+        if (!*c.project)
+            return ctl_usage_error(cmd, "key create: give --project P", NULL);
+        af_id_new("req", rid, sizeof(rid));
+        c.request_id = rid;
+        return ctl_ask(ctl, AIFED__ENVELOPE__BODY_CREATE_KEY, &c,
+                       AIFED__ENVELOPE__BODY_KEY_REPLY, show_key);
+    }
+    if (!strcmp(verb, "list"))
+        return ctl_ask(ctl, AIFED__ENVELOPE__BODY_LIST_KEYS, &l,
+                       AIFED__ENVELOPE__BODY_KEY_LIST, show_keys);
+    if (!strcmp(verb, "revoke") && af_id_valid(r.id))
+        return ctl_ask(ctl, AIFED__ENVELOPE__BODY_REVOKE_KEY, &r,
+                       AIFED__ENVELOPE__BODY_KEY_REPLY, show_key);
+    return ctl_usage_error(cmd, "key: give create --project P, list, or revoke ID", NULL);
+}
+
 int ctl_cmd_endpoint(struct ctl *ctl, const struct ctl_command *cmd, int argc,
                      char **argv)
 {
@@ -197,6 +341,8 @@ int ctl_cmd_endpoint(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h"))
         return ctl_command_help(cmd), 0;
+    if (!strcmp(verb, "key"))
+        return key_cmd(ctl, cmd, argc, argv);
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             ctl->json = true;

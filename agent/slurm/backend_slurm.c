@@ -148,6 +148,8 @@ struct backend {
     /* aifed's jobs as the last read saw them (for sjobs.c), and which read. */
     struct slurm_job *jobs;
     size_t n_jobs;
+    struct slurm_node *addrs; /* each node's name and address, as last read */
+    size_t n_addrs;
     uint64_t jobs_read;
 };
 
@@ -731,6 +733,31 @@ static void keep_jobs(struct backend *b, const struct slurm_job *jobs, size_t n)
     b->jobs_read++;
 }
 
+/* Where each node is reached (a served model's replica: NodeAddr, which
+ * its name need not resolve to). */
+static void keep_addrs(struct backend *b, const struct slurm_node *nodes, size_t n)
+{
+    struct slurm_node *kept = n ? calloc(n, sizeof(*kept)) : NULL;
+
+    if (n && !kept)
+        return; /* the last read's stay */
+    for (size_t i = 0; i < n; i++) {
+        snprintf(kept[i].name, sizeof(kept[i].name), "%s", nodes[i].name);
+        snprintf(kept[i].addr, sizeof(kept[i].addr), "%s", nodes[i].addr);
+    }
+    free(b->addrs);
+    b->addrs = kept;
+    b->n_addrs = n;
+}
+
+const char *backend_slurm_node_addr(const struct backend *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_addrs; i++)
+        if (!strcmp(b->addrs[i].name, name))
+            return *b->addrs[i].addr ? b->addrs[i].addr : name;
+    return name;
+}
+
 static void apply_read(struct backend *b, const struct slurm_snap *s)
 {
     if (s->jobs_only) { /* capacity stays as the last whole read had it */
@@ -750,6 +777,7 @@ static void apply_read(struct backend *b, const struct slurm_snap *s)
         log_info("Slurm answers again: the site is no longer degraded");
     b->degraded[0] = '\0';
     build_pools(b, s->parts, s->n_parts, s->nodes, s->n_nodes);
+    keep_addrs(b, s->nodes, s->n_nodes);
     if (s->have_jobs) {
         account_jobs(b, s->jobs, s->n_jobs);
         keep_jobs(b, s->jobs, s->n_jobs);
@@ -1152,6 +1180,7 @@ static void slurm_destroy(struct backend *b)
         if (b->ctl->refs == 0)
             free(b->ctl);
     }
+    free(b->addrs);
     free(b->jobs);
     slurm_poll_stop(b->poll); /* first: the reader uses cmd and conf */
     site_file_free(b->site);

@@ -582,7 +582,7 @@ static const char *sjobs_node(struct executor *x, const char *job_id)
 {
     const struct sjob *r = find(x, job_id);
 
-    return r ? r->node : NULL;
+    return r && *r->node ? backend_slurm_node_addr(x->env.b, r->node) : NULL;
 }
 
 static int sjobs_account(struct executor *x, const Aifed__Job *job, char *buf,

@@ -37,5 +37,7 @@ uint64_t backend_slurm_jobs(const struct backend *b, const struct slurm_job **jo
                             size_t *n);
 /* Whether a whole read of Slurm (holds included) has been applied. */
 int backend_slurm_read_once(const struct backend *b);
+/* The address of node name (its NodeAddr), or name when not known. */
+const char *backend_slurm_node_addr(const struct backend *b, const char *name);
 
 #endif

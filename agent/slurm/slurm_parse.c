@@ -145,6 +145,7 @@ static void parse_node(json_t *o, struct slurm_node *n)
     char used_type[SLURM_NAME_MAX + 1];
 
     copy(n->name, sizeof(n->name), jstr(o, "name"));
+    copy(n->addr, sizeof(n->addr), jstr(o, "address"));
     json_array_foreach(json_object_get(o, "partitions"), i, p)
     {
         if (n->n_partitions < SLURM_NODE_PARTS)

@@ -21,6 +21,7 @@
 
 struct slurm_node {
     char name[SLURM_NAME_MAX + 1];
+    char addr[SLURM_NAME_MAX + 1]; /* its NodeAddr, where a replica is reached */
     char partitions[SLURM_NODE_PARTS][SLURM_NAME_MAX + 1];
     size_t n_partitions;
     char gpu_type[SLURM_NAME_MAX + 1]; /* "a100", or "" for untyped GRES */

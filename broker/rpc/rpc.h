@@ -36,10 +36,11 @@ struct rpc_msg {
 };
 
 /* Roles, as a mask of auth kinds. */
-#define RPC_SITE  (1u << AUTH_SITE)
-#define RPC_USER  (1u << AUTH_USER)
-#define RPC_ADMIN (1u << AUTH_ADMIN)
-#define RPC_ANON  (1u << AUTH_ANON) /* a key of no one, while logins are taken */
+#define RPC_SITE    (1u << AUTH_SITE)
+#define RPC_USER    (1u << AUTH_USER)
+#define RPC_ADMIN   (1u << AUTH_ADMIN)
+#define RPC_ANON    (1u << AUTH_ANON)    /* a key of no one, while logins are taken */
+#define RPC_GATEWAY (1u << AUTH_GATEWAY) /* an aifed-gateway: served models' requests */
 
 typedef void (*rpc_fn)(struct svc *s, const struct rpc_msg *m);
 
@@ -69,8 +70,10 @@ extern const struct rpc_spec rpc_login_specs[];
 /* Jobs (rpc_jobs.c): what users ask of them, and what sites say. */
 extern const struct rpc_spec rpc_job_client_specs[];
 extern const struct rpc_spec rpc_job_agent_specs[];
-/* Inference endpoints (rpc_endpoints.c): make, show, list, scale, delete. */
+/* Inference endpoints (rpc_endpoints.c): make, show, list, scale, delete;
+ * their keys; gateways' requests, and sites' answers to them. */
 extern const struct rpc_spec rpc_endpoint_specs[];
+extern const struct rpc_spec rpc_endpoint_agent_specs[];
 
 /* The row for body in tables (a NULL-ended list of tables), or NULL. */
 const struct rpc_spec *rpc_spec_find(const struct rpc_spec *const *tables, int body);

@@ -37,6 +37,7 @@
 #include "limit.h"
 #include "outbox.h"
 #include "principals.h"
+#include "proxy.h"
 #include "relays.h"
 #include "rpc.h"
 #include "sites.h"
@@ -82,8 +83,8 @@ struct server {
 };
 
 /* Which tables a socket's messages are dispatched by. */
-static const struct rpc_spec *const agent_tables[] = {rpc_agent_specs,
-                                                      rpc_job_agent_specs, NULL};
+static const struct rpc_spec *const agent_tables[] = {
+    rpc_agent_specs, rpc_job_agent_specs, rpc_endpoint_agent_specs, NULL};
 static const struct rpc_spec *const client_tables[] = {rpc_client_specs,
                                                        rpc_admin_specs,
                                                        rpc_job_client_specs,
@@ -197,10 +198,17 @@ static Aifed__ErrorCode decode_code(int why)
 static bool within_rate(struct server *srv, const struct rpc_msg *m)
 {
     const struct bconf *c = srv->svc.conf;
-    struct limit_bucket *b = bucket(srv, m->who->index);
-
+    struct limit_bucket *b;
     char text[AF_WIRE_MAX_TEXT];
 
+    /* A gateway speaks for many clients: each key has its rate there, and
+     * the broker bounds a gateway's requests in flight (proxy.h). A site's
+     * pieces of an answer come as fast as its replica writes them, each
+     * for a request the broker sent (others are dropped unread). */
+    if (m->who->kind == AUTH_GATEWAY ||
+        (m->env && m->env->body_case == AIFED__ENVELOPE__BODY_REPLICA_RESPONSE))
+        return true;
+    b = bucket(srv, m->who->index);
     if (b && limit_take(b, (int64_t)uv_now(&srv->loop), (double)c->rate_limit,
                         (double)c->rate_burst))
         return true;
@@ -259,9 +267,12 @@ static bool handle(struct server *srv, void *sock, enum outbox_side side,
          * removed: refuse every message on the open connection. */
         outbox_error(srv->svc.outbox, &m.from, AIFED__ERROR_CODE__ERROR_FORBIDDEN,
                      "this key is no longer valid here (revoked or replaced)");
-    } else if (side == OUTBOX_AGENT && m.who->kind != AUTH_SITE) {
-        /* A user's or an admin's key on the agents' endpoint: admitted at the
-         * handshake so that it can be told where it should be, and nothing more. */
+    } else if (side == OUTBOX_AGENT && m.who->kind != AUTH_SITE &&
+               m.who->kind != AUTH_GATEWAY) {
+        /* A user's or an admin's key on the daemons' endpoint: admitted at the
+         * handshake so that it can be told where it should be, and nothing more.
+         * Gateways come here as sites do: they carry many requests at once,
+         * which the agents' SNDHWM and byte budget are sized for. */
         char text[AF_WIRE_MAX_TEXT];
 
         snprintf(text, sizeof(text),
@@ -438,6 +449,7 @@ static void on_tick(uv_timer_t *t)
     if (!away) {
         /* What the sites said meanwhile is not read yet: judged next tick. */
         endpointsvc_tick(s);
+        proxy_tick(s);
         relays_expire(s->relays, s->outbox, svc_mono_ms(s));
     }
     prune_records(s);
@@ -666,11 +678,12 @@ static int create_services(struct server *srv, const struct bconf *conf, struct 
                             (unsigned)conf->down_after, (unsigned)conf->up_after);
     s->waiters = waiters_create(WAITERS_MAX);
     s->relays = relays_create();
+    s->proxy = proxy_create();
     s->login = login_create();
     s->oidc = oidc_create();
     s->auth = auth_create();
-    if (!s->sites || !s->waiters || !s->relays || !s->login || !s->oidc || !s->auth ||
-        auth_set_login(s->auth, logins_open(conf)) < 0 ||
+    if (!s->sites || !s->waiters || !s->relays || !s->proxy || !s->login || !s->oidc ||
+        !s->auth || auth_set_login(s->auth, logins_open(conf)) < 0 ||
         !(srv->jwks = jwks_create(&srv->loop, s->oidc)))
         return af_error_set(err, "out of memory");
     set_oidc(s, conf);
@@ -786,6 +799,7 @@ void server_destroy(struct server *srv)
     outbox_destroy(s->outbox);
     waiters_destroy(s->waiters);
     relays_destroy(s->relays);
+    proxy_destroy(s->proxy);
     login_destroy(s->login);
     jwks_destroy(srv->jwks); /* after the loop ran: no fetch is left */
     oidc_destroy(s->oidc);

@@ -15,6 +15,7 @@
 #include "lease.h"
 #include "leasesvc.h"
 #include "placement.h"
+#include "proxy.h"
 #include "sites.h"
 #include "store.h"
 #include "store_endpoints.h"
@@ -22,6 +23,7 @@
 #include "svc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,10 +372,50 @@ static int worst(const struct work *w, bool retiring_or_offline)
     return best;
 }
 
+/* Whether no replica can be placed now (requests are then refused at
+ * once, not held): stored when it changes. */
+static void stuck(struct work *w, bool now)
+{
+    if ((bool)w->ep.stuck != now) {
+        w->ep.stuck = now;
+        w->changed = true;
+    }
+}
+
+/* How many replicas should serve now: the service's MIN; more when its
+ * load asks (requests in flight or a second, over the target per replica);
+ * one at least while a request waits for one (scaled to zero); at most
+ * MAX. An endpoint that scales on load (or from zero) keeps what serves
+ * until it had no request for its scale-down delay (5 minutes unless
+ * given). */
+static uint32_t target(struct svc *s, const struct work *w, uint32_t serving)
+{
+    const Aifed__Service *sv = w->ep.job->service;
+    uint32_t want = sv->replicas_min, max = sv->replicas_max, by_load = 0;
+    int64_t delay =
+        (int64_t)(sv->scale_down_delay_s ? sv->scale_down_delay_s : 300) * 1000;
+    struct proxy_load ld;
+    bool idle;
+
+    proxy_load(s->proxy, w->ep.name, &ld);
+    if (sv->metric == AIFED__SCALE_METRIC__SCALE_INFLIGHT && sv->target > 0)
+        by_load = (uint32_t)ceil((ld.inflight + ld.waiting) / sv->target);
+    else if (sv->metric == AIFED__SCALE_METRIC__SCALE_RPS && sv->target > 0)
+        by_load = (uint32_t)ceil(ld.rps / sv->target);
+    if (ld.waiting && !by_load)
+        by_load = 1;
+    want = by_load > want ? by_load : want;
+    want = want < max ? want : max;
+    idle = !ld.last_ms || svc_mono_ms(s) - ld.last_ms >= delay;
+    if (want < serving && (sv->metric || !sv->replicas_min) && !idle)
+        want = serving < max ? serving : max;
+    return want;
+}
+
 /* As many replicas serving as wanted: one placed, or one ended. */
 static int scale(struct svc *s, struct work *w, bool may_place, int64_t now)
 {
-    uint32_t want = wanted(&w->ep), serving = 0, live = 0;
+    uint32_t want, serving = 0, live = 0;
     int i;
 
     for (size_t k = 0; k < w->n; k++) {
@@ -382,6 +424,9 @@ static int scale(struct svc *s, struct work *w, bool may_place, int64_t now)
         serving += !out;
         live += !out && w->s[k].r.state == AIFED__REPLICA_STATE__REPLICA_LIVE;
     }
+    want = target(s, w, serving);
+    stuck(w, serving < want && (w->ep.failures >= ENDPOINT_MAX_FAILURES ||
+                                !strncmp(w->reason, "no site", 7)));
     if (serving < want) {
         if (w->ep.failures >= ENDPOINT_MAX_FAILURES) {
             set_reason(w,

@@ -23,8 +23,10 @@
 
 static enum auth_kind kind_of(enum bconf_kind k)
 {
-    static const enum auth_kind kinds[] = {
-        [BCONF_SITE] = AUTH_SITE, [BCONF_USER] = AUTH_USER, [BCONF_ADMIN] = AUTH_ADMIN};
+    static const enum auth_kind kinds[] = {[BCONF_SITE] = AUTH_SITE,
+                                           [BCONF_USER] = AUTH_USER,
+                                           [BCONF_ADMIN] = AUTH_ADMIN,
+                                           [BCONF_GATEWAY] = AUTH_GATEWAY};
 
     return kinds[k];
 }

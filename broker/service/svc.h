@@ -25,6 +25,7 @@ struct bmetrics;
 struct relays;
 struct login;
 struct oidc;
+struct proxy;
 
 struct svc {
     const struct bconf *conf; /* in force (a reload replaces it) */
@@ -37,6 +38,7 @@ struct svc {
     struct relays *relays; /* clients waiting for a site's answer passed on */
     struct login *login;   /* the challenges logins sign */
     struct oidc *oidc;     /* the OpenID issuer's keys, and tokens taken */
+    struct proxy *proxy;   /* requests to served models in flight */
     struct bmetrics *metrics;
     struct af_signer signer; /* signs lease tokens */
     char signing_pub[AF_SIGN_PK_B64];

@@ -21,8 +21,10 @@ void tosite_send(struct svc *s, const char *site, Aifed__Envelope *env)
     memcpy(to.rid, rid, to.rid_len);
     /* A hold may leave before its lease is committed (see outbox.h); a
      * release may not: the site must never let go of what disk still says
-     * it holds. */
+     * it holds. A request to a served model promises nothing stored. */
     if (outbox_push(s->outbox, &to, env,
-                    env->body_case != AIFED__ENVELOPE__BODY_LEASE_HOLD) < 0)
+                    env->body_case != AIFED__ENVELOPE__BODY_LEASE_HOLD &&
+                        env->body_case != AIFED__ENVELOPE__BODY_REPLICA_REQUEST &&
+                        env->body_case != AIFED__ENVELOPE__BODY_REPLICA_CANCEL) < 0)
         log_err("message to site %s dropped", site);
 }

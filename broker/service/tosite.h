@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tosite: a message to a site's agent, by the route its last message came
- * on. Below the lease and job services, which both send. A hold leaves at
- * once (it promises nothing); everything else after the commit.
+ * on. Below the lease and job services, which both send. A hold and a
+ * request to a served model leave at once (they promise nothing stored);
+ * everything else after the commit.
  */
 #ifndef TOSITE_H
 #define TOSITE_H

@@ -41,7 +41,7 @@ void auth_destroy(struct auth *a)
     errno = saved;
 }
 
-static const char *const kind_prefix[] = {"site", "user", "admin", "anon"};
+static const char *const kind_prefix[] = {"site", "user", "admin", "gateway", "anon"};
 
 /* A key registered to p, or enrolled for it by a login (one that expired
  * goes at the next auth_expire(), within the broker's tick). */

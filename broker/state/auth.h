@@ -25,7 +25,9 @@
 /* AUTH_ANON: one principal ("anon:login") for every key nobody
  * registered, when the broker takes logins (auth_set_login); it may only
  * log in. */
-enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN, AUTH_ANON };
+/* AUTH_GATEWAY: an aifed-gateway, which may only relay requests to served
+ * models (docs/inference.md). */
+enum auth_kind { AUTH_SITE, AUTH_USER, AUTH_ADMIN, AUTH_GATEWAY, AUTH_ANON };
 
 #define AUTH_ANON_ID "anon:login"
 

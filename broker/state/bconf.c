@@ -88,7 +88,7 @@ static const struct opt {
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
-static const char *const kind_names[] = {"site", "user", "admin"};
+static const char *const kind_names[BCONF_KINDS] = {"site", "user", "admin", "gateway"};
 
 const char *bconf_kind_name(enum bconf_kind kind)
 {
@@ -146,7 +146,7 @@ static struct bconf_principal *principal_for(struct bconf *c, const char *sectio
     if (!colon)
         goto unknown;
     klen = (size_t)(colon - section);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < BCONF_KINDS; k++)
         if (strlen(kind_names[k]) == klen && !strncmp(section, kind_names[k], klen))
             kind = k;
     if (kind < 0)
@@ -173,7 +173,8 @@ static struct bconf_principal *principal_for(struct bconf *c, const char *sectio
     return p;
 unknown:
     af_error_set(err,
-                 "unknown section [%s] (want broker, site:ID, user:NAME, admin:NAME)",
+                 "unknown section [%s] (want broker, site:ID, user:NAME, admin:NAME, "
+                 "gateway:NAME)",
                  section);
     return NULL;
 }
@@ -339,7 +340,7 @@ void bconf_print(const struct bconf *c, FILE *out)
             break;
         }
     }
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < BCONF_KINDS; k++) {
         for (size_t i = 0; i < c->n_principals; i++) {
             const struct bconf_principal *p = &c->principals[i];
             if ((int)p->kind != k)

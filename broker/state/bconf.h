@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum bconf_kind { BCONF_SITE, BCONF_USER, BCONF_ADMIN };
+enum bconf_kind { BCONF_SITE, BCONF_USER, BCONF_ADMIN, BCONF_GATEWAY, BCONF_KINDS };
 
 struct bconf_principal {
     enum bconf_kind kind;

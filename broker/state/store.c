@@ -55,6 +55,7 @@ static const struct {
     [DB_JOBS_ENDED] = {"jobs_ended", 0},
     [DB_JOB_USAGE] = {"job_usage", 0},
     [DB_ENDPOINTS] = {"endpoints", 0},
+    [DB_KEYS] = {"keys", 0},
 };
 
 /* A new store gets this schema; one of schema 1 (no record ages), 2 (jobs

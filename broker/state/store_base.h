@@ -40,6 +40,7 @@ enum {
     DB_JOBS_ENDED,        /* be64 ended ms || job id -> "": retention's order */
     DB_JOB_USAGE,         /* principal -> be64 jobs || be64 bytes stored */
     DB_ENDPOINTS,         /* name -> Endpoint: served models and their replicas */
+    DB_KEYS,              /* key id -> EndpointKey: bearer keys' records, usage */
     DB_N
 };
 

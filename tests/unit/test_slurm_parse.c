@@ -19,7 +19,8 @@
 static const char sinfo_json[] =
     "{\"meta\": {\"plugin\": {\"type\": \"openapi/v0.0.38\"}}, \"errors\": [],"
     " \"nodes\": ["
-    "  {\"name\": \"n1\", \"state\": \"mixed\", \"state_flags\": [],"
+    "  {\"name\": \"n1\", \"address\": \"10.1.0.1\", \"state\": \"mixed\", "
+    "\"state_flags\": [],"
     "   \"partitions\": [\"gpu\", \"all\"], \"gres\": \"gpu:a100:4(S:0)\","
     "   \"gres_used\": \"gpu:a100:2(IDX:0-1)\", \"cpus\": 128, \"real_memory\": 515000},"
     "  {\"name\": \"n2\", \"state\": \"idle\", \"state_flags\": [\"DRAIN\"],"
@@ -34,6 +35,24 @@ static const char sinfo_json[] =
     "   \"real_memory\": 1000}"
     "]}";
 
+/* A job's node list to the host a replica on it is reached at. */
+static void first_host(void **state)
+{
+    char buf[64];
+
+    (void)state;
+    slurm_first_host("gpu[03-04],cpu1", buf, sizeof(buf));
+    assert_string_equal(buf, "gpu03");
+    slurm_first_host("n1,n2", buf, sizeof(buf));
+    assert_string_equal(buf, "n1");
+    slurm_first_host("x[7]", buf, sizeof(buf));
+    assert_string_equal(buf, "x7");
+    slurm_first_host("", buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    slurm_first_host(NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+}
+
 static void nodes_from_sinfo(void **state)
 {
     struct slurm_node *n;
@@ -44,6 +63,8 @@ static void nodes_from_sinfo(void **state)
     assert_int_equal(slurm_parse_nodes(sinfo_json, &n, &count, &err), 0);
     assert_int_equal(count, 4);
     assert_string_equal(n[0].name, "n1");
+    assert_string_equal(n[0].addr, "10.1.0.1"); /* where a replica on it is reached */
+    assert_string_equal(n[1].addr, "");
     assert_int_equal(n[0].n_partitions, 2);
     assert_string_equal(n[0].partitions[1], "all");
     assert_string_equal(n[0].gpu_type, "a100");
@@ -101,7 +122,8 @@ static const char squeue_json[] =
     " {\"job_id\": 1, \"job_state\": \"COMPLETED\", \"resv_name\": \"aifed-lease-1\","
     "  \"start_time\": 1000, \"end_time\": 1030, \"tres_per_node\": \"gres:gpu:2\","
     "  \"node_count\": 1, \"gres_detail\": []},"
-    " {\"job_id\": 2, \"job_state\": \"RUNNING\", \"resv_name\": \"\","
+    " {\"job_id\": 2, \"job_state\": \"RUNNING\", \"resv_name\": \"\", \"nodes\": "
+    "\"gpu[03-04]\","
     "  \"start_time\": 1000, \"end_time\": 9000, \"tres_per_node\": \"gres:gpu:a100:4\","
     "  \"node_count\": 2},"
     " {\"job_id\": 3, \"job_state\": \"PENDING\", \"resv_name\": \"\", \"start_time\": 0,"
@@ -126,9 +148,10 @@ static void jobs_from_squeue(void **state)
     assert_int_equal(j[0].start_s, 1000);
     assert_int_equal(j[0].end_s, 1030);
     assert_int_equal(j[0].gpus, 2);
-    assert_int_equal(j[1].gpus, 8); /* 4 per node on 2 nodes */
-    assert_int_equal(j[2].gpus, 3); /* per job */
-    assert_int_equal(j[3].gpus, 3); /* from the allocation's detail */
+    assert_int_equal(j[1].gpus, 8);          /* 4 per node on 2 nodes */
+    assert_string_equal(j[1].node, "gpu03"); /* the first of its nodes */
+    assert_int_equal(j[2].gpus, 3);          /* per job */
+    assert_int_equal(j[3].gpus, 3);          /* from the allocation's detail */
     free(j);
 }
 
@@ -241,6 +264,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nodes_from_sinfo),
+        cmocka_unit_test(first_host),
         cmocka_unit_test(bad_json_says_why),
         cmocka_unit_test(gres_strings),
         cmocka_unit_test(jobs_from_squeue),

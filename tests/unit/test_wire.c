@@ -238,7 +238,7 @@ static void principal_add_is_checked(void **state)
     a.n_projects = 1;
     expect_accepted(&env);
     a.id = "carol";
-    expect_refused(&env, EBADMSG, "site:ID, user:NAME or admin:NAME");
+    expect_refused(&env, EBADMSG, "site:ID, user:NAME, admin:NAME or gateway:NAME");
     a.id = "user:../carol";
     expect_refused(&env, EBADMSG, "principal name");
     a.id = "user:carol";
