@@ -54,6 +54,10 @@ fed_init() {
         printf '\n[user:alice]\npublic_key = keys/alice.pub\nprojects = llm-eu, vision-sme\n'
         printf '\n[user:bob]\npublic_key = keys/bob.pub\nprojects = bio-x\n'
         printf '\n[admin:ops]\npublic_key = keys/ops.pub\n'
+        for name in ${FED_GATEWAYS:-}; do
+            "$FED_CTL_BIN" keygen --dir "$dir/keys" "$name" >/dev/null || return 1
+            printf '\n[gateway:%s]\npublic_key = keys/%s.pub\n' "$name" "$name"
+        done
     } > "$dir/broker.conf"
 }
 
@@ -133,6 +137,45 @@ $(fed_jobs_conf)
 CONF
     "$FED_AGENT_BIN" -f -c "$dir/agents/$site.conf" >>"$dir/logs/agent-$site.log" 2>&1 &
     echo $! > "$dir/agents/$site.pid"
+}
+
+# fed_start_gateway DIR NAME : aifed-gateway NAME (one of FED_GATEWAYS) on
+# an ephemeral loopback port, with a throwaway certificate for 127.0.0.1
+# (DIR/keys/gateway.crt, which clients trust); waits until it serves and
+# has reached the broker. FED_GATEWAY_URL is its https://127.0.0.1:PORT.
+fed_start_gateway() {
+    local dir=$1 name=$2 i port
+    if [[ ! -s $dir/keys/gateway.crt ]]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$dir/keys/gateway.pem" -out "$dir/keys/gateway.crt" -days 2 \
+            -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+            2>/dev/null || return 1
+    fi
+    cat >"$dir/agents/$name.conf" <<CONF
+[gateway]
+listen = 127.0.0.1:${FED_GATEWAY_PORT:-0}
+tls_cert = ../keys/gateway.crt
+tls_key = ../keys/gateway.pem
+broker = $FED_AGENT_EP
+broker_public_key = ../keys/broker.pub
+secret_key = ../keys/$name.key
+$([[ $(id -u) -eq 0 ]] && echo "lab = a loopback test federation (deploy/fedlib.sh)")
+CONF
+    : >"$dir/logs/gateway-$name.log"
+    "$AIFED_BUILD/gateway/aifed-gateway" -f -c "$dir/agents/$name.conf" \
+        >>"$dir/logs/gateway-$name.log" 2>&1 &
+    echo $! >"$dir/agents/$name.pid"
+    for ((i = 0; i < FED_WAIT_S * 10; i++)); do
+        port=$(sed -n 's/.*serving HTTPS on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/logs/gateway-$name.log")
+        if [[ -n $port ]] && grep -q "connected to the broker" "$dir/logs/gateway-$name.log"; then
+            FED_GATEWAY_URL=https://127.0.0.1:$port
+            return 0
+        fi
+        kill -0 "$(cat "$dir/agents/$name.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    fed_log "gateway $name did not start; its log:"; cat "$dir/logs/gateway-$name.log" >&2
+    return 1
 }
 
 # fed_ctl DIR USER ARGS... : aifedctl as USER (a key name in DIR/keys).

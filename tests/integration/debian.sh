@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The Debian packages: dpkg-buildpackage builds aifed-broker, aifed-agent,
-# aifedctl and aifed-common (the shared man pages, guides and examples) from
+# aifed-gateway, aifedctl and aifed-common (the shared man pages, guides and examples) from
 # this tree, leaving it clean; they install on this machine with their users,
 # state directories, units, man pages and completion; the installed daemons
 # start as their own users (as their units run them; no systemd runs here),
@@ -28,7 +28,7 @@ pids=()
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    dpkg --purge aifedctl aifed-agent aifed-broker aifed-common >/dev/null 2>&1
+    dpkg --purge aifedctl aifed-gateway aifed-agent aifed-broker aifed-common >/dev/null 2>&1
     rm -rf /etc/aifed "$T"
 }
 trap cleanup EXIT
@@ -40,14 +40,17 @@ mkdir -p "$T/src"
     (cd "$SRC" && xargs -0 cp --parents -t "$T/src")
 (cd "$T/src" && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t)
 (cd "$T/src" && dpkg-buildpackage -us -uc -b >"$T/build.log" 2>&1)
-check "dpkg-buildpackage builds the four packages" \
+check "dpkg-buildpackage builds the five packages" \
     test -f "$T"/aifed-broker_*.deb -a -f "$T"/aifed-agent_*.deb -a -f "$T"/aifedctl_*.deb \
+    -a -f "$T"/aifed-gateway_*.deb \
     -a -f "$T"/aifed-common_*_all.deb ||
     { tail -n 30 "$T/build.log" | sed 's/^/# /'; exit 1; }
 check "the package build leaves the tree as git has it (nothing untracked)" \
     test -z "$(cd "$T/src" && git status --porcelain)"
 check "they install" dpkg -i "$T"/aifed-common_*_all.deb "$T"/aifed-broker_*_*.deb \
-    "$T"/aifed-agent_*_*.deb "$T"/aifedctl_*_*.deb
+    "$T"/aifed-agent_*_*.deb "$T"/aifedctl_*_*.deb "$T"/aifed-gateway_*_*.deb
+check "the gateway's package makes its account, with no home and no shell" \
+    test "$(getent passwd aifed-gateway | cut -d: -f6,7)" = /nonexistent:/usr/sbin/nologin
 check "aifed.conf(5) and aifed-site(5) are installed, once, for both daemons" \
     test -f /usr/share/man/man5/aifed.conf.5.gz -a -f /usr/share/man/man5/aifed-site.5.gz
 check "the guides and the example files are under /usr/share/doc/aifed" \
@@ -56,7 +59,7 @@ check "the guides and the example files are under /usr/share/doc/aifed" \
 # Every Documentation= of the installed units names a file that is there.
 docs_missing() {
     local u d
-    for u in /lib/systemd/system/aifed-broker.service /lib/systemd/system/aifed-agent.service; do
+    for u in /lib/systemd/system/aifed-{broker,agent,gateway}.service; do
         for d in $(sed -n 's/^Documentation=//p' "$u"); do
             case $d in
             file://*) [[ -f ${d#file://} ]] || echo "$u: $d" ;;
@@ -145,9 +148,9 @@ done
 pids=()
 cd / || exit 1
 rm -rf /etc/aifed
-check "the packages purge" dpkg --purge aifedctl aifed-agent aifed-broker aifed-common
+check "the packages purge" dpkg --purge aifedctl aifed-gateway aifed-agent aifed-broker aifed-common
 check "purging removes the users and state" \
-    bash -c '! getent passwd aifed-broker && ! test -e /var/lib/aifed'
+    bash -c '! getent passwd aifed-broker && ! getent passwd aifed-gateway && ! test -e /var/lib/aifed'
 [[ $failed -eq 0 ]] || { sed 's/^/# broker: /' "$T/broker.log"; sed 's/^/# agent: /' "$T/agent.log"
     tail -n 30 "$T/checks.log" | sed 's/^/# /'; }
 echo "1..$n"

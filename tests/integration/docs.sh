@@ -42,6 +42,18 @@ for key in $("$BUILD/agent/aifed-agent" -n -v -c "$(keyed "$golden" agent.conf)"
     sed -n '/^\[agent\]/,/^\[/s/^\([a-z_]*\) = .*/\1/p'); do
     check "aifed.conf(5) has agent setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
 done
+# [gateway]: every setting aifed-gateway -n -v prints (a certificate and
+# key it only reads here).
+printf 'x\n' >"$W/gw.crt"
+printf 'x\n' >"$W/gw.pem"
+printf '[gateway]\ntls_cert = %s\ntls_key = %s\nlab = docs.sh\nlisten = 127.0.0.1:0\n' \
+    "$W/gw.crt" "$W/gw.pem" >"$W/gateway.conf"
+gw_keys=$("$BUILD/gateway/aifed-gateway" -n -v -c "$W/gateway.conf" 2>/dev/null |
+    sed -n 's/^\([a-z_]*\) = .*/\1/p')
+check "aifed-gateway -n -v prints its settings" test "$(wc -w <<<"$gw_keys")" -ge 12
+for key in $gw_keys; do
+    check "aifed.conf(5) has gateway setting $key" grep -q "fB$key" "$MAN/aifed.conf.5"
+done
 # [slurm], defaults included (they print as "# key: ...").
 for key in $("$BUILD/agent/aifed-agent" -n -v -c "$(keyed "$golden" agent-slurm.conf)" 2>/dev/null |
     sed -n '/^\[slurm\]/,/^$/s/^#* *\([a-z_]*\)\( =\|:\) .*/\1/p'); do

@@ -115,6 +115,26 @@ site_free() {
     ctlj ops sites | jq -r --arg s "$1" '.[] | select(.id == $s) | .pools[0].gpus_free'
 }
 
+# served_task NAME REPLICAS [SERVICE-LINE] [PLACEMENT] : a served model's
+# task file in $T (its path printed): tests/integration/replica/server.py,
+# a small OpenAI-compatible server standing in for vLLM, on AIFED_PORT,
+# probed on /v1/models; its model is NAME.
+served_task() {
+    cat >"$T/$1.yaml" <<Y
+name: $1
+project: llm-eu
+resources: {gpus: 1, walltime: 1h}
+${4:+placement: $4}
+files: {server.py: $SRC/tests/integration/replica/server.py}
+run: exec python3 server.py "\$AIFED_PORT" "\$AIFED_JOB_ID" $1
+service:
+  readiness_probe: {path: /v1/models, timeout_seconds: 2}
+  replicas: $2
+${3:+  $3}
+Y
+    echo "$T/$1.yaml"
+}
+
 # wait_for DESCRIPTION SECONDS 'EXPRESSION' : poll until the shell
 # expression holds (evaluated afresh each time), at most SECONDS.
 wait_for() {

@@ -15,25 +15,11 @@
 
 start_federation mimer pharos bsc || exit 1
 fed_demo_account || { fail "no demo account"; exit 1; }
-task() { # task NAME REPLICAS [PLACEMENT] : a served model's task file in $T
-    cat >"$T/$1.yaml" <<Y
-name: $1
-project: llm-eu
-resources: {gpus: 1, walltime: 1h}
-${3:+placement: $3}
-files: {server.py: $SRC/tests/integration/replica/server.py}
-run: exec python3 server.py "\$AIFED_PORT" "\$AIFED_JOB_ID" $1
-service:
-  readiness_probe: {path: /v1/models, timeout_seconds: 2}
-  replicas: $2
-Y
-    echo "$T/$1.yaml"
-}
 ep() { ctlj alice endpoint show "$1"; }
 # live NAME : the sites of its LIVE replicas, sorted, comma-separated
 live() { ep "$1" | jq -r '[.replicas[] | select(.state == "LIVE") | .site] | sort | join(",")'; }
 
-out=$(ctlj alice serve "$(task tiny 2)"); rc=$?
+out=$(ctlj alice serve "$(served_task tiny 2)"); rc=$?
 check "serve makes the endpoint (0), its first replica placed at once" \
     test "$rc:$(jq -r '.name + " " + (.replicas | length | tostring)' <<<"$out")" = "0:tiny 1"
 wait_for "... and both replicas become LIVE, at two sites" 60 \
@@ -58,7 +44,7 @@ check "another project's user: no endpoint tiny" test "$rc:$out" != "0:" -a -n "
 out=$(ctl bob endpoint delete tiny 2>&1)
 check "... and cannot delete it" grep -q 'no endpoint tiny' <<<"$out"
 check "... nor does it list it" test "$(ctlj bob endpoints)" = "[]"
-out=$(ctl alice serve "$(task tiny 1)" 2>&1); rc=$?
+out=$(ctl alice serve "$(served_task tiny 1)" 2>&1); rc=$?
 check "a name taken is refused" test "$rc" -ne 0 -a -n "$(grep -F 'endpoint tiny exists' <<<"$out")"
 
 # Failover: the first replica's site's agent is killed; the other stays
@@ -82,7 +68,7 @@ check "scale to 1 is taken" test "$(jq -r '.replicas_min' <<<"$out")" = 1
 wait_for "... and one replica is ended" 20 '[[ $(ep tiny | jq ".replicas | length") == 1 ]]'
 
 # A country restriction holds for every replica: only bsc is in ES.
-out=$(ctlj alice serve "$(task spain 2 '{country: ES}')")
+out=$(ctlj alice serve "$(served_task spain 2 '' '{country: ES}')")
 wait_for "an endpoint kept in Spain: two replicas LIVE" 60 \
     '[[ $(live spain) == "bsc,bsc" ]]'
 check "... both at bsc, the one Spanish site" test "$(live spain)" = bsc,bsc

@@ -50,5 +50,20 @@ for d in broker agent; do
     check "aifed-$d.service exposure $score is at most $max (of 10)" \
         awk -v s="$score" -v m="$max" 'BEGIN { exit !(s != "" && s <= m) }'
 done
+# The gateway holds no state and needs no privilege but a low port's.
+unit=$SRC/deploy/systemd/aifed-gateway.service
+sed "s|/usr/sbin/aifed-gateway|$(realpath "$BUILD/gateway/aifed-gateway")|g" "$unit" \
+    >"$T/aifed-gateway.service"
+check "aifed-gateway.service verifies" systemd-analyze verify --man=no "$T/aifed-gateway.service"
+for line in User=aifed-gateway NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
+    PrivateTmp=yes "CapabilityBoundingSet=CAP_NET_BIND_SERVICE" MemoryDenyWriteExecute=yes \
+    "SystemCallFilter=@system-service"; do
+    check "aifed-gateway.service has $line" grep -qx "$line" "$unit"
+done
+check "aifed-gateway.service writes nowhere" test -z "$(sed -n 's/^\(ReadWritePaths\|StateDirectory\)=//p' "$unit")"
+score=$(systemd-analyze security --offline=yes "$T/aifed-gateway.service" 2>/dev/null |
+    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+check "aifed-gateway.service exposure $score is at most 2.5 (of 10)" \
+    awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.5) }'
 echo "1..$n"
 exit $failed

@@ -6,6 +6,7 @@
 # tests check that requests reach a replica and come back, not what it says.
 #   server.py PORT SITE [MODEL]
 import json
+import socket
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        # Each answer's pieces leave at once (no 40 ms Nagle wait on loopback).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def send_json(self, code, body):
         data = json.dumps(body).encode()
         self.send_response(code)
@@ -29,7 +35,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
-        if self.path == "/v1/models":
+        if self.path.startswith("/ticks"):  # the benchmark's: timestamped chunks
+            self.ticks()
+        elif self.path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [
                 {"id": MODEL, "object": "model", "owned_by": SITE}]})
         else:
@@ -39,6 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         req = json.loads(self.rfile.read(n) or b"{}")
         text = "hello from %s" % SITE
+        # A slow model, for the scaling tests: "delay" seconds before it answers.
+        time.sleep(min(float(req.get("delay", 0)), 30))
         if not req.get("stream"):
             self.send_json(200, {
                 "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()),
@@ -59,6 +69,19 @@ class Handler(BaseHTTPRequestHandler):
                                   "finish_reason": None if word else "stop"}]}
             self.chunk("data: %s\n\n" % json.dumps(chunk))
         self.chunk("data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def ticks(self):
+        """/ticks?n=N&ms=M: N chunks M ms apart, each the time it was written."""
+        q = dict(p.split("=") for p in self.path.partition("?")[2].split("&") if "=" in p)
+        n, ms = min(int(q.get("n", 10)), 10000), min(float(q.get("ms", 10)), 1000)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for _ in range(n):
+            self.chunk("data: %.6f\n\n" % time.time())
+            time.sleep(ms / 1000)
         self.wfile.write(b"0\r\n\r\n")
 
     def chunk(self, s):
