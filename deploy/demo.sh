@@ -3,8 +3,10 @@
 #
 # The aifed demo: a federation of the first seven EuroHPC AI Factories on this
 # machine (loopback only, throwaway keys). Installs what is missing, builds,
-# starts the broker and seven agents, places five workloads that land on five
-# different sites for visible reasons, runs a task end to end, shows the
+# starts the broker, seven agents and a gateway, publishes the templates,
+# places five workloads that land on five different sites for visible
+# reasons, runs a task end to end, serves a model at two sites and calls it
+# through the gateway with a key (and again after one site fails), shows the
 # sites and leases, and stops everything cleanly. MeluXina-AI runs on a real
 # local Slurm (slurmctld and slurmd, 4 fake A100s) when this runs as root,
 # its agent as a site runs it (the package's account, not root, and the
@@ -19,7 +21,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'
 }
 keep=0 stop=0
 for arg in "$@"; do
@@ -119,7 +121,7 @@ demo_slurm_agent() {
 step "Starting the broker and seven AI Factory agents (keys and state in .demo/)"
 slurm=0
 demo_slurm && slurm=1
-fed_init "$demo" "${sites[@]}"
+FED_GATEWAYS=gateway fed_init "$demo" "${sites[@]}"
 fed_start_broker "$demo"
 for s in "${sites[@]}"; do
     if [[ $s == meluxina ]] && ((slurm)); then
@@ -131,6 +133,8 @@ for s in "${sites[@]}"; do
     fi
 done
 fed_wait_up "$demo" ${#sites[@]}
+fed_start_gateway "$demo" gateway
+echo "aifed-gateway serves $FED_GATEWAY_URL (a throwaway certificate: $demo/keys/gateway.crt)"
 ctl() { fed_ctl "$demo" alice "$@"; }
 ctl sites
 
@@ -196,6 +200,51 @@ if ((slurm)); then
     echo "\$ aifedctl run --country LU deploy/examples/hello.yaml"
     ctl run --country LU deploy/examples/hello.yaml 2>&1 || true
 fi
+
+step "A model served at two sites, called through the gateway with a key"
+# A small OpenAI-compatible server stands in for vLLM (no GPUs here): two
+# replicas, placed at two sites, probed until LIVE.
+cat >"$demo/tiny.yaml" <<TASK
+name: tiny-llm
+project: llm-eu
+resources: {gpus: 1, walltime: 2h}
+files: {server.py: $top/tests/integration/replica/server.py}
+run: exec python3 server.py "\$AIFED_PORT" "\$AIFED_JOB_ID" tiny-llm
+service:
+  readiness_probe: {path: /v1/models, timeout_seconds: 2}
+  replicas: 2
+TASK
+echo "\$ aifedctl serve tiny.yaml"
+ctl serve "$demo/tiny.yaml" 2>/dev/null | head -n 4
+for ((i = 0; i < 120; i++)); do
+    [[ $(ctl --json endpoint show tiny-llm | jq '[.replicas[] | select(.state == "LIVE")] | length') == 2 ]] && break
+    sleep 0.5
+done
+ctl endpoint show tiny-llm | tail -n 3
+echo "\$ aifedctl endpoint key create --project llm-eu --name demo"
+key=$(ctl --json endpoint key create --project llm-eu --name demo | jq -r .key)
+echo "${key:0:24}... (shown once)"
+ask() {
+    curl -s --cacert "$demo/keys/gateway.crt" -D "$demo/head" -H "Authorization: Bearer $key" \
+        -H 'Content-Type: application/json' \
+        -d '{"model":"tiny-llm","messages":[{"role":"user","content":"hi"}]}' \
+        "$FED_GATEWAY_URL/e/tiny-llm/v1/chat/completions" | jq -r '.choices[0].message.content // .detail'
+    printf '  (answered at %s)\n' "$(tr -d '\r' <"$demo/head" | sed -n 's/^X-Aifed-Site: //Ip')"
+}
+echo "\$ curl -H 'Authorization: Bearer KEY' $FED_GATEWAY_URL/e/tiny-llm/v1/chat/completions"
+ask
+ask
+victim=$(ctl --json endpoint show tiny-llm | jq -r '.replicas[0].site')
+step "One site fails ($victim's agent is killed): the other answers, a replacement is placed"
+kill -9 "$(cat "$demo/agents/$victim.pid")" && rm -f "$demo/agents/$victim.pid"
+sleep 3
+ask
+ask
+for ((i = 0; i < 120; i++)); do
+    [[ $(ctl --json endpoint show tiny-llm | jq --arg v "$victim" '[.replicas[] | select(.state == "LIVE" and .site != $v)] | length') == 2 ]] && break
+    sleep 0.5
+done
+ctl endpoint show tiny-llm | tail -n 3
 
 step "The federation now"
 ctl sites

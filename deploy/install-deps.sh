@@ -14,7 +14,7 @@ pkgs=(
     libcjose-dev libcurl4-openssl-dev     # OpenID logins: ID tokens, the issuer's keys
     uthash-dev                            # hash tables (headers only)
     libsmartcols-dev                      # aifedctl's tables (util-linux)
-    libmicrohttpd-dev                     # the Prometheus endpoint
+    libmicrohttpd-dev                     # the Prometheus endpoint, aifed-gateway's HTTPS
     libsystemd-dev                        # sd_notify: Type=notify and the watchdog
     prometheus curl                       # the metrics test scrapes with a real Prometheus
     libcmocka-dev jq clang-format         # tests and checks
@@ -28,6 +28,7 @@ pkgs=(
     slurmctld slurmd slurm-client munge   # the Slurm backend's test runs a real Slurm
     sudo                                  # a Slurm job runs as its user's account
     openssh-client                        # ssh-keygen: EuroHPC SSH certificates in the tests
+    openssl python3                       # the gateway's test certificate; replicas in the tests
     pacemaker corosync pacemaker-cli-utils # pacemaker.sh: a real two-node cluster
     iproute2 util-linux                   # ... in network namespaces (ip, nsenter, unshare)
 )
@@ -49,14 +50,17 @@ if ((${#missing[@]} > 0)); then
         "${missing[@]}" >/dev/null
 fi
 
-# The tests' OpenID provider (tests/oidc), from the npm registry with the
-# machine's Node.js, exactly as its lock file pins it. Only the login tests
-# need it: without Node.js they skip, and everything else runs.
-oidc=$(dirname "$0")/../tests/oidc
-if command -v npm >/dev/null &&
-    ! cmp -s "$oidc/package-lock.json" "$oidc/node_modules/.installed-lock.json"; then
-    echo "installing the tests' OpenID provider (npm ci in tests/oidc)"
-    (cd "$oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
-        cp package-lock.json node_modules/.installed-lock.json) || exit 1
-fi
+# The tests' npm packages, from the npm registry with the machine's Node.js,
+# exactly as their lock files pin them: the OpenID provider (tests/oidc) and
+# the OpenAI client (tests/gateway). Only the login and inference tests need
+# them: without Node.js they skip, and everything else runs.
+for dir in oidc gateway; do
+    pkg=$(dirname "$0")/../tests/$dir
+    if command -v npm >/dev/null &&
+        ! cmp -s "$pkg/package-lock.json" "$pkg/node_modules/.installed-lock.json"; then
+        echo "installing the tests' npm packages (npm ci in tests/$dir)"
+        (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+            cp package-lock.json node_modules/.installed-lock.json) || exit 1
+    fi
+done
 exit 0
