@@ -20,6 +20,10 @@
 #include <strings.h>
 #include <uthash.h>
 
+/* An OpenAI-compatible answer says its usage at its end: in a JSON body's
+ * last object, or a stream's last event before [DONE]. */
+#define TAIL_BYTES 4096
+
 struct rreq {
     uint64_t relay_id;
     struct replica_http *h;
@@ -32,6 +36,8 @@ struct rreq {
     size_t nh;
     bool headed;
     uint64_t bytes;
+    char tail[TAIL_BYTES + 1]; /* the answer's last bytes: its usage is there */
+    size_t tail_len;
     UT_hash_handle hh;
 };
 
@@ -94,6 +100,10 @@ static void rreq_free(struct rreq *q)
     free(q);
 }
 
+/* The characters of a header's name (RFC 9110's token). */
+#define TOKEN_CHARS                                                                      \
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
 /* Headers a hop (the gateway, the broker, the agent) answers for itself,
  * and what the client said to aifed rather than to the model. */
 static bool hop_header(const char *name, size_t len)
@@ -145,7 +155,10 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
     if (!(colon = memchr(buf, ':', len)) || q->nh == AF_WIRE_MAX_HEADERS)
         return len;
     name = (size_t)(colon - buf);
-    if (hop_header(buf, name))
+    /* What the wire would refuse (the whole answer with it) is left out:
+     * a name that is not a token, a value past its bound. */
+    if (hop_header(buf, name) || !name || name > 256 || len - name > AF_WIRE_MAX_HEADER ||
+        strspn(buf, TOKEN_CHARS) < name)
         return len;
     colon++;
     while (colon < buf + len && (*colon == ' ' || *colon == '\t'))
@@ -164,6 +177,36 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
+static void keep_tail(struct rreq *q, const char *buf, size_t len)
+{
+    if (len >= TAIL_BYTES) {
+        memcpy(q->tail, buf + len - TAIL_BYTES, TAIL_BYTES);
+        q->tail_len = TAIL_BYTES;
+    } else {
+        size_t keep = q->tail_len + len > TAIL_BYTES ? TAIL_BYTES - len : q->tail_len;
+        memmove(q->tail, q->tail + q->tail_len - keep, keep);
+        memcpy(q->tail + keep, buf, len);
+        q->tail_len = keep + len;
+    }
+    q->tail[q->tail_len] = '\0';
+}
+
+/* The tokens the answer reports: the number after its last
+ * "total_tokens" (an OpenAI usage object), or 0. */
+static uint64_t tail_tokens(struct rreq *q)
+{
+    const char *at = NULL, *p = q->tail, *end = q->tail + q->tail_len;
+
+    while (p < end && (p = memmem(p, (size_t)(end - p), "\"total_tokens\"", 14)))
+        at = p++;
+    if (!at)
+        return 0;
+    at += 14;
+    while (at < end && (*at == ' ' || *at == ':' || *at == '\t'))
+        at++;
+    return at < end && *at >= '0' && *at <= '9' ? strtoull(at, NULL, 10) : 0;
+}
+
 /* A piece of the body, passed on as it comes. */
 static size_t on_body(char *buf, size_t size, size_t n, void *arg)
 {
@@ -179,6 +222,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
     rr.data.data = (uint8_t *)buf;
     rr.data.len = len;
     send_piece(q->h, &rr);
+    keep_tail(q, buf, len);
     return len;
 }
 
@@ -201,6 +245,7 @@ static void done(struct rreq *q, CURLcode rc)
     }
     rr.relay_id = q->relay_id;
     rr.end = true;
+    rr.tokens = tail_tokens(q);
     send_piece(q->h, &rr);
     rreq_free(q);
 }

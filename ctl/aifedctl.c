@@ -413,8 +413,8 @@ static const struct ctl_command commands[] = {
      "the gateway (https://GATEWAY/e/NAME/v1/..., as OpenAI clients' api_key), for a\n"
      "project's endpoints or one of them, expiring (90 days unless --expires), with a\n"
      "rate limit per gateway (--rate, requests a second); it is shown once. key\n"
-     "list: your projects' keys with their usage (requests, bytes, errors). key\n"
-     "revoke: refused from the next request on.\n"},
+     "list: your projects' keys with their usage (requests, bytes, errors, tokens).\n"
+     "key revoke: refused from the next request on.\n"},
     {"logs", ctl_cmd_logs, "logs JOB [-f] [--tail N]",
      "A job's output as the site has it, byte for byte. --tail N starts at its last\n"
      "N lines (looking back 1 MiB at most). -f follows it until the job ends, and\n"

@@ -61,18 +61,20 @@ static json_t *endpoint_json(const Aifed__Endpoint *ep)
                             ctl_time_json(r->since_ms), "node", r->node, "port",
                             (int)r->port, "lease", r->lease_id, "job", r->job_id));
     }
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:{s:i, s:s, s:i, s:i}, "
-        "s:s, s:i, s:o, s:o}",
-        "name", ep->name, "project", ep->project, "owner", ep->principal, "state",
-        endpoint_state(ep), "model", model_of(ep), "accelerator",
-        ep->workload->accelerator, "replicas_min", sv ? (int)sv->replicas_min : 0,
-        "replicas_max", sv ? (int)sv->replicas_max : 0, "service", "port",
-        sv ? (int)sv->port : 0, "readiness_probe",
-        sv && *sv->probe_path ? sv->probe_path : "/", "initial_delay_seconds",
-        sv ? (int)sv->probe_delay_s : 0, "timeout_seconds",
-        sv ? (int)sv->probe_timeout_s : 0, "reason", ep->reason, "failures",
-        (int)ep->failures, "created", ctl_time_json(ep->created_ms), "replicas", reps);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:{s:i, s:s, s:i, s:i}, "
+                     "s:s, s:i, s:I, s:I, s:o, s:o}",
+                     "name", ep->name, "project", ep->project, "owner", ep->principal,
+                     "state", endpoint_state(ep), "model", model_of(ep), "accelerator",
+                     ep->workload->accelerator, "replicas_min",
+                     sv ? (int)sv->replicas_min : 0, "replicas_max",
+                     sv ? (int)sv->replicas_max : 0, "service", "port",
+                     sv ? (int)sv->port : 0, "readiness_probe",
+                     sv && *sv->probe_path ? sv->probe_path : "/",
+                     "initial_delay_seconds", sv ? (int)sv->probe_delay_s : 0,
+                     "timeout_seconds", sv ? (int)sv->probe_timeout_s : 0, "reason",
+                     ep->reason, "failures", (int)ep->failures, "requests",
+                     (json_int_t)ep->requests, "errors", (json_int_t)ep->errors,
+                     "created", ctl_time_json(ep->created_ms), "replicas", reps);
 }
 
 static void show_one(const Aifed__Endpoint *ep)
@@ -100,6 +102,8 @@ static void show_one(const Aifed__Endpoint *ep)
            sv ? sv->replicas_min : 0, sv ? sv->replicas_max : 0,
            sv && *sv->probe_path ? sv->probe_path : "/", sv ? sv->probe_delay_s : 0,
            sv && sv->probe_timeout_s ? sv->probe_timeout_s : 5, created);
+    printf("requests:    %llu through gateways, %llu of them failed\n",
+           (unsigned long long)ep->requests, (unsigned long long)ep->errors);
     if (*ep->reason)
         printf("why:         %s\n", ep->reason);
     if (!ep->n_replicas)
@@ -192,13 +196,14 @@ int ctl_cmd_endpoints(struct ctl *ctl, const struct ctl_command *cmd, int argc,
 static json_t *key_json(const Aifed__EndpointKey *k)
 {
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:b, s:o, s:I, s:I, s:I, s:I}", "id",
-        k->id, "name", k->name, "project", k->project, "endpoint", k->endpoint, "owner",
-        k->principal, "created", ctl_time_json(k->created_ms), "expires",
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:b, s:o, s:I, s:I, s:I, s:I, s:I}",
+        "id", k->id, "name", k->name, "project", k->project, "endpoint", k->endpoint,
+        "owner", k->principal, "created", ctl_time_json(k->created_ms), "expires",
         ctl_time_json(k->expires_ms), "rate_per_s", (int)k->rate_per_s, "revoked",
         (int)k->revoked, "revoked_at", ctl_time_json(k->revoked_ms), "requests",
         (json_int_t)k->requests, "bytes_in", (json_int_t)k->bytes_in, "bytes_out",
-        (json_int_t)k->bytes_out, "errors", (json_int_t)k->errors);
+        (json_int_t)k->bytes_out, "errors", (json_int_t)k->errors, "tokens",
+        (json_int_t)k->tokens);
 }
 
 static int show_key(const Aifed__Envelope *rep, bool json)
@@ -243,6 +248,7 @@ static int show_keys(const Aifed__Envelope *rep, bool json)
         {"EXPIRES", 0},
         {"RATE", CTL_COL_RIGHT},
         {"REQUESTS", CTL_COL_RIGHT},
+        {"TOKENS", CTL_COL_RIGHT},
         {"STATE", 0},
         {"NAME", CTL_COL_TRUNC},
     };
@@ -263,14 +269,15 @@ static int show_keys(const Aifed__Envelope *rep, bool json)
     t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
     for (size_t i = 0; i < l->n_keys; i++) {
         const Aifed__EndpointKey *k = l->keys[i];
-        char expires[64], rate[16] = "-", reqs[24], what[AF_ID_MAX + 16];
+        char expires[64], rate[16] = "-", reqs[24], toks[24], what[AF_ID_MAX + 16];
         ctl_show_time_short(k->expires_ms, expires, sizeof(expires));
         if (k->rate_per_s)
             snprintf(rate, sizeof(rate), "%u/s", k->rate_per_s);
         snprintf(reqs, sizeof(reqs), "%llu", (unsigned long long)k->requests);
+        snprintf(toks, sizeof(toks), "%llu", (unsigned long long)k->tokens);
         snprintf(what, sizeof(what), "%s%s", *k->endpoint ? "" : "project ",
                  *k->endpoint ? k->endpoint : k->project);
-        CTL_TABLE_ROW(t, k->id, what, expires, rate, reqs,
+        CTL_TABLE_ROW(t, k->id, what, expires, rate, reqs, toks,
                       k->revoked ? "revoked" : "in force", k->name);
     }
     ctl_table_print(t);

@@ -72,7 +72,9 @@ struct gconf *gconf_load(const char *path, struct af_error *err)
         gconf_destroy(c);
         return NULL;
     }
-    c->max_body = 1024 * 1024;
+    /* Under the broker's max_message (1 MiB unless set), which libzmq
+     * enforces by dropping the sender. */
+    c->max_body = 512 * 1024;
     c->max_pending = 16 * 1024 * 1024;
     c->max_connections = 1024;
     c->connection_timeout_ms = 600 * 1000;

@@ -26,6 +26,9 @@
 #define PIECE_MAX  (64 * 1024) /* what the reader gives MHD at once */
 #define RATES_MAX  4096        /* keys whose rate is tracked */
 #define KEY_PREFIX "Bearer "
+/* The characters of a header's name (RFC 9110's token). */
+#define TOKEN_CHARS                                                                      \
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 static const char *title_of(unsigned status)
 {
@@ -183,6 +186,10 @@ int gw_route(struct gw_stream *s, const char *uri)
     if (!af_wire_endpoint_name_ok(s->endpoint))
         return -1;
     rest = name + n;
+    /* Printable ASCII without spaces, as the wire takes a path. */
+    for (const char *p = rest; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return -1;
     if (asprintf(&s->path, "%s%s", *rest == '/' ? "" : "/", rest) < 0) {
         s->path = NULL;
         return -1;
@@ -209,8 +216,14 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
     for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
         if (!strcasecmp(key, skip[i]))
             return MHD_YES;
-    if (s->n_req == AF_WIRE_MAX_HEADERS || strlen(value) > AF_WIRE_MAX_HEADER)
+    /* What the wire would refuse is left out (a name that is not a token,
+     * a value too long or with a control character). */
+    if (s->n_req == AF_WIRE_MAX_HEADERS || !*key || strlen(key) > 256 ||
+        strspn(key, TOKEN_CHARS) != strlen(key) || strlen(value) > AF_WIRE_MAX_HEADER)
         return MHD_YES;
+    for (const char *p = value; *p; p++)
+        if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
+            return MHD_YES;
     s->req[s->n_req].name = strdup(key);
     s->req[s->n_req].value = strdup(value);
     if (s->req[s->n_req].name && s->req[s->n_req].value)

@@ -215,6 +215,14 @@ static void on_message(void *sock, void *arg)
         pthread_mutex_unlock(&g->mu);
     } else if (z.env->body_case == AIFED__ENVELOPE__BODY_IDENTITY) {
         on_identity(g, z.env->identity);
+    } else if (z.env->body_case == AIFED__ENVELOPE__BODY_ERROR && z.env->corr_id) {
+        /* A request the broker refused before it looked at it (its shape). */
+        struct gw_stream *s;
+        pthread_mutex_lock(&g->mu);
+        HASH_FIND(hh, g->by_id, &z.env->corr_id, sizeof(z.env->corr_id), s);
+        if (s && s->handed && !s->ended)
+            fail(g, s, 502, z.env->error->message);
+        pthread_mutex_unlock(&g->mu);
     } else if (z.env->body_case == AIFED__ENVELOPE__BODY_ERROR &&
                strcmp(g->last_error, z.env->error->message)) {
         /* Said once, not at every try. */
@@ -257,6 +265,7 @@ static void send_request(struct gw *g, struct gw_stream *s)
     r.body.len = s->body_len;
     af_wire_set_body(&env, AIFED__ENVELOPE__BODY_PROXY_REQUEST, &r);
     env.version = AF_WIRE_VERSION;
+    env.corr_id = s->id; /* an Error the broker answers with names the stream */
     if (af_zsock_send(g->sock, NULL, 0, &env) < 0) {
         pthread_mutex_lock(&g->mu);
         if (!s->ended)

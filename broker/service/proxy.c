@@ -37,7 +37,7 @@ struct stream {
 
 struct usage {
     char key[AF_ID_MAX + 1];
-    uint64_t requests, bytes_in, bytes_out, errors;
+    uint64_t requests, bytes_in, bytes_out, errors, tokens;
     UT_hash_handle hh;
 };
 
@@ -48,6 +48,7 @@ struct usage {
 struct epload {
     char name[AF_WIRE_MAX_ENDPOINT_NAME + 1];
     uint32_t inflight, waiting;
+    uint64_t requests, errors; /* not stored yet */
     uint32_t count[LOAD_SECONDS];
     unsigned now; /* the bucket of this second */
     int64_t last_ms;
@@ -307,6 +308,7 @@ static struct stream *stream_new(struct svc *s, size_t gateway,
         u->bytes_in += r->body.len;
     }
     l->count[l->now]++;
+    l->requests++;
     l->last_ms = st->since_ms;
     return st;
 }
@@ -411,13 +413,23 @@ void proxy_request(struct svc *s, size_t gateway, const struct outbox_peer *peer
 
 /* End st with aifed's own answer: a status when the gateway has had none
  * yet, else the end of what it has (an error said). */
+/* A request of st's ended badly: counted for its key and endpoint. */
+static void count_error(struct proxy *p, const struct stream *st)
+{
+    struct usage *u = usage_of(p, st->key);
+    struct epload *l;
+
+    HASH_FIND_STR(p->loads, st->endpoint, l);
+    if (u)
+        u->errors++;
+    if (l)
+        l->errors++;
+}
+
 static void stream_fail(struct svc *s, struct stream *st, uint32_t status,
                         const char *why)
 {
-    struct usage *u = usage_of(s->proxy, st->key);
-
-    if (u)
-        u->errors++;
+    count_error(s->proxy, st);
     if (st->headed) {
         Aifed__ProxyResponse pr = AIFED__PROXY_RESPONSE__INIT;
         pr.stream_id = st->stream_id;
@@ -442,8 +454,10 @@ void proxy_response(struct svc *s, const char *site, const Aifed__ReplicaRespons
     st->heard_ms = svc_mono_ms(s);
     if ((u = usage_of(s->proxy, st->key))) {
         u->bytes_out += rr->data.len;
-        u->errors += *rr->error || rr->status >= 500;
+        u->tokens += rr->tokens;
     }
+    if (*rr->error || rr->status >= 500)
+        count_error(s->proxy, st);
     pr.stream_id = st->stream_id;
     pr.status = rr->status;
     pr.headers = rr->headers;
@@ -498,6 +512,7 @@ static void store_usage(struct svc *s)
             k->bytes_in += u->bytes_in;
             k->bytes_out += u->bytes_out;
             k->errors += u->errors;
+            k->tokens += u->tokens;
             if (store_key_put(s->store, k, NULL) < 0)
                 log_err("the usage of key %s: not stored", u->key);
         }
@@ -506,6 +521,27 @@ static void store_usage(struct svc *s)
         free(u);
     }
     // NOLINTEND(clang-analyzer-unix.Malloc,clang-analyzer-core.NullDereference)
+}
+
+/* The endpoints' counts added to their records (into the batch). */
+static void store_counts(struct svc *s)
+{
+    struct epload *l, *tmp;
+
+    HASH_ITER(hh, s->proxy->loads, l, tmp)
+    {
+        Aifed__Endpoint *ep = NULL;
+        if (!l->requests && !l->errors)
+            continue;
+        if (store_endpoint_get(s->store, l->name, &ep) == 0) {
+            ep->requests += l->requests;
+            ep->errors += l->errors;
+            if (store_endpoint_put(s->store, ep, NULL) < 0)
+                log_err("the counts of endpoint %s: not stored", l->name);
+        }
+        store_endpoint_free(ep);
+        l->requests = l->errors = 0;
+    }
 }
 
 /* A waiting stream: sent when its endpoint has a LIVE replica, answered
@@ -559,4 +595,5 @@ void proxy_tick(struct svc *s)
         }
     }
     store_usage(s);
+    store_counts(s);
 }

@@ -89,6 +89,9 @@ check "over the key's rate: 429" grep -q 429 <<<"$codes"
 check "... with Retry-After" grep -qi '^Retry-After: [0-9]' "$T/head"
 check "usage is counted per key" \
     test "$(ctlj alice endpoint key list | jq -r --arg k tests '.[] | select(.name == $k) | .requests')" -ge 9
+check "... with the tokens the replicas reported (4 a chat completion)" \
+    test "$(ctlj alice endpoint key list | jq -r --arg k tests '.[] | select(.name == $k) | .tokens')" -ge 4
+wait_for "... and per endpoint, shown with it" 10 '[[ $(ep tiny | jq -r ".requests >= 9") == true ]]'
 
 # Failover under a steady stream: requests every 0.1 s for 14 s; one
 # replica's agent is killed after 3 s.
@@ -143,9 +146,15 @@ wait_for "three slow requests in flight: a second replica is placed" 10 \
 wait "${pids[@]}"
 
 # Kept to two countries through a failover: SE (mimer) and GR (pharos);
-# bsc (ES) never.
+# bsc (ES) never, though it is UP and free when one of them fails.
+fed_start_agent "$T" "$victim" "$SITES_DIR/$victim.site"
+fed_wait_up "$T" 3 || fail "$victim did not come back"
 quiet ctl alice serve "$(served_task nordic 2 '' '{country: [SE, GR]}')"
 wait_for "an endpoint kept to SE and GR has two replicas LIVE" 60 \
-    '[[ $(live nordic | tr -cd , | wc -c) == 1 ]]'
-check "... at sites in those countries only" \
-    test -z "$(ep nordic | jq -r '.replicas[].site' | grep -v -e mimer -e pharos)"
+    '[[ $(live nordic) == mimer,pharos ]]'
+kill -9 "$(cat "$T/agents/pharos.pid")"
+rm -f "$T/agents/pharos.pid"
+wait_for "when pharos fails, its replacement is LIVE at mimer, the other SE/GR site" 60 \
+    '[[ $(live nordic) == mimer,mimer ]]'
+check "... and no replica of it ever ran at bsc (ES)" \
+    test "$(ctlj alice jobs --project llm-eu | jq '[.[] | select(.name == "nordic")] | [length, ([.[] | select(.site == "bsc")] | length)] | join(" ")' -r)" = "3 0"

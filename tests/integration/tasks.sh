@@ -29,7 +29,7 @@ check "bad YAML names line and column" \
     grep -q "^aifedctl task: $T/t.yaml:2:[0-9]*: " <<<"$(err $'name: a\n  bad: [1')"
 out=$(err $'project: llm-eu\nresource:\n  gpus: 1\n')
 check "an unknown field is named, with the known ones ($out)" \
-    test "$out" = "aifedctl task: $T/t.yaml:2:1: unknown field 'resource' (known: name, project, resources, placement, datasets, models, images, image, env, secrets, setup, run, files)"
+    test "$out" = "aifedctl task: $T/t.yaml:2:1: unknown field 'resource' (known: name, project, resources, placement, datasets, models, images, image, env, secrets, setup, run, files, service)"
 out=$(err $'project: llm-eu\nresources:\n  gpus: 0\n')
 check "a bad count says what --gpus says ($out)" \
     test "$out" = "aifedctl task: $T/t.yaml:3:9: resources.gpus: '0' is not a count of 1 or more"
